@@ -1,0 +1,88 @@
+#include "allocator.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+namespace tandem::cpu_allocator {
+namespace {
+
+constexpr size_t kAlign = 64;
+constexpr size_t kMaxCached = size_t{4} << 30;  // beyond this, frees go to the OS
+
+// Size classes: 64-byte steps up to 1 KiB, then 4 classes per power of two
+// (at most 25% slack).
+size_t size_class(size_t n) {
+  if (n <= 1024) return (n + kAlign - 1) / kAlign * kAlign + (n == 0 ? kAlign : 0);
+  size_t p = size_t{1} << (63 - __builtin_clzll(n - 1));  // largest power of two < n
+  size_t step = p / 4;
+  return (n + step - 1) / step * step;
+}
+
+struct Cache {
+  std::mutex mu;
+  std::unordered_map<size_t, std::vector<void*>> free;
+  size_t cached = 0;
+};
+Cache& cache() {
+  static Cache* c = new Cache();  // NOTE: leaked on purpose: tensors may die after static destructors
+  return *c;
+}
+
+}  // namespace
+
+void* allocate(size_t nbytes) {
+  size_t cls = size_class(nbytes);
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.free.find(cls);
+    if (it != c.free.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      c.cached -= cls;
+      return p;
+    }
+  }
+  void* p = std::aligned_alloc(kAlign, cls);
+  if (p == nullptr) {
+    empty_cache();
+    p = std::aligned_alloc(kAlign, cls);
+    if (p == nullptr) throw std::bad_alloc();
+  }
+  return p;
+}
+
+void deallocate(void* p, size_t nbytes) {
+  if (p == nullptr) return;
+  size_t cls = size_class(nbytes);
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (c.cached + cls <= kMaxCached) {
+      c.free[cls].push_back(p);
+      c.cached += cls;
+      return;
+    }
+  }
+  std::free(p);
+}
+
+void empty_cache() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  for (auto& [cls, blocks] : c.free)
+    for (void* p : blocks) std::free(p);
+  c.free.clear();
+  c.cached = 0;
+}
+
+size_t cached_bytes() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.cached;
+}
+
+}  // namespace tandem::cpu_allocator

@@ -1,0 +1,56 @@
+#include "tandem/generator.h"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "tandem/error.h"
+
+namespace tandem {
+
+double Generator::next_normal() {
+  if (has_spare_) {
+    has_spare_ = false;
+    return spare_;
+  }
+  double u1 = 0.0;
+  while (u1 <= 0.0) u1 = next_double();
+  double u2 = next_double();
+  double r = std::sqrt(-2.0 * std::log(u1));
+  spare_ = r * std::sin(2.0 * M_PI * u2);
+  has_spare_ = true;
+  return r * std::cos(2.0 * M_PI * u2);
+}
+
+std::string Generator::get_state() const {
+  std::ostringstream os;
+  uint64_t spare_bits;
+  std::memcpy(&spare_bits, &spare_, 8);  // exact, unlike text
+  os << seed_ << ' ' << has_spare_ << ' ' << spare_bits << ' ' << engine_;
+  return os.str();
+}
+
+void Generator::set_state(const std::string& state) {
+  std::istringstream is(state);
+  uint64_t seed;
+  bool has_spare;
+  uint64_t spare_bits;
+  std::mt19937_64 engine;
+  is >> seed >> has_spare >> spare_bits >> engine;
+  double spare;
+  std::memcpy(&spare, &spare_bits, 8);
+  TANDEM_CHECK(!is.fail(), "Generator::set_state: malformed state string");
+  seed_ = seed;
+  has_spare_ = has_spare;
+  spare_ = spare;
+  engine_ = engine;
+}
+
+Generator& default_generator() {
+  static Generator g(0x5eed);
+  return g;
+}
+
+void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
+
+}  // namespace tandem

@@ -1,0 +1,28 @@
+// Op families: each file in this folder defines and registers one family of OpDefs.
+// To add a family: write register_<family>() in its own file and list it in register_all().
+#pragma once
+#include "tandem/opdef.h"
+
+namespace tandem::defs {
+
+void register_core();         // core.cpp: to (cast), clone, copy, fill
+void register_shape();        // shape.cpp: views (reshape, permute, slice, expand, ...), cat, stack, pad
+void register_elementwise();  // elementwise.cpp
+void register_reduce();       // reduce.cpp
+void register_linalg();       // linalg.cpp
+void register_nn();           // nn.cpp: conv, pool, norms, dropout, embedding
+void register_index();        // index.cpp: index_select, gather, scatter_add, masked_fill, one_hot, topk, sort
+void register_loss();         // loss.cpp
+
+inline void register_all() {
+  register_core();
+  register_shape();
+  register_elementwise();
+  register_reduce();
+  register_linalg();
+  register_nn();
+  register_index();
+  register_loss();
+}
+
+}  // namespace tandem::defs

@@ -1,0 +1,174 @@
+// dispatch: infer -> allocate -> kernel -> record (DESIGN.md "How data flows").
+#include "../backend/cpu/loops.h"
+#include "tandem/autograd.h"
+#include "tandem/ops.h"
+#include "tandem/opdef.h"
+
+namespace tandem {
+namespace {
+
+thread_local DispatchInterceptor* t_interceptor = nullptr;
+
+bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
+
+void check_inputs(const OpDef& def, const std::vector<Tensor>& inputs) {
+  if (def.num_inputs >= 0)
+    TANDEM_CHECK(static_cast<int>(inputs.size()) == def.num_inputs,
+                 "{}: expected {} inputs, got {}", def.name, def.num_inputs, inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].defined()) continue;
+    bool optional = false;
+    for (int k : def.optional_inputs) optional |= (k == static_cast<int>(i));
+    TANDEM_CHECK(optional, "{}: input {} is an undefined tensor", def.name, i);
+  }
+}
+
+std::vector<Tensor> run_kernel(const OpDef& def, const std::vector<Tensor>& inputs,
+                               const std::vector<TensorMeta>& out_meta, const Attrs& attrs) {
+  if (def.view) return def.view(inputs, attrs);
+  Device dev = Device::CPU;
+  for (const Tensor& t : inputs)
+    if (t.defined()) dev = t.device();
+  KernelFn kernel = dev == Device::CPU ? def.cpu : def.cuda;
+  TANDEM_CHECK(kernel != nullptr, "{}: no kernel for device {}", def.name, device_name(dev));
+  std::vector<Tensor> outs;
+  outs.reserve(out_meta.size());
+  for (const TensorMeta& m : out_meta) outs.push_back(empty(m.shape, {.dtype = m.dtype, .device = dev}));
+  kernel(KernelArgs{inputs, outs, attrs});
+  return outs;
+}
+
+}  // namespace
+
+DispatchInterceptor* set_dispatch_interceptor(DispatchInterceptor* interceptor) {
+  DispatchInterceptor* old = t_interceptor;
+  t_interceptor = interceptor;
+  return old;
+}
+
+std::vector<Tensor> dispatch(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
+  check_inputs(def, inputs);
+  if (t_interceptor) return t_interceptor->run(def, inputs, attrs);
+
+  std::vector<TensorMeta> in_meta;
+  in_meta.reserve(inputs.size());
+  bool has_half = false;
+  for (const Tensor& t : inputs) {
+    in_meta.push_back(TensorMeta::of(t));
+    has_half |= t.defined() && is_half(t.dtype());
+  }
+  std::vector<TensorMeta> out_meta = def.infer(in_meta, attrs);
+
+  if (has_half && !def.supports_half && !def.view) {
+    // NOTE: float16/bfloat16 are storage types: compute in float32, round once at the end.
+    std::vector<Tensor> wide = inputs;
+    for (Tensor& t : wide)
+      if (t.defined() && is_half(t.dtype())) t = t.to(DType::Float32);
+    std::vector<Tensor> outs = dispatch(def, std::move(wide), attrs);
+    for (size_t i = 0; i < outs.size(); ++i)
+      if (outs[i].dtype() != out_meta[i].dtype) outs[i] = outs[i].to(out_meta[i].dtype);
+    return outs;
+  }
+
+  std::vector<Tensor> outs = run_kernel(def, inputs, out_meta, attrs);
+  if (autograd::needs_record(def, inputs)) autograd::record(def, inputs, outs, attrs);
+  return outs;
+}
+
+Tensor dispatch1(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
+  return dispatch(def, std::move(inputs), attrs)[0];
+}
+
+Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> others,
+                         const Attrs& attrs) {
+  TANDEM_CHECK(self.defined(), "{}_: in-place op on an undefined tensor", def.name);
+  std::vector<Tensor> inputs;
+  inputs.reserve(others.size() + 1);
+  inputs.push_back(self);
+  for (Tensor& t : others) inputs.push_back(std::move(t));
+  bool record = autograd::needs_record(def, inputs);
+  if (record) {
+    TANDEM_CHECK(!(self.is_leaf() && self.requires_grad()),
+                 "{}_: a leaf tensor that requires grad (shape {}) is used in an in-place "
+                 "operation; wrap the update in NoGradGuard or use the out-of-place {}",
+                 def.name, shape_str(self.shape()), def.name);
+  }
+  if (t_interceptor) {
+    std::vector<Tensor> outs = t_interceptor->run(def, inputs, attrs);
+    self = outs[0];
+    return self;
+  }
+  std::vector<TensorMeta> in_meta;
+  for (const Tensor& t : inputs) in_meta.push_back(TensorMeta::of(t));
+  TensorMeta out = def.infer(in_meta, attrs)[0];
+  TANDEM_CHECK(out.shape == self.shape(),
+               "{}_: the result has shape {} but the in-place target has shape {}", def.name,
+               shape_str(out.shape), shape_str(self.shape()));
+  TANDEM_CHECK(promote_types(out.dtype, self.dtype()) == self.dtype() ||
+                   (is_floating(self.dtype()) && is_floating(out.dtype)),
+               "{}_: result type {} can't be cast to the in-place target's dtype {}", def.name,
+               out.dtype, self.dtype());
+
+  if (!record && def.elementwise && def.cpu && self.is_contiguous() && out.dtype == self.dtype() &&
+      self.device() == Device::CPU) {
+    // Fast path: the elementwise kernel writes straight into self.
+    std::vector<Tensor> outs{self};
+    def.cpu(KernelArgs{inputs, outs, attrs});
+    self.storage()->bump_version();
+    return self;
+  }
+  Tensor result;
+  if (record) {
+    // The op's saved input must keep the old values: run it on a copy of self,
+    // whose history links back to self's old history.
+    inputs[0] = self.clone();
+    result = dispatch1(def, inputs, attrs);
+  } else {
+    result = dispatch1(def, inputs, attrs);
+  }
+  {
+    NoGradGuard ng;
+    Tensor dst = self.detach();
+    cpu::copy_into(dst, result);
+  }
+  self.storage()->bump_version();
+  if (record) {
+    auto* meta = self.impl()->autograd.get();
+    if (!meta) {
+      self.impl()->autograd = std::make_unique<autograd::AutogradMeta>();
+      meta = self.impl()->autograd.get();
+    }
+    meta->requires_grad = true;
+    meta->grad_fn = result.grad_fn();
+    meta->output_nr = result.output_nr();
+  }
+  return self;
+}
+
+std::vector<TensorMeta> infer_same_as_input(const std::vector<TensorMeta>& in, const Attrs&) {
+  return {in.at(0)};
+}
+
+DType result_type(const std::vector<TensorMeta>& in) {
+  // Three priority tiers; a lower tier only matters when its category
+  // (bool < integer < floating) is higher than the tiers above it.
+  auto category = [](DType t) { return t == DType::Bool ? 0 : is_floating(t) ? 2 : 1; };
+  std::optional<DType> dimmed, zero_dim, wrapped;
+  for (const TensorMeta& m : in) {
+    if (!m.defined) continue;
+    auto& slot = m.is_wrapped_number ? wrapped : (m.shape.empty() ? zero_dim : dimmed);
+    slot = slot ? promote_types(*slot, m.dtype) : m.dtype;
+  }
+  std::optional<DType> r = dimmed;
+  if (zero_dim && (!r || category(*zero_dim) > category(*r)))
+    r = r ? promote_types(*r, *zero_dim) : *zero_dim;
+  if (wrapped && (!r || category(*wrapped) > category(*r))) {
+    // A C++ number of a higher category takes the default type of its category.
+    DType w = *wrapped == DType::Float64 ? DType::Float32 : *wrapped;
+    if (r && category(*wrapped) == 2 && is_floating(*r)) w = *r;
+    r = r ? (category(w) > category(*r) ? w : promote_types(*r, w)) : *wrapped;
+  }
+  return r.value_or(DType::Float32);
+}
+
+}  // namespace tandem

@@ -1,0 +1,111 @@
+#include "test_util.h"
+
+using namespace tandem;
+using namespace tandem::testing;
+
+TEST(Autograd, BackwardOfProductAccumulatesIntoLeaves) {
+  Tensor a = tensor({1.0, 2.0, 3.0}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor b = tensor({4.0, 5.0, 6.0}, {.dtype = kFloat64, .requires_grad = true});
+  (a * b).sum().backward();
+  EXPECT_ALL_CLOSE(a.grad(), tensor({4.0, 5.0, 6.0}, {.dtype = kFloat64}));
+  EXPECT_ALL_CLOSE(b.grad(), tensor({1.0, 2.0, 3.0}, {.dtype = kFloat64}));
+  (a * b).sum().backward();  // a second graph accumulates
+  EXPECT_ALL_CLOSE(a.grad(), tensor({8.0, 10.0, 12.0}, {.dtype = kFloat64}));
+}
+
+TEST(Autograd, BroadcastGradientIsSummedToInputShape) {
+  Tensor a = randn({2, 3}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor b = randn({3}, {.dtype = kFloat64, .requires_grad = true});
+  EXPECT_TRUE(gradcheck([](const Tensors& x) { return x[0] * x[1] + x[1]; }, {a, b}));
+}
+
+TEST(Autograd, SecondBackwardWithoutRetainGraphIsAnError) {
+  Tensor a = randn({3}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor y = (a * a).sum();
+  y.backward();
+  EXPECT_TRUE(throws_error([&] { y.backward(); }, {"second time", "retain_graph"}));
+}
+
+TEST(Autograd, RetainGraphAllowsASecondBackward) {
+  Tensor a = tensor({2.0}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor y = (a * a).sum();
+  y.backward({}, /*retain_graph=*/true);
+  y.backward();
+  EXPECT_DOUBLE_EQ(a.grad().item<double>(), 8.0);
+}
+
+TEST(Autograd, GradOfGradGivesSecondDerivative) {
+  Tensor x = tensor({3.0}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor y = (x * x * x).sum();  // y = x^3
+  Tensor dx = grad({y}, {x}, {}, false, true)[0];  // 3x^2 = 27
+  EXPECT_DOUBLE_EQ(dx.item<double>(), 27.0);
+  Tensor ddx = grad({dx.sum()}, {x})[0];  // 6x = 18
+  EXPECT_DOUBLE_EQ(ddx.item<double>(), 18.0);
+  EXPECT_FALSE(x.grad().defined()) << "tandem::grad must not touch .grad";
+}
+
+TEST(Autograd, InPlaceChangeOfSavedTensorIsReportedAtBackward) {
+  Tensor a = randn({3}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor b = a * 2.0;
+  Tensor y = (b * b).sum();  // mul saves b
+  b.add_(1.0);
+  EXPECT_TRUE(throws_error([&] { y.backward(); }, {"modified by an in-place operation", "mul"}));
+}
+
+TEST(Autograd, InPlaceOnLeafRequiringGradIsAnError) {
+  Tensor a = randn({3}, {.dtype = kFloat64, .requires_grad = true});
+  EXPECT_TRUE(throws_error([&] { a.add_(1.0); }, {"leaf", "in-place"}));
+  NoGradGuard ng;
+  a.add_(1.0);  // fine under no_grad
+}
+
+TEST(Autograd, InPlaceOnNonLeafKeepsHistory) {
+  Tensor a = tensor({1.0, 2.0}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor b = a * 3.0;
+  Tensor c = a * 1.0;
+  b.mul_(c);  // b = 3a^2, d/da = 6a
+  b.sum().backward();
+  EXPECT_ALL_CLOSE(a.grad(), tensor({6.0, 12.0}, {.dtype = kFloat64}));
+}
+
+TEST(Autograd, NoGradGuardRecordsNothing) {
+  Tensor a = randn({3}, {.requires_grad = true});
+  Tensor y;
+  {
+    NoGradGuard ng;
+    y = a * a;
+  }
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_TRUE(throws_error([&] { y.sum().backward(); }, {"does not require grad"}));
+}
+
+TEST(Autograd, DetachStopsGradient) {
+  Tensor a = tensor({2.0}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor y = (a * a.detach()).sum();
+  y.backward();
+  EXPECT_DOUBLE_EQ(a.grad().item<double>(), 2.0);
+}
+
+TEST(Autograd, HooksSeeAndReplaceGradients) {
+  Tensor a = tensor({1.0, 1.0}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor b = a * 2.0;
+  Tensor seen;
+  b.register_hook([&](const Tensor& g) { seen = g; return g * 10.0; });
+  b.retain_grad();
+  b.sum().backward();
+  EXPECT_ALL_CLOSE(seen, tensor({1.0, 1.0}, {.dtype = kFloat64}));
+  EXPECT_ALL_CLOSE(a.grad(), tensor({20.0, 20.0}, {.dtype = kFloat64}));
+}
+
+TEST(Autograd, NonScalarBackwardNeedsGradient) {
+  Tensor a = randn({3}, {.requires_grad = true});
+  EXPECT_TRUE(throws_error([&] { (a * a).backward(); }, {"scalar", "[3]"}));
+  (a * a).backward(ones({3}));
+  EXPECT_TRUE(a.grad().defined());
+}
+
+TEST(Autograd, ViewsGradcheck) {
+  Tensor a = randn({3, 4}, {.dtype = kFloat64, .requires_grad = true});
+  EXPECT_TRUE(gradcheck([](const Tensors& x) { return x[0].t().reshape({2, 6}).slice(1, 1, 5, 2); }, {a}));
+  EXPECT_TRUE(gradcheck([](const Tensors& x) { return x[0].select(1, 2).unsqueeze(0).expand({5, 3}); }, {a}));
+}
