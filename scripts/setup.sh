@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package tandem needs. Idempotent; quiet when all is present.
+#   scripts/setup.sh          build + test dependencies
+#   scripts/setup.sh --bench  also PyTorch, NumPy and hyperfine for bench/ and reference scripts
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libdnnl-dev libfmt-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
+  zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev
+)
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(python3-torch python3-numpy hyperfine) ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "setup.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
