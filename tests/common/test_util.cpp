@@ -24,8 +24,8 @@ std::vector<int64_t> element_offsets(const Tensor& t) {
   return offs;
 }
 
+// NOTE: grad mode stays on: a case may call tandem::grad inside (double backward).
 double eval_scalar(const Fn& fn, const Tensors& inputs, const Tensor& v) {
-  NoGradGuard ng;
   Tensor y = fn(inputs);
   return (y.to(DType::Float64) * v).sum().item<double>();
 }
