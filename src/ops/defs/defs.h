@@ -6,12 +6,14 @@
 namespace tandem::defs {
 
 void register_core();         // core.cpp: to (cast), clone, copy, fill
-void register_shape();        // shape.cpp: views (reshape, permute, slice, expand, ...), cat, stack, pad
+void register_shape();        // shape.cpp: views (reshape, permute, slice, expand, ...)
 void register_elementwise();  // elementwise.cpp
 void register_reduce();       // reduce.cpp
 void register_linalg();       // linalg.cpp
-void register_nn();           // nn.cpp: conv, pool, norms, dropout, embedding
-void register_index();        // index.cpp: index_select, gather, scatter_add, masked_fill, one_hot, topk, sort
+void register_conv();         // conv.cpp: conv1d, conv2d, conv_transpose2d
+void register_nn();           // nn.cpp: pooling, norms, dropout, embedding
+void register_index();        // index.cpp: index_select, gather, scatter_add, masked_fill, cat, stack,
+                              // split, chunk, pad, one_hot, topk, sort
 void register_loss();         // loss.cpp
 
 inline void register_all() {
@@ -20,6 +22,7 @@ inline void register_all() {
   register_elementwise();
   register_reduce();
   register_linalg();
+  register_conv();
   register_nn();
   register_index();
   register_loss();

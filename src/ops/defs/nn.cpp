@@ -1,4 +1,4 @@
-// (nn ops: not implemented yet.)
+// nn ops: pooling, normalization, dropout, embedding. (Not implemented yet.)
 #include "defs.h"
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
@@ -10,15 +10,6 @@ void register_nn() {}
 
 }  // namespace defs
 
-Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding, int64_t dilation, int64_t groups) {
-  TANDEM_FAIL("conv1d: not implemented yet");
-}
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, IntArray stride, IntArray padding, IntArray dilation, int64_t groups) {
-  TANDEM_FAIL("conv2d: not implemented yet");
-}
-Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, IntArray stride, IntArray padding, IntArray output_padding, int64_t groups, IntArray dilation) {
-  TANDEM_FAIL("conv_transpose2d: not implemented yet");
-}
 Tensor max_pool2d(const Tensor& x, IntArray kernel_size, IntArray stride, IntArray padding, IntArray dilation, bool ceil_mode) {
   TANDEM_FAIL("max_pool2d: not implemented yet");
 }
