@@ -76,6 +76,9 @@ struct TensorImpl {
   DType dtype = DType::Float32;
   // A C++ number turned into a 0-dim tensor (`x + 2.0`): lowest priority in type promotion.
   bool is_wrapped_number = false;
+  // Made by a view op from another tensor's storage (autograd refuses in-place
+  // changes through views of tensors that require grad: the base would not see them).
+  bool is_view = false;
   std::unique_ptr<autograd::AutogradMeta> autograd;  // null until autograd needs it
 
   TensorImpl();

@@ -435,7 +435,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (t.dtype() != DType::Float32 && t.dtype() != DType::Int64 && t.dtype() != DType::Bool)
     os << ", dtype=" << dtype_name(t.dtype());
   if (t.numel() == 0) os << ", size=" << shape_str(t.shape());
-  if (t.grad_fn()) os << ", grad_fn=<" << "Backward>";
+  if (t.grad_fn()) os << ", grad_fn=<" << t.grad_fn()->name() << ">";
   else if (t.requires_grad()) os << ", requires_grad=True";
   return os << ')';
 }

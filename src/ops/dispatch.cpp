@@ -92,6 +92,11 @@ Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> oth
                  "{}_: a leaf tensor that requires grad (shape {}) is used in an in-place "
                  "operation; wrap the update in NoGradGuard or use the out-of-place {}",
                  def.name, shape_str(self.shape()), def.name);
+    TANDEM_CHECK(!self.impl()->is_view,
+                 "{}_: in-place change of a view (shape {}) while recording gradients is not "
+                 "supported: the tensor it views would not see the change in its history. Use the "
+                 "out-of-place {} (or clone() the view first)", def.name, shape_str(self.shape()),
+                 def.name);
   }
   if (t_interceptor) {
     std::vector<Tensor> outs = t_interceptor->run(def, inputs, attrs);

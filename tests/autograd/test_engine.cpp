@@ -109,3 +109,15 @@ TEST(Autograd, ViewsGradcheck) {
   EXPECT_TRUE(gradcheck([](const Tensors& x) { return x[0].t().reshape({2, 6}).slice(1, 1, 5, 2); }, {a}));
   EXPECT_TRUE(gradcheck([](const Tensors& x) { return x[0].select(1, 2).unsqueeze(0).expand({5, 3}); }, {a}));
 }
+
+TEST(Autograd, InPlaceThroughAViewOfATensorRequiringGradIsAnError) {
+  Tensor a = randn({2, 3}, {.dtype = kFloat64, .requires_grad = true});
+  Tensor b = a * 2.0;
+  Tensor row = b.select(0, 0);
+  EXPECT_TRUE(throws_error([&] { row.mul_(row); }, {"mul_", "view", "[3]"}));
+}
+
+TEST(Autograd, PrintingNamesTheGradFn) {
+  Tensor a = randn({2}, {.requires_grad = true});
+  EXPECT_NE((a * a).str().find("grad_fn=<mul>"), std::string::npos);
+}
