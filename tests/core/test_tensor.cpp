@@ -206,3 +206,24 @@ TEST(Threads, SetNumThreadsIsHonouredAndValidated) {
   EXPECT_TRUE(throws_error([] { set_num_threads(0); }, {"set_num_threads"}));
   EXPECT_TRUE(get_flush_denormal());
 }
+
+TEST(Numerics, DenormalsFlushToZeroUnlessTurnedOff) {
+  Tensor tiny = tensor(std::vector<float>{1e-39f});  // a float32 denormal
+  ASSERT_TRUE(get_flush_denormal());
+  EXPECT_EQ((tiny * 1.0).item<float>(), 0.0f);
+  set_flush_denormal(false);
+  EXPECT_EQ((tiny * 1.0).item<float>(), 1e-39f);
+  set_flush_denormal(true);
+  EXPECT_EQ((tiny * 1.0).item<float>(), 0.0f);
+}
+
+TEST(Allocator, FreedBlocksAreReused) {
+  void* first;
+  {
+    Tensor a = empty({1000, 37});
+    first = a.data_ptr();
+  }
+  Tensor b = empty({37, 1000});  // same byte size: served from the cache
+  EXPECT_EQ(b.data_ptr(), first);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data_ptr()) % 64, 0u);
+}
