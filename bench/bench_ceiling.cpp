@@ -1,0 +1,73 @@
+// The "library ceiling" columns of the table: what the hardware and library give with no
+// framework in between.
+//
+//   onednn_matmul/MxKxN   oneDNN's matmul primitive, created once, output preallocated:
+//                         tandem's matmul target is within 10% of this.
+//   memcpy/<n>            n float32 elements copied by memcpy, split across the OpenMP
+//                         threads: the bandwidth ceiling for elementwise ops (target ≥ 70%).
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <vector>
+
+#include "bench_util.h"
+
+namespace tandem::bench {
+namespace {
+
+void onednn_matmul(benchmark::State& state, int64_t m, int64_t k, int64_t n) {
+  using dnnl::memory;
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(eng);
+  memory::desc a_md({m, k}, memory::data_type::f32, memory::format_tag::ab);
+  memory::desc b_md({k, n}, memory::data_type::f32, memory::format_tag::ab);
+  memory::desc c_md({m, n}, memory::data_type::f32, memory::format_tag::ab);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), eng);
+  dnnl::matmul prim(pd);
+  memory a(a_md, eng), b(b_md, eng), c(c_md, eng);
+  // Random-ish finite values; the contents do not change the timing.
+  for (memory* mem : {&a, &b}) {
+    float* p = static_cast<float*>(mem->get_data_handle());
+    size_t count = mem->get_desc().get_size() / sizeof(float);
+    for (size_t i = 0; i < count; ++i) p[i] = static_cast<float>((i * 2654435761u) % 1000) / 1000.f - 0.5f;
+  }
+  for (auto _ : state) {
+    prim.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+    stream.wait();
+  }
+  set_flop(state, 2.0 * m * k * n);
+}
+
+void parallel_memcpy(benchmark::State& state, int64_t n) {
+  std::vector<float> src(n, 1.0f), dst(n, 0.0f);
+  for (auto _ : state) {
+#pragma omp parallel
+    {
+      int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+      int64_t begin = n * t / nt, end = n * (t + 1) / nt;
+      std::memcpy(dst.data() + begin, src.data() + begin, (end - begin) * sizeof(float));
+    }
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state, 2.0 * 4 * n);
+}
+
+int register_all() {
+  for (auto [m, k, n] : matmul_shapes())
+    benchmark::RegisterBenchmark(("onednn_matmul/" + matmul_name(m, k, n)).c_str(), onednn_matmul,
+                                 m, k, n)
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  for (int64_t n : {int64_t{1} << 20, int64_t{16} << 20})
+    benchmark::RegisterBenchmark(("memcpy/" + size_name(n)).c_str(), parallel_memcpy, n)
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  return 0;
+}
+
+const int registered = register_all();
+
+}  // namespace
+}  // namespace tandem::bench
