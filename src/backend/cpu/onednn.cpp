@@ -1,0 +1,130 @@
+#include "onednn.h"
+
+#include <omp.h>
+
+#include <mutex>
+#include <unordered_map>
+
+namespace tandem::cpu::onednn {
+
+const dnnl::engine& engine() {
+  static const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+dnnl::stream& stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
+bool supported(DType t) {
+  return t == DType::Float32 || t == DType::BFloat16 || t == DType::Float16 ||
+         t == DType::Int32 || t == DType::Int8 || t == DType::UInt8;
+}
+
+dnnl::memory::data_type data_type(DType t) {
+  using dt = dnnl::memory::data_type;
+  switch (t) {
+    case DType::Float32: return dt::f32;
+    case DType::BFloat16: return dt::bf16;
+    case DType::Float16: return dt::f16;
+    case DType::Int32: return dt::s32;
+    case DType::Int8: return dt::s8;
+    case DType::UInt8: return dt::u8;
+    default: TANDEM_FAIL("oneDNN: dtype {} is not supported", t);
+  }
+}
+
+dnnl::memory::desc md(const Shape& dims, const Shape& strides, DType t) {
+  if (dims.empty()) return dnnl::memory::desc({1}, data_type(t), dnnl::memory::dims{1});
+  return dnnl::memory::desc(dims, data_type(t), strides);
+}
+
+dnnl::memory::desc md(const Tensor& t) { return md(t.shape(), t.strides(), t.dtype()); }
+
+dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& desc) {
+  return dnnl::memory(desc, engine(), t.data_ptr());
+}
+
+dnnl::memory wrap(const Tensor& t) { return wrap(t, md(t)); }
+
+Key::Key(std::string kind) : kind_(std::move(kind)) {
+  ints_.reserve(32);
+  ints_.push_back(omp_get_max_threads());
+}
+
+Key& Key::add(const std::vector<int64_t>& v) {
+  ints_.push_back(static_cast<int64_t>(v.size()));
+  ints_.insert(ints_.end(), v.begin(), v.end());
+  return *this;
+}
+
+size_t Key::hash() const {
+  size_t h = std::hash<std::string>{}(kind_);
+  for (int64_t v : ints_) h = (h ^ static_cast<size_t>(v)) * 0x100000001b3ull;
+  return h;
+}
+
+namespace {
+
+struct KeyHash {
+  size_t operator()(const Key& k) const { return k.hash(); }
+};
+
+// NOTE: shapes seen by one process are usually few (layers x batch sizes), but a
+// model fed variable-length inputs would grow the cache without bound: past the
+// cap we drop everything and start over (cheap, and rare).
+constexpr size_t kMaxEntries = 4096;
+
+struct Cache {
+  std::mutex mu;
+  std::unordered_map<Key, std::shared_ptr<void>, KeyHash> map;
+  uint64_t hits = 0, misses = 0;
+};
+
+Cache& cache() {
+  static Cache* c = new Cache();  // never destroyed: kernels may run during static teardown
+  return *c;
+}
+
+}  // namespace
+
+namespace detail {
+
+std::shared_ptr<void> cache_lookup(const Key& key, const std::function<std::shared_ptr<void>()>& make) {
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.map.find(key);
+    if (it != c.map.end()) {
+      ++c.hits;
+      return it->second;
+    }
+    ++c.misses;
+  }
+  std::shared_ptr<void> made;
+  try {
+    made = make();
+  } catch (const dnnl::error& e) {
+    TANDEM_FAIL("oneDNN could not create a {} primitive: {}", key.kind(), e.what());
+  }
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (c.map.size() >= kMaxEntries) c.map.clear();
+  return c.map.emplace(key, std::move(made)).first->second;
+}
+
+}  // namespace detail
+
+CacheStats cache_stats() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return {c.map.size(), c.hits, c.misses};
+}
+
+void clear_cache() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.map.clear();
+}
+
+}  // namespace tandem::cpu::onednn
