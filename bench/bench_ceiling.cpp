@@ -1,14 +1,17 @@
 // The "library ceiling" columns of the table: what the hardware and library give with no
 // framework in between.
 //
-//   onednn_matmul/MxKxN   oneDNN's matmul primitive, created once, output preallocated:
-//                         tandem's matmul target is within 10% of this.
+//   onednn_matmul/MxKxN   oneDNN's matmul primitive, created once, output preallocated
+//   onednn_sgemm/MxKxN    dnnl_sgemm (row-major, no transposes), output preallocated;
+//                         the table's ceiling is the faster of the two (dnnl_sgemm wins
+//                         on large squares here), and tandem's matmul target is within 10%.
 //   memcpy/<n>            n float32 elements copied by memcpy, split across the OpenMP
 //                         threads: the bandwidth ceiling for elementwise ops (target ≥ 70%).
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <cstring>
+#include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <vector>
 
@@ -40,6 +43,17 @@ void onednn_matmul(benchmark::State& state, int64_t m, int64_t k, int64_t n) {
   set_flop(state, 2.0 * m * k * n);
 }
 
+void onednn_sgemm(benchmark::State& state, int64_t m, int64_t k, int64_t n) {
+  std::vector<float> a(m * k), b(k * n), c(m * n);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i % 7) * 0.1f - 0.3f;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i % 5) * 0.1f - 0.2f;
+  for (auto _ : state) {
+    dnnl_sgemm('N', 'N', m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+    benchmark::ClobberMemory();
+  }
+  set_flop(state, 2.0 * m * k * n);
+}
+
 void parallel_memcpy(benchmark::State& state, int64_t n) {
   std::vector<float> src(n, 1.0f), dst(n, 0.0f);
   for (auto _ : state) {
@@ -57,6 +71,11 @@ void parallel_memcpy(benchmark::State& state, int64_t n) {
 int register_all() {
   for (auto [m, k, n] : matmul_shapes())
     benchmark::RegisterBenchmark(("onednn_matmul/" + matmul_name(m, k, n)).c_str(), onednn_matmul,
+                                 m, k, n)
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  for (auto [m, k, n] : matmul_shapes())
+    benchmark::RegisterBenchmark(("onednn_sgemm/" + matmul_name(m, k, n)).c_str(), onednn_sgemm,
                                  m, k, n)
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);

@@ -6,14 +6,14 @@
 #   bench/run.sh                       everything (a few minutes)
 #   BENCH_FILTER=matmul bench/run.sh   only cases whose name matches this regex
 # Environment: BUILD_DIR (default build/release), BENCH_THREADS ("1 2"),
-# BENCH_REPETITIONS (5), BENCH_MIN_TIME (seconds per repetition, 0.1), BENCH_OUT (results dir).
+# BENCH_REPETITIONS (5), BENCH_MIN_TIME (seconds per repetition, 0.05), BENCH_OUT (results dir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=${BUILD_DIR:-build/release}
 py=/usr/bin/python3  # Debian's python3-torch lives here, not in the first python3 on PATH
 reps=${BENCH_REPETITIONS:-5}
-min_time=${BENCH_MIN_TIME:-0.1}
+min_time=${BENCH_MIN_TIME:-0.05}
 filter=${BENCH_FILTER:-}
 out=${BENCH_OUT:-$build/bench/results}
 
