@@ -4,7 +4,8 @@
 # the release preset first.
 #
 #   bench/run.sh                       everything (a few minutes)
-#   BENCH_FILTER=matmul bench/run.sh   only cases whose name matches this regex
+#   BENCH_FILTER=matmul bench/run.sh   only cases whose name matches this regex (the
+#                                      ceilings are onednn_matmul, onednn_sgemm, memcpy)
 # Environment: BUILD_DIR (default build/release), BENCH_THREADS ("1 2"),
 # BENCH_REPETITIONS (5), BENCH_MIN_TIME (seconds per repetition, 0.05), BENCH_OUT (results dir).
 set -euo pipefail
