@@ -1,0 +1,497 @@
+// Reduction and softmax kernels over contiguous runs and row blocks, compiled once
+// per ISA level (CMakeLists.txt) into tandem::cpu::<isa>. See reduce_table.h.
+//
+// Written with GCC vector extensions on 64-byte vectors: the compiler maps one
+// vector to a zmm register (AVX-512), two ymm (AVX2) or four xmm (baseline SSE2),
+// so one source serves every level. Explicit vectors (rather than loops left to
+// the auto-vectorizer) are needed because reordering a float sum is not allowed
+// without -ffast-math, and we want several independent accumulators.
+//
+// NOTE: nothing here may call inline functions or templates from other headers
+// (std::max, <cmath> wrappers): they would be compiled with this unit's -m flags
+// and the linker could keep that copy for callers on older CPUs. Builtins only;
+// everything lives in an anonymous namespace inside the ISA namespace.
+#ifndef TANDEM_ISA
+#error "reduce_isa.cpp is compiled once per ISA level (TANDEM_ISA=baseline|avx2|avx512)"
+#endif
+#include <cstdint>
+
+#include "backend/cpu/reduce_table.h"
+
+// Vectors are passed between inlined internal functions only; the note about the
+// 64-byte vector ABI differing across -m flags does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace tandem::cpu::TANDEM_ISA {
+namespace {
+
+template <typename T> struct VecTypes;
+template <> struct VecTypes<float> {
+  typedef float V __attribute__((vector_size(64)));
+  typedef int32_t I __attribute__((vector_size(64)));
+  typedef int32_t IS;
+};
+template <> struct VecTypes<double> {
+  typedef double V __attribute__((vector_size(64)));
+  typedef int64_t I __attribute__((vector_size(64)));
+  typedef int64_t IS;
+};
+template <typename T> using V = typename VecTypes<T>::V;
+template <typename T> using VI = typename VecTypes<T>::I;
+template <typename T> using IS = typename VecTypes<T>::IS;
+template <typename T> inline constexpr int64_t kL = 64 / sizeof(T);  // lanes
+
+template <typename T> inline V<T> load(const T* p) {
+  V<T> v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename T> inline void store(T* p, V<T> v) { __builtin_memcpy(p, &v, sizeof v); }
+template <typename T> inline V<T> splat(T s) { return V<T>{} + s; }
+// The first n (< kL) elements of p, the other lanes set to `pad`.
+template <typename T> inline V<T> load_part(const T* p, int64_t n, T pad) {
+  T buf[kL<T>];
+  for (int64_t i = 0; i < kL<T>; ++i) buf[i] = i < n ? p[i] : pad;
+  return load(buf);
+}
+template <typename T> inline void store_part(T* p, V<T> v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
+}
+template <typename T> inline T min_i(T a, T b) { return a < b ? a : b; }
+
+template <typename T> inline T inf() { return static_cast<T>(__builtin_huge_val()); }
+template <typename T> inline T log_s(T x) {
+  if constexpr (sizeof(T) == 4) return __builtin_logf(x);
+  else return __builtin_log(x);
+}
+template <typename T> inline V<T> vabs(V<T> v) {
+  constexpr IS<T> mask = static_cast<IS<T>>(~(static_cast<uint64_t>(1) << (8 * sizeof(T) - 1)));
+  return (V<T>)((VI<T>)v & mask);
+}
+template <typename VV> inline VV vfma(VV a, VV b, VV c) { return a * b + c; }
+
+// e^x for x <= 0 (callers shift by a maximum); x < ln(smallest normal) gives 0,
+// NaN gives NaN. Range reduction x = n ln2 + r, |r| <= ln2/2, then a polynomial:
+// float a 6th-degree near-minimax fit (about 1 ulp), double the Taylor series to
+// r^13 (truncation below 1e-17 on this interval).
+template <typename T> inline V<T> vexp(V<T> x) {
+  using I = VI<T>;
+  constexpr bool f32 = sizeof(T) == 4;
+  constexpr T lo = f32 ? T(-87.33654475) : T(-708.3964185322641);
+  constexpr T hi = f32 ? T(88.0) : T(709.0);
+  constexpr T magic = f32 ? T(12582912.0) : T(6755399441055744.0);  // 1.5 * 2^mantissa bits
+  constexpr T log2e = T(1.4426950408889634074);
+  constexpr T ln2_hi = f32 ? T(0.693359375) : T(6.93147180369123816490e-01);
+  constexpr T ln2_lo = f32 ? T(-2.12194440e-4) : T(1.90821492927058770002e-10);
+  V<T> xc = x > hi ? splat(hi) : x;
+  xc = xc < lo ? splat(lo) : xc;
+  // NOTE: adding 1.5*2^mant rounds to an integer held in the low mantissa bits,
+  // so n comes from the bits without a float->int conversion.
+  V<T> t = vfma(xc, splat(log2e), splat(magic));
+  I n = (I)t - (I)splat(magic);
+  V<T> nf = t - magic;
+  V<T> r = vfma(nf, splat(-ln2_hi), xc);
+  r = vfma(nf, splat(-ln2_lo), r);
+  V<T> p;
+  if constexpr (f32) {
+    V<T> q = splat(T(1.9875691500e-4));
+    q = vfma(q, r, splat(T(1.3981999507e-3)));
+    q = vfma(q, r, splat(T(8.3334519073e-3)));
+    q = vfma(q, r, splat(T(4.1665795894e-2)));
+    q = vfma(q, r, splat(T(1.6666665459e-1)));
+    q = vfma(q, r, splat(T(5.0000001201e-1)));
+    p = vfma(q, r * r, r) + T(1);
+  } else {
+    V<T> q = splat(T(1.0 / 6227020800.0));  // 1/13!
+    constexpr double inv_fact[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                   1.0 / 362880.0,    1.0 / 40320.0,    1.0 / 5040.0,
+                                   1.0 / 720.0,       1.0 / 120.0,      1.0 / 24.0,
+                                   1.0 / 6.0,         0.5,              1.0,
+                                   1.0};
+    for (double c : inv_fact) q = vfma(q, r, splat(T(c)));
+    p = q;
+  }
+  constexpr int mant = f32 ? 23 : 52;
+  constexpr int bias = f32 ? 127 : 1023;
+  V<T> scale = (V<T>)((n + bias) << mant);
+  V<T> res = p * scale;
+  return x < lo ? V<T>{} : res;
+}
+
+// ---- sums of f(x - c)
+
+template <typename T, int K> inline V<T> fv(V<T> v, V<T> c) {
+  if constexpr (K == kSumPlain) {
+    return v;
+  } else if constexpr (K == kSumSqDev) {
+    V<T> d = v - c;
+    return d * d;
+  } else if constexpr (K == kSumAbs) {
+    return vabs<T>(v);
+  } else {
+    return vexp<T>(v - c);
+  }
+}
+// A padding value that f maps to 0.
+template <typename T, int K> inline T zero_pad(T c) {
+  if constexpr (K == kSumSqDev) return c;
+  else if constexpr (K == kSumExpDev) return -inf<T>();
+  else return T(0);
+}
+template <typename T> inline double hsum(V<T> v) {
+  double s = 0;
+  for (int64_t k = 0; k < kL<T>; ++k) s += static_cast<double>(v[k]);
+  return s;
+}
+
+// NOTE: lanes accumulate in T over blocks of kBlock elements (64 per lane), and
+// blocks add up in double: float32 keeps full SIMD throughput while the error
+// stays that of a 64-term sum plus a double sum.
+template <typename T, int K>
+double sum_run(const T* x, int64_t n, T c) {
+  constexpr int64_t l = kL<T>, step = 4 * l, kBlock = 64 * l;
+  const V<T> cv = splat(c);
+  double total = 0;
+  int64_t i = 0;
+  while (i + step <= n) {
+    int64_t end = min_i(n, i + kBlock);
+    V<T> a0{}, a1{}, a2{}, a3{};
+    for (; i + step <= end; i += step) {
+      a0 += fv<T, K>(load(x + i), cv);
+      a1 += fv<T, K>(load(x + i + l), cv);
+      a2 += fv<T, K>(load(x + i + 2 * l), cv);
+      a3 += fv<T, K>(load(x + i + 3 * l), cv);
+    }
+    total += hsum<T>((a0 + a1) + (a2 + a3));
+  }
+  V<T> a{};
+  for (; i + l <= n; i += l) a += fv<T, K>(load(x + i), cv);
+  if (i < n) a += fv<T, K>(load_part(x + i, n - i, zero_pad<T, K>(c)), cv);
+  return total + hsum<T>(a);
+}
+
+template <typename T> inline void add_to(double* acc, V<T> v) {
+  for (int64_t k = 0; k < kL<T>; ++k) acc[k] += static_cast<double>(v[k]);
+}
+
+template <typename T, int K>
+void sum_rows(const T* x, int64_t rs, int64_t nrows, int64_t w, const T* c, double* acc) {
+  constexpr int64_t l = kL<T>, kRowBlock = 64;
+  auto cvec = [&](int64_t j) { return c ? load(c + j) : V<T>{}; };
+  int64_t j = 0;
+  for (; j + 4 * l <= w; j += 4 * l) {
+    const V<T> c0 = cvec(j), c1 = cvec(j + l), c2 = cvec(j + 2 * l), c3 = cvec(j + 3 * l);
+    for (int64_t r0 = 0; r0 < nrows; r0 += kRowBlock) {
+      int64_t r1 = min_i(nrows, r0 + kRowBlock);
+      V<T> a0{}, a1{}, a2{}, a3{};
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* p = x + r * rs + j;
+        a0 += fv<T, K>(load(p), c0);
+        a1 += fv<T, K>(load(p + l), c1);
+        a2 += fv<T, K>(load(p + 2 * l), c2);
+        a3 += fv<T, K>(load(p + 3 * l), c3);
+      }
+      add_to<T>(acc + j, a0);
+      add_to<T>(acc + j + l, a1);
+      add_to<T>(acc + j + 2 * l, a2);
+      add_to<T>(acc + j + 3 * l, a3);
+    }
+  }
+  for (; j < w; j += l) {
+    int64_t wn = min_i(l, w - j);
+    V<T> cj = V<T>{};
+    if (c) cj = wn == l ? load(c + j) : load_part(c + j, wn, T(0));
+    for (int64_t r0 = 0; r0 < nrows; r0 += kRowBlock) {
+      int64_t r1 = min_i(nrows, r0 + kRowBlock);
+      V<T> a{};
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* p = x + r * rs + j;
+        a += fv<T, K>(wn == l ? load(p) : load_part(p, wn, T(0)), cj);
+      }
+      for (int64_t k = 0; k < wn; ++k) acc[j + k] += static_cast<double>(a[k]);
+    }
+  }
+}
+
+// ---- max / min (NaN wins)
+
+template <typename T, int K> inline V<T> ext_in(V<T> v) {
+  if constexpr (K == kExtMaxAbs || K == kExtMinAbs) return vabs<T>(v);
+  else return v;
+}
+template <typename T, int K> inline V<T> ext2(V<T> a, V<T> v) {
+  constexpr bool is_max = K == kExtMax || K == kExtMaxAbs;
+  if constexpr (is_max) return (v > a) | (v != v) ? v : a;
+  else return (v < a) | (v != v) ? v : a;
+}
+template <typename T, int K> inline T ext2_s(T a, T v) {
+  constexpr bool is_max = K == kExtMax || K == kExtMaxAbs;
+  if (v != v) return a != a ? a : v;
+  if (a != a) return a;
+  return is_max ? (v > a ? v : a) : (v < a ? v : a);
+}
+
+template <typename T, int K>
+T ext_run(const T* x, int64_t n) {
+  constexpr int64_t l = kL<T>;
+  V<T> a0 = ext_in<T, K>(splat(x[0])), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 4 * l <= n; i += 4 * l) {
+    a0 = ext2<T, K>(a0, ext_in<T, K>(load(x + i)));
+    a1 = ext2<T, K>(a1, ext_in<T, K>(load(x + i + l)));
+    a2 = ext2<T, K>(a2, ext_in<T, K>(load(x + i + 2 * l)));
+    a3 = ext2<T, K>(a3, ext_in<T, K>(load(x + i + 3 * l)));
+  }
+  for (; i + l <= n; i += l) a0 = ext2<T, K>(a0, ext_in<T, K>(load(x + i)));
+  if (i < n) a0 = ext2<T, K>(a0, ext_in<T, K>(load_part(x + i, n - i, x[0])));
+  V<T> a = ext2<T, K>(ext2<T, K>(a0, a1), ext2<T, K>(a2, a3));
+  T r = a[0];
+  for (int64_t k = 1; k < l; ++k) r = ext2_s<T, K>(r, a[k]);
+  return r;
+}
+
+template <typename T, int K>
+void ext_rows(const T* x, int64_t rs, int64_t nrows, int64_t w, T* acc) {
+  constexpr int64_t l = kL<T>;
+  int64_t j = 0;
+  for (; j + 2 * l <= w; j += 2 * l) {
+    V<T> a0 = load(acc + j), a1 = load(acc + j + l);
+    for (int64_t r = 0; r < nrows; ++r) {
+      const T* p = x + r * rs + j;
+      a0 = ext2<T, K>(a0, ext_in<T, K>(load(p)));
+      a1 = ext2<T, K>(a1, ext_in<T, K>(load(p + l)));
+    }
+    store(acc + j, a0);
+    store(acc + j + l, a1);
+  }
+  for (; j < w; j += l) {
+    int64_t wn = min_i(l, w - j);
+    V<T> a = load_part(acc + j, wn, T(0));
+    for (int64_t r = 0; r < nrows; ++r) {
+      const T* p = x + r * rs + j;
+      a = ext2<T, K>(a, ext_in<T, K>(wn == l ? load(p) : load_part(p, wn, T(0))));
+    }
+    store_part(acc + j, a, wn);
+  }
+}
+
+// ---- argmax / argmin: value and first index per lane, then across lanes.
+
+template <typename T, int K> inline bool better_s(T v, T a) {
+  // v (at a later index) replaces a: strictly better, or the first NaN.
+  if (a != a) return false;
+  if (v != v) return true;
+  return K == kExtMax ? v > a : v < a;
+}
+
+template <typename T, int K>
+int64_t arg_run_chunk(const T* x, int64_t n) {  // n < 2^31 for float lanes
+  using I = VI<T>;
+  using IT = IS<T>;
+  constexpr int64_t l = kL<T>;
+  I iota;
+  for (int64_t k = 0; k < l; ++k) iota[k] = static_cast<IT>(k);
+  auto upd = [](V<T>& a, I& ai, V<T> v, I vi) {
+    I take;
+    if constexpr (K == kExtMax) take = ((v > a) | (v != v)) & (a == a);
+    else take = ((v < a) | (v != v)) & (a == a);
+    a = take ? v : a;
+    ai = take ? vi : ai;
+  };
+  V<T> a0 = splat(x[0]), a1 = a0;
+  I i0 = I{} + 0, i1 = i0;
+  int64_t i = 0;
+  for (; i + 2 * l <= n; i += 2 * l) {
+    upd(a0, i0, load(x + i), iota + static_cast<IT>(i));
+    upd(a1, i1, load(x + i + l), iota + static_cast<IT>(i + l));
+  }
+  for (; i + l <= n; i += l) upd(a0, i0, load(x + i), iota + static_cast<IT>(i));
+  if (i < n) upd(a0, i0, load_part(x + i, n - i, x[0]), iota + static_cast<IT>(i));
+  T best = a0[0];
+  int64_t bi = i0[0];
+  auto consider = [&](T v, int64_t vi) {
+    bool nan_v = v != v, nan_b = best != best;
+    bool take = nan_v ? (!nan_b || vi < bi)
+                      : (!nan_b && (K == kExtMax ? v > best : v < best));
+    if (!take && !nan_v && !nan_b && v == best && vi < bi) take = true;
+    if (take) {
+      best = v;
+      bi = vi;
+    }
+  };
+  for (int64_t k = 1; k < l; ++k) consider(a0[k], i0[k]);
+  for (int64_t k = 0; k < l; ++k) consider(a1[k], i1[k]);
+  return bi;
+}
+
+template <typename T, int K>
+int64_t arg_run(const T* x, int64_t n) {
+  constexpr int64_t kChunk = int64_t{1} << 30;
+  int64_t best = arg_run_chunk<T, K>(x, min_i(n, kChunk));
+  for (int64_t s = kChunk; s < n; s += kChunk) {
+    int64_t c = s + arg_run_chunk<T, K>(x + s, min_i(n - s, kChunk));
+    if (better_s<T, K>(x[c], x[best])) best = c;
+  }
+  return best;
+}
+
+template <typename T, int K>
+void arg_rows(const T* x, int64_t rs, int64_t nrows, int64_t w, int64_t r0, ValIdx<T>* acc) {
+  // Rows come in order, so a later row replaces the kept value only when better;
+  // acc[j].i < 0 marks a column with nothing kept yet (it takes row 0).
+  constexpr int64_t l = kL<T>;
+  for (int64_t j = 0; j < w; j += l) {
+    const int64_t wn = min_i(l, w - j);
+    auto ld = [&](const T* p) { return wn == l ? load(p) : load_part(p, wn, T(0)); };
+    V<T> a = ld(x + j);
+    int64_t ai[kL<T>] = {};
+    for (int64_t k = 0; k < wn; ++k)
+      if (acc[j + k].i >= 0) {
+        a[k] = acc[j + k].v;
+        ai[k] = acc[j + k].i;
+      } else {
+        ai[k] = r0;
+      }
+    // The row of the last improvement per lane (-1: none), as T-wide integers.
+    VI<T> ri = VI<T>{} - 1;
+    for (int64_t r = 0; r < nrows; ++r) {
+      V<T> v = ld(x + r * rs + j);
+      VI<T> take;
+      if constexpr (K == kExtMax) take = ((v > a) | (v != v)) & (a == a);
+      else take = ((v < a) | (v != v)) & (a == a);
+      a = take ? v : a;
+      ri = take ? VI<T>{} + static_cast<IS<T>>(r) : ri;
+    }
+    for (int64_t k = 0; k < wn; ++k)
+      acc[j + k] = {a[k], ri[k] >= 0 ? r0 + static_cast<int64_t>(ri[k]) : ai[k]};
+  }
+}
+
+template <typename T, int K>
+void arg_rows_chunked(const T* x, int64_t rs, int64_t nrows, int64_t w, int64_t r0,
+                      ValIdx<T>* acc) {
+  constexpr int64_t kChunk = int64_t{1} << 30;  // row numbers fit T-wide lanes
+  for (int64_t s = 0; s < nrows; s += kChunk)
+    arg_rows<T, K>(x + s * rs, rs, min_i(nrows - s, kChunk), w, r0 + s, acc);
+}
+
+// ---- softmax
+
+template <typename T>
+void softmax_row(const T* x, T* y, int64_t n, bool log) {
+  constexpr int64_t l = kL<T>;
+  // NOTE: a row holding +inf or only -inf gives NaN, as in PyTorch (inf - inf).
+  const T m = ext_run<T, kExtMax>(x, n);
+  const V<T> mv = splat(m);
+  if (log) {
+    const T lse = static_cast<T>(log_s(static_cast<double>(sum_run<T, kSumExpDev>(x, n, m))));
+    int64_t i = 0;
+    for (; i + l <= n; i += l) store(y + i, (load(x + i) - mv) - lse);
+    for (; i < n; ++i) y[i] = (x[i] - m) - lse;
+    return;
+  }
+  // Stores e = exp(x - m) and sums it: T lanes over blocks, double across blocks.
+  constexpr int64_t kBlock = 64 * l;
+  double total = 0;
+  int64_t i = 0;
+  while (i < n) {
+    const int64_t end = min_i(n, i + kBlock);
+    V<T> s0{}, s1{};
+    for (; i + 2 * l <= end; i += 2 * l) {
+      V<T> e0 = vexp<T>(load(x + i) - mv), e1 = vexp<T>(load(x + i + l) - mv);
+      store(y + i, e0);
+      store(y + i + l, e1);
+      s0 += e0;
+      s1 += e1;
+    }
+    for (; i < end; i += l) {
+      int64_t wn = min_i(l, end - i);
+      V<T> e = vexp<T>((wn == l ? load(x + i) : load_part(x + i, wn, -inf<T>())) - mv);
+      if (wn == l) store(y + i, e);
+      else store_part(y + i, e, wn);
+      s0 += e;
+    }
+    total += hsum<T>(s0 + s1);
+  }
+  const V<T> inv = splat(static_cast<T>(1.0 / total));
+  i = 0;
+  for (; i + l <= n; i += l) store(y + i, load(y + i) * inv);
+  for (; i < n; ++i) y[i] *= inv[0];
+}
+
+template <typename T>
+void softmax_cols(const T* x, T* y, int64_t C, int64_t stride, int64_t w, bool log) {
+  constexpr int64_t l = kL<T>;
+  for (int64_t j = 0; j < w; j += l) {
+    const int64_t wn = min_i(l, w - j);
+    auto ld = [&](const T* p) { return wn == l ? load(p) : load_part(p, wn, T(0)); };
+    auto st = [&](T* p, V<T> v) {
+      if (wn == l) store(p, v);
+      else store_part(p, v, wn);
+    };
+    V<T> m = ld(x + j);
+    for (int64_t c = 1; c < C; ++c) m = ext2<T, kExtMax>(m, ld(x + c * stride + j));
+    // Column sums: T lanes over blocks of rows, double across blocks.
+    constexpr int64_t kRowBlock = 64;
+    double total[kL<T>] = {};
+    for (int64_t c0 = 0; c0 < C; c0 += kRowBlock) {
+      V<T> s{};
+      for (int64_t c = c0; c < min_i(C, c0 + kRowBlock); ++c) {
+        V<T> e = vexp<T>(ld(x + c * stride + j) - m);
+        if (!log) st(y + c * stride + j, e);
+        s += e;
+      }
+      for (int64_t k = 0; k < l; ++k) total[k] += static_cast<double>(s[k]);
+    }
+    if (log) {
+      V<T> ls;
+      for (int64_t k = 0; k < l; ++k) ls[k] = static_cast<T>(log_s(total[k]));
+      for (int64_t c = 0; c < C; ++c) st(y + c * stride + j, (ld(x + c * stride + j) - m) - ls);
+    } else {
+      V<T> inv;
+      for (int64_t k = 0; k < l; ++k) inv[k] = static_cast<T>(1.0 / total[k]);
+      for (int64_t c = 0; c < C; ++c) st(y + c * stride + j, ld(y + c * stride + j) * inv);
+    }
+  }
+}
+
+template <typename T>
+ReduceKernels<T> make_kernels() {
+  ReduceKernels<T> k{};
+  k.sum[kSumPlain] = sum_run<T, kSumPlain>;
+  k.sum[kSumSqDev] = sum_run<T, kSumSqDev>;
+  k.sum[kSumAbs] = sum_run<T, kSumAbs>;
+  k.sum[kSumExpDev] = sum_run<T, kSumExpDev>;
+  k.sum_rows[kSumPlain] = sum_rows<T, kSumPlain>;
+  k.sum_rows[kSumSqDev] = sum_rows<T, kSumSqDev>;
+  k.sum_rows[kSumAbs] = sum_rows<T, kSumAbs>;
+  k.sum_rows[kSumExpDev] = sum_rows<T, kSumExpDev>;
+  k.ext[kExtMax] = ext_run<T, kExtMax>;
+  k.ext[kExtMin] = ext_run<T, kExtMin>;
+  k.ext[kExtMaxAbs] = ext_run<T, kExtMaxAbs>;
+  k.ext[kExtMinAbs] = ext_run<T, kExtMinAbs>;
+  k.ext_rows[kExtMax] = ext_rows<T, kExtMax>;
+  k.ext_rows[kExtMin] = ext_rows<T, kExtMin>;
+  k.ext_rows[kExtMaxAbs] = ext_rows<T, kExtMaxAbs>;
+  k.ext_rows[kExtMinAbs] = ext_rows<T, kExtMinAbs>;
+  k.arg_ext[0] = arg_run<T, kExtMax>;
+  k.arg_ext[1] = arg_run<T, kExtMin>;
+  k.arg_ext_rows[0] = arg_rows_chunked<T, kExtMax>;
+  k.arg_ext_rows[1] = arg_rows_chunked<T, kExtMin>;
+  k.softmax_row = softmax_row<T>;
+  k.softmax_cols = softmax_cols<T>;
+  return k;
+}
+
+#define TANDEM_STR2(x) #x
+#define TANDEM_STR(x) TANDEM_STR2(x)
+
+}  // namespace
+
+const ReduceTable& reduce_table() {
+  static const ReduceTable table{TANDEM_STR(TANDEM_ISA), make_kernels<float>(),
+                                 make_kernels<double>()};
+  return table;
+}
+
+}  // namespace tandem::cpu::TANDEM_ISA
