@@ -385,15 +385,17 @@ std::vector<std::vector<double>> groups_of(const Tensor& x, const std::vector<bo
 
 struct RefStats {
   double sum = 0, abs_sum = 0, max = -kInf, min = kInf, lse = 0, var = 0, sq = 0, max_abs = 0;
+  double prod = 1;
   int64_t argmax = 0, argmin = 0;
 };
 // Sums in long double, so that the reference is far more exact than the result.
 RefStats stats_of(const std::vector<double>& v) {
   RefStats s;
-  long double sum = 0, abs_sum = 0, sq = 0, var = 0, lse = 0;
+  long double sum = 0, abs_sum = 0, sq = 0, var = 0, lse = 0, prod = 1;
   bool nan = false;
   for (size_t i = 0; i < v.size(); ++i) {
     sum += v[i];
+    prod *= v[i];
     abs_sum += std::abs(v[i]);
     sq += static_cast<long double>(v[i]) * v[i];
     s.max_abs = std::max(s.max_abs, std::abs(v[i]));
@@ -415,6 +417,7 @@ RefStats stats_of(const std::vector<double>& v) {
   s.sum = static_cast<double>(sum);
   s.abs_sum = static_cast<double>(abs_sum);
   s.sq = static_cast<double>(sq);
+  s.prod = static_cast<double>(prod);
   s.var = static_cast<double>(var / (static_cast<long double>(v.size()) - 1));
   s.lse = static_cast<double>(std::log(lse) + s.max);
   return s;
@@ -486,6 +489,7 @@ TEST(Reduce, AllLayoutsMatchNaiveReference) {
               std::vector<double> n2 = norm(x, 2, dims).to_vector<double>();
               std::vector<double> n1 = norm(x, 1, dims).to_vector<double>();
               std::vector<double> ni = norm(x, kInf, dims).to_vector<double>();
+              std::vector<double> pr = prod(x, dims).to_vector<double>();
               for (size_t o = 0; o < groups.size(); ++o) {
                 const RefStats& r = ref[o];
                 double n = static_cast<double>(groups[o].size());
@@ -498,6 +502,9 @@ TEST(Reduce, AllLayoutsMatchNaiveReference) {
                 ASSERT_TRUE(near(n2[o], std::sqrt(r.sq), eps * (std::sqrt(r.sq) + 1))) << "norm2 " << o;
                 ASSERT_TRUE(near(n1[o], r.abs_sum, eps * (r.abs_sum + 1))) << "norm1 " << o;
                 ASSERT_EQ(ni[o], r.max_abs) << "norm inf " << o;
+                double pr_ref = dt == kFloat32 ? static_cast<float>(r.prod) : r.prod;  // may overflow
+                if (std::isinf(pr_ref)) ASSERT_EQ(pr[o], pr_ref) << "prod " << o;
+                else ASSERT_TRUE(near(pr[o], pr_ref, eps * (n + 10) * std::abs(pr_ref) + 1e-36)) << "prod " << o;
               }
               if (dims.size() != 1) continue;
               int64_t d = dims[0];
@@ -592,6 +599,10 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
     EXPECT_TRUE(near(k.sum[cpu::kSumAbs](x.data(), n, T(0)), a, eps * (a + 1)));
     EXPECT_TRUE(near(k.sum[cpu::kSumSqDev](x.data(), n, T(0.5)), sq, eps * (sq + 1)));
     EXPECT_TRUE(near(k.sum[cpu::kSumExpDev](x.data(), n, T(mx)), se, 4 * eps * se));
+    std::vector<T> near_one(n);
+    long double pr = 1;
+    for (int64_t i = 0; i < n; ++i) pr *= near_one[i] = static_cast<T>(1 + x[i] / 64);
+    EXPECT_TRUE(near(k.prod(near_one.data(), n), static_cast<double>(pr), eps * (n + 1) * static_cast<double>(pr)));
     EXPECT_EQ(k.ext[cpu::kExtMax](x.data(), n), T(mx));
     EXPECT_EQ(k.ext[cpu::kExtMin](x.data(), n), T(mn));
     EXPECT_EQ(k.ext[cpu::kExtMaxAbs](x.data(), n), T(mxa));
@@ -599,6 +610,14 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
     EXPECT_EQ(k.arg_ext[0](x.data(), n), imx);
     EXPECT_EQ(k.arg_ext[1](x.data(), n), imn);
     std::vector<T> y(n);
+    k.cumsum_row[0](x.data(), y.data(), n);
+    double run = 0;
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_TRUE(near(y[i], run += x[i], eps * (a + 1))) << "cumsum " << i;
+    k.cumsum_row[1](x.data(), y.data(), n);
+    run = 0;
+    for (int64_t i = n - 1; i >= 0; --i)
+      ASSERT_TRUE(near(y[i], run += x[i], eps * (a + 1))) << "reverse cumsum " << i;
     k.softmax_row(x.data(), y.data(), n, false);
     for (int64_t i = 0; i < n; ++i)
       ASSERT_TRUE(near(y[i], std::exp(x[i] - mx) / se, 2 * eps)) << "softmax " << i;
@@ -624,6 +643,8 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
       for (T& v : c) v = static_cast<T>(nd(rng));
       std::vector<double> acc(w, 1.0);
       k.sum_rows[cpu::kSumSqDev](x.data(), rs, rows, w, c.data(), acc.data());
+      std::vector<double> pacc(w, 2.0);
+      k.prod_rows(x.data(), rs, rows, w, pacc.data());
       std::vector<T> ext(w, -std::numeric_limits<T>::infinity());
       k.ext_rows[cpu::kExtMax](x.data(), rs, rows, w, ext.data());
       std::vector<cpu::ValIdx<T>> arg(w, cpu::ValIdx<T>{T(0), -1});
@@ -634,10 +655,11 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
       std::vector<T> sm(rows * rs, T(0));
       k.softmax_cols(x.data(), sm.data(), rows, rs, w, false);
       for (int64_t j = 0; j < w; ++j) {
-        double sq = 1.0, mx = -kInf, mn = kInf, se = 0;
+        double sq = 1.0, mx = -kInf, mn = kInf, se = 0, pr = 2.0;
         int64_t imn = 0;
         for (int64_t r = 0; r < rows; ++r) {
           double v = x[r * rs + j];
+          pr *= v;
           sq += (v - c[j]) * (v - c[j]);
           if (v > mx) mx = v;
           if (v < mn) mn = v, imn = r;
@@ -645,6 +667,7 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
         for (int64_t r = 0; r < rows; ++r) se += std::exp(x[r * rs + j] - mx);
         ASSERT_TRUE(near(acc[j], sq, eps * sq)) << "sum_rows " << j;
         ASSERT_EQ(ext[j], T(mx)) << "ext_rows " << j;
+        ASSERT_TRUE(near(pacc[j], pr, eps * rows * std::abs(pr))) << "prod_rows " << j;
         ASSERT_EQ(arg[j].i, imn) << "arg_ext_rows " << j;
         ASSERT_EQ(arg[j].v, T(mn)) << "arg_ext_rows " << j;
         for (int64_t r = 0; r < rows; ++r)

@@ -102,6 +102,20 @@ VecSumOps<T, Fin> vec_sum(int kind, const T* shift, Fin f) {
 }
 
 template <typename T, typename Fin>
+struct VecProdOps {
+  using in_t = T;
+  using acc_t = double;
+  Fin fin;
+  double identity() const { return 1.0; }
+  double run(const T* x, int64_t n, int64_t, int64_t) const { return kern<T>().prod(x, n); }
+  double combine(double a, double b) const { return a * b; }
+  void rows(const T* x, int64_t rs, int64_t nrows, int64_t w, double* acc, int64_t, int64_t) const {
+    kern<T>().prod_rows(x, rs, nrows, w, acc);
+  }
+  void finish(int64_t o, double a) const { fin(o, a); }
+};
+
+template <typename T, typename Fin>
 struct VecExtOps {
   using in_t = T;
   using acc_t = T;
@@ -172,10 +186,8 @@ void prod_kernel(const Tensor& x, const std::vector<bool>& mask, const Tensor& o
     TANDEM_DISPATCH_FLOAT(x.dtype(), "prod", [&] {
       using T = scalar_t;
       T* o = static_cast<T*>(out.data_ptr());
-      reduce_run(p, scalar_ops<T>(
-                        1.0, [](double& a, T v, int64_t) { a *= static_cast<double>(v); },
-                        [](double a, double b) { return a * b; },
-                        [=](int64_t i, double a) { o[i] = static_cast<T>(a); }));
+      auto fin = [=](int64_t i, double a) { o[i] = static_cast<T>(a); };
+      reduce_run(p, VecProdOps<T, decltype(fin)>{fin});
     });
     return;
   }
@@ -377,14 +389,56 @@ void cumsum_kernel(const Tensor& x_in, int64_t dim, const Tensor& out, bool reve
     const int64_t first = reverse ? n - 1 : 0, step = reverse ? -1 : 1;
     // NOTE: float sums run in double (as PyTorch's CPU cumsum), so long
     // prefixes do not drift.
-    parallel_for(outer, std::max<int64_t>(1, kReduceGrain / (n * inner)), [&](int64_t b, int64_t e) {
-      std::vector<A> acc(inner);
-      for (int64_t o = b; o < e; ++o) {
-        std::fill(acc.begin(), acc.end(), A(0));
+    const int64_t grain = std::max<int64_t>(1, kReduceGrain / (n * inner));
+    if constexpr (std::is_floating_point_v<T>) {
+      if (inner == 1) {
+        const auto& k = kern<T>();
+        parallel_for(outer, grain, [&](int64_t b, int64_t e) {
+          for (int64_t o = b; o < e; ++o) k.cumsum_row[reverse ? 1 : 0](px + o * n, py + o * n, n);
+        });
+        return;
+      }
+    }
+    if (inner == 1) {
+      // NOTE: one running sum is a chain of dependent adds (latency-bound); eight
+      // rows at a time keep eight independent chains in flight.
+      constexpr int64_t kRows = 8;
+      parallel_for(outer, grain, [&](int64_t b, int64_t e) {
+        int64_t o = b;
+        for (; o + kRows <= e; o += kRows) {
+          A acc[kRows] = {};
+          const T* xr = px + o * n;
+          O* yr = py + o * n;
+          for (int64_t k = 0, r = first; k < n; ++k, r += step)
+#pragma GCC unroll 8
+            for (int64_t j = 0; j < kRows; ++j) {
+              acc[j] += static_cast<A>(xr[j * n + r]);
+              yr[j * n + r] = static_cast<O>(acc[j]);
+            }
+        }
+        for (; o < e; ++o) {
+          A acc = 0;
+          for (int64_t k = 0, r = first; k < n; ++k, r += step) {
+            acc += static_cast<A>(px[o * n + r]);
+            py[o * n + r] = static_cast<O>(acc);
+          }
+        }
+      });
+      return;
+    }
+    // Running sums of rows: split the columns too, so that one tall block uses every thread.
+    constexpr int64_t kCols = 512;
+    const int64_t tiles = (inner + kCols - 1) / kCols;
+    parallel_for(outer * tiles, std::max<int64_t>(1, kReduceGrain / (n * std::min(inner, kCols))),
+                 [&](int64_t b, int64_t e) {
+      A acc[kCols];
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t o = t / tiles, i0 = (t % tiles) * kCols, w = std::min(kCols, inner - i0);
+        std::fill(acc, acc + w, A(0));
         for (int64_t k = 0, r = first; k < n; ++k, r += step) {
-          const T* xr = px + (o * n + r) * inner;
-          O* yr = py + (o * n + r) * inner;
-          for (int64_t i = 0; i < inner; ++i) {
+          const T* xr = px + (o * n + r) * inner + i0;
+          O* yr = py + (o * n + r) * inner + i0;
+          for (int64_t i = 0; i < w; ++i) {
             acc[i] += static_cast<A>(xr[i]);
             yr[i] = static_cast<O>(acc[i]);
           }

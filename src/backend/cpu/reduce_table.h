@@ -38,6 +38,10 @@ struct ReduceKernels {
   // acc[j] += sum_{r<nrows} f(x[r*rs + j] - c[j]) for j < w; c may be null (shift 0).
   void (*sum_rows[kNumSumKinds])(const T* x, int64_t rs, int64_t nrows, int64_t w, const T* c,
                                  double* acc);
+  // prod_{i<n} x[i]: T lanes over short blocks, double across blocks.
+  double (*prod)(const T* x, int64_t n);
+  // acc[j] *= prod_{r<nrows} x[r*rs + j] for j < w.
+  void (*prod_rows)(const T* x, int64_t rs, int64_t nrows, int64_t w, double* acc);
   // The extreme of x[0..n) (n >= 1) and its first index (NaN: the first NaN).
   T (*ext[kNumExtKinds])(const T* x, int64_t n);
   // acc[j] = ext(acc[j], x[r*rs + j] for r < nrows).
@@ -47,6 +51,8 @@ struct ReduceKernels {
   // acc[j] updated with rows numbered r0, r0+1, ... of x (first index wins ties; NaN wins).
   void (*arg_ext_rows[2])(const T* x, int64_t rs, int64_t nrows, int64_t w, int64_t r0,
                           ValIdx<T>* acc);
+  // Running sum of one contiguous row in double: [0] from the start, [1] from the end.
+  void (*cumsum_row[2])(const T* x, T* y, int64_t n);
   // Softmax / log-softmax of one contiguous row of n (n >= 1).
   void (*softmax_row)(const T* x, T* y, int64_t n, bool log);
   // Softmax over C rows of a [C, w] block with row stride `stride`, for columns j < w.

@@ -213,6 +213,53 @@ void sum_rows(const T* x, int64_t rs, int64_t nrows, int64_t w, const T* c, doub
   }
 }
 
+// ---- products (same blocking as the sums)
+
+template <typename T> inline double hprod(V<T> v) {
+  double s = 1;
+  for (int64_t k = 0; k < kL<T>; ++k) s *= static_cast<double>(v[k]);
+  return s;
+}
+
+template <typename T>
+double prod_run(const T* x, int64_t n) {
+  constexpr int64_t l = kL<T>, step = 4 * l, kBlock = 64 * l;
+  const V<T> one = splat(T(1));
+  double total = 1;
+  int64_t i = 0;
+  while (i + step <= n) {
+    int64_t end = min_i(n, i + kBlock);
+    V<T> a0 = one, a1 = one, a2 = one, a3 = one;
+    for (; i + step <= end; i += step) {
+      a0 *= load(x + i);
+      a1 *= load(x + i + l);
+      a2 *= load(x + i + 2 * l);
+      a3 *= load(x + i + 3 * l);
+    }
+    total *= hprod<T>(a0) * hprod<T>(a1) * hprod<T>(a2) * hprod<T>(a3);
+  }
+  V<T> a = one;
+  for (; i + l <= n; i += l) a *= load(x + i);
+  if (i < n) a *= load_part(x + i, n - i, T(1));
+  return total * hprod<T>(a);
+}
+
+template <typename T>
+void prod_rows(const T* x, int64_t rs, int64_t nrows, int64_t w, double* acc) {
+  constexpr int64_t l = kL<T>, kRowBlock = 16;
+  for (int64_t j = 0; j < w; j += l) {
+    const int64_t wn = min_i(l, w - j);
+    for (int64_t r0 = 0; r0 < nrows; r0 += kRowBlock) {
+      V<T> a = splat(T(1));
+      for (int64_t r = r0; r < min_i(nrows, r0 + kRowBlock); ++r) {
+        const T* p = x + r * rs + j;
+        a *= wn == l ? load(p) : load_part(p, wn, T(1));
+      }
+      for (int64_t k = 0; k < wn; ++k) acc[j + k] *= static_cast<double>(a[k]);
+    }
+  }
+}
+
 // ---- max / min (NaN wins)
 
 template <typename T, int K> inline V<T> ext_in(V<T> v) {
@@ -375,6 +422,69 @@ void arg_rows_chunked(const T* x, int64_t rs, int64_t nrows, int64_t w, int64_t 
     arg_rows<T, K>(x + s * rs, rs, min_i(nrows - s, kChunk), w, r0 + s, acc);
 }
 
+// ---- running sums: 8 doubles per step, a prefix within the vector by three
+// shift-and-add steps, then the carry from the previous step. The only serial
+// dependency is the carry (one add and one broadcast per 8 elements).
+
+typedef float VF8 __attribute__((vector_size(32)));
+typedef double VD8 __attribute__((vector_size(64)));
+
+template <typename T> inline VD8 load_d8(const T* p) {
+  if constexpr (sizeof(T) == 4) {
+    VF8 f;
+    __builtin_memcpy(&f, p, sizeof f);
+    return __builtin_convertvector(f, VD8);
+  } else {
+    return load(p);
+  }
+}
+template <typename T> inline void store_d8(T* p, VD8 v) {
+  if constexpr (sizeof(T) == 4) {
+    VF8 f = __builtin_convertvector(v, VF8);
+    __builtin_memcpy(p, &f, sizeof f);
+  } else {
+    store(p, v);
+  }
+}
+
+template <bool kRev> inline VD8 scan8(VD8 v) {
+  const VD8 z{};
+  if constexpr (!kRev) {
+    v += __builtin_shufflevector(z, v, 0, 8, 9, 10, 11, 12, 13, 14);
+    v += __builtin_shufflevector(z, v, 0, 1, 8, 9, 10, 11, 12, 13);
+    v += __builtin_shufflevector(z, v, 0, 1, 2, 3, 8, 9, 10, 11);
+  } else {
+    v += __builtin_shufflevector(v, z, 1, 2, 3, 4, 5, 6, 7, 8);
+    v += __builtin_shufflevector(v, z, 2, 3, 4, 5, 6, 7, 8, 9);
+    v += __builtin_shufflevector(v, z, 4, 5, 6, 7, 8, 9, 10, 11);
+  }
+  return v;
+}
+
+template <typename T, bool kRev>
+void cumsum_row(const T* x, T* y, int64_t n) {
+  VD8 carry{};
+  if constexpr (!kRev) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      VD8 v = scan8<false>(load_d8(x + i)) + carry;
+      store_d8(y + i, v);
+      carry = VD8{} + v[7];
+    }
+    double c = carry[0];
+    for (; i < n; ++i) y[i] = static_cast<T>(c += static_cast<double>(x[i]));
+  } else {
+    int64_t i = n;
+    for (; i >= 8; i -= 8) {
+      VD8 v = scan8<true>(load_d8(x + i - 8)) + carry;
+      store_d8(y + i - 8, v);
+      carry = VD8{} + v[0];
+    }
+    double c = carry[0];
+    while (i-- > 0) y[i] = static_cast<T>(c += static_cast<double>(x[i]));
+  }
+}
+
 // ---- softmax
 
 template <typename T>
@@ -419,40 +529,53 @@ void softmax_row(const T* x, T* y, int64_t n, bool log) {
   for (; i < n; ++i) y[i] *= inv[0];
 }
 
+// Softmax down C rows of a strip of U vectors of columns (U = 1: wn <= kL columns).
+// NOTE: U = 4 keeps four independent chains in flight and reads whole cache lines.
+template <typename T, int U>
+void softmax_strip(const T* x, T* y, int64_t C, int64_t stride, int64_t wn, bool log) {
+  constexpr int64_t l = kL<T>;
+  const bool part = U == 1 && wn < l;
+  auto ld = [&](const T* p) { return part ? load_part(p, wn, T(0)) : load(p); };
+  auto st = [&](T* p, V<T> v) {
+    if (part) store_part(p, v, wn);
+    else store(p, v);
+  };
+  V<T> m[U];
+  for (int u = 0; u < U; ++u) m[u] = ld(x + u * l);
+  for (int64_t c = 1; c < C; ++c)
+    for (int u = 0; u < U; ++u) m[u] = ext2<T, kExtMax>(m[u], ld(x + c * stride + u * l));
+  // Column sums: T lanes over blocks of rows, double across blocks.
+  constexpr int64_t kRowBlock = 64;
+  double total[U][kL<T>] = {};
+  for (int64_t c0 = 0; c0 < C; c0 += kRowBlock) {
+    V<T> s[U] = {};
+    for (int64_t c = c0; c < min_i(C, c0 + kRowBlock); ++c) {
+      for (int u = 0; u < U; ++u) {
+        V<T> e = vexp<T>(ld(x + c * stride + u * l) - m[u]);
+        if (!log) st(y + c * stride + u * l, e);
+        s[u] += e;
+      }
+    }
+    for (int u = 0; u < U; ++u)
+      for (int64_t k = 0; k < l; ++k) total[u][k] += static_cast<double>(s[u][k]);
+  }
+  V<T> f[U];  // log: log(sum); softmax: 1/sum
+  for (int u = 0; u < U; ++u)
+    for (int64_t k = 0; k < l; ++k)
+      f[u][k] = static_cast<T>(log ? log_s(total[u][k]) : 1.0 / total[u][k]);
+  for (int64_t c = 0; c < C; ++c)
+    for (int u = 0; u < U; ++u) {
+      const int64_t off = c * stride + u * l;
+      st(y + off, log ? (ld(x + off) - m[u]) - f[u] : ld(y + off) * f[u]);
+    }
+}
+
 template <typename T>
 void softmax_cols(const T* x, T* y, int64_t C, int64_t stride, int64_t w, bool log) {
   constexpr int64_t l = kL<T>;
-  for (int64_t j = 0; j < w; j += l) {
-    const int64_t wn = min_i(l, w - j);
-    auto ld = [&](const T* p) { return wn == l ? load(p) : load_part(p, wn, T(0)); };
-    auto st = [&](T* p, V<T> v) {
-      if (wn == l) store(p, v);
-      else store_part(p, v, wn);
-    };
-    V<T> m = ld(x + j);
-    for (int64_t c = 1; c < C; ++c) m = ext2<T, kExtMax>(m, ld(x + c * stride + j));
-    // Column sums: T lanes over blocks of rows, double across blocks.
-    constexpr int64_t kRowBlock = 64;
-    double total[kL<T>] = {};
-    for (int64_t c0 = 0; c0 < C; c0 += kRowBlock) {
-      V<T> s{};
-      for (int64_t c = c0; c < min_i(C, c0 + kRowBlock); ++c) {
-        V<T> e = vexp<T>(ld(x + c * stride + j) - m);
-        if (!log) st(y + c * stride + j, e);
-        s += e;
-      }
-      for (int64_t k = 0; k < l; ++k) total[k] += static_cast<double>(s[k]);
-    }
-    if (log) {
-      V<T> ls;
-      for (int64_t k = 0; k < l; ++k) ls[k] = static_cast<T>(log_s(total[k]));
-      for (int64_t c = 0; c < C; ++c) st(y + c * stride + j, (ld(x + c * stride + j) - m) - ls);
-    } else {
-      V<T> inv;
-      for (int64_t k = 0; k < l; ++k) inv[k] = static_cast<T>(1.0 / total[k]);
-      for (int64_t c = 0; c < C; ++c) st(y + c * stride + j, ld(y + c * stride + j) * inv);
-    }
-  }
+  int64_t j = 0;
+  for (; j + 4 * l <= w; j += 4 * l) softmax_strip<T, 4>(x + j, y + j, C, stride, 4 * l, log);
+  for (; j < w; j += l) softmax_strip<T, 1>(x + j, y + j, C, stride, min_i(l, w - j), log);
 }
 
 template <typename T>
@@ -466,6 +589,8 @@ ReduceKernels<T> make_kernels() {
   k.sum_rows[kSumSqDev] = sum_rows<T, kSumSqDev>;
   k.sum_rows[kSumAbs] = sum_rows<T, kSumAbs>;
   k.sum_rows[kSumExpDev] = sum_rows<T, kSumExpDev>;
+  k.prod = prod_run<T>;
+  k.prod_rows = prod_rows<T>;
   k.ext[kExtMax] = ext_run<T, kExtMax>;
   k.ext[kExtMin] = ext_run<T, kExtMin>;
   k.ext[kExtMaxAbs] = ext_run<T, kExtMaxAbs>;
@@ -478,6 +603,8 @@ ReduceKernels<T> make_kernels() {
   k.arg_ext[1] = arg_run<T, kExtMin>;
   k.arg_ext_rows[0] = arg_rows_chunked<T, kExtMax>;
   k.arg_ext_rows[1] = arg_rows_chunked<T, kExtMin>;
+  k.cumsum_row[0] = cumsum_row<T, false>;
+  k.cumsum_row[1] = cumsum_row<T, true>;
   k.softmax_row = softmax_row<T>;
   k.softmax_cols = softmax_cols<T>;
   return k;
