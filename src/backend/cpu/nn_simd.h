@@ -1,0 +1,124 @@
+// Building blocks for the nn kernels' inner loops (nn_pool.cpp, nn_norm.cpp).
+//
+// Functions marked TANDEM_NN_CLONES are compiled three times (AVX-512, AVX2+FMA,
+// baseline x86-64) and the loader picks the widest the CPU supports (GCC
+// target_clones + ifunc), so one binary runs anywhere. Their bodies are templates
+// forced inline (TANDEM_NN_INLINE) so every copy is compiled for its clone's ISA;
+// a helper that was not inlined would be the baseline copy, which is merely slower.
+//
+// Sums use explicit vectors with several accumulators: without -ffast-math the
+// compiler may not reorder a scalar float sum, so it would neither vectorize nor
+// hide the add latency. Float partial sums are flushed to a double every block.
+#pragma once
+#include <cstdint>
+
+// Vectors only travel between inlined functions; the ABI note does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define TANDEM_NN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TANDEM_NN_CLONES
+#endif
+#define TANDEM_NN_INLINE [[gnu::always_inline]] inline
+
+namespace tandem::cpu::nn_simd {
+
+template <typename T> struct VecOf { typedef T type __attribute__((vector_size(64))); };
+template <typename T> using Vec = typename VecOf<T>::type;
+template <typename T> inline constexpr int64_t kLanes = 64 / static_cast<int64_t>(sizeof(T));
+// Elements summed in T lanes before the partial sums move to a double.
+inline constexpr int64_t kBlock = 1024;
+
+template <typename T> TANDEM_NN_INLINE Vec<T> vload(const T* p) {
+  Vec<T> v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename T> TANDEM_NN_INLINE void vstore(T* p, Vec<T> v) { __builtin_memcpy(p, &v, sizeof v); }
+template <typename T> TANDEM_NN_INLINE double hsum(Vec<T> v) {
+  double s = 0;
+  for (int64_t k = 0; k < kLanes<T>; ++k) s += static_cast<double>(v[k]);
+  return s;
+}
+
+// Sums over i < n of the vector terms f(i) (i a multiple of the lane count) and the
+// scalar terms fs(i) for the tail; four accumulators per block.
+template <typename T, typename F, typename FS>
+TANDEM_NN_INLINE double block_sum(int64_t n, F f, FS fs) {
+  constexpr int64_t L = kLanes<T>;
+  const int64_t nv = n - n % L;
+  double total = 0;
+  for (int64_t b = 0; b < nv; b += kBlock) {
+    const int64_t e = b + kBlock < nv ? b + kBlock : nv;
+    Vec<T> a0{}, a1{}, a2{}, a3{};
+    int64_t i = b;
+    for (; i + 4 * L <= e; i += 4 * L) {
+      a0 += f(i);
+      a1 += f(i + L);
+      a2 += f(i + 2 * L);
+      a3 += f(i + 3 * L);
+    }
+    for (; i < e; i += L) a0 += f(i);
+    total += hsum<T>((a0 + a1) + (a2 + a3));
+  }
+  for (int64_t i = nv; i < n; ++i) total += static_cast<double>(fs(i));
+  return total;
+}
+
+// Two sums in one pass: f(i, a, b) adds its terms to the vector accumulators a and b,
+// fs(i, sa, sb) to the doubles.
+template <typename T, typename F, typename FS>
+TANDEM_NN_INLINE void block_sum2(int64_t n, F f, FS fs, double* out_a, double* out_b) {
+  constexpr int64_t L = kLanes<T>;
+  const int64_t nv = n - n % L;
+  double ta = 0, tb = 0;
+  for (int64_t blk = 0; blk < nv; blk += kBlock) {
+    const int64_t e = blk + kBlock < nv ? blk + kBlock : nv;
+    Vec<T> a0{}, a1{}, b0{}, b1{};
+    int64_t i = blk;
+    for (; i + 2 * L <= e; i += 2 * L) {
+      f(i, a0, b0);
+      f(i + L, a1, b1);
+    }
+    for (; i < e; i += L) f(i, a0, b0);
+    ta += hsum<T>(a0 + a1);
+    tb += hsum<T>(b0 + b1);
+  }
+  for (int64_t i = nv; i < n; ++i) fs(i, ta, tb);
+  *out_a = ta;
+  *out_b = tb;
+}
+
+// sum(x[0..n))
+template <typename T> TANDEM_NN_INLINE double sum_run(const T* x, int64_t n) {
+  return block_sum<T>(n, [&](int64_t i) { return vload(x + i); }, [&](int64_t i) { return x[i]; });
+}
+// sum((x[0..n) - c)^2)
+template <typename T> TANDEM_NN_INLINE double sum_sqdev_run(const T* x, int64_t n, T c) {
+  return block_sum<T>(
+      n,
+      [&](int64_t i) {
+        Vec<T> d = vload(x + i) - c;
+        return d * d;
+      },
+      [&](int64_t i) { return (x[i] - c) * (x[i] - c); });
+}
+// sum(g) and sum(g * (x - c)) over one run.
+template <typename T>
+TANDEM_NN_INLINE void dot_run(const T* g, const T* x, int64_t n, T c, double* sg, double* sgx) {
+  block_sum2<T>(
+      n,
+      [&](int64_t i, Vec<T>& a, Vec<T>& b) {
+        Vec<T> gv = vload(g + i);
+        a += gv;
+        b += gv * (vload(x + i) - c);
+      },
+      [&](int64_t i, double& a, double& b) {
+        a += static_cast<double>(g[i]);
+        b += static_cast<double>(g[i] * (x[i] - c));
+      },
+      sg, sgx);
+}
+
+}  // namespace tandem::cpu::nn_simd
