@@ -1,0 +1,36 @@
+// 2-D convolution kernels: forward, input gradient ("backward data", which is also
+// conv_transpose2d's forward) and weight gradient.
+//
+// float32 runs through oneDNN's convolution primitives (cached per geometry); other
+// float dtypes (float64 for gradcheck) through plain reference loops.
+//
+// All tensors are contiguous NCHW of one dtype; weights are [O, C/groups, kh, kw]
+// (PyTorch's conv2d layout, which is also conv_transpose2d's [Cin, Cout/groups, ...]
+// with the roles of input and output swapped).
+#pragma once
+#include <cstdint>
+
+#include "tandem/tensor.h"
+
+namespace tandem::cpu {
+
+struct ConvGeom {
+  int64_t N, C, H, W;     // input
+  int64_t O, kh, kw;      // output channels, kernel
+  // Output spatial size: normally (H + 2ph - dilated kh) / sh + 1, but may be smaller
+  // (a cropped output, as conv_transpose2d with output_padding >= stride needs).
+  int64_t Ho, Wo;
+  int64_t sh, sw, ph, pw, dh, dw;  // stride, padding, dilation (1 = none)
+  int64_t groups;
+};
+
+// y[N, O, Ho, Wo] = conv(x[N, C, H, W], w) (+ b[O] when defined).
+void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b,
+                    const Tensor& y);
+// gx[N, C, H, W] = the input gradient of the convolution for output gradient gy[N, O, Ho, Wo].
+void conv2d_backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& gx);
+// gw[O, C/groups, kh, kw] (and gb[O] = Σ gy over N, Ho, Wo when gb is defined).
+void conv2d_backward_weights(const ConvGeom& g, const Tensor& x, const Tensor& gy, const Tensor& gw,
+                             const Tensor& gb);
+
+}  // namespace tandem::cpu
