@@ -624,6 +624,21 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
     k.softmax_row(x.data(), y.data(), n, true);
     for (int64_t i = 0; i < n; ++i)
       ASSERT_TRUE(near(y[i], x[i] - mx - std::log(se), 8 * eps)) << "log_softmax " << i;
+    // Gradients, with y the log-softmax above and p = exp(y) the softmax.
+    std::vector<T> gx(n), p(n), out(n);
+    double sg = 0, sgp = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      gx[i] = static_cast<T>(std::round(nd(rng) * 8) / 8);
+      p[i] = static_cast<T>(std::exp(static_cast<double>(y[i])));
+      sg += gx[i], sgp += static_cast<double>(gx[i]) * p[i];
+    }
+    k.softmax_bwd_row[1](gx.data(), y.data(), out.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_TRUE(near(out[i], gx[i] - std::exp(static_cast<double>(y[i])) * sg, 8 * eps * (std::abs(sg) + 1)))
+          << "log_softmax backward " << i;
+    k.softmax_bwd_row[0](gx.data(), p.data(), out.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_TRUE(near(out[i], p[i] * (gx[i] - sgp), 8 * eps * (std::abs(sgp) + 1))) << "softmax backward " << i;
     // A NaN late in the row wins max/argmax; the first of two NaNs wins.
     if (n > 3) {
       x[n - 2] = x[n - 1] = static_cast<T>(kNaN);
@@ -652,8 +667,10 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
       int64_t half = rows / 2;
       k.arg_ext_rows[1](x.data(), rs, half, w, 0, arg.data());
       k.arg_ext_rows[1](x.data() + half * rs, rs, rows - half, w, half, arg.data());
-      std::vector<T> sm(rows * rs, T(0));
+      std::vector<T> sm(rows * rs, T(0)), sb(rows * rs, T(0));
       k.softmax_cols(x.data(), sm.data(), rows, rs, w, false);
+      // softmax backward down the columns with g = x and y = sm.
+      k.softmax_bwd_cols[0](x.data(), sm.data(), sb.data(), rows, rs, w);
       for (int64_t j = 0; j < w; ++j) {
         double sq = 1.0, mx = -kInf, mn = kInf, se = 0, pr = 2.0;
         int64_t imn = 0;
@@ -670,8 +687,14 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
         ASSERT_TRUE(near(pacc[j], pr, eps * rows * std::abs(pr))) << "prod_rows " << j;
         ASSERT_EQ(arg[j].i, imn) << "arg_ext_rows " << j;
         ASSERT_EQ(arg[j].v, T(mn)) << "arg_ext_rows " << j;
-        for (int64_t r = 0; r < rows; ++r)
+        double sgy = 0;
+        for (int64_t r = 0; r < rows; ++r) {
           ASSERT_TRUE(near(sm[r * rs + j], std::exp(x[r * rs + j] - mx) / se, 2 * eps)) << "softmax_cols";
+          sgy += static_cast<double>(x[r * rs + j]) * sm[r * rs + j];
+        }
+        for (int64_t r = 0; r < rows; ++r)
+          ASSERT_TRUE(near(sb[r * rs + j], sm[r * rs + j] * (x[r * rs + j] - sgy), 8 * eps * (std::abs(sgy) + 1)))
+              << "softmax_bwd_cols";
       }
     }
   }
@@ -776,4 +799,48 @@ TEST(ReduceGrad, Float32GradientsKeepTheirDtype) {
   (softmax(x, 1) * log_softmax(x, 0)).sum().backward();
   EXPECT_EQ(x.grad().dtype(), kFloat32);
   EXPECT_EQ(x.grad().shape(), (Shape{4, 5}));
+}
+
+// The fused softmax gradients, through double and triple differentiation.
+TANDEM_GRAD_CASE(softmax_backward, via_grad,
+                 [](const Tensors& x) {
+                   return tandem::grad({softmax(x[0], 1)}, {x[0]}, {x[1]}, true, true)[0];
+                 },
+                 [] { return Tensors{noncontiguous({3, 4}), randn({3, 4}, kF64g)}; },
+                 GradcheckOptions{.second_order = true});
+TANDEM_GRAD_CASE(softmax_backward, middle_dim,
+                 [](const Tensors& x) {
+                   return tandem::grad({softmax(x[0], 1)}, {x[0]}, {x[1]}, true, true)[0];
+                 },
+                 [] { return Tensors{randn({2, 3, 4}, kF64g), randn({2, 3, 4}, kF64g)}; });
+TANDEM_GRAD_CASE(log_softmax_backward, via_grad,
+                 [](const Tensors& x) {
+                   return tandem::grad({log_softmax(x[0], -1)}, {x[0]}, {x[1]}, true, true)[0];
+                 },
+                 [] { return Tensors{noncontiguous({3, 4}), randn({3, 4}, kF64g)}; },
+                 GradcheckOptions{.second_order = true});
+TANDEM_GRAD_CASE(log_softmax_backward, first_dim,
+                 [](const Tensors& x) {
+                   return tandem::grad({log_softmax(x[0], 0)}, {x[0]}, {x[1]}, true, true)[0];
+                 },
+                 [] { return Tensors{randn({3, 2, 5}, kF64g), noncontiguous({3, 2, 5})}; });
+
+TEST(ReduceGrad, SoftmaxGradientsMatchTorch) {
+  // x = torch.tensor([[0.5,-1.,2.],[0.,3.,-2.]], requires_grad=True); g = [[1.,2.,-1.],[0.5,0.,1.]]
+  // torch.autograd.grad(torch.softmax(x,1), x, g) and (torch.log_softmax(x,0), x, g)
+  for (DType t : {kFloat64, kFloat32}) {
+    Tensor x = f64({0.5, -1, 2, 0, 3, -2}, {2, 3}).to(t).requires_grad_();
+    Tensor g = f64({1, 2, -1, 0.5, 0, 1}, {2, 3}).to(t);
+    double tol = t == kFloat64 ? 1e-12 : 1e-6;
+    EXPECT_ALL_CLOSE(tandem::grad({softmax(x, 1)}, {x}, {g})[0],
+                     f64({0.26855916620818354, 0.09903622303604824, -0.3675953892442318,
+                          0.022150872322435566, -0.02833739736335158, 0.00618652504091601},
+                         {2, 3}),
+                     tol, tol);
+    EXPECT_ALL_CLOSE(tandem::grad({log_softmax(x, 0)}, {x}, {g})[0],
+                     f64({0.06631100319721811, 1.964027580075817, -1.0, -0.06631100319721811,
+                          -1.964027580075817, 1.0},
+                         {2, 3}),
+                     tol, tol);
+  }
 }

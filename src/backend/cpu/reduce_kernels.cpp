@@ -371,6 +371,44 @@ void softmax_kernel(const Tensor& x_in, int64_t dim, const Tensor& out, bool log
   });
 }
 
+void softmax_backward_kernel(const Tensor& g_in, const Tensor& y_in, int64_t dim, const Tensor& out,
+                             bool log) {
+  if (out.numel() == 0) return;
+  Tensor g, y;
+  {
+    NoGradGuard no_grad;
+    g = g_in.contiguous();
+    y = y_in.contiguous();
+  }
+  int64_t outer = 1, C = 1, inner = 1;
+  for (int64_t d = 0; d < y.dim(); ++d) (d < dim ? outer : d == dim ? C : inner) *= y.size(d);
+  TANDEM_DISPATCH_FLOAT(y.dtype(), log ? "log_softmax_backward" : "softmax_backward", [&] {
+    using T = scalar_t;
+    const T* pg = static_cast<const T*>(g.data_ptr());
+    const T* py = static_cast<const T*>(y.data_ptr());
+    T* po = static_cast<T*>(out.data_ptr());
+    const auto& k = kern<T>();
+    const int which = log ? 1 : 0;
+    if (inner == 1) {
+      parallel_for(outer, std::max<int64_t>(1, kReduceGrain / C), [&](int64_t b, int64_t e) {
+        for (int64_t o = b; o < e; ++o) k.softmax_bwd_row[which](pg + o * C, py + o * C, po + o * C, C);
+      });
+      return;
+    }
+    constexpr int64_t kCols = 64;
+    const int64_t tiles = (inner + kCols - 1) / kCols;
+    parallel_for(outer * tiles, std::max<int64_t>(1, kReduceGrain / (C * kCols)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t t = b; t < e; ++t) {
+                     int64_t o = t / tiles, j0 = (t % tiles) * kCols;
+                     int64_t off = o * C * inner + j0;
+                     k.softmax_bwd_cols[which](pg + off, py + off, po + off, C, inner,
+                                               std::min(kCols, inner - j0));
+                   }
+                 });
+  });
+}
+
 void cumsum_kernel(const Tensor& x_in, int64_t dim, const Tensor& out, bool reverse) {
   if (x_in.numel() == 0) return;
   Tensor x;

@@ -22,6 +22,9 @@ void logsumexp_kernel(const Tensor& x, const std::vector<bool>& mask, const Tens
 void norm_kernel(const Tensor& x, const std::vector<bool>& mask, const Tensor& out, double p);
 // Over one dim; out contiguous with x's shape.
 void softmax_kernel(const Tensor& x, int64_t dim, const Tensor& out, bool log);
+// Gradient of softmax (log: log_softmax) along dim from the output gradient g and the output y.
+void softmax_backward_kernel(const Tensor& g, const Tensor& y, int64_t dim, const Tensor& out,
+                             bool log);
 void cumsum_kernel(const Tensor& x, int64_t dim, const Tensor& out, bool reverse);
 
 }  // namespace tandem::cpu

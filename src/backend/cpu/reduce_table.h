@@ -57,6 +57,11 @@ struct ReduceKernels {
   void (*softmax_row)(const T* x, T* y, int64_t n, bool log);
   // Softmax over C rows of a [C, w] block with row stride `stride`, for columns j < w.
   void (*softmax_cols)(const T* x, T* y, int64_t C, int64_t stride, int64_t w, bool log);
+  // Gradients of softmax ([0]: out = y * (g - sum(g * y))) and log-softmax
+  // ([1]: out = g - exp(y) * sum(g)) for one contiguous row, y the forward output.
+  void (*softmax_bwd_row[2])(const T* g, const T* y, T* out, int64_t n);
+  // The same down C rows of a [C, w] block with row stride `stride`.
+  void (*softmax_bwd_cols[2])(const T* g, const T* y, T* out, int64_t C, int64_t stride, int64_t w);
 };
 
 struct ReduceTable {

@@ -454,21 +454,60 @@ void register_softmax() {
     cpu::softmax_kernel(x, wrap_dim(k.attrs.get<int64_t>("dim"), x.dim()), k.outputs[0], kLog);
   };
   d.backward = [](const BackwardContext& c) {
-    int64_t dim = c.attrs().get<int64_t>("dim");
-    const Tensor& y = c.output(0);
-    const Tensor& g = c.grad(0);
-    auto sum_dim = [&](const Tensor& t) { return y.dim() == 0 ? t : sum(t, {dim}, true); };
-    if constexpr (kLog) {
-      // softmax(x) = exp(y) = softmax(y) (y - logsumexp(y) = y).
-      // TODO(elementwise): exp(y) once exp lands on main (cheaper).
-      return Tensors{g - softmax(y, dim) * sum_dim(g)};
-    } else {
-      Tensor gy = g * y;
-      return Tensors{gy - y * sum_dim(gy)};
-    }
+    static const OpDef& bwd = op(kLog ? "log_softmax_backward" : "softmax_backward");
+    return Tensors{dispatch1(bwd, {c.grad(0), c.output(0)}, {{"dim", c.attrs().get<int64_t>("dim")}})};
   };
   d.save_inputs = false;
   d.save_outputs = true;
+  register_op(std::move(d));
+}
+
+// The gradients of softmax and log_softmax as ops of their own (one fused pass
+// instead of four), inputs (g, y) with y the forward output:
+//   softmax:     y * (g - sum(g * y))        log_softmax:  g - exp(y) * sum(g)
+// Their own gradients are written with tandem ops, so higher orders work.
+template <bool kLog>
+void register_softmax_backward() {
+  static constexpr const char* kName = kLog ? "log_softmax_backward" : "softmax_backward";
+  OpDef d;
+  d.name = kName;
+  d.num_inputs = 2;
+  d.doc = kLog ? "Gradient of log_softmax: inputs (grad, output), `dim`."
+               : "Gradient of softmax: inputs (grad, output), `dim`.";
+  d.infer = [](const Metas& in, const Attrs& a) {
+    TANDEM_CHECK(in[0].shape == in[1].shape && in[0].dtype == in[1].dtype,
+                 "{}: grad ({} {}) and output ({} {}) must have the same shape and dtype", kName,
+                 shape_str(in[0].shape), in[0].dtype, shape_str(in[1].shape), in[1].dtype);
+    wrap_dim(a.get<int64_t>("dim"), static_cast<int64_t>(in[0].shape.size()), kName);
+    check_floating(in[1], kName, "expected a floating point input");
+    TensorMeta m = in[1];
+    m.is_wrapped_number = false;
+    return Metas{m};
+  };
+  d.cpu = [](const KernelArgs& k) {
+    const Tensor& y = k.inputs[1];
+    cpu::softmax_backward_kernel(k.inputs[0], y, wrap_dim(k.attrs.get<int64_t>("dim"), y.dim()),
+                                 k.outputs[0], kLog);
+  };
+  d.backward = [](const BackwardContext& c) {
+    static const OpDef& self = op(kName);
+    int64_t dim = c.attrs().get<int64_t>("dim");
+    const Tensor& g = c.input(0);
+    const Tensor& y = c.input(1);
+    const Tensor& gg = c.grad(0);
+    auto sum_dim = [&](const Tensor& t) { return y.dim() == 0 ? t : sum(t, {dim}, true); };
+    if constexpr (kLog) {
+      // out = g - p * sum(g), p = exp(y) = softmax(y) (y is a log-softmax).
+      // TODO(elementwise): exp(y) once exp lands on main.
+      Tensor p = softmax(y, dim);
+      return Tensors{c.needs_input_grad(0) ? gg - sum_dim(gg * p) : Tensor(),
+                     c.needs_input_grad(1) ? -(gg * p * sum_dim(g)) : Tensor()};
+    } else {
+      // out = y * (g - sum(g * y)): symmetric in its g-Jacobian, so d/dg is this op again.
+      return Tensors{c.needs_input_grad(0) ? dispatch1(self, {gg, y}, c.attrs()) : Tensor(),
+                     c.needs_input_grad(1) ? gg * (g - sum_dim(g * y)) - g * sum_dim(gg * y) : Tensor()};
+    }
+  };
   register_op(std::move(d));
 }
 
@@ -518,6 +557,8 @@ void register_reduce() {
   register_logsumexp_norm();
   register_softmax<false>();
   register_softmax<true>();
+  register_softmax_backward<false>();
+  register_softmax_backward<true>();
   register_cumsum();
 }
 

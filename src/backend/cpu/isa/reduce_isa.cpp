@@ -578,6 +578,67 @@ void softmax_cols(const T* x, T* y, int64_t C, int64_t stride, int64_t w, bool l
   for (; j < w; j += l) softmax_strip<T, 1>(x + j, y + j, C, stride, min_i(l, w - j), log);
 }
 
+// ---- softmax gradients
+
+template <typename T, bool kLog>
+void softmax_bwd_row(const T* g, const T* y, T* out, int64_t n) {
+  constexpr int64_t l = kL<T>, kBlock = 64 * l;
+  auto term = [&](int64_t i, int64_t wn) {  // what the sum adds: g*y (softmax) or g (log)
+    V<T> gv = wn == l ? load(g + i) : load_part(g + i, wn, T(0));
+    if constexpr (!kLog) gv *= wn == l ? load(y + i) : load_part(y + i, wn, T(0));
+    return gv;
+  };
+  double total = 0;
+  int64_t i = 0;
+  while (i < n) {
+    const int64_t end = min_i(n, i + kBlock);
+    V<T> s0{}, s1{};
+    for (; i + 2 * l <= end; i += 2 * l) {
+      s0 += term(i, l);
+      s1 += term(i + l, l);
+    }
+    for (; i < end; i += l) s0 += term(i, min_i(l, end - i));
+    total += hsum<T>(s0 + s1);
+  }
+  const V<T> sv = splat(static_cast<T>(total));
+  auto res = [&](V<T> gv, V<T> yv) {
+    if constexpr (kLog) return gv - vexp<T>(yv) * sv;
+    else return yv * (gv - sv);
+  };
+  i = 0;
+  for (; i + l <= n; i += l) store(out + i, res(load(g + i), load(y + i)));
+  if (i < n) store_part(out + i, res(load_part(g + i, n - i, T(0)), load_part(y + i, n - i, T(0))), n - i);
+}
+
+template <typename T, bool kLog>
+void softmax_bwd_cols(const T* g, const T* y, T* out, int64_t C, int64_t stride, int64_t w) {
+  constexpr int64_t l = kL<T>, kRowBlock = 64;
+  for (int64_t j = 0; j < w; j += l) {
+    const int64_t wn = min_i(l, w - j);
+    auto ld = [&](const T* p) { return wn == l ? load(p) : load_part(p, wn, T(0)); };
+    double total[kL<T>] = {};
+    for (int64_t c0 = 0; c0 < C; c0 += kRowBlock) {
+      V<T> s{};
+      for (int64_t c = c0; c < min_i(C, c0 + kRowBlock); ++c) {
+        V<T> gv = ld(g + c * stride + j);
+        if constexpr (!kLog) gv *= ld(y + c * stride + j);
+        s += gv;
+      }
+      for (int64_t k = 0; k < l; ++k) total[k] += static_cast<double>(s[k]);
+    }
+    V<T> sv;
+    for (int64_t k = 0; k < l; ++k) sv[k] = static_cast<T>(total[k]);
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t off = c * stride + j;
+      V<T> gv = ld(g + off), yv = ld(y + off), r;
+      if constexpr (kLog) r = gv - vexp<T>(yv) * sv;
+      else r = yv * (gv - sv);
+      if (wn == l) store(out + off, r);
+      else store_part(out + off, r, wn);
+    }
+  }
+}
+
 template <typename T>
 ReduceKernels<T> make_kernels() {
   ReduceKernels<T> k{};
@@ -607,6 +668,10 @@ ReduceKernels<T> make_kernels() {
   k.cumsum_row[1] = cumsum_row<T, true>;
   k.softmax_row = softmax_row<T>;
   k.softmax_cols = softmax_cols<T>;
+  k.softmax_bwd_row[0] = softmax_bwd_row<T, false>;
+  k.softmax_bwd_row[1] = softmax_bwd_row<T, true>;
+  k.softmax_bwd_cols[0] = softmax_bwd_cols<T, false>;
+  k.softmax_bwd_cols[1] = softmax_bwd_cols<T, true>;
   return k;
 }
 
