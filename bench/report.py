@@ -72,7 +72,12 @@ def metric(result, kind):
         v = result["counters"]["bytes"] / t
         return v, f"{v:.1f} GB/s"
     scale, unit = {"ns": (1, "ns"), "us": (1e3, "µs"), "ms": (1e6, "ms")}[kind]
-    return 1.0 / t, f"{t / scale:.3g} {unit}"
+    return 1.0 / t, f"{sig3(t / scale)} {unit}"
+
+
+def sig3(v):
+    """About 3 significant digits, never in exponent notation: 1210, 27.5, 3.57."""
+    return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 
 def machine():
