@@ -2,6 +2,7 @@
 // inputs lives in test_reference.cpp; here: gradchecks (first and second order), edge
 // cases with hard-coded PyTorch 1.13 values, the fused backward kernels against the
 // composite formulas, dtypes, threads, and every error path.
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -132,6 +133,63 @@ TEST(MaxPool2d, TwoByTwoTiesAndOddWidth) {
   EXPECT_ALL_CLOSE(y, f64({5, 7}, {1, 1, 1, 2}));
   Tensor g = tandem::grad({(y * f64({1, 10}, {1, 1, 1, 2})).sum()}, {x})[0];
   EXPECT_ALL_CLOSE(g, f64({1, 0, 0, 10, 0, 0, 0, 0, 0, 0}, {1, 1, 2, 5}));
+}
+
+// A naive max_pool2d (values and the gradient of sum(y * g)) over [P, H, W] planes,
+// PyTorch's argmax rule spelled out: scan the window row-major, take v if v > best or
+// v is NaN; a window of -inf keeps its first element.
+std::pair<std::vector<double>, std::vector<double>> naive_max_pool(
+    const std::vector<double>& x, const std::vector<double>& g, int64_t P, int64_t H, int64_t W,
+    int64_t k, int64_t s, int64_t pad, int64_t d, int64_t OH, int64_t OW) {
+  std::vector<double> y(P * OH * OW), gx(P * H * W, 0.0);
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        double best = -kInf;
+        int64_t arg = -1;
+        for (int64_t i = 0; i < k; ++i)
+          for (int64_t j = 0; j < k; ++j) {
+            int64_t ih = oh * s - pad + i * d, iw = ow * s - pad + j * d;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+            double v = x[(p * H + ih) * W + iw];
+            if (arg < 0 || v > best || std::isnan(v)) {
+              arg = (p * H + ih) * W + iw;
+              best = v;
+            }
+          }
+        y[(p * OH + oh) * OW + ow] = best;
+        gx[arg] += g[(p * OH + oh) * OW + ow];
+      }
+  return {y, gx};
+}
+
+TEST(MaxPool2d, MatchesNaiveLoopsForEveryRowWidthAndDtype) {
+  // Widths cover the 2x2 fast path's vector steps (16/8/4 lanes, overlapping last
+  // step, scalar rows) and odd leftovers; a few NaNs, ties and infinities included.
+  Generator gen(5);
+  for (DType dt : {kFloat32, kFloat64})
+    for (int64_t W : {2, 3, 5, 8, 9, 14, 17, 28, 33, 40})
+      for (auto [k, s, pad, d] : std::vector<std::array<int64_t, 4>>{{2, 2, 0, 1}, {3, 2, 1, 1}, {2, 1, 0, 2}}) {
+        const int64_t P = 3, H = 5;
+        Tensor x = randn({P, H, W}, kF64, &gen).mul_(4.0);
+        x = x.to(kFloat32).to(kFloat64);  // rounds like the float32 run
+        std::vector<double> xv = x.to_vector<double>();
+        for (size_t i = 0; i < xv.size(); i += 7) xv[i] = std::round(xv[i]);  // ties
+        xv[3] = kNaN;
+        xv[xv.size() - 2] = -kInf;
+        xv[xv.size() / 2] = kInf;
+        x = tensor(xv, Shape{P, H, W});
+        const int64_t OH = (H + 2 * pad - d * (k - 1) - 1) / s + 1, OW = (W + 2 * pad - d * (k - 1) - 1) / s + 1;
+        if (OW < 1) continue;
+        Tensor g = randn({P, OH, OW}, kF64, &gen).to(kFloat32).to(kFloat64);
+        auto [ye, ge] = naive_max_pool(xv, g.to_vector<double>(), P, H, W, k, s, pad, d, OH, OW);
+        Tensor xt = x.to(dt).requires_grad_();
+        Tensor y = max_pool2d(xt, {k}, {s}, {pad}, {d});
+        SCOPED_TRACE(fmt::format("{} W={} k={} s={} pad={} d={}", dtype_name(dt), W, k, s, pad, d));
+        EXPECT_ALL_CLOSE(y.to(kFloat64), tensor(ye, Shape{P, OH, OW}), 0, 0);
+        Tensor gx = tandem::grad({y}, {xt}, {g.to(dt)})[0];
+        EXPECT_ALL_CLOSE(gx.to(kFloat64), tensor(ge, Shape{P, H, W}), 1e-6, 1e-6);
+      }
 }
 
 TEST(MaxPool2d, Float32MatchesFloat64AndThreadCountsAgree) {

@@ -38,21 +38,116 @@ bool is_2x2(const Pool2d& p) {
          p.dh == 1 && p.dw == 1 && 2 * p.OH <= p.H && 2 * p.OW <= p.W;
 }
 
+using nn_simd::MaskN;
+using nn_simd::VecN;
+
+// Lane-wise `takes` as a mask.
+template <typename V> TANDEM_NN_INLINE auto takes_v(V v, V best) { return (v > best) | (v != v); }
+
+// One output row of a 2x2/stride-2 max pool, N outputs per step. The last step is
+// moved back to end at OW (overlapping the previous one) instead of a scalar tail:
+// rows are short (14, 28, 56 outputs) and recomputing a few outputs is cheaper
+// than branchy scalar code. Needs OW >= N.
+template <typename T, int N>
+TANDEM_NN_INLINE void max2x2_row_v(const T* r0, const T* r1, T* y, int64_t OW) {
+  using V = VecN<T, N>;
+  using nn_simd::loadv;
+  constexpr auto seq = std::make_index_sequence<N>();
+  for (int64_t ow = 0;; ow += N) {
+    if (ow + N > OW) ow = OW - N;
+    V a0 = loadv<V>(r0 + 2 * ow), a1 = loadv<V>(r0 + 2 * ow + N);
+    V b0 = loadv<V>(r1 + 2 * ow), b1 = loadv<V>(r1 + 2 * ow + N);
+    V m = nn_simd::even_lanes(a0, a1, seq), v = nn_simd::odd_lanes(a0, a1, seq);
+    m = takes_v(v, m) ? v : m;
+    v = nn_simd::even_lanes(b0, b1, seq);
+    m = takes_v(v, m) ? v : m;
+    v = nn_simd::odd_lanes(b0, b1, seq);
+    m = takes_v(v, m) ? v : m;
+    nn_simd::storev(y + ow, m);
+    if (ow + N >= OW) break;
+  }
+}
+
+// The gradient of one such row: each window's argmax gets g, the other three 0.
+template <typename T, int N>
+TANDEM_NN_INLINE void max2x2_bwd_row_v(const T* r0, const T* r1, const T* g, T* q0, T* q1,
+                                       int64_t OW) {
+  using V = VecN<T, N>;
+  using M = MaskN<T, N>;
+  using nn_simd::loadv;
+  using nn_simd::storev;
+  constexpr auto seq = std::make_index_sequence<N>();
+  for (int64_t ow = 0;; ow += N) {
+    if (ow + N > OW) ow = OW - N;
+    V a0 = loadv<V>(r0 + 2 * ow), a1 = loadv<V>(r0 + 2 * ow + N);
+    V b0 = loadv<V>(r1 + 2 * ow), b1 = loadv<V>(r1 + 2 * ow + N);
+    V best = nn_simd::even_lanes(a0, a1, seq);
+    M k{};
+    V v = nn_simd::odd_lanes(a0, a1, seq);
+    M t = takes_v(v, best);
+    best = t ? v : best;
+    k = t ? 1 : k;
+    v = nn_simd::even_lanes(b0, b1, seq);
+    t = takes_v(v, best);
+    best = t ? v : best;
+    k = t ? 2 : k;
+    v = nn_simd::odd_lanes(b0, b1, seq);
+    k = takes_v(v, best) ? 3 : k;
+    V gv = loadv<V>(g + ow), zero{};
+    V o0 = k == 0 ? gv : zero, o1 = k == 1 ? gv : zero, o2 = k == 2 ? gv : zero, o3 = k == 3 ? gv : zero;
+    storev(q0 + 2 * ow, nn_simd::zip_lanes<false>(o0, o1, seq));
+    storev(q0 + 2 * ow + N, nn_simd::zip_lanes<true>(o0, o1, seq));
+    storev(q1 + 2 * ow, nn_simd::zip_lanes<false>(o2, o3, seq));
+    storev(q1 + 2 * ow + N, nn_simd::zip_lanes<true>(o2, o3, seq));
+    if (ow + N >= OW) break;
+  }
+}
+
+// Picks the widest vector that fits the row (64, 32, 16 bytes), else scalar code.
+template <typename T>
+TANDEM_NN_INLINE void max2x2_row(const T* r0, const T* r1, T* y, int64_t OW) {
+  constexpr int L = static_cast<int>(nn_simd::kLanes<T>);
+  if (OW >= L) return max2x2_row_v<T, L>(r0, r1, y, OW);
+  if (OW >= L / 2) return max2x2_row_v<T, L / 2>(r0, r1, y, OW);
+  if (OW >= L / 4) return max2x2_row_v<T, L / 4>(r0, r1, y, OW);
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    T m = r0[2 * ow];
+    T v = r0[2 * ow + 1];
+    m = takes(v, m) ? v : m;
+    v = r1[2 * ow];
+    m = takes(v, m) ? v : m;
+    v = r1[2 * ow + 1];
+    y[ow] = takes(v, m) ? v : m;
+  }
+}
+
+template <typename T>
+TANDEM_NN_INLINE void max2x2_bwd_row(const T* r0, const T* r1, const T* g, T* q0, T* q1, int64_t OW) {
+  constexpr int L = static_cast<int>(nn_simd::kLanes<T>);
+  if (OW >= L) return max2x2_bwd_row_v<T, L>(r0, r1, g, q0, q1, OW);
+  if (OW >= L / 2) return max2x2_bwd_row_v<T, L / 2>(r0, r1, g, q0, q1, OW);
+  if (OW >= L / 4) return max2x2_bwd_row_v<T, L / 4>(r0, r1, g, q0, q1, OW);
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    T m = r0[2 * ow];
+    int k = 0;
+    T v = r0[2 * ow + 1];
+    if (takes(v, m)) m = v, k = 1;
+    v = r1[2 * ow];
+    if (takes(v, m)) m = v, k = 2;
+    v = r1[2 * ow + 1];
+    if (takes(v, m)) k = 3;
+    q0[2 * ow] = k == 0 ? g[ow] : T(0);
+    q0[2 * ow + 1] = k == 1 ? g[ow] : T(0);
+    q1[2 * ow] = k == 2 ? g[ow] : T(0);
+    q1[2 * ow + 1] = k == 3 ? g[ow] : T(0);
+  }
+}
+
 template <typename T> TANDEM_NN_INLINE void max_plane_impl(const Pool2d& p, const T* x, T* y) {
   if (is_2x2(p)) {
     for (int64_t oh = 0; oh < p.OH; ++oh) {
       const T* r0 = x + 2 * oh * p.W;
-      const T* r1 = r0 + p.W;
-      T* yr = y + oh * p.OW;
-      for (int64_t ow = 0; ow < p.OW; ++ow) {
-        T m = r0[2 * ow];
-        T v = r0[2 * ow + 1];
-        m = takes(v, m) ? v : m;
-        v = r1[2 * ow];
-        m = takes(v, m) ? v : m;
-        v = r1[2 * ow + 1];
-        yr[ow] = takes(v, m) ? v : m;
-      }
+      max2x2_row(r0, r0 + p.W, y + oh * p.OW, p.OW);
     }
     return;
   }
@@ -130,25 +225,9 @@ TANDEM_NN_INLINE void max_bwd_plane_impl(const Pool2d& p, const T* g, const T* x
     // Every input element belongs to at most one window: write gx in one sweep.
     for (int64_t oh = 0; oh < p.OH; ++oh) {
       const T* r0 = x + 2 * oh * p.W;
-      const T* r1 = r0 + p.W;
       T* q0 = gx + 2 * oh * p.W;
       T* q1 = q0 + p.W;
-      const T* gr = g + oh * p.OW;
-      for (int64_t ow = 0; ow < p.OW; ++ow) {
-        T m = r0[2 * ow];
-        int k = 0;
-        T v = r0[2 * ow + 1];
-        if (takes(v, m)) m = v, k = 1;
-        v = r1[2 * ow];
-        if (takes(v, m)) m = v, k = 2;
-        v = r1[2 * ow + 1];
-        if (takes(v, m)) k = 3;
-        T gv = gr[ow];
-        q0[2 * ow] = k == 0 ? gv : T(0);
-        q0[2 * ow + 1] = k == 1 ? gv : T(0);
-        q1[2 * ow] = k == 2 ? gv : T(0);
-        q1[2 * ow + 1] = k == 3 ? gv : T(0);
-      }
+      max2x2_bwd_row(r0, r0 + p.W, g + oh * p.OW, q0, q1, p.OW);
       for (int64_t w = 2 * p.OW; w < p.W; ++w) q0[w] = q1[w] = T(0);
     }
     std::memset(gx + 2 * p.OH * p.W, 0, sizeof(T) * (p.H - 2 * p.OH) * p.W);

@@ -11,6 +11,8 @@
 // hide the add latency. Float partial sums are flushed to a double every block.
 #pragma once
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 // Vectors only travel between inlined functions; the ABI note does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -29,6 +31,35 @@ template <typename T> using Vec = typename VecOf<T>::type;
 template <typename T> inline constexpr int64_t kLanes = 64 / static_cast<int64_t>(sizeof(T));
 // Elements summed in T lanes before the partial sums move to a double.
 inline constexpr int64_t kBlock = 1024;
+
+// Vectors of N elements (any power of two), their same-width integer masks, and
+// even/odd lane selection and interleaving (for stride-2 windows).
+template <typename T, int N> struct VecNOf { typedef T type __attribute__((vector_size(N * sizeof(T)))); };
+template <typename T, int N> using VecN = typename VecNOf<T, N>::type;
+template <typename T> using MaskInt = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+template <typename T, int N> using MaskN = VecN<MaskInt<T>, N>;
+
+template <typename V> TANDEM_NN_INLINE V loadv(const void* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename V> TANDEM_NN_INLINE void storev(void* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
+
+template <typename V, size_t... I>
+TANDEM_NN_INLINE V even_lanes(V a, V b, std::index_sequence<I...>) {
+  return __builtin_shufflevector(a, b, (2 * I)...);
+}
+template <typename V, size_t... I>
+TANDEM_NN_INLINE V odd_lanes(V a, V b, std::index_sequence<I...>) {
+  return __builtin_shufflevector(a, b, (2 * I + 1)...);
+}
+// a0 b0 a1 b1 ... over the low (kHigh = false) or high half of the lanes.
+template <bool kHigh, typename V, size_t... I>
+TANDEM_NN_INLINE V zip_lanes(V a, V b, std::index_sequence<I...>) {
+  constexpr size_t n = sizeof...(I), h = kHigh ? n / 2 : 0;
+  return __builtin_shufflevector(a, b, (I % 2 == 0 ? h + I / 2 : n + h + I / 2)...);
+}
 
 template <typename T> TANDEM_NN_INLINE Vec<T> vload(const T* p) {
   Vec<T> v;
