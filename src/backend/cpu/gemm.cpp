@@ -92,7 +92,7 @@ bool fold_rows(const MatView& v, MatView& out) {
 
 struct MatmulPrim {
   dnnl::matmul prim;
-  dnnl::memory::desc a, b, bias, c;
+  onednn::Args args;  // src, weights, dst[, bias]
 };
 
 void gemm_onednn(MatView a, MatView b, Tensor bias, const Tensor& c, const Shape& c_shape) {
@@ -157,29 +157,25 @@ void gemm_onednn(MatView a, MatView b, Tensor bias, const Tensor& c, const Shape
       int64_t{bias.defined()});
   auto p = dn::cached<MatmulPrim>(key, [&] {
     MatmulPrim m;
-    m.a = dn::md(a.sizes, a.strides, dt);
-    m.b = dn::md(b.sizes, b.strides, dt);
-    m.c = dn::md(cv.sizes, cv.strides, dt);
+    dnnl::memory::desc amd = dn::md(a.sizes, a.strides, dt), bmd = dn::md(b.sizes, b.strides, dt),
+                       cmd = dn::md(cv.sizes, cv.strides, dt);
+    m.args.add(DNNL_ARG_SRC, amd).add(DNNL_ARG_WEIGHTS, bmd).add(DNNL_ARG_DST, cmd);
     if (bias.defined()) {
       Shape bs(cv.sizes.size(), 1), bst(cv.sizes.size(), cv.cols());
       bs.back() = cv.cols();
       bst.back() = 1;
-      m.bias = dn::md(bs, bst, dt);
-      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(
-          dnnl::matmul::desc(m.a, m.b, m.bias, m.c), dn::engine()));
+      dnnl::memory::desc biasmd = dn::md(bs, bst, dt);
+      m.args.add(DNNL_ARG_BIAS, biasmd);
+      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, biasmd, cmd), dn::engine()));
     } else {
-      m.prim = dnnl::matmul(
-          dnnl::matmul::primitive_desc(dnnl::matmul::desc(m.a, m.b, m.c), dn::engine()));
+      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, cmd), dn::engine()));
     }
     return m;
   });
-  const dnnl::engine& eng = dn::engine();
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, dnnl::memory(p->a, eng, const_cast<void*>(a.data))},
-      {DNNL_ARG_WEIGHTS, dnnl::memory(p->b, eng, const_cast<void*>(b.data))},
-      {DNNL_ARG_DST, dnnl::memory(p->c, eng, c.data_ptr())}};
-  if (bias.defined()) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p->bias, eng, bias.data_ptr()));
-  p->prim.execute(dn::stream(), args);
+  void* pa = const_cast<void*>(a.data);
+  void* pb = const_cast<void*>(b.data);
+  if (bias.defined()) p->args.execute(p->prim, {pa, pb, c.data_ptr(), bias.data_ptr()});
+  else p->args.execute(p->prim, {pa, pb, c.data_ptr()});
 }
 
 // The reference loop: B is packed row-major per batch, then rows of C are computed

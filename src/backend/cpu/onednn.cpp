@@ -48,6 +48,29 @@ dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& desc) {
 
 dnnl::memory wrap(const Tensor& t) { return wrap(t, md(t)); }
 
+Args& Args::add(int arg, const dnnl::memory::desc& md) {
+  descs_.emplace_back(arg, md);
+  map_.emplace(arg, dnnl::memory(md, engine(), DNNL_MEMORY_NONE));
+  return *this;
+}
+
+void Args::execute(const dnnl::primitive& prim, std::initializer_list<void*> data) const {
+  TANDEM_CHECK(data.size() == descs_.size(), "internal: oneDNN primitive given {} arguments, expects {}",
+               data.size(), descs_.size());
+  std::unique_lock<std::mutex> lock(*busy_, std::try_to_lock);
+  if (lock.owns_lock()) {
+    auto it = data.begin();
+    for (const auto& [arg, md] : descs_) map_.at(arg).set_data_handle(*it++);
+    prim.execute(stream(), map_);
+  } else {
+    std::unordered_map<int, dnnl::memory> own;
+    auto it = data.begin();
+    for (const auto& [arg, md] : descs_) own.emplace(arg, dnnl::memory(md, engine(), *it++));
+    prim.execute(stream(), own);
+  }
+  stream().wait();
+}
+
 Key::Key(std::string kind) : kind_(std::move(kind)) {
   ints_.reserve(32);
   ints_.push_back(omp_get_max_threads());

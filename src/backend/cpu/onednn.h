@@ -24,8 +24,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tandem/tensor.h"
@@ -50,6 +53,26 @@ dnnl::memory::desc md(const Shape& dims, const Shape& strides, DType t);
 // A memory object on t's data, no copy. The tensor must outlive the memory object.
 dnnl::memory wrap(const Tensor& t);
 dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& desc);
+
+// A primitive's arguments as memory objects built once (with the primitive, in a
+// cached entry) and re-pointed at each call's data: creating memory objects and the
+// argument map per call costs about as much as running a small matmul.
+//
+//   entry.args.add(DNNL_ARG_SRC, src_md).add(DNNL_ARG_DST, dst_md);   // once
+//   entry.args.execute(entry.prim, {x.data_ptr(), y.data_ptr()});    // per call
+//
+// Thread-safe: a call that finds the objects in use by another thread builds its own.
+class Args {
+ public:
+  Args& add(int arg, const dnnl::memory::desc& md);
+  // Pointers in the order of add(); runs on this thread's stream and waits.
+  void execute(const dnnl::primitive& prim, std::initializer_list<void*> data) const;
+
+ private:
+  std::vector<std::pair<int, dnnl::memory::desc>> descs_;
+  mutable std::unordered_map<int, dnnl::memory> map_;
+  std::shared_ptr<std::mutex> busy_ = std::make_shared<std::mutex>();
+};
 
 // What identifies one primitive: a kind name plus integers (shapes, strides,
 // dtypes, flags). Build it with add(); the thread count is added automatically.
