@@ -10,22 +10,20 @@
 
 namespace tandem::cpu {
 
-MatView MatView::transposed() const {
-  MatView v = *this;
+MatView& MatView::transpose() {
   size_t n = sizes.size();
-  std::swap(v.sizes[n - 1], v.sizes[n - 2]);
-  std::swap(v.strides[n - 1], v.strides[n - 2]);
-  return v;
+  std::swap(sizes[n - 1], sizes[n - 2]);
+  std::swap(strides[n - 1], strides[n - 2]);
+  return *this;
 }
 
-MatView MatView::with_rank(int64_t n) const {
-  MatView v = *this;
+MatView& MatView::expand_rank(int64_t n) {
   int64_t extra = n - ndim();
   if (extra > 0) {
-    v.sizes.insert(v.sizes.begin(), extra, 1);
-    v.strides.insert(v.strides.begin(), extra, 0);
+    sizes.insert(sizes.begin(), extra, 1);
+    strides.insert(strides.begin(), extra, 0);
   }
-  return v;
+  return *this;
 }
 
 namespace {
@@ -111,12 +109,14 @@ void gemm_onednn(MatView a, MatView b, Tensor bias, const Tensor& c, const Shape
   const int64_t nd = cv.ndim();
   // Batch dims broadcast in both operands (user-expanded with stride 0): oneDNN wants
   // one of them to have the full size, so compute one copy and broadcast it.
-  Shape small = c_shape;
-  for (int64_t d = 0; d + 2 < nd; ++d)
-    if (a.sizes[d] == 1 && b.sizes[d] == 1) small[d] = 1;
-  if (small != c_shape) {
+  bool both_broadcast = false;
+  for (int64_t d = 0; d + 2 < nd; ++d) both_broadcast |= a.sizes[d] == 1 && b.sizes[d] == 1 && c_shape[d] != 1;
+  if (both_broadcast) {
+    Shape small = c_shape;
+    for (int64_t d = 0; d + 2 < nd; ++d)
+      if (a.sizes[d] == 1 && b.sizes[d] == 1) small[d] = 1;
     Tensor once = empty(small, {.dtype = dt});
-    gemm_onednn(a, b, bias, once, small);
+    gemm_onednn(std::move(a), std::move(b), bias, once, small);
     copy_into(from_blob(c.data_ptr(), c_shape, dt), once);
     return;
   }
@@ -124,7 +124,7 @@ void gemm_onednn(MatView a, MatView b, Tensor bias, const Tensor& c, const Shape
   bool same_batch = std::equal(a.sizes.begin(), a.sizes.end() - 2, cv.sizes.begin());
   MatView folded;
   if (nd > 2 && b_shared && same_batch && fold_rows(a, folded)) {
-    a = folded;
+    a = std::move(folded);
     b = {b.data, {b.rows(), b.cols()}, {b.strides[nd - 2], b.strides[nd - 1]}};
     cv = {cv.data, {a.rows(), cv.cols()}, {cv.cols(), 1}};
   }
@@ -229,13 +229,13 @@ void gemm_loop(const MatView& a, const MatView& b, const Tensor& bias, const Ten
 
 }  // namespace
 
-void gemm(const MatView& a, const MatView& b, const Tensor& bias, const Tensor& c,
+void gemm(MatView a, MatView b, const Tensor& bias, const Tensor& c,
           const Shape& c_shape) {
   if (c.numel() == 0) return;
   const Shape& cs = c_shape.empty() ? c.shape() : c_shape;
   const DType dt = c.dtype();
   if (dt == DType::Float32 && a.cols() > 0) {
-    gemm_onednn(a, b, bias, c, cs);
+    gemm_onednn(std::move(a), std::move(b), bias, c, cs);
     return;
   }
   TANDEM_DISPATCH_NUMERIC(dt, "matmul", [&] { gemm_loop<scalar_t>(a, b, bias, c, cs); });

@@ -1,7 +1,8 @@
 // Batched matrix multiply for CPU kernels (matmul, linear, bmm, the float64 conv reference).
 //
-//   MatView a = MatView::of(x), b = MatView::of(w).transposed();   // x @ wᵀ, no copy
-//   cpu::gemm(a, b, bias, out);
+//   MatView a = MatView::of(x), b = MatView::of(w);
+//   b.transpose();                                 // x @ wᵀ through strides, no copy
+//   cpu::gemm(std::move(a), std::move(b), bias, out);
 //
 // float32 runs through oneDNN's matmul primitive (cached per shape/layout); every
 // other dtype (float64 for gradcheck, integers) through a cache-blocked loop.
@@ -22,9 +23,9 @@ struct MatView {
   int64_t cols() const { return sizes.back(); }
   int64_t ndim() const { return static_cast<int64_t>(sizes.size()); }
   // Swaps the last two dims (a view, no copy).
-  MatView transposed() const;
+  MatView& transpose();
   // Prepends size-1 dims up to rank n.
-  MatView with_rank(int64_t n) const;
+  MatView& expand_rank(int64_t n);
 };
 
 // c[..., M, N] = a[..., M, K] @ b[..., K, N] (+ bias[N] when defined).
@@ -33,7 +34,7 @@ struct MatView {
 // bias (1-D, any stride). Any strides are accepted: layouts oneDNN cannot use
 // directly are copied to contiguous first. `c_shape`, when given, is the shape c's
 // contiguous memory is seen with (c itself may be 0-D or 1-D, as matmul's output).
-void gemm(const MatView& a, const MatView& b, const Tensor& bias, const Tensor& c,
+void gemm(MatView a, MatView b, const Tensor& bias, const Tensor& c,
           const Shape& c_shape = {});
 
 }  // namespace tandem::cpu

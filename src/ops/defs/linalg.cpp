@@ -51,7 +51,9 @@ void run_matmul(const Tensor& a0, const Tensor& b0, const Tensor& out) {
   if (a.dim() == 1) cs.insert(cs.end() - (b.dim() == 1 ? 0 : 1), 1);
   if (b.dim() == 1) cs.push_back(1);
   int64_t nd = static_cast<int64_t>(cs.size());
-  cpu::gemm(av.with_rank(nd), bv.with_rank(nd), Tensor(), out, cs);
+  av.expand_rank(nd);
+  bv.expand_rank(nd);
+  cpu::gemm(std::move(av), std::move(bv), Tensor(), out, cs);
 }
 
 Tensor mT(const Tensor& t) { return t.transpose(-1, -2); }
@@ -172,8 +174,9 @@ void register_linalg() {
         cs = {1, out_f};
       }
       // wᵀ through strides; its batch dims are 1, so gemm folds x's leading dims into rows.
-      MatView wt = MatView::of(w).transposed().with_rank(xv.ndim());
-      cpu::gemm(xv, wt, bias, out, cs);
+      MatView wt = MatView::of(w);
+      wt.transpose().expand_rank(xv.ndim());
+      cpu::gemm(std::move(xv), std::move(wt), bias, out, cs);
     };
     d.backward = [](const BackwardContext& c) {
       const Tensor& x = c.input(0);
