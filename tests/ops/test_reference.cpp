@@ -3,7 +3,8 @@
 // PyTorch expression is in tests/data/reference/manifest.json).
 //
 // Each case below runs the same op in tandem on in_*.npy, compares every out_*.npy, then
-// compares the gradients of sum_k sum(out_k * w_k) with grad_*.npy. It runs twice: on
+// compares the gradients of sum_k sum(out_k * w_k) with grad_*.npy (and, for the cases
+// that have v_*.npy, the gradients of sum_i sum(grad_i * v_i) with gg_*.npy). It runs twice: on
 // contiguous inputs and on non-contiguous copies of them (every other element of a buffer
 // twice as long in the last dim). Adding a case: one line in gen_reference.py, regenerate,
 // one line in the table here with the same name.
@@ -412,8 +413,9 @@ void run_case(const std::string& name, Layout layout) {
   }
   ASSERT_FALSE(inputs.empty()) << "no in_0.npy for case " << name;
 
+  bool second_order = !wrt.empty() && has_file(name, "v_" + std::to_string(wrt_index[0]));
   Outs out;
-  Tensors grads;
+  Tensors grads, grads2;
   try {
     out = cases().at(name)(inputs);
     if (!wrt.empty()) {
@@ -426,7 +428,18 @@ void run_case(const std::string& name, Layout layout) {
         total = total.defined() ? total + term : term;
       }
       ASSERT_TRUE(total.defined()) << "no weighted output";
-      grads = tandem::grad({total}, wrt, {}, false, false, /*allow_unused=*/true);
+      grads = tandem::grad({total}, wrt, {}, second_order, second_order, /*allow_unused=*/true);
+      if (second_order) {
+        Tensor total2;
+        for (size_t j = 0; j < wrt.size(); ++j) {
+          if (!grads[j].defined() || !grads[j].requires_grad()) continue;
+          Tensor term = (grads[j] * load(name, "v_" + std::to_string(wrt_index[j]))).sum();
+          total2 = total2.defined() ? total2 + term : term;
+        }
+        // No gradient with history: every second derivative is zero (checked below).
+        if (total2.defined()) grads2 = tandem::grad({total2}, wrt, {}, false, false, true);
+        else grads2.resize(wrt.size());
+      }
     }
   } catch (const Error& e) {
     if (is_stub(e)) GTEST_SKIP() << e.what();
@@ -443,6 +456,10 @@ void run_case(const std::string& name, Layout layout) {
     Tensor expected = load(name, g);
     Tensor actual = grads[j].defined() ? grads[j] : zeros_like(expected);
     EXPECT_TRUE(close(actual, expected)) << "gradient of input " << wrt_index[j];
+    if (!second_order) continue;
+    expected = load(name, "gg_" + std::to_string(wrt_index[j]));
+    actual = grads2[j].defined() ? grads2[j] : zeros_like(expected);
+    EXPECT_TRUE(close(actual, expected)) << "second derivative wrt input " << wrt_index[j];
   }
 }
 

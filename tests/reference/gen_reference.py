@@ -16,6 +16,7 @@ Layout, one folder per case (tests/data/reference/<case>/):
     w_<k>.npy     fixed random weights for each output that is differentiable
     grad_<i>.npy  d/d in_<i> of  sum_k sum(out_k * w_k), for each input that is
                   differentiated (a missing grad_<i> means the input is not)
+    v_<i>.npy, gg_<i>.npy   second derivatives, for the cases in SECOND_ORDER (see there)
 manifest.json lists every case (one line each) with the exact PyTorch expression it evaluated (inputs are
 named x0, x1, ...; F = torch.nn.functional) and the inputs' shapes and dtypes. The C++
 test holds a table with the same case names, each running the same op in tandem.
@@ -38,7 +39,26 @@ OUT_DIR = os.path.join(ROOT, "data", "reference")
 torch.use_deterministic_algorithms(True)
 torch.set_num_threads(1)
 
-CASES = []  # (name, expr, inputs, grad_inputs)
+CASES = []  # (name, expr, inputs, grad_inputs, generator)
+
+# Cases that also check the second derivative (backward of the backward): for these,
+# v_<i>.npy holds random weights for grad_<i>, and gg_<i>.npy is d/d in_<i> of
+# sum_i sum(grad_i * v_i), the gradients taken with create_graph=True.
+SECOND_ORDER = {
+    "mul_broadcast", "div_broadcast", "pow_tensor", "pow_scalar_frac", "exp", "log", "sqrt", "rsqrt",
+    "sin", "cos", "tanh", "sigmoid", "gelu", "gelu_tanh", "silu", "softplus", "leaky_relu",
+    "sum_dims_keepdim", "mean_dim", "prod_dim", "amax_dim", "var_dim_unbiased", "std_all",
+    "logsumexp_dim", "norm_2_all", "norm_3_dim_keepdim", "softmax_last", "log_softmax_dim1",
+    "cumsum_last", "matmul_batch_broadcast", "matmul_1d_2d", "linear_bias", "bmm", "outer",
+    "conv1d_stride_pad_dil", "conv2d_groups2", "conv_transpose2d_stride2_pad1_outpad1",
+    "max_pool2d_pad_dil", "avg_pool2d_ceil_pad_exclude", "adaptive_avg_pool2d_uneven",
+    "batch_norm_train_2d", "batch_norm_eval_4d", "layer_norm_two_dims", "group_norm_affine",
+    "embedding_padding_idx", "index_select_dim0", "gather_dim1_smaller_index", "scatter_add_dim0",
+    "masked_fill_broadcast", "cat_dim1", "stack_dim1", "split_sizes", "pad_reflect_2d",
+    "pad_circular_2d", "topk_largest", "sort_descending_dim0", "where", "minimum", "clamp_both",
+    "cross_entropy_smoothing_mean", "cross_entropy_probs_sum", "nll_loss_weight_ignore_mean",
+    "mse_loss_mean", "l1_loss_sum", "smooth_l1_loss_none", "bce_with_logits_weights_mean",
+}
 
 
 class Gen:
@@ -463,9 +483,23 @@ def run_case(name, expr, inputs, grad, g):
     if total is None:  # a non-differentiable op (comparisons, argmax, one_hot, ...)
         grad = []
     if grad:
-        gs = torch.autograd.grad(total, [xs[i] for i in grad], allow_unused=True)
+        gs = torch.autograd.grad(total, [xs[i] for i in grad], allow_unused=True,
+                                 create_graph=name in SECOND_ORDER)
         for i, gi in zip(grad, gs):
-            files[f"grad_{i}"] = (torch.zeros_like(xs[i]) if gi is None else gi).numpy().copy()
+            files[f"grad_{i}"] = (torch.zeros_like(xs[i]) if gi is None else gi).detach().numpy().copy()
+        if name in SECOND_ORDER:
+            total2 = None
+            for i, gi in zip(grad, gs):
+                v = g.n(*xs[i].shape).astype(files[f"grad_{i}"].dtype)
+                files[f"v_{i}"] = v
+                if gi is not None and gi.requires_grad:
+                    term = (gi * torch.from_numpy(v)).sum()
+                    total2 = term if total2 is None else total2 + term
+            ggs = [None] * len(grad)
+            if total2 is not None:
+                ggs = torch.autograd.grad(total2, [xs[i] for i in grad], allow_unused=True)
+            for i, ggi in zip(grad, ggs):
+                files[f"gg_{i}"] = (torch.zeros_like(xs[i]) if ggi is None else ggi).detach().numpy().copy()
     def sig(a):
         return f"{a.dtype}{list(a.shape)}".replace(" ", "")
 
@@ -475,6 +509,8 @@ def run_case(name, expr, inputs, grad, g):
         "outputs": [sig(files[f"out_{k}"]) + (" weighted" if f"w_{k}" in files else "")
                     for k in range(len(outs))],
     }
+    if name in SECOND_ORDER:
+        entry["second_order"] = True
     return files, entry
 
 
@@ -483,6 +519,7 @@ def main():
         shutil.rmtree(OUT_DIR)
     os.makedirs(OUT_DIR)
     manifest = {"generator": "tests/reference/gen_reference.py", "torch": torch.__version__, "cases": {}}
+    assert SECOND_ORDER <= {c[0] for c in CASES}, SECOND_ORDER - {c[0] for c in CASES}
     for name, expr, inputs, grad, g in CASES:
         files, entry = run_case(name, expr, inputs, grad, g)
         os.makedirs(os.path.join(OUT_DIR, name))
