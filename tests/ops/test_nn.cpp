@@ -164,12 +164,15 @@ std::pair<std::vector<double>, std::vector<double>> naive_max_pool(
 }
 
 TEST(MaxPool2d, MatchesNaiveLoopsForEveryRowWidthAndDtype) {
-  // Widths cover the 2x2 fast path's vector steps (16/8/4 lanes, overlapping last
-  // step, scalar rows) and odd leftovers; a few NaNs, ties and infinities included.
+  // Widths cover every vector width (16/8/4 lanes, overlapping last step, scalar rows)
+  // of the 2x2 path and the general one (strides 1, 2 and the scalar stride 3, padded
+  // rows, ceil mode); a few NaNs, ties and infinities included.
   Generator gen(5);
   for (DType dt : {kFloat32, kFloat64})
     for (int64_t W : {2, 3, 5, 8, 9, 14, 17, 28, 33, 40})
-      for (auto [k, s, pad, d] : std::vector<std::array<int64_t, 4>>{{2, 2, 0, 1}, {3, 2, 1, 1}, {2, 1, 0, 2}}) {
+      for (auto [k, s, pad, d, ceil] : std::vector<std::array<int64_t, 5>>{
+               {2, 2, 0, 1, 0}, {3, 2, 1, 1, 0}, {2, 1, 0, 2, 0}, {3, 3, 1, 1, 0}, {3, 1, 1, 2, 0},
+               {2, 2, 0, 1, 1}, {3, 2, 1, 1, 1}}) {
         const int64_t P = 3, H = 5;
         Tensor x = randn({P, H, W}, kF64, &gen).mul_(4.0);
         x = x.to(kFloat32).to(kFloat64);  // rounds like the float32 run
@@ -179,13 +182,17 @@ TEST(MaxPool2d, MatchesNaiveLoopsForEveryRowWidthAndDtype) {
         xv[xv.size() - 2] = -kInf;
         xv[xv.size() / 2] = kInf;
         x = tensor(xv, Shape{P, H, W});
-        const int64_t OH = (H + 2 * pad - d * (k - 1) - 1) / s + 1, OW = (W + 2 * pad - d * (k - 1) - 1) / s + 1;
-        if (OW < 1) continue;
+        auto out_size = [&](int64_t in) {
+          int64_t o = (in + 2 * pad - d * (k - 1) - 1 + (ceil ? s - 1 : 0)) / s + 1;
+          return ceil && (o - 1) * s >= in + pad ? o - 1 : o;
+        };
+        const int64_t OH = out_size(H), OW = out_size(W);
+        if (W + 2 * pad < d * (k - 1) + 1) continue;
         Tensor g = randn({P, OH, OW}, kF64, &gen).to(kFloat32).to(kFloat64);
         auto [ye, ge] = naive_max_pool(xv, g.to_vector<double>(), P, H, W, k, s, pad, d, OH, OW);
         Tensor xt = x.to(dt).requires_grad_();
-        Tensor y = max_pool2d(xt, {k}, {s}, {pad}, {d});
-        SCOPED_TRACE(fmt::format("{} W={} k={} s={} pad={} d={}", dtype_name(dt), W, k, s, pad, d));
+        Tensor y = max_pool2d(xt, {k}, {s}, {pad}, {d}, ceil != 0);
+        SCOPED_TRACE(fmt::format("{} W={} k={} s={} pad={} d={} ceil={}", dtype_name(dt), W, k, s, pad, d, ceil));
         EXPECT_ALL_CLOSE(y.to(kFloat64), tensor(ye, Shape{P, OH, OW}), 0, 0);
         Tensor gx = tandem::grad({y}, {xt}, {g.to(dt)})[0];
         EXPECT_ALL_CLOSE(gx.to(kFloat64), tensor(ge, Shape{P, H, W}), 1e-6, 1e-6);

@@ -59,7 +59,7 @@ TANDEM_NN_INLINE void ln_bwd_row_impl(const T* gy, const T* x, const T* w, T mea
   double sa = 0, sax = 0;
   block_sum2<T>(
       D,
-      [&](int64_t i, Vec<T>& a, Vec<T>& ax) {
+      [&](int64_t i, Vec<T>& a, Vec<T>& ax) TANDEM_NN_LAMBDA {
         Vec<T> g = vload(gy + i), d = vload(x + i) - mean;
         Vec<T> gw = g;
         if constexpr (kW) gw = g * vload(w + i);
@@ -70,7 +70,7 @@ TANDEM_NN_INLINE void ln_bwd_row_impl(const T* gy, const T* x, const T* w, T mea
           vstore(gbp + i, vload(gbp + i) + g);
         }
       },
-      [&](int64_t i, double& a, double& ax) {
+      [&](int64_t i, double& a, double& ax) TANDEM_NN_LAMBDA {
         T g = gy[i], d = x[i] - mean;
         T gw = kW ? g * w[i] : g;
         a += static_cast<double>(gw);

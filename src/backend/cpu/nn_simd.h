@@ -3,8 +3,9 @@
 // Functions marked TANDEM_NN_CLONES are compiled three times (AVX-512, AVX2+FMA,
 // baseline x86-64) and the loader picks the widest the CPU supports (GCC
 // target_clones + ifunc), so one binary runs anywhere. Their bodies are templates
-// forced inline (TANDEM_NN_INLINE) so every copy is compiled for its clone's ISA;
-// a helper that was not inlined would be the baseline copy, which is merely slower.
+// forced inline (TANDEM_NN_INLINE) so every copy is compiled for its clone's ISA.
+// NOTE: a helper that is not inlined is the baseline copy, which is correct but slow
+// (a lambda is such a helper unless marked TANDEM_NN_LAMBDA).
 //
 // Sums use explicit vectors with several accumulators: without -ffast-math the
 // compiler may not reorder a scalar float sum, so it would neither vectorize nor
@@ -23,6 +24,7 @@
 #define TANDEM_NN_CLONES
 #endif
 #define TANDEM_NN_INLINE [[gnu::always_inline]] inline
+#define TANDEM_NN_LAMBDA __attribute__((always_inline))
 
 namespace tandem::cpu::nn_simd {
 
@@ -123,29 +125,31 @@ TANDEM_NN_INLINE void block_sum2(int64_t n, F f, FS fs, double* out_a, double* o
 
 // sum(x[0..n))
 template <typename T> TANDEM_NN_INLINE double sum_run(const T* x, int64_t n) {
-  return block_sum<T>(n, [&](int64_t i) { return vload(x + i); }, [&](int64_t i) { return x[i]; });
+  return block_sum<T>(
+      n, [&](int64_t i) TANDEM_NN_LAMBDA { return vload(x + i); },
+      [&](int64_t i) TANDEM_NN_LAMBDA { return x[i]; });
 }
 // sum((x[0..n) - c)^2)
 template <typename T> TANDEM_NN_INLINE double sum_sqdev_run(const T* x, int64_t n, T c) {
   return block_sum<T>(
       n,
-      [&](int64_t i) {
+      [&](int64_t i) TANDEM_NN_LAMBDA {
         Vec<T> d = vload(x + i) - c;
         return d * d;
       },
-      [&](int64_t i) { return (x[i] - c) * (x[i] - c); });
+      [&](int64_t i) TANDEM_NN_LAMBDA { return (x[i] - c) * (x[i] - c); });
 }
 // sum(g) and sum(g * (x - c)) over one run.
 template <typename T>
 TANDEM_NN_INLINE void dot_run(const T* g, const T* x, int64_t n, T c, double* sg, double* sgx) {
   block_sum2<T>(
       n,
-      [&](int64_t i, Vec<T>& a, Vec<T>& b) {
+      [&](int64_t i, Vec<T>& a, Vec<T>& b) TANDEM_NN_LAMBDA {
         Vec<T> gv = vload(g + i);
         a += gv;
         b += gv * (vload(x + i) - c);
       },
-      [&](int64_t i, double& a, double& b) {
+      [&](int64_t i, double& a, double& b) TANDEM_NN_LAMBDA {
         a += static_cast<double>(g[i]);
         b += static_cast<double>(g[i] * (x[i] - c));
       },
