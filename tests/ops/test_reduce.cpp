@@ -595,18 +595,18 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
       mxa = std::max(mxa, std::abs(v)), mna = std::min(mna, std::abs(v));
     }
     for (T v : x) se += std::exp(static_cast<double>(v) - mx);
-    EXPECT_TRUE(near(k.sum[cpu::kSumPlain](x.data(), n, T(0)), s, eps * (a + 1)));
-    EXPECT_TRUE(near(k.sum[cpu::kSumAbs](x.data(), n, T(0)), a, eps * (a + 1)));
-    EXPECT_TRUE(near(k.sum[cpu::kSumSqDev](x.data(), n, T(0.5)), sq, eps * (sq + 1)));
-    EXPECT_TRUE(near(k.sum[cpu::kSumExpDev](x.data(), n, T(mx)), se, 4 * eps * se));
+    EXPECT_TRUE(near(k.sum[cpu::kSumPlain](x.data(), n, 0, 1, T(0)), s, eps * (a + 1)));
+    EXPECT_TRUE(near(k.sum[cpu::kSumAbs](x.data(), n, 0, 1, T(0)), a, eps * (a + 1)));
+    EXPECT_TRUE(near(k.sum[cpu::kSumSqDev](x.data(), n, 0, 1, T(0.5)), sq, eps * (sq + 1)));
+    EXPECT_TRUE(near(k.sum[cpu::kSumExpDev](x.data(), n, 0, 1, T(mx)), se, 4 * eps * se));
     std::vector<T> near_one(n);
     long double pr = 1;
     for (int64_t i = 0; i < n; ++i) pr *= near_one[i] = static_cast<T>(1 + x[i] / 64);
     EXPECT_TRUE(near(k.prod(near_one.data(), n), static_cast<double>(pr), eps * (n + 1) * static_cast<double>(pr)));
-    EXPECT_EQ(k.ext[cpu::kExtMax](x.data(), n), T(mx));
-    EXPECT_EQ(k.ext[cpu::kExtMin](x.data(), n), T(mn));
-    EXPECT_EQ(k.ext[cpu::kExtMaxAbs](x.data(), n), T(mxa));
-    EXPECT_EQ(k.ext[cpu::kExtMinAbs](x.data(), n), T(mna));
+    EXPECT_EQ(k.ext[cpu::kExtMax](x.data(), n, 0, 1), T(mx));
+    EXPECT_EQ(k.ext[cpu::kExtMin](x.data(), n, 0, 1), T(mn));
+    EXPECT_EQ(k.ext[cpu::kExtMaxAbs](x.data(), n, 0, 1), T(mxa));
+    EXPECT_EQ(k.ext[cpu::kExtMinAbs](x.data(), n, 0, 1), T(mna));
     EXPECT_EQ(k.arg_ext[0](x.data(), n), imx);
     EXPECT_EQ(k.arg_ext[1](x.data(), n), imn);
     std::vector<T> y(n);
@@ -642,8 +642,8 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
     // A NaN late in the row wins max/argmax; the first of two NaNs wins.
     if (n > 3) {
       x[n - 2] = x[n - 1] = static_cast<T>(kNaN);
-      EXPECT_TRUE(std::isnan(k.ext[cpu::kExtMax](x.data(), n)));
-      EXPECT_TRUE(std::isnan(k.ext[cpu::kExtMinAbs](x.data(), n)));
+      EXPECT_TRUE(std::isnan(k.ext[cpu::kExtMax](x.data(), n, 0, 1)));
+      EXPECT_TRUE(std::isnan(k.ext[cpu::kExtMinAbs](x.data(), n, 0, 1)));
       EXPECT_EQ(k.arg_ext[0](x.data(), n), n - 2);
       EXPECT_EQ(k.arg_ext[1](x.data(), n), n - 2);
     }
@@ -658,6 +658,17 @@ void check_kernels(const cpu::ReduceKernels<T>& k, const char* isa) {
       for (T& v : c) v = static_cast<T>(nd(rng));
       std::vector<double> acc(w, 1.0);
       k.sum_rows[cpu::kSumSqDev](x.data(), rs, rows, w, c.data(), acc.data());
+      // The whole block as `rows` runs of w: sums and extremes over all of it.
+      double bs = 0, babs = 0, bmax = -kInf;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < w; ++j) {
+          bs += x[r * rs + j];
+          babs += std::abs(x[r * rs + j]);
+          bmax = std::max(bmax, static_cast<double>(x[r * rs + j]));
+        }
+      EXPECT_TRUE(near(k.sum[cpu::kSumPlain](x.data(), w, rs, rows, T(0)), bs, eps * (babs + 1)));
+      EXPECT_TRUE(near(k.sum[cpu::kSumAbs](x.data(), w, rs, rows, T(0)), babs, eps * (babs + 1)));
+      EXPECT_EQ(k.ext[cpu::kExtMax](x.data(), w, rs, rows), T(bmax));
       std::vector<double> pacc(w, 2.0);
       k.prod_rows(x.data(), rs, rows, w, pacc.data());
       std::vector<T> ext(w, -std::numeric_limits<T>::infinity());

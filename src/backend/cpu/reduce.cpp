@@ -64,7 +64,11 @@ ReducePlan plan_reduce(const Tensor& x, const std::vector<bool>& mask) {
   if (!red.empty() && red.back().stride == 1) {
     p.inner = true;
     p.n = red.back().size;
-    split(red, red.size() - 1, p.rsize, p.rstride);
+    if (red.size() >= 2) {
+      p.nrows = red[red.size() - 2].size;
+      p.rs = red[red.size() - 2].stride;
+    }
+    split(red, red.size() >= 2 ? red.size() - 2 : 0, p.rsize, p.rstride);
     split(kept, kept.size(), p.ksize, p.kstride);
     return p;
   }

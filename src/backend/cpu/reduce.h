@@ -7,23 +7,25 @@
 //
 // A plan is one of two shapes (after dropping size-1 dims and merging dims that
 // are contiguous in memory):
-//   inner: the reduced dims include the stride-1 dim: every output reduces runs
-//          x[0..n) (contiguous), several when the reduced dims do not merge;
+//   inner: the reduced dims include the stride-1 dim: every output reduces a
+//          block of `nrows` contiguous runs x[r*rs + i], i < n (several blocks
+//          when more reduced dims remain);
 //   outer: a kept dim has stride 1: every block of m consecutive outputs
 //          accumulates rows x[r*rs + j], j < m (e.g. the sum over dim 0).
 // Any other layout (no stride-1 dim) is first copied to kept-dims-then-reduced
 // order, which is the inner shape.
 //
-// The ops object (see SumOps in reduce.cpp for a complete one) provides
+// The ops object (see VecSumOps in reduce_kernels.cpp for a complete one) provides
 //   using in_t, acc_t;
 //   acc_t identity() const;
-//   acc_t run(const in_t* x, int64_t n, int64_t r0, int64_t o) const;      // one contiguous run
-//   acc_t combine(acc_t a, acc_t b) const;                                 // a from earlier elements
+//   acc_t run(const in_t* x, int64_t n, int64_t rs, int64_t nrows, int64_t r0, int64_t o) const;
+//                                                   // all of x[r*rs + i], r < nrows, i < n
+//   acc_t combine(acc_t a, acc_t b) const;          // a from earlier elements
 //   void rows(const in_t* x, int64_t rs, int64_t nrows, int64_t w, acc_t* acc,
-//             int64_t r0, int64_t o0) const;                               // acc[j] ⊕= rows
-//   void finish(int64_t o, acc_t a) const;                                 // writes output o
-// r0 is the position of the first element/row along the reduction (for arg
-// reductions, whose plans have a single reduced dim) and o/o0 the output index.
+//             int64_t r0, int64_t o0) const;        // acc[j] (+)= x[r*rs + j], r < nrows, j < w
+//   void finish(int64_t o, acc_t a) const;          // writes output o
+// r0 is the position of the first element (run) or row along the reduction (for
+// arg reductions, whose plans have a single reduced dim) and o/o0 the output index.
 #pragma once
 #include <algorithm>
 #include <memory>
@@ -39,9 +41,10 @@ struct ReducePlan {
   const void* data = nullptr;  // element 0 of the (possibly copied) input
   Tensor hold;                 // keeps a copied input alive
   Shape ksize, kstride;  // kept dims (inner: all of them; outer: all but the last), input strides
-  Shape rsize, rstride;  // reduced dims other than the one the kernel walks
+  Shape rsize, rstride;  // reduced dims other than those the kernel walks
   int64_t n = 1;         // inner: run length; outer: number of rows
-  int64_t rs = 0;        // outer: stride between rows
+  int64_t rs = 0;        // stride between rows (inner: between the runs of a block)
+  int64_t nrows = 1;     // inner: runs per block
   int64_t m = 1;         // outer: outputs per block (kept stride-1 dim)
   int64_t num_out = 1, num_red = 1;
 };
@@ -100,12 +103,13 @@ void reduce_run(const ReducePlan& p, const Ops& ops) {
   const int64_t nro = shape_numel(p.rsize);  // reduced positions outside the kernel's walk
 
   if (p.inner) {
+    const int64_t block = p.n * p.nrows;  // elements per kernel call
     auto one = [&](int64_t koff, int64_t o) {
-      if (nro == 1) return ops.run(x + koff, p.n, 0, o);
+      if (nro == 1) return ops.run(x + koff, p.n, p.rs, p.nrows, 0, o);
       Acc acc = ops.identity();
       OffsetWalker rw(p.rsize, p.rstride, 0);
       for (int64_t q = 0; q < nro; ++q, rw.next())
-        acc = ops.combine(acc, ops.run(x + koff + rw.off, p.n, q * p.n, o));
+        acc = ops.combine(acc, ops.run(x + koff + rw.off, p.n, p.rs, p.nrows, q * block, o));
       return acc;
     };
     if (!par || p.num_out >= 4 * nt) {
@@ -116,32 +120,34 @@ void reduce_run(const ReducePlan& p, const Ops& ops) {
       });
       return;
     }
-    // Few outputs with long reductions: split each reduction among the threads.
+    // Few outputs with long reductions: split each reduction among the threads,
+    // by runs when there are enough of them, else by columns of the runs.
+    const int64_t nruns = nro * p.nrows;
+    const bool by_runs = nruns >= nt;
+    const int64_t len = by_runs ? nruns : p.n;
+    int64_t chunk = (len + nt - 1) / nt;
+    if (!by_runs) chunk = (chunk + 63) / 64 * 64;  // NOTE: whole cache lines per thread
+    const int64_t nchunks = (len + chunk - 1) / chunk;
+    std::unique_ptr<Acc[]> part(new Acc[nchunks]);  // not vector: Acc may be bool
     for (int64_t o = 0; o < p.num_out; ++o) {
       const int64_t koff = offset_of(o, p.ksize, p.kstride);
-      const bool by_runs = nro >= nt;
-      const int64_t len = by_runs ? nro : p.n;
-      // NOTE: chunks of whole cache lines so that threads do not share one.
-      int64_t chunk = (len + nt - 1) / nt;
-      if (!by_runs) chunk = (chunk + 63) / 64 * 64;
-      const int64_t nchunks = (len + chunk - 1) / chunk;
-      std::unique_ptr<Acc[]> part(new Acc[nchunks]);  // not vector: Acc may be bool
 #pragma omp parallel for schedule(static) num_threads(nt)
       for (int64_t c = 0; c < nchunks; ++c) {
-        int64_t b = c * chunk, e = std::min(len, b + chunk);
+        const int64_t b = c * chunk, e = std::min(len, b + chunk);
+        Acc acc = ops.identity();
         if (by_runs) {
-          Acc acc = ops.identity();
-          OffsetWalker rw(p.rsize, p.rstride, b);
-          for (int64_t q = b; q < e; ++q, rw.next())
-            acc = ops.combine(acc, ops.run(x + koff + rw.off, p.n, q * p.n, o));
-          part[c] = acc;
+          for (int64_t f = b; f < e;) {  // runs f.. within block q = f / nrows
+            const int64_t q = f / p.nrows, r = f % p.nrows, cnt = std::min(e - f, p.nrows - r);
+            const T* base = x + koff + offset_of(q, p.rsize, p.rstride) + r * p.rs;
+            acc = ops.combine(acc, ops.run(base, p.n, p.rs, cnt, f * p.n, o));
+            f += cnt;
+          }
         } else {
-          Acc acc = ops.identity();
           OffsetWalker rw(p.rsize, p.rstride, 0);
           for (int64_t q = 0; q < nro; ++q, rw.next())
-            acc = ops.combine(acc, ops.run(x + koff + rw.off + b, e - b, q * p.n + b, o));
-          part[c] = acc;
+            acc = ops.combine(acc, ops.run(x + koff + rw.off + b, e - b, p.rs, p.nrows, q * block + b, o));
         }
+        part[c] = acc;
       }
       Acc acc = part[0];
       for (int64_t c = 1; c < nchunks; ++c) acc = ops.combine(acc, part[c]);

@@ -61,9 +61,10 @@ struct ScalarOps {
   Comb comb;
   Fin fin;
   Acc identity() const { return init; }
-  Acc run(const T* x, int64_t n, int64_t r0, int64_t) const {
+  Acc run(const T* x, int64_t n, int64_t rs, int64_t nrows, int64_t r0, int64_t) const {
     Acc a = init;
-    for (int64_t i = 0; i < n; ++i) step(a, x[i], r0 + i);
+    for (int64_t r = 0; r < nrows; ++r)
+      for (int64_t i = 0; i < n; ++i) step(a, x[r * rs + i], r0 + r * n + i);
     return a;
   }
   Acc combine(Acc a, Acc b) const { return comb(a, b); }
@@ -87,8 +88,8 @@ struct VecSumOps {
   const T* shift;  // per output, or null
   Fin fin;
   double identity() const { return 0.0; }
-  double run(const T* x, int64_t n, int64_t, int64_t o) const {
-    return kern<T>().sum[kind](x, n, shift ? shift[o] : T(0));
+  double run(const T* x, int64_t n, int64_t rs, int64_t nrows, int64_t, int64_t o) const {
+    return kern<T>().sum[kind](x, n, rs, nrows, shift ? shift[o] : T(0));
   }
   double combine(double a, double b) const { return a + b; }
   void rows(const T* x, int64_t rs, int64_t nrows, int64_t w, double* acc, int64_t, int64_t o0) const {
@@ -107,7 +108,11 @@ struct VecProdOps {
   using acc_t = double;
   Fin fin;
   double identity() const { return 1.0; }
-  double run(const T* x, int64_t n, int64_t, int64_t) const { return kern<T>().prod(x, n); }
+  double run(const T* x, int64_t n, int64_t rs, int64_t nrows, int64_t, int64_t) const {
+    double a = 1.0;
+    for (int64_t r = 0; r < nrows; ++r) a *= kern<T>().prod(x + r * rs, n);
+    return a;
+  }
   double combine(double a, double b) const { return a * b; }
   void rows(const T* x, int64_t rs, int64_t nrows, int64_t w, double* acc, int64_t, int64_t) const {
     kern<T>().prod_rows(x, rs, nrows, w, acc);
@@ -123,7 +128,9 @@ struct VecExtOps {
   T init;
   Fin fin;
   T identity() const { return init; }
-  T run(const T* x, int64_t n, int64_t, int64_t) const { return kern<T>().ext[kind](x, n); }
+  T run(const T* x, int64_t n, int64_t rs, int64_t nrows, int64_t, int64_t) const {
+    return kern<T>().ext[kind](x, n, rs, nrows);
+  }
   T combine(T a, T b) const { return ext_combine(kind == kExtMax || kind == kExtMaxAbs, a, b); }
   void rows(const T* x, int64_t rs, int64_t nrows, int64_t w, T* acc, int64_t, int64_t) const {
     kern<T>().ext_rows[kind](x, rs, nrows, w, acc);
@@ -142,9 +149,13 @@ struct VecArgOps {
   bool is_max;
   Fin fin;
   ValIdx<T> identity() const { return {T(0), -1}; }
-  ValIdx<T> run(const T* x, int64_t n, int64_t r0, int64_t) const {
-    int64_t i = kern<T>().arg_ext[is_max ? 0 : 1](x, n);
-    return {x[i], r0 + i};
+  ValIdx<T> run(const T* x, int64_t n, int64_t rs, int64_t nrows, int64_t r0, int64_t) const {
+    ValIdx<T> acc{T(0), -1};  // plans of arg reductions have one reduced dim: nrows == 1
+    for (int64_t r = 0; r < nrows; ++r) {
+      int64_t i = kern<T>().arg_ext[is_max ? 0 : 1](x + r * rs, n);
+      acc = arg_combine(is_max, acc, ValIdx<T>{x[r * rs + i], r0 + r * n + i});
+    }
+    return acc;
   }
   ValIdx<T> combine(ValIdx<T> a, ValIdx<T> b) const { return arg_combine(is_max, a, b); }
   void rows(const T* x, int64_t rs, int64_t nrows, int64_t w, ValIdx<T>* acc, int64_t r0,

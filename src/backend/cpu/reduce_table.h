@@ -32,9 +32,10 @@ struct ValIdx {
 
 template <typename T>
 struct ReduceKernels {
-  // sum_{i<n} f(x[i] - c), accumulated in T lanes over short blocks and in double across
-  // blocks (float32 keeps SIMD speed and stays within a few ulp of a float64 sum).
-  double (*sum[kNumSumKinds])(const T* x, int64_t n, T c);
+  // sum of f(x[r*rs + i] - c) over r < nrows, i < n (nrows runs of n), accumulated in T
+  // lanes over short blocks and in double across blocks (float32 keeps SIMD speed and
+  // stays within a few ulp of a float64 sum).
+  double (*sum[kNumSumKinds])(const T* x, int64_t n, int64_t rs, int64_t nrows, T c);
   // acc[j] += sum_{r<nrows} f(x[r*rs + j] - c[j]) for j < w; c may be null (shift 0).
   void (*sum_rows[kNumSumKinds])(const T* x, int64_t rs, int64_t nrows, int64_t w, const T* c,
                                  double* acc);
@@ -42,8 +43,8 @@ struct ReduceKernels {
   double (*prod)(const T* x, int64_t n);
   // acc[j] *= prod_{r<nrows} x[r*rs + j] for j < w.
   void (*prod_rows)(const T* x, int64_t rs, int64_t nrows, int64_t w, double* acc);
-  // The extreme of x[0..n) (n >= 1) and its first index (NaN: the first NaN).
-  T (*ext[kNumExtKinds])(const T* x, int64_t n);
+  // The extreme of x[r*rs + i], r < nrows, i < n (n, nrows >= 1); NaN wins.
+  T (*ext[kNumExtKinds])(const T* x, int64_t n, int64_t rs, int64_t nrows);
   // acc[j] = ext(acc[j], x[r*rs + j] for r < nrows).
   void (*ext_rows[kNumExtKinds])(const T* x, int64_t rs, int64_t nrows, int64_t w, T* acc);
   // Index of the first maximum (first NaN if any) of x[0..n), n >= 1; min likewise.

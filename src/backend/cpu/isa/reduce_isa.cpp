@@ -37,6 +37,8 @@ template <> struct VecTypes<double> {
   typedef int64_t IS;
 };
 template <typename T> using V = typename VecTypes<T>::V;
+typedef float VF8 __attribute__((vector_size(32)));
+typedef double VD8 __attribute__((vector_size(64)));
 template <typename T> using VI = typename VecTypes<T>::I;
 template <typename T> using IS = typename VecTypes<T>::IS;
 template <typename T> inline constexpr int64_t kL = 64 / sizeof(T);  // lanes
@@ -138,36 +140,69 @@ template <typename T, int K> inline T zero_pad(T c) {
   else if constexpr (K == kSumExpDev) return -inf<T>();
   else return T(0);
 }
+// Horizontal sum in double: lanes widened, then halves added as vectors.
 template <typename T> inline double hsum(V<T> v) {
-  double s = 0;
-  for (int64_t k = 0; k < kL<T>; ++k) s += static_cast<double>(v[k]);
-  return s;
+  typedef double D4 __attribute__((vector_size(32)));
+  typedef double D2 __attribute__((vector_size(16)));
+  VD8 d;
+  if constexpr (sizeof(T) == 4) {
+    typedef float F8 __attribute__((vector_size(32)));
+    d = __builtin_convertvector(F8(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)), VD8) +
+        __builtin_convertvector(F8(__builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)), VD8);
+  } else {
+    d = v;
+  }
+  D4 h = __builtin_shufflevector(d, d, 0, 1, 2, 3) + __builtin_shufflevector(d, d, 4, 5, 6, 7);
+  D2 q = __builtin_shufflevector(h, h, 0, 1) + __builtin_shufflevector(h, h, 2, 3);
+  return q[0] + q[1];
+}
+// Lane k is k.
+template <typename T> inline VI<T> iota() {
+  VI<T> v;
+  for (int64_t k = 0; k < kL<T>; ++k) v[k] = static_cast<IS<T>>(k);
+  return v;
 }
 
-// NOTE: lanes accumulate in T over blocks of kBlock elements (64 per lane), and
-// blocks add up in double: float32 keeps full SIMD throughput while the error
-// stays that of a 64-term sum plus a double sum.
+// NOTE: lanes accumulate in T for at most kFlush vector adds (about 32 terms per
+// lane), then the block adds into a double total: float32 keeps full SIMD speed
+// while the error stays that of a short sum plus a double sum.
+// A run's last partial vector is a full vector ending at the run's end, with the
+// lanes already counted masked off (no scalar tail loop).
 template <typename T, int K>
-double sum_run(const T* x, int64_t n, T c) {
-  constexpr int64_t l = kL<T>, step = 4 * l, kBlock = 64 * l;
+double sum_run(const T* x, int64_t n, int64_t rs, int64_t nrows, T c) {
+  constexpr int64_t l = kL<T>, kFlush = 64;
   const V<T> cv = splat(c);
+  const int64_t rem = n % l;
+  const VI<T> keep_tail = iota<T>() >= static_cast<IS<T>>(l - rem);
   double total = 0;
-  int64_t i = 0;
-  while (i + step <= n) {
-    int64_t end = min_i(n, i + kBlock);
-    V<T> a0{}, a1{}, a2{}, a3{};
-    for (; i + step <= end; i += step) {
-      a0 += fv<T, K>(load(x + i), cv);
-      a1 += fv<T, K>(load(x + i + l), cv);
-      a2 += fv<T, K>(load(x + i + 2 * l), cv);
-      a3 += fv<T, K>(load(x + i + 3 * l), cv);
+  V<T> a0{}, a1{}, a2{}, a3{};
+  int64_t pending = 0;
+  for (int64_t r = 0; r < nrows; ++r) {
+    const T* p = x + r * rs;
+    int64_t i = 0;
+    for (; i + 4 * l <= n; i += 4 * l) {
+      a0 += fv<T, K>(load(p + i), cv);
+      a1 += fv<T, K>(load(p + i + l), cv);
+      a2 += fv<T, K>(load(p + i + 2 * l), cv);
+      a3 += fv<T, K>(load(p + i + 3 * l), cv);
+      if ((pending += 4) >= kFlush) {
+        total += hsum<T>((a0 + a1) + (a2 + a3));
+        a0 = a1 = a2 = a3 = V<T>{};
+        pending = 0;
+      }
     }
-    total += hsum<T>((a0 + a1) + (a2 + a3));
+    for (; i + l <= n; i += l) a1 += fv<T, K>(load(p + i), cv);
+    if (rem) {
+      if (n >= l) a2 += keep_tail ? fv<T, K>(load(p + n - l), cv) : V<T>{};
+      else a2 += fv<T, K>(load_part(p, n, zero_pad<T, K>(c)), cv);
+    }
+    if ((pending += 4) >= kFlush) {
+      total += hsum<T>((a0 + a1) + (a2 + a3));
+      a0 = a1 = a2 = a3 = V<T>{};
+      pending = 0;
+    }
   }
-  V<T> a{};
-  for (; i + l <= n; i += l) a += fv<T, K>(load(x + i), cv);
-  if (i < n) a += fv<T, K>(load_part(x + i, n - i, zero_pad<T, K>(c)), cv);
-  return total + hsum<T>(a);
+  return total + hsum<T>((a0 + a1) + (a2 + a3));
 }
 
 template <typename T> inline void add_to(double* acc, V<T> v) {
@@ -278,23 +313,31 @@ template <typename T, int K> inline T ext2_s(T a, T v) {
   return is_max ? (v > a ? v : a) : (v < a ? v : a);
 }
 
+// A run's last partial vector re-reads a full vector ending at the run's end:
+// max/min do not mind seeing an element twice.
 template <typename T, int K>
-T ext_run(const T* x, int64_t n) {
+T ext_run(const T* x, int64_t n, int64_t rs, int64_t nrows) {
   constexpr int64_t l = kL<T>;
   V<T> a0 = ext_in<T, K>(splat(x[0])), a1 = a0, a2 = a0, a3 = a0;
-  int64_t i = 0;
-  for (; i + 4 * l <= n; i += 4 * l) {
-    a0 = ext2<T, K>(a0, ext_in<T, K>(load(x + i)));
-    a1 = ext2<T, K>(a1, ext_in<T, K>(load(x + i + l)));
-    a2 = ext2<T, K>(a2, ext_in<T, K>(load(x + i + 2 * l)));
-    a3 = ext2<T, K>(a3, ext_in<T, K>(load(x + i + 3 * l)));
+  for (int64_t r = 0; r < nrows; ++r) {
+    const T* p = x + r * rs;
+    int64_t i = 0;
+    for (; i + 4 * l <= n; i += 4 * l) {
+      a0 = ext2<T, K>(a0, ext_in<T, K>(load(p + i)));
+      a1 = ext2<T, K>(a1, ext_in<T, K>(load(p + i + l)));
+      a2 = ext2<T, K>(a2, ext_in<T, K>(load(p + i + 2 * l)));
+      a3 = ext2<T, K>(a3, ext_in<T, K>(load(p + i + 3 * l)));
+    }
+    for (; i + l <= n; i += l) a1 = ext2<T, K>(a1, ext_in<T, K>(load(p + i)));
+    if (i < n) {
+      if (n >= l) a2 = ext2<T, K>(a2, ext_in<T, K>(load(p + n - l)));
+      else a2 = ext2<T, K>(a2, ext_in<T, K>(load_part(p, n, x[0])));
+    }
   }
-  for (; i + l <= n; i += l) a0 = ext2<T, K>(a0, ext_in<T, K>(load(x + i)));
-  if (i < n) a0 = ext2<T, K>(a0, ext_in<T, K>(load_part(x + i, n - i, x[0])));
   V<T> a = ext2<T, K>(ext2<T, K>(a0, a1), ext2<T, K>(a2, a3));
-  T r = a[0];
-  for (int64_t k = 1; k < l; ++k) r = ext2_s<T, K>(r, a[k]);
-  return r;
+  T res = a[0];
+  for (int64_t k = 1; k < l; ++k) res = ext2_s<T, K>(res, a[k]);
+  return res;
 }
 
 template <typename T, int K>
@@ -426,9 +469,6 @@ void arg_rows_chunked(const T* x, int64_t rs, int64_t nrows, int64_t w, int64_t 
 // shift-and-add steps, then the carry from the previous step. The only serial
 // dependency is the carry (one add and one broadcast per 8 elements).
 
-typedef float VF8 __attribute__((vector_size(32)));
-typedef double VD8 __attribute__((vector_size(64)));
-
 template <typename T> inline VD8 load_d8(const T* p) {
   if constexpr (sizeof(T) == 4) {
     VF8 f;
@@ -491,10 +531,10 @@ template <typename T>
 void softmax_row(const T* x, T* y, int64_t n, bool log) {
   constexpr int64_t l = kL<T>;
   // NOTE: a row holding +inf or only -inf gives NaN, as in PyTorch (inf - inf).
-  const T m = ext_run<T, kExtMax>(x, n);
+  const T m = ext_run<T, kExtMax>(x, n, 0, 1);
   const V<T> mv = splat(m);
   if (log) {
-    const T lse = static_cast<T>(log_s(static_cast<double>(sum_run<T, kSumExpDev>(x, n, m))));
+    const T lse = static_cast<T>(log_s(static_cast<double>(sum_run<T, kSumExpDev>(x, n, 0, 1, m))));
     int64_t i = 0;
     for (; i + l <= n; i += l) store(y + i, (load(x + i) - mv) - lse);
     for (; i < n; ++i) y[i] = (x[i] - m) - lse;
