@@ -209,40 +209,53 @@ template <typename T> inline void add_to(double* acc, V<T> v) {
   for (int64_t k = 0; k < kL<T>; ++k) acc[k] += static_cast<double>(v[k]);
 }
 
+// Columns [0, U*kL) of the rows: U vector accumulators, flushed to acc every kRowBlock rows.
+template <typename T, int K, int U>
+inline void sum_rows_strip(const T* x, int64_t rs, int64_t nrows, const T* c, double* acc) {
+  constexpr int64_t l = kL<T>, kRowBlock = 64;
+  V<T> cv[U];
+  for (int u = 0; u < U; ++u) cv[u] = c ? load(c + u * l) : V<T>{};
+  for (int64_t r0 = 0; r0 < nrows; r0 += kRowBlock) {
+    const int64_t r1 = min_i(nrows, r0 + kRowBlock);
+    V<T> a[U] = {};
+    for (int64_t r = r0; r < r1; ++r)
+      for (int u = 0; u < U; ++u) a[u] += fv<T, K>(load(x + r * rs + u * l), cv[u]);
+    for (int u = 0; u < U; ++u) add_to<T>(acc + u * l, a[u]);
+  }
+}
+
+// NOTE: a strip as wide as the registers allow (8 vectors with AVX-512's 32
+// registers, 4 otherwise) reads long contiguous pieces of every row.
 template <typename T, int K>
 void sum_rows(const T* x, int64_t rs, int64_t nrows, int64_t w, const T* c, double* acc) {
   constexpr int64_t l = kL<T>, kRowBlock = 64;
-  auto cvec = [&](int64_t j) { return c ? load(c + j) : V<T>{}; };
+#ifdef __AVX512F__
+  constexpr int kU = 8;
+#else
+  constexpr int kU = 4;
+#endif
   int64_t j = 0;
-  for (; j + 4 * l <= w; j += 4 * l) {
-    const V<T> c0 = cvec(j), c1 = cvec(j + l), c2 = cvec(j + 2 * l), c3 = cvec(j + 3 * l);
+  for (; j + kU * l <= w; j += kU * l)
+    sum_rows_strip<T, K, kU>(x + j, rs, nrows, c ? c + j : nullptr, acc + j);
+  for (; j + l <= w; j += l) sum_rows_strip<T, K, 1>(x + j, rs, nrows, c ? c + j : nullptr, acc + j);
+  if (j < w && w >= l) {
+    // The last vector of columns again, ending at w, with the lanes done above masked off.
+    const int64_t base = w - l, skip = l - (w - j);
+    const VI<T> keep = iota<T>() >= static_cast<IS<T>>(skip);
+    const V<T> cj = c ? load(c + base) : V<T>{};
     for (int64_t r0 = 0; r0 < nrows; r0 += kRowBlock) {
-      int64_t r1 = min_i(nrows, r0 + kRowBlock);
-      V<T> a0{}, a1{}, a2{}, a3{};
-      for (int64_t r = r0; r < r1; ++r) {
-        const T* p = x + r * rs + j;
-        a0 += fv<T, K>(load(p), c0);
-        a1 += fv<T, K>(load(p + l), c1);
-        a2 += fv<T, K>(load(p + 2 * l), c2);
-        a3 += fv<T, K>(load(p + 3 * l), c3);
-      }
-      add_to<T>(acc + j, a0);
-      add_to<T>(acc + j + l, a1);
-      add_to<T>(acc + j + 2 * l, a2);
-      add_to<T>(acc + j + 3 * l, a3);
-    }
-  }
-  for (; j < w; j += l) {
-    int64_t wn = min_i(l, w - j);
-    V<T> cj = V<T>{};
-    if (c) cj = wn == l ? load(c + j) : load_part(c + j, wn, T(0));
-    for (int64_t r0 = 0; r0 < nrows; r0 += kRowBlock) {
-      int64_t r1 = min_i(nrows, r0 + kRowBlock);
       V<T> a{};
-      for (int64_t r = r0; r < r1; ++r) {
-        const T* p = x + r * rs + j;
-        a += fv<T, K>(wn == l ? load(p) : load_part(p, wn, T(0)), cj);
-      }
+      for (int64_t r = r0; r < min_i(nrows, r0 + kRowBlock); ++r)
+        a += keep ? fv<T, K>(load(x + r * rs + base), cj) : V<T>{};
+      for (int64_t k = skip; k < l; ++k) acc[base + k] += static_cast<double>(a[k]);
+    }
+  } else if (j < w) {
+    const int64_t wn = w - j;
+    const V<T> cj = c ? load_part(c + j, wn, T(0)) : V<T>{};
+    for (int64_t r0 = 0; r0 < nrows; r0 += kRowBlock) {
+      V<T> a{};
+      for (int64_t r = r0; r < min_i(nrows, r0 + kRowBlock); ++r)
+        a += fv<T, K>(load_part(x + r * rs + j, wn, T(0)), cj);
       for (int64_t k = 0; k < wn; ++k) acc[j + k] += static_cast<double>(a[k]);
     }
   }
@@ -340,29 +353,36 @@ T ext_run(const T* x, int64_t n, int64_t rs, int64_t nrows) {
   return res;
 }
 
+template <typename T, int K, int U>
+inline void ext_rows_strip(const T* x, int64_t rs, int64_t nrows, T* acc) {
+  constexpr int64_t l = kL<T>;
+  V<T> a[U];
+  for (int u = 0; u < U; ++u) a[u] = load(acc + u * l);
+  for (int64_t r = 0; r < nrows; ++r)
+    for (int u = 0; u < U; ++u) a[u] = ext2<T, K>(a[u], ext_in<T, K>(load(x + r * rs + u * l)));
+  for (int u = 0; u < U; ++u) store(acc + u * l, a[u]);
+}
+
 template <typename T, int K>
 void ext_rows(const T* x, int64_t rs, int64_t nrows, int64_t w, T* acc) {
   constexpr int64_t l = kL<T>;
+#ifdef __AVX512F__
+  constexpr int kU = 8;
+#else
+  constexpr int kU = 4;
+#endif
   int64_t j = 0;
-  for (; j + 2 * l <= w; j += 2 * l) {
-    V<T> a0 = load(acc + j), a1 = load(acc + j + l);
-    for (int64_t r = 0; r < nrows; ++r) {
-      const T* p = x + r * rs + j;
-      a0 = ext2<T, K>(a0, ext_in<T, K>(load(p)));
-      a1 = ext2<T, K>(a1, ext_in<T, K>(load(p + l)));
-    }
-    store(acc + j, a0);
-    store(acc + j + l, a1);
+  for (; j + kU * l <= w; j += kU * l) ext_rows_strip<T, K, kU>(x + j, rs, nrows, acc + j);
+  for (; j + l <= w; j += l) ext_rows_strip<T, K, 1>(x + j, rs, nrows, acc + j);
+  if (j == w) return;
+  if (w >= l) {
+    // The last vector of columns again, ending at w: max/min do not mind repeats.
+    ext_rows_strip<T, K, 1>(x + w - l, rs, nrows, acc + w - l);
+    return;
   }
-  for (; j < w; j += l) {
-    int64_t wn = min_i(l, w - j);
-    V<T> a = load_part(acc + j, wn, T(0));
-    for (int64_t r = 0; r < nrows; ++r) {
-      const T* p = x + r * rs + j;
-      a = ext2<T, K>(a, ext_in<T, K>(wn == l ? load(p) : load_part(p, wn, T(0))));
-    }
-    store_part(acc + j, a, wn);
-  }
+  V<T> a = load_part(acc, w, T(0));
+  for (int64_t r = 0; r < nrows; ++r) a = ext2<T, K>(a, ext_in<T, K>(load_part(x + r * rs, w, T(0))));
+  store_part(acc, a, w);
 }
 
 // ---- argmax / argmin: value and first index per lane, then across lanes.
