@@ -1,6 +1,14 @@
-// Elementwise ops. (Initial version: add, sub, mul, div, neg with a plain strided
-// loop; to be replaced by vectorized kernels.)
-#include "../../backend/cpu/loops.h"
+// Elementwise ops with two or three inputs: arithmetic (add, sub, mul, div, pow,
+// minimum, maximum), where, comparisons and logical ops, plus the C++ operators.
+// The one-input math and activations are in elementwise_unary.cpp.
+//
+// Types follow PyTorch 1.13: binary ops promote with result_type() (dimensioned
+// tensors > 0-dim tensors > C++ numbers, by category), div is true division,
+// comparisons and logical ops return bool and have no gradient. One deliberate
+// difference: uint8 with int8 promotes to int32 (we have no int16).
+// Kernels: float32/float64 go to the per-ISA vectorized table, integers and bool
+// to the generic loops (src/backend/cpu/elementwise*.cpp).
+#include "../../backend/cpu/elementwise.h"
 #include "defs.h"
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
@@ -10,107 +18,262 @@ namespace {
 
 using Metas = std::vector<TensorMeta>;
 using Tensors = std::vector<Tensor>;
+using cpu::Binary;
 
-Metas infer_binary(const Metas& in, const Attrs&) {
+bool is_float_compute(DType t) { return t == DType::Float32 || t == DType::Float64; }
+
+Metas binary_meta(const Metas& in, const char* op) {
   TensorMeta m;
-  m.shape = broadcast_shapes(in[0].shape, in[1].shape, "elementwise");
+  m.shape = broadcast_shapes(in[0].shape, in[1].shape, op);
   m.dtype = result_type(in);
   return {m};
 }
 
-template <typename F>
-void binary_kernel(const KernelArgs& k, F f) {
+// The dtype both inputs of a comparison are compared in.
+DType compute_type(const Tensor& a, const Tensor& b) {
+  return result_type({TensorMeta::of(a), TensorMeta::of(b)});
+}
+
+void arith_kernel(const KernelArgs& k, Binary op, const cpu::EwParams& p = {}) {
   const Tensor& out = k.outputs[0];
-  NoGradGuard no_grad;
-  Tensor a = k.inputs[0].to(out.dtype()), b = k.inputs[1].to(out.dtype());
-  cpu::StridedLoop<3> loop(out.shape(), {out.strides(), cpu::broadcast_strides(a, out.shape()),
-                                         cpu::broadcast_strides(b, out.shape())});
-  TANDEM_DISPATCH_NUMERIC(out.dtype(), "binary", [&] {
-    scalar_t* o = static_cast<scalar_t*>(out.data_ptr());
-    const scalar_t* pa = static_cast<const scalar_t*>(a.data_ptr());
-    const scalar_t* pb = static_cast<const scalar_t*>(b.data_ptr());
-    loop.run([&](std::array<int64_t, 3> off, int64_t n, std::array<int64_t, 3> st) {
-      for (int64_t i = 0; i < n; ++i)
-        o[off[0] + i * st[0]] = f(pa[off[1] + i * st[1]], pb[off[2] + i * st[2]]);
-    });
-  });
+  if (is_float_compute(out.dtype())) cpu::ew_binary(op, k.inputs[0], k.inputs[1], out, p);
+  else cpu::ew_binary_int(op, k.inputs[0], k.inputs[1], out, p);
+}
+
+// add/sub: alpha must be an integer for integer results (as PyTorch).
+Metas add_sub_meta(const Metas& in, const Attrs& a, const char* op) {
+  Metas m = binary_meta(in, op);
+  double alpha = a.get_or<double>("alpha", 1.0);
+  TANDEM_CHECK(is_floating(m[0].dtype) || alpha == static_cast<double>(static_cast<int64_t>(alpha)),
+               "{}: alpha must be an integer for integer tensors (result dtype {}), got {}", op,
+               m[0].dtype, alpha);
+  return m;
+}
+
+// maximum/minimum gradient: all of g where this input wins, half on ties.
+Tensor minmax_grad(const Tensor& g, const Tensor& self, const Tensor& other, bool is_max) {
+  Tensor lose = is_max ? lt(self, other) : gt(self, other);
+  Tensor share = where(eq(self, other), g * 0.5, g);
+  return where(lose, wrap_scalar(0.0), share);
+}
+
+OpDef binary_def(const char* name, InferFn infer, KernelFn cpu) {
+  OpDef d;
+  d.name = name;
+  d.num_inputs = 2;
+  d.infer = infer;
+  d.cpu = cpu;
+  d.elementwise = true;
+  return d;
+}
+
+template <cpu::Compare C>
+void compare_kernel(const KernelArgs& k) {
+  cpu::ew_compare(C, k.inputs[0], k.inputs[1], compute_type(k.inputs[0], k.inputs[1]), k.outputs[0]);
+}
+
+Metas bool_meta(const Metas& in, const char* op) {
+  TensorMeta m;
+  m.shape = in.size() == 1 ? in[0].shape : broadcast_shapes(in[0].shape, in[1].shape, op);
+  m.dtype = DType::Bool;
+  return {m};
 }
 
 }  // namespace
 
 namespace defs {
 
+void register_elementwise_unary();  // elementwise_unary.cpp
+
 void register_elementwise() {
   {
-    OpDef d;
-    d.name = "add";
-    d.num_inputs = 2;
-    d.infer = infer_binary;
-    d.cpu = [](const KernelArgs& k) {
-      double alpha = k.attrs.get_or<double>("alpha", 1.0);
-      binary_kernel(k, [alpha](auto a, auto b) { return static_cast<decltype(a)>(a + alpha * b); });
-    };
+    OpDef d = binary_def("add", [](const Metas& in, const Attrs& a) { return add_sub_meta(in, a, "add"); },
+                         [](const KernelArgs& k) {
+                           arith_kernel(k, Binary::Add, {.alpha = k.attrs.get_or<double>("alpha", 1.0)});
+                         });
+    d.doc = "a + alpha * b (attribute alpha, default 1).";
     d.backward = [](const BackwardContext& c) {
       double alpha = c.attrs().get_or<double>("alpha", 1.0);
       return Tensors{c.grad(0), alpha == 1.0 ? c.grad(0) : c.grad(0) * alpha};
     };
     d.save_inputs = false;
-    d.elementwise = true;
     register_op(std::move(d));
   }
   {
-    OpDef d;
-    d.name = "mul";
-    d.num_inputs = 2;
-    d.infer = infer_binary;
-    d.cpu = [](const KernelArgs& k) { binary_kernel(k, [](auto a, auto b) { return a * b; }); };
+    OpDef d = binary_def(
+        "sub",
+        [](const Metas& in, const Attrs& a) {
+          TANDEM_CHECK(in[0].dtype != DType::Bool && in[1].dtype != DType::Bool,
+                       "sub: subtraction (the - operator) with a bool tensor is not supported "
+                       "(shapes {} and {}); use logical_xor or logical_not instead",
+                       shape_str(in[0].shape), shape_str(in[1].shape));
+          return add_sub_meta(in, a, "sub");
+        },
+        [](const KernelArgs& k) {
+          arith_kernel(k, Binary::Sub, {.alpha = k.attrs.get_or<double>("alpha", 1.0)});
+        });
+    d.doc = "a - alpha * b (attribute alpha, default 1).";
+    d.backward = [](const BackwardContext& c) {
+      double alpha = c.attrs().get_or<double>("alpha", 1.0);
+      return Tensors{c.grad(0), alpha == 1.0 ? -c.grad(0) : c.grad(0) * -alpha};
+    };
+    d.save_inputs = false;
+    register_op(std::move(d));
+  }
+  {
+    OpDef d = binary_def("mul", [](const Metas& in, const Attrs&) { return binary_meta(in, "mul"); },
+                         [](const KernelArgs& k) { arith_kernel(k, Binary::Mul); });
     d.backward = [](const BackwardContext& c) {
       return Tensors{c.needs_input_grad(0) ? c.grad(0) * c.input(1) : Tensor(),
                      c.needs_input_grad(1) ? c.grad(0) * c.input(0) : Tensor()};
     };
-    d.elementwise = true;
     register_op(std::move(d));
   }
   {
-    OpDef d;
-    d.name = "div";
-    d.num_inputs = 2;
-    d.infer = [](const Metas& in, const Attrs& a) {
-      Metas m = infer_binary(in, a);
-      if (!is_floating(m[0].dtype)) m[0].dtype = DType::Float32;  // true division
-      return m;
-    };
-    d.cpu = [](const KernelArgs& k) { binary_kernel(k, [](auto a, auto b) { return a / b; }); };
+    OpDef d = binary_def(
+        "div",
+        [](const Metas& in, const Attrs&) {
+          Metas m = binary_meta(in, "div");
+          if (!is_floating(m[0].dtype)) m[0].dtype = DType::Float32;  // true division
+          return m;
+        },
+        [](const KernelArgs& k) { cpu::ew_binary(Binary::Div, k.inputs[0], k.inputs[1], k.outputs[0]); });
+    d.doc = "True division: integer inputs give float32.";
     d.backward = [](const BackwardContext& c) {
       const Tensor& a = c.input(0);
       const Tensor& b = c.input(1);
       return Tensors{c.needs_input_grad(0) ? c.grad(0) / b : Tensor(),
-                     c.needs_input_grad(1) ? -(c.grad(0) * a / (b * b)) : Tensor()};
+                     c.needs_input_grad(1) ? -c.grad(0) * ((a / b) / b) : Tensor()};
     };
-    d.elementwise = true;
+    register_op(std::move(d));
+  }
+  {
+    OpDef d = binary_def("pow", [](const Metas& in, const Attrs&) { return binary_meta(in, "pow"); },
+                         [](const KernelArgs& k) { arith_kernel(k, Binary::Pow); });
+    d.doc = "base ** exponent. Integers: exact, wrapping; negative exponents give 0 "
+            "except for bases 1 and -1 (PyTorch's rule for tensor exponents).";
+    d.backward = [](const BackwardContext& c) {
+      const Tensor& x = c.input(0);
+      const Tensor& e = c.input(1);
+      const Tensor& g = c.grad(0);
+      Tensor gx, gexp;
+      if (c.needs_input_grad(0)) {
+        if (e.numel() == 1 && !e.requires_grad()) {
+          // One constant exponent: g * e * x^(e-1), nothing at all for e == 0.
+          double ev = cpu::scalar_value(e);
+          gx = ev == 0.0 ? zeros_like(g) : g * (ev * pow(x, ev - 1.0));
+        } else {
+          gx = where(eq(e, wrap_scalar(0.0)), wrap_scalar(0.0), g * (e * pow(x, e - 1.0)));
+        }
+      }
+      if (c.needs_input_grad(1)) {
+        Tensor zero_base = logical_and(eq(x, wrap_scalar(0.0)), ge(e, wrap_scalar(0.0)));
+        gexp = g * where(zero_base, wrap_scalar(0.0), c.output(0) * log(x));
+      }
+      return Tensors{gx, gexp};
+    };
+    d.save_outputs = true;
+    register_op(std::move(d));
+  }
+  {
+    OpDef d = binary_def("minimum", [](const Metas& in, const Attrs&) { return binary_meta(in, "minimum"); },
+                         [](const KernelArgs& k) { arith_kernel(k, Binary::Minimum); });
+    d.doc = "Elementwise minimum; NaN if either is NaN. Ties split the gradient.";
+    d.backward = [](const BackwardContext& c) {
+      const Tensor& a = c.input(0);
+      const Tensor& b = c.input(1);
+      return Tensors{c.needs_input_grad(0) ? minmax_grad(c.grad(0), a, b, false) : Tensor(),
+                     c.needs_input_grad(1) ? minmax_grad(c.grad(0), b, a, false) : Tensor()};
+    };
+    register_op(std::move(d));
+  }
+  {
+    OpDef d = binary_def("maximum", [](const Metas& in, const Attrs&) { return binary_meta(in, "maximum"); },
+                         [](const KernelArgs& k) { arith_kernel(k, Binary::Maximum); });
+    d.doc = "Elementwise maximum; NaN if either is NaN. Ties split the gradient.";
+    d.backward = [](const BackwardContext& c) {
+      const Tensor& a = c.input(0);
+      const Tensor& b = c.input(1);
+      return Tensors{c.needs_input_grad(0) ? minmax_grad(c.grad(0), a, b, true) : Tensor(),
+                     c.needs_input_grad(1) ? minmax_grad(c.grad(0), b, a, true) : Tensor()};
+    };
     register_op(std::move(d));
   }
   {
     OpDef d;
-    d.name = "neg";
-    d.infer = infer_same_as_input;
-    d.cpu = [](const KernelArgs& k) {
-      const Tensor& out = k.outputs[0];
-      Tensor x = k.inputs[0];
-      cpu::StridedLoop<2> loop(out.shape(), {out.strides(), x.strides()});
-      TANDEM_DISPATCH_NUMERIC(out.dtype(), "neg", [&] {
-        scalar_t* o = static_cast<scalar_t*>(out.data_ptr());
-        const scalar_t* p = static_cast<const scalar_t*>(x.data_ptr());
-        loop.run([&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> st) {
-          for (int64_t i = 0; i < n; ++i) o[off[0] + i * st[0]] = -p[off[1] + i * st[1]];
-        });
-      });
+    d.name = "where";
+    d.num_inputs = 3;
+    d.doc = "where(cond, a, b): a where cond is true, else b; cond is bool (or uint8).";
+    d.infer = [](const Metas& in, const Attrs&) {
+      TANDEM_CHECK(in[0].dtype == DType::Bool || in[0].dtype == DType::UInt8,
+                   "where: expected the condition to be a bool tensor, got {} (shape {})",
+                   in[0].dtype, shape_str(in[0].shape));
+      TensorMeta m;
+      m.shape = broadcast_shapes(broadcast_shapes(in[0].shape, in[1].shape, "where"), in[2].shape,
+                                 "where");
+      m.dtype = result_type({in[1], in[2]});
+      return Metas{m};
     };
-    d.backward = [](const BackwardContext& c) { return Tensors{-c.grad(0)}; };
-    d.save_inputs = false;
+    d.cpu = [](const KernelArgs& k) {
+      cpu::ew_where(k.inputs[0], k.inputs[1], k.inputs[2], k.outputs[0]);
+    };
+    d.backward = [](const BackwardContext& c) {
+      const Tensor& cond = c.input(0);
+      Tensor zero = wrap_scalar(0.0);
+      return Tensors{Tensor(), c.needs_input_grad(1) ? where(cond, c.grad(0), zero) : Tensor(),
+                     c.needs_input_grad(2) ? where(cond, zero, c.grad(0)) : Tensor()};
+    };
+    d.nondiff_inputs = {0};
+    d.supports_half = true;
     d.elementwise = true;
     register_op(std::move(d));
   }
+
+  // Comparisons: bool results, compared in the promoted dtype, no gradient.
+#define TANDEM_COMPARE_OP(op_name, C)                                                        \
+  {                                                                                          \
+    OpDef d = binary_def(#op_name,                                                           \
+                         [](const Metas& in, const Attrs&) { return bool_meta(in, #op_name); }, \
+                         compare_kernel<cpu::Compare::C>);                                    \
+    d.non_differentiable = true;                                                             \
+    register_op(std::move(d));                                                               \
+  }
+  TANDEM_COMPARE_OP(eq, Eq)
+  TANDEM_COMPARE_OP(ne, Ne)
+  TANDEM_COMPARE_OP(lt, Lt)
+  TANDEM_COMPARE_OP(le, Le)
+  TANDEM_COMPARE_OP(gt, Gt)
+  TANDEM_COMPARE_OP(ge, Ge)
+#undef TANDEM_COMPARE_OP
+
+#define TANDEM_LOGICAL_OP(op_name, L)                                                        \
+  {                                                                                          \
+    OpDef d = binary_def(                                                                    \
+        #op_name, [](const Metas& in, const Attrs&) { return bool_meta(in, #op_name); },      \
+        [](const KernelArgs& k) {                                                            \
+          cpu::ew_logical(cpu::Logical::L, k.inputs[0], k.inputs[1], k.outputs[0]);          \
+        });                                                                                  \
+    d.doc = "Inputs of any dtype count as true when nonzero (NaN is true).";                 \
+    d.non_differentiable = true;                                                             \
+    d.supports_half = true;                                                                  \
+    register_op(std::move(d));                                                               \
+  }
+  TANDEM_LOGICAL_OP(logical_and, And)
+  TANDEM_LOGICAL_OP(logical_or, Or)
+  TANDEM_LOGICAL_OP(logical_xor, Xor)
+#undef TANDEM_LOGICAL_OP
+  {
+    OpDef d;
+    d.name = "logical_not";
+    d.infer = [](const Metas& in, const Attrs&) { return bool_meta(in, "logical_not"); };
+    d.cpu = [](const KernelArgs& k) { cpu::ew_logical_not(k.inputs[0], k.outputs[0]); };
+    d.non_differentiable = true;
+    d.supports_half = true;
+    d.elementwise = true;
+    register_op(std::move(d));
+  }
+
+  register_elementwise_unary();
 }
 
 }  // namespace defs
@@ -121,7 +284,8 @@ Tensor wrap_scalar(double v) {
   return t;
 }
 Tensor wrap_scalar(int64_t v) {
-  Tensor t = scalar_tensor(static_cast<double>(v), {.dtype = DType::Int64});
+  Tensor t = empty({}, {.dtype = DType::Int64});
+  *t.data<int64_t>() = v;
   t.impl()->is_wrapped_number = true;
   return t;
 }
@@ -135,17 +299,40 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
   static const OpDef& d = op("add");
   return alpha == 1.0 ? dispatch1(d, {a, b}) : dispatch1(d, {a, b}, {{"alpha", alpha}});
 }
-Tensor sub(const Tensor& a, const Tensor& b, double alpha) { return add(a, b, -alpha); }
-Tensor mul(const Tensor& a, const Tensor& b) {
-  static const OpDef& d = op("mul");
-  return dispatch1(d, {a, b});
+Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
+  static const OpDef& d = op("sub");
+  return alpha == 1.0 ? dispatch1(d, {a, b}) : dispatch1(d, {a, b}, {{"alpha", alpha}});
 }
-Tensor div(const Tensor& a, const Tensor& b) {
-  static const OpDef& d = op("div");
-  return dispatch1(d, {a, b});
+
+#define TANDEM_BINARY_FN(fn)                          \
+  Tensor fn(const Tensor& a, const Tensor& b) {       \
+    static const OpDef& d = op(#fn);                  \
+    return dispatch1(d, {a, b});                      \
+  }
+TANDEM_BINARY_FN(mul)
+TANDEM_BINARY_FN(div)
+TANDEM_BINARY_FN(pow)
+TANDEM_BINARY_FN(minimum)
+TANDEM_BINARY_FN(maximum)
+TANDEM_BINARY_FN(eq)
+TANDEM_BINARY_FN(ne)
+TANDEM_BINARY_FN(lt)
+TANDEM_BINARY_FN(le)
+TANDEM_BINARY_FN(gt)
+TANDEM_BINARY_FN(ge)
+TANDEM_BINARY_FN(logical_and)
+TANDEM_BINARY_FN(logical_or)
+TANDEM_BINARY_FN(logical_xor)
+#undef TANDEM_BINARY_FN
+
+Tensor pow(const Tensor& base, double exponent) { return pow(base, wrap_scalar(exponent)); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  static const OpDef& d = op("where");
+  return dispatch1(d, {cond, a, b});
 }
-Tensor neg(const Tensor& x) {
-  static const OpDef& d = op("neg");
+Tensor logical_not(const Tensor& x) {
+  static const OpDef& d = op("logical_not");
   return dispatch1(d, {x});
 }
 
@@ -162,13 +349,26 @@ Tensor operator+(double a, const Tensor& b) { return add(wrap_scalar(a), b); }
 Tensor operator-(double a, const Tensor& b) { return sub(wrap_scalar(a), b); }
 Tensor operator*(double a, const Tensor& b) { return mul(wrap_scalar(a), b); }
 Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a), b); }
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator&&(const Tensor& a, const Tensor& b) { return logical_and(a, b); }
+Tensor operator||(const Tensor& a, const Tensor& b) { return logical_or(a, b); }
+Tensor operator!(const Tensor& x) { return logical_not(x); }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   static const OpDef& d = op("add");
   return alpha == 1.0 ? dispatch_inplace(d, *this, {other})
                       : dispatch_inplace(d, *this, {other}, {{"alpha", alpha}});
 }
-Tensor& Tensor::sub_(const Tensor& other, double alpha) { return add_(other, -alpha); }
+Tensor& Tensor::sub_(const Tensor& other, double alpha) {
+  static const OpDef& d = op("sub");
+  return alpha == 1.0 ? dispatch_inplace(d, *this, {other})
+                      : dispatch_inplace(d, *this, {other}, {{"alpha", alpha}});
+}
 Tensor& Tensor::mul_(const Tensor& other) {
   static const OpDef& d = op("mul");
   return dispatch_inplace(d, *this, {other});
@@ -179,131 +379,5 @@ Tensor& Tensor::div_(const Tensor& other) {
 }
 Tensor& Tensor::add_(double other) { return add_(wrap_scalar(other)); }
 Tensor& Tensor::mul_(double other) { return mul_(wrap_scalar(other)); }
-Tensor Tensor::neg() const { return tandem::neg(*this); }
-
-// ---- not implemented yet
-Tensor pow(const Tensor& base, const Tensor& exponent) {
-  TANDEM_FAIL("pow: not implemented yet");
-}
-Tensor pow(const Tensor& base, double exponent) {
-  TANDEM_FAIL("pow: not implemented yet");
-}
-Tensor exp(const Tensor& x) {
-  TANDEM_FAIL("exp: not implemented yet");
-}
-Tensor log(const Tensor& x) {
-  TANDEM_FAIL("log: not implemented yet");
-}
-Tensor log1p(const Tensor& x) {
-  TANDEM_FAIL("log1p: not implemented yet");
-}
-Tensor sqrt(const Tensor& x) {
-  TANDEM_FAIL("sqrt: not implemented yet");
-}
-Tensor rsqrt(const Tensor& x) {
-  TANDEM_FAIL("rsqrt: not implemented yet");
-}
-Tensor abs(const Tensor& x) {
-  TANDEM_FAIL("abs: not implemented yet");
-}
-Tensor sign(const Tensor& x) {
-  TANDEM_FAIL("sign: not implemented yet");
-}
-Tensor sin(const Tensor& x) {
-  TANDEM_FAIL("sin: not implemented yet");
-}
-Tensor cos(const Tensor& x) {
-  TANDEM_FAIL("cos: not implemented yet");
-}
-Tensor tanh(const Tensor& x) {
-  TANDEM_FAIL("tanh: not implemented yet");
-}
-Tensor sigmoid(const Tensor& x) {
-  TANDEM_FAIL("sigmoid: not implemented yet");
-}
-Tensor relu(const Tensor& x) {
-  TANDEM_FAIL("relu: not implemented yet");
-}
-Tensor leaky_relu(const Tensor& x, double negative_slope) {
-  TANDEM_FAIL("leaky_relu: not implemented yet");
-}
-Tensor gelu(const Tensor& x, const std::string& approximate) {
-  TANDEM_FAIL("gelu: not implemented yet");
-}
-Tensor silu(const Tensor& x) {
-  TANDEM_FAIL("silu: not implemented yet");
-}
-Tensor softplus(const Tensor& x, double beta, double threshold) {
-  TANDEM_FAIL("softplus: not implemented yet");
-}
-Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
-  TANDEM_FAIL("clamp: not implemented yet");
-}
-Tensor minimum(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("minimum: not implemented yet");
-}
-Tensor maximum(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("maximum: not implemented yet");
-}
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("where: not implemented yet");
-}
-Tensor eq(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("eq: not implemented yet");
-}
-Tensor ne(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("ne: not implemented yet");
-}
-Tensor lt(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("lt: not implemented yet");
-}
-Tensor le(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("le: not implemented yet");
-}
-Tensor gt(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("gt: not implemented yet");
-}
-Tensor ge(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("ge: not implemented yet");
-}
-Tensor logical_and(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("logical_and: not implemented yet");
-}
-Tensor logical_or(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("logical_or: not implemented yet");
-}
-Tensor logical_xor(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("logical_xor: not implemented yet");
-}
-Tensor logical_not(const Tensor& x) {
-  TANDEM_FAIL("logical_not: not implemented yet");
-}
-Tensor operator==(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("operator==: not implemented yet");
-}
-Tensor operator!=(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("operator!=: not implemented yet");
-}
-Tensor operator<(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("operator<: not implemented yet");
-}
-Tensor operator<=(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("operator<=: not implemented yet");
-}
-Tensor operator>(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("operator>: not implemented yet");
-}
-Tensor operator>=(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("operator>=: not implemented yet");
-}
-Tensor operator&&(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("operator&&: not implemented yet");
-}
-Tensor operator||(const Tensor& a, const Tensor& b) {
-  TANDEM_FAIL("operator||: not implemented yet");
-}
-Tensor operator!(const Tensor& x) {
-  TANDEM_FAIL("operator!: not implemented yet");
-}
 
 }  // namespace tandem
