@@ -53,6 +53,68 @@ T avg_divisor(const Pool2d& p, const AvgRow& r, int64_t ow, bool count_include_p
 int64_t adaptive_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
 int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
 
+// Adaptive pooling of one plane: the rows of an output row's windows are added into
+// acc (a vectorized sweep), then each output sums its columns of acc. A 1x1 output
+// (global pooling) is one contiguous sum.
+template <typename T>
+TANDEM_NN_INLINE void adaptive_fwd_plane_impl(const Pool2d& p, const T* x, T* y, T* acc) {
+  if (p.OH == 1 && p.OW == 1) {
+    y[0] = static_cast<T>(nn_simd::sum_run(x, p.H * p.W) / static_cast<double>(p.H * p.W));
+    return;
+  }
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    const int64_t hs = adaptive_start(oh, p.H, p.OH), he = adaptive_end(oh, p.H, p.OH);
+    std::copy(x + hs * p.W, x + (hs + 1) * p.W, acc);
+    for (int64_t ih = hs + 1; ih < he; ++ih)
+      for (int64_t iw = 0; iw < p.W; ++iw) acc[iw] += x[ih * p.W + iw];
+    for (int64_t ow = 0; ow < p.OW; ++ow) {
+      const int64_t ws = adaptive_start(ow, p.W, p.OW), we = adaptive_end(ow, p.W, p.OW);
+      T sum = 0;
+      for (int64_t iw = ws; iw < we; ++iw) sum += acc[iw];
+      y[oh * p.OW + ow] = sum / static_cast<T>((he - hs) * (we - ws));
+    }
+  }
+}
+
+// Its adjoint: acc[iw] collects g/count of the windows covering column iw of output
+// row oh, then is added to every input row of those windows.
+template <typename T>
+TANDEM_NN_INLINE void adaptive_bwd_plane_impl(const Pool2d& p, const T* g, T* gx, T* acc) {
+  if (p.OH == 1 && p.OW == 1) {
+    const T v = g[0] / static_cast<T>(p.H * p.W);
+    for (int64_t i = 0; i < p.H * p.W; ++i) gx[i] = v;
+    return;
+  }
+  std::fill(gx, gx + p.H * p.W, T(0));
+  for (int64_t oh = 0; oh < p.OH; ++oh) {
+    const int64_t hs = adaptive_start(oh, p.H, p.OH), he = adaptive_end(oh, p.H, p.OH);
+    std::fill(acc, acc + p.W, T(0));
+    for (int64_t ow = 0; ow < p.OW; ++ow) {
+      const int64_t ws = adaptive_start(ow, p.W, p.OW), we = adaptive_end(ow, p.W, p.OW);
+      const T v = g[oh * p.OW + ow] / static_cast<T>((he - hs) * (we - ws));
+      for (int64_t iw = ws; iw < we; ++iw) acc[iw] += v;
+    }
+    for (int64_t ih = hs; ih < he; ++ih)
+      for (int64_t iw = 0; iw < p.W; ++iw) gx[ih * p.W + iw] += acc[iw];
+  }
+}
+
+// Planes [b, e) per call: global pooling of small planes is a few cycles per plane.
+#define TANDEM_ADAPTIVE_PLANES(T)                                                              \
+  TANDEM_NN_CLONES void adaptive_fwd_planes(const Pool2d& p, int64_t b, int64_t e, const T* x, \
+                                            T* y, T* acc) {                                   \
+    for (int64_t k = b; k < e; ++k)                                                            \
+      adaptive_fwd_plane_impl(p, x + k * p.H * p.W, y + k * p.OH * p.OW, acc);                 \
+  }                                                                                            \
+  TANDEM_NN_CLONES void adaptive_bwd_planes(const Pool2d& p, int64_t b, int64_t e, const T* g, \
+                                            T* gx, T* acc) {                                  \
+    for (int64_t k = b; k < e; ++k)                                                            \
+      adaptive_bwd_plane_impl(p, g + k * p.OH * p.OW, gx + k * p.H * p.W, acc);                \
+  }
+TANDEM_ADAPTIVE_PLANES(float)
+TANDEM_ADAPTIVE_PLANES(double)
+#undef TANDEM_ADAPTIVE_PLANES
+
 }  // namespace
 
 template <typename T>
@@ -107,40 +169,16 @@ void avg_pool2d_bwd(const Pool2d& p, bool count_include_pad, const T* g, T* gx) 
 }
 
 template <typename T> void adaptive_avg_pool2d_fwd(const Pool2d& p, const T* x, T* y) {
-  const int64_t in = p.H * p.W, out = p.OH * p.OW;
-  parallel_for(p.planes, plane_grain(in), [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      const T* xp = x + k * in;
-      for (int64_t oh = 0; oh < p.OH; ++oh) {
-        int64_t hs = adaptive_start(oh, p.H, p.OH), he = adaptive_end(oh, p.H, p.OH);
-        for (int64_t ow = 0; ow < p.OW; ++ow) {
-          int64_t ws = adaptive_start(ow, p.W, p.OW), we = adaptive_end(ow, p.W, p.OW);
-          T s = 0;
-          for (int64_t ih = hs; ih < he; ++ih)
-            for (int64_t iw = ws; iw < we; ++iw) s += xp[ih * p.W + iw];
-          y[k * out + oh * p.OW + ow] = s / static_cast<T>((he - hs) * (we - ws));
-        }
-      }
-    }
+  parallel_for(p.planes, plane_grain(p.H * p.W), [&](int64_t b, int64_t e) {
+    std::vector<T> acc(p.W);
+    adaptive_fwd_planes(p, b, e, x, y, acc.data());
   });
 }
 
 template <typename T> void adaptive_avg_pool2d_bwd(const Pool2d& p, const T* g, T* gx) {
-  const int64_t in = p.H * p.W, out = p.OH * p.OW;
-  parallel_for(p.planes, plane_grain(in), [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      T* gp = gx + k * in;
-      std::fill(gp, gp + in, T(0));
-      for (int64_t oh = 0; oh < p.OH; ++oh) {
-        int64_t hs = adaptive_start(oh, p.H, p.OH), he = adaptive_end(oh, p.H, p.OH);
-        for (int64_t ow = 0; ow < p.OW; ++ow) {
-          int64_t ws = adaptive_start(ow, p.W, p.OW), we = adaptive_end(ow, p.W, p.OW);
-          T v = g[k * out + oh * p.OW + ow] / static_cast<T>((he - hs) * (we - ws));
-          for (int64_t ih = hs; ih < he; ++ih)
-            for (int64_t iw = ws; iw < we; ++iw) gp[ih * p.W + iw] += v;
-        }
-      }
-    }
+  parallel_for(p.planes, plane_grain(p.H * p.W), [&](int64_t b, int64_t e) {
+    std::vector<T> acc(p.W);
+    adaptive_bwd_planes(p, b, e, g, gx, acc.data());
   });
 }
 

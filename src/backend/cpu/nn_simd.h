@@ -69,10 +69,20 @@ template <typename T> TANDEM_NN_INLINE Vec<T> vload(const T* p) {
   return v;
 }
 template <typename T> TANDEM_NN_INLINE void vstore(T* p, Vec<T> v) { __builtin_memcpy(p, &v, sizeof v); }
+// Sum of the lanes, halving the vector each step (log2(N) adds, not N).
+template <typename T, int N, size_t... I>
+TANDEM_NN_INLINE T tree_sum(VecN<T, N> v, std::index_sequence<I...>) {
+  if constexpr (N == 1) {
+    return v[0];
+  } else {
+    VecN<T, N / 2> lo = __builtin_shufflevector(v, v, I...);
+    VecN<T, N / 2> hi = __builtin_shufflevector(v, v, (I + N / 2)...);
+    return tree_sum<T, N / 2>(lo + hi, std::make_index_sequence<N / 4 == 0 ? 1 : N / 4>());
+  }
+}
 template <typename T> TANDEM_NN_INLINE double hsum(Vec<T> v) {
-  double s = 0;
-  for (int64_t k = 0; k < kLanes<T>; ++k) s += static_cast<double>(v[k]);
-  return s;
+  constexpr int N = static_cast<int>(kLanes<T>);
+  return static_cast<double>(tree_sum<T, N>(v, std::make_index_sequence<N / 2>()));
 }
 
 // Sums over i < n of the vector terms f(i) (i a multiple of the lane count) and the

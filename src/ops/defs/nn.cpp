@@ -4,6 +4,7 @@
 //   embedding(w, idx)      -> grad: embedding_backward(g, idx)      (rows scattered and summed)
 //   embedding_backward     -> grad: embedding(gg, idx) with the padding_idx rows zeroed
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "../../backend/cpu/loops.h"
@@ -29,20 +30,32 @@ void register_dropout() {
   };
   d.cpu = [](const KernelArgs& k) {
     const Tensor& y = k.outputs[0];
-    const double p = k.attrs.get<double>("p"), keep = 1.0 - p;
+    const double keep = 1.0 - k.attrs.get<double>("p");
     Tensor x = dense(k.inputs[0], y.dtype());
-    // NOTE: drawn serially in element order, so a seed gives the same mask at any
-    // thread count.
+    // Element i is kept when its 32-bit uniform draw is below keep * 2^32; each 64-bit
+    // draw of the generator gives two. NOTE: drawn serially in element order, so a seed
+    // gives the same mask at any thread count.
+    const uint64_t threshold = static_cast<uint64_t>(std::ldexp(keep, 32));
     Generator& gen = default_generator();
     TANDEM_DISPATCH_FLOAT(y.dtype(), "dropout", [&] {
       const scalar_t scale = keep > 0 ? static_cast<scalar_t>(1.0 / keep) : scalar_t(0);
       const scalar_t* xp = cptr<scalar_t>(x);
       scalar_t* yp = optr<scalar_t>(y);
       scalar_t* mp = optr<scalar_t>(k.outputs[1]);
-      for (int64_t i = 0; i < y.numel(); ++i) {
-        scalar_t m = gen.next_double() < keep ? scale : scalar_t(0);
-        mp[i] = m;
-        yp[i] = xp[i] * m;
+      constexpr int64_t kChunk = 1024;
+      uint32_t u[kChunk];
+      for (int64_t b = 0; b < y.numel(); b += kChunk) {
+        const int64_t n = std::min(kChunk, y.numel() - b);
+        for (int64_t i = 0; i < n; i += 2) {
+          uint64_t r = gen.next_u64();
+          u[i] = static_cast<uint32_t>(r);
+          u[i + 1] = static_cast<uint32_t>(r >> 32);
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          scalar_t m = static_cast<scalar_t>(u[i] < threshold) * scale;
+          mp[b + i] = m;
+          yp[b + i] = xp[b + i] * m;
+        }
       }
     });
   };
