@@ -1,6 +1,7 @@
 // Gradients of the reductions: gradchecks (first and second order) for every op,
 // and hand/PyTorch checks of how max-like gradients are shared.
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "grad_cases.h"
@@ -144,4 +145,29 @@ TEST(ReduceGrad, SoftmaxGradientsMatchTorch) {
                          {2, 3}),
                      tol, tol);
   }
+}
+TANDEM_GRAD_CASE(norm, p3, [](const Tensors& x) { return norm(x[0], 3, {0}); },
+                 [] { return Tensors{noncontiguous({4, 3})}; }, GradcheckOptions{.second_order = true});
+TANDEM_GRAD_CASE(norm, p1_5_all, [](const Tensors& x) { return norm(x[0], 1.5); },
+                 [] { return Tensors{randn({2, 3}, kF64g)}; }, GradcheckOptions{.second_order = true});
+TANDEM_GRAD_CASE(norm, p0_5, [](const Tensors& x) { return norm(x[0], 0.5, {1}); },
+                 [] { return Tensors{randn({2, 3}, kF64g)}; });
+
+TEST(ReduceGrad, NormAndProdGradientsAtZerosAndTiesMatchTorch) {
+  auto grad_of = [](std::vector<double> v, const std::function<Tensor(const Tensor&)>& f) {
+    Tensor x = tensor(v, Shape{static_cast<int64_t>(v.size())}, kF64g);
+    f(x).backward();
+    return x.grad();
+  };
+  // x = torch.tensor(v, dtype=torch.float64, requires_grad=True); torch.norm(x, p).backward(); x.grad
+  EXPECT_ALL_CLOSE(grad_of({0, 3, -4}, [](const Tensor& x) { return norm(x, 0.5); }),
+                   f64({0.0, 2.154700538379252, -1.8660254037844386}, {3}), 1e-12, 1e-12);
+  EXPECT_ALL_CLOSE(grad_of({3, -3, 1}, [](const Tensor& x) { return norm(x, kInf); }), f64({0.5, -0.5, 0}, {3}));
+  EXPECT_ALL_CLOSE(grad_of({0, 3, -4}, [](const Tensor& x) { return norm(x, 1.5); }),
+                   f64({0.0, 0.7329564758289748, -0.8463452372482761}, {3}), 1e-12, 1e-12);
+  EXPECT_ALL_CLOSE(grad_of({0, 0}, [](const Tensor& x) { return norm(x, 3); }), f64({0, 0}, {2}));
+  EXPECT_ALL_CLOSE(grad_of({0, 2, -1}, [](const Tensor& x) { return norm(x, 1); }), f64({0, 1, -1}, {3}));
+  // x.prod().backward(): two zeros -> all 0; one zero -> the product of the others there
+  EXPECT_ALL_CLOSE(grad_of({0, 2, 0}, [](const Tensor& x) { return prod(x); }), f64({0, 0, 0}, {3}));
+  EXPECT_ALL_CLOSE(grad_of({1, 2, 0}, [](const Tensor& x) { return prod(x); }), f64({0, 0, 2}, {3}));
 }

@@ -96,29 +96,9 @@ Reduced reduced_of(const BackwardContext& c, const char* op) {
 
 Attrs dims_attrs(const IntArray& dims, bool keepdim) { return {{"dims", dims}, {"keepdim", keepdim}}; }
 
-// A 0/1 mask of pred(a, b) (broadcast), as dtype.
-// TODO(elementwise): use eq/gt/lt once they land on main. The masks are piecewise
-// constant in the inputs, so computing them outside autograd gives the same first
-// and second derivatives; only graph capture needs them as ops.
-Tensor mask_of(const Tensor& a, const Tensor& b, DType dtype, bool (*pred)(double, double)) {
-  NoGradGuard no_grad;
-  Shape s = broadcast_shapes(a.shape(), b.shape(), "mask");
-  std::vector<double> va = a.detach().expand(s).to_vector<double>();
-  std::vector<double> vb = b.detach().expand(s).to_vector<double>();
-  std::vector<double> m(va.size());
-  for (size_t i = 0; i < m.size(); ++i) m[i] = pred(va[i], vb[i]) ? 1.0 : 0.0;
-  return tensor(m, s).to(dtype);
-}
-bool pred_eq(double a, double b) { return a == b; }
-bool pred_abs_eq(double a, double b) { return std::abs(a) == b; }
-bool pred_gt(double a, double b) { return a > b; }
-bool pred_lt(double a, double b) { return a < b; }
-Tensor zero_like_scalar(const Tensor& t) { return scalar_tensor(0.0, {.dtype = t.dtype()}); }
-// sign(x) as a constant (its derivative is zero almost everywhere).
-Tensor sign_of(const Tensor& x) {
-  Tensor z = zero_like_scalar(x);
-  return mask_of(x, z, x.dtype(), pred_gt) - mask_of(x, z, x.dtype(), pred_lt);
-}
+Tensor zero_of(const Tensor& t) { return scalar_tensor(0.0, {.dtype = t.dtype()}); }
+// where(cond, 0, v): the masked_fill_(cond, 0) of PyTorch's formulas.
+Tensor zero_where(const Tensor& cond, const Tensor& v) { return where(cond, zero_of(v), v); }
 
 IntArray reduced_dims(const std::vector<bool>& mask) {
   IntArray dims;
@@ -131,7 +111,7 @@ IntArray reduced_dims(const std::vector<bool>& mask) {
 Tensor ext_backward(const BackwardContext& c, const char* op) {
   Reduced r = reduced_of(c, op);
   const Tensor& x = c.input(0);
-  Tensor mask = mask_of(x, r.restore(c.output(0), x.shape()), c.grad(0).dtype(), pred_eq);
+  Tensor mask = eq(x, r.restore(c.output(0), x.shape())).to(c.grad(0).dtype());
   Tensor count = x.dim() == 0 ? mask : sum(mask, reduced_dims(r.mask), true);
   return r.restore(c.grad(0), x.shape()) * mask / count;
 }
@@ -141,7 +121,7 @@ Tensor one_hot_along(const Tensor& index, const Shape& shape, int64_t dim, DType
   Shape view(shape.size(), 1);
   view[dim] = shape[dim];
   Tensor pos = arange(static_cast<double>(shape[dim])).reshape(view);
-  return mask_of(pos, index, dtype, pred_eq);
+  return eq(pos, index).to(dtype);
 }
 
 // ---- registration helpers
@@ -206,12 +186,13 @@ void register_sum_like() {
       IntArray dims = reduced_dims(r.mask);
       Tensor g = r.restore(c.grad(0), x.shape());
       Tensor out = r.restore(c.output(0), x.shape());
-      Tensor is_zero = mask_of(x, zero_like_scalar(x), x.dtype(), pred_eq);
-      Tensor safe_x = x + is_zero;  // zeros replaced by ones
+      Tensor is_zero = eq(x, zero_of(x));
+      Tensor safe_x = where(is_zero, ones_like(x), x);
       Tensor nonzero_prod = x.dim() == 0 ? safe_x : prod(safe_x, dims, true);
-      Tensor zeros_in = x.dim() == 0 ? is_zero : sum(is_zero, dims, true);
-      Tensor one_zero = mask_of(zeros_in, scalar_tensor(1.0, {.dtype = x.dtype()}), x.dtype(), pred_eq);
-      return Tensors{g * (is_zero * one_zero * nonzero_prod + (1.0 - is_zero) * out / safe_x)};
+      Tensor zeros_in = x.dim() == 0 ? is_zero.to(DType::Int64) : sum(is_zero, dims, true);
+      Tensor one_zero = eq(zeros_in, scalar_tensor(1.0, {.dtype = DType::Int64}));
+      Tensor at_zero = where(one_zero, nonzero_prod, zeros_like(nonzero_prod));
+      return Tensors{g * where(is_zero, at_zero, out / safe_x)};
     };
     d.save_outputs = true;
     register_op(std::move(d));
@@ -344,8 +325,7 @@ void register_var() {
     } else {
       // d std = d var / (2 std); a zero std gets a zero gradient (as PyTorch).
       Tensor s = r.restore(c.output(0), x.shape());
-      Tensor is_zero = mask_of(s, zero_like_scalar(s), s.dtype(), pred_eq);
-      Tensor scale = g / (s + is_zero) * (1.0 - is_zero);
+      Tensor scale = zero_where(eq(s, zero_of(s)), g / s);
       return Tensors{scale * centered * (1.0 / denom)};
     }
   };
@@ -372,27 +352,11 @@ void register_logsumexp_norm() {
       cpu::logsumexp_kernel(x, mask_of(x.shape(), k.attrs, "logsumexp"), k.outputs[0]);
     };
     d.backward = [](const BackwardContext& c) {
-      // exp(x - logsumexp(x)): the softmax over the reduced dims taken together.
       const Tensor& x = c.input(0);
       Reduced r = reduced_of(c, "logsumexp");
-      Tensor g = r.restore(c.grad(0), x.shape());
-      if (x.dim() == 0) return Tensors{g};
-      IntArray perm, inv(x.dim());
-      Shape flat;
-      int64_t count = 1;
-      for (int pass = 0; pass < 2; ++pass)
-        for (int64_t d = 0; d < x.dim(); ++d)
-          if (r.mask[d] == (pass == 1)) {
-            inv[d] = static_cast<int64_t>(perm.size());
-            perm.push_back(d);
-            if (pass == 0) flat.push_back(x.size(d));
-            else count *= x.size(d);
-          }
-      flat.push_back(count);
-      Tensor xp = x.permute(perm);
-      Tensor sm = softmax(xp.reshape(flat), -1).reshape(xp.shape()).permute(inv);
-      return Tensors{g * sm};
+      return Tensors{r.restore(c.grad(0), x.shape()) * exp(x - r.restore(c.output(0), x.shape()))};
     };
+    d.save_outputs = true;
     register_op(std::move(d));
   }
   {
@@ -415,20 +379,22 @@ void register_logsumexp_norm() {
       double p = c.attrs().get<double>("p");
       Tensor g = r.restore(c.grad(0), x.shape());
       Tensor nrm = r.restore(c.output(0), x.shape());
-      Tensor zero_norm = mask_of(nrm, zero_like_scalar(nrm), x.dtype(), pred_eq);
+      Tensor zero_norm = eq(nrm, zero_of(nrm));
       if (p == 0.0) return Tensors{zeros_like(x)};
-      Tensor sgn = sign_of(x);
-      if (p == 1.0) return Tensors{sgn * g};
-      if (p == 2.0) return Tensors{x * (g / (nrm + zero_norm) * (1.0 - zero_norm))};
+      if (p == 1.0) return Tensors{sign(x) * g};
+      if (p == 2.0) return Tensors{x * zero_where(zero_norm, g / nrm)};
       if (std::isinf(p)) {
-        Tensor is_ext = mask_of(x, nrm, x.dtype(), pred_abs_eq);
+        // Shared among the elements whose |x| is the norm (NaN norms: the NaNs).
+        Tensor is_ext = logical_or(eq(abs(x), nrm), logical_and(ne(x, x), ne(nrm, nrm))).to(x.dtype());
         Tensor count = x.dim() == 0 ? is_ext : sum(is_ext, reduced_dims(r.mask), true);
-        return Tensors{sgn * (g / count) * is_ext};
+        return Tensors{sign(x) * (g / count) * is_ext};
       }
-      Tensor ax = x * sgn;
-      Tensor scaled = p < 2.0 ? sgn * pow(ax, p - 1.0) : x * pow(ax, p - 2.0);
-      Tensor scale = g / pow(nrm + zero_norm, p - 1.0) * (1.0 - zero_norm);
-      return Tensors{scaled * scale};
+      if (p < 1.0) {
+        Tensor scaled = sign(x) * zero_where(eq(x, zero_of(x)), pow(abs(x), p - 1.0));
+        return Tensors{scaled * g * pow(nrm, 1.0 - p)};
+      }
+      Tensor scaled = p < 2.0 ? sign(x) * pow(abs(x), p - 1.0) : x * pow(abs(x), p - 2.0);
+      return Tensors{scaled * zero_where(zero_norm, g / pow(nrm, p - 1.0))};
     };
     d.save_outputs = true;
     register_op(std::move(d));
@@ -497,9 +463,8 @@ void register_softmax_backward() {
     const Tensor& gg = c.grad(0);
     auto sum_dim = [&](const Tensor& t) { return y.dim() == 0 ? t : sum(t, {dim}, true); };
     if constexpr (kLog) {
-      // out = g - p * sum(g), p = exp(y) = softmax(y) (y is a log-softmax).
-      // TODO(elementwise): exp(y) once exp lands on main.
-      Tensor p = softmax(y, dim);
+      // out = g - p * sum(g), p = exp(y).
+      Tensor p = exp(y);
       return Tensors{c.needs_input_grad(0) ? gg - sum_dim(gg * p) : Tensor(),
                      c.needs_input_grad(1) ? -(gg * p * sum_dim(g)) : Tensor()};
     } else {
