@@ -384,6 +384,37 @@ TEST(GroupNorm, Errors) {
   EXPECT_TRUE(throws_error([&] { group_norm(x, 3, Tensor(), ones({4})); }, {"group_norm", "bias", "[4]"}));
 }
 
+// ---- 16-bit inputs (computed in float32 by dispatch, rounded once) ---------------
+
+TEST(NnOps, HalfAndBFloat16InputsMatchFloat32) {
+  Tensor x = randn({2, 4, 6, 6});
+  Tensor w = randn({4}), b = randn({4}), lw = randn({6}), lb = randn({6});
+  for (DType dt : {kFloat16, kBFloat16}) {
+    SCOPED_TRACE(dtype_name(dt));
+    Tensor xh = x.to(dt);
+    Tensor xr = xh.to(kFloat32);  // the values the 16-bit run sees
+    auto close16 = [&](const Tensor& got, const Tensor& want) {
+      EXPECT_EQ(got.dtype(), dt);
+      EXPECT_ALL_CLOSE(got.to(kFloat32), want.to(dt).to(kFloat32), 0.05, 0.02);
+    };
+    close16(max_pool2d(xh, {3}, {2}, {1}), max_pool2d(xr, {3}, {2}, {1}));
+    close16(avg_pool2d(xh, {2}), avg_pool2d(xr, {2}));
+    close16(adaptive_avg_pool2d(xh, {1}), adaptive_avg_pool2d(xr, {1}));
+    close16(layer_norm(xh, {6}, lw.to(dt), lb.to(dt)), layer_norm(xr, {6}, lw.to(dt).to(kFloat32), lb.to(dt).to(kFloat32)));
+    close16(group_norm(xh, 2, w, b), group_norm(xr, 2, w, b));
+    Tensor rm = zeros({4}), rv = ones({4});
+    close16(batch_norm(xh, rm, rv, w, b, true), batch_norm(xr, Tensor(), Tensor(), w, b, true));
+    EXPECT_EQ(rm.dtype(), kFloat32);
+    manual_seed(3);
+    Tensor dh = dropout(xh, 0.5);
+    manual_seed(3);
+    close16(dh, dropout(xr, 0.5));
+    Tensor xg = xh.detach().requires_grad_();
+    Tensor g = tandem::grad({layer_norm(xg, {6}).sum()}, {xg})[0];
+    EXPECT_EQ(g.dtype(), dt);
+  }
+}
+
 // ---- dropout ----------------------------------------------------------------------
 
 TEST(Dropout, SameSeedSameMaskAndKeptValuesAreScaled) {
