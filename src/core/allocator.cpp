@@ -1,6 +1,8 @@
 #include "allocator.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -31,10 +33,7 @@ Cache& cache() {
   return *c;
 }
 
-}  // namespace
-
-void* allocate(size_t nbytes) {
-  size_t cls = size_class(nbytes);
+void* allocate_global(size_t cls) {
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
@@ -55,9 +54,7 @@ void* allocate(size_t nbytes) {
   return p;
 }
 
-void deallocate(void* p, size_t nbytes) {
-  if (p == nullptr) return;
-  size_t cls = size_class(nbytes);
+void deallocate_global(void* p, size_t cls) {
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
@@ -68,6 +65,56 @@ void deallocate(void* p, size_t nbytes) {
     }
   }
   std::free(p);
+}
+
+// Blocks of up to 1 KiB (scalars, small shapes) come and go at every op: each
+// thread keeps a few per size class, with no lock and no hashing. A block freed
+// by another thread than the one that took it simply joins that thread's cache.
+constexpr size_t kSmallClasses = 16;  // 64, 128, ..., 1024 bytes
+constexpr int kPerClass = 32;
+struct ThreadCache {
+  void* blocks[kSmallClasses][kPerClass];
+  int count[kSmallClasses];
+  bool dead;  // the thread is exiting: its cache was handed back
+};
+// NOTE: trivially destructible, so it stays usable while later thread_local and
+// static destructors still free tensors; the Flusher hands its blocks back.
+thread_local ThreadCache t_cache;
+struct Flusher {
+  bool armed = false;
+  ~Flusher() {
+    for (size_t k = 0; k < kSmallClasses; ++k)
+      for (int i = 0; i < t_cache.count[k]; ++i)
+        deallocate_global(t_cache.blocks[k][i], (k + 1) * kAlign);
+    std::fill(std::begin(t_cache.count), std::end(t_cache.count), 0);
+    t_cache.dead = true;
+  }
+};
+thread_local Flusher t_flusher;
+
+}  // namespace
+
+void* allocate(size_t nbytes) {
+  size_t cls = size_class(nbytes);
+  if (cls <= kSmallClasses * kAlign && !t_cache.dead) {
+    size_t k = cls / kAlign - 1;
+    if (t_cache.count[k] > 0) return t_cache.blocks[k][--t_cache.count[k]];
+  }
+  return allocate_global(cls);
+}
+
+void deallocate(void* p, size_t nbytes) {
+  if (p == nullptr) return;
+  size_t cls = size_class(nbytes);
+  if (cls <= kSmallClasses * kAlign && !t_cache.dead) {
+    size_t k = cls / kAlign - 1;
+    if (t_cache.count[k] < kPerClass) {
+      t_flusher.armed = true;  // first use constructs this thread's flusher
+      t_cache.blocks[k][t_cache.count[k]++] = p;
+      return;
+    }
+  }
+  deallocate_global(p, cls);
 }
 
 void empty_cache() {

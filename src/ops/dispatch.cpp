@@ -23,19 +23,108 @@ void check_inputs(const OpDef& def, const std::vector<Tensor>& inputs) {
   }
 }
 
-std::vector<Tensor> run_kernel(const OpDef& def, const std::vector<Tensor>& inputs,
-                               const std::vector<TensorMeta>& out_meta, const Attrs& attrs) {
-  if (def.view) return def.view(inputs, attrs);
+// NOTE: per-thread scratch vectors reused from call to call (by nesting depth:
+// kernels and backward formulas call ops too), so that a steady-state dispatch
+// allocates little more than its outputs. Assigning a Shape into a reused
+// TensorMeta keeps the vector's capacity.
+struct Scratch {
+  std::vector<TensorMeta> in_meta;
+  std::vector<Tensor> outs;
+};
+thread_local std::vector<std::unique_ptr<Scratch>> t_scratch;
+thread_local size_t t_depth = 0;
+struct ScratchLease {
+  Scratch* s;
+  ScratchLease() {
+    if (t_scratch.size() <= t_depth) t_scratch.push_back(std::make_unique<Scratch>());
+    s = t_scratch[t_depth++].get();
+  }
+  ~ScratchLease() {
+    s->outs.clear();
+    --t_depth;
+  }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+};
+
+void fill_meta(TensorMeta& m, const Tensor& t) {
+  if (!t.defined()) {
+    m.shape.clear();
+    m.dtype = DType::Float32;
+    m.device = Device::CPU;
+    m.is_wrapped_number = false;
+    m.defined = false;
+    return;
+  }
+  m.shape = t.shape();
+  m.dtype = t.dtype();
+  m.device = t.device();
+  m.is_wrapped_number = t.impl()->is_wrapped_number;
+  m.defined = true;
+}
+
+// A fresh contiguous tensor for an inferred output; takes the shape from `m`.
+Tensor make_output(TensorMeta& m, Device dev) {
+  for (int64_t s : m.shape)
+    TANDEM_CHECK(s >= 0, "empty: negative dimension in shape {}", shape_str(m.shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->strides = contiguous_strides(m.shape);
+  impl->numel = shape_numel(m.shape);
+  impl->sizes = std::move(m.shape);
+  impl->dtype = m.dtype;
+  impl->storage = std::make_shared<Storage>(impl->numel * itemsize(m.dtype), dev);
+  return Tensor(std::move(impl));
+}
+
+void run_kernel(const OpDef& def, const std::vector<Tensor>& inputs,
+                std::vector<TensorMeta>& out_meta, const Attrs& attrs, std::vector<Tensor>& outs) {
+  if (def.view) {
+    outs = def.view(inputs, attrs);
+    return;
+  }
   Device dev = Device::CPU;
   for (const Tensor& t : inputs)
     if (t.defined()) dev = t.device();
   KernelFn kernel = dev == Device::CPU ? def.cpu : def.cuda;
   TANDEM_CHECK(kernel != nullptr, "{}: no kernel for device {}", def.name, device_name(dev));
-  std::vector<Tensor> outs;
   outs.reserve(out_meta.size());
-  for (const TensorMeta& m : out_meta) outs.push_back(empty(m.shape, {.dtype = m.dtype, .device = dev}));
+  for (TensorMeta& m : out_meta) outs.push_back(make_output(m, dev));
   kernel(KernelArgs{inputs, outs, attrs});
-  return outs;
+}
+
+void dispatch_into(const OpDef& def, const std::vector<Tensor>& inputs, const Attrs& attrs,
+                   std::vector<Tensor>& outs) {
+  check_inputs(def, inputs);
+  if (t_interceptor) {
+    outs = t_interceptor->run(def, inputs, attrs);
+    return;
+  }
+  std::vector<TensorMeta> out_meta;
+  bool has_half = false;
+  {
+    ScratchLease lease;
+    std::vector<TensorMeta>& in_meta = lease.s->in_meta;
+    in_meta.resize(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      fill_meta(in_meta[i], inputs[i]);
+      has_half |= inputs[i].defined() && is_half(inputs[i].dtype());
+    }
+    out_meta = def.infer(in_meta, attrs);
+  }
+
+  if (has_half && !def.supports_half && !def.view) {
+    // NOTE: float16/bfloat16 are storage types: compute in float32, round once at the end.
+    std::vector<Tensor> wide = inputs;
+    for (Tensor& t : wide)
+      if (t.defined() && is_half(t.dtype())) t = t.to(DType::Float32);
+    outs = dispatch(def, std::move(wide), attrs);
+    for (size_t i = 0; i < outs.size(); ++i)
+      if (outs[i].dtype() != out_meta[i].dtype) outs[i] = outs[i].to(out_meta[i].dtype);
+    return;
+  }
+
+  run_kernel(def, inputs, out_meta, attrs, outs);
+  if (autograd::needs_record(def, inputs)) autograd::record(def, inputs, outs, attrs);
 }
 
 }  // namespace
@@ -47,36 +136,17 @@ DispatchInterceptor* set_dispatch_interceptor(DispatchInterceptor* interceptor) 
 }
 
 std::vector<Tensor> dispatch(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
-  check_inputs(def, inputs);
-  if (t_interceptor) return t_interceptor->run(def, inputs, attrs);
-
-  std::vector<TensorMeta> in_meta;
-  in_meta.reserve(inputs.size());
-  bool has_half = false;
-  for (const Tensor& t : inputs) {
-    in_meta.push_back(TensorMeta::of(t));
-    has_half |= t.defined() && is_half(t.dtype());
-  }
-  std::vector<TensorMeta> out_meta = def.infer(in_meta, attrs);
-
-  if (has_half && !def.supports_half && !def.view) {
-    // NOTE: float16/bfloat16 are storage types: compute in float32, round once at the end.
-    std::vector<Tensor> wide = inputs;
-    for (Tensor& t : wide)
-      if (t.defined() && is_half(t.dtype())) t = t.to(DType::Float32);
-    std::vector<Tensor> outs = dispatch(def, std::move(wide), attrs);
-    for (size_t i = 0; i < outs.size(); ++i)
-      if (outs[i].dtype() != out_meta[i].dtype) outs[i] = outs[i].to(out_meta[i].dtype);
-    return outs;
-  }
-
-  std::vector<Tensor> outs = run_kernel(def, inputs, out_meta, attrs);
-  if (autograd::needs_record(def, inputs)) autograd::record(def, inputs, outs, attrs);
+  std::vector<Tensor> outs;
+  dispatch_into(def, inputs, attrs, outs);
   return outs;
 }
 
 Tensor dispatch1(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs) {
-  return dispatch(def, std::move(inputs), attrs)[0];
+  ScratchLease lease;
+  std::vector<Tensor>& outs = lease.s->outs;
+  outs.clear();
+  dispatch_into(def, inputs, attrs, outs);
+  return std::move(outs[0]);
 }
 
 Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> others,
@@ -103,9 +173,14 @@ Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> oth
     self = outs[0];
     return self;
   }
-  std::vector<TensorMeta> in_meta;
-  for (const Tensor& t : inputs) in_meta.push_back(TensorMeta::of(t));
-  TensorMeta out = def.infer(in_meta, attrs)[0];
+  TensorMeta out;
+  {
+    ScratchLease lease;
+    std::vector<TensorMeta>& in_meta = lease.s->in_meta;
+    in_meta.resize(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) fill_meta(in_meta[i], inputs[i]);
+    out = std::move(def.infer(in_meta, attrs)[0]);
+  }
   TANDEM_CHECK(out.shape == self.shape(),
                "{}_: the result has shape {} but the in-place target has shape {}", def.name,
                shape_str(out.shape), shape_str(self.shape()));
@@ -117,7 +192,10 @@ Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> oth
   if (!record && def.elementwise && def.cpu && self.is_contiguous() && out.dtype == self.dtype() &&
       self.device() == Device::CPU) {
     // Fast path: the elementwise kernel writes straight into self.
-    std::vector<Tensor> outs{self};
+    ScratchLease lease;
+    std::vector<Tensor>& outs = lease.s->outs;
+    outs.clear();
+    outs.push_back(self);
     def.cpu(KernelArgs{inputs, outs, attrs});
     self.storage()->bump_version();
     return self;

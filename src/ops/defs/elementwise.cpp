@@ -22,11 +22,13 @@ using cpu::Binary;
 
 bool is_float_compute(DType t) { return t == DType::Float32 || t == DType::Float64; }
 
+// NOTE: results are built in place: `return {m}` would copy the shape twice,
+// and this runs at every op call.
 Metas binary_meta(const Metas& in, const char* op) {
-  TensorMeta m;
-  m.shape = broadcast_shapes(in[0].shape, in[1].shape, op);
-  m.dtype = result_type(in);
-  return {m};
+  Metas r(1);
+  r[0].shape = broadcast_shapes(in[0].shape, in[1].shape, op);
+  r[0].dtype = result_type(in);
+  return r;
 }
 
 // The dtype both inputs of a comparison are compared in.
@@ -73,10 +75,10 @@ void compare_kernel(const KernelArgs& k) {
 }
 
 Metas bool_meta(const Metas& in, const char* op) {
-  TensorMeta m;
-  m.shape = in.size() == 1 ? in[0].shape : broadcast_shapes(in[0].shape, in[1].shape, op);
-  m.dtype = DType::Bool;
-  return {m};
+  Metas r(1);
+  r[0].shape = in.size() == 1 ? in[0].shape : broadcast_shapes(in[0].shape, in[1].shape, op);
+  r[0].dtype = DType::Bool;
+  return r;
 }
 
 }  // namespace
@@ -208,11 +210,11 @@ void register_elementwise() {
       TANDEM_CHECK(in[0].dtype == DType::Bool || in[0].dtype == DType::UInt8,
                    "where: expected the condition to be a bool tensor, got {} (shape {})",
                    in[0].dtype, shape_str(in[0].shape));
-      TensorMeta m;
-      m.shape = broadcast_shapes(broadcast_shapes(in[0].shape, in[1].shape, "where"), in[2].shape,
-                                 "where");
-      m.dtype = result_type({in[1], in[2]});
-      return Metas{m};
+      Metas r(1);
+      r[0].shape = broadcast_shapes(broadcast_shapes(in[0].shape, in[1].shape, "where"), in[2].shape,
+                                    "where");
+      r[0].dtype = result_type({in[1], in[2]});
+      return r;
     };
     d.cpu = [](const KernelArgs& k) {
       cpu::ew_where(k.inputs[0], k.inputs[1], k.inputs[2], k.outputs[0]);

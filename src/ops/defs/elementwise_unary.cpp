@@ -30,29 +30,31 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 bool is_float_compute(DType t) { return t == DType::Float32 || t == DType::Float64; }
 
-TensorMeta plain(const TensorMeta& m, DType dt) {
-  TensorMeta r = m;
-  r.dtype = dt;
-  r.is_wrapped_number = false;
+// One output like `m` with dtype dt. NOTE: built in place (this runs at every call).
+Metas plain(const TensorMeta& m, DType dt) {
+  Metas r(1);
+  r[0].shape = m.shape;
+  r[0].dtype = dt;
+  r[0].device = m.device;
   return r;
 }
 // exp, log, sin, ...: integers and bool compute in float32.
 Metas float_math_meta(const Metas& in) {
-  return {plain(in[0], is_floating(in[0].dtype) ? in[0].dtype : DType::Float32)};
+  return plain(in[0], is_floating(in[0].dtype) ? in[0].dtype : DType::Float32);
 }
 // neg, abs, relu: same dtype, bool is an error.
 Metas numeric_meta(const Metas& in, const char* op) {
   TANDEM_CHECK(in[0].dtype != DType::Bool,
                "{}: bool tensors are not supported (shape {}); convert with .to() first{}", op,
                shape_str(in[0].shape), std::string_view(op) == "neg" ? " or use logical_not" : "");
-  return {plain(in[0], in[0].dtype)};
+  return plain(in[0], in[0].dtype);
 }
 // leaky_relu, gelu, silu, softplus.
 Metas float_only_meta(const Metas& in, const char* op) {
   TANDEM_CHECK(is_floating(in[0].dtype),
                "{}: expected a floating-point tensor, got {} (shape {}); convert with .to(kFloat32)",
                op, in[0].dtype, shape_str(in[0].shape));
-  return {plain(in[0], in[0].dtype)};
+  return plain(in[0], in[0].dtype);
 }
 
 template <Unary U>
@@ -77,10 +79,10 @@ OpDef backward_def(const char* name, KernelFn cpu) {
   d.name = name;
   d.num_inputs = 2;
   d.infer = [](const Metas& in, const Attrs&) {
-    TensorMeta m;
-    m.shape = broadcast_shapes(in[0].shape, in[1].shape, "activation backward");
-    m.dtype = result_type(in);
-    return Metas{m};
+    Metas r(1);
+    r[0].shape = broadcast_shapes(in[0].shape, in[1].shape, "activation backward");
+    r[0].dtype = result_type(in);
+    return r;
   };
   d.cpu = cpu;
   d.elementwise = true;
@@ -199,7 +201,7 @@ void register_elementwise_unary() {
     register_op(std::move(d));
   }
   {
-    OpDef d = unary_def("sign", [](const Metas& in, const Attrs&) { return Metas{plain(in[0], in[0].dtype)}; },
+    OpDef d = unary_def("sign", [](const Metas& in, const Attrs&) { return plain(in[0], in[0].dtype); },
                         unary_kernel<Unary::Sign>);
     d.doc = "-1, 0 or 1 (0 for NaN); its gradient is zero.";
     d.backward = [](const BackwardContext& c) { return Tensors{zeros_like(c.grad(0))}; };
@@ -325,7 +327,7 @@ void register_elementwise_unary() {
                            a.get<double>(k), dt);
         }
       }
-      return Metas{plain(in[0], dt)};
+      return plain(in[0], dt);
     };
     d.cpu = [](const KernelArgs& k) {
       cpu::EwParams p{.p0 = k.attrs.get_or<double>("min", -kInf), .p1 = k.attrs.get_or<double>("max", kInf)};

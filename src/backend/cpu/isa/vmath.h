@@ -249,10 +249,18 @@ TANDEM_VM_INLINE float square_lo(float x, float hi) {
 #endif
 }
 
+// e^a for a in [-87, 0] (or NaN): no clamping and a single 2^n scale.
+TANDEM_VM_INLINE float vexp_nonpos(float a) {
+  int32_t n;
+  float r = exp_reduce(a, n);
+  return (1.0f + expm1_small(r)) * pow2i<float>(n);
+}
+
 // Phi(x) = erfc(-x/sqrt2)/2 and the density phi(x) = exp(-x^2/2)/sqrt(2 pi).
 // erfc(t) = u exp(-t^2) Q(2u - 1) with u = 2/(2 + t), t >= 0.
 // NOTE: exp(-x^2/2) takes x^2 exactly (hi + lo): the rounding of x^2 alone
-// would cost |x|^2 ulps of relative error in the left tail.
+// would cost |x|^2 ulps of relative error in the left tail. |x| is capped at
+// 13, where Phi is 1 or below 1e-38 (and phi is reported as 0).
 TANDEM_VM_INLINE float normal_cdf_pdf(float x, float& pdf) {
   static constexpr float q[] = {0.51079135262101148773f,    0.34358031254935439831f,
                                 0.13973594579655535361f,    0.018221749114581441029f,
@@ -260,12 +268,13 @@ TANDEM_VM_INLINE float normal_cdf_pdf(float x, float& pdf) {
                                 0.0015338470443377151469f,  0.00043104002164228327056f,
                                 -0.00030471908641228665223f, -0.000036764361635711953454f,
                                 0.000044288414671455175422f};
-  float t = fabs_(x) * 0.70710678118654752440f;
-  float u = 2.0f / (2.0f + t);
-  float x2 = x * x;
-  float x2lo = fabs_(x) <= 1.0e4f ? square_lo(x, x2) : 0.0f;  // inf * inf - inf is NaN
-  float g = vexp(-0.5f * x2) * fmadd(-0.5f, x2lo, 1.0f);  // exp(-(x2 + x2lo)/2)
-  pdf = g * 0.39894228040143267794f;
+  float ax = fabs_(x);
+  bool tail = ax > 13.0f;
+  ax = tail ? 13.0f : ax;  // NaN stays NaN
+  float u = 2.0f / fmadd(ax, 0.70710678118654752440f, 2.0f);
+  float x2 = ax * ax;
+  float g = vexp_nonpos(-0.5f * x2) * fmadd(-0.5f, square_lo(ax, x2), 1.0f);  // exp(-x^2/2)
+  pdf = tail ? 0.0f : g * 0.39894228040143267794f;
   float half_erfc = 0.5f * u * g * poly(fmadd(u, 2.0f, -1.0f), q);
   return x < 0.0f ? half_erfc : 1.0f - half_erfc;
 }
