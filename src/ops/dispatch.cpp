@@ -189,8 +189,10 @@ Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> oth
                "{}_: result type {} can't be cast to the in-place target's dtype {}", def.name,
                out.dtype, self.dtype());
 
+  bool any_half = false;
+  for (const Tensor& t : inputs) any_half |= t.defined() && is_half(t.dtype());
   if (!record && def.elementwise && def.cpu && self.is_contiguous() && out.dtype == self.dtype() &&
-      self.device() == Device::CPU) {
+      self.device() == Device::CPU && (def.supports_half || !any_half)) {
     // Fast path: the elementwise kernel writes straight into self.
     ScratchLease lease;
     std::vector<Tensor>& outs = lease.s->outs;

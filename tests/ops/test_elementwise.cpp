@@ -468,6 +468,12 @@ TEST(Elementwise, HalfInputsComputeInFloat32AndRoundOnce) {
     EXPECT_EQ(exp(a).dtype(), dt);
     EXPECT_ALL_CLOSE(exp(a).to(kFloat64), exp(vec({1.0, 2.0, -3.0})), 1e-3, 1e-2);
     EXPECT_EQ((a * 2.5).dtype(), dt);  // a C++ number does not widen
+    a.add_(b);  // in place: computed in float32, rounded into the 16-bit target
+    a.mul_(2.0);
+    EXPECT_ALL_CLOSE(a.to(kFloat64), vec({3.0, 4.5, -2.0}));
+    Tensor c = vec({1.0, 2.0, 3.0});
+    c.add_(b);  // a 16-bit operand into a float64 target
+    EXPECT_ALL_CLOSE(c, vec({1.5, 2.25, 5.0}));
   }
 }
 
