@@ -106,7 +106,7 @@ template <typename T> TANDEM_VM_INLINE T expm1_small(T r) {
 }
 
 // x = n ln2 + r with n = round(x / ln2), |r| <= ln2/2 (x finite and not huge).
-template <typename T> TANDEM_VM_INLINE T exp_reduce(T x, typename Bits<T>::I& n) {
+template <typename T> TANDEM_VM_INLINE T exp_reduce(T x, typename Bits<T>::U& n) {
   using B = Bits<T>;
   constexpr T magic = sizeof(T) == 4 ? T(12582912.0) : T(6755399441055744.0);  // 1.5 * 2^mant
   constexpr T log2e = T(1.442695040888963407359925);
@@ -117,45 +117,44 @@ template <typename T> TANDEM_VM_INLINE T exp_reduce(T x, typename Bits<T>::I& n)
   // mantissa bits: n comes out of the bits, with no float->int conversion (which
   // vectorizes poorly for int64 and is undefined for NaN).
   T t = fmadd(x, log2e, magic);
-  n = static_cast<typename B::I>(as_bits(t) - as_bits(magic));
+  n = as_bits(t) - as_bits(magic);
   T nf = t - magic;
   T r = fmadd(nf, -ln2_hi, x);
   return fmadd(nf, -ln2_lo, r);
 }
 
-// 2^n for n in the normal exponent range.
-template <typename T> TANDEM_VM_INLINE T pow2i(typename Bits<T>::I n) {
+// 2^n for n in the normal exponent range. NOTE: integers that may hold garbage
+// (n computed from a NaN) are unsigned throughout: wrapping, never undefined.
+template <typename T> TANDEM_VM_INLINE T pow2i(typename Bits<T>::U n) {
   using B = Bits<T>;
-  return from_bits<T>(static_cast<typename B::U>(n + B::kBias) << B::kMant);
+  return from_bits<T>((n + static_cast<typename B::U>(B::kBias)) << B::kMant);
 }
 
 template <typename T> TANDEM_VM_INLINE T vexp(T x) {
-  using B = Bits<T>;
-  using I = typename B::I;
-  using U = typename B::U;
+  using U = typename Bits<T>::U;
   // Beyond these, e^x is inf / 0 anyway; clamping keeps n in range. NaN passes.
   constexpr T hi = sizeof(T) == 4 ? T(88.8) : T(709.9);
   constexpr T lo = sizeof(T) == 4 ? T(-104.0) : T(-746.0);
   x = x > hi ? hi : x;
   x = x < lo ? lo : x;
-  I n;
+  U n;
   T r = exp_reduce(x, n);
   T p = T(1) + expm1_small(r);
   // NOTE: 2^n in two halves: n reaches -1076 / +1024 (subnormal and overflowing
   // results), outside one exponent field. A logical shift of the biased n
   // halves it (AVX2 has no 64-bit arithmetic shift).
-  I n1 = static_cast<I>(static_cast<U>(n + 4096) >> 1) - 2048;
+  U n1 = ((n + 4096) >> 1) - 2048;
   return p * pow2i<T>(n1) * pow2i<T>(n - n1);
 }
 
 // e^x - 1, accurate near 0. Valid for x <= 80 (float) / 700 (double): callers cap.
 template <typename T> TANDEM_VM_INLINE T vexpm1(T x) {
-  using I = typename Bits<T>::I;
+  using U = typename Bits<T>::U;
   constexpr T hi = sizeof(T) == 4 ? T(80.0) : T(700.0);
   constexpr T lo = sizeof(T) == 4 ? T(-30.0) : T(-60.0);  // e^x - 1 rounds to -1 below
   x = x > hi ? hi : x;
   x = x < lo ? lo : x;
-  I n;
+  U n;
   T r = exp_reduce(x, n);
   T em = expm1_small(r);
   // 2^n (1 + em) - 1 = 2^n em + (2^n - 1); both parts are exact or nearly.
@@ -251,7 +250,7 @@ TANDEM_VM_INLINE float square_lo(float x, float hi) {
 
 // e^a for a in [-87, 0] (or NaN): no clamping and a single 2^n scale.
 TANDEM_VM_INLINE float vexp_nonpos(float a) {
-  int32_t n;
+  uint32_t n;
   float r = exp_reduce(a, n);
   return (1.0f + expm1_small(r)) * pow2i<float>(n);
 }
