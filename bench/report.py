@@ -108,7 +108,8 @@ def rows():
     yield ("conv2d fwd+bwd, b128 32→64 3x3 pad1, 14x14", "conv2d_fwd_bwd/b128_32to64_14x14", "ms", "py", None)
     for size in ["1M", "16M"]:
         for op in ["add", "mul", "gelu"]:
-            yield (f"{op}, {size} float32", f"{op}/{size}", "gbs", "py", [f"memcpy/{size}"])
+            yield (f"{op}, {size} float32", f"{op}/{size}", "gbs", "py",
+                   [f"memcpy/{size}", f"clone/{size}"])
         yield (f"copy (clone), {size} float32", f"clone/{size}", "gbs", "py", [f"memcpy/{size}"])
     yield ("softmax(dim=-1), 128x4096", "softmax/128x4096", "us", "py", None)
     yield ("layer_norm(4096), 128x4096", "layer_norm/128x4096", "us", "py", None)
@@ -138,15 +139,25 @@ def main():
     if os.path.exists(load_path):
         with open(load_path) as f:
             load = f" Load average before the run: {f.read().split()[0]}."
+    others = []
+    for t in threads:
+        path = os.path.join(d, f"others_t{t}")
+        if os.path.exists(path):
+            with open(path) as f:
+                ticks, hz, end, start = f.read().split()
+            share = max(0, int(ticks)) / int(hz) / max(1e-9, float(end) - float(start))
+            others.append(f"{100 * share:.0f}% of a core during the {t}-thread pass")
+    if others:
+        load += " Other processes used " + ", ".join(others) + "."
     print(f"Machine: {machine()}. Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
           f"PyTorch {torch_version}.{load}")
     print(f"Each number is the median of {'/'.join(map(str, sorted(reps))) or '?'} repetitions "
           "(each repetition runs the op for at least the minimum time). "
           "ratio = tandem speed / PyTorch speed (> 1: tandem faster). "
           "Ceiling = oneDNN called directly, the faster of its matmul primitive and dnnl_sgemm "
-          "(matmul), or a parallel memcpy of the same bytes (elementwise); in brackets "
-          "tandem's share of it.\n")
-    print("| case | threads | tandem | PyTorch | ratio | ceiling (oneDNN direct / memcpy) |")
+          "(matmul), or the faster copy of the same bytes, a parallel memcpy or tandem's clone "
+          "(elementwise); in brackets tandem's share of it.\n")
+    print("| case | threads | tandem | PyTorch | ratio | ceiling (oneDNN direct / copy) |")
     print("|---|---|---|---|---|---|")
     for label, case, kind, source, ceiling in rows():
         for t in threads:

@@ -39,8 +39,19 @@ fi
 gbench_args=(--benchmark_format=json --benchmark_repetitions="$reps" --benchmark_min_time="$min_time")
 [ -n "$filter" ] && gbench_args+=(--benchmark_filter="$filter")
 
+# CPU ticks spent by the whole machine and by this script's finished children: their
+# difference over a pass is what other processes took from us (report.py prints it).
+cpu_ticks() {
+  local busy own
+  busy=$(awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
+  own=$(awk '{print $16 + $17}' "/proc/$$/stat")  # cutime + cstime (waited-for children)
+  echo "$busy $own"
+}
+
 for t in ${BENCH_THREADS:-1 2}; do
   export OMP_NUM_THREADS=$t
+  read -r busy0 own0 < <(cpu_ticks)
+  start=$(date +%s.%N)
   echo "run.sh: tandem, $t thread(s)" >&2
   "$build/bench/tandem_bench" --threads="$t" "${gbench_args[@]}" >"$out/tandem_t$t.json"
   if [ -x "$build/bench/torch_dispatch_bench" ]; then
@@ -50,6 +61,8 @@ for t in ${BENCH_THREADS:-1 2}; do
   echo "run.sh: PyTorch from Python, $t thread(s)" >&2
   "$py" bench/torch_bench.py --threads "$t" --repetitions "$reps" --min-time "$min_time" \
     --filter "$filter" >"$out/torch_py_t$t.json"
+  read -r busy1 own1 < <(cpu_ticks)
+  echo "$(( (busy1 - busy0) - (own1 - own0) )) $(getconf CLK_TCK) $(date +%s.%N) $start" >"$out/others_t$t"
 done
 
 "$py" bench/report.py "$out" | tee "$out/table.md"
