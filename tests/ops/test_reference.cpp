@@ -298,6 +298,38 @@ std::map<std::string, CaseFn> make_cases() {
       REF("sort_descending_dim0", sort(x[0], 0, true)),
       REF("sort_3d_dim1", sort(x[0], 1)),
 
+      // ---- special values: NaN / inf, PyTorch's derivative at kinks, empty tensors
+      REF("special_unary_domain", Outs{log(x[0]), sqrt(x[0]), rsqrt(x[0]), log1p(x[0] - 1.0)}),
+      REF("special_exp_overflow", Outs{exp(x[0]), sigmoid(x[0]), tanh(x[0]), softplus(x[0]), silu(x[0])}),
+      REF("special_gelu_extremes", Outs{gelu(x[0]), gelu(x[0], "tanh")}),
+      REF("special_div_by_zero", Outs{x[0] / x[1], pow(x[0], -1.0)}),
+      REF("special_nan_propagation", Outs{relu(x[0]), clamp(x[0], -0.5, 0.5), maximum(x[0], x[1]),
+                                          minimum(x[0], x[1]), abs(x[0]), leaky_relu(x[0])}),
+      REF("special_log1p_tiny", log1p(x[0])),
+      REF("kink_abs_relu_at_zero", Outs{abs(x[0]), relu(x[0]), leaky_relu(x[0], 0.1), sign(x[0])}),
+      REF("kink_clamp_at_bounds", clamp(x[0], -0.5, 0.5)),
+      REF("kink_pow_zero_base", Outs{pow(x[0], x[1]), pow(x[0], 2.0), pow(x[0], 0.0)}),
+      REF("kink_norm_zero_vector", Outs{norm(x[0], 2, {1}), norm(x[0], 1, {1})}),
+      REF("kink_sqrt_at_zero", sqrt(x[0])),
+      REF("nan_max_reductions", Outs{amax(x[0], {1}), amin(x[0], {1}), max(x[0], 1).first, max(x[0], 1).second,
+                                     argmax(x[0], 1), argmin(x[0], 1), max(x[0])}),
+      REF("nan_sum_softmax", Outs{sum(x[0], {1}), softmax(x[0], 1), logsumexp(x[0], {1}), cumsum(x[0], 1)}),
+      REF("inf_softmax_masked",
+          Outs{softmax(x[0], -1), log_softmax(x[0], -1).slice(1, 0, 2), logsumexp(x[0], {1})}),
+      REF("inf_softmax_all_masked", Outs{softmax(x[0], -1), log_softmax(x[0], -1), logsumexp(x[0], {1})}),
+      REF("inf_logsumexp_pos_inf", logsumexp(x[0], {1})),
+      REF("nan_sort_topk", [&] {
+        auto [a, ai] = sort(x[0], 1);
+        auto [d, di] = sort(x[0], 1, true);
+        auto [t, ti] = topk(x[0], 2, 1);
+        return Outs{a, ai, d, di, t, ti};
+      }()),
+      REF("empty_reductions", Outs{sum(x[0], {1}), mean(x[0], {1}), prod(x[0], {1}), sum(x[0])}),
+      REF("empty_matmul_k0", matmul(x[0], x[1])),
+      REF("empty_batch_linear", linear(x[0], x[1], x[2])),
+      REF("empty_cat", cat({x[0], x[1], x[2]}, 0)),
+      REF("empty_elementwise", Outs{x[0] * x[1], exp(x[0]), softmax(x[0], 0)}),
+
       // ---- losses: x[0] prediction, x[1] target, then weight / pos_weight
       REF("cross_entropy_kdim", cross_entropy(x[0], x[1])),
       REF("cross_entropy_kdim_weight_ignore_none", cross_entropy(x[0], x[1], x[2], 0, Reduction::None)),

@@ -399,6 +399,54 @@ case("sort_descending_dim0", "torch.sort(x0, 0, descending=True)", lambda g: [g.
 case("sort_3d_dim1", "torch.sort(x0, 1)", lambda g: [g.distinct(2, 4, 3)])
 
 # ---------------------------------------------------------------------------------------
+# special values: NaN / inf propagation, the derivative PyTorch picks at kinks, empty tensors.
+# (grad=[]: forward only, where PyTorch's gradient is NaN or inf by construction)
+nan, inf = float("nan"), float("inf")
+case("special_unary_domain", "(torch.log(x0), torch.sqrt(x0), torch.rsqrt(x0), torch.log1p(x0 - 1))",
+     lambda g: [np.array([0.0, -1.0, inf, nan, 1e-300])], grad=[])
+case("special_exp_overflow", "(torch.exp(x0), torch.sigmoid(x0), torch.tanh(x0), F.softplus(x0), F.silu(x0))",
+     lambda g: [np.array([-800.0, -40.0, 0.0, 40.0, 800.0, -inf, inf, nan])], grad=[])
+case("special_gelu_extremes", "(F.gelu(x0), F.gelu(x0, approximate='tanh'))",
+     lambda g: [np.array([-40.0, -8.0, 8.0, 40.0, -inf, inf, nan])], grad=[])
+case("special_div_by_zero", "(x0 / x1, torch.pow(x0, -1.0))",
+     lambda g: [np.array([1.0, -1.0, 0.0, 2.0]), np.array([0.0, 0.0, 0.0, inf])], grad=[])
+case("special_nan_propagation",
+     "(torch.relu(x0), torch.clamp(x0, -0.5, 0.5), torch.maximum(x0, x1), torch.minimum(x0, x1),"
+     " torch.abs(x0), F.leaky_relu(x0))",
+     lambda g: [np.array([nan, 1.0, -1.0, nan, inf, -inf]), np.array([0.0, nan, 0.0, nan, 1.0, 1.0])],
+     grad=[])
+case("special_log1p_tiny", "torch.log1p(x0)", lambda g: [np.array([1e-20, -1e-20, 1e-10, 3e-17])])
+case("kink_abs_relu_at_zero", "(torch.abs(x0), torch.relu(x0), F.leaky_relu(x0, 0.1), torch.sign(x0))",
+     lambda g: [np.array([0.0, -0.0, 1.0, -1.0])])
+case("kink_clamp_at_bounds", "torch.clamp(x0, -0.5, 0.5)", lambda g: [np.array([-0.5, 0.5, 0.0, -1.0, 1.0])])
+case("kink_pow_zero_base", "(torch.pow(x0, x1), torch.pow(x0, 2.0), torch.pow(x0, 0.0))",
+     lambda g: [np.array([0.0, 0.0, 2.0, 0.0]), np.array([2.0, 0.0, 0.0, 1.0])])
+case("kink_norm_zero_vector", "(torch.norm(x0, 2, [1]), torch.norm(x0, 1, [1]))",
+     lambda g: [np.array([[0.0, 0.0, 0.0], [3.0, 0.0, -4.0]])])
+case("kink_sqrt_at_zero", "torch.sqrt(x0)", lambda g: [np.array([0.0, 4.0])])
+case("nan_max_reductions",
+     "(torch.amax(x0, [1]), torch.amin(x0, [1]), torch.max(x0, 1)[0], torch.max(x0, 1)[1], torch.argmax(x0, 1),"
+     " torch.argmin(x0, 1), torch.max(x0))",
+     lambda g: [np.array([[1.0, nan, 3.0], [2.0, 5.0, -1.0], [nan, 0.0, nan]])], grad=[])
+case("nan_sum_softmax", "(torch.sum(x0, [1]), torch.softmax(x0, 1), torch.logsumexp(x0, [1]), torch.cumsum(x0, 1))",
+     lambda g: [np.array([[1.0, nan, 3.0], [2.0, 5.0, -1.0]])], grad=[])
+case("inf_softmax_masked", "(torch.softmax(x0, -1), torch.log_softmax(x0, -1)[:, :2], torch.logsumexp(x0, [1]))",
+     lambda g: [np.array([[0.5, 1.5, -inf, -inf], [-1.0, 2.0, 0.0, -inf]])])
+case("inf_softmax_all_masked", "(torch.softmax(x0, -1), torch.log_softmax(x0, -1), torch.logsumexp(x0, [1]))",
+     lambda g: [np.array([[-inf, -inf, -inf], [0.0, -inf, 1.0]])], grad=[])
+case("inf_logsumexp_pos_inf", "torch.logsumexp(x0, [1])", lambda g: [np.array([[inf, 1.0], [inf, inf], [-inf, 0.0]])],
+     grad=[])
+case("nan_sort_topk", "(*torch.sort(x0, 1), *torch.sort(x0, 1, descending=True), *torch.topk(x0, 2, 1))",
+     lambda g: [np.array([[3.0, nan, 1.0, 2.0], [0.5, -inf, inf, -1.0]])], grad=[])
+case("empty_reductions", "(torch.sum(x0, [1]), torch.mean(x0, [1]), torch.prod(x0, 1), torch.sum(x0))",
+     lambda g: [np.zeros((2, 0))])
+case("empty_matmul_k0", "torch.matmul(x0, x1)", lambda g: [np.zeros((2, 0)), np.zeros((0, 3))])
+case("empty_batch_linear", "F.linear(x0, x1, x2)", lambda g: [np.zeros((0, 3)), g.n(2, 3), g.n(2)])
+case("empty_cat", "torch.cat([x0, x1, x2], 0)", lambda g: [g.n(2, 3), np.zeros((0, 3)), g.n(1, 3)])
+case("empty_elementwise", "(x0 * x1, torch.exp(x0), torch.softmax(x0, 0))",
+     lambda g: [np.zeros((0, 3)), g.n(3)])
+
+# ---------------------------------------------------------------------------------------
 # losses. Inputs: x0 = prediction, x1 = target, then weight / pos_weight.
 def logits(g, *shape):
     return g.n(*shape) * 2
