@@ -3,6 +3,7 @@
 // broadcasting, strides, threads, in-place writes, integer dtypes and errors.
 // Gradient cases are in test_elementwise_grad.cpp; type promotion in test_promotion.cpp.
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <map>
@@ -620,9 +621,20 @@ TEST(Elementwise, EveryIsaLevelGivesTheSameResults) {
 }
 
 TEST(Elementwise, IsaLevelCanBeForcedAndUnknownNamesAreErrors) {
+  const char* outer = std::getenv("TANDEM_ISA");
+  std::string saved = outer ? outer : "";
+  ::unsetenv("TANDEM_ISA");
   IsaLevels levels;
   EXPECT_EQ(cpu::set_isa("baseline"), "baseline");
   EXPECT_EQ(cpu::isa_name(), "baseline");
   EXPECT_TRUE(throws_error([] { cpu::set_isa("sse9"); }, {"TANDEM_ISA=sse9", "baseline, avx2 or avx512"}));
   EXPECT_EQ(cpu::set_isa(""), levels.names.back());
+  // The environment variable picks the default level.
+  ::setenv("TANDEM_ISA", "baseline", 1);
+  EXPECT_EQ(cpu::set_isa(""), "baseline");
+  ::setenv("TANDEM_ISA", "sse9", 1);
+  EXPECT_TRUE(throws_error([] { cpu::set_isa(""); }, {"TANDEM_ISA=sse9"}));
+  ::unsetenv("TANDEM_ISA");
+  EXPECT_EQ(cpu::set_isa(""), levels.names.back());
+  if (!saved.empty()) ::setenv("TANDEM_ISA", saved.c_str(), 1);
 }

@@ -71,19 +71,24 @@ D convert_value(S v) {
   }
 }
 
+// The level named by TANDEM_ISA, else the best the CPU runs.
+const IsaKernels* choose_default() {
+  const char* env = std::getenv("TANDEM_ISA");
+  return choose(env && *env ? std::string_view(env) : std::string_view());
+}
+
 }  // namespace
 
 const IsaKernels& kernels() {
   const IsaKernels* t = g_table.load(std::memory_order_acquire);
   if (t) return *t;
-  const char* env = std::getenv("TANDEM_ISA");
-  t = choose(env ? std::string_view(env) : std::string_view());
+  t = choose_default();
   g_table.store(t, std::memory_order_release);
   return *t;
 }
 
 std::string_view set_isa(std::string_view level) {
-  const IsaKernels* t = choose(level);
+  const IsaKernels* t = level.empty() ? choose_default() : choose(level);
   g_table.store(t, std::memory_order_release);
   return t->name;
 }

@@ -22,8 +22,8 @@ namespace tandem::cpu {
 // The table in use: the best the CPU supports, or the level named by the
 // environment variable TANDEM_ISA (baseline | avx2 | avx512), read once.
 const IsaKernels& kernels();
-// Forces a level ("baseline", "avx2", "avx512", or "" for the automatic choice);
-// Error if the CPU lacks it. Returns the name of the level now in use. For tests.
+// Forces a level ("baseline", "avx2", "avx512"; "" = the default: TANDEM_ISA if
+// set, else the best). Error if the CPU lacks it. Returns the level now in use.
 std::string_view set_isa(std::string_view level);
 std::string_view isa_name();
 
