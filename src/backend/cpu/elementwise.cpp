@@ -112,6 +112,15 @@ void parallel_chunks(int64_t n, void* ctx, void (*body)(void*, int64_t, int64_t)
   }
 }
 
+void parallel_blocks(int64_t blocks, void* ctx, void (*body)(void*, int64_t, int64_t)) {
+#pragma omp parallel
+  {
+    int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
+    int64_t b = blocks * tid / nt, e = blocks * (tid + 1) / nt;
+    if (b < e) body(ctx, b, e);
+  }
+}
+
 }  // namespace detail
 
 double scalar_value(const Tensor& t) {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
 #include "elementwise_table.h"
@@ -99,6 +100,20 @@ namespace detail {
 int max_threads();  // 1 inside a parallel region
 // Runs body(ctx, begin, end) over [0, n) split into one chunk per thread.
 void parallel_chunks(int64_t n, void* ctx, void (*body)(void* ctx, int64_t begin, int64_t end));
+// Runs body(ctx, begin, end) over [0, blocks) split evenly over the threads.
+void parallel_blocks(int64_t blocks, void* ctx, void (*body)(void* ctx, int64_t begin, int64_t end));
+// Whether a strided loop should walk 2-D tiles: some input is strided along
+// the inner dimension but denser along the next-outer one.
+template <size_t N>
+bool wants_tiles(const StridedLoop<N>& loop) {
+  size_t nd = loop.shape.size();
+  if (nd < 2 || loop.shape[nd - 1] < 16 || loop.shape[nd - 2] < 2) return false;
+  for (size_t k = 1; k < N; ++k) {
+    int64_t si = std::abs(loop.strides[k][nd - 1]), so = std::abs(loop.strides[k][nd - 2]);
+    if (si > 1 && so < si) return true;
+  }
+  return false;
+}
 template <typename Body>
 void run_chunks(int64_t n, Body& body) {
   if (n <= kGrain || max_threads() == 1) {
@@ -139,6 +154,38 @@ void for_each_run(const std::array<Operand, N>& ops, F&& fn) {
   StridedLoop<N> loop(out.shape(), strides);
   int64_t inner = loop.inner();
   std::array<int64_t, N> ist = loop.inner_strides();
+  if (detail::wants_tiles(loop)) {
+    // NOTE: an input that is contiguous along the next-outer dimension and strided
+    // along the inner one (a transpose) touches a new cache line per element.
+    // Tiles of kTileRows rows x kTileCols columns use each line it loads fully.
+    constexpr int64_t kTileRows = 32, kTileCols = 16;
+    int64_t rows = loop.outer();
+    auto tiles = [&](int64_t rb, int64_t re) {  // rows [rb, re), re - rb <= kTileRows
+      std::array<std::array<int64_t, N>, kTileRows> off;
+      for (int64_t r = rb; r < re; ++r) off[r - rb] = loop.offsets(r);
+      for (int64_t c = 0; c < inner; c += kTileCols) {
+        int64_t len = std::min(kTileCols, inner - c);
+        for (int64_t r = rb; r < re; ++r) {
+          std::array<char*, N> p;
+          for (size_t k = 0; k < N; ++k)
+            p[k] = ops[k].data + (off[r - rb][k] + c * ist[k]) * ops[k].esize;
+          fn(p, ist, len);
+        }
+      }
+    };
+    auto body = [&](int64_t b, int64_t e) {  // row blocks [b, e)
+      for (int64_t rb = b; rb < e; ++rb) tiles(rb * kTileRows, std::min(rows, (rb + 1) * kTileRows));
+    };
+    int64_t blocks = (rows + kTileRows - 1) / kTileRows;
+    if (numel <= kGrain || detail::max_threads() == 1) {
+      body(int64_t{0}, blocks);
+    } else {
+      using Body = decltype(body);
+      detail::parallel_blocks(blocks, &body,
+                              [](void* c, int64_t b, int64_t e) { (*static_cast<Body*>(c))(b, e); });
+    }
+    return;
+  }
   auto body = [&](int64_t b, int64_t e) {
     while (b < e) {
       int64_t pos = b % inner, len = std::min(inner - pos, e - b);
