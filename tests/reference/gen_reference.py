@@ -510,6 +510,14 @@ def as_list(y):
     return list(y) if isinstance(y, (tuple, list)) else [y]
 
 
+def dense(x, grad):
+    """A gradient as a NumPy array: zeros for None and for PyTorch's ZeroTensors (some
+    backward formulas return those; they have no storage, so .numpy() would read garbage)."""
+    if grad is None or grad._is_zerotensor():
+        return torch.zeros_like(x).detach().numpy().copy()
+    return grad.detach().numpy().copy()
+
+
 def run_case(name, expr, inputs, grad, g):
     xs = [torch.from_numpy(a.copy()) for a in inputs]
     for i in grad:
@@ -534,7 +542,7 @@ def run_case(name, expr, inputs, grad, g):
         gs = torch.autograd.grad(total, [xs[i] for i in grad], allow_unused=True,
                                  create_graph=name in SECOND_ORDER)
         for i, gi in zip(grad, gs):
-            files[f"grad_{i}"] = (torch.zeros_like(xs[i]) if gi is None else gi).detach().numpy().copy()
+            files[f"grad_{i}"] = dense(xs[i], gi)
         if name in SECOND_ORDER:
             total2 = None
             for i, gi in zip(grad, gs):
@@ -547,7 +555,7 @@ def run_case(name, expr, inputs, grad, g):
             if total2 is not None:
                 ggs = torch.autograd.grad(total2, [xs[i] for i in grad], allow_unused=True)
             for i, ggi in zip(grad, ggs):
-                files[f"gg_{i}"] = (torch.zeros_like(xs[i]) if ggi is None else ggi).detach().numpy().copy()
+                files[f"gg_{i}"] = dense(xs[i], ggi)
     def sig(a):
         return f"{a.dtype}{list(a.shape)}".replace(" ", "")
 
