@@ -416,6 +416,19 @@ TEST(Index, LargeInputsMatchNaiveLoops) {
   auto [tv, ti] = topk(x, 5, 0);
   EXPECT_ALL_CLOSE(tv, sort(x, 0, true).first.slice(0, 0, 5), 0, 0);
   EXPECT_EQ(ints(ti), ints(sort(x, 0, true).second.slice(0, 0, 5)));
+  // One long contiguous run (split across threads): masked_fill, 1-D gather, cat
+  Tensor big = randn({200000}, kF64, &gen);
+  Tensor m = big > scalar_tensor(0.3, kF64);
+  std::vector<double> bv = doubles(big), mf = doubles(masked_fill(big, m, -7.0));
+  for (size_t e = 0; e < bv.size(); ++e) ok &= mf[e] == (bv[e] > 0.3 ? -7.0 : bv[e]);
+  EXPECT_TRUE(ok) << "masked_fill";
+  Tensor bi = randint(0, 200000, {150000}, {.dtype = kInt64}, &gen);
+  std::vector<int64_t> biv = ints(bi);
+  std::vector<double> bg = doubles(gather(big, 0, bi));
+  for (size_t e = 0; e < biv.size(); ++e) ok &= bg[e] == bv[biv[e]];
+  EXPECT_TRUE(ok) << "gather 1-D";
+  EXPECT_ALL_CLOSE(cat({big.reshape({1000, 200}), big.reshape({1000, 200})}, 1).slice(1, 200, 400),
+                   big.reshape({1000, 200}), 0, 0);
   // reflect pad of a big batch against the composition of slices
   Tensor p = randn({64, 8, 40}, kF64, &gen);
   Tensor want_pad = cat({p.slice(2, 2, 3), p.slice(2, 1, 2), p, p.slice(2, 38, 39)}, 2);

@@ -79,6 +79,94 @@ template <typename T> inline bool is_nan(T v) {
   else return false;
 }
 
+// memset(0) split across threads (big outputs of the accumulating kernels).
+void zero(const Tensor& t) {
+  char* p = static_cast<char*>(t.data_ptr());
+  parallel_for(static_cast<int64_t>(t.nbytes()), 1 << 18, [&](int64_t b, int64_t e) {
+    std::memset(p + b, 0, static_cast<size_t>(e - b));
+  });
+}
+
+// loop.run, but a single run (a contiguous tensor) is split across threads too. Only for
+// kernels whose elements are independent within a run.
+template <size_t N, typename F>
+void run_split(const StridedLoop<N>& loop, F&& fn) {
+  const int64_t n = loop.inner();
+  if (loop.outer() != 1 || n < 65536) {
+    loop.run(fn);
+    return;
+  }
+  const auto off = loop.offsets(0);
+  const auto st = loop.inner_strides();
+  parallel_for(n, 32768, [&](int64_t b, int64_t e) {
+    std::array<int64_t, N> o = off;
+    for (size_t k = 0; k < N; ++k) o[k] += b * st[k];
+    fn(o, e - b, st);
+  });
+}
+
+}  // namespace
+
+void copy_same_type(const Tensor& out, const Tensor& src) {
+  if (out.numel() == 0) return;
+  StridedLoop<2> loop(out.shape(), {out.strides(), broadcast_strides(src, out.shape())});
+  by_width(out.itemsize(), "copy", [&](auto* tag) {
+    using T = elem_t<decltype(tag)>;
+    T* op = static_cast<T*>(out.data_ptr());
+    const T* sp = static_cast<const T*>(src.data_ptr());
+    run_split(loop, [&](std::array<int64_t, 2> off, int64_t m, std::array<int64_t, 2> st) {
+      T* o = op + off[0];
+      const T* x = sp + off[1];
+      if (st[0] == 1 && st[1] == 1) std::memcpy(o, x, m * sizeof(T));
+      else if (st[0] == 1 && st[1] == 0) std::fill(o, o + m, *x);
+      else
+        for (int64_t e = 0; e < m; ++e) o[e * st[0]] = x[e * st[1]];
+    });
+  });
+}
+
+bool cat_contiguous(const std::vector<Tensor>& inputs, int64_t dim, const Tensor& out) {
+  for (const Tensor& x : inputs)
+    if (x.dtype() != out.dtype() || !x.is_contiguous()) return false;
+  if (out.numel() == 0) return true;
+  const Shape& s = out.shape();
+  const int64_t outer = prod(s, 0, dim), inner = prod(s, dim + 1, s.size());
+  const size_t es = out.itemsize();
+  // Per input: the bytes of one outer slice and where they start in an output slice.
+  std::vector<size_t> bytes, at;
+  std::vector<const char*> src;
+  size_t row = 0;
+  for (const Tensor& x : inputs) {
+    bytes.push_back(static_cast<size_t>(x.shape()[dim] * inner) * es);
+    at.push_back(row);
+    row += bytes.back();
+    src.push_back(static_cast<const char*>(x.data_ptr()));
+  }
+  char* op = static_cast<char*>(out.data_ptr());
+  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(131072 / std::max<size_t>(row, 1)));
+  parallel_for(outer, grain, [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o)
+      for (size_t i = 0; i < src.size(); ++i)
+        std::memcpy(op + o * row + at[i], src[i] + o * bytes[i], bytes[i]);
+  });
+  return true;
+}
+
+namespace {
+
+// Whether every index of a run is in [0, n); reports the first bad one otherwise.
+inline bool run_in_range(const int64_t* i, int64_t m, int64_t stride, int64_t n, BadIndex& bad) {
+  bool ok = true;
+  for (int64_t e = 0; e < m; ++e) ok &= static_cast<uint64_t>(i[e * stride]) < static_cast<uint64_t>(n);
+  if (ok) [[likely]] return true;
+  for (int64_t e = 0; e < m; ++e)
+    if (static_cast<uint64_t>(i[e * stride]) >= static_cast<uint64_t>(n)) {
+      bad.report(i[e * stride]);
+      break;
+    }
+  return false;
+}
+
 }  // namespace
 
 // ---- gather / scatter_add
@@ -94,17 +182,36 @@ void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out
     using T = elem_t<decltype(tag)>;
     const T* xp = static_cast<const T*>(x.data_ptr());
     T* op = static_cast<T*>(out.data_ptr());
-    loop.run([&](std::array<int64_t, 3> off, int64_t m, std::array<int64_t, 3> st) {
+    // NOTE: a run with a bad index is skipped whole (the op throws): the copy loops below
+    // then run without checks, and vectorize when the strides are unit.
+    run_split(loop, [&](std::array<int64_t, 3> off, int64_t m, std::array<int64_t, 3> st) {
       T* o = op + off[0];
       const int64_t* i = ip + off[1];
       const T* xb = xp + off[2];
-      for (int64_t e = 0; e < m; ++e) {
-        const int64_t v = i[e * st[1]];
-        if (static_cast<uint64_t>(v) >= static_cast<uint64_t>(n)) [[unlikely]] {
-          bad.report(v);
-          continue;
+      if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
+        const uint64_t un = static_cast<uint64_t>(n);
+        int64_t e = 0;
+        for (; e + 4 <= m; e += 4) {  // one check per 4 indices, then 4 independent loads
+          const int64_t v0 = i[e], v1 = i[e + 1], v2 = i[e + 2], v3 = i[e + 3];
+          if ((static_cast<uint64_t>(v0) >= un) | (static_cast<uint64_t>(v1) >= un) |
+              (static_cast<uint64_t>(v2) >= un) | (static_cast<uint64_t>(v3) >= un)) [[unlikely]]
+            break;
+          o[e] = xb[v0 * xsd];
+          o[e + 1] = xb[v1 * xsd];
+          o[e + 2] = xb[v2 * xsd];
+          o[e + 3] = xb[v3 * xsd];
         }
-        o[e * st[0]] = xb[e * st[2] + v * xsd];
+        for (; e < m; ++e) {
+          const int64_t v = i[e];
+          if (static_cast<uint64_t>(v) >= un) [[unlikely]] {
+            bad.report(v);
+            return;
+          }
+          o[e] = xb[v * xsd];
+        }
+      } else {
+        if (!run_in_range(i, m, st[1], n, bad)) return;
+        for (int64_t e = 0; e < m; ++e) o[e * st[0]] = xb[e * st[2] + i[e * st[1]] * xsd];
       }
     });
   });
@@ -138,15 +245,34 @@ void scatter_add(const Tensor& src, int64_t dim, const Tensor& index, const Tens
       T* o = op + off[0];
       const int64_t* i = ip + off[1];
       const T* s = sp + off[2];
-      for (int64_t e = 0; e < m; ++e) {
-        const int64_t v = i[e * st[1]];
-        if (static_cast<uint64_t>(v) >= static_cast<uint64_t>(n)) [[unlikely]] {
-          bad.report(v);
-          continue;
+      auto add = [](T& dst, T v) {
+        if constexpr (std::is_same_v<T, bool>) dst = dst || v;
+        else dst = static_cast<T>(dst + v);
+      };
+      if (st[0] == 0 && st[1] == 1 && st[2] == 1) {  // a run along dim
+        const uint64_t un = static_cast<uint64_t>(n);
+        int64_t e = 0;
+        for (; e + 4 <= m; e += 4) {
+          const int64_t v0 = i[e], v1 = i[e + 1], v2 = i[e + 2], v3 = i[e + 3];
+          if ((static_cast<uint64_t>(v0) >= un) | (static_cast<uint64_t>(v1) >= un) |
+              (static_cast<uint64_t>(v2) >= un) | (static_cast<uint64_t>(v3) >= un)) [[unlikely]]
+            break;
+          add(o[v0 * osd], s[e]);
+          add(o[v1 * osd], s[e + 1]);
+          add(o[v2 * osd], s[e + 2]);
+          add(o[v3 * osd], s[e + 3]);
         }
-        T& dst = o[e * st[0] + v * osd];
-        if constexpr (std::is_same_v<T, bool>) dst = dst || s[e * st[2]];
-        else dst = static_cast<T>(dst + s[e * st[2]]);
+        for (; e < m; ++e) {
+          const int64_t v = i[e];
+          if (static_cast<uint64_t>(v) >= un) [[unlikely]] {
+            bad.report(v);
+            return;
+          }
+          add(o[v * osd], s[e]);
+        }
+      } else {
+        if (!run_in_range(i, m, st[1], n, bad)) return;
+        for (int64_t e = 0; e < m; ++e) add(o[e * st[0] + i[e * st[1]] * osd], s[e * st[2]]);
       }
     });
   });
@@ -178,15 +304,21 @@ void index_select(const Tensor& x, int64_t dim, const int64_t* idx, int64_t k, c
 }
 
 void index_add_rows(const Tensor& g, int64_t dim, const int64_t* idx, int64_t k, const Tensor& out) {
-  std::memset(out.data_ptr(), 0, out.nbytes());
+  zero(out);
   const Shape s = sizes1(out);
   const int64_t outer = prod(s, 0, dim), n = s[dim], inner = prod(s, dim + 1, s.size());
   if (outer * k == 0 || inner == 0) return;
-  // Tasks = (outer row, column chunk): each owns its output columns, so tasks never
-  // write the same element however the indices repeat.
+  // Tasks own disjoint parts of the output, so they never write the same element however
+  // the indices repeat: (outer row, column chunk) when those are plenty, else (outer row,
+  // range of output rows), each task then scanning all k indices for its rows.
   const int64_t chunk = std::max<int64_t>(256, inner / 16);
-  const int64_t chunks = (inner + chunk - 1) / chunk, tasks = outer * chunks;
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, k * std::min(chunk, inner)));
+  const int64_t chunks = (inner + chunk - 1) / chunk;
+  const int64_t threads = omp_get_max_threads();
+  const bool by_columns = outer * chunks >= 4 * threads || k * inner < 65536;
+  const int64_t parts = by_columns ? chunks : std::min<int64_t>(n, 4 * threads);
+  const int64_t tasks = outer * parts;
+  const int64_t per_task = by_columns ? k * std::min(chunk, inner) : k * inner / parts;
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, per_task));
   by_type(out.dtype(), "index_select_backward", [&](auto* tag) {
     using T = elem_t<decltype(tag)>;
     if constexpr (std::is_floating_point_v<T>) {
@@ -194,9 +326,12 @@ void index_add_rows(const Tensor& g, int64_t dim, const int64_t* idx, int64_t k,
       T* op = static_cast<T*>(out.data_ptr());
       parallel_for(tasks, grain, [&](int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {
-          const int64_t o = t / chunks, c0 = (t - o * chunks) * chunk;
-          const int64_t c1 = std::min(inner, c0 + chunk);
+          const int64_t o = t / parts, p = t - o * parts;
+          const int64_t c0 = by_columns ? p * chunk : 0;
+          const int64_t c1 = by_columns ? std::min(inner, c0 + chunk) : inner;
+          const int64_t r0 = by_columns ? 0 : p * n / parts, r1 = by_columns ? n : (p + 1) * n / parts;
           for (int64_t j = 0; j < k; ++j) {
+            if (idx[j] < r0 || idx[j] >= r1) continue;
             T* dst = op + (o * n + idx[j]) * inner;
             const T* src = gp + (o * k + j) * inner;
             for (int64_t c = c0; c < c1; ++c) dst[c] += src[c];
@@ -222,15 +357,22 @@ void masked_fill(const Tensor& x, const Tensor& mask, const void* value, const T
     std::memcpy(&v, value, sizeof(T));
     const T* xp = static_cast<const T*>(x.data_ptr());
     T* op = static_cast<T*>(out.data_ptr());
-    loop.run([&](std::array<int64_t, 3> off, int64_t m, std::array<int64_t, 3> st) {
+    run_split(loop, [&](std::array<int64_t, 3> off, int64_t m, std::array<int64_t, 3> st) {
       T* o = op + off[0];
       const T* xs = xp + off[1];
       const uint8_t* ms = mp + off[2];
+      // NOTE: branch-free select: masks are often random, and the plain loop vectorizes.
       if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-        for (int64_t e = 0; e < m; ++e) o[e] = ms[e] ? v : xs[e];  // vectorizes
+        for (int64_t e = 0; e < m; ++e) {
+          const T keep = static_cast<T>(ms[e] != 0) - T(1);  // all ones where not masked
+          o[e] = static_cast<T>((xs[e] & keep) | (v & ~keep));
+        }
         return;
       }
-      for (int64_t e = 0; e < m; ++e) o[e * st[0]] = ms[e * st[2]] ? v : xs[e * st[1]];
+      for (int64_t e = 0; e < m; ++e) {
+        const T keep = static_cast<T>(ms[e * st[2]] != 0) - T(1);
+        o[e * st[0]] = static_cast<T>((xs[e * st[1]] & keep) | (v & ~keep));
+      }
     });
   });
 }
@@ -288,7 +430,7 @@ void pad_gather(const Tensor& x, const PadPlan& p, const void* fill, const Tenso
 }
 
 void pad_scatter_add(const Tensor& g, const PadPlan& p, const Tensor& out) {
-  std::memset(out.data_ptr(), 0, out.nbytes());
+  zero(out);
   if (g.numel() == 0 || out.numel() == 0) return;
   const size_t nd = p.out.size(), first = static_cast<size_t>(p.first);
   const int64_t W = p.out[nd - 1];
@@ -341,28 +483,8 @@ void pad_scatter_add(const Tensor& g, const PadPlan& p, const Tensor& out) {
 
 namespace {
 
-// Ascending with NaN above everything; ties broken by index, so std::sort gives the
-// stable order and partial sorts agree with full ones.
-template <typename T>
-struct Ascending {
-  bool operator()(const std::pair<T, int64_t>& a, const std::pair<T, int64_t>& b) const {
-    const bool an = is_nan(a.first), bn = is_nan(b.first);
-    if (an || bn) return an == bn ? a.second < b.second : bn;
-    if (a.first != b.first) return a.first < b.first;
-    return a.second < b.second;
-  }
-};
-template <typename T>
-struct Descending {
-  bool operator()(const std::pair<T, int64_t>& a, const std::pair<T, int64_t>& b) const {
-    const bool an = is_nan(a.first), bn = is_nan(b.first);
-    if (an || bn) return an == bn ? a.second < b.second : an;
-    if (a.first != b.first) return a.first > b.first;
-    return a.second < b.second;
-  }
-};
-
-// Runs fn(buffer, n) on every slice along dim, then writes the first `keep` entries of the
+// Runs fn(src, stride, buffer) on every slice along dim (fn fills the buffer with
+// (value, index) pairs and orders them), then writes the first `keep` entries of the
 // buffer to values/indices.
 template <typename T, typename F>
 void for_slices(const Tensor& x, int64_t dim, int64_t keep, const Tensor& values,
@@ -379,12 +501,10 @@ void for_slices(const Tensor& x, int64_t dim, int64_t keep, const Tensor& values
   int64_t* ip = static_cast<int64_t*>(indices.data_ptr());
   const int64_t grain = std::max<int64_t>(1, 4096 / n);
   parallel_for(slices, grain, [&](int64_t b, int64_t e) {
-    std::vector<std::pair<T, int64_t>> buf(n);
+    std::vector<std::pair<T, int64_t>> buf(n + 1);
     for (int64_t s = b; s < e; ++s) {
       auto off = walk.offsets(s);
-      const T* src = xp + off[0];
-      for (int64_t j = 0; j < n; ++j) buf[j] = {src[j * xsd], j};
-      fn(buf, n);
+      fn(xp + off[0], xsd, buf);
       for (int64_t j = 0; j < keep; ++j) {
         vp[off[1] + j * vsd] = buf[j].first;
         ip[off[1] + j * vsd] = buf[j].second;
@@ -407,9 +527,27 @@ void sort(const Tensor& x, int64_t dim, bool descending, const Tensor& values,
   const int64_t n = sizes1(x)[dim];
   by_sort_type(x.dtype(), "sort", [&](auto* tag) {
     using T = elem_t<decltype(tag)>;
-    for_slices<T>(x, dim, n, values, indices, [&](auto& buf, int64_t) {
-      if (descending) std::sort(buf.begin(), buf.end(), Descending<T>());
-      else std::sort(buf.begin(), buf.end(), Ascending<T>());
+    using E = std::pair<T, int64_t>;
+    for_slices<T>(x, dim, n, values, indices, [&](const T* src, int64_t xsd, std::vector<E>& buf) {
+      for (int64_t j = 0; j < n; ++j) buf[j] = {src[j * xsd], j};
+      // NaNs go to their end first (stable), so the comparisons below need no NaN test;
+      // the index breaks ties, which makes the unstable sort give the stable order.
+      auto lo = buf.begin(), hi = buf.begin() + n;
+      if constexpr (std::is_floating_point_v<T>) {
+        auto is_num = [](const E& a) { return !std::isnan(a.first); };
+        if (!std::all_of(lo, hi, is_num)) {
+          if (descending) lo = std::stable_partition(lo, hi, [&](const E& a) { return !is_num(a); });
+          else hi = std::stable_partition(lo, hi, is_num);
+        }
+      }
+      if (descending)
+        std::sort(lo, hi, [](const E& a, const E& b) {
+          return a.first > b.first || (a.first == b.first && a.second < b.second);
+        });
+      else
+        std::sort(lo, hi, [](const E& a, const E& b) {
+          return a.first < b.first || (a.first == b.first && a.second < b.second);
+        });
     });
   });
 }
@@ -428,17 +566,30 @@ void topk(const Tensor& x, int64_t dim, int64_t k, bool largest, bool sorted, co
     auto below = [](const E& a, const E& b) {
       return (!is_nan(a.first) && is_nan(b.first)) || a.first < b.first;
     };
-    auto select = [&](auto& buf, int64_t n, auto cmp) {
+    const int64_t n = sizes1(x)[dim];
+    auto select = [&](const T* src, int64_t xsd, std::vector<E>& buf, auto cmp) {
       if (k * 64 <= n) {
-        std::partial_sort(buf.begin(), buf.begin() + k, buf.end(), cmp);
+        // std::partial_sort's heap selection, streamed: a heap of the first k, each later
+        // element that beats the top replaces it (pop_heap with it in slot k), then
+        // sort_heap. Same steps, same order of ties, without copying the whole slice.
+        for (int64_t j = 0; j < k; ++j) buf[j] = {src[j * xsd], j};
+        std::make_heap(buf.begin(), buf.begin() + k, cmp);
+        for (int64_t j = k; j < n; ++j) {
+          const E cand{src[j * xsd], j};
+          if (!cmp(cand, buf[0])) continue;
+          buf[k] = cand;
+          std::pop_heap(buf.begin(), buf.begin() + k + 1, cmp);
+        }
+        std::sort_heap(buf.begin(), buf.begin() + k, cmp);
       } else {
-        std::nth_element(buf.begin(), buf.begin() + (k - 1), buf.end(), cmp);
+        for (int64_t j = 0; j < n; ++j) buf[j] = {src[j * xsd], j};
+        std::nth_element(buf.begin(), buf.begin() + (k - 1), buf.begin() + n, cmp);
         if (sorted) std::sort(buf.begin(), buf.begin() + (k - 1), cmp);
       }
     };
-    for_slices<T>(x, dim, k, values, indices, [&](auto& buf, int64_t n) {
-      if (largest) select(buf, n, above);
-      else select(buf, n, below);
+    for_slices<T>(x, dim, k, values, indices, [&](const T* src, int64_t xsd, std::vector<E>& buf) {
+      if (largest) select(src, xsd, buf, above);
+      else select(src, xsd, buf, below);
     });
   });
 }

@@ -29,6 +29,13 @@ class BadIndex {
   int64_t value_ = 0;
 };
 
+// out = src broadcast to out's shape, same dtype, split across threads even when contiguous.
+void copy_same_type(const Tensor& out, const Tensor& src);
+
+// cat of contiguous inputs of out's dtype along dim into out: one pass, blocks copied
+// whole. Returns false (doing nothing) when an input is strided or of another dtype.
+bool cat_contiguous(const std::vector<Tensor>& inputs, int64_t dim, const Tensor& out);
+
 // out[p] = x[p with coordinate `dim` replaced by index[p]]; out has index's shape. x and
 // index (int64) may be strided; 0-dim tensors count as shape [1].
 void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out, BadIndex& bad);

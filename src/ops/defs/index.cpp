@@ -57,7 +57,8 @@ void throw_if_bad(const cpu::BadIndex& bad, const char* op, int64_t dim, int64_t
                shape_str(index_shape));
 }
 
-Tensor zeros_of(const Shape& shape, DType dt) { return zeros(shape, {.dtype = dt}); }
+// Zeros as one broadcast element: scatter_add's kernel then writes them in one pass.
+Tensor zeros_of(const Shape& shape, DType dt) { return scalar_tensor(0.0, {.dtype = dt}).expand(shape); }
 
 const OpDef& scatter_add_op() {
   static const OpDef& d = op("scatter_add");
@@ -221,7 +222,7 @@ void register_gather_scatter() {
     d.cpu = [](const KernelArgs& k) {
       const Tensor& out = k.outputs[0];
       int64_t dim = wrap(k.attrs.get<int64_t>("dim"), out.shape(), "scatter_add");
-      cpu::copy_into(out, k.inputs[0]);
+      cpu::copy_same_type(out, k.inputs[0]);
       cpu::BadIndex bad;
       cpu::scatter_add(k.inputs[2], dim, k.inputs[1], out, bad);
       throw_if_bad(bad, "scatter_add", dim, size1(out.shape(), dim), out.shape(), k.inputs[1].shape());
@@ -234,7 +235,7 @@ void register_gather_scatter() {
         int64_t dim = wrap(c.attrs().get<int64_t>("dim"), c.input_meta(0).shape, "scatter_add");
         gsrc = gather(c.grad(0), dim, index);
         if (index.numel() == 0) {
-          gsrc = zeros_of(src_shape, c.grad(0).dtype());
+          gsrc = zeros(src_shape, {.dtype = c.grad(0).dtype()});
         } else if (src_shape.empty()) {
           gsrc = gsrc.reshape({});
         } else if (gsrc.shape() != src_shape) {
@@ -352,10 +353,12 @@ void register_cat() {
     for (const Tensor& t : k.inputs) in.push_back(TensorMeta::of(t));
     CatPlan p = plan_cat(in, k.attrs.get<int64_t>("dim"));
     const Tensor& out = k.outputs[0];
+    std::vector<Tensor> parts;
+    for (size_t i = 0; i < k.inputs.size(); ++i)
+      if (!p.skip[i]) parts.push_back(k.inputs[i]);
+    if (cpu::cat_contiguous(parts, p.dim, out)) return;
     int64_t at = 0;
-    for (size_t i = 0; i < k.inputs.size(); ++i) {
-      if (p.skip[i]) continue;
-      const Tensor& x = k.inputs[i];
+    for (const Tensor& x : parts) {
       cpu::copy_into(view_of(out, x.shape(), at * out.strides()[p.dim]), x);
       at += x.shape()[p.dim];
     }

@@ -204,7 +204,9 @@ void register_one_hot() {
 
 Tensor indices_backward(const BackwardContext& c, int64_t dim) {
   const Shape& s = c.input_meta(0).shape;
-  return scatter_add(zeros(s, {.dtype = c.grad(0).dtype()}), dim, c.output(1), c.grad(0));
+  // Zeros as one broadcast element: scatter_add's kernel writes them in one pass.
+  Tensor z = scalar_tensor(0.0, {.dtype = c.grad(0).dtype()}).expand(s);
+  return scatter_add(z, dim, c.output(1), c.grad(0));
 }
 
 void register_sort_topk() {
