@@ -36,7 +36,10 @@ if awk '{exit !($1 > 0.5)}' /proc/loadavg 2>/dev/null; then
   echo "run.sh: warning: load average $(cut -d' ' -f1 /proc/loadavg); timings will be noisy" >&2
 fi
 
-gbench_args=(--benchmark_format=json --benchmark_repetitions="$reps" --benchmark_min_time="$min_time")
+# Repetitions run in random order across cases, so one burst of other load spoils one
+# repetition of several cases (which the median drops) instead of all of one case.
+gbench_args=(--benchmark_format=json --benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
+  --benchmark_enable_random_interleaving=true)
 [ -n "$filter" ] && gbench_args+=(--benchmark_filter="$filter")
 
 # CPU ticks spent by the whole machine and by this script's finished children: their

@@ -2,16 +2,18 @@
 """PyTorch's side of the benchmark table: the cases of bench_tandem.cpp, same names,
 same shapes, same work counters, timed the way Google Benchmark times them.
 
-    /usr/bin/python3 bench/torch_bench.py --threads 1 [--min-time 0.1] [--repetitions 5]
+    /usr/bin/python3 bench/torch_bench.py --threads 1 [--min-time 0.05] [--repetitions 5]
 
 Prints JSON: {"context": {...}, "benchmarks": [{"name", "time_ns", "repetitions_ns",
 "counters"}]}. For each case: warm up, pick an iteration count whose run takes at least
---min-time seconds, then time --repetitions runs of that many iterations; time_ns is the
-median time per iteration (bench/report.py takes the median of tandem's repetitions too).
+--min-time seconds, then time --repetitions runs of that many iterations, interleaved
+across cases; time_ns is the median time per iteration (bench/report.py takes the median
+of tandem's repetitions too).
 """
 import argparse
 import json
 import os
+import random
 import re
 import statistics
 import sys
@@ -21,24 +23,25 @@ import torch
 import torch.nn.functional as F
 
 
-def timed(run, min_time, repetitions):
-    """run(n) executes the op n times; returns per-iteration seconds of each repetition."""
-    run(1)  # warm-up: first-call allocations, oneDNN primitive creation
+def calibrate(run, min_time):
+    """Warms run(n) (which executes the op n times) up and returns the iteration count
+    whose run takes at least min_time seconds."""
+    run(1)  # first-call allocations, oneDNN primitive creation
     n = 1
     while True:
         t0 = time.perf_counter()
         run(n)
         dt = time.perf_counter() - t0
         if dt >= min_time:
-            break
+            return n
         # Same growth rule as Google Benchmark: aim 40% past min_time, at most 10x a step.
         n = max(n + 1, min(n * 10, int(n * min_time * 1.4 / max(dt, 1e-9))))
-    times = []
-    for _ in range(repetitions):
-        t0 = time.perf_counter()
-        run(n)
-        times.append((time.perf_counter() - t0) / n)
-    return times
+
+
+def time_run(run, n):
+    t0 = time.perf_counter()
+    run(n)
+    return (time.perf_counter() - t0) / n
 
 
 def loop(fn):
@@ -93,7 +96,7 @@ def cases():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, required=True)
-    ap.add_argument("--min-time", type=float, default=0.1, help="seconds per repetition (at least)")
+    ap.add_argument("--min-time", type=float, default=0.05, help="seconds per repetition (at least)")
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--filter", default="", help="only cases whose name matches this regex")
     args = ap.parse_args()
@@ -110,14 +113,31 @@ def main():
         },
         "benchmarks": [],
     }
-    for name, run, counters in cases():
-        if not re.search(args.filter, name):
-            continue
-        times = timed(run, args.min_time, args.repetitions)
+    # NOTE: glibc serves allocations below its mmap threshold from the heap and larger ones
+    # with fresh mmap'd pages (a page fault per 4 KiB on every call). The threshold rises to
+    # the size of the largest mmap'd block freed so far (at most 32 MiB), so a process that
+    # has done any work allocates differently from a fresh one: PyTorch's conv case ran 5x
+    # slower or not depending on which case happened to run before it. One 30 MiB
+    # allocation up front puts every run in the state a long-running process reaches.
+    torch.empty(30 << 18)  # 30 MiB of float32, freed at once
+
+    # Repetitions are interleaved across cases (as --benchmark_enable_random_interleaving
+    # does for tandem) so a burst of other load spoils one repetition of many cases, and
+    # the median discards it, rather than every repetition of one case.
+    selected = [c for c in cases() if re.search(args.filter, c[0])]
+    iters = [calibrate(run, args.min_time) for _, run, _ in selected]
+    times = [[] for _ in selected]
+    rng = random.Random(0)
+    for _ in range(args.repetitions):
+        order = list(range(len(selected)))
+        rng.shuffle(order)
+        for i in order:
+            times[i].append(time_run(selected[i][1], iters[i]))
+    for (name, _, counters), ts in zip(selected, times):
         out["benchmarks"].append({
             "name": name,
-            "time_ns": statistics.median(times) * 1e9,
-            "repetitions_ns": [t * 1e9 for t in times],
+            "time_ns": statistics.median(ts) * 1e9,
+            "repetitions_ns": [t * 1e9 for t in ts],
             "counters": counters,
         })
     json.dump(out, sys.stdout, indent=1)
