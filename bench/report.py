@@ -47,14 +47,24 @@ def load_gbench(path):
             out[name] = {"error": r.get("error", "no result")}
         else:
             out[name] = {"time_ns": statistics.median(r["times"]), "counters": r["counters"],
-                         "reps": len(r["times"])}
+                         "reps": len(r["times"]), "spread": max(r["times"]) / min(r["times"])}
     return out, data.get("context", {})
 
 
 def load_torch_py(path):
     with open(path) as f:
         data = json.load(f)
+    for b in data["benchmarks"]:
+        reps = b.get("repetitions_ns") or [b["time_ns"]]
+        b["spread"] = max(reps) / min(reps)
     return {b["name"]: b for b in data["benchmarks"]}, data["context"]
+
+
+NOISY = 1.5  # slowest / fastest repetition above this: the cell gets a mark
+
+
+def noisy(text, result):
+    return text + " ⚠" if result and result.get("spread", 1.0) > NOISY else text
 
 
 def metric(result, kind):
@@ -156,7 +166,8 @@ def main():
           "ratio = tandem speed / PyTorch speed (> 1: tandem faster). "
           "Ceiling = oneDNN called directly, the faster of its matmul primitive and dnnl_sgemm "
           "(matmul), or the faster copy of the same bytes, a parallel memcpy or tandem's clone "
-          "(elementwise); in brackets tandem's share of it.\n")
+          "(elementwise); in brackets tandem's share of it. "
+          f"⚠: the slowest repetition took over {NOISY}x the fastest (other load; rerun).\n")
     print("| case | threads | tandem | PyTorch | ratio | ceiling (oneDNN direct / copy) |")
     print("|---|---|---|---|---|---|")
     for label, case, kind, source, ceiling in rows():
@@ -165,16 +176,20 @@ def main():
             if case not in tandem:
                 continue  # filtered out of this run
             tv, tt = metric(tandem.get(case), kind)
+            tt = noisy(tt, tandem.get(case))
             if source == "cpp":
                 if cpp is None:
                     continue  # no libtorch: the Python row below stands alone
                 pv, pt = metric(cpp.get(case), kind)
+                pt = noisy(pt, cpp.get(case))
                 row_label = label + " [PyTorch C++ API]"
             elif source.startswith("py:"):
                 pv, pt = metric(py.get(source[3:]), kind)
+                pt = noisy(pt, py.get(source[3:]))
                 row_label = label
             else:
                 pv, pt = metric(py.get(case), kind)
+                pt = noisy(pt, py.get(case))
                 row_label = label
             ratio = f"{tv / pv:.2f}" if tv and pv else "—"
             ceil_text = ""
