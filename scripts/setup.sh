@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libdnnl-dev libfmt-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
-  zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev
+  ocl-icd-opencl-dev zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev
 )
 for arg in "$@"; do
   case "$arg" in
