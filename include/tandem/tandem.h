@@ -6,4 +6,5 @@
 #include "tandem/generator.h"
 #include "tandem/ops.h"
 #include "tandem/opdef.h"
+#include "tandem/state_dict.h"
 #include "tandem/tensor.h"
