@@ -213,7 +213,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
   double factor = 0.0;
   if (is_training() && options.track_running_stats) {
     NoGradGuard ng;
-    num_batches_tracked.add_(1.0);
+    num_batches_tracked.add_(wrap_scalar(int64_t{1}));
     factor = options.momentum ? *options.momentum
                               : 1.0 / static_cast<double>(num_batches_tracked.item<int64_t>());
   }
