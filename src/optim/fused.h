@@ -1,0 +1,48 @@
+// Helpers for the optimizers' fused per-parameter loops (private to src/optim).
+//
+// NOTE: the fast path runs one loop per parameter over raw float/double data, in PyTorch's
+// operation order (each `a.mul_(x).add_(y)` of the reference becomes the same two roundings),
+// so float64 results agree with PyTorch to the last bits and float32 ones to an ulp or so.
+// Anything else (16-bit floats, non-contiguous params or grads) takes a generic path written
+// with tandem ops, which is slower but handles every layout and dtype.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "backend/cpu/loops.h"
+#include "tandem/optim/optimizer.h"
+#include "tandem/tensor.h"
+
+namespace tandem::optim::detail {
+
+// Work per parameter below this many elements runs on one thread.
+inline constexpr int64_t kGrain = 1 << 15;
+
+// Whether (param, grad) can take the fused float loop.
+inline bool fused_ok(const Tensor& p, const Tensor& g) {
+  return (p.dtype() == DType::Float32 || p.dtype() == DType::Float64) && g.dtype() == p.dtype() &&
+         p.is_contiguous() && g.is_contiguous() && g.numel() == p.numel();
+}
+
+// The state tensor `name`, created (contiguous, param's dtype, filled with `init`) when missing,
+// and brought to the param's dtype if the param was converted since (module.to(dtype)).
+inline Tensor& state_tensor(Optimizer::ParamState& st, const std::string& name, const Tensor& p,
+                            double init = 0.0) {
+  auto it = st.tensors.find(name);
+  if (it == st.tensors.end()) {
+    return st.tensors[name] = full(p.shape(), init, {.dtype = p.dtype()});
+  }
+  if (it->second.dtype() != p.dtype() || !it->second.is_contiguous()) {
+    Tensor c = empty(p.shape(), {.dtype = p.dtype()});
+    c.copy_(it->second);
+    it->second = c;
+  }
+  return it->second;
+}
+
+template <typename F>
+inline void parallel_range(int64_t n, F&& fn) {
+  cpu::parallel_for(n, kGrain, std::forward<F>(fn));
+}
+
+}  // namespace tandem::optim::detail
