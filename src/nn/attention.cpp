@@ -113,18 +113,13 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
     TANDEM_CHECK(attn_mask.dtype() == DType::Bool || attn_mask.is_floating_point(),
                  "MultiheadAttention: attn_mask must be bool (true = masked) or floating point (added), got {}",
                  attn_mask.dtype());
-    if (attn_mask.dim() == 2) {
-      TANDEM_CHECK(attn_mask.shape() == (Shape{L, S}),
-                   "MultiheadAttention: a 2-D attn_mask must have shape [target_len, source_len] = {}, got {}",
-                   shape_str({L, S}), shape_str(attn_mask.shape()));
-      scores = apply_mask(attn_mask, {1, 1, L, S});
-    } else {
-      TANDEM_CHECK(attn_mask.dim() == 3 && attn_mask.shape() == (Shape{N * H, L, S}),
-                   "MultiheadAttention: attn_mask must have shape [target_len, source_len] = {} or "
-                   "[batch*num_heads, target_len, source_len] = {}, got {}",
-                   shape_str({L, S}), shape_str({N * H, L, S}), shape_str(attn_mask.shape()));
-      scores = apply_mask(attn_mask, {N, H, L, S});
-    }
+    const bool ok2 = attn_mask.dim() == 2 && attn_mask.shape() == (Shape{L, S});
+    const bool ok3 = attn_mask.dim() == 3 && attn_mask.shape() == (Shape{N * H, L, S});
+    TANDEM_CHECK(ok2 || ok3,
+                 "MultiheadAttention: attn_mask must have shape [target_len, source_len] = {} or "
+                 "[batch*num_heads, target_len, source_len] = {}, got {}",
+                 shape_str({L, S}), shape_str({N * H, L, S}), shape_str(attn_mask.shape()));
+    scores = apply_mask(attn_mask, ok2 ? Shape{1, 1, L, S} : Shape{N, H, L, S});
   }
   if (key_padding_mask.defined()) {
     const Shape expected = unbatched ? Shape{S} : Shape{N, S};
