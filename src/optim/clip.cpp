@@ -91,7 +91,7 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   }
   const double total = is_inf ? acc : norm_type == 2.0 ? std::sqrt(acc) : std::pow(acc, 1.0 / norm_type);
   TANDEM_CHECK(!error_if_nonfinite || std::isfinite(total),
-               "clip_grad_norm_: the total norm of order {} of the gradients is {}, so they "
+               "clip_grad_norm_: the total norm of order {} of the gradients is non-finite ({}), so they "
                "cannot be clipped; set error_if_nonfinite = false to clip anyway (the grads "
                "become NaN), or find where the loss overflowed",
                norm_type, total);
