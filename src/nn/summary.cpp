@@ -98,7 +98,9 @@ std::string Module::summary(const Shape& input_shape, DType input_dtype) const {
     std::string shape = "--";
     if (it != out_shapes.end()) {
       shape = shape_str(it->second);
-      activation_bytes += shape_numel(it->second) * static_cast<int64_t>(itemsize(input_dtype));
+      // Leaves only: a container's output is its last child's.
+      if (m->named_children().empty())
+        activation_bytes += shape_numel(it->second) * static_cast<int64_t>(itemsize(input_dtype));
     }
     int64_t own = 0;
     bool has_own = false;

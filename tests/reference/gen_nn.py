@@ -20,6 +20,8 @@ Layout, one folder per case (tests/data/nn/<case>/):
     grad_<key>.npy     d loss / d parameter <key> (only the last pass is differentiated)
     after_<key>.npy    buffers after all passes (running statistics, num_batches_tracked)
     mode.txt           "train" or "eval": the mode every pass runs in
+and tests/data/nn/init/{fans,gains}.npy: PyTorch's fan computation and calculate_gain for
+the shapes and nonlinearities listed in FAN_SHAPES / GAINS.
 The C++ test holds a table with the same case names that builds the same module in tandem.
 Keep tensors small: all data stays well under 2 MB.
 """
@@ -146,12 +148,29 @@ def run(name, make, inputs, mode):
         save(folder, "after_" + k, b)
 
 
+# Shapes whose (fan_in, fan_out) PyTorch's init computes, and the gains it recommends
+# (tests/nn/test_init.cpp lists the same shapes and nonlinearities in the same order).
+FAN_SHAPES = [(3, 4), (6, 2, 3, 3), (5, 7, 2), (8, 1, 1, 2, 3)]
+GAINS = [("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
+         ("leaky_relu", None), ("leaky_relu", 0.2), ("selu", None)]
+
+
+def write_init():
+    folder = os.path.join(OUT_DIR, "init")
+    os.makedirs(folder)
+    fans = [nn.init._calculate_fan_in_and_fan_out(torch.empty(s)) for s in FAN_SHAPES]
+    np.save(os.path.join(folder, "fans.npy"), np.array(fans, dtype=np.int64))
+    gains = [nn.init.calculate_gain(n, p) for n, p in GAINS]
+    np.save(os.path.join(folder, "gains.npy"), np.array(gains, dtype=np.float64))
+
+
 def main():
     if os.path.exists(OUT_DIR):
         shutil.rmtree(OUT_DIR)
     os.makedirs(OUT_DIR)
     for c in CASES:
         run(*c)
+    write_init()
     print(f"wrote {len(CASES)} cases to {OUT_DIR}")
 
 
