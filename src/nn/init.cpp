@@ -22,11 +22,12 @@ TensorOptions draw_opts(const Tensor& t) {
   return {.dtype = t.dtype() == DType::Float64 ? DType::Float64 : DType::Float32};
 }
 
-// Writes `src` into `t`'s storage without recording history.
-Tensor& assign(Tensor& t, const Tensor& src) {
+// Writes `src` into `t`'s storage without recording history; returns the handle.
+Tensor assign(const Tensor& t, const Tensor& src) {
   NoGradGuard ng;
-  t.copy_(src);
-  return t;
+  Tensor h = t;
+  h.copy_(src);
+  return h;
 }
 
 }  // namespace
@@ -60,7 +61,7 @@ std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& t) {
   return {t.size(1) * receptive, t.size(0) * receptive};
 }
 
-Tensor& uniform_(Tensor& t, double a, double b, Generator* gen) {
+Tensor uniform_(const Tensor& t, double a, double b, Generator* gen) {
   check_float(t, "uniform_");
   TANDEM_CHECK(a <= b, "init::uniform_: the lower bound {} is above the upper bound {}", a, b);
   NoGradGuard ng;
@@ -68,7 +69,7 @@ Tensor& uniform_(Tensor& t, double a, double b, Generator* gen) {
   return assign(t, r * (b - a) + a);
 }
 
-Tensor& normal_(Tensor& t, double mean, double std, Generator* gen) {
+Tensor normal_(const Tensor& t, double mean, double std, Generator* gen) {
   check_float(t, "normal_");
   TANDEM_CHECK(std >= 0.0, "init::normal_: std must be non-negative, got {}", std);
   NoGradGuard ng;
@@ -76,23 +77,24 @@ Tensor& normal_(Tensor& t, double mean, double std, Generator* gen) {
   return assign(t, r * std + mean);
 }
 
-Tensor& constant_(Tensor& t, double value) {
+Tensor constant_(const Tensor& t, double value) {
   TANDEM_CHECK(t.defined(), "init::constant_: the tensor is undefined");
   NoGradGuard ng;
-  t.fill_(value);
-  return t;
+  Tensor h = t;
+  h.fill_(value);
+  return h;
 }
 
-Tensor& zeros_(Tensor& t) { return constant_(t, 0.0); }
-Tensor& ones_(Tensor& t) { return constant_(t, 1.0); }
+Tensor zeros_(const Tensor& t) { return constant_(t, 0.0); }
+Tensor ones_(const Tensor& t) { return constant_(t, 1.0); }
 
-Tensor& eye_(Tensor& t) {
+Tensor eye_(const Tensor& t) {
   TANDEM_CHECK(t.defined() && t.dim() == 2, "init::eye_: expected a 2-D tensor");
   NoGradGuard ng;
   return assign(t, eye(t.size(0), t.size(1), {.dtype = t.dtype()}));
 }
 
-Tensor& xavier_uniform_(Tensor& t, double gain, Generator* gen) {
+Tensor xavier_uniform_(const Tensor& t, double gain, Generator* gen) {
   check_float(t, "xavier_uniform_");
   auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(t);
   double std = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
@@ -100,7 +102,7 @@ Tensor& xavier_uniform_(Tensor& t, double gain, Generator* gen) {
   return uniform_(t, -bound, bound, gen);
 }
 
-Tensor& xavier_normal_(Tensor& t, double gain, Generator* gen) {
+Tensor xavier_normal_(const Tensor& t, double gain, Generator* gen) {
   check_float(t, "xavier_normal_");
   auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(t);
   double std = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
@@ -121,7 +123,7 @@ double kaiming_std(const Tensor& t, double a, const std::string& mode, const std
 }
 }  // namespace
 
-Tensor& kaiming_uniform_(Tensor& t, double a, const std::string& mode,
+Tensor kaiming_uniform_(const Tensor& t, double a, const std::string& mode,
                          const std::string& nonlinearity, Generator* gen) {
   check_float(t, "kaiming_uniform_");
   if (t.numel() == 0) return t;
@@ -129,14 +131,14 @@ Tensor& kaiming_uniform_(Tensor& t, double a, const std::string& mode,
   return uniform_(t, -bound, bound, gen);
 }
 
-Tensor& kaiming_normal_(Tensor& t, double a, const std::string& mode,
+Tensor kaiming_normal_(const Tensor& t, double a, const std::string& mode,
                         const std::string& nonlinearity, Generator* gen) {
   check_float(t, "kaiming_normal_");
   if (t.numel() == 0) return t;
   return normal_(t, 0.0, kaiming_std(t, a, mode, nonlinearity, "kaiming_normal_"), gen);
 }
 
-Tensor& orthogonal_(Tensor& t, double gain, Generator* gen) {
+Tensor orthogonal_(const Tensor& t, double gain, Generator* gen) {
   check_float(t, "orthogonal_");
   TANDEM_CHECK(t.dim() >= 2, "init::orthogonal_: only tensors with 2 or more dimensions are "
                "supported (shape {})", shape_str(t.shape()));

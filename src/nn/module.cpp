@@ -233,6 +233,7 @@ void rebind(const Tensor& t, const Tensor& src) {
   impl->offset = src.offset();
   impl->numel = src.numel();
   impl->dtype = src.dtype();
+  impl->is_view = false;  // it owns fresh storage now
 }
 
 void convert_in_place(const Tensor& t, DType dtype) {

@@ -168,6 +168,14 @@ TEST(Init, WritesIntoRegisteredParametersInPlace) {
   EXPECT_TRUE(fc->weight.is_leaf());
 }
 
+TEST(Init, ViewsWriteThroughToTheirBase) {
+  Tensor w = ones({3, 4});
+  init::zeros_(w.select(0, 1));
+  init::constant_(w.select(1, 3), 5.0);
+  EXPECT_ALL_CLOSE(w, tensor({1.0, 1.0, 1.0, 5.0, 0.0, 0.0, 0.0, 5.0, 1.0, 1.0, 1.0, 5.0}).reshape({3, 4}),
+                   0.0, 0.0);
+}
+
 // ---- PyTorch's default initialization per layer
 
 TEST(DefaultInit, LinearAndConvAreUniformOverOneOverSqrtFanIn) {

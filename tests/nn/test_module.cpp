@@ -159,6 +159,16 @@ TEST(Module, ToDtypeConvertsInPlaceAndKeepsHandles) {
   EXPECT_TRUE(throws_error([&] { net->to(DType::Int32); }, {"floating-point"}));
 }
 
+TEST(Module, LoadStateDictConvertsDtype) {
+  auto fc = std::make_shared<nn::Linear>(3, 2);
+  fc->to(DType::Float64);
+  std::map<std::string, Tensor> sd{{"weight", full({2, 3}, 0.25)}, {"bias", full({2}, -1.5)}};  // float32
+  fc->load_state_dict(sd);
+  EXPECT_EQ(fc->weight.dtype(), DType::Float64);
+  EXPECT_ALL_CLOSE(fc->weight, full({2, 3}, 0.25, kF64), 0.0, 0.0);
+  EXPECT_ALL_CLOSE(fc->bias, full({2}, -1.5, kF64), 0.0, 0.0);
+}
+
 TEST(Module, TrainEvalRecursesIntoChildren) {
   auto net = std::make_shared<Net>();
   EXPECT_TRUE(net->is_training());
