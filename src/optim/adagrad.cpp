@@ -18,16 +18,15 @@ std::map<std::string, double> to_map(const AdagradOptions& o) {
           {"eps", o.eps}};
 }
 
-template <typename T>
+template <typename T, bool WD>
 void adagrad_fused(T* p, const T* g, T* sum, int64_t n, double clr, double eps,
                    double weight_decay) {
   const T e = T(eps), wd = T(weight_decay), neg_clr = T(-clr);
-  const bool has_wd = weight_decay != 0;
   detail::parallel_range(n, [&](int64_t b, int64_t end) {
 #pragma omp simd
     for (int64_t i = b; i < end; ++i) {
       T pi = p[i], gi = g[i];
-      if (has_wd) gi = gi + wd * pi;
+      if constexpr (WD) gi = gi + wd * pi;
       T si = sum[i] + gi * gi;
       sum[i] = si;
       p[i] = pi + neg_clr * gi / (std::sqrt(si) + e);
@@ -77,8 +76,13 @@ void Adagrad::step() {
       const double clr = lr / (1 + static_cast<double>(t - 1) * lr_decay);
       if (detail::fused_ok(p, g)) {
         TANDEM_DISPATCH_FLOAT(p.dtype(), "Adagrad.step", [&] {
-          adagrad_fused<scalar_t>(p.data<scalar_t>(), g.data<scalar_t>(), sum.data<scalar_t>(),
-                                  p.numel(), clr, eps, weight_decay);
+          detail::with_flags(
+              [&](auto wd) {
+                adagrad_fused<scalar_t, decltype(wd)::value>(p.data<scalar_t>(), g.data<scalar_t>(),
+                                                             sum.data<scalar_t>(), p.numel(), clr,
+                                                             eps, weight_decay);
+              },
+              weight_decay != 0);
         });
         p.storage()->bump_version();
         continue;

@@ -22,27 +22,25 @@ struct AdamScalars {
   bool amsgrad, decoupled;
 };
 
-template <typename T>
+template <typename T, bool L2, bool DECOUPLED, bool AMSGRAD>
 void adam_fused(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamScalars& s) {
   const T b1 = T(s.beta1), omb1 = T(1 - s.beta1), b2 = T(s.beta2), omb2 = T(1 - s.beta2);
   const T wd = T(s.weight_decay), decay = T(1 - s.lr * s.weight_decay);
   const T bc2s = T(s.bc2_sqrt), eps = T(s.eps), neg_step = T(-s.step_size);
-  const bool l2 = !s.decoupled && s.weight_decay != 0, decoupled = s.decoupled,
-             amsgrad = s.amsgrad;
   detail::parallel_range(n, [&](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i) {
       T pi = p[i], gi = g[i];
-      if (decoupled) pi = pi * decay;
-      if (l2) gi = gi + wd * pi;
+      if constexpr (DECOUPLED) pi = pi * decay;
+      if constexpr (L2) gi = gi + wd * pi;
       T mi = m[i] * b1 + omb1 * gi;
       T vi = v[i] * b2 + omb2 * gi * gi;
       m[i] = mi;
       v[i] = vi;
       T vh = vi;
-      if (amsgrad) {
+      if constexpr (AMSGRAD) {
         T mx = vmax[i];
-        vh = (vi > mx || vi != vi) ? vi : mx;  // torch.maximum: NaN propagates
+        vh = ((vi > mx) | (vi != vi)) ? vi : mx;  // torch.maximum: NaN propagates
         vmax[i] = vh;
       }
       T den = std::sqrt(vh) / bc2s + eps;
@@ -117,9 +115,13 @@ void Adam::step_impl(bool decoupled) {
       s.bc2_sqrt = std::sqrt(bc2);
       if (detail::fused_ok(p, g)) {
         TANDEM_DISPATCH_FLOAT(p.dtype(), name().c_str(), [&] {
-          adam_fused<scalar_t>(p.data<scalar_t>(), g.data<scalar_t>(), m.data<scalar_t>(),
-                               v.data<scalar_t>(), s.amsgrad ? vmax.data<scalar_t>() : nullptr,
-                               p.numel(), s);
+          detail::with_flags(
+              [&](auto l2, auto dec, auto ams) {
+                adam_fused<scalar_t, decltype(l2)::value, decltype(dec)::value, decltype(ams)::value>(
+                    p.data<scalar_t>(), g.data<scalar_t>(), m.data<scalar_t>(), v.data<scalar_t>(),
+                    s.amsgrad ? vmax.data<scalar_t>() : nullptr, p.numel(), s);
+              },
+              !decoupled && s.weight_decay != 0, decoupled, s.amsgrad);
         });
         p.storage()->bump_version();
         continue;

@@ -3,6 +3,10 @@
 #include <cmath>
 #include <omp.h>
 
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
 #include "fused.h"
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
@@ -11,29 +15,78 @@ namespace tandem::nn::utils {
 
 namespace {
 
+enum class NormKind { Max, One, Two, P };
+
+// sum f(|g_i|) (or max |g_i|) over [b, e), with 8 independent accumulators so that it
+// vectorizes without -ffast-math; NaN propagates through the max.
+template <NormKind K, typename T>
+double chunk_norm(const T* g, int64_t b, int64_t e, double p) {
+  auto f = [p](double a) {
+    if constexpr (K == NormKind::Two) return a * a;
+    else if constexpr (K == NormKind::P) return std::pow(a, p);
+    else return a;
+  };
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, nans[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = b;
+  for (; i + 8 <= e; i += 8) {
+    for (int k = 0; k < 8; ++k) {
+      double a = f(std::fabs(static_cast<double>(g[i + k])));
+      if constexpr (K == NormKind::Max) {
+        acc[k] = a > acc[k] ? a : acc[k];
+        nans[k] += a != a ? 1.0 : 0.0;  // counted apart: a branch-free max vectorizes
+      } else {
+        acc[k] += a;
+      }
+    }
+  }
+  for (; i < e; ++i) {
+    double a = f(std::fabs(static_cast<double>(g[i])));
+    if constexpr (K == NormKind::Max) {
+      acc[0] = a > acc[0] ? a : acc[0];
+      nans[0] += a != a ? 1.0 : 0.0;
+    } else {
+      acc[0] += a;
+    }
+  }
+  if constexpr (K == NormKind::Max) {
+    double m = acc[0], nan_count = nans[0];
+    for (int k = 1; k < 8; ++k) {
+      m = acc[k] > m ? acc[k] : m;
+      nan_count += nans[k];
+    }
+    return nan_count > 0 ? std::numeric_limits<double>::quiet_NaN() : m;
+  } else {
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  }
+}
+
 // sum |g|^p (p finite) or max |g| (p infinite) over one contiguous float buffer, in double.
+// NOTE: fixed-size chunks combined in order, so the result does not depend on the thread count.
 template <typename T>
 double partial_norm(const T* g, int64_t n, double p) {
-  const bool is_inf = std::isinf(p), is_two = p == 2.0, is_one = p == 1.0;
-  double total = 0.0;
-  int nt = (n >= optim::detail::kGrain && !omp_in_parallel()) ? omp_get_max_threads() : 1;
-  if (is_inf) {
-    double m = 0.0;
-#pragma omp parallel for num_threads(nt) reduction(max : m) if (nt > 1)
-    for (int64_t i = 0; i < n; ++i) {
-      double a = std::fabs(static_cast<double>(g[i]));
-      if (a > m) m = a;
-    }
-    // omp max ignores NaN: look for it separately (norms must propagate NaN like PyTorch).
-    bool nan = false;
-#pragma omp parallel for num_threads(nt) reduction(|| : nan) if (nt > 1)
-    for (int64_t i = 0; i < n; ++i) nan = nan || std::isnan(g[i]);
-    return nan ? std::numeric_limits<double>::quiet_NaN() : m;
+  const NormKind kind = std::isinf(p) ? NormKind::Max
+                        : p == 1.0    ? NormKind::One
+                        : p == 2.0    ? NormKind::Two
+                                      : NormKind::P;
+  constexpr int64_t kChunk = 1 << 16;
+  const int64_t nchunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> part(static_cast<size_t>(nchunks));
+  auto run = [&](auto k) {
+    constexpr NormKind K = decltype(k)::value;
+#pragma omp parallel for schedule(static) if (nchunks > 1 && !omp_in_parallel())
+    for (int64_t c = 0; c < nchunks; ++c)
+      part[c] = chunk_norm<K>(g, c * kChunk, std::min(n, (c + 1) * kChunk), p);
+  };
+  switch (kind) {
+    case NormKind::Max: run(std::integral_constant<NormKind, NormKind::Max>{}); break;
+    case NormKind::One: run(std::integral_constant<NormKind, NormKind::One>{}); break;
+    case NormKind::Two: run(std::integral_constant<NormKind, NormKind::Two>{}); break;
+    case NormKind::P: run(std::integral_constant<NormKind, NormKind::P>{}); break;
   }
-#pragma omp parallel for num_threads(nt) reduction(+ : total) if (nt > 1)
-  for (int64_t i = 0; i < n; ++i) {
-    double a = std::fabs(static_cast<double>(g[i]));
-    total += is_two ? a * a : is_one ? a : std::pow(a, p);
+  double total = 0.0;
+  for (double v : part) {
+    if (kind == NormKind::Max) total = (v > total || v != v) ? v : total;
+    else total += v;
   }
   return total;
 }

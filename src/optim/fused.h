@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "backend/cpu/loops.h"
 #include "tandem/optim/optimizer.h"
@@ -38,6 +39,20 @@ inline Tensor& state_tensor(Optimizer::ParamState& st, const std::string& name, 
     it->second = c;
   }
   return it->second;
+}
+
+// Calls f(std::bool_constant<b>{}...) so that per-option branches become compile-time
+// `if constexpr` and the loops vectorize (GCC does not vectorize loops with control flow).
+template <typename F>
+inline void with_flags(F&& f) {
+  f();
+}
+template <typename F, typename... Rest>
+inline void with_flags(F&& f, bool b, Rest... rest) {
+  if (b)
+    with_flags([&](auto... flags) { f(std::true_type{}, flags...); }, rest...);
+  else
+    with_flags([&](auto... flags) { f(std::false_type{}, flags...); }, rest...);
 }
 
 template <typename F>

@@ -16,21 +16,20 @@ std::map<std::string, double> to_map(const RMSpropOptions& o) {
           {"centered", o.centered ? 1.0 : 0.0}};
 }
 
-template <typename T>
+template <typename T, bool WD, bool CENTERED, bool MOMENTUM>
 void rmsprop_fused(T* p, const T* g, T* sq, T* ga, T* buf, int64_t n, double lr, double alpha,
                    double eps, double weight_decay, double momentum) {
   const T a = T(alpha), oma = T(1 - alpha), e = T(eps), wd = T(weight_decay), mom = T(momentum),
           neg_lr = T(-lr);
-  const bool has_wd = weight_decay != 0, centered = ga != nullptr, has_mom = buf != nullptr;
   detail::parallel_range(n, [&](int64_t b, int64_t end) {
 #pragma omp simd
     for (int64_t i = b; i < end; ++i) {
       T pi = p[i], gi = g[i];
-      if (has_wd) gi = gi + wd * pi;
+      if constexpr (WD) gi = gi + wd * pi;
       T si = sq[i] * a + oma * gi * gi;
       sq[i] = si;
       T avg;
-      if (centered) {
+      if constexpr (CENTERED) {
         T gai = ga[i] * a + oma * gi;
         ga[i] = gai;
         avg = std::sqrt(si + T(-1) * gai * gai);
@@ -38,7 +37,7 @@ void rmsprop_fused(T* p, const T* g, T* sq, T* ga, T* buf, int64_t n, double lr,
         avg = std::sqrt(si);
       }
       avg = avg + e;
-      if (has_mom) {
+      if constexpr (MOMENTUM) {
         T bi = buf[i] * mom + gi / avg;
         buf[i] = bi;
         p[i] = pi + neg_lr * bi;
@@ -94,10 +93,15 @@ void RMSprop::step() {
       ++st.step;
       if (detail::fused_ok(p, g)) {
         TANDEM_DISPATCH_FLOAT(p.dtype(), "RMSprop.step", [&] {
-          rmsprop_fused<scalar_t>(p.data<scalar_t>(), g.data<scalar_t>(), sq.data<scalar_t>(),
-                                  centered ? ga.data<scalar_t>() : nullptr,
-                                  momentum > 0 ? buf.data<scalar_t>() : nullptr, p.numel(), lr,
-                                  alpha, eps, weight_decay, momentum);
+          detail::with_flags(
+              [&](auto wd, auto cen, auto mom) {
+                rmsprop_fused<scalar_t, decltype(wd)::value, decltype(cen)::value, decltype(mom)::value>(
+                    p.data<scalar_t>(), g.data<scalar_t>(), sq.data<scalar_t>(),
+                    centered ? ga.data<scalar_t>() : nullptr,
+                    momentum > 0 ? buf.data<scalar_t>() : nullptr, p.numel(), lr, alpha, eps,
+                    weight_decay, momentum);
+              },
+              weight_decay != 0, centered, momentum > 0);
         });
         p.storage()->bump_version();
         continue;

@@ -16,20 +16,22 @@ std::map<std::string, double> to_map(const SGDOptions& o) {
           {"nesterov", o.nesterov ? 1.0 : 0.0}};
 }
 
-template <typename T>
-void sgd_fused(T* p, const T* g, T* buf, bool first, int64_t n, double lr, double momentum,
-               double dampening, double weight_decay, bool nesterov) {
+template <typename T, bool WD, bool MOMENTUM, bool FIRST, bool NESTEROV>
+void sgd_fused(T* p, const T* g, T* buf, int64_t n, double lr, double momentum, double dampening,
+               double weight_decay) {
   const T wd = T(weight_decay), mom = T(momentum), keep = T(1 - dampening), neg_lr = T(-lr);
-  const bool has_wd = weight_decay != 0, has_mom = momentum != 0;
   detail::parallel_range(n, [&](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i) {
       T d = g[i];
-      if (has_wd) d = d + wd * p[i];
-      if (has_mom) {
-        T bi = first ? d : buf[i] * mom + keep * d;
+      if constexpr (WD) d = d + wd * p[i];
+      if constexpr (MOMENTUM) {
+        T bi;
+        if constexpr (FIRST) bi = d;
+        else bi = buf[i] * mom + keep * d;
         buf[i] = bi;
-        d = nesterov ? d + mom * bi : bi;
+        if constexpr (NESTEROV) d = d + mom * bi;
+        else d = bi;
       }
       p[i] = p[i] + neg_lr * d;
     }
@@ -76,9 +78,14 @@ void SGD::step() {
         Tensor buf;
         if (momentum != 0) buf = detail::state_tensor(st, "momentum_buffer", p);
         TANDEM_DISPATCH_FLOAT(p.dtype(), "SGD.step", [&] {
-          sgd_fused<scalar_t>(p.data<scalar_t>(), g.data<scalar_t>(),
-                              buf.defined() ? buf.data<scalar_t>() : nullptr, first, p.numel(), lr,
-                              momentum, dampening, weight_decay, nesterov);
+          detail::with_flags(
+              [&](auto wd, auto mom, auto fst, auto nes) {
+                sgd_fused<scalar_t, decltype(wd)::value, decltype(mom)::value, decltype(fst)::value,
+                          decltype(nes)::value>(p.data<scalar_t>(), g.data<scalar_t>(),
+                                                buf.defined() ? buf.data<scalar_t>() : nullptr,
+                                                p.numel(), lr, momentum, dampening, weight_decay);
+              },
+              weight_decay != 0, momentum != 0, first, nesterov);
         });
         p.storage()->bump_version();
         continue;
