@@ -1,0 +1,68 @@
+// Datasets: random-access (Dataset) and streaming (IterableDataset) sources of examples.
+//
+//   auto ds = std::make_shared<data::TensorDataset>(randn({100, 3}), arange(100));
+//   data::Example ex = ds->get(7);         // ex.data: [3] view of row 7, ex.target: 0-dim int64
+//
+// Ownership and aliasing: get() may return views into memory the dataset owns (TensorDataset
+// and fashion_mnist do: no copy per sample). Treat an Example's tensors as read-only; a
+// transform that changes values makes a new tensor (the ones in data/transforms.h do).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "tandem/tensor.h"
+
+namespace tandem::data {
+
+// One sample. `target` may be undefined (unlabelled data).
+struct Example {
+  Tensor data;
+  Tensor target;
+};
+
+// A collated minibatch: data [B, ...], target [B, ...] (undefined when examples have none).
+struct Batch {
+  Tensor data;
+  Tensor target;
+};
+
+// Random access by index in [0, size()). get() must be thread-safe: DataLoader workers call
+// it concurrently.
+class Dataset {
+ public:
+  virtual ~Dataset();
+  virtual int64_t size() const = 0;
+  virtual Example get(int64_t index) const = 0;
+};
+
+// A stream: next() gives examples until it returns nullopt; reset() starts over (called at
+// the start of every DataLoader pass). Only ever called from one thread at a time.
+class IterableDataset {
+ public:
+  virtual ~IterableDataset();
+  virtual std::optional<Example> next() = 0;
+  virtual void reset() = 0;
+};
+
+// Rows of `data` paired with rows of `targets` (same first dimension; targets may be
+// undefined). get(i) returns views (data[i], targets[i]): no copy. Both tensors are made
+// contiguous once at construction.
+class TensorDataset : public Dataset {
+ public:
+  TensorDataset(Tensor data, Tensor targets = Tensor());
+  int64_t size() const override { return size_; }
+  Example get(int64_t index) const override;
+  const Tensor& data() const { return data_; }
+  const Tensor& targets() const { return targets_; }
+
+ private:
+  Tensor data_, targets_;
+  int64_t size_ = 0;
+};
+
+// The i-th slice along dim 0 of a contiguous tensor as a view, built directly (no op
+// dispatch, no autograd): safe and cheap to call from many threads.
+Tensor row_view(const Tensor& t, int64_t index);
+
+}  // namespace tandem::data
