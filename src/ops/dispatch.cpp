@@ -1,5 +1,6 @@
 // dispatch: infer -> allocate -> kernel -> record (DESIGN.md "How data flows").
 #include "../backend/cpu/loops.h"
+#include "../summary/profiler_hook.h"
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
 #include "tandem/opdef.h"
@@ -94,6 +95,7 @@ void run_kernel(const OpDef& def, const std::vector<Tensor>& inputs,
 
 void dispatch_into(const OpDef& def, const std::vector<Tensor>& inputs, const Attrs& attrs,
                    std::vector<Tensor>& outs) {
+  profiler::detail::OpScope prof(def, inputs, &outs);  // one never-taken branch when off
   check_inputs(def, inputs);
   if (t_interceptor) {
     outs = t_interceptor->run(def, inputs, attrs);
@@ -156,6 +158,7 @@ Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> oth
   inputs.reserve(others.size() + 1);
   inputs.push_back(self);
   for (Tensor& t : others) inputs.push_back(std::move(t));
+  profiler::detail::OpScope prof(def, inputs, nullptr);
   bool record = autograd::needs_record(def, inputs);
   if (record) {
     TANDEM_CHECK(!(self.is_leaf() && self.requires_grad()),

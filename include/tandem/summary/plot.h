@@ -1,0 +1,50 @@
+// Scalar curves to PNG without a browser: a small rasterizer (lines, axes with tick labels,
+// a built-in 5x7 bitmap font, legend) over libpng.
+//
+//   summary::plot_runs({"runs/sgd", "runs/adam"}, {"loss"}, "curves.png");
+//   // one panel per tag, one colour per run; tags default to every scalar tag (up to 8)
+//
+//   summary::Series s{"train", {0, 1, 2}, {1.0, 0.5, 0.3}};
+//   summary::Canvas c = summary::render_plot({{"loss", {s}}});   // RGB pixels, for tests
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tandem::summary {
+
+struct Series {
+  std::string label;          // legend entry
+  std::vector<double> x, y;   // same length; non-finite y values break the line
+};
+
+struct Panel {
+  std::string title;          // shown above the panel (usually the tag)
+  std::vector<Series> series;
+};
+
+struct PlotOptions {
+  int width = 900;            // whole image, pixels
+  int panel_height = 360;     // per panel
+  std::string xlabel = "step";
+};
+
+struct Canvas {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;   // row-major, 3 bytes per pixel
+};
+
+// Panels stacked vertically; series colours are assigned by label across panels, so one
+// run keeps its colour in every panel.
+Canvas render_plot(const std::vector<Panel>& panels, const PlotOptions& options = {});
+void write_plot(const std::string& png_path, const std::vector<Panel>& panels,
+                const PlotOptions& options = {});
+
+// Reads each run's event files (summary::read), one panel per tag with one series per run
+// (labelled by the run directory). Error if a requested tag appears in no run.
+std::vector<Panel> run_panels(const std::vector<std::string>& run_dirs,
+                              const std::vector<std::string>& tags = {});
+void plot_runs(const std::vector<std::string>& run_dirs, const std::vector<std::string>& tags,
+               const std::string& png_path, const PlotOptions& options = {});
+
+}  // namespace tandem::summary
