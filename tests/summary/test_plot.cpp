@@ -1,0 +1,69 @@
+// plot: the rasterizer draws every series in its colour; the PNG reads back with libpng.
+#include "summary_test_util.h"
+#include "tandem/summary.h"
+#include "test_util.h"
+
+namespace tandem::summary {
+namespace {
+
+using tandem::testing::throws_error;
+
+size_t count_color(const std::vector<uint8_t>& rgb, uint8_t r, uint8_t g, uint8_t b) {
+  size_t n = 0;
+  for (size_t i = 0; i + 2 < rgb.size(); i += 3) n += rgb[i] == r && rgb[i + 1] == g && rgb[i + 2] == b;
+  return n;
+}
+
+TEST(Plot, EachSeriesIsDrawnInItsOwnColour) {
+  Series a{"run_a", {0, 1, 2, 3}, {1.0, 0.5, 0.25, 0.125}};
+  Series b{"run_b", {0, 1, 2, 3}, {0.9, 0.7, 0.6, 0.55}};
+  Canvas c = render_plot({{"loss", {a, b}}}, {.width = 400, .panel_height = 300});
+  ASSERT_EQ(c.width, 400);
+  ASSERT_EQ(c.height, 300);
+  ASSERT_EQ(c.rgb.size(), 400u * 300u * 3u);
+  EXPECT_GT(count_color(c.rgb, 31, 119, 180), 100u);  // first palette colour: run_a
+  EXPECT_GT(count_color(c.rgb, 255, 127, 14), 100u);  // second: run_b
+  size_t background = count_color(c.rgb, 255, 255, 255);
+  EXPECT_GT(background, c.rgb.size() / 3 / 2);  // mostly white
+  EXPECT_LT(background, c.rgb.size() / 3);      // but not blank
+}
+
+TEST(Plot, PngReadsBackWithLibpng) {
+  testing::ScratchDir dir;
+  std::vector<Panel> panels = {{"loss", {{"r", {0, 10, 20}, {3, 2, 1}}}},
+                               {"accuracy", {{"r", {0, 10, 20}, {0.1, 0.5, 0.9}}}}};
+  write_plot(dir / "p.png", panels, {.width = 320, .panel_height = 200});
+  DecodedImage img = decode_png(testing::read_bytes(dir / "p.png"));
+  EXPECT_EQ(img.width, 320);
+  EXPECT_EQ(img.height, 400);
+  EXPECT_EQ(img.channels, 3);
+  Canvas c = render_plot(panels, {.width = 320, .panel_height = 200});
+  EXPECT_EQ(img.pixels, c.rgb);
+}
+
+TEST(Plot, RunsAreReadFromEventFiles) {
+  testing::ScratchDir dir;
+  for (const char* run : {"sgd", "adam"}) {
+    Writer w(dir / run);
+    for (int s = 0; s < 10; ++s) w.add_scalar("loss", 1.0 / (s + 1), s), w.add_scalar("lr", 0.1, s);
+  }
+  std::vector<Panel> panels = run_panels({dir / "sgd", dir / "adam"}, {"loss"});
+  ASSERT_EQ(panels.size(), 1u);
+  ASSERT_EQ(panels[0].series.size(), 2u);
+  EXPECT_EQ(panels[0].series[0].x.size(), 10u);
+  EXPECT_EQ(panels[0].series[0].y[3], 0.25);
+  EXPECT_EQ(run_panels({dir / "sgd"}).size(), 2u);  // every scalar tag
+  plot_runs({dir / "sgd", dir / "adam"}, {}, dir / "curves.png");
+  DecodedImage img = decode_png(testing::read_bytes(dir / "curves.png"));
+  EXPECT_EQ(img.height, 2 * PlotOptions{}.panel_height);
+  EXPECT_TRUE(throws_error([&] { run_panels({dir / "sgd"}, {"acc"}); }, {"'acc'", "loss", "lr"}));
+}
+
+TEST(Plot, NonFiniteValuesAndFlatSeriesStillDraw) {
+  Series s{"x", {0, 1, 2, 3}, {1.0, NAN, INFINITY, 1.0}};
+  Canvas c = render_plot({{"flat", {s}}}, {.width = 300, .panel_height = 200});
+  EXPECT_GT(count_color(c.rgb, 31, 119, 180), 0u);
+}
+
+}  // namespace
+}  // namespace tandem::summary
