@@ -7,6 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "tandem/io/safetensors.h"
 
@@ -157,9 +158,24 @@ SafetensorsLayout parse_safetensors(const uint8_t* data, size_t size) {
   TANDEM_CHECK(std::memchr(data + 8, 0, n) == nullptr,
                "header is not valid JSON: it contains a NUL byte at offset {}",
                static_cast<const uint8_t*>(std::memchr(data + 8, 0, n)) - (data + 8));
+  // A repeated key would silently replace the earlier one (JSON leaves duplicates
+  // undefined): refuse them, in every object of the header.
+  std::vector<std::set<std::string>> keys_seen;  // one set per open object
+  auto no_duplicates = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) {
+      keys_seen.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      keys_seen.pop_back();
+    } else if (event == json::parse_event_t::key) {
+      const std::string& key = parsed.get_ref<const std::string&>();
+      TANDEM_CHECK(keys_seen.back().insert(key).second,
+                   "header is not valid: the key '{}' appears twice in one object", key);
+    }
+    return true;
+  };
   json header;
   try {
-    header = json::parse(data + 8, data + 8 + n);
+    header = json::parse(data + 8, data + 8 + n, no_duplicates);
   } catch (const json::exception& e) {
     TANDEM_FAIL("header is not valid JSON: {}", e.what());
   }

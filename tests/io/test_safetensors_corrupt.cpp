@@ -103,6 +103,16 @@ TEST_F(Corrupt, InvalidJson) {
   expect_header_rejected(std::string("{\"a\":1}\0\0", 9), "", {"not valid JSON"});
 }
 
+TEST_F(Corrupt, DeeplyNestedJsonDoesNotExhaustTheStack) {
+  const size_t depth = 1'000'000;
+  expect_header_rejected("{\"a\":" + std::string(depth, '[') + std::string(depth, ']') + "}", "",
+                         {"'a'", "expected a JSON object, got array"});
+  std::string objects;
+  for (size_t i = 0; i < depth / 10; ++i) objects += "{\"k\":";
+  expect_header_rejected("{\"a\":" + objects + "1" + std::string(depth / 10, '}') + "}", "",
+                         {"'a'", "unexpected field 'k'"});
+}
+
 TEST_F(Corrupt, EntriesOfTheWrongJsonTypes) {
   const std::string ok_shape = R"("shape":[1],"data_offsets":[0,4])";
   expect_header_rejected(R"({"a":1})", "", {"'a'", "expected a JSON object"});
@@ -202,6 +212,17 @@ TEST_F(Corrupt, MetadataThatIsNotStrings) {
   expect_header_rejected(R"({"__metadata__":{"k":{"x":"y"}}})", "", {"__metadata__ 'k'"});
   expect_header_rejected(R"({"__metadata__":["k","v"]})", "", {"__metadata__ must be an object"});
   expect_header_rejected(R"({"__metadata__":"k"})", "", {"__metadata__ must be an object"});
+}
+
+TEST_F(Corrupt, DuplicateKeys) {
+  const std::string a = R"("a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]})";
+  expect_header_rejected("{" + a + "," + a + "}", "xy", {"key 'a' appears twice"});
+  expect_header_rejected(R"({"a":{"dtype":"U8","dtype":"U8","shape":[2],"data_offsets":[0,2]}})", "xy",
+                         {"key 'dtype' appears twice"});
+  expect_header_rejected(R"({"__metadata__":{"k":"1","k":"2"}})", "", {"key 'k' appears twice"});
+  // The same key in different objects is fine.
+  std::string ok = raw_file(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})", "xy");
+  EXPECT_EQ(io::parse_safetensors(reinterpret_cast<const uint8_t*>(ok.data()), ok.size()).entries.size(), 2u);
 }
 
 TEST_F(Corrupt, BoolBytesOtherThanZeroOrOne) {
