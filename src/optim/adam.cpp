@@ -133,7 +133,7 @@ void Adam::step_impl(bool decoupled) {
         g = add(g, p, s.weight_decay);
       }
       m.mul_(s.beta1).add_(g, 1 - s.beta1);
-      v.mul_(s.beta2).add_(mul(g, g), 1 - s.beta2);
+      v.mul_(s.beta2).add_(g * (1 - s.beta2) * g);  // addcmul's order: (value * g) * g
       Tensor vh = v;
       if (s.amsgrad) {
         vmax.copy_(maximum(vmax, v));

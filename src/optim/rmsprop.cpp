@@ -108,7 +108,7 @@ void RMSprop::step() {
       }
       // Generic path: PyTorch's _single_tensor_rmsprop, op for op.
       if (weight_decay != 0) g = add(g, p, weight_decay);
-      sq.mul_(alpha).add_(mul(g, g), 1 - alpha);
+      sq.mul_(alpha).add_(g * (1 - alpha) * g);  // addcmul's order: (value * g) * g
       Tensor avg;
       if (centered) {
         ga.mul_(alpha).add_(g, 1 - alpha);

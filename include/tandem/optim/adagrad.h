@@ -4,6 +4,9 @@
 //   p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps)
 //
 //   optim::Adagrad opt(model->parameters(), {.lr = 0.05, .lr_decay = 1e-4});
+//
+// Unlike PyTorch, which fills every accumulator from the constructor's
+// initial_accumulator_value, each group's own value is used (the same when groups don't set it).
 #pragma once
 #include "tandem/optim/optimizer.h"
 
