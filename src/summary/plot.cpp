@@ -168,7 +168,8 @@ void draw_panel(Painter& p, const Panel& panel, int top, const PlotOptions& opt,
       }
       double cx = px(s.x[i]), cy = py(s.y[i]);
       if (have_prev) p.line(prev_x, prev_y, cx, cy, col);
-      else p.fill(int(cx), int(cy), int(cx) + 2, int(cy) + 2, col);  // a lone point shows
+      else if (i + 1 >= s.x.size() || !std::isfinite(s.y[i + 1]) || !std::isfinite(s.x[i + 1]))
+        p.fill(int(cx) - 2, int(cy) - 2, int(cx) + 4, int(cy) + 4, col);  // a lone point shows
       prev_x = cx, prev_y = cy, have_prev = true;
     }
   }

@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "event.pb.h"
+#include "hparams.pb.h"
 #include "summary.pb.h"
 #include "tandem/error.h"
 #include "tandem/summary/crc32c.h"
@@ -65,6 +66,13 @@ void to_records(const tensorflow::Event& ev, const std::string& file, std::vecto
     } else if (r.plugin == "hparams") {
       r.kind = Kind::HParams;
       r.text = v.metadata().plugin_data().content();
+      tensorboard::hparams::HParamsPluginData data;
+      if (data.ParseFromString(r.text) && data.has_session_start_info())
+        for (const auto& [name, value] : data.session_start_info().hparams()) {
+          if (value.has_number_value()) r.hparams[name] = fmt::format("{:g}", value.number_value());
+          else if (value.has_bool_value()) r.hparams[name] = value.bool_value() ? "true" : "false";
+          else if (value.has_string_value()) r.hparams[name] = value.string_value();
+        }
     } else if (r.plugin == "text" && v.has_tensor() && v.tensor().string_val_size() > 0) {
       r.kind = Kind::Text;
       r.text = v.tensor().string_val(0);

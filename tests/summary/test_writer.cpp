@@ -228,7 +228,9 @@ TEST(Writer, TextAndHParams) {
   EXPECT_EQ(hp[0].tag, "_hparams_/experiment");
   EXPECT_EQ(hp[1].tag, "_hparams_/session_start_info");
   EXPECT_EQ(hp[2].tag, "_hparams_/session_end_info");
-  EXPECT_NE(hp[1].text.find("mlp"), std::string::npos);  // the serialized session_start_info
+  EXPECT_EQ(hp[1].hparams, (std::map<std::string, std::string>{
+                              {"lr", "0.1"}, {"model", "mlp"}, {"nesterov", "true"}}));
+  EXPECT_TRUE(hp[0].hparams.empty());
   auto last = last_scalars(dir.str());
   ASSERT_EQ(last.count("hparam/accuracy"), 1u);
   EXPECT_EQ(last["hparam/accuracy"].value, 0.875f);

@@ -40,6 +40,7 @@ struct Record {
   ImageValue image;          // Image
   std::string text;          // Text; FileVersion: "brain.Event:2"; HParams: plugin content bytes
   std::string plugin;        // plugin name from the summary metadata, if any
+  std::map<std::string, std::string> hparams;  // HParams session_start_info: name -> value
   std::string file;          // the event file it came from
 };
 
