@@ -109,7 +109,10 @@ TEST(AtomicFile, UnwritableDirectoryKeepsTheOldFile) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ::chmod(dir.path().c_str(), 0700);
   ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_NE(WEXITSTATUS(status), 3) << "could not drop privileges to test permissions";
+  if (WEXITSTATUS(status) == 3) {
+    GTEST_SKIP() << "running as root without the right to switch to uid 65534: no way to make a "
+                    "directory unwritable here";
+  }
   EXPECT_NE(WEXITSTATUS(status), 1) << "the save into a read-only directory did not fail";
   EXPECT_NE(WEXITSTATUS(status), 2) << "the error did not name the path and the reason";
   EXPECT_EQ(WEXITSTATUS(status), 0);
