@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -147,6 +148,13 @@ std::vector<double> StepLR::get_lr() {
   return lrs;
 }
 
+std::vector<double> StepLR::closed_form_lr() {
+  std::vector<double> lrs;
+  for (double base : base_lrs_)
+    lrs.push_back(base * std::pow(gamma_, static_cast<double>(last_epoch_ / step_size_)));
+  return lrs;
+}
+
 MultiStepLR::MultiStepLR(Optimizer& opt, std::vector<int64_t> milestones, double gamma)
     : LRScheduler("MultiStepLR", opt), gamma_(gamma) {
   for (int64_t m : milestones) ++milestones_[m];
@@ -158,6 +166,15 @@ std::vector<double> MultiStepLR::get_lr() {
   auto it = milestones_.find(last_epoch_);
   if (it == milestones_.end()) return lrs;
   for (double& lr : lrs) lr *= std::pow(gamma_, it->second);
+  return lrs;
+}
+
+std::vector<double> MultiStepLR::closed_form_lr() {
+  int count = 0;  // milestones <= last_epoch, with repeats (bisect_right)
+  for (const auto& [m, n] : milestones_)
+    if (m <= last_epoch_) count += n;
+  std::vector<double> lrs;
+  for (double base : base_lrs_) lrs.push_back(base * std::pow(gamma_, count));
   return lrs;
 }
 
@@ -173,6 +190,12 @@ std::vector<double> ExponentialLR::get_lr() {
   return lrs;
 }
 
+std::vector<double> ExponentialLR::closed_form_lr() {
+  std::vector<double> lrs;
+  for (double base : base_lrs_) lrs.push_back(base * std::pow(gamma_, static_cast<double>(last_epoch_)));
+  return lrs;
+}
+
 // ---- CosineAnnealingLR
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& opt, int64_t T_max, double eta_min)
@@ -183,6 +206,14 @@ CosineAnnealingLR::CosineAnnealingLR(Optimizer& opt, int64_t T_max, double eta_m
 
 std::vector<double> CosineAnnealingLR::get_lr() {
   if (last_epoch_ == 0) return group_lrs(opt_);
+  std::vector<double> lrs;
+  const double c = std::cos(std::numbers::pi * static_cast<double>(last_epoch_) /
+                            static_cast<double>(T_max_));
+  for (double base : base_lrs_) lrs.push_back(eta_min_ + (base - eta_min_) * (1 + c) / 2);
+  return lrs;
+}
+
+std::vector<double> CosineAnnealingLR::closed_form_lr() {
   std::vector<double> lrs;
   const double c = std::cos(std::numbers::pi * static_cast<double>(last_epoch_) /
                             static_cast<double>(T_max_));
@@ -217,6 +248,84 @@ std::vector<double> LinearLR::get_lr() {
                               static_cast<double>(last_epoch_ - 1) * d);
   for (double& lr : lrs) lr *= f;
   return lrs;
+}
+
+std::vector<double> LinearLR::closed_form_lr() {
+  std::vector<double> lrs;
+  const double t = static_cast<double>(std::min(total_iters_, last_epoch_));
+  for (double base : base_lrs_)
+    lrs.push_back(base * (start_factor_ + (end_factor_ - start_factor_) * t /
+                                              static_cast<double>(total_iters_)));
+  return lrs;
+}
+
+// ---- SequentialLR: PyTorch 1.13's semantics, including its restart of each scheduler
+
+SequentialLR::SequentialLR(Optimizer& opt, std::vector<std::shared_ptr<LRScheduler>> schedulers,
+                           std::vector<int64_t> milestones)
+    : LRScheduler("SequentialLR", opt),
+      schedulers_(std::move(schedulers)),
+      milestones_(std::move(milestones)) {
+  TANDEM_CHECK(!schedulers_.empty(), "SequentialLR: needs at least one scheduler");
+  for (size_t i = 0; i < schedulers_.size(); ++i) {
+    TANDEM_CHECK(schedulers_[i], "SequentialLR: scheduler {} is null", i);
+    TANDEM_CHECK(&schedulers_[i]->opt_ == &opt_,
+                 "SequentialLR: scheduler {} ({}) belongs to another optimizer; all must drive the "
+                 "optimizer given to SequentialLR",
+                 i, schedulers_[i]->name());
+    TANDEM_CHECK(!dynamic_cast<ReduceLROnPlateau*>(schedulers_[i].get()),
+                 "SequentialLR: ReduceLROnPlateau cannot be sequenced (it needs a metric)");
+  }
+  TANDEM_CHECK(milestones_.size() + 1 == schedulers_.size(),
+               "SequentialLR: expected {} milestones for {} schedulers (one fewer), got {}",
+               schedulers_.size() - 1, schedulers_.size(), milestones_.size());
+  TANDEM_CHECK(std::is_sorted(milestones_.begin(), milestones_.end()),
+               "SequentialLR: milestones must be increasing, got {}", milestones_);
+  last_epoch_ = 0;
+  for (auto& g : opt_.param_groups()) g.options["lr"] = g.options.at("initial_lr");
+  for (auto& s : schedulers_) --s->last_epoch_;  // undo their initial steps
+  schedulers_[0]->initial_step();
+  last_lr_ = schedulers_[0]->get_last_lr();
+}
+
+std::vector<double> SequentialLR::get_lr() { return group_lrs(opt_); }
+
+void SequentialLR::step() {
+  ++last_epoch_;
+  ++step_count_;
+  const size_t idx = static_cast<size_t>(
+      std::upper_bound(milestones_.begin(), milestones_.end(), last_epoch_) - milestones_.begin());
+  LRScheduler& s = *schedulers_[idx];
+  if (idx > 0 && milestones_[idx - 1] == last_epoch_) {
+    // PyTorch's scheduler.step(0): restart at epoch 0 with the closed form.
+    ++s.step_count_;
+    s.last_epoch_ = 0;
+    std::vector<double> lrs = s.closed_form_lr();
+    auto& groups = opt_.param_groups();
+    for (size_t i = 0; i < groups.size(); ++i) groups[i].options["lr"] = lrs[i];
+    s.last_lr_ = group_lrs(opt_);
+  } else {
+    s.step();
+  }
+  last_lr_ = s.get_last_lr();
+}
+
+StateDict SequentialLR::state_dict() const {
+  StateDict sd = LRScheduler::state_dict();
+  for (size_t i = 0; i < schedulers_.size(); ++i)
+    for (auto& [k, v] : schedulers_[i]->state_dict().metadata) sd.metadata[fmt::format("{}.{}", i, k)] = v;
+  return sd;
+}
+
+void SequentialLR::load_state_dict(const StateDict& sd) {
+  std::vector<StateDict> parts(schedulers_.size());
+  for (size_t i = 0; i < schedulers_.size(); ++i) {
+    const std::string prefix = fmt::format("{}.", i);
+    for (const auto& [k, v] : sd.metadata)
+      if (k.rfind(prefix, 0) == 0) parts[i].metadata[k.substr(prefix.size())] = v;
+  }
+  LRScheduler::load_state_dict(sd);
+  for (size_t i = 0; i < schedulers_.size(); ++i) schedulers_[i]->load_state_dict(parts[i]);
 }
 
 // ---- OneCycleLR

@@ -58,6 +58,24 @@ const std::vector<SchedCase>& sched_cases() {
        [](Optimizer& o) {
          return std::make_unique<OneCycleLR>(o, 0.4, 10, OneCycleLROptions{.pct_start = 0.5, .cycle_momentum = false});
        }},
+      {"sequential_warmup_cosine", "sgd",
+       [](Optimizer& o) {
+         return std::make_unique<SequentialLR>(
+             o,
+             std::vector<std::shared_ptr<LRScheduler>>{std::make_shared<LinearLR>(o, 0.1, 1.0, 3),
+                                                       std::make_shared<CosineAnnealingLR>(o, 8, 0.001)},
+             std::vector<int64_t>{3});
+       }},
+      {"sequential_three", "sgd",
+       [](Optimizer& o) {
+         return std::make_unique<SequentialLR>(
+             o,
+             std::vector<std::shared_ptr<LRScheduler>>{
+                 std::make_shared<ExponentialLR>(o, 0.8),
+                 std::make_shared<MultiStepLR>(o, std::vector<int64_t>{1, 3}, 0.5),
+                 std::make_shared<StepLR>(o, 2, 0.7)},
+             std::vector<int64_t>{2, 6});
+       }},
       {"plateau_min_rel", "sgd",
        [](Optimizer& o) {
          return std::make_unique<ReduceLROnPlateau>(

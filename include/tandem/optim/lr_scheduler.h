@@ -1,4 +1,6 @@
-// Learning-rate schedulers, as torch.optim.lr_scheduler (PyTorch 1.13 values).
+// Learning-rate schedulers, as torch.optim.lr_scheduler (PyTorch 1.13 values): StepLR,
+// MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, SequentialLR,
+// ReduceLROnPlateau.
 //
 //   optim::SGD opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});
 //   optim::CosineAnnealingLR sched(opt, /*T_max=*/epochs);
@@ -18,6 +20,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,6 +50,10 @@ class LRScheduler {
   LRScheduler(std::string name, Optimizer& opt, bool record_initial_lr = true);
   // The lrs at last_epoch_, in PyTorch's chainable form (from the groups' current lr).
   virtual std::vector<double> get_lr() = 0;
+  // The lrs at last_epoch_ from base_lrs alone (PyTorch's _get_closed_form_lr; SequentialLR
+  // uses it when it switches to a scheduler). Defaults to get_lr().
+  virtual std::vector<double> closed_form_lr() { return get_lr(); }
+  friend class SequentialLR;
   // PyTorch's _initial_step: the derived constructor calls it once its fields are set.
   void initial_step();
   // Extra counters a scheduler saves (all numbers; infinities allowed).
@@ -68,6 +75,7 @@ class StepLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
+  std::vector<double> closed_form_lr() override;
   int64_t step_size_;
   double gamma_;
 };
@@ -79,6 +87,7 @@ class MultiStepLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
+  std::vector<double> closed_form_lr() override;
   std::map<int64_t, int> milestones_;
   double gamma_;
 };
@@ -90,6 +99,7 @@ class ExponentialLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
+  std::vector<double> closed_form_lr() override;
   double gamma_;
 };
 
@@ -101,6 +111,7 @@ class CosineAnnealingLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
+  std::vector<double> closed_form_lr() override;
   int64_t T_max_;
   double eta_min_;
 };
@@ -113,6 +124,7 @@ class LinearLR : public LRScheduler {
 
  protected:
   std::vector<double> get_lr() override;
+  std::vector<double> closed_form_lr() override;
   double start_factor_, end_factor_;
   int64_t total_iters_;
 };
@@ -146,6 +158,26 @@ class OneCycleLR : public LRScheduler {
   OneCycleLROptions opts_;
   std::vector<Phase> phases_;
   std::string momentum_key_;  // "momentum", "beta1", or empty when not cycling
+};
+
+// Runs schedulers one after another: schedulers[i] from epoch milestones[i-1] on (restarted
+// at its epoch 0 there). Warmup then cosine decay:
+//   auto warm = std::make_shared<LinearLR>(opt, 0.1, 1.0, 5);
+//   auto cos = std::make_shared<CosineAnnealingLR>(opt, epochs - 5);
+//   SequentialLR sched(opt, {warm, cos}, {5});
+class SequentialLR : public LRScheduler {
+ public:
+  SequentialLR(Optimizer& opt, std::vector<std::shared_ptr<LRScheduler>> schedulers,
+               std::vector<int64_t> milestones);
+  void step() override;
+  // Its own counters plus each scheduler's, under "<i>." prefixes.
+  StateDict state_dict() const override;
+  void load_state_dict(const StateDict& sd) override;
+
+ protected:
+  std::vector<double> get_lr() override;
+  std::vector<std::shared_ptr<LRScheduler>> schedulers_;
+  std::vector<int64_t> milestones_;
 };
 
 struct ReduceLROnPlateauOptions {
