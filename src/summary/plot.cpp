@@ -260,6 +260,48 @@ std::vector<Panel> run_panels(const std::vector<std::string>& run_dirs,
   return panels;
 }
 
+Tensor make_labeled_grid(const Tensor& images, const std::vector<Label>& labels, int64_t nrow,
+                         int scale) {
+  TANDEM_CHECK(images.defined() && (images.dim() == 3 || images.dim() == 4),
+               "make_labeled_grid: expected [N, C, H, W] or [N, H, W], got shape {}",
+               images.defined() ? shape_str(images.shape()) : std::string("undefined"));
+  Tensor x = images.dim() == 3 ? images.unsqueeze(1) : images;
+  int64_t n = x.shape()[0];
+  TANDEM_CHECK(n > 0 && static_cast<int64_t>(labels.size()) == n,
+               "make_labeled_grid: {} images but {} labels", n, labels.size());
+  TANDEM_CHECK(nrow > 0 && scale >= 1 && scale <= 16, "make_labeled_grid: nrow {} and scale {} "
+               "must be positive (scale at most 16)", nrow, scale);
+  const int pad = 4, label_h = font::kHeight + 6;
+  int h = static_cast<int>(x.shape()[2]) * scale, w = static_cast<int>(x.shape()[3]) * scale;
+  int cols = static_cast<int>(std::min<int64_t>(nrow, n)), rows = static_cast<int>((n + cols - 1) / cols);
+  Canvas c;
+  c.width = cols * (w + pad) + pad;
+  c.height = rows * (h + label_h + pad) + pad;
+  c.rgb.assign(static_cast<size_t>(c.width) * c.height * 3, 255);
+  Painter p(c);
+  for (int64_t k = 0; k < n; ++k) {
+    DecodedImage img = to_pixels(x.select(0, k), "CHW");
+    TANDEM_CHECK(img.channels == 1 || img.channels == 3,
+                 "make_labeled_grid: images need 1 or 3 channels, got {}", img.channels);
+    int x0 = pad + static_cast<int>(k % cols) * (w + pad);
+    int y0 = pad + static_cast<int>(k / cols) * (h + label_h + pad);
+    for (int y = 0; y < h; ++y)
+      for (int xx = 0; xx < w; ++xx) {
+        const uint8_t* s = &img.pixels[((y / scale) * img.width + xx / scale) * img.channels];
+        p.set(x0 + xx, y0 + y, img.channels == 1 ? Rgb{s[0], s[0], s[0]} : Rgb{s[0], s[1], s[2]});
+      }
+    const Label& l = labels[k];
+    std::string text = l.text.substr(0, std::max(1, (w + 1) / font::kAdvance));
+    p.text(x0 + (w - text_width(text)) / 2, y0 + h + 3, text, Rgb{l.r, l.g, l.b});
+  }
+  Tensor out = empty({3, c.height, c.width}, TensorOptions{.dtype = DType::UInt8});
+  uint8_t* o = static_cast<uint8_t*>(out.data_ptr());
+  size_t plane = static_cast<size_t>(c.width) * c.height;
+  for (size_t i = 0; i < plane; ++i)
+    for (int ch = 0; ch < 3; ++ch) o[ch * plane + i] = c.rgb[i * 3 + ch];
+  return out;
+}
+
 void plot_runs(const std::vector<std::string>& run_dirs, const std::vector<std::string>& tags,
                const std::string& png_path, const PlotOptions& options) {
   write_plot(png_path, run_panels(run_dirs, tags), options);

@@ -65,5 +65,29 @@ TEST(Plot, NonFiniteValuesAndFlatSeriesStillDraw) {
   EXPECT_GT(count_color(c.rgb, 31, 119, 180), 0u);
 }
 
+TEST(Plot, LabeledGridPlacesImagesAndCaptions) {
+  Tensor imgs = zeros({3, 1, 4, 5});
+  imgs.select(0, 1).fill_(1.0);  // the second tile white, the others black
+  Tensor g = make_labeled_grid(imgs, {{"a", 255, 0, 0}, {"b", 0, 160, 0}, {"c"}}, 2, 3);
+  ASSERT_EQ(g.dtype(), DType::UInt8);
+  // tiles 15x12, 2 per row, 4 px padding, 13 px caption strips
+  ASSERT_EQ(g.shape(), (Shape{3, 2 * (12 + 13 + 4) + 4, 2 * (15 + 4) + 4}));
+  auto px = [&](int ch, int y, int x) { return g.select(0, ch).select(0, y).select(0, x).item<int>(); };
+  EXPECT_EQ(px(0, 4, 4), 0);               // tile 0 (black), top-left
+  EXPECT_EQ(px(0, 4 + 11, 4 + 14), 0);     // tile 0, bottom-right
+  EXPECT_EQ(px(1, 4, 4 + 19), 255);        // tile 1 (white)
+  EXPECT_EQ(px(0, 4 + 29, 4), 0);          // tile 2, second row
+  EXPECT_EQ(px(0, 2, 2), 255);             // padding is white
+  size_t red = 0, green = 0;
+  for (int y = 0; y < g.size(1); ++y)
+    for (int x = 0; x < g.size(2); ++x) {
+      red += px(0, y, x) == 255 && px(1, y, x) == 0 && px(2, y, x) == 0;
+      green += px(0, y, x) == 0 && px(1, y, x) == 160 && px(2, y, x) == 0;
+    }
+  EXPECT_GT(red, 5u);    // caption "a"
+  EXPECT_GT(green, 5u);  // caption "b"
+  EXPECT_TRUE(throws_error([&] { make_labeled_grid(imgs, {{"a"}}); }, {"3 images but 1 labels"}));
+}
+
 }  // namespace
 }  // namespace tandem::summary

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "tandem/tensor.h"
+
 namespace tandem::summary {
 
 struct Series {
@@ -46,5 +48,17 @@ std::vector<Panel> run_panels(const std::vector<std::string>& run_dirs,
                               const std::vector<std::string>& tags = {});
 void plot_runs(const std::vector<std::string>& run_dirs, const std::vector<std::string>& tags,
                const std::string& png_path, const PlotOptions& options = {});
+
+// A caption under a grid tile, in its own colour (e.g. green for a right prediction).
+struct Label {
+  std::string text;
+  uint8_t r = 40, g = 40, b = 40;
+};
+
+// Tiles images ([N, C, H, W] or [N, H, W]; C = 1 or 3; float [0, 1] or uint8) with
+// `nrow` per row, each magnified `scale` times (nearest neighbour) with its label written
+// under it (cut to the tile's width). Returns a uint8 RGB image [3, H', W'] for add_image.
+Tensor make_labeled_grid(const Tensor& images, const std::vector<Label>& labels,
+                         int64_t nrow = 8, int scale = 2);
 
 }  // namespace tandem::summary
