@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <tuple>
+#include <utility>
 
 #include "tandem/autograd.h"
 #include "tandem/nn/init.h"
@@ -11,6 +13,24 @@
 namespace tandem::nn {
 
 std::string Size2::str() const { return fmt::format("({}, {})", h, w); }
+
+namespace {
+bool parse_padding_mode(const char* mode, const char* layer) {
+  std::string m = mode ? mode : "";
+  TANDEM_CHECK(m == "same" || m == "valid",
+               "{}: padding must be a number, \"same\" or \"valid\", got \"{}\"", layer, m);
+  return m == "same";
+}
+
+// "same" padding of one dimension: (before, after); the odd element goes after.
+std::pair<int64_t, int64_t> same_padding(int64_t kernel, int64_t dilation) {
+  int64_t total = dilation * (kernel - 1);
+  return {total / 2, total - total / 2};
+}
+}  // namespace
+
+Conv1dPadding::Conv1dPadding(const char* mode) : same(parse_padding_mode(mode, "Conv1d")) {}
+Conv2dPadding::Conv2dPadding(const char* mode) : Size2(0), same(parse_padding_mode(mode, "Conv2d")) {}
 
 namespace {
 
@@ -78,6 +98,9 @@ Conv1d::Conv1d(int64_t in, int64_t out, int64_t k, Conv1dOptions opts, Generator
   check_positive(k, "Conv1d", "kernel_size");
   check_groups(in, out, options.groups, "Conv1d");
   check_padding_mode(options.padding_mode, "Conv1d");
+  TANDEM_CHECK(!options.padding.same || options.stride == 1,
+               "Conv1d: padding=\"same\" needs stride 1 (got {}); give the padding as a number",
+               options.stride);
   weight = register_parameter("weight", empty({out, in / options.groups, k}));
   bias = register_parameter("bias", options.bias ? empty({out}) : Tensor());
   reset_parameters(gen);
@@ -87,17 +110,20 @@ void Conv1d::reset_parameters(Generator* gen) { reset_weight_and_bias(weight, bi
 
 Tensor Conv1d::forward(const Tensor& x) {
   const auto& o = options;
-  if (o.padding_mode != "zeros" && o.padding != 0) {
-    Tensor padded = pad(x, {o.padding, o.padding}, o.padding_mode);
-    return conv1d(padded, weight, bias, o.stride, 0, o.dilation, o.groups);
+  int64_t lo = o.padding.value, hi = o.padding.value;
+  if (o.padding.same) std::tie(lo, hi) = same_padding(kernel_size, o.dilation);
+  if ((o.padding_mode != "zeros" && (lo != 0 || hi != 0)) || lo != hi) {
+    std::string mode = o.padding_mode == "zeros" ? "constant" : o.padding_mode;
+    return conv1d(pad(x, {lo, hi}, mode), weight, bias, o.stride, 0, o.dilation, o.groups);
   }
-  return conv1d(x, weight, bias, o.stride, o.padding, o.dilation, o.groups);
+  return conv1d(x, weight, bias, o.stride, lo, o.dilation, o.groups);
 }
 
 std::string Conv1d::extra_repr() const {
   std::string s = fmt::format("{}, {}, kernel_size=({},), stride=({},)", in_channels, out_channels,
                               kernel_size, options.stride);
-  if (options.padding != 0) s += fmt::format(", padding=({},)", options.padding);
+  if (options.padding.same) s += ", padding=same";
+  else if (options.padding.value != 0) s += fmt::format(", padding=({},)", options.padding.value);
   if (options.dilation != 1) s += fmt::format(", dilation=({},)", options.dilation);
   if (options.groups != 1) s += fmt::format(", groups={}", options.groups);
   if (!bias.defined()) s += ", bias=False";
@@ -113,6 +139,9 @@ Conv2d::Conv2d(int64_t in, int64_t out, Size2 k, Conv2dOptions opts, Generator* 
   check_positive(k.w, "Conv2d", "kernel_size");
   check_groups(in, out, options.groups, "Conv2d");
   check_padding_mode(options.padding_mode, "Conv2d");
+  TANDEM_CHECK(!options.padding.same || (options.stride.h == 1 && options.stride.w == 1),
+               "Conv2d: padding=\"same\" needs stride 1 (got {}); give the padding as numbers",
+               options.stride.str());
   weight = register_parameter("weight", empty({out, in / options.groups, k.h, k.w}));
   bias = register_parameter("bias", options.bias ? empty({out}) : Tensor());
   reset_parameters(gen);
@@ -122,17 +151,26 @@ void Conv2d::reset_parameters(Generator* gen) { reset_weight_and_bias(weight, bi
 
 Tensor Conv2d::forward(const Tensor& x) {
   const auto& o = options;
-  if (o.padding_mode != "zeros" && (o.padding.h != 0 || o.padding.w != 0)) {
-    Tensor padded = pad(x, {o.padding.w, o.padding.w, o.padding.h, o.padding.h}, o.padding_mode);
+  auto [top, bottom] = std::pair{o.padding.h, o.padding.h};
+  auto [left, right] = std::pair{o.padding.w, o.padding.w};
+  if (o.padding.same) {
+    std::tie(top, bottom) = same_padding(kernel_size.h, o.dilation.h);
+    std::tie(left, right) = same_padding(kernel_size.w, o.dilation.w);
+  }
+  bool any = top != 0 || bottom != 0 || left != 0 || right != 0;
+  if ((o.padding_mode != "zeros" && any) || top != bottom || left != right) {
+    std::string mode = o.padding_mode == "zeros" ? "constant" : o.padding_mode;
+    Tensor padded = pad(x, {left, right, top, bottom}, mode);
     return conv2d(padded, weight, bias, o.stride.vec(), {0, 0}, o.dilation.vec(), o.groups);
   }
-  return conv2d(x, weight, bias, o.stride.vec(), o.padding.vec(), o.dilation.vec(), o.groups);
+  return conv2d(x, weight, bias, o.stride.vec(), {top, left}, o.dilation.vec(), o.groups);
 }
 
 std::string Conv2d::extra_repr() const {
   std::string s = fmt::format("{}, {}, kernel_size={}, stride={}", in_channels, out_channels,
                               kernel_size.str(), options.stride.str());
-  if (options.padding.h != 0 || options.padding.w != 0) s += ", padding=" + options.padding.str();
+  if (options.padding.same) s += ", padding=same";
+  else if (options.padding.h != 0 || options.padding.w != 0) s += ", padding=" + options.padding.str();
   if (options.dilation.h != 1 || options.dilation.w != 1) s += ", dilation=" + options.dilation.str();
   if (options.groups != 1) s += fmt::format(", groups={}", options.groups);
   if (!bias.defined()) s += ", bias=False";

@@ -204,6 +204,11 @@ std::vector<std::shared_ptr<Module>> Module::children() const {
   return out;
 }
 
+void Module::apply(const std::function<void(Module&)>& fn) {
+  for (auto& [n, c] : children_) c->apply(fn);
+  fn(*this);
+}
+
 // ---- modes, grads, dtype
 
 void Module::train(bool on) {

@@ -88,6 +88,9 @@ TEST(Layers, ErrorsNameTheLayerAndShapes) {
                            {"Conv2d", "divisible by groups"}));
   EXPECT_TRUE(throws_error([] { nn::Conv2d(3, 4, 3, nn::Conv2dOptions{.padding_mode = "mirror"}); },
                            {"padding_mode", "mirror"}));
+  EXPECT_TRUE(throws_error([] { nn::Conv2d(3, 4, 3, nn::Conv2dOptions{.stride = 2, .padding = "same"}); },
+                           {"same", "stride 1"}));
+  EXPECT_TRUE(throws_error([] { nn::Conv1dOptions{.padding = "full"}; }, {"Conv1d", "full"}));
   EXPECT_TRUE(throws_error([] { nn::GELU("fast"); }, {"GELU", "fast"}));
   EXPECT_TRUE(throws_error([] { nn::Embedding(5, 2, nn::EmbeddingOptions{.padding_idx = 5}); },
                            {"padding_idx 5"}));

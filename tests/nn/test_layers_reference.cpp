@@ -44,6 +44,11 @@ const std::map<std::string, Factory>& cases() {
       {"conv2d_replicate_stride",
        make<nn::Conv2d>(2, 3, Size2(3),
                         nn::Conv2dOptions{.stride = 2, .padding = {1, 2}, .padding_mode = "replicate"})},
+      {"conv1d_same_even_kernel", make<nn::Conv1d>(2, 3, 4, nn::Conv1dOptions{.padding = "same"})},
+      {"conv2d_same_dilation_reflect",
+       make<nn::Conv2d>(2, 3, Size2(4, 3),
+                        nn::Conv2dOptions{.padding = "same", .dilation = {1, 2}, .padding_mode = "reflect"})},
+      {"conv2d_valid", make<nn::Conv2d>(2, 3, Size2(3), nn::Conv2dOptions{.padding = "valid"})},
       {"conv_transpose2d",
        make<nn::ConvTranspose2d>(4, 6, Size2(3),
                                  nn::ConvTranspose2dOptions{

@@ -190,6 +190,18 @@ TEST(Module, ZeroGradDropsOrZeroes) {
   for (const Tensor& p : net->parameters()) EXPECT_FALSE(p.grad().defined());
 }
 
+TEST(Module, ApplyVisitsChildrenFirst) {
+  auto net = std::make_shared<Net>();
+  std::vector<std::string> order;
+  net->apply([&](nn::Module& m) {
+    order.push_back(m.name());
+    if (auto* fc = dynamic_cast<nn::Linear*>(&m)) nn::init::zeros_(fc->weight);
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"Linear", "ReLU", "Linear", "Sequential", "Net"}));
+  EXPECT_EQ(net->fc1->weight.abs().sum().item(), 0.0);
+  EXPECT_EQ(net->head->at<nn::Linear>(1)->weight.abs().sum().item(), 0.0);
+}
+
 TEST(Module, NumParameters) {
   auto net = std::make_shared<Net>();
   EXPECT_EQ(net->num_parameters(), 3 + 4 * 3 + 3 + 3 * 2 + 2);

@@ -62,6 +62,10 @@ case("conv2d_rect_nobias_dilation", lambda: nn.Conv2d(3, 5, (3, 2), padding=(2, 
 case("conv2d_circular", lambda: nn.Conv2d(2, 3, 3, padding=1, padding_mode="circular"), [(1, 2, 5, 4)])
 case("conv2d_replicate_stride", lambda: nn.Conv2d(2, 3, 3, stride=2, padding=(1, 2), padding_mode="replicate"),
      [(2, 2, 5, 6)])
+case("conv1d_same_even_kernel", lambda: nn.Conv1d(2, 3, 4, padding="same"), [(2, 2, 7)])
+case("conv2d_same_dilation_reflect",
+     lambda: nn.Conv2d(2, 3, (4, 3), padding="same", dilation=(1, 2), padding_mode="reflect"), [(1, 2, 6, 7)])
+case("conv2d_valid", lambda: nn.Conv2d(2, 3, 3, padding="valid"), [(1, 2, 5, 5)])
 case("conv_transpose2d", lambda: nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
      [(2, 4, 4, 4)])
 case("conv_transpose2d_rect_dilation", lambda: nn.ConvTranspose2d(3, 2, (2, 3), stride=(1, 2), dilation=(2, 1)),

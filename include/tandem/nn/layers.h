@@ -10,6 +10,7 @@
 // generator (tandem::manual_seed). Public Tensor members are handles to the registered
 // parameters and buffers; an absent optional parameter (bias=false) is an undefined Tensor.
 #pragma once
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +28,25 @@ struct Size2 {
   Size2(int64_t a, int64_t b) : h(a), w(b) {}
   IntArray vec() const { return {h, w}; }
   std::string str() const;  // "(h, w)"
+};
+
+// A convolution's padding: a number (every side), a pair (Conv2d: {h, w}), or "valid" (none)
+// / "same" (output length = input length; stride must be 1; an odd total puts the extra
+// element at the end, as PyTorch).
+struct Conv1dPadding {
+  int64_t value = 0;
+  bool same = false;
+  template <std::integral I>
+  Conv1dPadding(I v) : value(static_cast<int64_t>(v)) {}  // NOLINT: implicit on purpose
+  Conv1dPadding(const char* mode);                        // NOLINT
+};
+
+struct Conv2dPadding : Size2 {
+  bool same = false;
+  template <std::integral I>
+  Conv2dPadding(I v) : Size2(static_cast<int64_t>(v)) {}  // NOLINT: implicit on purpose
+  Conv2dPadding(int64_t a, int64_t b) : Size2(a, b) {}
+  Conv2dPadding(const char* mode);  // NOLINT
 };
 
 // ---- linear
@@ -52,7 +72,7 @@ class Linear : public Module {
 
 struct Conv1dOptions {
   int64_t stride = 1;
-  int64_t padding = 0;
+  Conv1dPadding padding = 0;
   int64_t dilation = 1;
   int64_t groups = 1;
   bool bias = true;
@@ -74,7 +94,7 @@ class Conv1d : public Module {
 
 struct Conv2dOptions {
   Size2 stride = 1;
-  Size2 padding = 0;
+  Conv2dPadding padding = 0;
   Size2 dilation = 1;
   int64_t groups = 1;
   bool bias = true;

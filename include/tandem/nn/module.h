@@ -68,6 +68,10 @@ class Module : public std::enable_shared_from_this<Module> {
   // (A module not owned by a shared_ptr lists itself through a non-owning pointer.)
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules() const;
 
+  // Calls fn on every submodule (children first, depth-first) and then on this module, as
+  // PyTorch's apply(); e.g. a custom init: net->apply([](nn::Module& m) { ... }).
+  void apply(const std::function<void(Module&)>& fn);
+
   // ---- modes
   void train(bool on = true);  // this module and every descendant
   void eval() { train(false); }
