@@ -155,6 +155,9 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0);
 std::vector<Tensor> split(const Tensor& x, const IntArray& split_sizes, int64_t dim = 0);
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
+// x.select(dim, i) for every i as contiguous copies (PyTorch returns views); one autograd node
+// whose backward is one stack(), where per-slice views would each zero-fill a full-size grad.
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim = 0);
 // pads = (last_dim_left, last_dim_right, prev_dim_left, ...), as torch.nn.functional.pad.
 Tensor pad(const Tensor& x, const IntArray& pads, const std::string& mode = "constant",
            double value = 0.0);

@@ -74,6 +74,12 @@ TANDEM_GRAD_CASE(cat, noncontiguous_neg_dim,
 TANDEM_GRAD_CASE(cat, dim0_with_legacy_empty,
                  [](const Tensors& x) { return cat({x[0], zeros({0}, kF64), x[1]}, 0); },
                  [] { return Tensors{randn({1, 3}, kF64g), randn({2, 3}, kF64g)}; });
+TANDEM_GRAD_CASE(unbind, dim1_some_slices_unused,
+                 [](const Tensors& x) {
+                   auto p = unbind(x[0], 1);
+                   return stack({p[2] * 2.0, p[0] * p[0]}, 0);
+                 },
+                 [] { return Tensors{noncontiguous({2, 4, 3})}; }, GradcheckOptions{.second_order = true});
 TANDEM_GRAD_CASE(pad, constant_negative_noncontiguous,
                  [](const Tensors& x) { return pad(x[0], {2, -1, -1, 2}, "constant", 0.5); },
                  [] { return Tensors{noncontiguous({3, 4})}; }, GradcheckOptions{.second_order = true});
@@ -143,6 +149,19 @@ TEST(IndexComposite, SplitAndChunkReturnViews) {
   ASSERT_EQ(c.size(), 2u);
   EXPECT_TRUE(c[1].shares_storage(x));
   EXPECT_EQ(doubles(c[1]), (std::vector<double>{1, 3, -1, -1, 9}));
+}
+
+TEST(IndexComposite, UnbindGivesTheSelectedSlicesAsCopies) {
+  Tensor x = arange_f64(12, {2, 3, 2}).transpose(0, 2);  // [2, 3, 2], not contiguous
+  auto p = unbind(x, 1);
+  ASSERT_EQ(p.size(), 3u);
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(p[i].shape(), (Shape{2, 2}));
+    EXPECT_EQ(doubles(p[i]), doubles(x.select(1, i)));
+    EXPECT_FALSE(p[i].shares_storage(x));
+  }
+  EXPECT_EQ(unbind(zeros({0, 3})).size(), 0u);
+  EXPECT_TRUE(throws_error([] { unbind(scalar_tensor(1.0)); }, {"unbind", "1-dimensional"}));
 }
 
 TEST(IndexComposite, SplitChunkEdgeSizesAsPyTorch) {

@@ -10,6 +10,7 @@
 //   pad_backward(g)                   -> grad: pad(gg, pads, mode)
 //   sort / topk                       -> grad: scatter_add(zeros, dim, indices, g)
 //   one_hot                           -> no gradient
+//   unbind(x, dim)                    -> grad: stack(gs, dim)
 // stack, split and chunk are compositions (unsqueeze + cat, narrow views).
 // Indices and masks never get gradients. Kernels: src/backend/cpu/index_kernels.cpp.
 #include <cmath>
@@ -381,6 +382,48 @@ void register_cat() {
   register_op(std::move(d));
 }
 
+// ---- unbind: one node with a contiguous copy per slice, so a loop that reads the slices one
+// at a time (an RNN over time steps) gets one stack() in backward instead of one zero-filled
+// full-size gradient per slice.
+void register_unbind() {
+  OpDef d;
+  d.name = "unbind";
+  d.doc = "The slices x.select(dim, i) for every i, as separate contiguous tensors (copies).";
+  d.infer = [](const Metas& in, const Attrs& a) {
+    const int64_t dim = a.get<int64_t>("dim");  // wrapped by unbind()
+    Shape s = in[0].shape;
+    const int64_t n = s[dim];
+    s.erase(s.begin() + dim);
+    return Metas(static_cast<size_t>(n), TensorMeta{s, in[0].dtype, in[0].device});
+  };
+  d.cpu = [](const KernelArgs& k) {
+    const Tensor& x = k.inputs[0];
+    const int64_t dim = k.attrs.get<int64_t>("dim");
+    Shape s = x.shape(), st = x.strides();
+    const int64_t step = st[dim];
+    s.erase(s.begin() + dim);
+    st.erase(st.begin() + dim);
+    for (size_t i = 0; i < k.outputs.size(); ++i) {
+      auto impl = std::make_shared<TensorImpl>();
+      impl->storage = x.storage();
+      impl->numel = shape_numel(s);
+      impl->sizes = s;
+      impl->strides = st;
+      impl->offset = x.offset() + static_cast<int64_t>(i) * step;
+      impl->dtype = x.dtype();
+      cpu::copy_into(k.outputs[i], Tensor(std::move(impl)));
+    }
+  };
+  d.backward = [](const BackwardContext& c) {
+    Tensors gs;
+    for (size_t i = 0; i < c.grads_.size(); ++i) gs.push_back(c.grad(i));
+    return Tensors{stack(gs, c.attrs().get<int64_t>("dim"))};
+  };
+  d.save_inputs = false;
+  d.supports_half = true;  // copy_into converts any dtype
+  register_op(std::move(d));
+}
+
 }  // namespace
 
 namespace defs {
@@ -391,6 +434,7 @@ void register_index() {
   register_gather_scatter();
   register_masked_fill();
   register_cat();
+  register_unbind();
   register_index_more();
 }
 
@@ -431,6 +475,14 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   parts.reserve(tensors.size());
   for (const Tensor& t : tensors) parts.push_back(t.unsqueeze(d));
   return cat(parts, d);
+}
+
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
+  TANDEM_CHECK(x.dim() > 0, "unbind: expects at least a 1-dimensional tensor, got shape {}", shape_str(x.shape()));
+  const int64_t d = wrap(dim, x.shape(), "unbind");
+  if (x.shape()[d] == 0) return {};
+  static const OpDef& op_ = op("unbind");
+  return dispatch(op_, {x}, {{"dim", d}});
 }
 
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
