@@ -1,10 +1,13 @@
 // LSTM and GRU as compositions of tandem ops (autograd comes with them).
 //
 // Per layer and direction: one linear() projects every time step of the input at once
-// ([L, N, in] -> [L, N, G*H]); the loop then adds the hidden-state product h·W_hhᵀ and
-// applies the gate nonlinearities, one step at a time. The gates are read as narrow()
-// views of one [N, G*H] tensor, and one sigmoid covers every sigmoid gate, so a step is
-// about ten small ops.
+// ([L, N, in] -> [L, N, G*H]), unbind() cuts it into steps; the loop then adds the
+// hidden-state product h·W_hhᵀ and applies the gate nonlinearities, one step at a time
+// (about ten small ops a step).
+//
+// NOTE: every per-step piece comes from unbind(), never from select()/narrow() of a tensor
+// that requires grad: a view's backward zero-fills a gradient of the whole base tensor, so
+// L steps would cost O(L²) memory traffic in backward (4x slower at L = 50).
 #include "tandem/nn/rnn.h"
 
 #include <cmath>
@@ -20,38 +23,37 @@ const char* mode_name(RNNBase::Mode m) { return m == RNNBase::Mode::LSTM ? "LSTM
 
 int64_t gate_count(RNNBase::Mode m) { return m == RNNBase::Mode::LSTM ? 4 : 3; }
 
-// One LSTM direction over the projected input xproj [L, N, 4H] (both biases already in).
+// One LSTM direction over the projected input steps xs[t] [N, 4H] (both biases already in).
 // Writes the hidden state of every step into outs[t]; h and c carry the state in and out.
-void lstm_direction(const Tensor& xproj, const Tensor& w_hh, bool reverse, Tensor& h, Tensor& c,
+void lstm_direction(const std::vector<Tensor>& xs, const Tensor& w_hh, bool reverse, Tensor& h, Tensor& c,
                     std::vector<Tensor>& outs) {
-  const int64_t L = xproj.size(0), H = w_hh.size(1);
+  const int64_t L = static_cast<int64_t>(xs.size()), N = h.size(0), H = w_hh.size(1);
   for (int64_t s = 0; s < L; ++s) {
     const int64_t t = reverse ? L - 1 - s : s;
-    Tensor gates = add(xproj.select(0, t), linear(h, w_hh));  // [N, 4H]: i, f, g, o
-    // NOTE: one sigmoid over all four gates (g's is wasted) costs less than three
-    // separate dispatches on narrow views.
-    Tensor sg = sigmoid(gates);
-    Tensor i = sg.narrow(1, 0, H), f = sg.narrow(1, H, H), o = sg.narrow(1, 3 * H, H);
-    Tensor g = tanh(gates.narrow(1, 2 * H, H));
+    Tensor gates = add(xs[t], linear(h, w_hh));  // [N, 4H]: i, f, g, o
+    // NOTE: unbind, not narrow: a narrow view's backward zero-fills a full [N, 4H] gradient
+    // per gate; unbind's is one stack.
+    std::vector<Tensor> p = unbind(gates.view({N, 4, H}), 1);
+    Tensor i = sigmoid(p[0]), f = sigmoid(p[1]), g = tanh(p[2]), o = sigmoid(p[3]);
     c = add(mul(f, c), mul(i, g));
     h = mul(o, tanh(c));
     outs[t] = h;
   }
 }
 
-// One GRU direction over xproj [L, N, 3H] (input bias in). PyTorch's formulation:
+// One GRU direction over the projected input steps xs[t] [N, 3H] (input bias in). PyTorch's
+// formulation:
 //   r = σ(x_r + h·W_hrᵀ + b_hr), z = σ(x_z + h·W_hzᵀ + b_hz),
 //   n = tanh(x_n + r ⊙ (h·W_hnᵀ + b_hn)), h' = (1 - z) ⊙ n + z ⊙ h = n + z ⊙ (h - n).
-void gru_direction(const Tensor& xproj, const Tensor& w_hh, const Tensor& b_hh, bool reverse, Tensor& h,
+void gru_direction(const std::vector<Tensor>& xs, const Tensor& w_hh, const Tensor& b_hh, bool reverse, Tensor& h,
                    std::vector<Tensor>& outs) {
-  const int64_t L = xproj.size(0), H = w_hh.size(1);
+  const int64_t L = static_cast<int64_t>(xs.size()), N = h.size(0), H = w_hh.size(1);
   for (int64_t s = 0; s < L; ++s) {
     const int64_t t = reverse ? L - 1 - s : s;
-    Tensor xt = xproj.select(0, t);
-    Tensor hh = linear(h, w_hh, b_hh);  // [N, 3H]
-    Tensor rz = sigmoid(add(xt.narrow(1, 0, 2 * H), hh.narrow(1, 0, 2 * H)));
-    Tensor r = rz.narrow(1, 0, H), z = rz.narrow(1, H, H);
-    Tensor n = tanh(add(xt.narrow(1, 2 * H, H), mul(r, hh.narrow(1, 2 * H, H))));
+    std::vector<Tensor> x = unbind(xs[t].view({N, 3, H}), 1);
+    std::vector<Tensor> hh = unbind(linear(h, w_hh, b_hh).view({N, 3, H}), 1);
+    Tensor r = sigmoid(add(x[0], hh[0])), z = sigmoid(add(x[1], hh[1]));
+    Tensor n = tanh(add(x[2], mul(r, hh[2])));
     h = add(n, mul(z, sub(h, n)));
     outs[t] = h;
   }
@@ -158,11 +160,11 @@ LSTMOutput RNNBase::run(const Tensor& input, const Tensor& h0, const Tensor& c0)
         // Both LSTM biases act on the input side: fold them into the one big projection.
         Tensor xproj = linear(layer_in, w.w_ih, w.b_ih.defined() ? add(w.b_ih, w.b_hh) : Tensor());
         Tensor c = c_init.defined() ? c_init.select(0, idx) : zeros({N, H}, {.dtype = dt});
-        lstm_direction(xproj, w.w_hh, dir == 1, h, c, outs);
+        lstm_direction(unbind(xproj, 0), w.w_hh, dir == 1, h, c, outs);
         c_n.push_back(c);
       } else {
         Tensor xproj = linear(layer_in, w.w_ih, w.b_ih);
-        gru_direction(xproj, w.w_hh, w.b_hh, dir == 1, h, outs);
+        gru_direction(unbind(xproj, 0), w.w_hh, w.b_hh, dir == 1, h, outs);
       }
       h_n.push_back(h);
       dir_out.push_back(stack(outs, 0));  // [L, N, H]
