@@ -11,5 +11,7 @@ using Run = std::function<int()>;
 Run add_train(CLI::App& app);
 Run add_eval(CLI::App& app);
 Run add_summary(CLI::App& app);
+Run add_logs(CLI::App& app);  // logs.cpp: last value of each scalar of a run's event files
+Run add_plot(CLI::App& app);  // plot.cpp: scalar curves of runs to a PNG
 
 }  // namespace tandem::cli

@@ -3,6 +3,8 @@
 //   tandem train --model cnn                 # Fashion-MNIST, progress bar, runs/cnn-<time>/
 //   tandem eval --model cnn --weights runs/latest/model.safetensors
 //   tandem summary --model resnet
+//   tandem logs runs/latest                  # last value of each logged scalar
+//   tandem plot runs/a runs/b --tag loss --out curves.png
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -19,8 +21,11 @@ int main(int argc, char** argv) {
     auto train = tandem::cli::add_train(app);
     auto eval = tandem::cli::add_eval(app);
     auto summary = tandem::cli::add_summary(app);
+    auto logs = tandem::cli::add_logs(app);
+    auto plot = tandem::cli::add_plot(app);
     app.parse(argc, argv);
-    for (auto [name, run] : {std::pair{"train", train}, {"eval", eval}, {"summary", summary}}) {
+    for (auto [name, run] : {std::pair{"train", train}, {"eval", eval}, {"summary", summary},
+                             {"logs", logs}, {"plot", plot}}) {
       if (app.got_subcommand(name)) return run();
     }
     return 0;
