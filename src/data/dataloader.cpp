@@ -2,6 +2,8 @@
 // slots), default collate, per-epoch permutations and per-sample seeds.
 #include "tandem/data/dataloader.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -230,6 +232,7 @@ class ThreadedMapRun : public DataLoader::Run {
   };
 
   void work() {
+    omp_set_num_threads(1);  // NOTE: per-thread setting; N workers x OpenMP teams would oversubscribe
     std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
       cv_work_.wait(lk, [&] {
@@ -359,6 +362,7 @@ class ThreadedStreamRun : public DataLoader::Run {
   };
 
   void work() {
+    omp_set_num_threads(1);  // per-thread, as in the map-style workers
     for (;;) {
       {
         std::unique_lock<std::mutex> lk(mu_);

@@ -347,3 +347,19 @@ TEST(DataLoader, IterableDatasetDropLastAndErrors) {
     EXPECT_EQ(delivered, 1);
   }
 }
+
+TEST(DataLoader, WorkersRunOpsSingleThreadedWithoutChangingTheCaller) {
+  const int before = get_num_threads();
+  std::atomic<int> most{0};
+  Transform probe = [&](Example ex, Generator&) {
+    int n = get_num_threads();
+    int prev = most.load();
+    while (n > prev && !most.compare_exchange_weak(prev, n)) {
+    }
+    return ex;
+  };
+  DataLoader loader(numbered(16), {.batch_size = 4, .num_workers = 2, .transform = probe});
+  for (Batch& b : loader) (void)b;
+  EXPECT_EQ(most.load(), 1);
+  EXPECT_EQ(get_num_threads(), before);
+}

@@ -19,6 +19,8 @@
 // loop early (break, exception) stops and joins the workers when the iterator dies. An
 // exception in a worker (in get, the transform or collate) reaches the caller as
 // tandem::Error when the loop gets to that batch; earlier batches are delivered first.
+// Each worker runs tandem ops single-threaded (its own OpenMP setting), like PyTorch's
+// workers, so workers do not multiply the caller's thread count.
 //
 // IterableDataset: read in stream order by one thread (num_workers >= 1 means one
 // background thread that prefetches up to max(1, num_workers) * prefetch batches);
