@@ -1,7 +1,6 @@
 // The event file decoded independently: tests/reference/check_events.py parses the framing
 // with its own CRC32C, the records with Python protobuf modules generated from proto/*.proto,
 // and the PNGs with zlib, and compares with what this test logged.
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "summary_test_util.h"
@@ -10,8 +9,6 @@
 
 namespace tandem::summary {
 namespace {
-
-std::string repo_root() { return std::string(TANDEM_TEST_DATA_DIR) + "/../.."; }
 
 TEST(PythonReader, DecodesEveryValueAsLogged) {
   if (!std::filesystem::exists("/usr/bin/python3")) GTEST_SKIP() << "/usr/bin/python3 missing";
@@ -54,18 +51,10 @@ TEST(PythonReader, DecodesEveryValueAsLogged) {
                     {"value", 0.8125}});
   }
   testing::write_bytes(dir / "expect.json", nlohmann::json({{"records", want}}).dump());
-  std::string cmd = fmt::format(
-      "/usr/bin/python3 {0}/tests/reference/check_events.py --proto-dir {0}/proto --expect {1} {2} 2>&1",
-      repo_root(), dir / "expect.json", path);
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  char buf[512];
-  while (fgets(buf, sizeof buf, pipe)) out += buf;
-  int status = pclose(pipe);
-  int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (rc == 77) GTEST_SKIP() << "python3-protobuf or protoc missing: " << out;
-  EXPECT_EQ(rc, 0) << out;
+  testing::PythonCheck r = testing::run_check_events(path, dir / "expect.json");
+  if (r.rc == 77) GTEST_SKIP() << "python3-protobuf or protoc missing: " << r.output;
+  EXPECT_EQ(r.rc, 0) << r.output;
+  const std::string& out = r.output;
   EXPECT_NE(out.find("OK"), std::string::npos) << out;
 }
 
