@@ -1,6 +1,8 @@
 // Dataset base classes and TensorDataset.
 #include "tandem/data/dataset.h"
 
+#include "tandem/data/dataloader.h"
+
 namespace tandem::data {
 
 Dataset::~Dataset() = default;
@@ -43,6 +45,44 @@ Example TensorDataset::get(int64_t index) const {
   ex.data = row_view(data_, index);
   if (targets_.defined()) ex.target = row_view(targets_, index);
   return ex;
+}
+
+Subset::Subset(std::shared_ptr<Dataset> dataset, std::vector<int64_t> indices)
+    : dataset_(std::move(dataset)), indices_(std::move(indices)) {
+  TANDEM_CHECK(dataset_ != nullptr, "Subset: the dataset is null");
+  const int64_t n = dataset_->size();
+  for (size_t i = 0; i < indices_.size(); ++i)
+    TANDEM_CHECK(indices_[i] >= 0 && indices_[i] < n,
+                 "Subset: index {} (position {}) is out of range for a dataset of size {}",
+                 indices_[i], i, n);
+}
+
+Example Subset::get(int64_t index) const {
+  TANDEM_CHECK(index >= 0 && index < size(), "Subset: index {} is out of range [0, {})", index,
+               size());
+  return dataset_->get(indices_[static_cast<size_t>(index)]);
+}
+
+std::vector<std::shared_ptr<Subset>> random_split(std::shared_ptr<Dataset> dataset,
+                                                  const std::vector<int64_t>& lengths,
+                                                  uint64_t seed) {
+  TANDEM_CHECK(dataset != nullptr, "random_split: the dataset is null");
+  int64_t total = 0;
+  for (int64_t l : lengths) {
+    TANDEM_CHECK(l >= 0, "random_split: negative length {}", l);
+    total += l;
+  }
+  TANDEM_CHECK(total == dataset->size(),
+               "random_split: lengths sum to {} but the dataset has {} samples", total,
+               dataset->size());
+  const std::vector<int64_t> perm = epoch_permutation(total, seed, 0);
+  std::vector<std::shared_ptr<Subset>> out;
+  auto it = perm.begin();
+  for (int64_t l : lengths) {
+    out.push_back(std::make_shared<Subset>(dataset, std::vector<int64_t>(it, it + l)));
+    it += l;
+  }
+  return out;
 }
 
 }  // namespace tandem::data

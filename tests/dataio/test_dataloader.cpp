@@ -363,3 +363,34 @@ TEST(DataLoader, WorkersRunOpsSingleThreadedWithoutChangingTheCaller) {
   EXPECT_EQ(most.load(), 1);
   EXPECT_EQ(get_num_threads(), before);
 }
+
+TEST(DataLoader, ExceptionInTheLoopBodyStopsTheWorkers) {
+  auto ds = std::make_shared<ProbeDataset>(10000, -1, 50);
+  DataLoader loader(ds, {.batch_size = 4, .num_workers = 3});
+  EXPECT_THROW(
+      for (Batch& b : loader) {
+        if (b.target.to_vector<int64_t>()[0] == 8) throw std::runtime_error("user code failed");
+      },
+      std::runtime_error);
+  int64_t calls = ds->calls.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(ds->calls.load(), calls);
+}
+
+TEST(Subset, RandomSplitIsDisjointCompleteAndSeeded) {
+  auto ds = numbered(10);
+  auto parts = random_split(ds, {7, 3}, 5);
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0]->size(), 7);
+  EXPECT_EQ(parts[1]->size(), 3);
+  std::set<int64_t> all;
+  for (auto& p : parts)
+    for (int64_t i = 0; i < p->size(); ++i) all.insert(p->get(i).target.item<int64_t>());
+  EXPECT_EQ(all.size(), 10u);
+  EXPECT_EQ(random_split(ds, {7, 3}, 5)[1]->indices(), parts[1]->indices());
+  EXPECT_NE(random_split(ds, {7, 3}, 6)[0]->indices(), parts[0]->indices());
+  Subset s(ds, {4, 1});
+  EXPECT_EQ(s.get(0).target.item<int64_t>(), 4);
+  EXPECT_TRUE(throws_error([&] { random_split(ds, {5, 4}, 0); }, {"sum to 9", "10 samples"}));
+  EXPECT_TRUE(throws_error([&] { Subset(ds, {10}); }, {"index 10", "size 10"}));
+}

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "tandem/tensor.h"
 
@@ -60,6 +61,25 @@ class TensorDataset : public Dataset {
   Tensor data_, targets_;
   int64_t size_ = 0;
 };
+
+// The samples of `dataset` at `indices`, in that order (torch.utils.data.Subset).
+class Subset : public Dataset {
+ public:
+  Subset(std::shared_ptr<Dataset> dataset, std::vector<int64_t> indices);
+  int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
+  Example get(int64_t index) const override;
+  const std::vector<int64_t>& indices() const { return indices_; }
+
+ private:
+  std::shared_ptr<Dataset> dataset_;
+  std::vector<int64_t> indices_;
+};
+
+// Disjoint random subsets with the given lengths (they must sum to dataset->size()); the
+// split depends only on `seed`. E.g. auto [train, val] = ... random_split(ds, {50000, 10000}, 0).
+std::vector<std::shared_ptr<Subset>> random_split(std::shared_ptr<Dataset> dataset,
+                                                  const std::vector<int64_t>& lengths,
+                                                  uint64_t seed);
 
 // The i-th slice along dim 0 of a contiguous tensor as a view, built directly (no op
 // dispatch, no autograd): safe and cheap to call from many threads.
