@@ -159,6 +159,13 @@ TEST(Module, ToDtypeConvertsInPlaceAndKeepsHandles) {
   EXPECT_TRUE(throws_error([&] { net->to(DType::Int32); }, {"floating-point"}));
 }
 
+TEST(Module, LoadingItsOwnStateDictIsANoOp) {
+  auto net = std::make_shared<Net>();
+  Tensor before = net->fc1->weight.clone();
+  net->load_state_dict(net->state_dict());
+  EXPECT_ALL_CLOSE(net->fc1->weight, before, 0.0, 0.0);
+}
+
 TEST(Module, LoadStateDictConvertsDtype) {
   auto fc = std::make_shared<nn::Linear>(3, 2);
   fc->to(DType::Float64);
