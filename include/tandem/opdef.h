@@ -147,11 +147,16 @@ Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> oth
                          const Attrs& attrs = {});
 
 // Interceptor for graph capture: when set on this thread, dispatch hands every
-// op call to it instead of running kernels (src/graph/trace).
+// op call to it instead of running kernels (src/graph/trace.cpp). The interceptor decides
+// how the op runs; to run it for real it clears itself (set_dispatch_interceptor(nullptr))
+// and calls dispatch / dispatch_inplace again.
 struct DispatchInterceptor {
   virtual ~DispatchInterceptor() = default;
   virtual std::vector<Tensor> run(const OpDef& def, const std::vector<Tensor>& inputs,
                                   const Attrs& attrs) = 0;
+  // dispatch_inplace(def, self, others, attrs): must leave the result in `self`.
+  virtual void run_inplace(const OpDef& def, Tensor& self, std::vector<Tensor>& others,
+                           const Attrs& attrs) = 0;
 };
 DispatchInterceptor* set_dispatch_interceptor(DispatchInterceptor* interceptor);  // returns old
 

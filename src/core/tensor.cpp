@@ -8,6 +8,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "read_hook.h"
 #include "allocator.h"
 #include "tandem/autograd.h"
 #include "tandem/generator.h"
@@ -91,7 +92,12 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+namespace detail {
+thread_local ValueReadHook* t_value_read_hook = nullptr;
+}
+
 void* Tensor::data_ptr() const {
+  if (detail::t_value_read_hook) [[unlikely]] detail::t_value_read_hook->on_read(impl(), "data_ptr()");
   return static_cast<char*>(impl_->storage->data()) + impl_->offset * itemsize();
 }
 
@@ -129,11 +135,13 @@ T Tensor::item() const {
   TANDEM_CHECK(defined(), "item(): the tensor is undefined");
   TANDEM_CHECK(numel() == 1, "item(): a tensor with {} elements (shape {}) cannot be converted to "
                "a scalar; only one-element tensors can", numel(), shape_str(shape()));
+  if (detail::t_value_read_hook) [[unlikely]] detail::t_value_read_hook->on_read(impl(), "item()");
   return static_cast<T>(load_double(data_ptr(), dtype(), 0));
 }
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
+  if (detail::t_value_read_hook) [[unlikely]] detail::t_value_read_hook->on_read(impl(), "to_vector()");
   std::vector<T> out;
   out.reserve(numel());
   const void* base = data_ptr();

@@ -154,6 +154,10 @@ Tensor dispatch1(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attr
 Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> others,
                          const Attrs& attrs) {
   TANDEM_CHECK(self.defined(), "{}_: in-place op on an undefined tensor", def.name);
+  if (t_interceptor) {
+    t_interceptor->run_inplace(def, self, others, attrs);
+    return self;
+  }
   std::vector<Tensor> inputs;
   inputs.reserve(others.size() + 1);
   inputs.push_back(self);
@@ -170,11 +174,6 @@ Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> oth
                  "supported: the tensor it views would not see the change in its history. Use the "
                  "out-of-place {} (or clone() the view first)", def.name, shape_str(self.shape()),
                  def.name);
-  }
-  if (t_interceptor) {
-    std::vector<Tensor> outs = t_interceptor->run(def, inputs, attrs);
-    self = outs[0];
-    return self;
   }
   TensorMeta out;
   {
