@@ -44,7 +44,7 @@ void MultiheadAttention::reset_parameters(Generator* gen) {
 
 std::string MultiheadAttention::extra_repr() const {
   return fmt::format("embed_dim={}, num_heads={}, dropout={}, bias={}, batch_first={}", embed_dim, num_heads,
-                     options.dropout, options.bias, options.batch_first);
+                     options.dropout, options.bias ? "True" : "False", options.batch_first ? "True" : "False");
 }
 
 Tensor MultiheadAttention::forward(const Tensor& x) { return forward(x, x, x, Tensor(), false).output; }
@@ -140,7 +140,7 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   Tensor merged = (options.batch_first || unbatched) ? ctx.permute({0, 2, 1, 3}).reshape({N, L, E})
                                                      : ctx.permute({2, 0, 1, 3}).reshape({L, N, E});
   AttentionOutput r;
-  r.output = out_proj->forward(merged);
+  r.output = (*out_proj)(merged);
   if (unbatched) r.output = r.output.squeeze(0);
   if (need_weights) {
     r.weights = average_attn_weights ? mean(attn, {1}) : attn;

@@ -98,10 +98,10 @@ void RNNBase::reset_parameters(Generator* gen) {
 std::string RNNBase::extra_repr() const {
   std::string s = fmt::format("{}, {}", input_size, hidden_size);
   if (options.num_layers != 1) s += fmt::format(", num_layers={}", options.num_layers);
-  if (!options.bias) s += ", bias=false";
-  if (options.batch_first) s += ", batch_first=true";
+  if (!options.bias) s += ", bias=False";
+  if (options.batch_first) s += ", batch_first=True";
   if (options.dropout != 0.0) s += fmt::format(", dropout={}", options.dropout);
-  if (options.bidirectional) s += ", bidirectional=true";
+  if (options.bidirectional) s += ", bidirectional=True";
   return s;
 }
 

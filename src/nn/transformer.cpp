@@ -31,8 +31,8 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model_, int64_t nhead
 
 std::string TransformerEncoderLayer::extra_repr() const {
   return fmt::format("d_model={}, nhead={}, dim_feedforward={}, activation={}, norm_first={}, batch_first={}",
-                     d_model, nhead, options.dim_feedforward, options.activation, options.norm_first,
-                     options.batch_first);
+                     d_model, nhead, options.dim_feedforward, options.activation,
+                     options.norm_first ? "True" : "False", options.batch_first ? "True" : "False");
 }
 
 Tensor TransformerEncoderLayer::activation(const Tensor& x) const {
@@ -50,19 +50,20 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mas
   TANDEM_CHECK(src.size(-1) == d_model, "TransformerEncoderLayer: expected d_model {} in the last dim, got shape {}",
                d_model, shape_str(src.shape()));
   auto sa = [&](const Tensor& x) {
-    return dropout1->forward(
-        self_attn->forward(x, x, x, src_key_padding_mask, /*need_weights=*/false, src_mask).output);
+    // Through operator() when there are no masks, so forward hooks (summary) see self_attn.
+    if (!src_mask.defined() && !src_key_padding_mask.defined()) return (*dropout1)((*self_attn)(x));
+    return (*dropout1)(self_attn->forward(x, x, x, src_key_padding_mask, /*need_weights=*/false, src_mask).output);
   };
   auto ff = [&](const Tensor& x) {
-    return dropout2->forward(linear2->forward(dropout->forward(activation(linear1->forward(x)))));
+    return (*dropout2)((*linear2)((*dropout)(activation((*linear1)(x)))));
   };
   Tensor x = src;
   if (options.norm_first) {
-    x = add(x, sa(norm1->forward(x)));
-    x = add(x, ff(norm2->forward(x)));
+    x = add(x, sa((*norm1)(x)));
+    x = add(x, ff((*norm2)(x)));
   } else {
-    x = norm1->forward(add(x, sa(x)));
-    x = norm2->forward(add(x, ff(x)));
+    x = (*norm1)(add(x, sa(x)));
+    x = (*norm2)(add(x, ff(x)));
   }
   return x;
 }
@@ -90,9 +91,11 @@ Tensor TransformerEncoder::forward(const Tensor& src) { return forward(src, Tens
 
 Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask) {
   Tensor x = src;
+  // Children run through operator() (forward hooks, summary) when there are no masks to pass.
+  const bool plain = !mask.defined() && !src_key_padding_mask.defined();
   for (const auto& m : *layers)
-    x = std::static_pointer_cast<TransformerEncoderLayer>(m)->forward(x, mask, src_key_padding_mask);
-  if (norm) x = norm->forward(x);
+    x = plain ? (*m)(x) : std::static_pointer_cast<TransformerEncoderLayer>(m)->forward(x, mask, src_key_padding_mask);
+  if (norm) x = (*norm)(x);
   return x;
 }
 

@@ -148,6 +148,8 @@ TEST(LSTM, ParameterNamesShapesAndOrderAreTorchs) {
   EXPECT_EQ(named[1].second.shape(), (Shape{24, 6}));
   EXPECT_EQ(named[2].second.shape(), (Shape{24}));
   EXPECT_EQ(named[8].second.shape(), (Shape{24, 12}));  // layer 1 reads both directions
+  // Per direction: layer 0 24*4 + 24*6 + 2*24, layer 1 24*12 + 24*6 + 2*24.
+  EXPECT_EQ(lstm->num_parameters(), 2 * 288 + 2 * 480);
   auto gru = std::make_shared<nn::GRU>(4, 6, nn::RNNOptions{.bias = false});
   EXPECT_EQ(names_of(gru->named_parameters()), (std::vector<std::string>{"weight_ih_l0", "weight_hh_l0"}));
   EXPECT_EQ(gru->named_parameters()[0].second.shape(), (Shape{18, 4}));

@@ -112,6 +112,26 @@ TEST(TransformerEncoderLayer, DropoutActsOnlyInTraining) {
   EXPECT_GT(abs(train - a).max().item(), 1e-4);
 }
 
+TEST(TransformerEncoderLayer, UnbatchedInputEqualsABatchOfOne) {
+  auto layer = std::make_shared<nn::TransformerEncoderLayer>(8, 2, nn::TransformerEncoderLayerOptions{.dim_feedforward = 16});
+  layer->eval();
+  Tensor x = randn({5, 8});
+  Tensor mask = randn({5, 5});
+  Tensor kpm = tensor(std::vector<uint8_t>{0, 0, 0, 1, 1}).to(DType::Bool);
+  EXPECT_ALL_CLOSE(layer->forward(x, mask, kpm), layer->forward(x.unsqueeze(1), mask, kpm.unsqueeze(0)).squeeze(1),
+                   1e-6, 1e-5);
+}
+
+TEST(TransformerEncoderLayer, SummaryShowsEverySublayer) {
+  auto layer = std::make_shared<nn::TransformerEncoderLayer>(
+      12, 3, nn::TransformerEncoderLayerOptions{.dim_feedforward = 16, .batch_first = true});
+  std::string s = layer->summary({2, 5, 12});
+  EXPECT_NE(s.find("self_attn: MultiheadAttention"), std::string::npos) << s;
+  EXPECT_NE(s.find("[2, 5, 16]"), std::string::npos) << s;  // linear1's output, seen by its hook
+  // in_proj 3*12*12 + 36, out_proj 144 + 12, linear1 16*12 + 16, linear2 12*16 + 12, norms 2*24
+  EXPECT_EQ(layer->num_parameters(), 468 + 156 + 208 + 204 + 48);
+}
+
 TEST(TransformerEncoderLayer, ArgumentErrorsSayWhatWasExpected) {
   EXPECT_TRUE(throws_error(
       [] { nn::TransformerEncoderLayer(8, 2, nn::TransformerEncoderLayerOptions{.activation = "tanh"}); },

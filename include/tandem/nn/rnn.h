@@ -22,7 +22,8 @@
 // order: weight_ih_l{k} [G*hidden, in_k], weight_hh_l{k} [G*hidden, hidden],
 // bias_ih_l{k} [G*hidden], bias_hh_l{k} [G*hidden] (biases only with bias=true), where
 // G = 4 (LSTM gates i, f, g, o) or 3 (GRU gates r, z, n) and in_k = input_size for k = 0,
-// D*hidden_size above. All start as U(±1/√hidden_size).
+// D*hidden_size above. All start as U(±1/√hidden_size). PyTorch's proj_size (LSTM with
+// projections) is not supported.
 //
 // Speed: each layer and direction projects the whole input sequence with one matmul; only
 // the hidden-state product runs per time step. Autograd records the steps as ordinary ops.
