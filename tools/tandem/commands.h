@@ -1,13 +1,32 @@
 // The `tandem` subcommands: each adds itself to the CLI11 app and runs when chosen.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <functional>
+#include <string>
 
 namespace tandem::cli {
 
 // Each returns the function that runs the subcommand once the arguments are parsed; it
 // returns the process exit code and may throw tandem::Error (main prints "error: ...").
 using Run = std::function<int()>;
+// Checks for numeric options with a plain message ("must be a positive integer, got -3"):
+// CLI11's own range checks print the whole double range.
+inline CLI::Validator number_check(bool integer, bool allow_zero) {
+  std::string what = std::string(allow_zero ? "a non-negative " : "a positive ") + (integer ? "integer" : "number");
+  return CLI::Validator(
+      [integer, allow_zero, what](std::string& s) -> std::string {
+        try {
+          size_t used = 0;
+          double v = integer ? static_cast<double>(std::stoll(s, &used)) : std::stod(s, &used);
+          if (used == s.size() && (v > 0 || (allow_zero && v == 0))) return "";
+        } catch (const std::exception&) {
+        }
+        return "must be " + what + ", got " + s;
+      },
+      allow_zero ? "NONNEGATIVE" : "POSITIVE");
+}
+inline CLI::Validator positive() { return number_check(true, false); }
 Run add_train(CLI::App& app);
 Run add_eval(CLI::App& app);
 Run add_summary(CLI::App& app);

@@ -27,9 +27,9 @@ Run add_eval(CLI::App& app) {
   cmd->add_option("--data", a->data, "fashion-mnist, or a directory of IDX files")
       ->capture_default_str();
   cmd->add_option("--threads,-t", a->threads, "Kernel threads (default: all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--test-limit", a->limit, "Use only the first N test images")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_flag("--json", a->json, "Print one JSON object with the results as the last line");
   return [a] {
     if (a->threads > 0) set_num_threads(a->threads);

@@ -23,6 +23,16 @@ int main(int argc, char** argv) {
     auto summary = tandem::cli::add_summary(app);
     auto logs = tandem::cli::add_logs(app);
     auto plot = tandem::cli::add_plot(app);
+    // CLI11 alone would answer "A subcommand is required" to a misspelt command.
+    if (argc > 1 && argv[1][0] != '-' &&
+        app.get_subcommands([&](CLI::App* c) { return c->check_name(argv[1]); }).empty()) {
+      std::string names;
+      for (const CLI::App* c : app.get_subcommands([](CLI::App*) { return true; }))
+        names += (names.empty() ? "" : ", ") + c->get_name();
+      std::fprintf(stderr, "tandem: unknown command '%s'; choose one of %s (--help)\n", argv[1],
+                   names.c_str());
+      return 2;
+    }
     app.parse(argc, argv);
     for (auto [name, run] : {std::pair{"train", train}, {"eval", eval}, {"summary", summary},
                              {"logs", logs}, {"plot", plot}}) {

@@ -17,7 +17,7 @@ Run add_summary(CLI::App& app) {
   auto* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes and parameter counts");
   cmd->add_option("--model,-m", a->model, "Model")->required()->check(CLI::IsMember(models::names()));
   cmd->add_option("--batch-size,-b", a->batch, "Batch size of the example input")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive())->capture_default_str();
   return [a] {
     auto model = models::create(a->model);
     Shape shape = models::input_shape(a->model);

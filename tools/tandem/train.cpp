@@ -19,35 +19,35 @@ Run add_train(CLI::App& app) {
   cmd->add_option("--data", o->data, "fashion-mnist, or a directory of IDX files ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz])")
       ->capture_default_str();
   cmd->add_option("--epochs,-e", o->epochs, "Epochs (the schedule spans them all)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive())->capture_default_str();
   cmd->add_option("--batch-size,-b", o->batch_size, "Batch size")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive())->capture_default_str();
   cmd->add_option("--optimizer", o->optimizer, "Optimizer")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
   cmd->add_option("--lr", o->lr, "Learning rate (peak lr for onecycle; default: sgd 0.01, adam/adamw 1e-3)")
-      ->check(CLI::PositiveNumber);
+      ->check(number_check(false, false));
   cmd->add_option("--momentum", o->momentum, "SGD momentum")->capture_default_str();
   cmd->add_option("--weight-decay", o->weight_decay, "Weight decay (default: 0; adamw 0.01)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_check(false, true));
   cmd->add_option("--schedule", o->schedule, "Learning-rate schedule, stepped every batch")
       ->check(CLI::IsMember({"none", "cosine", "onecycle"}))->capture_default_str();
   cmd->add_option("--augment", o->augment, "Augmentation: random crop (padding 2), horizontal flip")
       ->check(CLI::IsMember({"none", "crop", "crop+flip"}))->capture_default_str();
   cmd->add_option("--threads,-t", o->threads, "Kernel threads (default: all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--workers", o->workers, "Data loader threads (default: 1 when augmenting, else 0)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_check(true, true));
   cmd->add_option("--seed,-s", o->seed, "Random seed (init, data order, augmentation)")
       ->capture_default_str();
   cmd->add_option("--out,-o", o->out_dir, "Run directory (default: runs/<model>-<time>, linked from runs/latest; with --resume: the checkpoint's)");
   cmd->add_option("--resume", o->resume, "Continue from a checkpoint.safetensors (same settings; --epochs may grow)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--train-limit", o->train_limit, "Use only the first N training images")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--test-limit", o->test_limit, "Use only the first N test images")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--stop-after", o->stop_after_epoch, "Stop after this epoch as if interrupted (the schedule still spans --epochs)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_flag("--no-progress", [o](int64_t) { o->progress = false; }, "No progress bar");
   cmd->add_flag("--json", *json, "Print one JSON object with the results as the last line");
   return [o, json] {
