@@ -1,0 +1,278 @@
+// graph::Plan: lowered graphs give what eager execution gives (the reference: every op
+// dispatched eagerly while the graph was recorded), run after run; input checks; variables
+// read by handle; updates; symbolic dims bound at lowering.
+#include "tandem/graph/plan.h"
+
+#include "plan_recorder.h"
+#include "test_util.h"
+
+namespace tandem::graph {
+namespace {
+
+using testing::PlanRecorder;
+using testing::throws_error;
+using testing::kF64;
+
+// Plan outputs equal the recorded eager outputs exactly (same kernels on the same data), with
+// and without the in-place pass, and a second run gives the same again.
+void expect_plan_matches(const Graph& g, const std::vector<Tensor>& inputs, const std::vector<Tensor>& eager,
+                         LowerOptions opts = {}) {
+  for (bool inplace : {true, false}) {
+    opts.inplace = inplace;
+    Plan plan = lower(g, opts);
+    for (int rep = 0; rep < 2; ++rep) {
+      std::vector<Tensor> outs = plan.run(inputs);
+      ASSERT_EQ(outs.size(), eager.size());
+      for (size_t k = 0; k < outs.size(); ++k) {
+        EXPECT_EQ(outs[k].shape(), eager[k].shape()) << "output " << k;
+        EXPECT_EQ(outs[k].dtype(), eager[k].dtype()) << "output " << k;
+        EXPECT_ALL_CLOSE(outs[k], eager[k], 0.0, 0.0) << "output " << k << " inplace=" << inplace
+                                                       << " run " << rep << "\n" << plan.str();
+      }
+    }
+  }
+}
+
+TEST(Plan, LinearReluSoftmaxMatchesEager) {
+  manual_seed(1);
+  Tensor x = randn({8, 16}), w1 = randn({32, 16}), b1 = randn({32}), w2 = randn({10, 32});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w1", w1);
+  rec.variable("b1", b1);
+  rec.variable("w2", w2);
+  auto eager = rec.record([&] {
+    Tensor h = relu(linear(x, w1, b1));
+    return std::vector<Tensor>{softmax(linear(h, w2), -1)};
+  });
+  expect_plan_matches(rec.graph, {x}, eager);
+  Plan plan = lower(rec.graph);
+  EXPECT_EQ(plan.num_steps(), 4u);
+  EXPECT_GE(plan.memory().num_inplace, 1) << plan.str();  // relu writes into linear's output
+  EXPECT_NE(plan.str().find("in place of"), std::string::npos) << plan.str();
+}
+
+TEST(Plan, ConvPoolReshapeMatchesEager) {
+  manual_seed(2);
+  Tensor x = randn({2, 3, 8, 8}), w = randn({4, 3, 3, 3}), b = randn({4}), fw = randn({5, 64});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w", w);
+  rec.variable("b", b);
+  rec.variable("fw", fw);
+  auto eager = rec.record([&] {
+    Tensor h = max_pool2d(relu(conv2d(x, w, b, {1, 1}, {1, 1})), {2, 2});
+    return std::vector<Tensor>{linear(h.reshape({2, -1}), fw)};
+  });
+  expect_plan_matches(rec.graph, {x}, eager);
+}
+
+TEST(Plan, ViewsReductionsCatAndMultiOutputOps) {
+  manual_seed(3);
+  Tensor a = randn({4, 6}), c = randn({6, 4});
+  PlanRecorder rec;
+  rec.input("a", a);
+  rec.input("c", c);
+  auto eager = rec.record([&] {
+    Tensor at = a.t();                         // view of an input
+    Tensor s = add(at, c);                     // reads the view
+    Tensor m = sum(s, {1}, true);              // reduction
+    Tensor r = mul(s, m);                      // broadcast
+    auto [vals, idx] = max(r, 0);              // two outputs, values and int64 indices
+    Tensor cc = cat({r, s.t().t()}, 0);        // cat of a buffer and a view chain
+    Tensor sl = cc.slice(0, 2, 9, 3);          // a strided view as an output (copied out)
+    Tensor flat = r.t().reshape({-1});         // reshape of a transposed buffer copies
+    return std::vector<Tensor>{vals, idx, sl, exp(flat), a, m};
+  });
+  expect_plan_matches(rec.graph, {a, c}, eager);
+  Plan plan = lower(rec.graph);
+  EXPECT_NE(plan.str().find("copy"), std::string::npos) << plan.str();
+}
+
+TEST(Plan, ResidualAddRunsInPlace) {
+  manual_seed(4);
+  Tensor x = randn({5, 8}), w = randn({8, 8});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w", w);
+  auto eager = rec.record([&] {
+    Tensor h = linear(x, w);
+    Tensor y = relu(h) + linear(h, w);  // add of two dying intermediates
+    Tensor z = tanh(y) * y;             // y read twice by z's inputs: tanh(y) dies at mul
+    return std::vector<Tensor>{z};
+  });
+  expect_plan_matches(rec.graph, {x}, eager);
+  Plan plan = lower(rec.graph);
+  EXPECT_GE(plan.memory().num_inplace, 2) << plan.str();
+}
+
+TEST(Plan, ZooModelsForwardMatchEager) {
+  for (const char* name : {"mlp", "cnn", "resnet"}) {
+    manual_seed(5);
+    auto model = models::create(name);
+    model->eval();
+    NoGradGuard ng;
+    Tensor x = randn({3, 1, 28, 28});
+    PlanRecorder rec;
+    rec.input("x", x);
+    for (auto& [n, p] : model->named_parameters()) rec.variable(n, p);
+    for (auto& [n, b] : model->named_buffers()) rec.variable(n, b);
+    auto eager = rec.record([&] { return std::vector<Tensor>{(*model)(x)}; });
+    SCOPED_TRACE(name);
+    expect_plan_matches(rec.graph, {x}, eager);
+    Plan plan = lower(rec.graph);
+    EXPECT_LT(plan.arena_bytes(), plan.memory().naive_bytes) << plan.str();
+    EXPECT_LE(plan.arena_bytes(), plan.memory().eager_peak_bytes) << plan.str();
+  }
+}
+
+TEST(Plan, WrongInputsAreErrorsNamingTheInput) {
+  Tensor x = randn({2, 3});
+  PlanRecorder rec;
+  rec.input("x", x);
+  auto eager = rec.record([&] { return std::vector<Tensor>{relu(x)}; });
+  Plan plan = lower(rec.graph);
+  EXPECT_TRUE(throws_error([&] { plan.run({randn({3, 3})}); }, {"input 0 'x'", "float32[2, 3]", "float32[3, 3]"}));
+  EXPECT_TRUE(throws_error([&] { plan.run({randn({2, 3}, kF64)}); }, {"'x'", "float64[2, 3]"}));
+  EXPECT_TRUE(throws_error([&] { plan.run({}); }, {"expected 1 inputs, got 0"}));
+  EXPECT_TRUE(throws_error([&] { plan.run({Tensor()}); }, {"'x'", "undefined"}));
+  // Still usable after an error.
+  EXPECT_ALL_CLOSE(plan.run({x})[0], eager[0], 0.0, 0.0);
+}
+
+TEST(Plan, NonContiguousInputsAreAccepted) {
+  Tensor base = randn({3, 2});
+  Tensor x = base.t();  // [2, 3], not contiguous
+  PlanRecorder rec;
+  Tensor proto = x.contiguous();
+  rec.input("x", proto);
+  auto eager = rec.record([&] { return std::vector<Tensor>{sum(proto.t(), {0}) * proto.t()}; });
+  Plan plan = lower(rec.graph);
+  EXPECT_ALL_CLOSE(plan.run({x})[0], eager[0], 0.0, 0.0);
+}
+
+TEST(Plan, VariablesAreReadByHandleAtRunTime) {
+  Tensor x = randn({4, 3}), w = randn({2, 3});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w", w);
+  rec.record([&] { return std::vector<Tensor>{linear(x, w)}; });
+  Plan plan = lower(rec.graph);
+  w.mul_(wrap_scalar(2.0));  // an in-place update made elsewhere after lowering
+  EXPECT_ALL_CLOSE(plan.run({x})[0], linear(x, w), 0.0, 0.0);
+  // A variable that changed shape cannot be run.
+  rec.graph.variables()[0]->data.impl()->sizes = {3, 2};
+  EXPECT_TRUE(throws_error([&] { plan.run({x}); }, {"variable 'w'", "lower the graph again"}));
+  rec.graph.variables()[0]->data.impl()->sizes = {2, 3};
+}
+
+TEST(Plan, OutputsNeverAliasTheArenaOrEachOther) {
+  Tensor x = randn({4, 4});
+  PlanRecorder rec;
+  rec.input("x", x);
+  auto eager = rec.record([&] {
+    Tensor y = exp(x);
+    return std::vector<Tensor>{y, y, relu(y)};
+  });
+  Plan plan = lower(rec.graph);
+  std::vector<Tensor> first = plan.run({x});
+  std::vector<Tensor> keep = {first[0].clone(), first[1].clone(), first[2].clone()};
+  std::vector<Tensor> second = plan.run({x * 2.0});
+  EXPECT_FALSE(first[0].shares_storage(first[1]));
+  EXPECT_FALSE(first[0].shares_storage(second[0]));
+  for (int k = 0; k < 3; ++k) EXPECT_ALL_CLOSE(first[k], keep[k], 0.0, 0.0);
+  // run_into writes into the caller's tensors.
+  std::vector<Tensor> into = {empty({4, 4}), empty({4, 4}), empty({4, 4})};
+  plan.run_into({x}, into);
+  for (int k = 0; k < 3; ++k) EXPECT_ALL_CLOSE(into[k], eager[k], 0.0, 0.0);
+  EXPECT_TRUE(throws_error([&] { plan.run_into({x}, {empty({4, 4})}); }, {"expected 3 output tensors"}));
+}
+
+TEST(Plan, SymbolicBatchIsBoundAtLowering) {
+  Graph g;
+  Tensor w = randn({5, 7});
+  Value* x = g.add_input("x", DType::Float32, {Dim::sym("batch"), 7});
+  Value* wv = g.add_variable("w", w);
+  Value* y = g.add_node(op("linear"), {x, wv, nullptr})->output();
+  y = g.add_node(op("relu"), {y})->output();
+  g.set_outputs({y});
+  EXPECT_TRUE(throws_error([&] { lower(g); }, {"'x'", "symbolic", "input_shapes"}));
+  EXPECT_TRUE(throws_error([&] { lower(g, {.input_shapes = {{3, 6}}}); }, {"'x'", "[3, 6]"}));
+  for (int64_t n : {1, 9}) {
+    Plan plan = lower(g, {.input_shapes = {{n, 7}}});
+    Tensor xs = randn({n, 7});
+    EXPECT_ALL_CLOSE(plan.run({xs})[0], relu(linear(xs, w)), 0.0, 0.0);
+  }
+}
+
+// variable <- value: copied at the end, or written straight by the producing kernel.
+TEST(Plan, UpdatesWriteVariablesAtTheEnd) {
+  Graph g;
+  Tensor v = randn({6}), m = randn({6}), a = randn({3}), b = randn({3});
+  Tensor v0 = v.clone(), m0 = m.clone(), a0 = a.clone(), b0 = b.clone();
+  Value* x = g.add_input("x", DType::Float32, {6});
+  Value* vv = g.add_variable("v", v);
+  Value* mv = g.add_variable("m", m);
+  Value* av = g.add_variable("a", a);
+  Value* bv = g.add_variable("b", b);
+  // m <- 0.5 * m + x (m last read by that step: written in place); v <- v + m_new, and the
+  // output reads v after the update's value is computed.
+  Value* half = g.add_constant(wrap_scalar(0.5));
+  Value* mh = g.add_node(op("mul"), {mv, half})->output();
+  Value* mn = g.add_node(op("add"), {mh, x})->output();
+  Value* vn = g.add_node(op("add"), {vv, mn})->output();
+  Value* out = g.add_node(op("mul"), {vv, vn})->output();
+  g.add_update(mv, mn);
+  g.add_update(vv, vn);
+  // a and b swap.
+  g.add_update(av, bv);
+  g.add_update(bv, av);
+  g.set_outputs({out});
+  Plan plan = lower(g);
+  EXPECT_GE(plan.memory().num_direct_updates, 1) << plan.str();
+  Tensor xin = randn({6});
+  for (int rep = 0; rep < 2; ++rep) {
+    std::vector<Tensor> o = plan.run({xin});
+    Tensor mn_ref = m0 * 0.5 + xin;
+    Tensor vn_ref = v0 + mn_ref;
+    EXPECT_ALL_CLOSE(o[0], v0 * vn_ref, 0.0, 0.0);
+    EXPECT_ALL_CLOSE(m, mn_ref, 0.0, 0.0);
+    EXPECT_ALL_CLOSE(v, vn_ref, 0.0, 0.0);
+    EXPECT_ALL_CLOSE(a, rep == 0 ? b0 : a0, 0.0, 0.0);
+    EXPECT_ALL_CLOSE(b, rep == 0 ? a0 : b0, 0.0, 0.0);
+    m0 = mn_ref;
+    v0 = vn_ref;
+  }
+  LowerOptions no_direct;
+  no_direct.direct_updates = false;
+  EXPECT_EQ(lower(g, no_direct).memory().num_direct_updates, 0);
+}
+
+TEST(Plan, HalfInputsFallBackToDispatch) {
+  Tensor x = randn({4, 5}).to(DType::Float16);
+  PlanRecorder rec;
+  rec.input("x", x);
+  auto eager = rec.record([&] { return std::vector<Tensor>{sigmoid(x) * x}; });
+  expect_plan_matches(rec.graph, {x}, eager);
+}
+
+TEST(Plan, DeepChainArenaIsSmallerThanTheSumOfIntermediates) {
+  Tensor x = randn({16, 32}), w = randn({32, 32}) * 0.1;
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w", w);
+  auto eager = rec.record([&] {
+    Tensor h = x;
+    for (int i = 0; i < 20; ++i) h = tanh(linear(h, w));
+    return std::vector<Tensor>{h};
+  });
+  Plan plan = lower(rec.graph);
+  const size_t one = 16 * 32 * 4;
+  // 40 intermediates; the last linear and tanh share the output tensor (in place).
+  EXPECT_EQ(plan.memory().naive_bytes, 38 * one);
+  EXPECT_LE(plan.arena_bytes(), 2 * one) << plan.str();
+  EXPECT_ALL_CLOSE(plan.run({x})[0], eager[0], 0.0, 0.0);
+}
+
+}  // namespace
+}  // namespace tandem::graph
