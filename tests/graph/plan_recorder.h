@@ -84,6 +84,21 @@ class PlanRecorder : public DispatchInterceptor {
     return outs;
   }
 
+  // In place: recorded as an out-of-place node whose output replaces self's value.
+  void run_inplace(const OpDef& def, Tensor& self, std::vector<Tensor>& others, const Attrs& attrs) override {
+    std::vector<graph::Value*> vin = {value_of(self)};
+    for (const Tensor& t : others) vin.push_back(t.defined() ? value_of(t) : nullptr);
+    DispatchInterceptor* me = set_dispatch_interceptor(nullptr);
+    try {
+      dispatch_inplace(def, self, others, attrs);
+    } catch (...) {
+      set_dispatch_interceptor(me);
+      throw;
+    }
+    set_dispatch_interceptor(me);
+    map_[self.impl()] = graph.add_node(def, vin, attrs)->output();
+  }
+
  private:
   std::unordered_map<TensorImpl*, graph::Value*> map_;
   std::vector<Tensor> keep_;  // keeps every recorded TensorImpl alive (no address reuse)
