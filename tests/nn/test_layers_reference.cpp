@@ -124,13 +124,20 @@ bool exists(const std::string& relative) {
 
 class LayerReference : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(LayerReference, MatchesPyTorch) {
-  const std::string name = GetParam();
+// Runs case `name` in `dtype` (the float64 reference data converted), comparing with
+// tolerances (atol, rtol).
+void check_case(const std::string& name, DType dtype, double atol, double rtol) {
   const std::string dir = "nn/" + name + "/";
   auto m = cases().at(name)();
-  m->to(DType::Float64);
+  m->to(dtype);
+  auto load = [&](const std::string& file) {
+    Tensor t = load_npy(dir + file);
+    return t.is_floating_point() ? t.to(dtype) : t;
+  };
+  auto expect = [&](const std::string& file) { return load_npy(dir + file).to(dtype); };
 
-  // The state_dict names are PyTorch's, and load_state_dict takes PyTorch's tensors.
+  // The state_dict names are PyTorch's, and load_state_dict takes PyTorch's tensors (in
+  // float64: it converts).
   std::set<std::string> want;
   for (auto& k : lines(read_text(dir + "keys.txt"))) want.insert(k);
   std::set<std::string> have;
@@ -139,37 +146,45 @@ TEST_P(LayerReference, MatchesPyTorch) {
   std::map<std::string, Tensor> sd;
   for (auto& k : want) sd[k] = load_npy(dir + "sd_" + k + ".npy");
   m->load_state_dict(sd);
+  for (auto& [k, v] : m->state_dict())
+    if (v.is_floating_point()) EXPECT_EQ(v.dtype(), dtype) << k;
 
   const bool train = lines(read_text(dir + "mode.txt")).at(0) == "train";
   m->train(train);
   Tensor out;
   for (int i = 0; exists(dir + "in_" + std::to_string(i) + ".npy"); ++i) {
-    Tensor x = load_npy(dir + "in_" + std::to_string(i) + ".npy");
+    Tensor x = load("in_" + std::to_string(i) + ".npy");
     bool last = !exists(dir + "in_" + std::to_string(i + 1) + ".npy");
     if (last && x.is_floating_point()) x.requires_grad_();
     out = (*m)(x);
     if (last) {
-      EXPECT_ALL_CLOSE(out, load_npy(dir + "out.npy"), 1e-10, 1e-8);
-      (out * load_npy(dir + "w.npy")).sum().backward();
-      if (x.is_floating_point()) EXPECT_ALL_CLOSE(x.grad(), load_npy(dir + "grad_in.npy"), 1e-10, 1e-8);
+      EXPECT_EQ(out.dtype(), dtype);
+      EXPECT_ALL_CLOSE(out, expect("out.npy"), atol, rtol);
+      (out * load("w.npy")).sum().backward();
+      if (x.is_floating_point()) EXPECT_ALL_CLOSE(x.grad(), expect("grad_in.npy"), atol, rtol);
     }
   }
   ASSERT_TRUE(out.defined());
   for (auto& [k, p] : m->named_parameters()) {
     SCOPED_TRACE("parameter " + k);
     ASSERT_TRUE(p.grad().defined());
-    EXPECT_ALL_CLOSE(p.grad(), load_npy(dir + "grad_" + k + ".npy"), 1e-10, 1e-8);
+    EXPECT_ALL_CLOSE(p.grad(), expect("grad_" + k + ".npy"), atol, rtol);
   }
   for (auto& [k, b] : m->named_buffers()) {
     SCOPED_TRACE("buffer " + k);
     Tensor expected = load_npy(dir + "after_" + k + ".npy");
     if (b.is_floating_point()) {
-      EXPECT_ALL_CLOSE(b, expected, 1e-12, 1e-10);
+      EXPECT_ALL_CLOSE(b, expected.to(dtype), atol, rtol);
     } else {
       EXPECT_EQ(b.to_vector<int64_t>(), expected.to_vector<int64_t>());
     }
   }
 }
+
+TEST_P(LayerReference, MatchesPyTorch) { check_case(GetParam(), DType::Float64, 1e-10, 1e-8); }
+
+// The dtype models train in: the same data rounded to float32, float32 kernels.
+TEST_P(LayerReference, MatchesPyTorchInFloat32) { check_case(GetParam(), DType::Float32, 5e-5, 5e-4); }
 
 std::vector<std::string> case_names() {
   std::vector<std::string> out;
