@@ -276,3 +276,57 @@ TEST(Plan, DeepChainArenaIsSmallerThanTheSumOfIntermediates) {
 
 }  // namespace
 }  // namespace tandem::graph
+
+namespace tandem::graph {
+namespace {
+
+TEST(PlanEdges, GraphWithoutNodesAndGraphWithOnlyUpdates) {
+  Graph g;
+  Value* x = g.add_input("x", DType::Float32, {3});
+  g.set_outputs({x, x});
+  Plan p = lower(g);
+  EXPECT_EQ(p.num_steps(), 0u);
+  EXPECT_EQ(p.arena_bytes(), 0u);
+  Tensor xin = randn({3});
+  std::vector<Tensor> o = p.run({xin});
+  EXPECT_ALL_CLOSE(o[0], xin, 0.0, 0.0);
+  EXPECT_FALSE(o[0].shares_storage(xin));  // outputs never alias the inputs either
+  EXPECT_FALSE(o[0].shares_storage(o[1]));
+
+  Graph h;
+  Tensor v = zeros({4});
+  Value* in = h.add_input("d", DType::Float32, {4});
+  Value* var = h.add_variable("v", v);
+  h.add_update(var, h.add_node(op("add"), {var, in})->output());
+  Plan q = lower(h);
+  EXPECT_EQ(q.memory().num_direct_updates, 1) << q.str();
+  Tensor d = randn({4});
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(q.run({d}).empty());
+  EXPECT_ALL_CLOSE(v, d * 3.0, 1e-6, 1e-6);
+}
+
+TEST(PlanEdges, ZeroSizedTensorsAndIntegerOps) {
+  Tensor e = randn({0, 5}), i = randint(0, 10, {6});
+  PlanRecorder rec;
+  rec.input("e", e);
+  rec.input("i", i);
+  auto eager = rec.record([&] {
+    return std::vector<Tensor>{relu(e) + 1.0, i * i + i, argmax(i.to(DType::Float32))};
+  });
+  expect_plan_matches(rec.graph, {e, i}, eager);
+}
+
+TEST(PlanEdges, StrListsStepsWithOffsetsAndTheMemorySummary) {
+  Tensor x = randn({2, 8}), w = randn({4, 8});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("fc.weight", w);
+  rec.record([&] { return std::vector<Tensor>{sigmoid(relu(linear(x, w)).t())}; });
+  std::string s = lower(rec.graph).str();
+  for (const char* needle : {"linear(%x, %fc.weight, _)", "arena[+0, 32B]", "in place of", "(view)", "output 0",
+                             "memory: arena"})
+    EXPECT_NE(s.find(needle), std::string::npos) << needle << "\n" << s;
+}
+
+}  // namespace
+}  // namespace tandem::graph
