@@ -11,6 +11,10 @@ namespace tandem::graph {
 
 using namespace detail;
 
+namespace {
+std::string meta_str(DType d, const Shape& s) { return fmt::format("{}{}", dtype_name(d), tandem::shape_str(s)); }
+}  // namespace
+
 Plan::Plan() = default;
 Plan::Plan(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Plan::~Plan() = default;
@@ -23,6 +27,25 @@ const MemoryStats& Plan::memory() const { return impl_->stats; }
 const std::vector<TensorMeta>& Plan::input_metas() const { return impl_->input_metas; }
 const std::vector<TensorMeta>& Plan::output_metas() const { return impl_->output_metas; }
 
+size_t Plan::num_variables() const { return impl_->variables.size(); }
+
+void Plan::set_variable(size_t index, const Tensor& live) {
+  Impl& p = *impl_;
+  TANDEM_CHECK(index < p.variables.size(), "graph::Plan::set_variable: index {} out of range ({} variables)", index,
+               p.variables.size());
+  const TensorMeta& m = p.vals[p.input_vals.size() + index].meta;
+  TANDEM_CHECK(live.defined() && live.dtype() == m.dtype && live.shape() == m.shape &&
+                   live.strides() == p.variable_strides[index] && live.device() == Device::CPU,
+               "graph::Plan::set_variable: variable '{}' was lowered as {} with strides {}, got {}; lower the "
+               "graph again", p.variable_names[index], meta_str(m.dtype, m.shape),
+               tandem::shape_str(p.variable_strides[index]),
+               live.defined() ? fmt::format("{} with strides {}", meta_str(live.dtype(), live.shape()),
+                                            tandem::shape_str(live.strides()))
+                              : std::string("an undefined tensor"));
+  TANDEM_CHECK(!p.busy.load(), "graph::Plan::set_variable: the plan is running");
+  p.variables[index] = live;
+}
+
 std::vector<Plan::PlannedBuffer> Plan::arena_buffers() const {
   std::vector<PlannedBuffer> out;
   for (const Buffer& b : impl_->buffers)
@@ -31,8 +54,6 @@ std::vector<Plan::PlannedBuffer> Plan::arena_buffers() const {
 }
 
 namespace {
-
-std::string meta_str(DType d, const Shape& s) { return fmt::format("{}{}", dtype_name(d), tandem::shape_str(s)); }
 
 // Clears the busy flag however run() leaves.
 struct BusyGuard {

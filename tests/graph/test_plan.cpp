@@ -330,3 +330,24 @@ TEST(PlanEdges, StrListsStepsWithOffsetsAndTheMemorySummary) {
 
 }  // namespace
 }  // namespace tandem::graph
+
+namespace tandem::graph {
+namespace {
+
+TEST(PlanEdges, SetVariableRebindsAHandle) {
+  Tensor x = randn({3, 4}), w = randn({2, 4}), w2 = randn({2, 4});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w", w);
+  rec.record([&] { return std::vector<Tensor>{linear(x, w)}; });
+  Plan plan = lower(rec.graph);
+  ASSERT_EQ(plan.num_variables(), 1u);
+  plan.set_variable(0, w2);
+  EXPECT_ALL_CLOSE(plan.run({x})[0], linear(x, w2), 0.0, 0.0);
+  EXPECT_TRUE(throws_error([&] { plan.set_variable(0, randn({4, 2})); }, {"'w'", "[2, 4]", "[4, 2]"}));
+  EXPECT_TRUE(throws_error([&] { plan.set_variable(0, randn({4, 2}).t()); }, {"'w'", "strides"}));
+  EXPECT_TRUE(throws_error([&] { plan.set_variable(1, w2); }, {"out of range"}));
+}
+
+}  // namespace
+}  // namespace tandem::graph

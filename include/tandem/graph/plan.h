@@ -92,6 +92,12 @@ class Plan {
   // with contiguous inputs this allocates nothing.
   void run_into(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs);
 
+  // Binds variable `index` (the graph's variables() order) to another live tensor of the same
+  // dtype, shape and strides (e.g. a parameter's fresh .grad each step); Error otherwise. The
+  // plan keeps the handle it was lowered with until then.
+  void set_variable(size_t index, const Tensor& live);
+  size_t num_variables() const;
+
   size_t arena_bytes() const;
   size_t num_steps() const;
   const MemoryStats& memory() const;
