@@ -227,8 +227,9 @@ class Lowering {
     int base_slot = p_.vals[st.in_vals[0]].slot;
     int base_buffer = p_.slots[base_slot].buffer;
     // reshape copies when its input's layout admits no view (known now: layouts are static).
+    // Probed with Tensor::view, which refuses instead of copying (the handles here have no data).
     bool copies = false;
-    if (n.op->name == "reshape" && !base.is_contiguous()) {
+    if (n.op->name == "reshape") {
       DispatchInterceptor* saved = set_dispatch_interceptor(nullptr);
       try {
         (void)base.view(n.attrs.get<IntArray>("shape"));

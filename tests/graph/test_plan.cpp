@@ -82,7 +82,8 @@ TEST(Plan, ViewsReductionsCatAndMultiOutputOps) {
     Tensor cc = cat({r, s.t().t()}, 0);        // cat of a buffer and a view chain
     Tensor sl = cc.slice(0, 2, 9, 3);          // a strided view as an output (copied out)
     Tensor flat = r.t().reshape({-1});         // reshape of a transposed buffer copies
-    return std::vector<Tensor>{vals, idx, sl, exp(flat), a, m};
+    Tensor z = sum(a).reshape({1, 1}) + wrap_scalar(2.0).reshape({1, 1});  // 0-dim reshapes copy
+    return std::vector<Tensor>{vals, idx, sl, exp(flat), a, m, z};
   });
   expect_plan_matches(rec.graph, {a, c}, eager);
   Plan plan = lower(rec.graph);
