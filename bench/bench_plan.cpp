@@ -5,6 +5,8 @@
 //   plan_infer/<model>_b<N>/plan       Plan::run (fresh output tensors)
 //   plan_infer/<model>_b<N>/plan_into  Plan::run_into (caller's output tensor: no allocation)
 //
+//   plan_train/mlp_b<N>/{eager,plan}     one SGD step (forward, MSE loss, backward, p -= 0.1 grad)
+//                                        eager vs the compile-traced step lowered to a Plan
 //   plan_chain/<n>ops/{eager,plan_into}  n small elementwise ops on 64 floats: the cost per op
 //                                        of dispatch vs the plan's direct kernel calls
 //
@@ -80,7 +82,47 @@ void chain_case(benchmark::State& state, int n, bool use_plan) {
   state.counters["ops"] = n;
 }
 
+Tensor sgd_step(nn::Module& m, const Tensor& x, const Tensor& y) {
+  Tensor d = m.forward(x) - y;
+  Tensor loss = mean(d * d);
+  loss.backward();
+  NoGradGuard ng;
+  for (Tensor& p : m.parameters()) {
+    p.sub_(p.grad(), 0.1);
+    p.set_grad(Tensor());
+  }
+  return loss;
+}
+
+void train_case(benchmark::State& state, int64_t batch, bool use_plan) {
+  manual_seed(0);
+  auto model = models::create("mlp");
+  Tensor x = randn({batch, 1, 28, 28}), y = randn({batch, 10}) * 0.1;
+  auto step = compile([&](const Tensor& a, const Tensor& b) { return sgd_step(*model, a, b); }, {.modules = {model}});
+  std::unique_ptr<graph::Plan> plan;
+  std::vector<Tensor> in = {x, y};
+  if (!try_once(state, [&] {
+        step(x, y);
+        plan = std::make_unique<graph::Plan>(graph::lower(step.graph()));
+      }))
+    return;
+  for (auto _ : state) {
+    if (use_plan)
+      benchmark::DoNotOptimize(plan->run(in)[0].impl());
+    else
+      benchmark::DoNotOptimize(sgd_step(*model, x, y).impl());
+  }
+  state.counters["arena_bytes"] = static_cast<double>(plan->memory().arena_bytes);
+  state.counters["eager_peak_bytes"] = static_cast<double>(plan->memory().eager_peak_bytes);
+}
+
 [[maybe_unused]] const bool registered = [] {
+  for (int64_t batch : {1, 32, 128})
+    for (bool use_plan : {false, true})
+      benchmark::RegisterBenchmark(
+          ("plan_train/mlp_b" + std::to_string(batch) + (use_plan ? "/plan" : "/eager")).c_str(), train_case, batch,
+          use_plan)
+          ->UseRealTime();
   for (bool use_plan : {false, true})
     benchmark::RegisterBenchmark(use_plan ? "plan_chain/50ops/plan_into" : "plan_chain/50ops/eager", chain_case, 50,
                                  use_plan)
