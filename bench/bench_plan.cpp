@@ -7,6 +7,7 @@
 //
 //   plan_train/mlp_b<N>/{eager,plan}     one SGD step (forward, MSE loss, backward, p -= 0.1 grad)
 //                                        eager vs the compile-traced step lowered to a Plan
+//   plan_lower/<model>_b64               graph::lower of the traced forward graph (per batch size)
 //   plan_chain/<n>ops/{eager,plan_into}  n small elementwise ops on 64 floats: the cost per op
 //                                        of dispatch vs the plan's direct kernel calls
 //
@@ -116,7 +117,22 @@ void train_case(benchmark::State& state, int64_t batch, bool use_plan) {
   state.counters["eager_peak_bytes"] = static_cast<double>(plan->memory().eager_peak_bytes);
 }
 
+void lower_case(benchmark::State& state, const std::string& name) {
+  manual_seed(0);
+  auto model = models::create(name);
+  model->eval();
+  NoGradGuard ng;
+  auto fwd = compile([&](const Tensor& in) { return model->forward(in); }, {.modules = {model}});
+  if (!try_once(state, [&] { fwd(randn({64, 1, 28, 28})); })) return;
+  for (auto _ : state) benchmark::DoNotOptimize(graph::lower(fwd.graph()).arena_bytes());
+  state.counters["nodes"] = static_cast<double>(fwd.graph().num_nodes());
+}
+
 [[maybe_unused]] const bool registered = [] {
+  for (const char* model : {"mlp", "cnn", "resnet"})
+    benchmark::RegisterBenchmark(("plan_lower/" + std::string(model) + "_b64").c_str(), lower_case,
+                                 std::string(model))
+        ->UseRealTime();
   for (int64_t batch : {1, 32, 128})
     for (bool use_plan : {false, true})
       benchmark::RegisterBenchmark(

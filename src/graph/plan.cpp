@@ -200,7 +200,16 @@ class Lowering {
     }
     TANDEM_CHECK(out_meta.size() == n.outputs.size(), "graph::lower: {} infers {} outputs, the node has {}",
                  node_str(n), out_meta.size(), n.outputs.size());
-    for (TensorMeta& m : out_meta) m.is_wrapped_number = false;
+    for (size_t k = 0; k < out_meta.size(); ++k) {
+      out_meta[k].is_wrapped_number = false;
+      // The graph's own dtype and static dims must agree with the bound shapes' inference.
+      const Value* v = n.outputs[k];
+      bool same = v->dtype == out_meta[k].dtype && v->shape.size() == out_meta[k].shape.size();
+      for (size_t d = 0; same && d < v->shape.size(); ++d)
+        same = !v->shape[d].is_static() || v->shape[d].value == out_meta[k].shape[d];
+      TANDEM_CHECK(same, "graph::lower: {} output {} is {}{} in the graph but {} for the bound input shapes",
+                   node_str(n), k, dtype_name(v->dtype), shape_str(v->shape), meta_str(out_meta[k]));
+    }
 
     if (n.op->view) {
       lower_view(n, st, out_meta, s);

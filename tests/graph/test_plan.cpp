@@ -352,3 +352,22 @@ TEST(PlanEdges, SetVariableRebindsAHandle) {
 
 }  // namespace
 }  // namespace tandem::graph
+
+namespace tandem::graph {
+namespace {
+
+TEST(PlanEdges, GraphShapesThatDisagreeWithInferenceAreErrorsNamingTheNode) {
+  Graph g;
+  Value* x = g.add_input("x", DType::Float32, {3});
+  Value* y = g.add_node_with_outputs(op("relu"), {x}, {}, {{DType::Float32, SymShape{4}}})->output();
+  g.set_outputs({y});
+  EXPECT_TRUE(throws_error([&] { lower(g); }, {"relu(%x)", "float32[4]", "float32[3]"}));
+  Graph h;
+  Value* a = h.add_input("a", DType::Float32, {2, 3});
+  Value* b = h.add_input("b", DType::Float32, {4, 5});
+  h.set_outputs({h.add_node_with_outputs(op("matmul"), {a, b}, {}, {{DType::Float32, SymShape{2, 5}}})->output()});
+  EXPECT_TRUE(throws_error([&] { lower(h); }, {"matmul(%a, %b)", "float32[2, 3]", "float32[4, 5]"}));
+}
+
+}  // namespace
+}  // namespace tandem::graph

@@ -24,6 +24,9 @@
 //     variable at the end of a run, or written there directly by the producing kernel when the
 //     variable is not read afterwards.
 //
+// Plans run under NoGradGuard: outputs carry no autograd history (a training step is captured
+// with its backward pass as graph ops instead).
+//
 // Run-time contract: inputs must have the dtypes and shapes the plan was lowered for (Error
 // names the input, expected vs got); a non-contiguous input is copied first (an allocation).
 // A Plan runs one call at a time: run() from two threads at once throws an Error (it reuses its
