@@ -1,4 +1,4 @@
-// LSTM and GRU as compositions of tandem ops (autograd comes with them).
+// LSTM, GRU and RNN as compositions of tandem ops (autograd comes with them).
 //
 // Per layer and direction: one linear() projects every time step of the input at once
 // ([L, N, in] -> [L, N, G*H]), unbind() cuts it into steps; the loop then adds the
@@ -19,9 +19,27 @@
 namespace tandem::nn {
 namespace {
 
-const char* mode_name(RNNBase::Mode m) { return m == RNNBase::Mode::LSTM ? "LSTM" : "GRU"; }
+const char* mode_name(RNNBase::Mode m) {
+  switch (m) {
+    case RNNBase::Mode::LSTM: return "LSTM";
+    case RNNBase::Mode::GRU: return "GRU";
+    default: return "RNN";
+  }
+}
 
-int64_t gate_count(RNNBase::Mode m) { return m == RNNBase::Mode::LSTM ? 4 : 3; }
+int64_t gate_count(RNNBase::Mode m) {
+  switch (m) {
+    case RNNBase::Mode::LSTM: return 4;
+    case RNNBase::Mode::GRU: return 3;
+    default: return 1;
+  }
+}
+
+RNNBase::Mode rnn_mode(const std::string& nonlinearity) {
+  TANDEM_CHECK(nonlinearity == "tanh" || nonlinearity == "relu",
+               "RNN: nonlinearity must be \"tanh\" or \"relu\", got \"{}\"", nonlinearity);
+  return nonlinearity == "tanh" ? RNNBase::Mode::RNN_TANH : RNNBase::Mode::RNN_RELU;
+}
 
 // One LSTM direction over the projected input steps xs[t] [N, 4H] (both biases already in).
 // Writes the hidden state of every step into outs[t]; h and c carry the state in and out.
@@ -55,6 +73,18 @@ void gru_direction(const std::vector<Tensor>& xs, const Tensor& w_hh, const Tens
     Tensor r = sigmoid(add(x[0], hh[0])), z = sigmoid(add(x[1], hh[1]));
     Tensor n = tanh(add(x[2], mul(r, hh[2])));
     h = add(n, mul(z, sub(h, n)));
+    outs[t] = h;
+  }
+}
+
+// One Elman RNN direction over xs[t] [N, H] (both biases already in).
+void rnn_direction(const std::vector<Tensor>& xs, const Tensor& w_hh, bool relu_act, bool reverse, Tensor& h,
+                   std::vector<Tensor>& outs) {
+  const int64_t L = static_cast<int64_t>(xs.size());
+  for (int64_t s = 0; s < L; ++s) {
+    const int64_t t = reverse ? L - 1 - s : s;
+    Tensor pre = add(xs[t], linear(h, w_hh));
+    h = relu_act ? relu(pre) : tanh(pre);
     outs[t] = h;
   }
 }
@@ -97,6 +127,7 @@ void RNNBase::reset_parameters(Generator* gen) {
 
 std::string RNNBase::extra_repr() const {
   std::string s = fmt::format("{}, {}", input_size, hidden_size);
+  if (mode_ == Mode::RNN_RELU) s += ", nonlinearity=relu";
   if (options.num_layers != 1) s += fmt::format(", num_layers={}", options.num_layers);
   if (!options.bias) s += ", bias=False";
   if (options.batch_first) s += ", batch_first=True";
@@ -156,7 +187,10 @@ LSTMOutput RNNBase::run(const Tensor& input, const Tensor& h0, const Tensor& c0)
       const Weights& w = weights_[idx];
       Tensor h = h_init.defined() ? h_init.select(0, idx) : zeros({N, H}, {.dtype = dt});
       std::vector<Tensor> outs(L);
-      if (lstm) {
+      if (mode_ == Mode::RNN_TANH || mode_ == Mode::RNN_RELU) {
+        Tensor xproj = linear(layer_in, w.w_ih, w.b_ih.defined() ? add(w.b_ih, w.b_hh) : Tensor());
+        rnn_direction(unbind(xproj, 0), w.w_hh, mode_ == Mode::RNN_RELU, dir == 1, h, outs);
+      } else if (lstm) {
         // Both LSTM biases act on the input side: fold them into the one big projection.
         Tensor xproj = linear(layer_in, w.w_ih, w.b_ih.defined() ? add(w.b_ih, w.b_hh) : Tensor());
         Tensor c = c_init.defined() ? c_init.select(0, idx) : zeros({N, H}, {.dtype = dt});
@@ -203,5 +237,15 @@ GRUOutput GRU::forward(const Tensor& input, const Tensor& h0) {
 }
 
 Tensor GRU::forward(const Tensor& input) { return run(input, Tensor(), Tensor()).output; }
+
+RNN::RNN(int64_t input_size_, int64_t hidden_size_, RNNOptions opts, const std::string& nonlinearity, Generator* gen)
+    : RNNBase(rnn_mode(nonlinearity), input_size_, hidden_size_, opts, gen) {}
+
+RNNOutput RNN::forward(const Tensor& input, const Tensor& h0) {
+  LSTMOutput r = run(input, h0, Tensor());
+  return {r.output, r.h_n};
+}
+
+Tensor RNN::forward(const Tensor& input) { return run(input, Tensor(), Tensor()).output; }
 
 }  // namespace tandem::nn

@@ -1,4 +1,4 @@
-// nn::LSTM and nn::GRU: outputs, final states and gradients against PyTorch 1.13
+// nn::LSTM, nn::GRU and nn::RNN: outputs, final states and gradients against PyTorch 1.13
 // (tests/reference/gen_nn_seq.py), float64 gradchecks, parameter names and default
 // initialization, dropout between layers, and the shape errors.
 #include <gtest/gtest.h>
@@ -81,6 +81,29 @@ TEST_P(GruReference, OutputStateAndGradientsMatchPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, LstmReference, ::testing::ValuesIn(kRnnCases), case_name);
 INSTANTIATE_TEST_SUITE_P(Cases, GruReference, ::testing::ValuesIn(kRnnCases), case_name);
+
+TEST(RNN, TanhAndReluMatchPyTorch) {
+  struct {
+    const char* name;
+    const char* nonlinearity;
+    nn::RNNOptions opts;
+  } cases[] = {{"rnn_tanh_2l_bi_h0", "tanh", {.num_layers = 2, .bidirectional = true}},
+               {"rnn_relu_1l_nobias_bf", "relu", {.bias = false, .batch_first = true}}};
+  for (const auto& rc : cases) {
+    SCOPED_TRACE(rc.name);
+    seqref::Case c(rc.name);
+    auto rnn = std::make_shared<nn::RNN>(kInput, kHidden, rc.opts, rc.nonlinearity);
+    rnn->to(DType::Float64);
+    c.load_weights(*rnn);
+    Tensor x = c.input("x"), h0 = c.input("h0");
+    auto [out, h_n] = rnn->forward(x, h0);
+    Tensor loss = c.loss_term("output", out) + c.loss_term("h_n", h_n);
+    loss.backward();
+    c.expect_grads(*rnn, {{"x", x}, {"h0", h0}});
+  }
+  EXPECT_TRUE(throws_error([] { nn::RNN(4, 6, {}, "sigmoid"); }, {"RNN", "\"tanh\" or \"relu\"", "sigmoid"}));
+  EXPECT_EQ(nn::RNN(4, 6, {}, "relu").repr(), "RNN(4, 6, nonlinearity=relu)");
+}
 
 TEST(LSTM, Float32MatchesTheFloat64Reference) {
   seqref::Case c("lstm_2l_bi_h0");

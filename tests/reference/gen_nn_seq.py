@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """PyTorch reference data for the sequence modules (tests/nn/test_rnn.cpp,
-test_attention.cpp, test_transformer.cpp): LSTM, GRU, MultiheadAttention,
+test_attention.cpp, test_transformer.cpp): LSTM, GRU, RNN, MultiheadAttention,
 TransformerEncoderLayer and TransformerEncoder.
 
 Run with Debian's python (torch 1.13 + numpy), from anywhere:
 
     /usr/bin/python3 tests/reference/gen_nn_seq.py
 
-It rewrites tests/data/nn_seq/ from scratch; running it again gives byte-identical files
-(each case seeds torch and NumPy from a CRC of its name).
+It rewrites tests/data/nn_seq/ from scratch; each case seeds torch and NumPy from a CRC of
+its name, so running it again gives the same inputs and weights, and outputs and gradients
+equal up to the last bits (PyTorch's CPU kernels may round differently from run to run,
+~1e-15 relative; the tests compare at 1e-9).
 
 Layout, one folder per case (tests/data/nn_seq/<case>/):
     p.<key>.npy      the module's state_dict entry <key> (float64), loaded by the C++ test
@@ -139,6 +141,28 @@ def rnn_cases():
             run_case(f"{kind}_{tag}", make_module, make_inputs, call,
                      {"module": kind, "input_size": I, "hidden_size": H, "num_layers": layers,
                       "bias": bias, "batch_first": bf, "bidirectional": bi})
+
+    # Elman RNN: tanh (2 layers, bidirectional, h0) and relu (batch_first, no bias).
+    for tag, nl, layers, bias, bf, bi, with_h0 in (("tanh_2l_bi_h0", "tanh", 2, True, False, True, True),
+                                                   ("relu_1l_nobias_bf", "relu", 1, False, True, False, False)):
+        D = 2 if bi else 1
+
+        def make_module(nl=nl, layers=layers, bias=bias, bf=bf, bi=bi):
+            return nn.RNN(I, H, num_layers=layers, nonlinearity=nl, bias=bias, batch_first=bf, bidirectional=bi)
+
+        def make_inputs(rng, layers=layers, bf=bf, D=D, with_h0=with_h0):
+            d = {"x": randn(rng, N, L, I) if bf else randn(rng, L, N, I)}
+            if with_h0:
+                d["h0"] = randn(rng, D * layers, N, H)
+            return d
+
+        def call(m, inp):
+            out, h = m(inp["x"], inp.get("h0"))
+            return {"output": out, "h_n": h}
+
+        run_case(f"rnn_{tag}", make_module, make_inputs, call,
+                 {"module": "rnn", "nonlinearity": nl, "input_size": I, "hidden_size": H, "num_layers": layers,
+                  "bias": bias, "batch_first": bf, "bidirectional": bi})
 
 
 # ---- MultiheadAttention --------------------------------------------------------

@@ -1,5 +1,5 @@
-// Recurrent layers: nn::LSTM and nn::GRU, as torch.nn.LSTM / torch.nn.GRU (same parameter
-// names, shapes, gate order and default initialization, so PyTorch state_dicts load).
+// Recurrent layers: nn::LSTM, nn::GRU and nn::RNN (Elman, tanh or relu), as torch.nn's (same
+// parameter names, shapes, gate order and default initialization, so PyTorch state_dicts load).
 //
 //   auto lstm = std::make_shared<nn::LSTM>(/*input_size=*/16, /*hidden_size=*/32,
 //                                          nn::RNNOptions{.num_layers = 2, .batch_first = true});
@@ -21,7 +21,7 @@
 // Parameters, per layer k and direction (suffix "" or "_reverse"), registered in PyTorch's
 // order: weight_ih_l{k} [G*hidden, in_k], weight_hh_l{k} [G*hidden, hidden],
 // bias_ih_l{k} [G*hidden], bias_hh_l{k} [G*hidden] (biases only with bias=true), where
-// G = 4 (LSTM gates i, f, g, o) or 3 (GRU gates r, z, n) and in_k = input_size for k = 0,
+// G = 4 (LSTM gates i, f, g, o), 3 (GRU gates r, z, n) or 1 (RNN) and in_k = input_size for k = 0,
 // D*hidden_size above. All start as U(±1/√hidden_size). PyTorch's proj_size (LSTM with
 // projections) is not supported.
 //
@@ -49,14 +49,15 @@ struct LSTMOutput {
   Tensor output, h_n, c_n;
 };
 
-struct GRUOutput {
+struct RNNOutput {  // GRU and RNN
   Tensor output, h_n;
 };
+using GRUOutput = RNNOutput;
 
 // What LSTM and GRU share: the parameters, the shape checks and the layer/direction loop.
 class RNNBase : public Module {
  public:
-  enum class Mode { LSTM, GRU };
+  enum class Mode { LSTM, GRU, RNN_TANH, RNN_RELU };
   RNNBase(Mode mode, int64_t input_size, int64_t hidden_size, RNNOptions opts, Generator* gen);
   std::string extra_repr() const override;
   // Every weight and bias back to U(±1/√hidden_size), in registration order.
@@ -93,6 +94,17 @@ class GRU : public RNNBase {
   GRU(int64_t input_size, int64_t hidden_size, RNNOptions opts = {}, Generator* gen = nullptr);
   // The output and the final hidden state; h0 undefined = zeros.
   GRUOutput forward(const Tensor& input, const Tensor& h0);
+  // The output only, from a zero initial state.
+  Tensor forward(const Tensor& input) override;
+};
+
+// h' = nonlinearity(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh), nonlinearity "tanh" or "relu".
+class RNN : public RNNBase {
+ public:
+  RNN(int64_t input_size, int64_t hidden_size, RNNOptions opts = {}, const std::string& nonlinearity = "tanh",
+      Generator* gen = nullptr);
+  // The output and the final hidden state; h0 undefined = zeros.
+  RNNOutput forward(const Tensor& input, const Tensor& h0);
   // The output only, from a zero initial state.
   Tensor forward(const Tensor& input) override;
 };
