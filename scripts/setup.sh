@@ -9,6 +9,7 @@ packages=(
   libdnnl-dev libfmt-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   ocl-icd-opencl-dev zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev
   clang libclang-rt-14-dev protobuf-compiler libprotobuf-dev python3-protobuf python3-numpy
+  libonnx-dev libonnx-testdata python3-onnx
 )
 for arg in "$@"; do
   case "$arg" in
