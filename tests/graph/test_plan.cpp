@@ -371,3 +371,44 @@ TEST(PlanEdges, GraphShapesThatDisagreeWithInferenceAreErrorsNamingTheNode) {
 
 }  // namespace
 }  // namespace tandem::graph
+
+namespace tandem::graph {
+namespace {
+
+// The in-place pass relies on every OpDef::elementwise kernel reading element i of its operands
+// before writing element i of its output, at any input slot. Check each such op: the operand
+// at slot i is a dying intermediate (a clone), so the plan writes the result into it.
+TEST(PlanInplace, EveryElementwiseOpMayWriteIntoAnyOperand) {
+  int checked = 0;
+  for (const OpDef* def : all_ops()) {
+    if (!def->elementwise || def->num_inputs < 1 || !def->cpu) continue;
+    std::vector<Tensor> xs;
+    for (int k = 0; k < def->num_inputs; ++k) xs.push_back(rand({3, 4}) + 0.5);
+    try {
+      NoGradGuard ng;
+      (void)dispatch(*def, xs, {});
+    } catch (const Error&) {
+      continue;  // needs attributes or other dtypes: not callable generically
+    }
+    for (int slot = 0; slot < def->num_inputs; ++slot) {
+      Graph g;
+      std::vector<Value*> ins;
+      for (int k = 0; k < def->num_inputs; ++k) ins.push_back(g.add_input(fmt::format("x{}", k), DType::Float32, {3, 4}));
+      std::vector<Value*> args = ins;
+      args[slot] = g.add_node(op("clone"), {ins[slot]})->output();
+      Node* n = g.add_node(*def, args, {});
+      g.set_outputs({n->output()});
+      Plan plan = lower(g);
+      NoGradGuard ng;
+      Tensor expected = dispatch(*def, xs, {})[0];
+      SCOPED_TRACE(def->name + " slot " + std::to_string(slot));
+      if (n->output()->dtype == DType::Float32) EXPECT_EQ(plan.memory().num_inplace, 1) << plan.str();
+      EXPECT_ALL_CLOSE(plan.run(xs)[0], expected, 0.0, 0.0);
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 40);  // 61 op-slot pairs at the time of writing
+}
+
+}  // namespace
+}  // namespace tandem::graph
