@@ -1,7 +1,7 @@
 // Reading the PyTorch reference cases of tests/reference/gen_nn_seq.py (tests/data/nn_seq/<case>/)
 // for test_rnn.cpp, test_attention.cpp and test_transformer.cpp.
 //
-//   seqref::Case c("lstm_1l");
+//   seqref::Case c("lstm_1l", DType::Float32);  // inputs and tolerances for float32
 //   c.load_weights(*lstm);                      // every p.<key>.npy, strict load_state_dict
 //   Tensor x = c.input("x");                    // requires grad when grad.x.npy exists
 //   Tensor loss = c.loss_term("output", out);   // sum(out * w.output)
@@ -17,11 +17,17 @@
 
 namespace seqref {
 
-inline constexpr double kAtol = 1e-9, kRtol = 1e-7;  // float64 on both sides
+// The references are float64; a float32 run is held to float32 rounding.
+inline double atol_for(tandem::DType dt) { return dt == tandem::DType::Float64 ? 1e-9 : 5e-5; }
+inline double rtol_for(tandem::DType dt) { return dt == tandem::DType::Float64 ? 1e-7 : 5e-4; }
+
+// Both dtypes the reference tests run in.
+inline const tandem::DType kDtypes[] = {tandem::DType::Float64, tandem::DType::Float32};
 
 struct Case {
   std::string name;
-  explicit Case(std::string n) : name(std::move(n)) {}
+  tandem::DType dtype = tandem::DType::Float64;  // of the inputs handed out and the module under test
+  explicit Case(std::string n, tandem::DType dt = tandem::DType::Float64) : name(std::move(n)), dtype(dt) {}
 
   std::string path(const std::string& file) const { return "nn_seq/" + name + "/" + file + ".npy"; }
   bool has(const std::string& file) const {
@@ -40,11 +46,12 @@ struct Case {
     m.load_state_dict(sd, /*strict=*/true);
   }
 
-  // in.<name>.npy, or an undefined tensor when the case has none; floating inputs with a
-  // reference gradient require grad.
+  // in.<name>.npy (floating ones in `dtype`), or an undefined tensor when the case has none;
+  // floating inputs with a reference gradient require grad.
   tandem::Tensor input(const std::string& n) const {
     if (!has("in." + n)) return tandem::Tensor();
     tandem::Tensor t = load("in." + n);
+    if (t.is_floating_point()) t = t.to(dtype);
     if (has("grad." + n)) t.requires_grad_();
     return t;
   }
@@ -53,8 +60,11 @@ struct Case {
   tandem::Tensor loss_term(const std::string& n, const tandem::Tensor& out) const {
     EXPECT_TRUE(out.defined()) << name << ": output " << n << " is undefined";
     if (!out.defined()) return tandem::zeros({}, {.dtype = tandem::DType::Float64});
-    EXPECT_TRUE(tandem::testing::all_close(out, load("out." + n), kAtol, kRtol)) << name << ": output " << n;
-    return (out * load("w." + n)).sum();
+    EXPECT_EQ(out.dtype(), dtype) << name << ": output " << n;
+    EXPECT_TRUE(tandem::testing::all_close(out.to(tandem::DType::Float64), load("out." + n), atol_for(dtype),
+                                           rtol_for(dtype)))
+        << name << " (" << tandem::dtype_name(dtype) << "): output " << n;
+    return (out * load("w." + n).to(dtype)).sum();
   }
 
   // Gradients of the inputs (named in `inputs`) and of every parameter.
@@ -62,12 +72,15 @@ struct Case {
     for (const auto& [n, t] : inputs) {
       if (!t.defined() || !has("grad." + n)) continue;
       ASSERT_TRUE(t.grad().defined()) << name << ": no gradient for input " << n;
-      EXPECT_TRUE(tandem::testing::all_close(t.grad(), load("grad." + n), kAtol, kRtol)) << name << ": d/d " << n;
+      EXPECT_TRUE(tandem::testing::all_close(t.grad().to(tandem::DType::Float64), load("grad." + n),
+                                             atol_for(dtype), rtol_for(dtype)))
+          << name << " (" << tandem::dtype_name(dtype) << "): d/d " << n;
     }
     for (const auto& [k, p] : m.named_parameters()) {
       tandem::Tensor expected = load("g." + k);
-      tandem::Tensor g = p.grad().defined() ? p.grad() : tandem::zeros_like(expected);
-      EXPECT_TRUE(tandem::testing::all_close(g, expected, kAtol, kRtol)) << name << ": d/d " << k;
+      tandem::Tensor g = p.grad().defined() ? p.grad().to(tandem::DType::Float64) : tandem::zeros_like(expected);
+      EXPECT_TRUE(tandem::testing::all_close(g, expected, atol_for(dtype), rtol_for(dtype)))
+          << name << " (" << tandem::dtype_name(dtype) << "): d/d " << k;
     }
   }
 };

@@ -41,23 +41,25 @@ class MhaReference : public ::testing::TestWithParam<MhaCase> {};
 
 TEST_P(MhaReference, OutputWeightsAndGradientsMatchPyTorch) {
   const MhaCase& mc = GetParam();
-  seqref::Case c(mc.name);
-  auto mha = std::make_shared<nn::MultiheadAttention>(
-      kEmbed, kHeads, nn::MultiheadAttentionOptions{.bias = mc.bias, .batch_first = mc.batch_first});
-  mha->to(DType::Float64);
-  mha->eval();
-  c.load_weights(*mha);
-  Tensor q = c.input("query");
-  // Self-attention cases pass the query three times (the fused projection path).
-  Tensor k = c.has("in.key") ? c.input("key") : q;
-  Tensor v = c.has("in.value") ? c.input("value") : q;
-  auto [out, weights] =
-      mha->forward(q, k, v, c.input("key_padding_mask"), mc.need_weights, c.input("attn_mask"), mc.average);
-  Tensor loss = c.loss_term("output", out);
-  if (mc.need_weights) loss = loss + c.loss_term("weights", weights);
-  else EXPECT_FALSE(weights.defined());
-  loss.backward();
-  c.expect_grads(*mha, {{"query", q}, {"key", k}, {"value", v}});
+  for (DType dt : seqref::kDtypes) {
+    seqref::Case c(mc.name, dt);
+    auto mha = std::make_shared<nn::MultiheadAttention>(
+        kEmbed, kHeads, nn::MultiheadAttentionOptions{.bias = mc.bias, .batch_first = mc.batch_first});
+    mha->to(dt);
+    mha->eval();
+    c.load_weights(*mha);
+    Tensor q = c.input("query");
+    // Self-attention cases pass the query three times (the fused projection path).
+    Tensor k = c.has("in.key") ? c.input("key") : q;
+    Tensor v = c.has("in.value") ? c.input("value") : q;
+    auto [out, weights] =
+        mha->forward(q, k, v, c.input("key_padding_mask"), mc.need_weights, c.input("attn_mask"), mc.average);
+    Tensor loss = c.loss_term("output", out);
+    if (mc.need_weights) loss = loss + c.loss_term("weights", weights);
+    else EXPECT_FALSE(weights.defined());
+    loss.backward();
+    c.expect_grads(*mha, {{"query", q}, {"key", k}, {"value", v}});
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, MhaReference, ::testing::ValuesIn(kMhaCases),

@@ -53,30 +53,34 @@ std::string case_name(const ::testing::TestParamInfo<RnnCase>& info) { return in
 
 TEST_P(LstmReference, OutputStatesAndGradientsMatchPyTorch) {
   const RnnCase& rc = GetParam();
-  seqref::Case c(std::string("lstm_") + rc.tag);
-  auto lstm = std::make_shared<nn::LSTM>(kInput, kHidden, options_of(rc));
-  lstm->to(DType::Float64);
-  lstm->eval();
-  c.load_weights(*lstm);
-  Tensor x = c.input("x"), h0 = c.input("h0"), c0 = c.input("c0");
-  auto [out, h_n, c_n] = lstm->forward(x, h0, c0);
-  Tensor loss = c.loss_term("output", out) + c.loss_term("h_n", h_n) + c.loss_term("c_n", c_n);
-  loss.backward();
-  c.expect_grads(*lstm, {{"x", x}, {"h0", h0}, {"c0", c0}});
+  for (DType dt : seqref::kDtypes) {
+    seqref::Case c(std::string("lstm_") + rc.tag, dt);
+    auto lstm = std::make_shared<nn::LSTM>(kInput, kHidden, options_of(rc));
+    lstm->to(dt);
+    lstm->eval();
+    c.load_weights(*lstm);
+    Tensor x = c.input("x"), h0 = c.input("h0"), c0 = c.input("c0");
+    auto [out, h_n, c_n] = lstm->forward(x, h0, c0);
+    Tensor loss = c.loss_term("output", out) + c.loss_term("h_n", h_n) + c.loss_term("c_n", c_n);
+    loss.backward();
+    c.expect_grads(*lstm, {{"x", x}, {"h0", h0}, {"c0", c0}});
+  }
 }
 
 TEST_P(GruReference, OutputStateAndGradientsMatchPyTorch) {
   const RnnCase& rc = GetParam();
-  seqref::Case c(std::string("gru_") + rc.tag);
-  auto gru = std::make_shared<nn::GRU>(kInput, kHidden, options_of(rc));
-  gru->to(DType::Float64);
-  gru->eval();
-  c.load_weights(*gru);
-  Tensor x = c.input("x"), h0 = c.input("h0");
-  auto [out, h_n] = gru->forward(x, h0);
-  Tensor loss = c.loss_term("output", out) + c.loss_term("h_n", h_n);
-  loss.backward();
-  c.expect_grads(*gru, {{"x", x}, {"h0", h0}});
+  for (DType dt : seqref::kDtypes) {
+    seqref::Case c(std::string("gru_") + rc.tag, dt);
+    auto gru = std::make_shared<nn::GRU>(kInput, kHidden, options_of(rc));
+    gru->to(dt);
+    gru->eval();
+    c.load_weights(*gru);
+    Tensor x = c.input("x"), h0 = c.input("h0");
+    auto [out, h_n] = gru->forward(x, h0);
+    Tensor loss = c.loss_term("output", out) + c.loss_term("h_n", h_n);
+    loss.backward();
+    c.expect_grads(*gru, {{"x", x}, {"h0", h0}});
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, LstmReference, ::testing::ValuesIn(kRnnCases), case_name);
@@ -90,30 +94,20 @@ TEST(RNN, TanhAndReluMatchPyTorch) {
   } cases[] = {{"rnn_tanh_2l_bi_h0", "tanh", {.num_layers = 2, .bidirectional = true}},
                {"rnn_relu_1l_nobias_bf", "relu", {.bias = false, .batch_first = true}}};
   for (const auto& rc : cases) {
-    SCOPED_TRACE(rc.name);
-    seqref::Case c(rc.name);
-    auto rnn = std::make_shared<nn::RNN>(kInput, kHidden, rc.opts, rc.nonlinearity);
-    rnn->to(DType::Float64);
-    c.load_weights(*rnn);
-    Tensor x = c.input("x"), h0 = c.input("h0");
-    auto [out, h_n] = rnn->forward(x, h0);
-    Tensor loss = c.loss_term("output", out) + c.loss_term("h_n", h_n);
-    loss.backward();
-    c.expect_grads(*rnn, {{"x", x}, {"h0", h0}});
+    for (DType dt : seqref::kDtypes) {
+      seqref::Case c(rc.name, dt);
+      auto rnn = std::make_shared<nn::RNN>(kInput, kHidden, rc.opts, rc.nonlinearity);
+      rnn->to(dt);
+      c.load_weights(*rnn);
+      Tensor x = c.input("x"), h0 = c.input("h0");
+      auto [out, h_n] = rnn->forward(x, h0);
+      Tensor loss = c.loss_term("output", out) + c.loss_term("h_n", h_n);
+      loss.backward();
+      c.expect_grads(*rnn, {{"x", x}, {"h0", h0}});
+    }
   }
   EXPECT_TRUE(throws_error([] { nn::RNN(4, 6, {}, "sigmoid"); }, {"RNN", "\"tanh\" or \"relu\"", "sigmoid"}));
   EXPECT_EQ(nn::RNN(4, 6, {}, "relu").repr(), "RNN(4, 6, nonlinearity=relu)");
-}
-
-TEST(LSTM, Float32MatchesTheFloat64Reference) {
-  seqref::Case c("lstm_2l_bi_h0");
-  auto lstm = std::make_shared<nn::LSTM>(kInput, kHidden, options_of(kRnnCases[2]));
-  c.load_weights(*lstm);  // converted to the module's float32
-  EXPECT_EQ(lstm->parameters()[0].dtype(), DType::Float32);
-  auto r = lstm->forward(c.load("in.x").to(DType::Float32), c.load("in.h0").to(DType::Float32),
-                         c.load("in.c0").to(DType::Float32));
-  EXPECT_ALL_CLOSE(r.output.to(DType::Float64), c.load("out.output"), 1e-5, 1e-4);
-  EXPECT_ALL_CLOSE(r.c_n.to(DType::Float64), c.load("out.c_n"), 1e-5, 1e-4);
 }
 
 TEST(LSTM, OutputOnlyForwardStartsFromZeroStates) {

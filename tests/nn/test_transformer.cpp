@@ -51,25 +51,27 @@ class EncoderReference : public ::testing::TestWithParam<EncCase> {};
 
 TEST_P(EncoderReference, OutputAndGradientsMatchPyTorch) {
   const EncCase& ec = GetParam();
-  seqref::Case c(ec.name);
-  std::shared_ptr<nn::Module> m;
-  auto layer = make_layer(ec);
-  std::shared_ptr<nn::TransformerEncoder> encoder;
-  if (ec.num_layers > 0) {
-    encoder = std::make_shared<nn::TransformerEncoder>(
-        layer, ec.num_layers, ec.final_norm ? std::make_shared<nn::LayerNorm>(Shape{kModel}) : nullptr);
-    m = encoder;
-  } else {
-    m = layer;
+  for (DType dt : seqref::kDtypes) {
+    seqref::Case c(ec.name, dt);
+    std::shared_ptr<nn::Module> m;
+    auto layer = make_layer(ec);
+    std::shared_ptr<nn::TransformerEncoder> encoder;
+    if (ec.num_layers > 0) {
+      encoder = std::make_shared<nn::TransformerEncoder>(
+          layer, ec.num_layers, ec.final_norm ? std::make_shared<nn::LayerNorm>(Shape{kModel}) : nullptr);
+      m = encoder;
+    } else {
+      m = layer;
+    }
+    m->to(dt);
+    m->eval();
+    c.load_weights(*m);
+    Tensor src = c.input("src"), mask = c.input("src_mask"), kpm = c.input("src_key_padding_mask");
+    Tensor out = encoder ? encoder->forward(src, mask, kpm) : layer->forward(src, mask, kpm);
+    Tensor loss = c.loss_term("output", out);
+    loss.backward();
+    c.expect_grads(*m, {{"src", src}});
   }
-  m->to(DType::Float64);
-  m->eval();
-  c.load_weights(*m);
-  Tensor src = c.input("src"), mask = c.input("src_mask"), kpm = c.input("src_key_padding_mask");
-  Tensor out = encoder ? encoder->forward(src, mask, kpm) : layer->forward(src, mask, kpm);
-  Tensor loss = c.loss_term("output", out);
-  loss.backward();
-  c.expect_grads(*m, {{"src", src}});
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, EncoderReference, ::testing::ValuesIn(kEncCases),
