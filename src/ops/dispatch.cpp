@@ -162,7 +162,7 @@ Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> oth
   inputs.reserve(others.size() + 1);
   inputs.push_back(self);
   for (Tensor& t : others) inputs.push_back(std::move(t));
-  profiler::detail::OpScope prof(def, inputs, nullptr);
+  profiler::detail::OpScope prof(def, inputs, nullptr, /*inplace=*/true);
   bool record = autograd::needs_record(def, inputs);
   if (record) {
     TANDEM_CHECK(!(self.is_leaf() && self.requires_grad()),

@@ -52,11 +52,11 @@ struct Session {
 namespace detail {
 
 void record_op(const OpDef& def, const std::vector<Tensor>& inputs,
-               const std::vector<Tensor>* outs, int64_t start_ns) {
+               const std::vector<Tensor>* outs, int64_t start_ns, bool inplace) {
   try {
     int64_t end = now_ns();
     Event ev;
-    ev.name = def.name;
+    ev.name = inplace ? def.name + "_" : def.name;
     ev.tid = this_tid();
     ev.dur_ns = end - start_ns;
     ev.input_shapes.reserve(inputs.size());

@@ -53,6 +53,7 @@ TEST(Profiler, InPlaceOpsAreRecorded) {
     a.add_(1.0);
   }
   ASSERT_EQ(ops_of(p).size(), 1u);
+  EXPECT_EQ(ops_of(p)[0].name, "add_");
   EXPECT_EQ(ops_of(p)[0].bytes, 0);
 }
 
