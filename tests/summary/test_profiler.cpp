@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "summary_test_util.h"
+#include "tandem/graph/compile.h"
 #include "tandem/summary.h"
 #include "test_util.h"
 
@@ -123,6 +124,21 @@ TEST(Profiler, SelfTimeExcludesNestedSpans) {
   EXPECT_NE(table.find("matmul"), std::string::npos);
   EXPECT_NE(table.find("Calls"), std::string::npos);
   EXPECT_EQ(p.key_averages(1).find("matmul"), std::string::npos) << "top-1 shows only 'outer'";
+}
+
+TEST(Profiler, CompiledFunctionsRecordTheirOps) {
+  auto fn = tandem::compile([](const Tensor& x) { return relu(x) * x; });
+  Tensor x = randn({4, 4});
+  (void)fn(x);  // traced here; the profiled call below runs the cached graph
+  Profiler p;
+  {
+    ProfileGuard on(p);
+    (void)fn(x);
+  }
+  std::vector<std::string> names;
+  for (const Event& e : ops_of(p)) names.push_back(e.name);
+  EXPECT_NE(std::find(names.begin(), names.end(), "relu"), names.end()) << fmt::format("{}", names);
+  EXPECT_NE(std::find(names.begin(), names.end(), "mul"), names.end()) << fmt::format("{}", names);
 }
 
 TEST(Profiler, OnlyOneRecordsAtATime) {
