@@ -14,8 +14,10 @@ build: setup
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 
-demo: build
-	./build/release/examples/example_hello
+demo: setup
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target tandem_cli
+	./build/release/tools/tandem train --model cnn
 
 test: setup
 	cmake --preset asan >/dev/null

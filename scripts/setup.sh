@@ -10,10 +10,11 @@ packages=(
   ocl-icd-opencl-dev zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev
   clang libclang-rt-14-dev protobuf-compiler libprotobuf-dev python3-protobuf python3-numpy
   libonnx-dev libonnx-testdata python3-onnx
+  dataset-fashion-mnist
 )
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(python3-torch python3-numpy hyperfine) ;;
+    --bench) packages+=(python3-torch python3-numpy hyperfine libopenblas0-pthread) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
