@@ -7,6 +7,7 @@
 
 #include "seq_reference.h"
 #include "tandem/nn.h"
+#include "tandem/optim.h"
 #include "test_util.h"
 
 using namespace tandem;
@@ -219,3 +220,42 @@ TEST(LSTM, ShapeErrorsSayWhatWasExpected) {
   EXPECT_TRUE(throws_error([&] { gru->forward(randn({5, 4}), zeros({1, 2, 6})); }, {"GRU", "h0", "[1, 6]"}));
   EXPECT_TRUE(throws_error([] { nn::GRU(4, 6, nn::RNNOptions{.num_layers = 0}); }, {"GRU", "num_layers"}));
 }
+
+// End to end: the sign of the *first* step must be carried through the whole sequence to
+// the last output, which only a working recurrence (and its gradient through time) learns.
+template <class RnnT>
+double remember_first_sign_accuracy() {
+  // NOTE: one thread: these tensors are far too small to split, and on a busy machine two
+  // OpenMP threads spend the run waiting on each other at barriers.
+  const int threads = get_num_threads();
+  set_num_threads(1);
+  manual_seed(17);
+  auto rnn = std::make_shared<RnnT>(1, 16);
+  auto head = std::make_shared<nn::Linear>(16, 1);
+  std::vector<Tensor> params = rnn->parameters();
+  for (const Tensor& p : head->parameters()) params.push_back(p);
+  optim::Adam opt(params, {.lr = 0.02});
+  Generator g(5);
+  auto batch = [&](int64_t n) {
+    Tensor x = randn({8, n, 1}, {}, &g);
+    return std::make_pair(x, (x.select(0, 0) > wrap_scalar(0.0)).to(DType::Float32));
+  };
+  for (int step = 0; step < 150; ++step) {
+    auto [x, y] = batch(32);
+    Tensor logits = head->forward(rnn->forward(x).select(0, 7));
+    Tensor loss = binary_cross_entropy_with_logits(logits, y);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  NoGradGuard ng;
+  auto [x, y] = batch(512);
+  Tensor pred = (head->forward(rnn->forward(x).select(0, 7)) > wrap_scalar(0.0)).to(DType::Float32);
+  const double accuracy = (pred == y).to(DType::Float32).mean().item();
+  set_num_threads(threads);
+  return accuracy;
+}
+
+TEST(LSTM, LearnsToCarryTheFirstStepToTheEnd) { EXPECT_GT(remember_first_sign_accuracy<nn::LSTM>(), 0.95); }
+
+TEST(GRU, LearnsToCarryTheFirstStepToTheEnd) { EXPECT_GT(remember_first_sign_accuracy<nn::GRU>(), 0.95); }
