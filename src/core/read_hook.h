@@ -14,5 +14,18 @@ struct ValueReadHook {
 // NOTE: one thread-local pointer test per host read; null outside tracing.
 extern thread_local ValueReadHook* t_value_read_hook;
 
+// A host read that only validates (throws on a bad value, never changes what is computed) is
+// fine while tracing: the kernels that use the values check them again on every compiled run.
+class ValidationRead {
+ public:
+  ValidationRead() : saved_(t_value_read_hook) { t_value_read_hook = nullptr; }
+  ~ValidationRead() { t_value_read_hook = saved_; }
+  ValidationRead(const ValidationRead&) = delete;
+  ValidationRead& operator=(const ValidationRead&) = delete;
+
+ private:
+  ValueReadHook* saved_;
+};
+
 }  // namespace detail
 }  // namespace tandem

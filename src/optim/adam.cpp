@@ -4,6 +4,8 @@
 
 #include "fused.h"
 #include "tandem/autograd.h"
+#include "tandem/graph/trace.h"
+#include "tandem/opdef.h"
 #include "tandem/ops.h"
 
 namespace tandem::optim {
@@ -49,7 +51,122 @@ void adam_fused(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamScal
   });
 }
 
+// NOTE: while tandem::compile traces, step() goes through the "adam_step" op: the fused loop
+// above on copies of param and moments, copied back (recorded as variable updates). The
+// host-side scalars (lr, lr / bias_correction1, sqrt(bias_correction2), from the step count)
+// reach it through a float64 tensor that a prologue refreshes before every compiled run.
+void adam_step_kernel(const KernelArgs& k) {
+  const Attrs& a = k.attrs;
+  const double* h = k.inputs[5].data<double>();
+  AdamScalars s{};
+  s.lr = h[0];
+  s.step_size = h[1];
+  s.bc2_sqrt = h[2];
+  s.beta1 = a.get<double>("beta1");
+  s.beta2 = a.get<double>("beta2");
+  s.eps = a.get<double>("eps");
+  s.weight_decay = a.get<double>("weight_decay");
+  s.amsgrad = a.get<bool>("amsgrad");
+  s.decoupled = a.get<bool>("decoupled");
+  const Tensor& p = k.inputs[0];
+  for (size_t i = 0; i < k.outputs.size(); ++i)
+    cpu::copy_into(k.outputs[i], k.inputs[i == 0 ? 0 : i + 1]);
+  TANDEM_DISPATCH_FLOAT(p.dtype(), "adam_step", [&] {
+    detail::with_flags(
+        [&](auto l2, auto dec, auto ams) {
+          adam_fused<scalar_t, decltype(l2)::value, decltype(dec)::value, decltype(ams)::value>(
+              k.outputs[0].data<scalar_t>(), k.inputs[1].data<scalar_t>(),
+              k.outputs[1].data<scalar_t>(), k.outputs[2].data<scalar_t>(),
+              s.amsgrad ? k.outputs[3].data<scalar_t>() : nullptr, p.numel(), s);
+        },
+        !s.decoupled && s.weight_decay != 0, s.decoupled, s.amsgrad);
+  });
+}
+
+void traced_adam_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
+                      Optimizer::ParamState& st, bool decoupled) {
+  const ParamGroup& group = opt.param_groups()[gi];
+  TANDEM_CHECK(detail::fused_ok(p, g),
+               "compile: {}.step on a {} parameter{} can't be captured yet (only contiguous "
+               "float32/float64 parameters with same-dtype grads)",
+               opt.name(), p.dtype(), p.is_contiguous() ? "" : " that is not contiguous");
+  const std::map<std::string, double> baked = group.options;
+  Tensor hyper = empty({3}, {.dtype = DType::Float64});
+  Optimizer* o = &opt;
+  graph::trace_host_prologue(
+      [o, gi, &st, hyper] {
+        const auto& opts = o->param_groups()[gi].options;
+        if (st.tensors.empty()) st.step = 0;  // fresh state, as in the eager step
+        const int64_t t = ++st.step;
+        const double lr = opts.at("lr");
+        double* h = hyper.data<double>();
+        h[0] = lr;
+        h[1] = lr / (1 - std::pow(opts.at("beta1"), static_cast<double>(t)));
+        h[2] = std::sqrt(1 - std::pow(opts.at("beta2"), static_cast<double>(t)));
+      },
+      {hyper});
+  const bool amsgrad = baked.at("amsgrad") != 0;
+  Tensor m = detail::state_tensor(st, "exp_avg", p);
+  Tensor v = detail::state_tensor(st, "exp_avg_sq", p);
+  Tensor vmax;
+  if (amsgrad) vmax = detail::state_tensor(st, "max_exp_avg_sq", p);
+  std::string name = opt.name();
+  graph::trace_guard([o, gi, baked, &st, m, v, name]() -> std::string {
+    const auto& now = o->param_groups().at(gi).options;
+    for (const char* key : {"beta1", "beta2", "eps", "weight_decay", "amsgrad"})
+      if (now.at(key) != baked.at(key))
+        return fmt::format("{} option '{}' of parameter group {} changed from {} to {}", name, key,
+                           gi, baked.at(key), now.at(key));
+    if (!st.tensors.count("exp_avg") || st.tensors.at("exp_avg").impl() != m.impl() ||
+        st.tensors.at("exp_avg_sq").impl() != v.impl())
+      return fmt::format("the {} state was replaced (load_state_dict?)", name);
+    return "";
+  });
+  graph::trace_name(m, p, "exp_avg");
+  graph::trace_name(v, p, "exp_avg_sq");
+  graph::trace_name(vmax, p, "max_exp_avg_sq");
+  graph::trace_name(hyper, p, "adam_hyper");
+  static const OpDef& def = op("adam_step");
+  std::vector<Tensor> outs =
+      dispatch(def, {p, g, m, v, vmax, hyper},
+               {{"beta1", baked.at("beta1")}, {"beta2", baked.at("beta2")}, {"eps", baked.at("eps")},
+                {"weight_decay", baked.at("weight_decay")}, {"amsgrad", amsgrad},
+                {"decoupled", decoupled}});
+  Tensor dst = p;
+  dst.copy_(outs[0]);
+  m.copy_(outs[1]);
+  v.copy_(outs[2]);
+  if (amsgrad) vmax.copy_(outs[3]);
+}
+
 }  // namespace
+
+namespace detail {
+void register_adam_step_op() {
+  OpDef d;
+  d.name = "adam_step";
+  d.num_inputs = 6;
+  d.optional_inputs = {4};
+  d.doc = "One Adam/AdamW update: adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq?, "
+          "hyper) -> (param', exp_avg', exp_avg_sq', max_exp_avg_sq'?); hyper is float64 [lr, "
+          "lr / bias_correction1, sqrt(bias_correction2)]; attrs beta1, beta2, eps, weight_decay, "
+          "amsgrad, decoupled. The optimizer's fused loop (tandem::compile).";
+  d.infer = [](const std::vector<TensorMeta>& in, const Attrs& a) {
+    for (int i : {1, 2, 3})
+      TANDEM_CHECK(in[i].shape == in[0].shape && in[i].dtype == in[0].dtype,
+                   "adam_step: input {} is {}{}, the param is {}{}", i, in[i].dtype,
+                   shape_str(in[i].shape), in[0].dtype, shape_str(in[0].shape));
+    TANDEM_CHECK(in[5].dtype == DType::Float64 && in[5].shape == Shape{3},
+                 "adam_step: hyper must be float64 [3]");
+    size_t n = a.get<bool>("amsgrad") ? 4 : 3;
+    if (n == 4) TANDEM_CHECK(in[4].defined, "adam_step: amsgrad needs max_exp_avg_sq");
+    return std::vector<TensorMeta>(n, TensorMeta{in[0].shape, in[0].dtype});
+  };
+  d.cpu = adam_step_kernel;
+  d.non_differentiable = true;
+  register_op(std::move(d));
+}
+}  // namespace detail
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions opts)
     : Adam(std::vector<ParamGroup>{{std::move(params), {}}}, opts) {}
@@ -103,6 +220,11 @@ void Adam::step_impl(bool decoupled) {
       Tensor g = p.grad();
       if (!g.defined()) continue;
       ParamState& st = state_for(p);
+      if (graph::is_tracing()) {
+        traced_adam_step(*this, static_cast<size_t>(&group - param_groups().data()), p, g, st,
+                         decoupled);
+        continue;
+      }
       if (st.tensors.empty()) st.step = 0;  // fresh state, as PyTorch's lazy init
       Tensor& m = detail::state_tensor(st, "exp_avg", p);
       Tensor& v = detail::state_tensor(st, "exp_avg_sq", p);

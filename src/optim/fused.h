@@ -55,6 +55,11 @@ inline void with_flags(F&& f, bool b, Rest... rest) {
     with_flags([&](auto... flags) { f(std::false_type{}, flags...); }, rest...);
 }
 
+// OpDefs of the fused steps, used while tandem::compile traces a step (registered with the
+// other ops by src/ops/defs/optim_ops.cpp).
+void register_sgd_step_op();
+void register_adam_step_op();
+
 template <typename F>
 inline void parallel_range(int64_t n, F&& fn) {
   cpu::parallel_for(n, kGrain, std::forward<F>(fn));

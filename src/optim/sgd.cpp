@@ -2,6 +2,8 @@
 
 #include "fused.h"
 #include "tandem/autograd.h"
+#include "tandem/graph/trace.h"
+#include "tandem/opdef.h"
 #include "tandem/ops.h"
 
 namespace tandem::optim {
@@ -38,7 +40,112 @@ void sgd_fused(T* p, const T* g, T* buf, int64_t n, double lr, double momentum, 
   });
 }
 
+// NOTE: tandem::compile can't see the fused loop above (it is not a dispatched op), so while
+// tracing, step() goes through the "sgd_step" op instead: the same loop on copies of the
+// parameter and buffer, whose results are copied back (the tracer records those copies as
+// variable updates). Host-side values (lr, whether the buffer is new) reach the op through a
+// small float64 tensor refreshed before every compiled run, so schedules are not baked in.
+void sgd_step_kernel(const KernelArgs& k) {
+  const Attrs& a = k.attrs;
+  const double momentum = a.get<double>("momentum"), dampening = a.get<double>("dampening"),
+               weight_decay = a.get<double>("weight_decay");
+  const bool nesterov = a.get<bool>("nesterov");
+  const double* h = k.inputs[3].data<double>();
+  const double lr = h[0];
+  const bool first = h[1] != 0;
+  const Tensor &p = k.inputs[0], &g = k.inputs[1];
+  cpu::copy_into(k.outputs[0], p);
+  Tensor buf;
+  if (momentum != 0) {
+    buf = k.outputs[1];
+    cpu::copy_into(buf, k.inputs[2]);
+  }
+  TANDEM_DISPATCH_FLOAT(p.dtype(), "sgd_step", [&] {
+    detail::with_flags(
+        [&](auto wd, auto mom, auto fst, auto nes) {
+          sgd_fused<scalar_t, decltype(wd)::value, decltype(mom)::value, decltype(fst)::value,
+                    decltype(nes)::value>(k.outputs[0].data<scalar_t>(), g.data<scalar_t>(),
+                                          buf.defined() ? buf.data<scalar_t>() : nullptr, p.numel(),
+                                          lr, momentum, dampening, weight_decay);
+        },
+        weight_decay != 0, momentum != 0, first && momentum != 0, nesterov);
+  });
+}
+
+void traced_sgd_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
+                     Optimizer::ParamState& st) {
+  const ParamGroup& group = opt.param_groups()[gi];
+  TANDEM_CHECK(detail::fused_ok(p, g),
+               "compile: SGD.step on a {} parameter{} can't be captured yet (only contiguous "
+               "float32/float64 parameters with same-dtype grads)",
+               p.dtype(), p.is_contiguous() ? "" : " that is not contiguous");
+  const std::map<std::string, double> baked = group.options;
+  const double momentum = baked.at("momentum");
+  Tensor hyper = empty({2}, {.dtype = DType::Float64});
+  Optimizer* o = &opt;
+  graph::trace_host_prologue(
+      [o, gi, &st, hyper, momentum] {
+        ++st.step;
+        double* h = hyper.data<double>();
+        h[0] = o->param_groups()[gi].options.at("lr");
+        h[1] = momentum != 0 && !st.tensors.count("momentum_buffer") ? 1.0 : 0.0;
+      },
+      {hyper});
+  Tensor buf;
+  if (momentum != 0) buf = detail::state_tensor(st, "momentum_buffer", p);
+  graph::trace_guard([o, gi, baked, &st, buf]() -> std::string {
+    const auto& now = o->param_groups().at(gi).options;
+    for (const char* key : {"momentum", "dampening", "weight_decay", "nesterov"})
+      if (now.at(key) != baked.at(key))
+        return fmt::format("SGD option '{}' of parameter group {} changed from {} to {}", key, gi,
+                           baked.at(key), now.at(key));
+    if (buf.defined() && (!st.tensors.count("momentum_buffer") ||
+                          st.tensors.at("momentum_buffer").impl() != buf.impl()))
+      return "the SGD momentum buffer was replaced (load_state_dict?)";
+    return "";
+  });
+  graph::trace_name(buf, p, "momentum_buffer");
+  graph::trace_name(hyper, p, "sgd_hyper");
+  static const OpDef& def = op("sgd_step");
+  std::vector<Tensor> outs =
+      dispatch(def, {p, g, buf, hyper},
+               {{"momentum", momentum}, {"dampening", baked.at("dampening")},
+                {"weight_decay", baked.at("weight_decay")}, {"nesterov", baked.at("nesterov") != 0}});
+  Tensor dst = p;
+  dst.copy_(outs[0]);
+  if (buf.defined()) buf.copy_(outs[1]);
+}
+
 }  // namespace
+
+namespace detail {
+void register_sgd_step_op() {
+  OpDef d;
+  d.name = "sgd_step";
+  d.num_inputs = 4;
+  d.optional_inputs = {2};
+  d.doc = "One SGD update of a parameter: sgd_step(param, grad, momentum_buffer?, hyper) -> "
+          "(param', momentum_buffer'?); hyper is float64 [lr, first step]; attrs momentum, "
+          "dampening, weight_decay, nesterov. The optimizer's fused loop (tandem::compile).";
+  d.infer = [](const std::vector<TensorMeta>& in, const Attrs& a) {
+    TANDEM_CHECK(in[0].shape == in[1].shape && in[0].dtype == in[1].dtype,
+                 "sgd_step: grad {}{} does not match param {}{}", in[1].dtype,
+                 shape_str(in[1].shape), in[0].dtype, shape_str(in[0].shape));
+    TANDEM_CHECK(in[3].dtype == DType::Float64 && in[3].shape == Shape{2},
+                 "sgd_step: hyper must be float64 [2]");
+    std::vector<TensorMeta> out{{in[0].shape, in[0].dtype}};
+    if (a.get<double>("momentum") != 0) {
+      TANDEM_CHECK(in[2].defined && in[2].shape == in[0].shape,
+                   "sgd_step: momentum needs a buffer of the param's shape");
+      out.push_back({in[0].shape, in[0].dtype});
+    }
+    return out;
+  };
+  d.cpu = sgd_step_kernel;
+  d.non_differentiable = true;
+  register_op(std::move(d));
+}
+}  // namespace detail
 
 SGD::SGD(std::vector<Tensor> params, SGDOptions opts) : SGD(std::vector<ParamGroup>{{std::move(params), {}}}, opts) {}
 
@@ -72,6 +179,10 @@ void SGD::step() {
       Tensor g = p.grad();
       if (!g.defined()) continue;
       ParamState& st = state_for(p);
+      if (graph::is_tracing()) {
+        traced_sgd_step(*this, static_cast<size_t>(&group - param_groups().data()), p, g, st);
+        continue;
+      }
       ++st.step;
       bool first = momentum != 0 && !st.tensors.count("momentum_buffer");
       if (detail::fused_ok(p, g)) {

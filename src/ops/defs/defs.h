@@ -15,6 +15,7 @@ void register_nn();           // nn.cpp: pooling, norms, dropout, embedding
 void register_index();        // index.cpp: index_select, gather, scatter_add, masked_fill, cat, stack,
                               // split, chunk, pad, one_hot, topk, sort
 void register_loss();         // loss.cpp
+void register_optim();        // optim_ops.cpp: sgd_step, adam_step (kernels in src/optim)
 
 inline void register_all() {
   register_core();
@@ -26,6 +27,7 @@ inline void register_all() {
   register_nn();
   register_index();
   register_loss();
+  register_optim();
 }
 
 }  // namespace tandem::defs

@@ -13,6 +13,7 @@
 // host before any op reads them.
 #include <cmath>
 
+#include "../../core/read_hook.h"
 #include "defs.h"
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
@@ -71,6 +72,7 @@ ClassTarget check_class_target(const Tensor& input, const Tensor& target, const 
                "{}: weight tensor should be defined either for all {} classes or no classes but "
                "got weight tensor of shape: {}", op, c.classes, shape_str(weight.shape()));
   Tensor t = target.contiguous();
+  detail::ValidationRead validation_only;  // a check, not a value the result depends on
   const int64_t* p = static_cast<const int64_t*>(t.data_ptr());
   for (int64_t i = 0; i < t.numel(); ++i)
     TANDEM_CHECK(p[i] == ignore_index || (p[i] >= 0 && p[i] < c.classes),

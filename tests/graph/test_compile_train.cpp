@@ -1,0 +1,170 @@
+// Whole training steps under tandem::compile: forward, loss, backward, optimizer step and
+// zero_grad captured into one graph. N compiled steps must give the model (and optimizer
+// state, batch-norm running stats, grads) that N eager steps give, bit for bit: the graph
+// runs the same kernels in the same order.
+#include "tandem/compile.h"
+#include "tandem/models.h"
+#include "tandem/nn.h"
+#include "tandem/optim.h"
+#include "test_util.h"
+
+namespace tandem {
+namespace {
+
+using testing::throws_error;
+
+struct Batch {
+  Tensor x, y;
+};
+
+std::vector<Batch> batches(int n, int64_t size, uint64_t seed) {
+  Generator g(seed);
+  std::vector<Batch> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back({randn({size, 1, 28, 28}, {}, &g), randint(0, 10, {size}, {.dtype = DType::Int64}, &g)});
+  return out;
+}
+
+void expect_same_state(nn::Module& a, nn::Module& b, const std::string& what) {
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_EQ(pa[i].second.to_vector<double>(), pb[i].second.to_vector<double>())
+        << what << ": parameter " << pa[i].first;
+    ASSERT_EQ(pa[i].second.grad().defined(), pb[i].second.grad().defined()) << pa[i].first;
+    if (pa[i].second.grad().defined())
+      EXPECT_EQ(pa[i].second.grad().to_vector<double>(), pb[i].second.grad().to_vector<double>())
+          << what << ": grad of " << pa[i].first;
+  }
+  auto ba = a.named_buffers(), bb = b.named_buffers();
+  ASSERT_EQ(ba.size(), bb.size());
+  for (size_t i = 0; i < ba.size(); ++i)
+    EXPECT_EQ(ba[i].second.to_vector<double>(), bb[i].second.to_vector<double>())
+        << what << ": buffer " << ba[i].first;
+}
+
+template <class MakeOpt>
+void expect_training_matches(const std::string& model_name, MakeOpt make_opt, int steps,
+                             int64_t batch) {
+  manual_seed(11);
+  auto eager_model = models::create(model_name);
+  manual_seed(11);
+  auto model = models::create(model_name);
+  auto eager_opt = make_opt(eager_model->parameters());
+  auto opt = make_opt(model->parameters());
+  auto data = batches(steps, batch, 5);
+
+  auto step_fn = [](nn::Module& m, optim::Optimizer& o) {
+    return [&m, &o](const Tensor& x, const Tensor& y) {
+      o.zero_grad();
+      Tensor loss = nn::functional::cross_entropy(m.forward(x), y);
+      loss.backward();
+      o.step();
+      return loss;
+    };
+  };
+  auto eager_step = step_fn(*eager_model, *eager_opt);
+  auto step = compile(step_fn(*model, *opt), {.modules = {model}});
+  for (int i = 0; i < steps; ++i) {
+    Tensor le = eager_step(data[i].x, data[i].y);
+    Tensor lc = step(data[i].x, data[i].y);
+    EXPECT_EQ(le.item<double>(), lc.item<double>()) << model_name << " step " << i;
+  }
+  // One trace with no .grad yet, one with: every later step ran the graph.
+  EXPECT_EQ(step.stats().traces, 2) << fmt::format("{}", fmt::join(step.stats().reasons, "; "));
+  EXPECT_EQ(step.stats().cache_hits, steps - 2);
+  expect_same_state(*eager_model, *model, model_name);
+  auto se = eager_opt->state_dict(), sc = opt->state_dict();
+  ASSERT_EQ(se.tensors.size(), sc.tensors.size());
+  for (auto& [k, t] : se.tensors)
+    EXPECT_EQ(t.template to_vector<double>(), sc.tensors.at(k).template to_vector<double>()) << "optimizer " << k;
+  // The graph holds the optimizer step as ops and the state as updated variables.
+  std::string g = step.graph().str();
+  EXPECT_NE(g.find(opt->name() == "SGD" ? "sgd_step(" : "adam_step("), std::string::npos) << g;
+  const std::string first = model->named_parameters()[0].first;
+  EXPECT_NE(g.find("%" + first + " <- "), std::string::npos) << g;
+  if (model_name == "resnet")  // batch-norm running stats are updated variables too
+    EXPECT_NE(g.find(".running_mean <- "), std::string::npos) << g;
+}
+
+TEST(CompileTrain, MlpSgdMomentumMatchesEager) {
+  expect_training_matches(
+      "mlp",
+      [](std::vector<Tensor> ps) {
+        return std::make_unique<optim::SGD>(ps, optim::SGDOptions{.lr = 0.05, .momentum = 0.9,
+                                                                   .weight_decay = 1e-4});
+      },
+      5, 8);
+}
+
+TEST(CompileTrain, CnnAdamMatchesEager) {
+  expect_training_matches(
+      "cnn",
+      [](std::vector<Tensor> ps) {
+        return std::make_unique<optim::Adam>(ps, optim::AdamOptions{.lr = 1e-3});
+      },
+      4, 4);
+}
+
+TEST(CompileTrain, ResnetSgdBatchNormBuffersMatchEager) {
+  expect_training_matches(
+      "resnet",
+      [](std::vector<Tensor> ps) {
+        return std::make_unique<optim::SGD>(ps, optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
+      },
+      3, 2);
+}
+
+TEST(CompileTrain, LearningRateChangesReachTheCompiledStep) {
+  manual_seed(4);
+  auto eager_model = models::create("mlp");
+  manual_seed(4);
+  auto model = models::create("mlp");
+  optim::SGD eager_opt(eager_model->parameters(), {.lr = 0.1});
+  optim::SGD opt(model->parameters(), {.lr = 0.1});
+  auto data = batches(5, 4, 9);
+  auto step = compile([&](const Tensor& x, const Tensor& y) {
+    opt.zero_grad();
+    Tensor loss = nn::functional::cross_entropy(model->forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  }, {.modules = {model}});
+  for (int i = 0; i < 5; ++i) {
+    double lr = 0.1 / (i + 1);  // a schedule: must not be baked into the graph
+    eager_opt.set_lr(lr);
+    opt.set_lr(lr);
+    eager_opt.zero_grad();
+    nn::functional::cross_entropy(eager_model->forward(data[i].x), data[i].y).backward();
+    eager_opt.step();
+    step(data[i].x, data[i].y);
+  }
+  EXPECT_EQ(step.stats().traces, 2);
+  expect_same_state(*eager_model, *model, "lr schedule");
+  // A baked option changing is a re-trace with its reason.
+  opt.param_groups()[0].options["momentum"] = 0.5;
+  step(data[0].x, data[0].y);
+  EXPECT_EQ(step.stats().traces, 3);
+  EXPECT_EQ(step.stats().reasons.back(),
+            "SGD option 'momentum' of parameter group 0 changed from 0 to 0.5");
+}
+
+TEST(CompileTrain, ClipGradNormInsideACompiledStepIsAnError) {
+  manual_seed(4);
+  auto model = models::create("mlp");
+  optim::SGD opt(model->parameters(), {.lr = 0.1});
+  auto data = batches(1, 4, 9);
+  auto step = compile([&](const Tensor& x, const Tensor& y) {
+    opt.zero_grad();
+    Tensor loss = nn::functional::cross_entropy(model->forward(x), y);
+    loss.backward();
+    nn::utils::clip_grad_norm_(model->parameters(), 1.0);  // reads the norm on the host
+    opt.step();
+    return loss;
+  });
+  EXPECT_TRUE(throws_error([&] { step(data[0].x, data[0].y); },
+                           {"compile: fn reads the value of a traced tensor"}));
+}
+
+}  // namespace
+}  // namespace tandem
