@@ -8,6 +8,7 @@
 
 #include "tandem/autograd.h"
 #include "tandem/graph/compile.h"
+#include "tandem/graph/plan.h"
 #include "tandem/graph/trace.h"
 #include "tandem/nn/module.h"
 #include "trace_record.h"
@@ -51,6 +52,9 @@ struct CompiledCore::Impl {
     bool batch_dependent = false; // dynamic_batch: confirmed to depend on the batch size
     int64_t batch = -1;
     std::vector<bool> batch_inputs;
+    // Lowered plans by input shapes (one for a static graph); none when the interpreter runs it.
+    std::vector<std::pair<std::vector<Shape>, std::unique_ptr<Plan>>> plans;
+    bool interpret = false;
   };
 
   CompileOptions opts;
@@ -231,11 +235,40 @@ struct CompiledCore::Impl {
       v->data = p.grad();
     }
     for (auto& fn : e.rec.prologue) fn();
-    std::vector<Tensor> outs = graph::run(e.graph, ts);
+    std::vector<Tensor> outs;
+    if (Plan* plan = plan_for(e, ts))
+      outs = plan->run(ts);
+    else
+      outs = graph::run(e.graph, ts);
     size_t n = e.rec.outputs.size();
     for (size_t k = 0; k < e.rec.grads.size(); ++k) e.rec.grads[k].first.set_grad(outs[n + k]);
     outs.resize(n);
     return outs;
+  }
+
+  // The Plan for these input shapes (lowered on first use), or null to interpret: when
+  // use_plan is off, or the step reads .grad tensors bound per run (a Plan binds variables by
+  // handle at lowering).
+  Plan* plan_for(Entry& e, const std::vector<Tensor>& ts) {
+    if (!opts.use_plan || e.interpret || !e.grad_inputs.empty()) return nullptr;
+    std::vector<Shape> shapes;
+    shapes.reserve(ts.size());
+    for (const Tensor& t : ts) shapes.push_back(t.shape());
+    for (auto& [s, p] : e.plans)
+      if (s == shapes) return p.get();
+    if (e.plans.size() >= 16) e.plans.erase(e.plans.begin());  // dynamic batch: keep a few
+    std::unique_ptr<Plan> plan;
+    try {
+      plan = std::make_unique<Plan>(lower(e.graph, {.input_shapes = shapes}));
+    } catch (const Error& err) {
+      // Same results either way: the interpreter runs the same kernels; say so in the stats.
+      e.interpret = true;
+      stats.notes.push_back(fmt::format("graph of trace {} runs in the interpreter: {}",
+                                        stats.traces, err.what()));
+      return nullptr;
+    }
+    e.plans.emplace_back(shapes, std::move(plan));
+    return e.plans.back().second.get();
   }
 
   void note_trace(const std::string& reason) {

@@ -69,8 +69,11 @@ void adam_step_kernel(const KernelArgs& k) {
   s.amsgrad = a.get<bool>("amsgrad");
   s.decoupled = a.get<bool>("decoupled");
   const Tensor& p = k.inputs[0];
-  for (size_t i = 0; i < k.outputs.size(); ++i)
-    cpu::copy_into(k.outputs[i], k.inputs[i == 0 ? 0 : i + 1]);
+  // An executor may hand the live parameter/state as the output (an in-place update).
+  for (size_t i = 0; i < k.outputs.size(); ++i) {
+    const Tensor& in = k.inputs[i == 0 ? 0 : i + 1];
+    if (k.outputs[i].data_ptr() != in.data_ptr()) cpu::copy_into(k.outputs[i], in);
+  }
   TANDEM_DISPATCH_FLOAT(p.dtype(), "adam_step", [&] {
     detail::with_flags(
         [&](auto l2, auto dec, auto ams) {

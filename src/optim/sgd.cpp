@@ -54,11 +54,12 @@ void sgd_step_kernel(const KernelArgs& k) {
   const double lr = h[0];
   const bool first = h[1] != 0;
   const Tensor &p = k.inputs[0], &g = k.inputs[1];
-  cpu::copy_into(k.outputs[0], p);
+  // An executor may hand the live parameter/buffer as the output (an in-place update).
+  if (k.outputs[0].data_ptr() != p.data_ptr()) cpu::copy_into(k.outputs[0], p);
   Tensor buf;
   if (momentum != 0) {
     buf = k.outputs[1];
-    cpu::copy_into(buf, k.inputs[2]);
+    if (buf.data_ptr() != k.inputs[2].data_ptr()) cpu::copy_into(buf, k.inputs[2]);
   }
   TANDEM_DISPATCH_FLOAT(p.dtype(), "sgd_step", [&] {
     detail::with_flags(

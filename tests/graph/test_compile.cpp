@@ -25,11 +25,12 @@ bool bit_equal(const Tensor& a, const Tensor& b) {
 }
 
 // Compiled forward (cache hit, so the graph runs) equals eager, bit for bit: same kernels.
-void expect_forward_matches(const std::string& name) {
+void expect_forward_matches(const std::string& name, bool use_plan = true) {
   manual_seed(7);
   auto model = models::create(name);
   model->eval();
-  auto fwd = compile([&](const Tensor& x) { return model->forward(x); }, {.modules = {model}});
+  auto fwd = compile([&](const Tensor& x) { return model->forward(x); },
+                     {.modules = {model}, .use_plan = use_plan});
   Tensor x1 = images(4, 1), x2 = images(4, 2);
   Tensor eager1 = model->forward(x1), eager2 = model->forward(x2);
   Tensor traced = fwd(x1);
@@ -39,11 +40,13 @@ void expect_forward_matches(const std::string& name) {
   EXPECT_EQ(fwd.stats().cache_hits, 1);
   EXPECT_EQ(fwd.stats().traces, 1);
   EXPECT_TRUE(bit_equal(run, eager2)) << name;
+  EXPECT_TRUE(fwd.stats().notes.empty()) << fwd.stats().notes[0];
   EXPECT_GT(fwd.graph().num_nodes(), 3u);
   fwd.graph().verify();
 }
 
 TEST(Compile, ForwardMatchesEagerMlp) { expect_forward_matches("mlp"); }
+TEST(Compile, ForwardMatchesEagerMlpInterpreter) { expect_forward_matches("mlp", false); }
 TEST(Compile, ForwardMatchesEagerCnn) { expect_forward_matches("cnn"); }
 TEST(Compile, ForwardMatchesEagerResnetEval) { expect_forward_matches("resnet"); }
 

@@ -45,7 +45,7 @@ void expect_same_state(nn::Module& a, nn::Module& b, const std::string& what) {
 
 template <class MakeOpt>
 void expect_training_matches(const std::string& model_name, MakeOpt make_opt, int steps,
-                             int64_t batch) {
+                             int64_t batch, bool use_plan = true) {
   manual_seed(11);
   auto eager_model = models::create(model_name);
   manual_seed(11);
@@ -64,7 +64,7 @@ void expect_training_matches(const std::string& model_name, MakeOpt make_opt, in
     };
   };
   auto eager_step = step_fn(*eager_model, *eager_opt);
-  auto step = compile(step_fn(*model, *opt), {.modules = {model}});
+  auto step = compile(step_fn(*model, *opt), {.modules = {model}, .use_plan = use_plan});
   for (int i = 0; i < steps; ++i) {
     Tensor le = eager_step(data[i].x, data[i].y);
     Tensor lc = step(data[i].x, data[i].y);
@@ -73,6 +73,7 @@ void expect_training_matches(const std::string& model_name, MakeOpt make_opt, in
   // One trace with no .grad yet, one with: every later step ran the graph.
   EXPECT_EQ(step.stats().traces, 2) << fmt::format("{}", fmt::join(step.stats().reasons, "; "));
   EXPECT_EQ(step.stats().cache_hits, steps - 2);
+  EXPECT_TRUE(step.stats().notes.empty()) << step.stats().notes[0];  // the Plan ran it
   expect_same_state(*eager_model, *model, model_name);
   auto se = eager_opt->state_dict(), sc = opt->state_dict();
   ASSERT_EQ(se.tensors.size(), sc.tensors.size());
@@ -95,6 +96,15 @@ TEST(CompileTrain, MlpSgdMomentumMatchesEager) {
                                                                    .weight_decay = 1e-4});
       },
       5, 8);
+}
+
+TEST(CompileTrain, MlpSgdMatchesEagerInterpreter) {
+  expect_training_matches(
+      "mlp",
+      [](std::vector<Tensor> ps) {
+        return std::make_unique<optim::SGD>(ps, optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
+      },
+      4, 4, false);
 }
 
 TEST(CompileTrain, CnnAdamMatchesEager) {
@@ -147,6 +157,35 @@ TEST(CompileTrain, LearningRateChangesReachTheCompiledStep) {
   EXPECT_EQ(step.stats().traces, 3);
   EXPECT_EQ(step.stats().reasons.back(),
             "SGD option 'momentum' of parameter group 0 changed from 0 to 0.5");
+}
+
+TEST(CompileTrain, DynamicBatchTrainingStepStaysExact) {
+  manual_seed(6);
+  auto eager_model = models::create("mlp");
+  manual_seed(6);
+  auto model = models::create("mlp");
+  optim::SGD eager_opt(eager_model->parameters(), {.lr = 0.1, .momentum = 0.9});
+  optim::SGD opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});
+  auto step = compile([&](const Tensor& x, const Tensor& y) {
+    opt.zero_grad();
+    Tensor loss = nn::functional::cross_entropy(model->forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  }, {.dynamic_batch = true, .modules = {model}});
+  int i = 0;
+  for (int64_t n : {8, 5, 6, 7, 5}) {
+    auto b = batches(1, n, 20 + i++)[0];
+    eager_opt.zero_grad();
+    nn::functional::cross_entropy(eager_model->forward(b.x), b.y).backward();
+    eager_opt.step();
+    step(b.x, b.y);
+  }
+  expect_same_state(*eager_model, *model, "dynamic batch");
+  // The third size either made the batch symbolic or found why it can't be.
+  ASSERT_GE(step.stats().reasons.size(), 3u);
+  EXPECT_NE(step.stats().reasons[2].find("dynamic_batch"), std::string::npos)
+      << fmt::format("{}", fmt::join(step.stats().reasons, "\n"));
 }
 
 TEST(CompileTrain, ClipGradNormInsideACompiledStepIsAnError) {

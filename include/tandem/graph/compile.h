@@ -82,6 +82,9 @@ struct CompileOptions {
   std::vector<std::shared_ptr<nn::Module>> modules;
   // More names for tensors from outside fn.
   std::vector<std::pair<std::string, Tensor>> named_tensors;
+  // Run graphs through graph::lower's Plan (pre-planned memory, direct kernel calls; one Plan
+  // per batch size in dynamic mode); false: the graph::run interpreter.
+  bool use_plan = true;
 };
 
 struct CompileStats {
@@ -90,6 +93,7 @@ struct CompileStats {
   int64_t cache_hits = 0;
   std::vector<std::string> reasons;       // one per trace: why it happened
   std::vector<std::string> graph_breaks;  // none: data-dependent reads are errors for now
+  std::vector<std::string> notes;         // executor choices (a graph run by the interpreter, why)
 };
 
 namespace graph {
