@@ -16,7 +16,8 @@
 //   key_padding_mask [N, S] ([S] unbatched): bool, true = this key is padding and is
 //         ignored; or floating point, added to the scores
 //   attn_mask [L, S] or [N*H, L, S]: bool, true = this query may not attend to this key;
-//         or floating point, added to the scores (both masks may be given)
+//         or floating point, added to the scores. Both masks may be given, in any mix of
+//         bool and float (two float masks are both added, as PyTorch 2.x; 1.13 refuses that)
 //   output like query; weights [N, L, S] averaged over heads (average_attn_weights) or
 //         [N, H, L, S] per head ([L, S] / [H, L, S] unbatched); undefined unless need_weights
 // A query whose keys are all masked gets NaN, as in PyTorch.
