@@ -105,3 +105,47 @@ TEST(PlanAlloc, PlanAddsNoAllocationToItsKernels) {
 
 }  // namespace
 }  // namespace tandem::graph
+
+#include <chrono>
+#include <thread>
+
+namespace tandem::graph {
+namespace {
+
+std::atomic<int> g_block_state{0};  // 0 idle, 1 kernel entered, 2 released
+
+// A plan running on one thread refuses a second concurrent run (Error), then runs again.
+TEST(PlanThreads, ConcurrentRunOfOnePlanIsAnError) {
+  static const OpDef& block = [] {
+    OpDef d;
+    d.name = "plan_test_block";
+    d.infer = infer_same_as_input;
+    d.non_differentiable = true;
+    d.doc = "test only: copies its input after waiting to be released";
+    d.cpu = [](const KernelArgs& k) {
+      if (g_block_state.load() == 0) {
+        g_block_state.store(1);
+        while (g_block_state.load() != 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      k.outputs[0].copy_(k.inputs[0]);
+    };
+    return std::cref(register_op(std::move(d)));
+  }();
+  Graph g;
+  Value* x = g.add_input("x", DType::Float32, {4});
+  g.set_outputs({g.add_node(block, {x})->output()});
+  Plan plan = lower(g);
+  Tensor xin = randn({4});
+  g_block_state.store(0);
+  std::vector<Tensor> first;
+  std::thread t([&] { first = plan.run({xin}); });
+  while (g_block_state.load() != 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(testing::throws_error([&] { plan.run({xin}); }, {"already running", "one call at a time"}));
+  g_block_state.store(2);
+  t.join();
+  EXPECT_ALL_CLOSE(first.at(0), xin, 0.0, 0.0);
+  EXPECT_ALL_CLOSE(plan.run({xin})[0], xin, 0.0, 0.0);
+}
+
+}  // namespace
+}  // namespace tandem::graph
