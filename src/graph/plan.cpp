@@ -347,19 +347,21 @@ class Lowering {
   // variable <- value written by the value's producer straight into the variable: the value
   // is a kernel output nobody else aliases, the variable (and every view of it) is read for
   // the last time before that step, or by that step itself as an elementwise operand of the
-  // output's shape (the optimizer pattern w <- w - lr * g).
+  // output's shape (the optimizer pattern w <- w - lr * g). Each output of a multi-output
+  // elementwise kernel (a fused optimizer step: param and state) may go to its own variable.
   int plan_direct_updates() {
     int count = 0;
-    std::vector<bool> taken(p_.steps.size(), false);
+    std::vector<bool> taken(p_.vals.size(), false);
     for (Update& u : p_.updates) {
       const Val& v = p_.vals[u.val];
-      if (v.is_view || v.graph_output || v.def_step < 0) continue;
+      if (v.is_view || v.graph_output || v.def_step < 0 || taken[u.val]) continue;
       Step& st = p_.steps[v.def_step];
-      if (st.kind != StepKind::Kernel || st.outs.size() != 1 || taken[v.def_step]) continue;
+      if (st.kind != StepKind::Kernel) continue;
+      size_t k = std::find(st.out_vals.begin(), st.out_vals.end(), u.val) - st.out_vals.begin();
       int var_val = index_.at(g_.variables()[u.variable]);
       int var_buf = find(p_.buffers, p_.slots[p_.vals[var_val].slot].buffer);
       const Tensor& live = p_.variables[u.variable];
-      if (!live.is_contiguous()) continue;
+      if (k >= st.out_vals.size() || !live.is_contiguous()) continue;
       const Buffer& vb = p_.buffers[var_buf];
       bool ok = vb.last < v.def_step;
       if (vb.last == v.def_step && st.op->elementwise) {
@@ -371,8 +373,9 @@ class Lowering {
       }
       if (!ok) continue;
       merge_into(p_.buffers, p_.slots[v.slot].buffer, var_buf);
-      st.direct_update = u.variable;
-      taken[v.def_step] = true;
+      st.direct_updates.resize(st.out_vals.size(), -1);
+      st.direct_updates[k] = u.variable;
+      taken[u.val] = true;
       u.direct = true;
       ++count;
     }
@@ -466,7 +469,9 @@ std::string Plan::str() const {
     const char* kind = st.kind == StepKind::View ? " (view)" : st.kind == StepKind::Dispatch ? " (dispatch)" : "";
     s += fmt::format("  #{} {} = {}({}){}", i, outs, st.op ? st.op->name : "copy", ins, kind);
     if (st.inplace_input >= 0) s += fmt::format(" in place of {}", p.val_name(st.in_vals[st.inplace_input]));
-    if (st.direct_update >= 0) s += fmt::format(" writes variable '{}'", p.variable_names[st.direct_update]);
+    for (size_t k = 0; k < st.direct_updates.size(); ++k)
+      if (st.direct_updates[k] >= 0)
+        s += fmt::format(" {} writes variable '{}'", p.val_name(st.out_vals[k]), p.variable_names[st.direct_updates[k]]);
     if (!st.note.empty()) s += "  # " + st.note;
     s += "\n";
   }

@@ -61,7 +61,7 @@ struct Step {
   std::vector<TensorImpl*> out_impls;   // to notice a kernel that replaced an output handle
   Tensor copy_dst;                      // Copy: the destination viewed with the source's shape
   int inplace_input = -1;               // input slot whose buffer output 0 reuses
-  int direct_update = -1;               // variable index output 0 is written into
+  std::vector<int> direct_updates;      // per output: variable index it is written into, or -1
   std::string note;                     // why a Copy/Dispatch step exists
 };
 

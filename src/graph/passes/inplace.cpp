@@ -23,7 +23,7 @@ int plan_inplace(Plan::Impl& p) {
   for (size_t s = 0; s < p.steps.size(); ++s) {
     Step& st = p.steps[s];
     if (st.kind != StepKind::Kernel || !st.op || !st.op->elementwise || st.out_vals.size() != 1 ||
-        st.direct_update >= 0)
+        !st.direct_updates.empty())
       continue;
     const Val& out = p.vals[st.out_vals[0]];
     int out_buf = find(p.buffers, p.slots[out.slot].buffer);
