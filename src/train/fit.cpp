@@ -200,13 +200,21 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, int64_t batch_si
   double loss_sum = 0;
   int64_t correct = 0;
   int64_t n = ds.size();
-  // The dataset is not owned here, so batches are gathered by hand (no DataLoader).
+  // The dataset is not owned here, so batches are gathered by hand (no DataLoader); a
+  // TensorDataset's batches are plain slices of its tensors (no copy).
+  const auto* tensors = dynamic_cast<const data::TensorDataset*>(&ds);
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     int64_t end = std::min(n, begin + batch_size);
-    std::vector<data::Example> examples;
-    examples.reserve(static_cast<size_t>(end - begin));
-    for (int64_t i = begin; i < end; ++i) examples.push_back(ds.get(i));
-    data::Batch b = data::default_collate(std::move(examples));
+    data::Batch b;
+    if (tensors && tensors->targets().defined()) {
+      b.data = tensors->data().narrow(0, begin, end - begin);
+      b.target = tensors->targets().narrow(0, begin, end - begin);
+    } else {
+      std::vector<data::Example> examples;
+      examples.reserve(static_cast<size_t>(end - begin));
+      for (int64_t i = begin; i < end; ++i) examples.push_back(ds.get(i));
+      b = data::default_collate(std::move(examples));
+    }
     Tensor logits = model(b.data);
     loss_sum += cross_entropy(logits, b.target, Tensor(), -100, Reduction::Sum).item();
     correct += eq(argmax(logits, 1), b.target).sum().item<int64_t>();

@@ -237,6 +237,16 @@ TEST(Evaluate, ConstantPredictionScoresTheClassFrequency) {
   EXPECT_DOUBLE_EQ(ev.accuracy, 3.0 / 6);
   EXPECT_NEAR(ev.loss, (3 * std::log(2.0) + 3 * std::log(18.0)) / 6, 1e-5);
   EXPECT_TRUE(model->is_training());  // mode restored
+  // Any Dataset (here one that is not a TensorDataset: examples gathered one by one).
+  struct Wrapped : data::Dataset {
+    const data::Dataset& inner;
+    explicit Wrapped(const data::Dataset& d) : inner(d) {}
+    int64_t size() const override { return inner.size(); }
+    data::Example get(int64_t i) const override { return inner.get(i); }
+  };
+  auto ev2 = train::evaluate(*model, Wrapped(ds), 4);
+  EXPECT_EQ(ev2.accuracy, ev.accuracy);
+  EXPECT_EQ(ev2.loss, ev.loss);
 }
 
 TEST(LoadDataset, MissingDirectoryNamesItAndTheExpectedFiles) {
