@@ -117,6 +117,17 @@ TEST_F(Cli, ResumeContinuesTheRun) {
   EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 2);
 }
 
+TEST_F(Cli, DefaultRunDirectoryIsTimestampedAndLinkedFromLatest) {
+  std::string cwd = root_ + "/cwd";
+  fs::create_directories(cwd);
+  std::string cmd = "cd '" + cwd + "' && '" + TANDEM_CLI_PATH + "' train --model mlp --data '" + data_ +
+                    "' --epochs 1 --batch-size 64 --threads 1 >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_TRUE(fs::is_symlink(cwd + "/runs/latest"));
+  EXPECT_TRUE(fs::exists(cwd + "/runs/latest/model.safetensors"));
+  EXPECT_EQ(fs::read_symlink(cwd + "/runs/latest").string().rfind("mlp-", 0), 0u);
+}
+
 TEST_F(Cli, SummaryPrintsTheLayersAndParameterCount) {
   Result r = tandem_cmd("summary --model cnn");
   ASSERT_EQ(r.code, 0) << r.err;
