@@ -22,10 +22,18 @@
 //   - Variables are bound by handle: their current storage is read on every run (in-place
 //     parameter updates made elsewhere are seen); updates (variable <- value) are copied into the
 //     variable at the end of a run, or written there directly by the producing kernel when the
-//     variable is not read afterwards.
+//     variable is not read afterwards (or is read by that kernel itself, which must then be an
+//     OpDef::elementwise kernel: one reading element i of every operand before writing element
+//     i of its outputs, at any input slot — the in-place pass relies on the same property).
+//     A kernel may thus be handed the live variable as its output: it must not assume its
+//     outputs are distinct from its inputs.
 //
 // Plans run under NoGradGuard: outputs carry no autograd history (a training step is captured
 // with its backward pass as graph ops instead).
+//
+// Lowering reads OpDefs only: the passes that change the graph (passes.h) run before it. The
+// planning passes here (in-place, memory planning) are internal to lower(); their effect is in
+// memory() and str(). A lowered Plan no longer needs the Graph.
 //
 // Run-time contract: inputs must have the dtypes and shapes the plan was lowered for (Error
 // names the input, expected vs got); a non-contiguous input is copied first (an allocation).
