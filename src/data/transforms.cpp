@@ -104,12 +104,19 @@ Transform random_horizontal_flip(double p) {
     Tensor out = empty(in.shape(), {.dtype = in.dtype()});
     const int64_t w = in.size(-1);
     const int64_t rows = w ? in.numel() / w : 0;
-    const size_t item = in.itemsize();
-    const auto* s = static_cast<const char*>(in.data_ptr());
-    auto* o = static_cast<char*>(out.data_ptr());
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t x = 0; x < w; ++x)
-        std::memcpy(o + (r * w + x) * item, s + (r * w + (w - 1 - x)) * item, item);
+    auto mirror = [&](auto word) {  // reversed copy of each row, as words of the item size
+      using W = decltype(word);
+      const W* s = static_cast<const W*>(in.data_ptr());
+      W* o = static_cast<W*>(out.data_ptr());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t x = 0; x < w; ++x) o[r * w + x] = s[r * w + (w - 1 - x)];
+    };
+    switch (in.itemsize()) {
+      case 1: mirror(uint8_t{}); break;
+      case 2: mirror(uint16_t{}); break;
+      case 4: mirror(uint32_t{}); break;
+      default: mirror(uint64_t{}); break;
+    }
     ex.data = out;
     return ex;
   };

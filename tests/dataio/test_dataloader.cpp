@@ -394,3 +394,34 @@ TEST(Subset, RandomSplitIsDisjointCompleteAndSeeded) {
   EXPECT_TRUE(throws_error([&] { random_split(ds, {5, 4}, 0); }, {"sum to 9", "10 samples"}));
   EXPECT_TRUE(throws_error([&] { Subset(ds, {10}); }, {"index 10", "size 10"}));
 }
+
+namespace {
+// Forwards to another dataset; not a TensorDataset, so the loader takes the generic path.
+class Forward : public Dataset {
+ public:
+  explicit Forward(std::shared_ptr<Dataset> d) : d_(std::move(d)) {}
+  int64_t size() const override { return d_->size(); }
+  Example get(int64_t i) const override { return d_->get(i); }
+
+ private:
+  std::shared_ptr<Dataset> d_;
+};
+}  // namespace
+
+TEST(DataLoader, TensorDatasetFastPathMatchesTheGenericPath) {
+  auto ds = std::make_shared<TensorDataset>(randn({300, 3, 32, 32}), randint(0, 10, {300}));
+  for (int workers : {0, 2}) {
+    DataLoader fast(ds, {.batch_size = 64, .shuffle = true, .seed = 2, .num_workers = workers});
+    DataLoader slow(std::make_shared<Forward>(ds), {.batch_size = 64, .shuffle = true, .seed = 2});
+    std::vector<Batch> a, b;
+    for (Batch& x : fast) a.push_back(x);
+    for (Batch& x : slow) b.push_back(x);
+    ASSERT_EQ(a.size(), 5u);
+    ASSERT_EQ(b.size(), 5u);
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].data.shape(), b[i].data.shape());
+      EXPECT_EQ(a[i].data.to_vector<float>(), b[i].data.to_vector<float>());
+      EXPECT_EQ(a[i].target.to_vector<int64_t>(), b[i].target.to_vector<int64_t>());
+    }
+  }
+}

@@ -121,3 +121,15 @@ TEST(Transforms, LeaveTheDatasetUntouched) {
   EXPECT_EQ(b.data.to_vector<float>(), (std::vector<float>{1, -1, 5, 3, 9, 7, 13, 11}));
   EXPECT_EQ(ds->data().to_vector<float>(), (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7}));
 }
+
+TEST(Transforms, FlipAndCropWorkForEveryItemSize) {
+  Generator g(0);
+  for (DType dt : {kUInt8, kFloat16, kFloat32, kFloat64}) {
+    Example ex{tensor(std::vector<double>{1, 2, 3, 4, 5, 6}, Shape{2, 3}).to(dt), Tensor()};
+    Example f = random_horizontal_flip(1.0)(ex, g);
+    EXPECT_EQ(f.data.dtype(), dt);
+    EXPECT_EQ(f.data.to_vector<double>(), (std::vector<double>{3, 2, 1, 6, 5, 4})) << dtype_name(dt);
+    Example c = random_crop(2, 3, 0)(ex, g);
+    EXPECT_EQ(c.data.to_vector<double>(), ex.data.to_vector<double>()) << dtype_name(dt);
+  }
+}

@@ -53,7 +53,9 @@ class TensorDataset : public Dataset {
  public:
   TensorDataset(Tensor data, Tensor targets = Tensor());
   int64_t size() const override { return size_; }
-  Example get(int64_t index) const override;
+  // final: the DataLoader gathers whole batches straight from the rows (when there is no
+  // transform or custom collate), which is only right if get(i) is exactly (data[i], targets[i]).
+  Example get(int64_t index) const final;
   const Tensor& data() const { return data_; }
   const Tensor& targets() const { return targets_; }
 
