@@ -55,6 +55,8 @@ struct CompiledCore::Impl {
     // Lowered plans by input shapes (one for a static graph); none when the interpreter runs it.
     std::vector<std::pair<std::vector<Shape>, std::unique_ptr<Plan>>> plans;
     bool interpret = false;
+    // module_state positions the graph does not depend on (.grad cleared by fn first).
+    std::vector<char> ignore;
   };
 
   CompileOptions opts;
@@ -121,10 +123,18 @@ struct CompiledCore::Impl {
     return b;
   }
 
+  static bool same_state(const Key& a, const Key& b, const std::vector<char>& ignore) {
+    if (a.module_state.size() != b.module_state.size()) return false;
+    for (size_t i = 0; i < a.module_state.size(); ++i)
+      if (a.module_state[i] != b.module_state[i] && !(i < ignore.size() && ignore[i])) return false;
+    return true;
+  }
+
   // Same key, except possibly for the batch dim of the batch arguments.
-  static bool same_but_batch(const Key& a, const Key& b, const std::vector<bool>& batch_inputs) {
+  static bool same_but_batch(const Key& a, const Key& b, const std::vector<bool>& batch_inputs,
+                             const std::vector<char>& ignore) {
     if (a.dtypes != b.dtypes || a.devices != b.devices || a.alias != b.alias ||
-        a.statics != b.statics || a.grad_mode != b.grad_mode || a.module_state != b.module_state ||
+        a.statics != b.statics || a.grad_mode != b.grad_mode || !same_state(a, b, ignore) ||
         a.shapes.size() != b.shapes.size())
       return false;
     int64_t nb = -1;
@@ -147,9 +157,9 @@ struct CompiledCore::Impl {
     if (!e.symbolic) {
       return e.key.dtypes == k.dtypes && e.key.devices == k.devices && e.key.shapes == k.shapes &&
              e.key.alias == k.alias && e.key.statics == k.statics &&
-             e.key.grad_mode == k.grad_mode && e.key.module_state == k.module_state;
+             e.key.grad_mode == k.grad_mode && same_state(e.key, k, e.ignore);
     }
-    return same_but_batch(e.key, k, e.batch_inputs);
+    return same_but_batch(e.key, k, e.batch_inputs, e.ignore);
   }
 
   std::string module_state_diff(const Key& a, const Key& b) const {
@@ -298,6 +308,10 @@ struct CompiledCore::Impl {
       for (const auto& [p, g] : grads_before)
         if (e->rec.outside[i].t.impl() == g.impl()) e->grad_inputs.emplace_back(p, static_cast<int>(i));
     e->graph = build_graph(e->rec, nullptr, &e->outside_values);
+    e->ignore.assign(modules.size() + params.size(), 0);
+    for (size_t i = 0; i < params.size(); ++i)
+      for (const TensorImpl* c : e->rec.grads_cleared)
+        if (c == params[i].second.impl()) e->ignore[modules.size() + i] = 1;
     return e;
   }
 
@@ -328,7 +342,7 @@ struct CompiledCore::Impl {
     if (opts.dynamic_batch)
       for (auto& e : entries)
         if (!e->symbolic && !e->batch_dependent && e->batch >= 0 &&
-            same_but_batch(e->key, k, e->batch_inputs)) {
+            same_but_batch(e->key, k, e->batch_inputs, e->ignore)) {
           candidate = e.get();
           break;
         }

@@ -241,6 +241,15 @@ class Tracer final : public DispatchInterceptor, public tandem::detail::ValueRea
     }
   }
 
+  void grad_cleared(const Tensor& p) {
+    Tensor g = p.grad();
+    if (g.defined()) {
+      auto it = cur_.find(g.impl());
+      if (it != cur_.end() && rec.vals[it->second].kind == Kind::Op) return;  // made in this trace
+    }
+    rec.grads_cleared.push_back(p.impl());
+  }
+
   std::string name_of(const TensorImpl* impl) const {
     auto n = opts_.names.find(impl);
     if (n != opts_.names.end()) return n->second;
@@ -506,6 +515,10 @@ void trace_host_prologue(std::function<void()> fn, const std::vector<Tensor>& wr
 
 void trace_guard(std::function<std::string()> check) {
   if (detail::t_tracer) detail::t_tracer->rec.guards.push_back(std::move(check));
+}
+
+void trace_grad_cleared(const Tensor& param) {
+  if (detail::t_tracer && param.defined()) detail::t_tracer->grad_cleared(param);
 }
 
 void trace_name(const Tensor& t, const Tensor& owner, const std::string& suffix) {

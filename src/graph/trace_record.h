@@ -39,6 +39,7 @@ struct TraceRecord {
   std::vector<int> outputs;                   // value id per function output
   std::vector<std::pair<int, int>> updates;   // (outside index, value id), in first-write order
   std::vector<std::pair<Tensor, int>> grads;  // (parameter, value id of its final .grad)
+  std::vector<const TensorImpl*> grads_cleared;  // params whose .grad fn cleared before writing it
   std::vector<std::function<void()>> prologue;
   std::vector<std::function<std::string()>> guards;
 };

@@ -8,6 +8,7 @@
 
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
+#include "tandem/graph/trace.h"
 
 namespace tandem::nn {
 
@@ -217,6 +218,7 @@ void Module::train(bool on) {
 
 void Module::zero_grad(bool set_to_none) {
   for (Tensor& p : parameters()) {
+    if (set_to_none) graph::trace_grad_cleared(p);  // tandem::compile: no .grad dependence
     Tensor g = p.grad();
     if (!g.defined()) continue;
     if (set_to_none) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "tandem/autograd.h"
+#include "tandem/graph/trace.h"
 #include "tandem/ops.h"
 
 namespace tandem::optim {
@@ -104,6 +105,7 @@ void Optimizer::zero_grad(bool set_to_none) {
   NoGradGuard guard;
   for (auto& g : groups_) {
     for (auto& p : g.params) {
+      if (set_to_none) graph::trace_grad_cleared(p);  // tandem::compile: no .grad dependence
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
       if (set_to_none) {

@@ -33,6 +33,11 @@ void trace_host_prologue(std::function<void()> fn, const std::vector<Tensor>& wr
 // function is traced again with that reason.
 void trace_guard(std::function<std::string()> check);
 
+// When tracing: fn clears param's .grad here (zero_grad(set_to_none)). When the trace has not
+// produced that .grad yet, the graph does not depend on whether the .grad was defined at the
+// call, so that is left out of the cache key (a training step then traces once).
+void trace_grad_cleared(const Tensor& param);
+
 // When tracing: names a tensor from outside the function for the graph text, as
 // "<owner's name>.<suffix>" when `owner` is named (e.g. "fc1.weight.momentum_buffer"),
 // else "<suffix>".
