@@ -56,6 +56,7 @@ void adam_fused(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamScal
 // host-side scalars (lr, lr / bias_correction1, sqrt(bias_correction2), from the step count)
 // reach it through a float64 tensor that a prologue refreshes before every compiled run.
 void adam_step_kernel(const KernelArgs& k) {
+  if (detail::run_if_crossed(k, {0, 2, 3, 4}, adam_step_kernel)) return;
   const Attrs& a = k.attrs;
   const double* h = k.inputs[5].data<double>();
   AdamScalars s{};
@@ -167,6 +168,7 @@ void register_adam_step_op() {
   };
   d.cpu = adam_step_kernel;
   d.non_differentiable = true;
+  d.elementwise = true;  // element i of the outputs reads element i of param, grad, moments
   register_op(std::move(d));
 }
 }  // namespace detail

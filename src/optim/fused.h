@@ -10,7 +10,9 @@
 #include <string>
 #include <type_traits>
 
+#include <initializer_list>
 #include "backend/cpu/loops.h"
+#include "tandem/opdef.h"
 #include "tandem/optim/optimizer.h"
 #include "tandem/tensor.h"
 
@@ -53,6 +55,30 @@ inline void with_flags(F&& f, bool b, Rest... rest) {
     with_flags([&](auto... flags) { f(std::true_type{}, flags...); }, rest...);
   else
     with_flags([&](auto... flags) { f(std::false_type{}, flags...); }, rest...);
+}
+
+// The step ops are elementwise (an executor may hand an input's buffer as an output): output i
+// may share memory with input corresponding[i] only (param -> param', state -> state'). Runs
+// `kernel` on temporaries when an output shares memory with any other input (the in-place
+// loops copy the old values into the outputs first, which would clobber that input).
+template <typename K>
+inline bool run_if_crossed(const KernelArgs& k, std::initializer_list<int> corresponding, K kernel) {
+  bool crossed = false;
+  size_t i = 0;
+  for (int c : corresponding) {
+    if (i >= k.outputs.size()) break;
+    for (size_t j = 0; j < k.inputs.size(); ++j)
+      if (static_cast<int>(j) != c && k.inputs[j].defined() &&
+          k.outputs[i].shares_storage(k.inputs[j]))
+        crossed = true;
+    ++i;
+  }
+  if (!crossed) return false;
+  std::vector<Tensor> tmp;
+  for (const Tensor& o : k.outputs) tmp.push_back(empty(o.shape(), {.dtype = o.dtype()}));
+  kernel(KernelArgs{k.inputs, tmp, k.attrs});
+  for (size_t o = 0; o < tmp.size(); ++o) cpu::copy_into(k.outputs[o], tmp[o]);
+  return true;
 }
 
 // OpDefs of the fused steps, used while tandem::compile traces a step (registered with the

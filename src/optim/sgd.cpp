@@ -46,6 +46,7 @@ void sgd_fused(T* p, const T* g, T* buf, int64_t n, double lr, double momentum, 
 // variable updates). Host-side values (lr, whether the buffer is new) reach the op through a
 // small float64 tensor refreshed before every compiled run, so schedules are not baked in.
 void sgd_step_kernel(const KernelArgs& k) {
+  if (detail::run_if_crossed(k, {0, 2}, sgd_step_kernel)) return;
   const Attrs& a = k.attrs;
   const double momentum = a.get<double>("momentum"), dampening = a.get<double>("dampening"),
                weight_decay = a.get<double>("weight_decay");
@@ -144,6 +145,7 @@ void register_sgd_step_op() {
   };
   d.cpu = sgd_step_kernel;
   d.non_differentiable = true;
+  d.elementwise = true;  // element i of the outputs reads element i of param, grad, buffer
   register_op(std::move(d));
 }
 }  // namespace detail
