@@ -8,6 +8,7 @@
 
 #include "tandem/autograd.h"
 #include "tandem/graph/compile.h"
+#include "tandem/graph/passes.h"
 #include "tandem/graph/plan.h"
 #include "tandem/graph/trace.h"
 #include "tandem/nn/module.h"
@@ -68,14 +69,24 @@ struct CompiledCore::Impl {
   CompileStats stats;
   bool log = env_flag("TANDEM_LOG_RECOMPILES");
   Graph empty_graph;
+  std::string pass_spec;  // CompileOptions::passes as a pipeline spec; empty: none
+
+  // The pass pipeline on a freshly traced graph (dumps go to dump_dir/passes_<trace>).
+  void optimize(Graph& g) {
+    if (pass_spec.empty()) return;
+    PipelineOptions po;
+    po.passes = pass_spec;
+    if (!opts.dump_dir.empty()) po.dump_dir = fmt::format("{}/passes_{}", opts.dump_dir, stats.traces + 1);
+    run_pipeline(g, po);
+  }
 
   explicit Impl(CompileOptions o) : opts(std::move(o)) {
     TANDEM_CHECK(opts.retrace_limit >= 0, "compile: retrace_limit must be >= 0, got {}",
                  opts.retrace_limit);
-    TANDEM_CHECK(opts.passes.empty(),
-                 "compile: graph passes are not wired into compile yet (asked for {}); leave "
-                 "CompileOptions::passes empty",
-                 fmt::join(opts.passes, ", "));
+    if (!opts.passes.empty()) {
+      pass_spec = fmt::format("{}", fmt::join(opts.passes, ","));
+      PassPipeline::from_spec(pass_spec, false);  // Error now for an unknown pass name
+    }
     for (const auto& m : opts.modules) {
       TANDEM_CHECK(m != nullptr, "compile: CompileOptions::modules holds a null module");
       for (auto& [name, t] : m->named_parameters()) {
@@ -308,6 +319,7 @@ struct CompiledCore::Impl {
       for (const auto& [p, g] : grads_before)
         if (e->rec.outside[i].t.impl() == g.impl()) e->grad_inputs.emplace_back(p, static_cast<int>(i));
     e->graph = build_graph(e->rec, nullptr, &e->outside_values);
+    optimize(e->graph);
     e->ignore.assign(modules.size() + params.size(), 0);
     for (size_t i = 0; i < params.size(); ++i)
       for (const TensorImpl* c : e->rec.grads_cleared)
@@ -363,6 +375,7 @@ struct CompiledCore::Impl {
                               "not depend on it, dim 0 is now symbolic)");
         e->outside_values.clear();
         e->graph = build_graph(e->rec, &sym, &e->outside_values);
+        optimize(e->graph);
         e->symbolic = true;
         for (auto it = entries.begin(); it != entries.end(); ++it)
           if (it->get() == candidate) {

@@ -25,12 +25,13 @@ bool bit_equal(const Tensor& a, const Tensor& b) {
 }
 
 // Compiled forward (cache hit, so the graph runs) equals eager, bit for bit: same kernels.
-void expect_forward_matches(const std::string& name, bool use_plan = true) {
+void expect_forward_matches(const std::string& name, bool use_plan = true,
+                            std::vector<std::string> passes = {}) {
   manual_seed(7);
   auto model = models::create(name);
   model->eval();
   auto fwd = compile([&](const Tensor& x) { return model->forward(x); },
-                     {.modules = {model}, .use_plan = use_plan});
+                     {.passes = passes, .modules = {model}, .use_plan = use_plan});
   Tensor x1 = images(4, 1), x2 = images(4, 2);
   Tensor eager1 = model->forward(x1), eager2 = model->forward(x2);
   Tensor traced = fwd(x1);
@@ -49,6 +50,12 @@ TEST(Compile, ForwardMatchesEagerMlp) { expect_forward_matches("mlp"); }
 TEST(Compile, ForwardMatchesEagerMlpInterpreter) { expect_forward_matches("mlp", false); }
 TEST(Compile, ForwardMatchesEagerCnn) { expect_forward_matches("cnn"); }
 TEST(Compile, ForwardMatchesEagerResnetEval) { expect_forward_matches("resnet"); }
+TEST(Compile, ForwardWithAllPassesMatchesEagerCnn) { expect_forward_matches("cnn", true, {"all"}); }
+TEST(Compile, UnknownPassNameIsAnError) {
+  EXPECT_TRUE(testing::throws_error(
+      [] { compile([](const Tensor& x) { return x; }, {.passes = {"no_such_pass"}}); },
+      {"no_such_pass"}));
+}
 
 TEST(Compile, FunctionOfSeveralTensorsWithTupleAndVectorResults) {
   auto f = compile([](const Tensor& a, const Tensor& b) {

@@ -45,7 +45,8 @@ void expect_same_state(nn::Module& a, nn::Module& b, const std::string& what) {
 
 template <class MakeOpt>
 void expect_training_matches(const std::string& model_name, MakeOpt make_opt, int steps,
-                             int64_t batch, bool use_plan = true) {
+                             int64_t batch, bool use_plan = true,
+                             std::vector<std::string> passes = {}) {
   manual_seed(11);
   auto eager_model = models::create(model_name);
   manual_seed(11);
@@ -64,7 +65,7 @@ void expect_training_matches(const std::string& model_name, MakeOpt make_opt, in
     };
   };
   auto eager_step = step_fn(*eager_model, *eager_opt);
-  auto step = compile(step_fn(*model, *opt), {.modules = {model}, .use_plan = use_plan});
+  auto step = compile(step_fn(*model, *opt), {.passes = passes, .modules = {model}, .use_plan = use_plan});
   for (int i = 0; i < steps; ++i) {
     Tensor le = eager_step(data[i].x, data[i].y);
     Tensor lc = step(data[i].x, data[i].y);
@@ -106,6 +107,15 @@ TEST(CompileTrain, MlpSgdMatchesEagerInterpreter) {
         return std::make_unique<optim::SGD>(ps, optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
       },
       4, 4, false);
+}
+
+TEST(CompileTrain, MlpAdamWithAllPassesMatchesEager) {
+  expect_training_matches(
+      "mlp",
+      [](std::vector<Tensor> ps) {
+        return std::make_unique<optim::Adam>(ps, optim::AdamOptions{.lr = 1e-3});
+      },
+      4, 4, true, {"all"});
 }
 
 TEST(CompileTrain, CnnAdamMatchesEager) {

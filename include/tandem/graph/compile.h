@@ -73,9 +73,11 @@ struct CompileOptions {
   // per batch size, with the reason in stats().
   bool dynamic_batch = false;
   int retrace_limit = 8;
-  // When set: each traced graph is written there as graph_<n>.txt and graph_<n>.dot.
+  // When set: each traced graph is written there as graph_<n>.txt and graph_<n>.dot (after
+  // the passes; the pipeline's before/after dumps go to passes_<n>/).
   std::string dump_dir;
-  // Graph passes to run on each traced graph (names of the pass pipeline; none yet).
+  // Graph passes run on each traced graph: {"all"}, or names in order ({"cse", "dce"}); see
+  // tandem/graph/passes.h. Empty: none (the graph runs as traced).
   std::vector<std::string> passes;
   // Modules whose parameters and buffers fn uses: names for the graph ("fc1.weight") and
   // cache guards (train/eval mode, .grad presence).
