@@ -16,6 +16,7 @@ void register_index();        // index.cpp: index_select, gather, scatter_add, m
                               // split, chunk, pad, one_hot, topk, sort
 void register_loss();         // loss.cpp
 void register_optim();        // optim_ops.cpp: sgd_step, adam_step (kernels in src/optim)
+void register_fused();        // fused.cpp: linear_act, conv2d_act, fused_elementwise (graph fusion)
 
 inline void register_all() {
   register_core();
@@ -28,6 +29,7 @@ inline void register_all() {
   register_index();
   register_loss();
   register_optim();
+  register_fused();
 }
 
 }  // namespace tandem::defs

@@ -1,0 +1,31 @@
+// CPU kernels of the fused OpDefs made by the graph fusion passes (src/ops/defs/fused.cpp).
+//
+// fused_elementwise runs a small register program (see FusedProgram) over blocks of
+// kBlock elements held in per-thread temporaries, so every input is read once and the
+// output written once; each instruction is one call of the per-ISA vectorized kernel
+// (cpu::kernels()) over the block.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "elementwise_table.h"
+#include "tandem/opdef.h"
+
+namespace tandem::cpu {
+
+// Operand encoding in the program: [0, kInputBase) register, kInputBase + k input k,
+// kImmBase + k immediate k. A destination of -1 is the output.
+inline constexpr int64_t kInputBase = 1000, kImmBase = 2000;
+inline constexpr int64_t kFusedBlock = 512;
+// Instructions are kInstr ints: kind (0 unary, 1 binary), op (Unary / Binary code), dst, a, b;
+// params holds alpha, p0, p1 per instruction.
+inline constexpr int64_t kInstr = 5;
+
+// The program held in a node's attributes: "code", "params", "imms", "nregs",
+// "reduce" (0 none, 1 sum over the last dim, 2 mean over the last dim), "keepdim".
+void fused_elementwise_kernel(const KernelArgs& k);
+
+// out = act(out) in place (float32 / float64), act a Unary code with p0/p1.
+void activation_inplace(const Tensor& out, Unary act, double p0, double p1);
+
+}  // namespace tandem::cpu

@@ -1,0 +1,98 @@
+// graph::run_fuse_matmul_act: linear/conv2d + activation -> linear_act/conv2d_act, matching
+// eager for every activation; pre-activation values read elsewhere stay unfused.
+#include "test_fuse_util.h"
+
+namespace tandem::graph {
+namespace {
+
+using testing::count_ops;
+using testing::expect_graph_matches;
+using testing::PlanRecorder;
+
+const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>>& activations() {
+  static const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> acts = {
+      {"relu", [](const Tensor& t) { return relu(t); }},
+      {"gelu", [](const Tensor& t) { return gelu(t); }},
+      {"gelu_tanh", [](const Tensor& t) { return gelu(t, "tanh"); }},
+      {"sigmoid", [](const Tensor& t) { return sigmoid(t); }},
+      {"tanh", [](const Tensor& t) { return tanh(t); }},
+      {"silu", [](const Tensor& t) { return silu(t); }},
+      {"leaky_relu", [](const Tensor& t) { return leaky_relu(t, 0.2); }},
+      {"clamp", [](const Tensor& t) { return clamp(t, -0.5, 0.7); }},
+      {"clamp_min", [](const Tensor& t) { return clamp(t, -0.5, std::nullopt); }},
+  };
+  return acts;
+}
+
+TEST(FuseMatmulAct, LinearAndConvWithEveryActivationMatchEager) {
+  manual_seed(1);
+  NoGradGuard ng;
+  for (const auto& [name, act] : activations()) {
+    SCOPED_TRACE(name);
+    for (DType dt : {DType::Float32, DType::Float64}) {
+      Tensor x = randn({5, 7}, {.dtype = dt}), w = randn({4, 7}, {.dtype = dt}), b = randn({4}, {.dtype = dt});
+      Tensor xi = randn({2, 3, 6, 6}, {.dtype = dt}), wc = randn({4, 3, 3, 3}, {.dtype = dt});
+      PlanRecorder rec;
+      rec.input("x", x);
+      rec.input("xi", xi);
+      rec.variable("w", w);
+      rec.variable("b", b);
+      rec.variable("wc", wc);
+      auto eager = rec.record([&] {
+        return std::vector<Tensor>{act(linear(x, w, b)), act(linear(x, w)), act(conv2d(xi, wc, b, {1, 1}, {1, 1}))};
+      });
+      PassResult r = run_fuse_matmul_act(rec.graph);
+      EXPECT_EQ(r.counts["fused_linear_act"], 2);
+      EXPECT_EQ(r.counts["fused_conv2d_act"], 1);
+      EXPECT_EQ(count_ops(rec.graph, "linear"), 0);
+      EXPECT_EQ(rec.graph.num_nodes(), 3u);
+      double tol = dt == DType::Float32 ? 1e-5 : 1e-12;
+      expect_graph_matches(rec.graph, {x, xi}, eager, tol, tol);
+    }
+  }
+}
+
+TEST(FuseMatmulAct, PreActivationReadElsewhereStaysUnfused) {
+  manual_seed(2);
+  NoGradGuard ng;
+  Tensor x = randn({3, 4}), w = randn({2, 4});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w", w);
+  rec.record([&] {
+    Tensor pre = linear(x, w);
+    Tensor a = gelu(pre);
+    // a second reader of the pre-activation, as gelu's backward node would be
+    return std::vector<Tensor>{mul(a, pre)};
+  });
+  EXPECT_FALSE(run_fuse_matmul_act(rec.graph).changed);
+  PlanRecorder rec2;
+  rec2.input("x", x);
+  rec2.variable("w", w);
+  rec2.record([&] {
+    Tensor pre = linear(x, w);
+    return std::vector<Tensor>{relu(pre), pre};  // pre is a graph output
+  });
+  EXPECT_FALSE(run_fuse_matmul_act(rec2.graph).changed);
+}
+
+TEST(FuseMatmulAct, ZooMlpAndCnnInference) {
+  for (const char* name : {"mlp", "cnn"}) {
+    SCOPED_TRACE(name);
+    manual_seed(5);
+    auto model = models::create(name);
+    model->eval();
+    NoGradGuard ng;
+    Tensor x = randn({3, 1, 28, 28});
+    PlanRecorder rec;
+    rec.input("x", x);
+    for (auto& [n, p] : model->named_parameters()) rec.variable(n, p);
+    auto eager = rec.record([&] { return std::vector<Tensor>{(*model)(x)}; });
+    PassResult r = run_fuse_matmul_act(rec.graph);
+    EXPECT_TRUE(r.changed) << rec.graph.str();
+    expect_graph_matches(rec.graph, {x}, eager, 1e-5, 1e-5);
+  }
+}
+
+}  // namespace
+}  // namespace tandem::graph
