@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "tandem/error.h"
+#include "tandem/graph/fusion.h"
 #include "tandem/graph/passes.h"
 
 namespace tandem::graph {
@@ -29,9 +30,12 @@ std::vector<Pass> builtin_passes() {
       {"cse", run_cse, false, "merges identical nodes and constants"},
       {"dce", run_dce, false, "removes nodes whose results are unused"},
       // Other helpers' passes go here:
-      // {"fold_batchnorm", run_fold_batchnorm, true, "..."},
-      // {"fuse_matmul_act", run_fuse_matmul_act, false, "..."},
-      // {"fuse_elementwise", run_fuse_elementwise, false, "..."},
+      {"fold_batchnorm", run_fold_batchnorm, true,
+       "folds eval-mode batch_norm into the preceding conv2d/linear (new constants)"},
+      {"fuse_matmul_act", run_fuse_matmul_act, false,
+       "linear/conv2d + activation -> linear_act/conv2d_act"},
+      {"fuse_elementwise", run_fuse_elementwise, false,
+       "float32 elementwise regions (+ trailing sum/mean) -> one fused_elementwise kernel"},
       // {"inplace", run_inplace, false, "..."},
       // {"memory_plan", run_memory_plan, false, "..."},
   };
