@@ -22,6 +22,9 @@
 // Each worker runs tandem ops single-threaded (its own OpenMP setting), like PyTorch's
 // workers, so workers do not multiply the caller's thread count.
 //
+// Fast path: a TensorDataset (fashion_mnist, CsvDataset, ...) with no transform and no
+// custom collate is batched by copying its rows straight into the batch tensors.
+//
 // IterableDataset: read in stream order by one thread (num_workers >= 1 means one
 // background thread that prefetches up to max(1, num_workers) * prefetch batches);
 // shuffle is refused, num_batches() is unknown (Error).
