@@ -102,6 +102,11 @@ class PassPipeline {
 
 PipelineReport run_pipeline(Graph& g, const PipelineOptions& options = {});
 
+// A copy of `g` to rewrite while keeping the original (tools show before/after, tests
+// compare): same inputs, nodes, names, outputs and updates; variables alias the same live
+// tensors and constants share their data (passes never write into either).
+Graph copy_graph(const Graph& g);
+
 // ---- The generic passes (one file each in src/graph/passes/) ----
 
 // shape_infer.cpp: re-infers the dtype and shape of every node's outputs from its OpDef,

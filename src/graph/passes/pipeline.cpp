@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <unordered_map>
 
 #include "tandem/error.h"
 #include "tandem/graph/fusion.h"
@@ -173,6 +174,8 @@ PassPipeline PassPipeline::from_spec(const std::string& spec, bool inference) {
     for (const std::string& name : default_pass_order()) {
       const Pass* pass = find_pass(name);
       if (!pass || is_excluded(name) || (pass->inference_only && !inference)) continue;
+      // A pass right after itself (dce twice when no fusion pass sits between) finds nothing.
+      if (!p.names_.empty() && p.names_.back() == name) continue;
       p.names_.push_back(name);
     }
     return p;
@@ -259,6 +262,31 @@ std::string PipelineReport::str() const {
   s += fmt::format("{:<{}}  {:>11}\n", "total", width, fmt::format("{}->{}", nodes_before, nodes_after));
   if (!dump_dir.empty()) s += fmt::format("graphs before/after each pass in {}\n", dump_dir);
   return s;
+}
+
+Graph copy_graph(const Graph& g) {
+  Graph c;
+  std::unordered_map<const Value*, Value*> map;
+  auto copy_name = [](const Value* from, Value* to) { to->name = from->name; };
+  for (Value* v : g.inputs()) map[v] = c.add_input(v->name, v->dtype, v->shape);
+  for (Value* v : g.variables()) map[v] = c.add_variable(v->name, v->data);
+  for (Value* v : g.constants()) map[v] = c.add_constant(v->data, v->name);
+  for (const Node* n : g.nodes()) {
+    std::vector<Value*> inputs;
+    for (const Value* in : n->inputs) inputs.push_back(in ? map.at(in) : nullptr);
+    std::vector<std::pair<DType, SymShape>> outs;
+    for (const Value* out : n->outputs) outs.emplace_back(out->dtype, out->shape);
+    Node* m = c.add_node_with_outputs(*n->op, inputs, n->attrs, outs, n->name);
+    for (size_t i = 0; i < n->outputs.size(); ++i) {
+      copy_name(n->outputs[i], m->outputs[i]);
+      map[n->outputs[i]] = m->outputs[i];
+    }
+  }
+  std::vector<Value*> outputs;
+  for (const Value* o : g.outputs()) outputs.push_back(map.at(o));
+  c.set_outputs(outputs);
+  for (const auto& [var, value] : g.updates()) c.add_update(map.at(var), map.at(value));
+  return c;
 }
 
 // ---- Op properties shared by the passes ----
