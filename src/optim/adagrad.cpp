@@ -4,6 +4,7 @@
 
 #include "fused.h"
 #include "tandem/autograd.h"
+#include "tandem/graph/trace.h"
 #include "tandem/ops.h"
 
 namespace tandem::optim {
@@ -61,6 +62,10 @@ std::vector<std::string> Adagrad::state_names(const std::map<std::string, double
 }
 
 void Adagrad::step() {
+  // Its fused loop is not an op: a traced step would silently leave the update out.
+  TANDEM_CHECK(!graph::is_tracing(),
+               "compile: Adagrad.step() can't be captured yet (its update is not an op); use SGD, "
+               "Adam or AdamW in a compiled step, or call step() outside the compiled function");
   NoGradGuard guard;
   for (auto& group : param_groups()) {
     const double lr = opt(group, "lr"), lr_decay = opt(group, "lr_decay"), eps = opt(group, "eps"),

@@ -4,6 +4,7 @@
 
 #include "fused.h"
 #include "tandem/autograd.h"
+#include "tandem/graph/trace.h"
 #include "tandem/ops.h"
 
 namespace tandem::optim {
@@ -76,6 +77,10 @@ std::vector<std::string> RMSprop::state_names(const std::map<std::string, double
 }
 
 void RMSprop::step() {
+  // Its fused loop is not an op: a traced step would silently leave the update out.
+  TANDEM_CHECK(!graph::is_tracing(),
+               "compile: RMSprop.step() can't be captured yet (its update is not an op); use SGD, "
+               "Adam or AdamW in a compiled step, or call step() outside the compiled function");
   NoGradGuard guard;
   for (auto& group : param_groups()) {
     const double lr = opt(group, "lr"), alpha = opt(group, "alpha"), eps = opt(group, "eps"),

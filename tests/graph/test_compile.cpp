@@ -104,6 +104,20 @@ TEST(Compile, RetraceReasonsNameWhatChanged) {
   EXPECT_EQ(s.reasons[2], "input 0 dtype changed from float32 to float64");
 }
 
+TEST(Compile, RecompileLogLinesWithTheEnvVariable) {
+  setenv("TANDEM_LOG_RECOMPILES", "1", 1);
+  auto f = compile([](const Tensor& x) { return x * 2.0; });
+  unsetenv("TANDEM_LOG_RECOMPILES");
+  ::testing::internal::CaptureStderr();
+  f(zeros({2}));
+  f(zeros({3}));
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("tandem.compile: trace #1: first call"), std::string::npos) << log;
+  EXPECT_NE(log.find("tandem.compile: trace #2: input 0 shape changed from [2] to [3]"),
+            std::string::npos)
+      << log;
+}
+
 TEST(Compile, RetraceLimitIsAnErrorNamingTheCause) {
   auto f = compile([](const Tensor& x) { return x + 1.0; }, {.retrace_limit = 2});
   f(zeros({1}));

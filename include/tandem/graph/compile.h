@@ -28,7 +28,8 @@
 //   - each static argument's formatted value;
 //   - grad mode (is_grad_enabled());
 //   - training/eval mode of every submodule of CompileOptions::modules, and whether each of
-//     their parameters has a .grad;
+//     their parameters has a .grad (left out for parameters whose .grad fn clears with
+//     zero_grad() before backward writes it: a training step traces once);
 //   - dtype/shape of every graph variable (a model converted with to(dtype) re-traces);
 //   - guards registered by traced library code (an optimizer's options other than lr).
 // Every re-trace is counted with its reason (stats(); env TANDEM_LOG_RECOMPILES=1 prints it),
@@ -40,7 +41,12 @@
 //     running stats) are written back at the end of each run. Other tensors from outside fn
 //     (captured by the lambda, made with ones()/zeros()/full() inside fn) are constants:
 //     their contents at trace time (for a captured tensor: its live contents) are used.
-//   - The .grad of each parameter is set to the run's gradient after a compiled step.
+//   - The .grad of each parameter is set to the run's gradient after a compiled step; a step
+//     without zero_grad accumulates into the .grad present at each call, as eager does.
+//   - Optimizers (SGD, Adam, AdamW) record their update as one op per parameter (sgd_step,
+//     adam_step); the learning rate and step count are read from the optimizer before every
+//     run (schedules work); changing another option re-traces. Others (RMSprop, Adagrad) run
+//     their fused loops unseen by the tracer: don't compile their step() yet.
 //   - Host code in fn runs only when tracing. Reading a traced tensor's value on the host
 //     (item(), to_vector(), data_ptr()) throws tandem::Error: the value would be baked into
 //     the graph (no graph breaks yet). Random ops (dropout) draw fresh numbers on every run.
