@@ -129,7 +129,7 @@ TEST(Profiler, SelfTimeExcludesNestedSpans) {
 TEST(Profiler, CompiledFunctionsRecordTheirOps) {
   auto fn = tandem::compile([](const Tensor& x) { return relu(x) * x; });
   Tensor x = randn({4, 4});
-  (void)fn(x);  // traced here; the profiled call below runs the cached graph
+  (void)fn(x);  // traced here; the profiled call below runs the cached graph (a Plan's kernels)
   Profiler p;
   {
     ProfileGuard on(p);
