@@ -40,7 +40,7 @@ Run add_train(CLI::App& app) {
   cmd->add_option("--seed,-s", o->seed, "Random seed (init, data order, augmentation)")
       ->capture_default_str();
   cmd->add_option("--out,-o", o->out_dir, "Run directory (default: runs/<model>-<time>, linked from runs/latest; with --resume: the checkpoint's)");
-  cmd->add_option("--resume", o->resume, "Continue from a checkpoint.safetensors (same settings; --epochs may grow)")
+  cmd->add_option("--resume", o->resume, "Continue from a checkpoint.safetensors (same settings; --epochs may grow with --schedule none)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--train-limit", o->train_limit, "Use only the first N training images")
       ->check(positive());
