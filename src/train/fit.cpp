@@ -21,6 +21,7 @@
 #include "tandem/ops.h"
 #include "tandem/optim.h"
 #include "tandem/train/progress.h"
+#include "run_log.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -315,6 +316,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
                        start_epoch > 0 ? fmt::format(", resuming after epoch {}", start_epoch) : "");
   }
 
+  RunLog log(o, result.run_dir, model_name, *model, *test_set, opt->lr());
   int64_t last_epoch = o.stop_after_epoch > 0 ? std::min(o.stop_after_epoch, o.epochs) : o.epochs;
   double train_seconds_total = 0;
   int64_t train_samples_total = 0;
@@ -327,6 +329,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
     double loss_sum = 0;
     int64_t seen = 0, batch_index = 0;
     for (auto& batch : loader) {
+      log.begin_step(step + 1);
       opt->zero_grad();
       Tensor loss = cross_entropy((*model)(batch.data), batch.target);
       loss.backward();
@@ -341,6 +344,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
       loss_sum += l * n;
       seen += n;
       ++batch_index;
+      log.end_step(step, l, opt->lr(), n);
       if (o.on_step) o.on_step(step, l);
       if (o.verbose) bar.update(batch_index, loss_sum / seen, seen / seconds_since(t0));
     }
@@ -359,6 +363,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
     m.eval_seconds = ev.seconds;
     m.samples_per_second = seen / train_seconds;
     result.history.push_back(m);
+    log.end_epoch(m);
     train_seconds_total += train_seconds;
     train_samples_total += seen;
     if (o.verbose) {
@@ -407,6 +412,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
     out << fmt::format("wrote {}\n      {}\n      {}\n", result.model_path,
                        result.checkpoint_path, result.metrics_path);
   }
+  log.finish(result);  // hparams with the final metrics; prints the event file under "wrote"
   return result;
 }
 

@@ -49,6 +49,14 @@ Run add_train(CLI::App& app) {
   cmd->add_option("--stop-after", o->stop_after_epoch, "Stop after this epoch as if interrupted (the schedule still spans --epochs)")
       ->check(positive());
   cmd->add_flag("--no-progress", [o](int64_t) { o->progress = false; }, "No progress bar");
+  cmd->add_flag("--no-tensorboard", [o](int64_t) { o->tensorboard = false; },
+                "Do not write TensorBoard event files (RUN_DIR/events.out.tfevents.*)");
+  cmd->add_option("--histogram-every", o->histogram_every,
+                  "Steps between weight/gradient histograms (default: once per epoch)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--profile-steps", o->profile_steps,
+                  "Profile the first N steps: RUN_DIR/trace.json (Perfetto) and a table of op times")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", *json, "Print one JSON object with the results as the last line");
   return [o, json] {
     train::FitResult r = train::fit(*o);

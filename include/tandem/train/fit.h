@@ -9,7 +9,8 @@
 //
 // A run directory gets model.safetensors (final weights), checkpoint.safetensors (model,
 // optimizer, scheduler, RNG state, epoch and step after the last finished epoch, rewritten
-// atomically each epoch) and metrics.jsonl (one JSON object per epoch).
+// atomically each epoch), metrics.jsonl (one JSON object per epoch) and TensorBoard event
+// files (`tensorboard --logdir runs`; see src/train/run_log.h for the tags).
 //
 // Determinism: the model is initialized after manual_seed(seed); the batch order of epoch
 // e comes from (seed, e) and augmentation from (seed, e, sample index) (DataLoader), and
@@ -61,6 +62,9 @@ struct TrainOptions {
   bool verbose = true;                 // epoch summaries and the paths written
   std::ostream* out = nullptr;         // where text goes (default std::cout)
   std::function<void(int64_t step, double loss)> on_step;  // after every optimizer step
+  bool tensorboard = true;             // RUN_DIR/events.out.tfevents.* (when writing files)
+  int64_t histogram_every = 0;         // steps between weight/gradient histograms; 0: each epoch
+  int64_t profile_steps = 0;           // > 0: profile the first N steps -> RUN_DIR/trace.json
 };
 
 struct EpochMetrics {
