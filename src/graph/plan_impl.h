@@ -112,6 +112,8 @@ struct Plan::Impl {
 namespace detail {
 // passes/inplace.cpp: marks steps that may write into an input's buffer; returns how many.
 int plan_inplace(Plan::Impl& p);
+// passes/inplace.cpp: whether a graph input still has a symbolic dim (the reporting passes skip).
+bool has_symbolic_inputs(const Graph& g);
 // passes/memory_plan.cpp: offsets for the arena buffers, the arena and MemoryStats.
 void plan_memory(Plan::Impl& p);
 }  // namespace detail

@@ -468,3 +468,37 @@ TEST(PlanEdges, EachOutputOfAMultiOutputKernelMayWriteItsVariable) {
 
 }  // namespace
 }  // namespace tandem::graph
+
+namespace tandem::graph {
+namespace {
+
+TEST(PlanPasses, InplaceAndMemoryPlanReportThroughThePipelineWithoutChangingTheGraph) {
+  Tensor x = randn({4, 8}), w = randn({6, 8});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w", w);
+  rec.record([&] { return std::vector<Tensor>{tanh(relu(linear(x, w))) * 2.0}; });
+  std::string before = rec.graph.str();
+  PipelineReport rep = run_pipeline(rec.graph, {.passes = "inplace,memory_plan"});
+  EXPECT_EQ(rec.graph.str(), before);
+  ASSERT_EQ(rep.passes.size(), 2u);
+  Plan plan = lower(rec.graph);
+  EXPECT_FALSE(rep.passes[0].result.changed);
+  EXPECT_EQ(rep.passes[0].result.counts.at("inplace_steps"), plan.memory().num_inplace);
+  EXPECT_GE(rep.passes[0].result.counts.at("inplace_steps"), 2);
+  EXPECT_EQ(rep.passes[1].result.counts.at("arena_bytes"), static_cast<int64_t>(plan.arena_bytes()));
+  EXPECT_EQ(rep.passes[1].result.counts.at("naive_bytes"), static_cast<int64_t>(plan.memory().naive_bytes));
+  EXPECT_EQ(rep.passes[1].result.counts.at("steps"), 4);
+  EXPECT_NE(rep.str().find("arena_bytes"), std::string::npos) << rep.str();
+  // "all" runs them last; a graph with a symbolic input is reported as such.
+  Graph g;
+  Value* s = g.add_input("s", DType::Float32, {Dim::sym("batch"), 3});
+  g.set_outputs({g.add_node(op("relu"), {s})->output()});
+  PassResult r = run_memory_plan(g);
+  EXPECT_EQ(r.counts.at("symbolic_inputs"), 1);
+  const auto& order = default_pass_order();
+  EXPECT_EQ(order.back(), "memory_plan");
+}
+
+}  // namespace
+}  // namespace tandem::graph

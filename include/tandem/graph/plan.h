@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "tandem/graph/ir.h"
+#include "tandem/graph/passes.h"
 #include "tandem/tensor.h"
 
 namespace tandem::graph {
@@ -133,6 +134,14 @@ class Plan {
   friend Plan lower(const Graph& g, const LowerOptions& options);
   std::unique_ptr<Impl> impl_;
 };
+
+// The planning passes as pipeline entries ("inplace", "memory_plan" in passes.h's registry):
+// they leave the graph unchanged (changed = false) and report, as counts, what graph::lower
+// does with it. run_inplace: inplace_steps, direct_updates. run_memory_plan: arena_bytes,
+// naive_bytes, eager_peak_bytes, live_peak_bytes, buffers, steps. A graph whose inputs still
+// have symbolic dims reports symbolic_inputs = 1 (bind them with shape_infer first).
+PassResult run_inplace(Graph& g);
+PassResult run_memory_plan(Graph& g);
 
 // Lowers `g` (unchanged) to a Plan. Error names the node when an op cannot be lowered or a
 // shape rule fails for the bound shapes.

@@ -15,8 +15,15 @@
 // The first qualifying input slot wins. Steps whose output is written straight into a
 // variable (direct updates) are left alone.
 #include "../plan_impl.h"
+#include "tandem/graph/passes.h"
 
 namespace tandem::graph::detail {
+
+bool has_symbolic_inputs(const Graph& g) {
+  for (const Value* v : g.inputs())
+    if (!is_static(v->shape)) return true;
+  return false;
+}
 
 int plan_inplace(Plan::Impl& p) {
   int count = 0;
@@ -50,3 +57,19 @@ int plan_inplace(Plan::Impl& p) {
 }
 
 }  // namespace tandem::graph::detail
+
+namespace tandem::graph {
+
+PassResult run_inplace(Graph& g) {
+  PassResult r;  // reports only: the graph is unchanged
+  if (detail::has_symbolic_inputs(g)) {
+    r.counts["symbolic_inputs"] = 1;
+    return r;
+  }
+  const MemoryStats& m = lower(g).memory();
+  r.counts["inplace_steps"] = m.num_inplace;
+  r.counts["direct_updates"] = m.num_direct_updates;
+  return r;
+}
+
+}  // namespace tandem::graph

@@ -116,4 +116,21 @@ void plan_memory(Plan::Impl& p) {
 }
 
 }  // namespace detail
+PassResult run_memory_plan(Graph& g) {
+  PassResult r;  // reports only: the graph is unchanged
+  if (detail::has_symbolic_inputs(g)) {
+    r.counts["symbolic_inputs"] = 1;
+    return r;
+  }
+  Plan plan = lower(g);
+  const MemoryStats& m = plan.memory();
+  r.counts["arena_bytes"] = static_cast<int64_t>(m.arena_bytes);
+  r.counts["naive_bytes"] = static_cast<int64_t>(m.naive_bytes);
+  r.counts["eager_peak_bytes"] = static_cast<int64_t>(m.eager_peak_bytes);
+  r.counts["live_peak_bytes"] = static_cast<int64_t>(m.live_peak_bytes);
+  r.counts["buffers"] = m.num_buffers;
+  r.counts["steps"] = static_cast<int64_t>(plan.num_steps());
+  return r;
+}
+
 }  // namespace tandem::graph

@@ -14,6 +14,7 @@
 #include "tandem/error.h"
 #include "tandem/graph/fusion.h"
 #include "tandem/graph/passes.h"
+#include "tandem/graph/plan.h"
 
 namespace tandem::graph {
 
@@ -37,8 +38,8 @@ std::vector<Pass> builtin_passes() {
        "linear/conv2d + activation -> linear_act/conv2d_act"},
       {"fuse_elementwise", run_fuse_elementwise, false,
        "float32 elementwise regions (+ trailing sum/mean) -> one fused_elementwise kernel"},
-      // {"inplace", run_inplace, false, "..."},
-      // {"memory_plan", run_memory_plan, false, "..."},
+      {"inplace", run_inplace, false, "reports the steps graph::lower runs in place (graph unchanged)"},
+      {"memory_plan", run_memory_plan, false, "reports graph::lower's arena vs naive and eager bytes (graph unchanged)"},
   };
 }
 
