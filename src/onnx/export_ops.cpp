@@ -1,0 +1,655 @@
+// ONNX export: one emitter per tandem op (the table at the bottom). Each emitter reads the
+// node's attributes and writes ONNX nodes through the Ctx; decompositions are used where the
+// opset has no single operator (GELU before opset 20, LayerNormalization before 17, SiLU).
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "export_ctx.h"
+#include "tandem/error.h"
+
+namespace tandem::onnx::detail {
+namespace {
+
+using graph::Node;
+using graph::Value;
+using IntVec = std::vector<int64_t>;
+
+Shape static_shape_of(const Value* v, const char* what) {
+  TANDEM_CHECK(graph::is_static(v->shape), "onnx export: {} needs a static shape, got {}", what,
+               graph::shape_str(v->shape));
+  return graph::static_shape(v->shape);
+}
+
+bool present(const Node& n, size_t i) { return i < n.inputs.size() && n.inputs[i] != nullptr; }
+
+DType out_dtype(const Node& n, size_t i = 0) { return n.outputs.at(i)->dtype; }
+
+// Dtype an elementwise op computes in: the floating/larger dtype among its inputs.
+DType compute_dtype(const Node& n, size_t first = 0) {
+  std::vector<TensorMeta> metas;
+  for (size_t i = first; i < n.inputs.size(); ++i) {
+    const Value* v = n.inputs[i];
+    TensorMeta m;
+    m.dtype = v->dtype;
+    if (v->is_constant() && v->data.defined()) {
+      m.is_wrapped_number = v->data.impl()->is_wrapped_number;
+      m.shape = v->data.shape();
+    } else {
+      m.shape = Shape(v->shape.size(), 1);
+    }
+    metas.push_back(m);
+  }
+  return result_type(metas);
+}
+
+void unary(Ctx& c, const Node& n, const char* op) {
+  c.add(op, {c.input_as(n, 0, out_dtype(n))}, {c.output(n)});
+}
+
+template <const char* kOp>
+void emit_unary(Ctx& c, const Node& n) { unary(c, n, kOp); }
+
+// Arithmetic: inputs converted to the output dtype.
+template <const char* kOp>
+void emit_binary(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  c.add(kOp, {c.input_as(n, 0, t), c.input_as(n, 1, t)}, {c.output(n)});
+}
+
+// Comparisons: inputs converted to their common dtype, bool output.
+template <const char* kOp>
+void emit_compare(Ctx& c, const Node& n) {
+  DType t = compute_dtype(n);
+  c.add(kOp, {c.input_as(n, 0, t), c.input_as(n, 1, t)}, {c.output(n)});
+}
+
+template <const char* kOp>
+void emit_logical(Ctx& c, const Node& n) {
+  c.add(kOp, {c.input_as(n, 0, DType::Bool), c.input_as(n, 1, DType::Bool)}, {c.output(n)});
+}
+
+void emit_add_sub(Ctx& c, const Node& n, const char* op) {
+  DType t = out_dtype(n);
+  std::string a = c.input_as(n, 0, t), b = c.input_as(n, 1, t);
+  double alpha = n.attrs.get_or<double>("alpha", 1.0);
+  if (alpha != 1.0) {
+    std::string s = c.tmp(n, "alpha_mul");
+    c.add("Mul", {b, c.scalar(alpha, t, c.base(n, "alpha"))}, {s});
+    b = s;
+  }
+  c.add(op, {a, b}, {c.output(n)});
+}
+
+constexpr char kMul[] = "Mul", kDiv[] = "Div", kPow[] = "Pow", kMin[] = "Min", kMax[] = "Max";
+constexpr char kEqual[] = "Equal", kLess[] = "Less", kLessEq[] = "LessOrEqual", kGreater[] = "Greater",
+               kGreaterEq[] = "GreaterOrEqual";
+constexpr char kAnd[] = "And", kOr[] = "Or", kXor[] = "Xor";
+constexpr char kNeg[] = "Neg", kExp[] = "Exp", kLog[] = "Log", kSqrt[] = "Sqrt", kAbs[] = "Abs",
+               kSign[] = "Sign", kSin[] = "Sin", kCos[] = "Cos", kTanh[] = "Tanh", kSigmoid[] = "Sigmoid",
+               kRelu[] = "Relu", kIdentity[] = "Identity", kNot[] = "Not";
+
+void emit_ne(Ctx& c, const Node& n) {
+  DType t = compute_dtype(n);
+  std::string eq = c.tmp(n, "eq");
+  c.add("Equal", {c.input_as(n, 0, t), c.input_as(n, 1, t)}, {eq});
+  c.add("Not", {eq}, {c.output(n)});
+}
+
+void emit_logical_not(Ctx& c, const Node& n) {
+  c.add("Not", {c.input_as(n, 0, DType::Bool)}, {c.output(n)});
+}
+
+void emit_rsqrt(Ctx& c, const Node& n) {
+  std::string s = c.tmp(n, "sqrt");
+  c.add("Sqrt", {c.input_as(n, 0, out_dtype(n))}, {s});
+  c.add("Reciprocal", {s}, {c.output(n)});
+}
+
+void emit_log1p(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  std::string s = c.tmp(n, "plus1");
+  c.add("Add", {c.input_as(n, 0, t), c.scalar(1.0, t, c.base(n, "one"))}, {s});
+  c.add("Log", {s}, {c.output(n)});
+}
+
+void emit_leaky_relu(Ctx& c, const Node& n) {
+  auto* p = c.add("LeakyRelu", {c.input_as(n, 0, out_dtype(n))}, {c.output(n)});
+  set_attr(p, "alpha", n.attrs.get_or<double>("negative_slope", 0.01));
+}
+
+void emit_silu(Ctx& c, const Node& n) {
+  std::string x = c.input_as(n, 0, out_dtype(n)), s = c.tmp(n, "sigmoid");
+  c.add("Sigmoid", {x}, {s});
+  c.add("Mul", {x, s}, {c.output(n)});
+}
+
+// gelu(x) = 0.5 x (1 + erf(x / sqrt 2)); tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+void emit_gelu(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  std::string x = c.input_as(n, 0, t);
+  bool tanh_form = n.attrs.get_or<std::string>("approximate", "none") == "tanh";
+  std::string inner = c.tmp(n, "inner"), act = c.tmp(n, tanh_form ? "tanh" : "erf");
+  if (tanh_form) {
+    std::string x3 = c.tmp(n, "x3"), x3k = c.tmp(n, "x3k"), sum = c.tmp(n, "sum");
+    c.add("Pow", {x, c.scalar(3.0, t, c.base(n, "three"))}, {x3});
+    c.add("Mul", {x3, c.scalar(0.044715, t, c.base(n, "k"))}, {x3k});
+    c.add("Add", {x, x3k}, {sum});
+    c.add("Mul", {sum, c.scalar(std::sqrt(2.0 / M_PI), t, c.base(n, "sqrt_2_over_pi"))}, {inner});
+    c.add("Tanh", {inner}, {act});
+  } else {
+    c.add("Div", {x, c.scalar(std::sqrt(2.0), t, c.base(n, "sqrt2"))}, {inner});
+    c.add("Erf", {inner}, {act});
+  }
+  std::string one_plus = c.tmp(n, "one_plus"), half_x = c.tmp(n, "half_x");
+  c.add("Add", {act, c.scalar(1.0, t, c.base(n, "one"))}, {one_plus});
+  c.add("Mul", {x, c.scalar(0.5, t, c.base(n, "half"))}, {half_x});
+  c.add("Mul", {half_x, one_plus}, {c.output(n)});
+}
+
+// softplus(x) = log(1 + exp(beta x)) / beta (the threshold only guards overflow).
+void emit_softplus(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  double beta = n.attrs.get_or<double>("beta", 1.0);
+  std::string x = c.input_as(n, 0, t);
+  if (beta == 1.0) {
+    c.add("Softplus", {x}, {c.output(n)});
+    return;
+  }
+  std::string bx = c.tmp(n, "beta_x"), sp = c.tmp(n, "softplus");
+  std::string b = c.scalar(beta, t, c.base(n, "beta"));
+  c.add("Mul", {x, b}, {bx});
+  c.add("Softplus", {bx}, {sp});
+  c.add("Div", {sp, b}, {c.output(n)});
+}
+
+void emit_clamp(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  std::vector<std::string> ins{c.input_as(n, 0, t), "", ""};
+  if (n.attrs.has("min")) ins[1] = c.scalar(n.attrs.get<double>("min"), t, c.base(n, "min"));
+  if (n.attrs.has("max")) ins[2] = c.scalar(n.attrs.get<double>("max"), t, c.base(n, "max"));
+  if (ins[2].empty()) ins.pop_back();
+  if (ins.back().empty()) ins.pop_back();
+  c.add("Clip", ins, {c.output(n)});
+}
+
+void emit_where(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  c.add("Where", {c.input_as(n, 0, DType::Bool), c.input_as(n, 1, t), c.input_as(n, 2, t)}, {c.output(n)});
+}
+
+void emit_masked_fill(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  std::string v = c.scalar(n.attrs.get_or<double>("value", 0.0), t, c.base(n, "value"));
+  c.add("Where", {c.input_as(n, 1, DType::Bool), v, c.input_as(n, 0, t)}, {c.output(n)});
+}
+
+void emit_to(Ctx& c, const Node& n) {
+  auto* p = c.add("Cast", {c.input(n, 0)}, {c.output(n)});
+  set_attr(p, "to", static_cast<int64_t>(onnx_dtype(out_dtype(n))));
+}
+
+void emit_identity(Ctx& c, const Node& n) { c.add("Identity", {c.input(n, 0)}, {c.output(n)}); }
+
+// ---- linear algebra
+
+void emit_linear(Ctx& c, const Node& n) {
+  const Value* x = n.inputs.at(0);
+  DType t = out_dtype(n);
+  std::string xi = c.input_as(n, 0, t), w = c.input_as(n, 1, t);
+  bool has_b = present(n, 2);
+  if (x->shape.size() == 2) {
+    std::vector<std::string> ins{xi, w};
+    if (has_b) ins.push_back(c.input_as(n, 2, t));
+    auto* p = c.add("Gemm", ins, {c.output(n)});
+    set_attr(p, "transB", int64_t{1});
+    return;
+  }
+  std::string wt = c.tmp(n, "weight_t");
+  set_attr(c.add("Transpose", {w}, {wt}), "perm", IntVec{1, 0});
+  if (!has_b) {
+    c.add("MatMul", {xi, wt}, {c.output(n)});
+    return;
+  }
+  std::string mm = c.tmp(n, "matmul");
+  c.add("MatMul", {xi, wt}, {mm});
+  c.add("Add", {mm, c.input_as(n, 2, t)}, {c.output(n)});
+}
+
+void emit_matmul(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  c.add("MatMul", {c.input_as(n, 0, t), c.input_as(n, 1, t)}, {c.output(n)});
+}
+
+// ---- convolution and pooling
+
+IntVec twice(const IntVec& p) {  // [ph, pw] -> ONNX [ph, pw, ph, pw]
+  IntVec out = p;
+  out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+void emit_conv2d(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  std::vector<std::string> ins{c.input_as(n, 0, t), c.input_as(n, 1, t)};
+  if (present(n, 2)) ins.push_back(c.input_as(n, 2, t));
+  Shape w = static_shape_of(n.inputs[1], "conv2d weight");
+  auto* p = c.add("Conv", ins, {c.output(n)});
+  set_attr(p, "kernel_shape", IntVec{w[2], w[3]});
+  set_attr(p, "strides", n.attrs.get<IntVec>("stride"));
+  set_attr(p, "pads", twice(n.attrs.get<IntVec>("padding")));
+  set_attr(p, "dilations", n.attrs.get<IntVec>("dilation"));
+  set_attr(p, "group", n.attrs.get<int64_t>("groups"));
+}
+
+void emit_conv_transpose2d(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  std::vector<std::string> ins{c.input_as(n, 0, t), c.input_as(n, 1, t)};
+  if (present(n, 2)) ins.push_back(c.input_as(n, 2, t));
+  Shape w = static_shape_of(n.inputs[1], "conv_transpose2d weight");
+  auto* p = c.add("ConvTranspose", ins, {c.output(n)});
+  set_attr(p, "kernel_shape", IntVec{w[2], w[3]});
+  set_attr(p, "strides", n.attrs.get<IntVec>("stride"));
+  set_attr(p, "pads", twice(n.attrs.get<IntVec>("padding")));
+  set_attr(p, "dilations", n.attrs.get<IntVec>("dilation"));
+  set_attr(p, "group", n.attrs.get<int64_t>("groups"));
+  IntVec op = n.attrs.get_or<IntVec>("output_padding", IntVec{0, 0});
+  if (op != IntVec{0, 0}) set_attr(p, "output_padding", op);
+}
+
+void emit_max_pool2d(Ctx& c, const Node& n) {
+  auto* p = c.add("MaxPool", {c.input(n, 0)}, {c.output(n)});
+  set_attr(p, "kernel_shape", n.attrs.get<IntVec>("kernel_size"));
+  set_attr(p, "strides", n.attrs.get<IntVec>("stride"));
+  set_attr(p, "pads", twice(n.attrs.get<IntVec>("padding")));
+  IntVec dil = n.attrs.get_or<IntVec>("dilation", IntVec{1, 1});
+  if (dil != IntVec{1, 1}) set_attr(p, "dilations", dil);
+  if (n.attrs.get_or<bool>("ceil_mode", false)) set_attr(p, "ceil_mode", int64_t{1});
+}
+
+void emit_avg_pool2d(Ctx& c, const Node& n) {
+  auto* p = c.add("AveragePool", {c.input(n, 0)}, {c.output(n)});
+  set_attr(p, "kernel_shape", n.attrs.get<IntVec>("kernel_size"));
+  set_attr(p, "strides", n.attrs.get<IntVec>("stride"));
+  set_attr(p, "pads", twice(n.attrs.get<IntVec>("padding")));
+  if (n.attrs.get_or<bool>("ceil_mode", false)) set_attr(p, "ceil_mode", int64_t{1});
+  if (n.attrs.get_or<bool>("count_include_pad", true)) set_attr(p, "count_include_pad", int64_t{1});
+}
+
+void emit_adaptive_avg_pool2d(Ctx& c, const Node& n) {
+  IntVec os = n.attrs.get<IntVec>("output_size");
+  const Value* x = n.inputs.at(0);
+  if (std::all_of(os.begin(), os.end(), [](int64_t v) { return v == 1; })) {
+    c.add("GlobalAveragePool", {c.input(n, 0)}, {c.output(n)});
+    return;
+  }
+  Shape s = static_shape_of(x, "adaptive_avg_pool2d input");
+  int64_t H = s[s.size() - 2], W = s[s.size() - 1];
+  int64_t oh = os[0], ow = os.size() > 1 ? os[1] : os[0];
+  TANDEM_CHECK(H % oh == 0 && W % ow == 0,
+               "onnx export: adaptive_avg_pool2d to {}x{} from {}x{} has uneven windows; only "
+               "output 1 (GlobalAveragePool) or sizes that divide the input are exportable",
+               oh, ow, H, W);
+  auto* p = c.add("AveragePool", {c.input(n, 0)}, {c.output(n)});
+  set_attr(p, "kernel_shape", IntVec{H / oh, W / ow});
+  set_attr(p, "strides", IntVec{H / oh, W / ow});
+}
+
+// ---- normalization
+
+std::string param_or(Ctx& c, const Node& n, size_t i, double fill, int64_t C, DType t, const char* what) {
+  if (present(n, i)) return c.input_as(n, i, t);
+  return c.init(full({C}, fill, {.dtype = t}), c.base(n, what));
+}
+
+void emit_batch_norm(Ctx& c, const Node& n) {
+  TANDEM_CHECK(!n.attrs.get_or<bool>("training", false),
+               "onnx export: batch_norm in training mode; call module->eval() before exporting");
+  for (size_t i = 1; i < n.outputs.size(); ++i)
+    TANDEM_CHECK(n.outputs[i]->users.empty(), "onnx export: batch_norm's statistics outputs are used");
+  TANDEM_CHECK(present(n, 1) && present(n, 2),
+               "onnx export: batch_norm without running statistics cannot run in inference mode");
+  DType t = out_dtype(n);
+  Shape s = static_shape_of(n.inputs[1], "batch_norm running_mean");
+  int64_t C = s.empty() ? 1 : s[0];
+  auto* p = c.add("BatchNormalization",
+                  {c.input_as(n, 0, t), param_or(c, n, 3, 1.0, C, t, "scale"), param_or(c, n, 4, 0.0, C, t, "bias"),
+                   c.input_as(n, 1, t), c.input_as(n, 2, t)},
+                  {c.output(n)});
+  set_attr(p, "epsilon", n.attrs.get_or<double>("eps", 1e-5));
+}
+
+void emit_layer_norm(Ctx& c, const Node& n) {
+  for (size_t i = 1; i < n.outputs.size(); ++i)
+    TANDEM_CHECK(n.outputs[i]->users.empty(), "onnx export: layer_norm's statistics outputs are used");
+  DType t = out_dtype(n);
+  IntVec ns = n.attrs.get<IntVec>("normalized_shape");
+  int64_t k = static_cast<int64_t>(ns.size());
+  int64_t numel = std::accumulate(ns.begin(), ns.end(), int64_t{1}, std::multiplies<>());
+  double eps = n.attrs.get_or<double>("eps", 1e-5);
+  std::string x = c.input_as(n, 0, t);
+  auto affine = [&](size_t i, double fill, const char* what) {
+    if (present(n, i)) return c.input_as(n, i, t);
+    return c.init(full(Shape(ns.begin(), ns.end()), fill, {.dtype = t}), c.base(n, what));
+  };
+  if (c.opset() >= 17) {
+    std::vector<std::string> ins{x, affine(1, 1.0, "scale")};
+    if (present(n, 2)) ins.push_back(c.input_as(n, 2, t));
+    auto* p = c.add("LayerNormalization", ins, {c.output(n)});
+    set_attr(p, "axis", -k);
+    set_attr(p, "epsilon", eps);
+    return;
+  }
+  (void)numel;
+  IntVec axes;
+  for (int64_t i = -k; i < 0; ++i) axes.push_back(i);
+  std::string mean = c.tmp(n, "mean"), d = c.tmp(n, "centered"), d2 = c.tmp(n, "sq"), var = c.tmp(n, "var"),
+              ve = c.tmp(n, "var_eps"), sd = c.tmp(n, "std"), y = c.tmp(n, "normed");
+  set_attr(c.add("ReduceMean", {x}, {mean}), "axes", axes);
+  c.add("Sub", {x, mean}, {d});
+  c.add("Mul", {d, d}, {d2});
+  set_attr(c.add("ReduceMean", {d2}, {var}), "axes", axes);
+  c.add("Add", {var, c.scalar(eps, t, c.base(n, "eps"))}, {ve});
+  c.add("Sqrt", {ve}, {sd});
+  c.add("Div", {d, sd}, {y});
+  if (!present(n, 1) && !present(n, 2)) {
+    c.add("Identity", {y}, {c.output(n)});
+    return;
+  }
+  if (present(n, 1) && present(n, 2)) {
+    std::string yw = c.tmp(n, "scaled");
+    c.add("Mul", {y, c.input_as(n, 1, t)}, {yw});
+    c.add("Add", {yw, c.input_as(n, 2, t)}, {c.output(n)});
+  } else if (present(n, 1)) {
+    c.add("Mul", {y, c.input_as(n, 1, t)}, {c.output(n)});
+  } else {
+    c.add("Add", {y, c.input_as(n, 2, t)}, {c.output(n)});
+  }
+}
+
+// ---- softmax and reductions
+
+template <const char* kOp>
+void emit_softmax(Ctx& c, const Node& n) {
+  auto* p = c.add(kOp, {c.input_as(n, 0, out_dtype(n))}, {c.output(n)});
+  set_attr(p, "axis", n.attrs.get<int64_t>("dim"));
+}
+constexpr char kSoftmax[] = "Softmax", kLogSoftmax[] = "LogSoftmax";
+
+IntVec reduce_dims(const Node& n) {
+  IntVec dims = n.attrs.get_or<IntVec>("dims", IntVec{});
+  if (dims.empty() && n.attrs.has("dim")) dims = {n.attrs.get<int64_t>("dim")};
+  return dims;
+}
+
+// ReduceSum takes axes as an input from opset 13; the others as an attribute until opset 18.
+template <const char* kOp>
+void emit_reduce(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  IntVec dims = reduce_dims(n);
+  bool keep = n.attrs.get_or<bool>("keepdim", false);
+  std::string x = c.input_as(n, 0, t);
+  std::string op = kOp;
+  ::onnx::NodeProto* p;
+  if (op == "ReduceSum") {
+    std::vector<std::string> ins{x};
+    if (!dims.empty()) ins.push_back(c.ints(dims, c.base(n, "axes")));
+    p = c.add(op, ins, {c.output(n)});
+  } else {
+    p = c.add(op, {x}, {c.output(n)});
+    if (!dims.empty()) set_attr(p, "axes", dims);
+  }
+  set_attr(p, "keepdims", int64_t{keep ? 1 : 0});
+}
+constexpr char kReduceSum[] = "ReduceSum", kReduceMean[] = "ReduceMean", kReduceMax[] = "ReduceMax",
+               kReduceMin[] = "ReduceMin", kReduceProd[] = "ReduceProd", kReduceLogSumExp[] = "ReduceLogSumExp";
+
+void emit_norm(Ctx& c, const Node& n) {
+  double p = n.attrs.get_or<double>("p", 2.0);
+  TANDEM_CHECK(p == 1.0 || p == 2.0, "onnx export: norm with p={} (only p=1 and p=2 map to ONNX)", p);
+  DType t = out_dtype(n);
+  IntVec dims = reduce_dims(n);
+  auto* q = c.add(p == 1.0 ? "ReduceL1" : "ReduceL2", {c.input_as(n, 0, t)}, {c.output(n)});
+  if (!dims.empty()) set_attr(q, "axes", dims);
+  set_attr(q, "keepdims", int64_t{n.attrs.get_or<bool>("keepdim", false) ? 1 : 0});
+}
+
+// max(x, dim) / min(x, dim): values and indices.
+template <bool kMaxOp>
+void emit_extreme_dim(Ctx& c, const Node& n) {
+  int64_t dim = n.attrs.get<int64_t>("dim");
+  int64_t keep = n.attrs.get_or<bool>("keepdim", false) ? 1 : 0;
+  std::string x = c.input(n, 0);
+  auto* p = c.add(kMaxOp ? "ReduceMax" : "ReduceMin", {x}, {c.output(n, 0)});
+  set_attr(p, "axes", IntVec{dim});
+  set_attr(p, "keepdims", keep);
+  if (n.outputs.size() > 1) {
+    auto* q = c.add(kMaxOp ? "ArgMax" : "ArgMin", {x}, {c.output(n, 1)});
+    set_attr(q, "axis", dim);
+    set_attr(q, "keepdims", keep);
+  }
+}
+
+template <bool kMaxOp>
+void emit_arg_extreme(Ctx& c, const Node& n) {
+  std::string x = c.input(n, 0);
+  int64_t keep = n.attrs.get_or<bool>("keepdim", false) ? 1 : 0;
+  int64_t axis = 0;
+  if (n.attrs.has("dim")) {
+    axis = n.attrs.get<int64_t>("dim");
+  } else {
+    std::string flat = c.tmp(n, "flat");
+    c.add("Reshape", {x, c.ints({-1}, c.base(n, "shape"))}, {flat});
+    x = flat;
+    keep = 0;
+  }
+  auto* p = c.add(kMaxOp ? "ArgMax" : "ArgMin", {x}, {c.output(n)});
+  set_attr(p, "axis", axis);
+  set_attr(p, "keepdims", keep);
+}
+
+void emit_cumsum(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  std::string axis = c.init(scalar_tensor(static_cast<double>(n.attrs.get<int64_t>("dim")), {.dtype = DType::Int64}),
+                            c.base(n, "axis"));
+  c.add("CumSum", {c.input_as(n, 0, t), axis}, {c.output(n)});
+}
+
+// ---- shapes
+
+// Target shape of a reshape/expand from the output's static shape; in dynamic mode a dim 0
+// that stays the batch is written as "copy" (0) for Reshape or 1 (broadcast) for Expand.
+IntVec target_shape(Ctx& c, const Node& n, int64_t batch_code) {
+  const Value* x = n.inputs.at(0);
+  const Value* y = n.outputs.at(0);
+  IntVec s;
+  for (size_t i = 0; i < y->shape.size(); ++i) {
+    const graph::Dim& d = y->shape[i];
+    TANDEM_CHECK(d.is_static(), "onnx export: {} has a symbolic output dim; trace with static shapes",
+                 n.op->name);
+    s.push_back(d.value);
+  }
+  if (c.dynamic() && !s.empty() && !x->shape.empty() && x->shape[0].is_static() &&
+      x->shape[0].value == c.batch() && s[0] == c.batch())
+    s[0] = batch_code;
+  return s;
+}
+
+void emit_reshape(Ctx& c, const Node& n) {
+  IntVec s = target_shape(c, n, 0);
+  c.add("Reshape", {c.input(n, 0), c.ints(s, c.base(n, "shape"))}, {c.output(n)});
+}
+
+void emit_expand(Ctx& c, const Node& n) {
+  IntVec s = target_shape(c, n, 1);
+  c.add("Expand", {c.input(n, 0), c.ints(s, c.base(n, "shape"))}, {c.output(n)});
+}
+
+void emit_permute(Ctx& c, const Node& n) {
+  IntVec dims = n.attrs.get<IntVec>("dims");
+  int64_t r = static_cast<int64_t>(dims.size());
+  for (auto& d : dims)
+    if (d < 0) d += r;
+  set_attr(c.add("Transpose", {c.input(n, 0)}, {c.output(n)}), "perm", dims);
+}
+
+void emit_slice(Ctx& c, const Node& n) {
+  int64_t dim = n.attrs.get<int64_t>("dim");
+  int64_t start = n.attrs.get_or<int64_t>("start", 0), end = n.attrs.get<int64_t>("end");
+  int64_t step = n.attrs.get_or<int64_t>("step", 1);
+  c.add("Slice",
+        {c.input(n, 0), c.ints({start}, c.base(n, "starts")), c.ints({end}, c.base(n, "ends")),
+         c.ints({dim}, c.base(n, "axes")), c.ints({step}, c.base(n, "steps"))},
+        {c.output(n)});
+}
+
+void emit_cat(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  std::vector<std::string> ins;
+  for (size_t i = 0; i < n.inputs.size(); ++i) ins.push_back(c.input_as(n, i, t));
+  set_attr(c.add("Concat", ins, {c.output(n)}), "axis", n.attrs.get<int64_t>("dim"));
+}
+
+void emit_index_select(Ctx& c, const Node& n) {
+  set_attr(c.add("Gather", {c.input(n, 0), c.input(n, 1)}, {c.output(n)}), "axis",
+           n.attrs.get<int64_t>("dim"));
+}
+
+void emit_gather(Ctx& c, const Node& n) {
+  set_attr(c.add("GatherElements", {c.input(n, 0), c.input(n, 1)}, {c.output(n)}), "axis",
+           n.attrs.get<int64_t>("dim"));
+}
+
+void emit_embedding(Ctx& c, const Node& n) {
+  set_attr(c.add("Gather", {c.input(n, 0), c.input(n, 1)}, {c.output(n)}), "axis", int64_t{0});
+}
+
+// tandem's pads are PyTorch's (last dim first, (left, right) pairs); ONNX wants all begins
+// then all ends, first dim first.
+void emit_pad(Ctx& c, const Node& n) {
+  IntVec tp = n.attrs.get<IntVec>("pads");
+  std::string mode = n.attrs.get_or<std::string>("mode", "constant");
+  size_t r = n.inputs.at(0)->shape.size();
+  IntVec pads(2 * r, 0);
+  for (size_t k = 0; 2 * k + 1 < tp.size(); ++k) {
+    size_t d = r - 1 - k;
+    pads[d] = tp[2 * k];
+    pads[r + d] = tp[2 * k + 1];
+  }
+  std::string onnx_mode = mode == "constant" ? "constant" : mode == "reflect" ? "reflect" : mode == "replicate" ? "edge" : "";
+  TANDEM_CHECK(!onnx_mode.empty(), "onnx export: pad mode '{}' has no ONNX equivalent before opset 19 "
+               "(constant, reflect, replicate are supported)", mode);
+  std::vector<std::string> ins{c.input(n, 0), c.ints(pads, c.base(n, "pads"))};
+  if (mode == "constant") ins.push_back(c.scalar(n.attrs.get_or<double>("value", 0.0), out_dtype(n), c.base(n, "value")));
+  set_attr(c.add("Pad", ins, {c.output(n)}), "mode", onnx_mode);
+}
+
+void emit_topk(Ctx& c, const Node& n) {
+  int64_t k = n.attrs.get<int64_t>("k"), dim = n.attrs.get_or<int64_t>("dim", -1);
+  auto* p = c.add("TopK", {c.input(n, 0), c.ints({k}, c.base(n, "k"))}, {c.output(n, 0), c.output(n, 1)});
+  set_attr(p, "axis", dim);
+  set_attr(p, "largest", int64_t{n.attrs.get_or<bool>("largest", true) ? 1 : 0});
+  set_attr(p, "sorted", int64_t{n.attrs.get_or<bool>("sorted", true) ? 1 : 0});
+}
+
+void emit_sort(Ctx& c, const Node& n) {
+  int64_t dim = n.attrs.get_or<int64_t>("dim", -1);
+  Shape s = static_shape_of(n.inputs.at(0), "sort input");
+  int64_t r = static_cast<int64_t>(s.size());
+  int64_t k = s.at(dim < 0 ? dim + r : dim);
+  auto* p = c.add("TopK", {c.input(n, 0), c.ints({k}, c.base(n, "k"))}, {c.output(n, 0), c.output(n, 1)});
+  set_attr(p, "axis", dim);
+  set_attr(p, "largest", int64_t{n.attrs.get_or<bool>("descending", false) ? 1 : 0});
+  set_attr(p, "sorted", int64_t{1});
+}
+
+void emit_dropout(Ctx& c, const Node& n) {
+  TANDEM_FAIL("onnx export: dropout in training mode; call module->eval() (eval dropout is the identity)");
+}
+
+}  // namespace
+
+const std::map<std::string, Emitter>& emitters() {
+  static const std::map<std::string, Emitter> table = {
+      {"add", [](Ctx& c, const Node& n) { emit_add_sub(c, n, "Add"); }},
+      {"sub", [](Ctx& c, const Node& n) { emit_add_sub(c, n, "Sub"); }},
+      {"mul", emit_binary<kMul>},
+      {"div", emit_binary<kDiv>},
+      {"pow", emit_binary<kPow>},
+      {"minimum", emit_binary<kMin>},
+      {"maximum", emit_binary<kMax>},
+      {"eq", emit_compare<kEqual>},
+      {"ne", emit_ne},
+      {"lt", emit_compare<kLess>},
+      {"le", emit_compare<kLessEq>},
+      {"gt", emit_compare<kGreater>},
+      {"ge", emit_compare<kGreaterEq>},
+      {"logical_and", emit_logical<kAnd>},
+      {"logical_or", emit_logical<kOr>},
+      {"logical_xor", emit_logical<kXor>},
+      {"logical_not", emit_logical_not},
+      {"where", emit_where},
+      {"masked_fill", emit_masked_fill},
+      {"neg", emit_unary<kNeg>},
+      {"exp", emit_unary<kExp>},
+      {"log", emit_unary<kLog>},
+      {"log1p", emit_log1p},
+      {"sqrt", emit_unary<kSqrt>},
+      {"rsqrt", emit_rsqrt},
+      {"abs", emit_unary<kAbs>},
+      {"sign", emit_unary<kSign>},
+      {"sin", emit_unary<kSin>},
+      {"cos", emit_unary<kCos>},
+      {"tanh", emit_unary<kTanh>},
+      {"sigmoid", emit_unary<kSigmoid>},
+      {"relu", emit_unary<kRelu>},
+      {"silu", emit_silu},
+      {"gelu", emit_gelu},
+      {"leaky_relu", emit_leaky_relu},
+      {"softplus", emit_softplus},
+      {"clamp", emit_clamp},
+      {"to", emit_to},
+      {"clone", emit_identity},
+      {"copy", emit_identity},
+      {"linear", emit_linear},
+      {"matmul", emit_matmul},
+      {"bmm", emit_matmul},
+      {"conv2d", emit_conv2d},
+      {"conv_transpose2d", emit_conv_transpose2d},
+      {"max_pool2d", emit_max_pool2d},
+      {"avg_pool2d", emit_avg_pool2d},
+      {"adaptive_avg_pool2d", emit_adaptive_avg_pool2d},
+      {"batch_norm", emit_batch_norm},
+      {"layer_norm", emit_layer_norm},
+      {"softmax", emit_softmax<kSoftmax>},
+      {"log_softmax", emit_softmax<kLogSoftmax>},
+      {"sum", emit_reduce<kReduceSum>},
+      {"mean", emit_reduce<kReduceMean>},
+      {"amax", emit_reduce<kReduceMax>},
+      {"amin", emit_reduce<kReduceMin>},
+      {"prod", emit_reduce<kReduceProd>},
+      {"logsumexp", emit_reduce<kReduceLogSumExp>},
+      {"norm", emit_norm},
+      {"max", emit_extreme_dim<true>},
+      {"min", emit_extreme_dim<false>},
+      {"argmax", emit_arg_extreme<true>},
+      {"argmin", emit_arg_extreme<false>},
+      {"cumsum", emit_cumsum},
+      {"reshape", emit_reshape},
+      {"expand", emit_expand},
+      {"permute", emit_permute},
+      {"slice", emit_slice},
+      {"cat", emit_cat},
+      {"index_select", emit_index_select},
+      {"gather", emit_gather},
+      {"embedding", emit_embedding},
+      {"pad", emit_pad},
+      {"topk", emit_topk},
+      {"sort", emit_sort},
+      {"dropout", emit_dropout},
+  };
+  return table;
+}
+
+}  // namespace tandem::onnx::detail

@@ -1,0 +1,85 @@
+// ONNX export of the zoo models: every model passes ONNX's checker and shape inference (in
+// export itself), and an independent evaluator (tests/reference/check_onnx_export.py, PyTorch
+// implementations of the ONNX operators) reproduces tandem's eager outputs.
+#include <gtest/gtest.h>
+
+#include "tandem/error.h"
+#include "tandem/generator.h"
+#include "tandem/models.h"
+#include "tandem/onnx/export.h"
+#include "test_export_util.h"
+#include "test_util.h"
+
+namespace tandem::onnx {
+namespace {
+
+using exptest::fresh_dir;
+using exptest::module_fn;
+using exptest::write_case;
+using tandem::testing::throws_error;
+
+TEST(OnnxExport, ZooModelsMatchEagerInIndependentEvaluator) {
+  if (!exptest::python_unavailable().empty()) GTEST_SKIP() << exptest::python_unavailable();
+  std::string dir = fresh_dir("zoo");
+  manual_seed(3);
+  for (std::string name : {"mlp", "cnn", "resnet"}) {
+    auto m = models::create(name);
+    Tensor x = randn({2, 1, 28, 28});
+    write_case(dir, name, module_fn(m), {x}, {}, {m});
+    // Dynamic batch: traced at 2, run at 3.
+    write_case(dir, name + "_dynamic", module_fn(m), {x}, {.dynamic_batch = true}, {m},
+               {randn({3, 1, 28, 28})});
+    write_case(dir, name + "_opset13", module_fn(m), {x}, {.opset = 13}, {m});
+  }
+  std::string log;
+  int rc = exptest::run_checker(dir, log);
+  EXPECT_EQ(rc, 0) << log;
+  EXPECT_NE(log.find("9/9 exported models pass"), std::string::npos) << log;
+}
+
+TEST(OnnxExport, InitializersKeepParameterNamesAndModelMetadata) {
+  auto m = models::create("cnn");
+  std::string dir = fresh_dir("names");
+  export_model(m, randn({1, 1, 28, 28}), dir + "/cnn.onnx", {.doc_string = "the zoo CNN"});
+  std::string bytes = exptest::read_file(dir + "/cnn.onnx");
+  for (const char* s : {"conv1.weight", "conv1.bias", "conv2.weight", "fc1.weight", "fc2.bias",
+                        "tandem", "the zoo CNN", "exported by tandem", "input", "output"})
+    EXPECT_NE(bytes.find(s), std::string::npos) << s;
+  EXPECT_NO_THROW(check_model_bytes(bytes));
+}
+
+TEST(OnnxExport, RestoresTrainingMode) {
+  auto m = models::create("resnet");
+  m->train();
+  std::string dir = fresh_dir("mode");
+  export_model(m, randn({1, 1, 28, 28}), dir + "/r.onnx");
+  EXPECT_TRUE(m->is_training());
+}
+
+TEST(OnnxExport, Errors) {
+  auto m = models::create("mlp");
+  std::string dir = fresh_dir("errors");
+  Tensor x = randn({1, 1, 28, 28});
+  EXPECT_TRUE(throws_error([&] { export_model(m, x, dir + "/a.onnx", {.opset = 12}); }, {"opset 12"}));
+  EXPECT_TRUE(throws_error([&] { export_model(m, x, dir + "/a.onnx", {.opset = 18}); }, {"13..17"}));
+  EXPECT_TRUE(throws_error(
+      [&] { export_model(m, x, dir + "/a.onnx", {.input_names = {"a", "b"}}); }, {"2 input names"}));
+  // An op without an ONNX mapping: named, with the supported list.
+  exptest::Fn fn = [](const std::vector<Tensor>& xs) {
+    return std::vector<Tensor>{scatter_add(xs[0], 0, zeros({1, 3}, {.dtype = DType::Int64}), xs[0])};
+  };
+  EXPECT_TRUE(throws_error([&] { export_model(fn, {randn({2, 3})}, dir + "/b.onnx"); },
+                           {"op 'scatter_add'"}));
+  EXPECT_TRUE(throws_error([&] { export_model(fn, {randn({2, 3})}, dir + "/b.onnx"); },
+                           {"supported ops: "}));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/b.onnx"));
+}
+
+TEST(OnnxExport, SupportedOpsAreRegisteredTandemOps) {
+  auto ops = supported_ops();
+  EXPECT_GT(ops.size(), 50u);
+  for (const auto& name : ops) EXPECT_NE(find_op(name), nullptr) << name;
+}
+
+}  // namespace
+}  // namespace tandem::onnx

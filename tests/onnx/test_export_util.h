@@ -1,0 +1,86 @@
+// Helpers for the ONNX export tests: write an export case (model + inputs + eager outputs) to a
+// directory, and run tests/reference/check_onnx_export.py (onnx checker + shape inference + an
+// independent PyTorch evaluator of the ONNX graph) over a directory of cases.
+#pragma once
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "tandem/autograd.h"
+#include "tandem/io/npy.h"
+#include "tandem/nn/module.h"
+#include "tandem/onnx/export.h"
+
+namespace tandem::onnx::exptest {
+
+inline std::string fresh_dir(const std::string& name) {
+  auto d = std::filesystem::temp_directory_path() / fmt::format("tandem_onnx_{}_{}", name, ::getpid());
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+
+inline std::string checker_script() {
+  return std::string(TANDEM_TEST_DATA_DIR) + "/../reference/check_onnx_export.py";
+}
+
+// Empty when python3 with onnx and torch is usable, else why not.
+inline std::string python_unavailable() {
+  static const std::string why = [] {
+    int rc = std::system("/usr/bin/python3 -c 'import onnx, torch, numpy' > /dev/null 2>&1");
+    return rc == 0 ? std::string() : std::string("/usr/bin/python3 with onnx, torch and numpy is not available");
+  }();
+  return why;
+}
+
+// Runs the checker over `dir`; returns its exit code and puts its output in `log`.
+inline int run_checker(const std::string& dir, std::string& log) {
+  std::string out = dir + "/checker.log";
+  std::string cmd = fmt::format("/usr/bin/python3 {} {} > {} 2>&1", checker_script(), dir, out);
+  int rc = std::system(cmd.c_str());
+  std::ifstream f(out);
+  log.assign(std::istreambuf_iterator<char>(f), {});
+  return rc;
+}
+
+using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
+
+// Exports fn traced on `trace_inputs` into <dir>/<name>/model.onnx and writes the eager outputs
+// on `run_inputs` (default: the same) as expected_<i>.npy.
+inline void write_case(const std::string& dir, const std::string& name, const Fn& fn,
+                       const std::vector<Tensor>& trace_inputs, const ExportOptions& opts = {},
+                       const std::vector<std::shared_ptr<nn::Module>>& modules = {},
+                       std::vector<Tensor> run_inputs = {}) {
+  std::string d = dir + "/" + name;
+  std::filesystem::create_directories(d);
+  export_model(fn, trace_inputs, d + "/model.onnx", opts, modules);
+  if (run_inputs.empty()) run_inputs = trace_inputs;
+  std::vector<Tensor> outs;
+  {
+    NoGradGuard ng;
+    for (const auto& m : modules) m->eval();
+    outs = fn(run_inputs);
+  }
+  for (size_t i = 0; i < run_inputs.size(); ++i)
+    io::save_npy(fmt::format("{}/input_{}.npy", d, i), run_inputs[i].contiguous());
+  for (size_t i = 0; i < outs.size(); ++i)
+    io::save_npy(fmt::format("{}/expected_{}.npy", d, i), outs[i].contiguous());
+}
+
+inline Fn module_fn(const std::shared_ptr<nn::Module>& m) {
+  return [m](const std::vector<Tensor>& xs) { return std::vector<Tensor>{m->forward(xs.at(0))}; };
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+}  // namespace tandem::onnx::exptest

@@ -1,0 +1,296 @@
+#!/usr/bin/python3
+"""Independent check of a tandem-exported ONNX model (used by tests/onnx/test_export*.cpp).
+
+    check_onnx_export.py model.onnx [--input x.npy ...] [--expected y.npy ...] [--rtol R --atol A]
+
+1. onnx.checker.check_model(full_check=True) and strict shape inference (Python onnx 1.12);
+2. with --input/--expected: runs the graph with a small PyTorch-based evaluator of the ONNX
+   operators below (Debian's onnx 1.12 has no onnx.reference), written from the ONNX operator
+   spec, and compares every output with the expected .npy (dtype, shape, values).
+Exit status 0 when all checks pass; the message says what failed otherwise. An operator the
+evaluator does not know fails the case, so a test cannot pass silently.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import numpy_helper, shape_inference
+import torch
+import torch.nn.functional as F
+
+DT = {1: torch.float32, 11: torch.float64, 7: torch.int64, 6: torch.int32, 9: torch.bool,
+      2: torch.uint8, 3: torch.int8, 10: torch.float16, 16: torch.bfloat16}
+
+
+def attrs(node):
+    out = {}
+    for a in node.attribute:
+        out[a.name] = onnx.helper.get_attribute_value(a)
+        if isinstance(out[a.name], bytes):
+            out[a.name] = out[a.name].decode()
+    return out
+
+
+def pads_2d(p):
+    # ONNX [h_begin, w_begin, h_end, w_end] -> symmetric (ph, pw) or an explicit F.pad
+    return p
+
+
+def conv(x, w, b, a, transpose=False):
+    k = len(w.shape) - 2
+    strides = a.get("strides", [1] * k)
+    dil = a.get("dilations", [1] * k)
+    pads = a.get("pads", [0] * 2 * k)
+    group = a.get("group", 1)
+    if pads[:k] != pads[k:]:
+        raise ValueError("asymmetric pads not supported by the evaluator")
+    if transpose:
+        return F.conv_transpose2d(x, w, b, stride=strides, padding=pads[:k],
+                                  output_padding=a.get("output_padding", [0] * k), groups=group,
+                                  dilation=dil)
+    return F.conv2d(x, w, b, stride=strides, padding=pads[:k], dilation=dil, groups=group)
+
+
+def reduce(x, ins, a, fn, axes_input=False):
+    axes = None
+    if axes_input and len(ins) > 1 and ins[1] is not None:
+        axes = ins[1].tolist()
+    elif not axes_input:
+        axes = a.get("axes")
+    keep = bool(a.get("keepdims", 1))
+    if axes is None or len(axes) == 0:
+        axes = list(range(x.dim()))
+    axes = sorted([ax % x.dim() for ax in axes]) if x.dim() else []
+    return fn(x, axes, keep)
+
+
+def amax(x, axes, keep):
+    for ax in reversed(axes):
+        x = x.amax(dim=ax, keepdim=keep) if keep else x.amax(dim=ax)
+    return x
+
+
+def amin(x, axes, keep):
+    for ax in reversed(axes):
+        x = x.amin(dim=ax, keepdim=keep)
+    return x
+
+
+def run_node(n, ins):
+    a = attrs(n)
+    op = n.op_type
+    x = ins[0] if ins else None
+    if op == "Gemm":
+        A, B = ins[0], ins[1]
+        if a.get("transA", 0):
+            A = A.t()
+        if a.get("transB", 0):
+            B = B.t()
+        y = a.get("alpha", 1.0) * (A @ B)
+        if len(ins) > 2 and ins[2] is not None:
+            y = y + a.get("beta", 1.0) * ins[2]
+        return [y]
+    simple = {"Relu": torch.relu, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "Exp": torch.exp,
+              "Log": torch.log, "Sqrt": torch.sqrt, "Abs": torch.abs, "Neg": torch.neg,
+              "Sign": torch.sign, "Sin": torch.sin, "Cos": torch.cos, "Erf": torch.erf,
+              "Reciprocal": torch.reciprocal, "Not": torch.logical_not, "Identity": lambda t: t,
+              "Softplus": F.softplus}
+    if op in simple:
+        return [simple[op](x)]
+    binary = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Pow": torch.pow,
+              "MatMul": torch.matmul, "Equal": torch.eq, "Less": torch.lt, "LessOrEqual": torch.le,
+              "Greater": torch.gt, "GreaterOrEqual": torch.ge, "And": torch.logical_and,
+              "Or": torch.logical_or, "Xor": torch.logical_xor, "Min": torch.minimum,
+              "Max": torch.maximum}
+    if op in binary:
+        return [binary[op](ins[0], ins[1])]
+    if op == "Div":
+        if ins[0].dtype.is_floating_point:
+            return [ins[0] / ins[1]]
+        return [torch.div(ins[0], ins[1], rounding_mode="trunc")]
+    if op == "LeakyRelu":
+        return [F.leaky_relu(x, a.get("alpha", 0.01))]
+    if op == "Conv":
+        return [conv(x, ins[1], ins[2] if len(ins) > 2 else None, a)]
+    if op == "ConvTranspose":
+        return [conv(x, ins[1], ins[2] if len(ins) > 2 else None, a, transpose=True)]
+    if op in ("MaxPool", "AveragePool"):
+        k = a["kernel_shape"]
+        s = a.get("strides", [1] * len(k))
+        p = a.get("pads", [0] * 2 * len(k))
+        assert p[:len(k)] == p[len(k):], "asymmetric pads"
+        if op == "MaxPool":
+            return [F.max_pool2d(x, k, s, p[:len(k)], a.get("dilations", [1] * len(k)),
+                                 ceil_mode=bool(a.get("ceil_mode", 0)))]
+        return [F.avg_pool2d(x, k, s, p[:len(k)], ceil_mode=bool(a.get("ceil_mode", 0)),
+                             count_include_pad=bool(a.get("count_include_pad", 0)))]
+    if op == "GlobalAveragePool":
+        return [x.mean(dim=tuple(range(2, x.dim())), keepdim=True)]
+    if op == "BatchNormalization":
+        return [F.batch_norm(x, ins[3], ins[4], ins[1], ins[2], False, 0.0, a.get("epsilon", 1e-5))]
+    if op == "LayerNormalization":
+        axis = a.get("axis", -1) % x.dim()
+        return [F.layer_norm(x, x.shape[axis:], ins[1], ins[2] if len(ins) > 2 else None,
+                             a.get("epsilon", 1e-5))]
+    if op == "Softmax":
+        return [torch.softmax(x, a.get("axis", -1))]
+    if op == "LogSoftmax":
+        return [torch.log_softmax(x, a.get("axis", -1))]
+    if op == "Reshape":
+        shape = ins[1].tolist()
+        shape = [x.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+        return [x.reshape(shape)]
+    if op == "Expand":
+        return [x * torch.ones(ins[1].tolist(), dtype=x.dtype)] if x.dtype != torch.bool else \
+            [torch.broadcast_to(x, torch.broadcast_shapes(x.shape, tuple(ins[1].tolist())))]
+    if op == "Transpose":
+        return [x.permute(a.get("perm", list(reversed(range(x.dim())))))]
+    if op == "Concat":
+        return [torch.cat(ins, a["axis"])]
+    if op == "Slice":
+        starts, ends = ins[1].tolist(), ins[2].tolist()
+        axes = ins[3].tolist() if len(ins) > 3 else list(range(len(starts)))
+        steps = ins[4].tolist() if len(ins) > 4 else [1] * len(starts)
+        idx = [slice(None)] * x.dim()
+        for s, e, ax, st in zip(starts, ends, axes, steps):
+            idx[ax] = slice(s, e, st)
+        return [x[tuple(idx)]]
+    if op == "Gather":
+        axis = a.get("axis", 0) % x.dim()
+        i = ins[1]
+        return [torch.index_select(x, axis, i.reshape(-1)).reshape(
+            x.shape[:axis] + i.shape + x.shape[axis + 1:])]
+    if op == "GatherElements":
+        return [torch.gather(x, a.get("axis", 0), ins[1])]
+    if op == "Cast":
+        return [x.to(DT[a["to"]])]
+    if op == "Clip":
+        lo = ins[1] if len(ins) > 1 and ins[1] is not None else None
+        hi = ins[2] if len(ins) > 2 and ins[2] is not None else None
+        return [torch.clamp(x, lo, hi)]
+    if op == "Where":
+        return [torch.where(ins[0], ins[1], ins[2])]
+    if op == "ReduceSum":
+        return [reduce(x, ins, a, lambda t, ax, k: t.sum(dim=ax, keepdim=k), axes_input=True)]
+    if op == "ReduceMean":
+        return [reduce(x, ins, a, lambda t, ax, k: t.mean(dim=ax, keepdim=k))]
+    if op == "ReduceMax":
+        return [reduce(x, ins, a, amax)]
+    if op == "ReduceMin":
+        return [reduce(x, ins, a, amin)]
+    if op == "ReduceProd":
+        def prod(t, ax, k):
+            for d in reversed(ax):
+                t = t.prod(dim=d, keepdim=k)
+            return t
+        return [reduce(x, ins, a, prod)]
+    if op == "ReduceLogSumExp":
+        return [reduce(x, ins, a, lambda t, ax, k: torch.logsumexp(t, dim=ax, keepdim=k))]
+    if op == "ReduceL2":
+        return [reduce(x, ins, a, lambda t, ax, k: torch.sqrt((t * t).sum(dim=ax, keepdim=k)))]
+    if op == "ReduceL1":
+        return [reduce(x, ins, a, lambda t, ax, k: t.abs().sum(dim=ax, keepdim=k))]
+    if op in ("ArgMax", "ArgMin"):
+        f = torch.argmax if op == "ArgMax" else torch.argmin
+        return [f(x, dim=a.get("axis", 0), keepdim=bool(a.get("keepdims", 1)))]
+    if op == "CumSum":
+        return [torch.cumsum(x, int(ins[1].item()))]
+    if op == "Pad":
+        pads = ins[1].tolist()
+        r = x.dim()
+        tp = []
+        for d in reversed(range(r)):
+            tp += [pads[d], pads[r + d]]
+        mode = a.get("mode", "constant")
+        if mode == "constant":
+            v = ins[2].item() if len(ins) > 2 and ins[2] is not None else 0
+            return [F.pad(x, tp, "constant", v)]
+        return [F.pad(x, tp, {"reflect": "reflect", "edge": "replicate"}[mode])]
+    if op == "TopK":
+        k = int(ins[1].reshape(-1)[0])
+        v, i = torch.topk(x, k, dim=a.get("axis", -1), largest=bool(a.get("largest", 1)),
+                          sorted=bool(a.get("sorted", 1)))
+        return [v, i]
+    raise NotImplementedError(op)
+
+
+def evaluate(model, inputs):
+    env = {}
+    for init in model.graph.initializer:
+        env[init.name] = torch.from_numpy(numpy_helper.to_array(init).copy())
+    for vi, arr in zip(model.graph.input, inputs):
+        env[vi.name] = torch.from_numpy(arr)
+    for n in model.graph.node:
+        ins = [env[i] if i else None for i in n.input]
+        try:
+            outs = run_node(n, ins)
+        except NotImplementedError as e:
+            raise RuntimeError(f"evaluator: ONNX op {e} is not implemented in check_onnx_export.py")
+        for name, t in zip(n.output, outs):
+            env[name] = t
+    return [env[o.name].numpy() for o in model.graph.output]
+
+
+def check_one(model_path, input_files, expected_files, rtol, atol):
+    """Returns None when the model passes, else the reason."""
+    model = onnx.load(model_path)
+    onnx.checker.check_model(model, full_check=True)
+    inferred = shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    for o in inferred.graph.output:
+        if not o.type.tensor_type.HasField("shape"):
+            return f"output {o.name} has no shape"
+    if not input_files:
+        return None
+    outs = evaluate(model, [np.load(f) for f in input_files])
+    if len(outs) != len(expected_files):
+        return f"{len(outs)} outputs, {len(expected_files)} expected"
+    for i, (got, f) in enumerate(zip(outs, expected_files)):
+        want = np.load(f)
+        if got.dtype != want.dtype or got.shape != want.shape:
+            return f"output {i}: got {got.dtype}{list(got.shape)}, want {want.dtype}{list(want.shape)}"
+        if got.dtype.kind in "fc":
+            if not np.allclose(got, want, rtol=rtol, atol=atol):
+                return f"output {i}: max abs error {np.max(np.abs(got - want))}"
+        elif not np.array_equal(got, want):
+            return f"output {i}: values differ"
+    return None
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("model", help="model.onnx, or a directory of cases <case>/model.onnx, "
+                   "<case>/input_<i>.npy, <case>/expected_<i>.npy")
+    p.add_argument("--input", action="append", default=[])
+    p.add_argument("--expected", action="append", default=[])
+    p.add_argument("--rtol", type=float, default=1e-4)
+    p.add_argument("--atol", type=float, default=1e-5)
+    args = p.parse_args()
+    if os.path.isdir(args.model):
+        cases = sorted(d for d in os.listdir(args.model)
+                       if os.path.isfile(os.path.join(args.model, d, "model.onnx")))
+        if not cases:
+            print(f"FAIL: no cases under {args.model}")
+            return 1
+        failed = 0
+        for case in cases:
+            d = os.path.join(args.model, case)
+            files = sorted(os.listdir(d))
+            ins = [os.path.join(d, f) for f in files if f.startswith("input_")]
+            exp = [os.path.join(d, f) for f in files if f.startswith("expected_")]
+            try:
+                why = check_one(os.path.join(d, "model.onnx"), ins, exp, args.rtol, args.atol)
+            except Exception as e:  # checker / inference errors
+                why = f"{type(e).__name__}: {e}"
+            print(f"{'ok  ' if why is None else 'FAIL'} {case}" + ("" if why is None else f": {why}"))
+            failed += why is not None
+        print(f"{len(cases) - failed}/{len(cases)} exported models pass")
+        return 1 if failed else 0
+    why = check_one(args.model, args.input, args.expected, args.rtol, args.atol)
+    print("ok" if why is None else f"FAIL: {why}")
+    return 0 if why is None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
