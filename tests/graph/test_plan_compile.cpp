@@ -108,3 +108,34 @@ TEST(PlanFromCompile, SgdTrainingStepMatchesEager) {
 
 }  // namespace
 }  // namespace tandem::graph
+
+#include "plan_recorder.h"
+#include "tandem/graph/passes.h"
+
+namespace tandem::graph {
+namespace {
+
+// The whole pass pipeline (inference: batch-norm folding, fusion) then a Plan: the zoo models'
+// forward still matches eager (folding changes rounding, hence the tolerance).
+TEST(PlanFromPasses, ZooForwardAfterAllPassesMatchesEager) {
+  for (const char* name : {"mlp", "cnn", "resnet"}) {
+    SCOPED_TRACE(name);
+    manual_seed(24);
+    auto model = models::create(name);
+    model->eval();
+    NoGradGuard ng;
+    Tensor x = randn({4, 1, 28, 28});
+    testing::PlanRecorder rec;
+    rec.input("x", x);
+    for (auto& [n, p] : model->named_parameters()) rec.variable(n, p);
+    for (auto& [n, b] : model->named_buffers()) rec.variable(n, b);
+    auto eager = rec.record([&] { return std::vector<Tensor>{(*model)(x)}; });
+    PipelineReport rep = run_pipeline(rec.graph, {.passes = "all", .inference = true});
+    Plan plan = lower(rec.graph);
+    EXPECT_ALL_CLOSE(plan.run({x})[0], eager[0], 1e-4, 1e-4) << rep.str() << plan.str();
+    EXPECT_ALL_CLOSE(plan.run({x})[0], eager[0], 1e-4, 1e-4);
+  }
+}
+
+}  // namespace
+}  // namespace tandem::graph
