@@ -1,0 +1,112 @@
+// ONNX import: load an .onnx model, run it, and run ONNX's own backend test cases.
+//
+//   auto model = tandem::onnx::Model::load("resnet.onnx");
+//   std::vector<Tensor> y = model.run({{"input", x}});       // outputs in the model's order
+//   fmt::print("{}\n", model.info().str());                  // inputs, outputs, opset, ops
+//   graph::Graph g = tandem::onnx::load("mlp.onnx");         // the model as a tandem Graph
+//
+//   auto r = tandem::onnx::run_conformance({"/usr/share/libonnx-testdata/data/node"});
+//   fmt::print("{}\n", r.summary());                         // passed / failed / unsupported
+//
+// Import maps every ONNX node to tandem ops (a table op name -> converter, one file per op
+// family: src/onnx/import_*.cpp). Nodes whose inputs are all known at load time (initializers,
+// Constant nodes, Shape of a statically shaped value, and everything computed from those,
+// e.g. Shape -> Gather -> Concat -> Reshape's shape) are evaluated once at load.
+// Errors (truncated or corrupt file, unsupported opset, unknown op, wrong input at run time)
+// are tandem::Error naming the node and the problem; ops or dtypes that are not implemented
+// throw onnx::Unsupported (a tandem::Error) naming them.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tandem/error.h"
+#include "tandem/graph/ir.h"
+#include "tandem/tensor.h"
+
+namespace tandem::onnx {
+
+// An op, attribute value or dtype that the importer does not implement.
+class Unsupported : public Error {
+ public:
+  explicit Unsupported(const std::string& msg) : Error(msg) {}
+};
+
+struct ValueInfo {
+  std::string name;
+  DType dtype = DType::Float32;
+  graph::SymShape shape;  // dim_param -> symbolic Dim; unknown rank -> empty with has_shape false
+  bool has_shape = true;
+};
+
+struct ModelInfo {
+  std::vector<ValueInfo> inputs;   // graph inputs that are not initializers
+  std::vector<ValueInfo> outputs;
+  int64_t opset = 0;               // default ("" / "ai.onnx") domain
+  int64_t ir_version = 0;
+  std::string producer;
+  std::map<std::string, int64_t> op_histogram;  // op_type -> node count
+  int64_t num_parameters = 0;      // elements in initializers
+  int64_t num_folded = 0;          // nodes evaluated at load time
+  std::string str() const;         // readable multi-line summary (tandem inspect)
+};
+
+class Model {
+ public:
+  // Parses and imports the model; nodes whose inputs are all known are folded here.
+  static Model load(const std::string& path);
+  static Model load_from_bytes(const std::string& bytes, const std::string& base_dir = ".");
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  // Runs the model on named inputs (every graph input that has no initializer is required).
+  // Error when an input is missing, unknown, or has the wrong dtype/shape (names the input).
+  std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs) const;
+  const ModelInfo& info() const;
+  // The model as a tandem Graph traced at these input shapes (symbolic dims default to 1).
+  graph::Graph to_graph(const std::map<std::string, Shape>& input_shapes = {}) const;
+
+ private:
+  Model();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Model::load(path).to_graph().
+graph::Graph load(const std::string& path);
+
+// A TensorProto file (ONNX test data input_N.pb / output_N.pb) as a Tensor.
+Tensor load_tensor_proto(const std::string& path);
+
+// ---- conformance (ONNX backend test cases: <case>/model.onnx + test_data_set_*/)
+struct CaseResult {
+  enum class Status { Passed, Failed, Unsupported };
+  std::string name;      // case directory name, e.g. "test_add_bcast"
+  std::string dir;
+  std::string op;        // single-node cases: that node's op_type; otherwise "(model)"
+  Status status = Status::Unsupported;
+  std::string message;   // failed: which output and the max error; unsupported: what is missing
+  double max_abs_error = 0;
+};
+struct ConformanceReport {
+  std::vector<CaseResult> cases;
+  int passed() const;
+  int failed() const;
+  int unsupported() const;
+  std::string summary() const;      // one line: "N cases: P passed (x%), F failed, U unsupported"
+  std::string op_table() const;     // per op: passed / failed / unsupported, then each non-pass
+};
+struct ConformanceOptions {
+  double rtol = 1e-3;
+  double atol = 1e-5;  // ONNX backend test tolerances; integer and bool outputs compare exactly
+};
+// Runs one case directory.
+CaseResult run_case(const std::string& case_dir, const ConformanceOptions& options = {});
+// Each dir is a case (contains model.onnx) or a suite of cases (its subdirectories).
+ConformanceReport run_conformance(const std::vector<std::string>& dirs,
+                                  const ConformanceOptions& options = {});
+
+}  // namespace tandem::onnx

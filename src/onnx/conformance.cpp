@@ -1,0 +1,185 @@
+// The ONNX backend-test runner: <case>/model.onnx + test_data_set_*/{input,output}_N.pb.
+#include <fmt/format.h>
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "importer.h"
+
+namespace fs = std::filesystem;
+
+namespace tandem::onnx {
+
+namespace {
+
+std::vector<std::string> sorted_files(const fs::path& dir, const std::string& prefix) {
+  std::vector<std::pair<int, std::string>> files;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && name.size() > prefix.size() + 3 && name.substr(name.size() - 3) == ".pb") {
+      try {
+        files.emplace_back(std::stoi(name.substr(prefix.size(), name.size() - 3 - prefix.size())), e.path().string());
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> out;
+  for (auto& f : files) out.push_back(f.second);
+  return out;
+}
+
+// Max |a-b| and whether every element is within atol + rtol*|b| (NaN == NaN).
+bool compare(const Tensor& got, const Tensor& want, const ConformanceOptions& o, double& max_err, std::string& why) {
+  if (got.shape() != want.shape()) {
+    why = fmt::format("shape {} != expected {}", shape_str(got.shape()), shape_str(want.shape()));
+    return false;
+  }
+  bool exact = !is_floating(want.dtype());
+  if (got.dtype() != want.dtype()) {
+    why = fmt::format("dtype {} != expected {}", got.dtype(), want.dtype());
+    return false;
+  }
+  auto g = got.to(DType::Float64).contiguous().to_vector<double>();
+  auto w = want.to(DType::Float64).contiguous().to_vector<double>();
+  bool ok = true;
+  for (size_t i = 0; i < g.size(); ++i) {
+    double a = g[i], b = w[i];
+    if (std::isnan(a) && std::isnan(b)) continue;
+    if (std::isinf(a) || std::isinf(b)) {
+      if (a != b) {
+        ok = false;
+        max_err = INFINITY;
+      }
+      continue;
+    }
+    double e = std::abs(a - b);
+    max_err = std::max(max_err, std::isnan(e) ? INFINITY : e);
+    if (exact ? e != 0 : !(e <= o.atol + o.rtol * std::abs(b))) ok = false;
+  }
+  if (!ok) why = fmt::format("max abs error {:.3g}", max_err);
+  return ok;
+}
+
+}  // namespace
+
+CaseResult run_case(const std::string& case_dir, const ConformanceOptions& options) {
+  CaseResult r;
+  fs::path dir(case_dir);
+  r.dir = case_dir;
+  r.name = dir.filename().string();
+  r.op = "(model)";
+  try {
+    {
+      // The case's op: its single node (node tests), read before import so that even an
+      // unsupported case is counted under its op.
+      std::ifstream f(dir / "model.onnx", std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      ::onnx::ModelProto m;
+      if (m.ParseFromString(bytes) && m.graph().node_size() == 1) r.op = m.graph().node(0).op_type();
+    }
+    Model model = Model::load((dir / "model.onnx").string());
+    std::vector<fs::path> sets;
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
+    std::sort(sets.begin(), sets.end());
+    TANDEM_CHECK(!sets.empty(), "{}: no test_data_set_* folders", case_dir);
+    for (const auto& set : sets) {
+      auto in_files = sorted_files(set, "input_");
+      auto out_files = sorted_files(set, "output_");
+      std::map<std::string, Tensor> inputs;
+      const auto& infos = model.info().inputs;
+      // Inputs are given in the order of the graph inputs that are not initializers.
+      for (size_t i = 0; i < in_files.size(); ++i) {
+        std::ifstream f(in_files[i], std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        ::onnx::TensorProto t;
+        TANDEM_CHECK(t.ParseFromString(bytes), "{}: not a TensorProto", in_files[i]);
+        if (t.data_type() == 0) throw Unsupported(fmt::format("{}: not a tensor (sequence/optional)", in_files[i]));
+        std::string name = t.name();
+        bool known = false;
+        for (const auto& vi : infos) known = known || vi.name == name;
+        if (!known) {
+          TANDEM_CHECK(i < infos.size(), "{}: more test inputs than model inputs", set.string());
+          name = infos[i].name;
+        }
+        inputs[name] = detail::tensor_from_proto(t, set.string());
+      }
+      std::vector<Tensor> outs = model.run(inputs);
+      TANDEM_CHECK(outs.size() >= out_files.size(), "model gave {} outputs, test has {}", outs.size(), out_files.size());
+      for (size_t i = 0; i < out_files.size(); ++i) {
+        Tensor want = load_tensor_proto(out_files[i]);
+        double err = 0;
+        std::string why;
+        if (!compare(outs[i], want, options, err, why)) {
+          r.status = CaseResult::Status::Failed;
+          r.max_abs_error = err;
+          r.message = fmt::format("{} output {}: {}", set.filename().string(), i, why);
+          return r;
+        }
+        r.max_abs_error = std::max(r.max_abs_error, err);
+      }
+    }
+    r.status = CaseResult::Status::Passed;
+  } catch (const Unsupported& e) {
+    r.status = CaseResult::Status::Unsupported;
+    r.message = e.what();
+  } catch (const std::exception& e) {
+    r.status = CaseResult::Status::Failed;
+    r.message = std::string("error: ") + e.what();
+  }
+  return r;
+}
+
+ConformanceReport run_conformance(const std::vector<std::string>& dirs, const ConformanceOptions& options) {
+  ConformanceReport rep;
+  for (const auto& d : dirs) {
+    if (fs::exists(fs::path(d) / "model.onnx")) {
+      rep.cases.push_back(run_case(d, options));
+      continue;
+    }
+    TANDEM_CHECK(fs::is_directory(d), "'{}' is neither an ONNX test case nor a folder of cases", d);
+    std::vector<std::string> cases;
+    for (const auto& e : fs::directory_iterator(d))
+      if (fs::exists(e.path() / "model.onnx")) cases.push_back(e.path().string());
+    std::sort(cases.begin(), cases.end());
+    for (const auto& c : cases) rep.cases.push_back(run_case(c, options));
+  }
+  return rep;
+}
+
+int ConformanceReport::passed() const {
+  return static_cast<int>(std::count_if(cases.begin(), cases.end(), [](auto& c) { return c.status == CaseResult::Status::Passed; }));
+}
+int ConformanceReport::failed() const {
+  return static_cast<int>(std::count_if(cases.begin(), cases.end(), [](auto& c) { return c.status == CaseResult::Status::Failed; }));
+}
+int ConformanceReport::unsupported() const {
+  return static_cast<int>(std::count_if(cases.begin(), cases.end(), [](auto& c) { return c.status == CaseResult::Status::Unsupported; }));
+}
+
+std::string ConformanceReport::summary() const {
+  int n = static_cast<int>(cases.size());
+  return fmt::format("{} cases: {} passed ({:.1f}%), {} failed, {} unsupported", n, passed(),
+                     n ? 100.0 * passed() / n : 0.0, failed(), unsupported());
+}
+
+std::string ConformanceReport::op_table() const {
+  std::map<std::string, std::array<int, 3>> per_op;
+  for (const auto& c : cases) per_op[c.op][static_cast<int>(c.status)]++;
+  std::string s = summary() + "\n\n" + fmt::format("{:<28} {:>7} {:>7} {:>12}\n", "op", "passed", "failed", "unsupported");
+  for (const auto& [op, n] : per_op) s += fmt::format("{:<28} {:>7} {:>7} {:>12}\n", op, n[0], n[1], n[2]);
+  s += "\nnot passed:\n";
+  for (const auto& c : cases) {
+    if (c.status == CaseResult::Status::Passed) continue;
+    s += fmt::format("  {} [{}] {}: {}\n", c.status == CaseResult::Status::Failed ? "FAILED     " : "UNSUPPORTED", c.op,
+                     c.name, c.message);
+  }
+  return s;
+}
+
+}  // namespace tandem::onnx

@@ -1,0 +1,330 @@
+// onnx::Model: parse a ModelProto, fold what is known at load time, run the rest eagerly
+// node by node through the converter table (src/onnx/import_*.cpp).
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <unordered_map>
+
+#include "importer.h"
+#include "tandem/autograd.h"
+#include "tandem/graph/compile.h"
+
+namespace tandem::onnx {
+
+using namespace detail;
+
+namespace {
+constexpr int64_t kMinOpset = 1;
+constexpr int64_t kMaxOpset = 17;  // what Debian's libonnx 1.12 defines
+
+bool is_random(const std::string& op) {
+  return op == "RandomNormal" || op == "RandomUniform" || op == "RandomNormalLike" ||
+         op == "RandomUniformLike" || op == "Multinomial" || op == "Bernoulli";
+}
+
+ValueInfo value_info(const ::onnx::ValueInfoProto& v) {
+  ValueInfo info;
+  info.name = v.name();
+  const auto& type = v.type();
+  if (!type.has_tensor_type()) {
+    throw Unsupported(fmt::format("graph value '{}' is not a tensor (sequence/map/optional types are not supported)",
+                                  v.name()));
+  }
+  info.dtype = dtype_from_onnx(type.tensor_type().elem_type(), fmt::format("graph value '{}'", v.name()));
+  if (!type.tensor_type().has_shape()) {
+    info.has_shape = false;
+    return info;
+  }
+  int unknown = 0;
+  for (const auto& d : type.tensor_type().shape().dim()) {
+    if (d.has_dim_value()) info.shape.push_back(graph::Dim(d.dim_value()));
+    else if (d.has_dim_param() && !d.dim_param().empty()) info.shape.push_back(graph::Dim::sym(d.dim_param()));
+    else info.shape.push_back(graph::Dim::sym(fmt::format("{}_dim{}", v.name(), unknown++)));
+  }
+  return info;
+}
+}  // namespace
+
+struct Model::Impl {
+  ::onnx::ModelProto proto;
+  std::string base_dir;
+  ModelInfo info;
+  std::unordered_map<std::string, Tensor> consts;  // initializers + folded values
+  std::vector<int> nodes;                          // nodes left to run, in order
+  std::vector<std::vector<std::string>> frees;     // per remaining node: values dead after it
+  std::vector<std::string> output_names;
+
+  std::vector<Tensor> run_node(const ::onnx::NodeProto& n, std::vector<Tensor> inputs) const {
+    auto& table = converters();
+    auto it = table.find(n.op_type());
+    Ctx ctx{n, std::move(inputs), info.opset, static_cast<size_t>(n.output_size()), base_dir};
+    if (it == table.end())
+      throw Unsupported(fmt::format("{}: op '{}' is not supported by tandem's ONNX importer", ctx.where(), n.op_type()));
+    std::vector<Tensor> outs;
+    try {
+      outs = it->second(ctx);
+    } catch (const Unsupported&) {
+      throw;
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      if (msg.rfind("node '", 0) == 0) throw;
+      TANDEM_FAIL("{}: {}", ctx.where(), msg);
+    }
+    return outs;
+  }
+
+  void load(const std::string& bytes) {
+    TANDEM_CHECK(!bytes.empty(), "ONNX model is empty (0 bytes)");
+    TANDEM_CHECK(proto.ParseFromString(bytes),
+                 "not a valid ONNX model: the protobuf does not parse (truncated or corrupt file?)");
+    TANDEM_CHECK(proto.has_graph(), "not a valid ONNX model: it has no graph");
+    info.ir_version = proto.ir_version();
+    info.producer = proto.producer_name();
+    for (const auto& op : proto.opset_import())
+      if (op.domain().empty() || op.domain() == "ai.onnx") info.opset = op.version();
+    TANDEM_CHECK(info.opset != 0 || proto.opset_import_size() == 0 || true, "");
+    if (proto.opset_import_size() == 0) info.opset = 1;
+    if (info.opset < kMinOpset || info.opset > kMaxOpset)
+      TANDEM_FAIL("ONNX opset {} is not supported: tandem imports opsets {} to {} of the default domain",
+                  info.opset, kMinOpset, kMaxOpset);
+    const auto& g = proto.graph();
+
+    std::set<std::string> init_names;
+    for (const auto& t : g.initializer()) {
+      Tensor x = tensor_from_proto(t, base_dir);
+      info.num_parameters += x.numel();
+      consts[t.name()] = x;
+      init_names.insert(t.name());
+    }
+    TANDEM_CHECK(g.sparse_initializer_size() == 0 || true, "");
+    if (g.sparse_initializer_size() > 0) throw Unsupported("sparse initializers are not supported");
+    std::unordered_map<std::string, ValueInfo> known;  // static shapes for Shape folding
+    for (const auto& v : g.input()) {
+      if (init_names.count(v.name())) continue;
+      ValueInfo vi = value_info(v);
+      info.inputs.push_back(vi);
+      known[vi.name] = vi;
+    }
+    for (const auto& v : g.output()) {
+      output_names.push_back(v.name());
+      try {
+        info.outputs.push_back(value_info(v));
+      } catch (const Unsupported&) {
+        throw;
+      }
+    }
+    // ONNX's own shape inference tells which intermediate values have static shapes (for
+    // folding Shape); a model it rejects is still imported, only without that knowledge.
+    try {
+      ::onnx::ModelProto copy = proto;
+      ::onnx::shape_inference::InferShapes(copy);
+      for (const auto& v : copy.graph().value_info()) {
+        try {
+          ValueInfo vi = value_info(v);
+          if (vi.has_shape) known[vi.name] = vi;
+        } catch (const Error&) {
+        }
+      }
+    } catch (...) {
+    }
+
+    auto& table = converters();
+    for (int i = 0; i < g.node_size(); ++i) {
+      const auto& n = g.node(i);
+      std::string where = fmt::format("node '{}' ({})", n.name(), n.op_type());
+      if (!n.domain().empty() && n.domain() != "ai.onnx")
+        throw Unsupported(fmt::format("{}: op '{}' of domain '{}' is not supported (only the default ONNX domain)",
+                                      where, n.op_type(), n.domain()));
+      info.op_histogram[n.op_type()]++;
+      if (!table.count(n.op_type()))
+        throw Unsupported(fmt::format("{}: op '{}' is not supported by tandem's ONNX importer", where, n.op_type()));
+      bool foldable = !is_random(n.op_type());
+      std::vector<Tensor> ins;
+      for (const auto& name : n.input()) {
+        if (name.empty()) {
+          ins.emplace_back();
+          continue;
+        }
+        auto it = consts.find(name);
+        if (it == consts.end()) {
+          foldable = false;
+          break;
+        }
+        ins.push_back(it->second);
+      }
+      if (!foldable && (n.op_type() == "Shape" || n.op_type() == "Size") && n.input_size() == 1) {
+        // Shape of a value whose shape is static: a constant.
+        auto k = known.find(n.input(0));
+        if (k != known.end() && k->second.has_shape && graph::is_static(k->second.shape)) {
+          Tensor probe = empty(graph::static_shape(k->second.shape), {.dtype = k->second.dtype});
+          ins = {probe};
+          foldable = probe.numel() < (int64_t(1) << 28);
+        }
+      }
+      if (foldable) {
+        NoGradGuard ng;
+        auto outs = run_node(n, ins);
+        for (int o = 0; o < n.output_size() && o < static_cast<int>(outs.size()); ++o)
+          if (!n.output(o).empty()) consts[n.output(o)] = outs[o];
+        info.num_folded++;
+        continue;
+      }
+      nodes.push_back(i);
+    }
+    // Liveness: free each intermediate after its last reader.
+    std::unordered_map<std::string, int> last;
+    for (size_t k = 0; k < nodes.size(); ++k)
+      for (const auto& name : g.node(nodes[k]).input()) last[name] = static_cast<int>(k);
+    std::set<std::string> keep(output_names.begin(), output_names.end());
+    frees.assign(nodes.size(), {});
+    for (auto& [name, k] : last)
+      if (!keep.count(name) && !consts.count(name) && !name.empty()) frees[k].push_back(name);
+    for (const auto& name : output_names) {
+      bool defined = consts.count(name) != 0;
+      for (const auto& vi : info.inputs) defined = defined || vi.name == name;
+      for (int k : nodes)
+        for (const auto& o : g.node(k).output()) defined = defined || o == name;
+      TANDEM_CHECK(defined, "graph output '{}' is not produced by any node, input or initializer", name);
+    }
+  }
+};
+
+Model::Model() : impl_(std::make_unique<Impl>()) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+Model Model::load_from_bytes(const std::string& bytes, const std::string& base_dir) {
+  register_all_converters();
+  Model m;
+  m.impl_->base_dir = base_dir;
+  m.impl_->load(bytes);
+  return m;
+}
+
+Model Model::load(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  TANDEM_CHECK(f.good(), "cannot open ONNX model '{}'", path);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  try {
+    return load_from_bytes(bytes, dir.empty() ? "." : dir);
+  } catch (const Unsupported& e) {
+    throw Unsupported(fmt::format("{}: {}", path, e.what()));
+  } catch (const Error& e) {
+    TANDEM_FAIL("{}: {}", path, e.what());
+  }
+}
+
+const ModelInfo& Model::info() const { return impl_->info; }
+
+std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) const {
+  const auto& g = impl_->proto.graph();
+  std::unordered_map<std::string, Tensor> env;
+  std::map<std::string, int64_t> symbols;
+  for (const auto& [name, t] : inputs) {
+    bool found = false;
+    for (const auto& vi : impl_->info.inputs) found = found || vi.name == name;
+    TANDEM_CHECK(found, "input '{}' is not an input of this model", name);
+  }
+  for (const auto& vi : impl_->info.inputs) {
+    auto it = inputs.find(vi.name);
+    TANDEM_CHECK(it != inputs.end() && it->second.defined(), "input '{}' ({} {}) is missing", vi.name, vi.dtype,
+                 graph::shape_str(vi.shape));
+    const Tensor& t = it->second;
+    TANDEM_CHECK(t.dtype() == vi.dtype, "input '{}': expected dtype {}, got {}", vi.name, vi.dtype, t.dtype());
+    if (vi.has_shape) {
+      TANDEM_CHECK(t.dim() == static_cast<int64_t>(vi.shape.size()), "input '{}': expected shape {}, got {}",
+                   vi.name, graph::shape_str(vi.shape), shape_str(t.shape()));
+      for (size_t d = 0; d < vi.shape.size(); ++d) {
+        const auto& dim = vi.shape[d];
+        if (dim.is_static()) {
+          TANDEM_CHECK(dim.value == t.size(d), "input '{}': expected shape {}, got {} (dim {})", vi.name,
+                       graph::shape_str(vi.shape), shape_str(t.shape()), d);
+        } else {
+          auto [s, fresh] = symbols.emplace(dim.symbol, t.size(d));
+          TANDEM_CHECK(fresh || s->second == t.size(d),
+                       "input '{}': dim {} ('{}') is {} but another input binds '{}' to {}", vi.name, d,
+                       dim.symbol, t.size(d), dim.symbol, s->second);
+        }
+      }
+    }
+    env[vi.name] = t;
+  }
+  NoGradGuard ng;
+  for (size_t k = 0; k < impl_->nodes.size(); ++k) {
+    const auto& n = g.node(impl_->nodes[k]);
+    std::vector<Tensor> ins;
+    ins.reserve(n.input_size());
+    for (const auto& name : n.input()) {
+      if (name.empty()) {
+        ins.emplace_back();
+        continue;
+      }
+      auto it = env.find(name);
+      if (it != env.end()) {
+        ins.push_back(it->second);
+        continue;
+      }
+      auto c = impl_->consts.find(name);
+      TANDEM_CHECK(c != impl_->consts.end(), "node '{}' ({}): input '{}' is not defined before it", n.name(),
+                   n.op_type(), name);
+      ins.push_back(c->second);
+    }
+    auto outs = impl_->run_node(n, std::move(ins));
+    for (int o = 0; o < n.output_size(); ++o) {
+      if (n.output(o).empty()) continue;
+      TANDEM_CHECK(o < static_cast<int>(outs.size()), "node '{}' ({}): output {} is not produced", n.name(),
+                   n.op_type(), o);
+      env[n.output(o)] = outs[o];
+    }
+    for (const auto& name : impl_->frees[k]) env.erase(name);
+  }
+  std::vector<Tensor> result;
+  for (const auto& name : impl_->output_names) {
+    auto it = env.find(name);
+    if (it != env.end()) result.push_back(it->second);
+    else result.push_back(impl_->consts.at(name));
+  }
+  return result;
+}
+
+graph::Graph Model::to_graph(const std::map<std::string, Shape>& input_shapes) const {
+  std::vector<Tensor> example;
+  for (const auto& vi : impl_->info.inputs) {
+    Shape s;
+    auto it = input_shapes.find(vi.name);
+    if (it != input_shapes.end()) s = it->second;
+    else
+      for (const auto& d : vi.shape) s.push_back(d.is_static() ? d.value : 1);
+    example.push_back(zeros(s, {.dtype = vi.dtype}));
+  }
+  auto fn = [this](const std::vector<Tensor>& xs) {
+    std::map<std::string, Tensor> named;
+    for (size_t i = 0; i < xs.size(); ++i) named[impl_->info.inputs[i].name] = xs[i];
+    return run(named);
+  };
+  auto compiled = tandem::compile(std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn));
+  compiled(example);
+  // The compiled function is local and dies here: its traced graph can be moved out.
+  return std::move(const_cast<graph::Graph&>(compiled.graph()));
+}
+
+graph::Graph load(const std::string& path) { return Model::load(path).to_graph(); }
+
+std::string ModelInfo::str() const {
+  std::string s = fmt::format("opset {} (ir_version {}, producer '{}')\ninputs:\n", opset, ir_version, producer);
+  for (const auto& v : inputs) s += fmt::format("  {}: {} {}\n", v.name, v.dtype, graph::shape_str(v.shape));
+  s += "outputs:\n";
+  for (const auto& v : outputs) s += fmt::format("  {}: {} {}\n", v.name, v.dtype, graph::shape_str(v.shape));
+  s += fmt::format("parameters: {}\nops ({} nodes, {} folded at load):\n", num_parameters,
+                   [&] { int64_t n = 0; for (auto& [k, c] : op_histogram) n += c; return n; }(), num_folded);
+  for (const auto& [op, c] : op_histogram) s += fmt::format("  {:<24} {}\n", op, c);
+  return s;
+}
+
+}  // namespace tandem::onnx
