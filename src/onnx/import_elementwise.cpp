@@ -66,28 +66,34 @@ Ts thresholded_relu_(Ctx& c) {
   return {where(x > full_like(x, c.f("alpha", 1.0)), x, zeros_like(x))};
 }
 Ts prelu_(Ctx& c) {
-  const Tensor &x = c.in(0), &s = c.in(1);
+  const Tensor& x = c.in(0);
+  Tensor s = c.in(1);
+  // Old opsets: a per-channel slope [C] applies along dim 1.
+  if (s.dim() == 1 && x.dim() > 2 && s.size(0) == x.size(1) && s.size(0) != x.size(-1)) {
+    Shape sh(x.dim() - 1, 1);
+    sh[0] = s.size(0);
+    s = s.reshape(sh);
+  }
   return {where(x < zeros_like(x), x * s, x)};
 }
-Ts erf_(Ctx& c) {
-  // No erf op in tandem: erf(x) = 2*Phi(x*sqrt2) - 1 is not available either; compute on host
-  // into a fresh tensor (exact std::erf), float32/float64 only.
-  Tensor x = c.in(0).contiguous();
-  if (x.dtype() == DType::Float32) {
-    Tensor out = empty(x.shape());
-    const float* p = x.data<float>();
-    float* q = out.data<float>();
-    for (int64_t i = 0; i < x.numel(); ++i) q[i] = std::erf(p[i]);
-    return {out};
-  }
-  if (x.dtype() == DType::Float64) {
-    Tensor out = empty(x.shape(), {.dtype = DType::Float64});
-    const double* p = x.data<double>();
-    double* q = out.data<double>();
-    for (int64_t i = 0; i < x.numel(); ++i) q[i] = std::erf(p[i]);
-    return {out};
-  }
-  c.unsupported(fmt::format("Erf on {}", x.dtype()));
+Tensor float_in(const Tensor& x) { return is_floating(x.dtype()) && x.dtype() != DType::Float16 && x.dtype() != DType::BFloat16 ? x : x.to(DType::Float32); }
+template <const char* Fn>
+Ts host_unary_(Ctx& c) {
+  const Tensor& x = c.in(0);
+  Tensor y = onnx_unary(float_in(x), Fn);
+  return {y.dtype() == DType::Bool ? y : as_dtype(y, x.dtype())};
+}
+constexpr char kErf[] = "erf", kFloor[] = "floor", kCeil[] = "ceil", kRound[] = "round", kTan[] = "tan",
+               kAsin[] = "asin", kAcos[] = "acos", kAtan[] = "atan", kSinh[] = "sinh", kCosh[] = "cosh",
+               kAsinh[] = "asinh", kAcosh[] = "acosh", kAtanh[] = "atanh", kIsNan[] = "isnan";
+Ts isinf_(Ctx& c) {
+  const Tensor& x = c.in(0);
+  Tensor inf = onnx_unary(float_in(x), "isinf");
+  bool pos = c.i("detect_positive", 1) != 0, negv = c.i("detect_negative", 1) != 0;
+  if (pos && negv) return {inf};
+  Tensor sign_ok = pos ? gt(x, zeros_like(x)) : lt(x, zeros_like(x));
+  if (!pos && !negv) return {zeros(x.shape(), {.dtype = DType::Bool})};
+  return {logical_and(inf, sign_ok)};
 }
 Ts clip_(Ctx& c) {
   const Tensor& x = c.in(0);
@@ -162,7 +168,21 @@ void register_elementwise(std::map<std::string, Converter>& t) {
   t["HardSwish"] = hard_swish_;
   t["ThresholdedRelu"] = thresholded_relu_;
   t["PRelu"] = prelu_;
-  t["Erf"] = erf_;
+  t["Erf"] = host_unary_<kErf>;
+  t["Floor"] = host_unary_<kFloor>;
+  t["Ceil"] = host_unary_<kCeil>;
+  t["Round"] = host_unary_<kRound>;
+  t["Tan"] = host_unary_<kTan>;
+  t["Asin"] = host_unary_<kAsin>;
+  t["Acos"] = host_unary_<kAcos>;
+  t["Atan"] = host_unary_<kAtan>;
+  t["Sinh"] = host_unary_<kSinh>;
+  t["Cosh"] = host_unary_<kCosh>;
+  t["Asinh"] = host_unary_<kAsinh>;
+  t["Acosh"] = host_unary_<kAcosh>;
+  t["Atanh"] = host_unary_<kAtanh>;
+  t["IsNaN"] = host_unary_<kIsNan>;
+  t["IsInf"] = isinf_;
   t["Clip"] = clip_;
   t["Min"] = min_;
   t["Max"] = max_;

@@ -154,6 +154,13 @@ Ts conv_transpose_(Ctx& c) {
 
 Ts pool(Ctx& c, bool is_max) {
   Tensor x = c.in(0);
+  if (!is_floating(x.dtype())) {  // integer pools: exact in float64, back to the input's dtype
+    Ctx fc{c.node, c.inputs, c.opset, c.num_outputs, c.base_dir};
+    fc.inputs[0] = x.to(DType::Float64);
+    Ts out = pool(fc, is_max);
+    out[0] = out[0].to(x.dtype());
+    return out;
+  }
   int64_t nd = x.dim() - 2;
   if (nd != 1 && nd != 2) c.unsupported(fmt::format("{} with {} spatial dims", c.node.op_type(), nd));
   if (is_max && c.num_outputs > 1) c.unsupported("MaxPool's Indices output");

@@ -162,10 +162,14 @@ Ts slice_(Ctx& c) {
   return {x.contiguous()};
 }
 
+}  // namespace
+
 Tensor fix_negative(const Tensor& idx, int64_t n) {
   Tensor i = as_dtype(idx, DType::Int64);
-  return where(i < zeros_like(i), i + static_cast<double>(n), i);
+  return where(i < zeros_like(i), i + wrap_scalar(n), i);
 }
+
+namespace {
 
 Ts gather_(Ctx& c) {
   const Tensor &x = c.in(0), &idx = c.in(1);

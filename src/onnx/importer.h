@@ -57,11 +57,14 @@ void register_nn(std::map<std::string, Converter>& t);
 void register_shape(std::map<std::string, Converter>& t);
 void register_reduce(std::map<std::string, Converter>& t);
 void register_rnn(std::map<std::string, Converter>& t);
+void register_extra(std::map<std::string, Converter>& t);
 
 // Shared helpers.
 std::vector<int64_t> to_int64s(const Tensor& t);           // any integer tensor -> values
 int64_t norm_axis(int64_t axis, int64_t rank, const Ctx& c);
 Tensor flip(const Tensor& x, int64_t dim);                  // reversed along dim
 Tensor as_dtype(const Tensor& x, DType dtype);              // no-op when equal
+Tensor fix_negative(const Tensor& idx, int64_t n);          // int64 indices, negatives wrapped
+Tensor onnx_unary(const Tensor& x, const char* fn);         // the onnx_unary op (erf, floor, ...)
 
 }  // namespace tandem::onnx::detail

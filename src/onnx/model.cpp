@@ -86,8 +86,11 @@ struct Model::Impl {
     info.producer = proto.producer_name();
     for (const auto& op : proto.opset_import())
       if (op.domain().empty() || op.domain() == "ai.onnx") info.opset = op.version();
-    TANDEM_CHECK(info.opset != 0 || proto.opset_import_size() == 0 || true, "");
-    if (proto.opset_import_size() == 0) info.opset = 1;
+    // No default-domain import (a model of training or ML ops only): its nodes are reported
+    // as unsupported by domain below.
+    bool has_default = false;
+    for (const auto& op : proto.opset_import()) has_default = has_default || op.domain().empty() || op.domain() == "ai.onnx";
+    if (!has_default) info.opset = kMaxOpset;
     if (info.opset < kMinOpset || info.opset > kMaxOpset)
       TANDEM_FAIL("ONNX opset {} is not supported: tandem imports opsets {} to {} of the default domain",
                   info.opset, kMinOpset, kMaxOpset);

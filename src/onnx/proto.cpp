@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "importer.h"
+#include "tandem/opdef.h"
 
 namespace tandem::onnx::detail {
 
@@ -145,6 +146,11 @@ int64_t norm_axis(int64_t axis, int64_t rank, const Ctx& c) {
 
 Tensor as_dtype(const Tensor& x, DType dtype) { return x.dtype() == dtype ? x : x.to(dtype); }
 
+Tensor onnx_unary(const Tensor& x, const char* fn) {
+  static const OpDef& def = op("onnx_unary");
+  return dispatch1(def, {x}, {{"fn", std::string(fn)}});
+}
+
 Tensor flip(const Tensor& x, int64_t dim) {
   int64_t n = x.size(dim);
   if (n <= 1) return x;
@@ -213,6 +219,7 @@ void register_all_converters() {
     register_shape(t);
     register_reduce(t);
     register_rnn(t);
+    register_extra(t);
     return true;
   }();
   (void)done;

@@ -17,6 +17,7 @@ void register_index();        // index.cpp: index_select, gather, scatter_add, m
 void register_loss();         // loss.cpp
 void register_optim();        // optim_ops.cpp: sgd_step, adam_step (kernels in src/optim)
 void register_fused();        // fused.cpp: linear_act, conv2d_act, fused_elementwise (graph fusion)
+void register_onnx();         // onnx_ops.cpp: elementwise math ONNX needs (erf, floor, ...)
 
 inline void register_all() {
   register_core();
@@ -30,6 +31,7 @@ inline void register_all() {
   register_loss();
   register_optim();
   register_fused();
+  register_onnx();
 }
 
 }  // namespace tandem::defs

@@ -1,0 +1,174 @@
+// ONNX ops beyond the list that the backend tests use and that decompose cheaply into
+// tandem ops: NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss Trilu Mod Hardmax OneHot
+// DepthToSpace SpaceToDepth EyeLike Shrink GatherND.
+#include "importer.h"
+
+namespace tandem::onnx::detail {
+namespace {
+
+using Ts = std::vector<Tensor>;
+
+// loss = -weight[t] * input[n, t, ...]; ignore_index positions count neither in the sum nor
+// in the mean's denominator.
+Tensor nll(const Ctx& c, const Tensor& input, const Tensor& target, const Tensor& weight) {
+  Tensor t = as_dtype(target, DType::Int64);
+  Tensor mask = ones(t.shape(), {.dtype = DType::Bool});
+  if (c.has_attr("ignore_index")) mask = ne(t, full_like(t, static_cast<double>(c.i("ignore_index", 0))));
+  Tensor tc = where(mask, t, zeros_like(t));
+  Tensor g = gather(input, 1, tc.unsqueeze(1)).squeeze(1);
+  Tensor w = weight.defined() ? reshape(index_select(weight, 0, tc.reshape({-1})), t.shape()) : ones(t.shape(), {.dtype = input.dtype()});
+  w = where(mask, w, zeros_like(w));
+  Tensor loss = neg(g * w);
+  std::string red = c.s("reduction", "mean");
+  if (red == "none") return loss;
+  if (red == "sum") return sum(loss);
+  if (red == "mean") return sum(loss) / sum(w);
+  c.fail(fmt::format("unknown reduction '{}'", red));
+}
+
+Ts nll_loss_(Ctx& c) { return {nll(c, c.in(0), c.in(1), c.has_input(2) ? c.in(2) : Tensor())}; }
+
+Ts sce_loss_(Ctx& c) {
+  Tensor lp = log_softmax(c.in(0), 1);
+  Ts out{nll(c, lp, c.in(1), c.has_input(2) ? c.in(2) : Tensor())};
+  if (c.num_outputs > 1) out.push_back(lp);
+  return out;
+}
+
+Ts trilu_(Ctx& c) {
+  const Tensor& x = c.in(0);
+  int64_t k = c.has_input(1) ? to_int64s(c.in(1)).at(0) : 0;
+  bool upper = c.i("upper", 1) != 0;
+  int64_t n = x.size(-2), m = x.size(-1);
+  Tensor rows = arange(static_cast<double>(n)).reshape({n, 1});
+  Tensor cols = arange(static_cast<double>(m)).reshape({1, m});
+  Tensor diff = cols - rows;  // j - i
+  Tensor keep = upper ? ge(diff, full_like(diff, static_cast<double>(k))) : le(diff, full_like(diff, static_cast<double>(k)));
+  return {where(keep, x, zeros_like(x))};
+}
+
+Ts mod_(Ctx& c) {
+  const Tensor &a = c.in(0), &b = c.in(1);
+  bool fmod = c.i("fmod", 0) != 0;
+  Tensor A = a.to(DType::Float64), B = b.to(DType::Float64);
+  Tensor q = A / B;
+  Tensor qi = fmod ? sign(q) * onnx_unary(abs(q), "floor") : onnx_unary(q, "floor");
+  Tensor r = A - B * qi;
+  DType dt = result_type({TensorMeta::of(a), TensorMeta::of(b)});
+  if (!is_floating(dt)) r = where(B == zeros_like(B), zeros_like(r), r);  // x mod 0 -> 0 for ints
+  return {r.to(dt)};
+}
+
+Tensor move_last_to(const Tensor& x, int64_t axis) {  // [..., n] -> n at `axis`
+  int64_t r = x.dim();
+  std::vector<int64_t> perm;
+  for (int64_t d = 0; d < r - 1; ++d) {
+    if (d == axis) perm.push_back(r - 1);
+    perm.push_back(d);
+  }
+  if (axis == r - 1) perm.push_back(r - 1);
+  return permute(x, perm).contiguous();
+}
+
+Ts hardmax_(Ctx& c) {
+  const Tensor& x = c.in(0);
+  if (c.opset < 13) {
+    int64_t axis = norm_axis(c.i("axis", 1), x.dim(), c);
+    int64_t a = 1, b = 1;
+    for (int64_t d = 0; d < x.dim(); ++d) (d < axis ? a : b) *= x.size(d);
+    Tensor idx = argmax(reshape(x, {a, b}), 1);
+    return {reshape(one_hot(idx, b).to(x.dtype()), x.shape())};
+  }
+  int64_t axis = norm_axis(c.i("axis", -1), x.dim(), c);
+  Tensor idx = argmax(x, axis, false);
+  return {move_last_to(one_hot(idx, x.size(axis)).to(x.dtype()), axis)};
+}
+
+Ts one_hot_(Ctx& c) {
+  const Tensor &indices = c.in(0), &values = c.in(2);
+  int64_t depth = static_cast<int64_t>(c.in(1).to(DType::Float64).reshape({-1}).to_vector<double>().at(0));
+  Tensor idx = as_dtype(indices, DType::Int64);
+  idx = where(lt(idx, zeros_like(idx)), idx + wrap_scalar(depth), idx);
+  Tensor valid = logical_and(ge(idx, zeros_like(idx)), lt(idx, full_like(idx, static_cast<double>(depth))));
+  Tensor oh = one_hot(where(valid, idx, zeros_like(idx)), depth);
+  Tensor hot = logical_and(ne(oh, zeros_like(oh)), valid.unsqueeze(-1));
+  int64_t axis = norm_axis(c.i("axis", -1), indices.dim() + 1, c);
+  hot = move_last_to(hot, axis);
+  Tensor off = values.reshape({-1}).select(0, 0), on = values.reshape({-1}).select(0, 1);
+  return {where(hot, on, off).contiguous()};
+}
+
+Ts depth_to_space_(Ctx& c) {
+  const Tensor& x = c.in(0);
+  int64_t b = c.i("blocksize", 1), N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  if (C % (b * b) != 0) c.fail("channels not divisible by blocksize^2");
+  Tensor y;
+  if (c.s("mode", "DCR") == "DCR") y = permute(reshape(x, {N, b, b, C / (b * b), H, W}), {0, 3, 4, 1, 5, 2});
+  else y = permute(reshape(x, {N, C / (b * b), b, b, H, W}), {0, 1, 4, 2, 5, 3});
+  return {reshape(y.contiguous(), {N, C / (b * b), H * b, W * b})};
+}
+
+Ts space_to_depth_(Ctx& c) {
+  const Tensor& x = c.in(0);
+  int64_t b = c.i("blocksize", 1), N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  if (H % b != 0 || W % b != 0) c.fail("spatial dims not divisible by blocksize");
+  Tensor y = permute(reshape(x, {N, C, H / b, b, W / b, b}), {0, 3, 5, 1, 2, 4});
+  return {reshape(y.contiguous(), {N, C * b * b, H / b, W / b})};
+}
+
+Ts eye_like_(Ctx& c) {
+  const Tensor& x = c.in(0);
+  if (x.dim() != 2) c.fail("input must be 2-D");
+  DType dt = c.has_attr("dtype") ? dtype_from_onnx(static_cast<int32_t>(c.i("dtype", 1)), c.where()) : x.dtype();
+  int64_t k = c.i("k", 0), n = x.size(0), m = x.size(1);
+  Tensor diff = arange(static_cast<double>(m)).reshape({1, m}) - arange(static_cast<double>(n)).reshape({n, 1});
+  return {eq(diff, full_like(diff, static_cast<double>(k))).to(dt)};
+}
+
+Ts shrink_(Ctx& c) {
+  const Tensor& x = c.in(0);
+  double bias = c.f("bias", 0.0), lambd = c.f("lambd", 0.5);
+  Tensor xf = x.to(DType::Float64);
+  Tensor y = where(lt(xf, full_like(xf, -lambd)), xf + bias, where(gt(xf, full_like(xf, lambd)), xf - bias, zeros_like(xf)));
+  return {y.to(x.dtype())};
+}
+
+Ts gather_nd_(Ctx& c) {
+  const Tensor &data = c.in(0), &indices = c.in(1);
+  if (c.i("batch_dims", 0) != 0) c.unsupported("GatherND with batch_dims");
+  int64_t k = indices.size(-1), r = data.dim();
+  if (k > r) c.fail("index tuples longer than the data's rank");
+  Tensor idx = as_dtype(indices, DType::Int64);
+  Tensor lin = zeros(Shape(idx.shape().begin(), idx.shape().end() - 1), {.dtype = DType::Int64});
+  int64_t rows = 1;
+  for (int64_t j = 0; j < k; ++j) {
+    Tensor ij = fix_negative(idx.select(-1, j), data.size(j));
+    lin = lin * wrap_scalar(data.size(j)) + ij;
+    rows *= data.size(j);
+  }
+  Shape rest(data.shape().begin() + k, data.shape().end());
+  Shape flat{rows};
+  flat.insert(flat.end(), rest.begin(), rest.end());
+  Tensor picked = index_select(reshape(data, flat), 0, lin.reshape({-1}));
+  Shape out(idx.shape().begin(), idx.shape().end() - 1);
+  out.insert(out.end(), rest.begin(), rest.end());
+  return {reshape(picked, out)};
+}
+
+}  // namespace
+
+void register_extra(std::map<std::string, Converter>& t) {
+  t["NegativeLogLikelihoodLoss"] = nll_loss_;
+  t["SoftmaxCrossEntropyLoss"] = sce_loss_;
+  t["Trilu"] = trilu_;
+  t["Mod"] = mod_;
+  t["Hardmax"] = hardmax_;
+  t["OneHot"] = one_hot_;
+  t["DepthToSpace"] = depth_to_space_;
+  t["SpaceToDepth"] = space_to_depth_;
+  t["EyeLike"] = eye_like_;
+  t["Shrink"] = shrink_;
+  t["GatherND"] = gather_nd_;
+}
+
+}  // namespace tandem::onnx::detail
