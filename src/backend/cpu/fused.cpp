@@ -11,7 +11,8 @@ namespace {
 
 struct InputRef {
   const float* data = nullptr;
-  int mode = 0;               // 0 contiguous full size, 1 single value, 2 gathered
+  int mode = 0;  // 0 contiguous full size, 1 single value, 2 gathered, 3 periodic
+  int64_t period = 0;            // mode 3: contiguous over the trailing dims, repeated
   std::vector<int64_t> strides;  // mode 2: element strides expanded to the output shape
 };
 
@@ -57,6 +58,19 @@ void eval_block(const Program& p, int64_t b0, int64_t n, float* out, float* regs
     } else if (in.mode == 1) {
       ptr[k] = in.data;
       st[k] = 0;
+    } else if (in.mode == 3 && b0 % in.period + n <= in.period) {
+      ptr[k] = in.data + b0 % in.period;  // the block lies inside one period: no copy
+      st[k] = 1;
+    } else if (in.mode == 3) {
+      float* buf = gathered + (g++) * kFusedBlock;
+      for (int64_t j = 0, i = b0 % in.period; j < n;) {
+        int64_t take = std::min(n - j, in.period - i);
+        std::copy(in.data + i, in.data + i + take, buf + j);
+        j += take;
+        i = 0;
+      }
+      ptr[k] = buf;
+      st[k] = 1;
     } else {
       float* buf = gathered + (g++) * kFusedBlock;
       gather(in, p.shape, b0, n, buf);
@@ -136,6 +150,16 @@ void fused_elementwise_kernel(const KernelArgs& k) {
       const size_t lead = shape.size() - t.dim();
       for (size_t d = 0; d < static_cast<size_t>(t.dim()); ++d)
         if (t.size(d) != 1) in.strides[lead + d] = t.stride(d);
+      // Periodic: the expanded strides are 0 on leading dims, then contiguous strides over
+      // the trailing dims (a bias [C] against [N, C]): element i is data[i % numel].
+      int64_t expect = 1, d = static_cast<int64_t>(shape.size()) - 1;
+      for (; d >= 0 && (in.strides[d] == expect || shape[d] == 1); --d) expect *= shape[d];
+      bool rest_zero = true;
+      for (int64_t e = d; e >= 0; --e) rest_zero &= in.strides[e] == 0 || shape[e] == 1;
+      if (t.is_contiguous() && rest_zero && expect == t.numel()) {
+        in.mode = 3;
+        in.period = expect;
+      }
     }
     p.inputs.push_back(std::move(in));
   }
