@@ -1,6 +1,6 @@
 // Graph fusion passes, measured through graph::lower + Plan (eval mode, no grad).
 //
-//   fuse_chain/1M/{eager,plan,plan_fused}  gelu(x * w + b) * y on x, y [1024, 1024], w, b [1024]:
+//   fuse_chain/{1M,16M}/{eager,plan,plan_fused}  gelu(x * w + b) * y on x, y [rows, 1024], w, b [1024]:
 //                                          5 kernels and 4 temporaries vs one fused_elementwise
 //   fuse_infer/<model>_b<N>/{plan,plan_passes}
 //                                          the zoo model's traced forward lowered as traced vs
@@ -23,15 +23,15 @@
 namespace tandem::bench {
 namespace {
 
-void chain_case(benchmark::State& state, int mode) {
+void chain_case(benchmark::State& state, int mode, int64_t rows) {
   manual_seed(0);
   NoGradGuard ng;
-  Tensor x = randn({1024, 1024}), w = randn({1024}), b = randn({1024}), y = randn({1024, 1024});
+  Tensor x = randn({rows, 1024}), w = randn({1024}), b = randn({1024}), y = randn({rows, 1024});
   auto fn = [](const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) { return gelu(x * w + b) * y; };
   auto compiled = compile(fn);
   std::unique_ptr<graph::Plan> plan;
   std::vector<Tensor> in = {x, w, b, y};
-  std::vector<Tensor> out = {empty({1024, 1024})};
+  std::vector<Tensor> out = {empty({rows, 1024})};
   size_t nodes = 0;
   if (!try_once(state, [&] {
         compiled(x, w, b, y);
@@ -46,7 +46,7 @@ void chain_case(benchmark::State& state, int mode) {
     else plan->run_into(in, out);
   }
   state.counters["nodes"] = static_cast<double>(nodes);
-  set_bytes(state, 4.0 * (3 * 1024 * 1024 + 2 * 1024));
+  set_bytes(state, 4.0 * (3 * rows * 1024 + 2 * 1024));
 }
 
 void infer_case(benchmark::State& state, const std::string& name, int64_t batch, bool passes) {
@@ -75,9 +75,13 @@ void infer_case(benchmark::State& state, const std::string& name, int64_t batch,
 }
 
 int register_all() {
-  benchmark::RegisterBenchmark("fuse_chain/1M/eager", chain_case, 0)->UseRealTime();
-  benchmark::RegisterBenchmark("fuse_chain/1M/plan", chain_case, 1)->UseRealTime();
-  benchmark::RegisterBenchmark("fuse_chain/1M/plan_fused", chain_case, 2)->UseRealTime();
+  for (int64_t rows : {1024, 16384}) {
+    std::string size = rows == 1024 ? "1M" : "16M";
+    for (int mode : {0, 1, 2}) {
+      const char* kind = mode == 0 ? "eager" : mode == 1 ? "plan" : "plan_fused";
+      benchmark::RegisterBenchmark(("fuse_chain/" + size + "/" + kind).c_str(), chain_case, mode, rows)->UseRealTime();
+    }
+  }
   for (const char* m : {"mlp", "cnn", "resnet"})
     for (int64_t b : {1, 64})
       for (bool p : {false, true}) {

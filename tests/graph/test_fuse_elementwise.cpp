@@ -72,6 +72,33 @@ TEST(FuseElementwise, LeavesOtherDtypesAndEscapingValuesAlone) {
   expect_graph_matches(rec2.graph, {a}, eager, 1e-6, 1e-6);
 }
 
+// Backward formulas (as in a training step's graph) fuse with their neighbours.
+TEST(FuseElementwise, ActivationBackwardsFuse) {
+  manual_seed(4);
+  NoGradGuard ng;
+  for (const char* bw : {"relu_backward", "tanh_backward", "sigmoid_backward", "silu_backward", "gelu_backward"}) {
+    for (const char* approx : {"none", "tanh"}) {
+      if (std::string(approx) == "tanh" && std::string(bw) != "gelu_backward") continue;
+      SCOPED_TRACE(std::string(bw) + " " + approx);
+      Graph g;
+      Tensor gt = randn({6, 33}), xt = randn({6, 33}), st = randn({33});
+      Value* gv = g.add_input("g", DType::Float32, {6, 33});
+      Value* xv = g.add_input("x", DType::Float32, {6, 33});
+      Value* sv = g.add_input("s", DType::Float32, {33});
+      Attrs a;
+      if (std::string(bw) == "gelu_backward") a.set("approximate", std::string(approx));
+      Value* y = g.add_node(op("tanh"), {xv})->output();  // a saved value in (-1, 1)
+      Value* d = g.add_node(op(bw), {gv, y}, a)->output();
+      Value* o = g.add_node(op("mul"), {d, sv})->output();
+      g.set_outputs({o});
+      std::vector<Tensor> before = run(g, {gt, xt, st});
+      PassResult r = run_fuse_elementwise(g);
+      EXPECT_EQ(r.counts["fused_nodes"], 3);
+      expect_graph_matches(g, {gt, xt, st}, before, 1e-6, 1e-6);
+    }
+  }
+}
+
 // Random DAGs of elementwise ops over inputs of broadcasting shapes; random values escape
 // as graph outputs. The fused graph must equal eager.
 TEST(FuseElementwise, RandomGraphsMatchEager) {

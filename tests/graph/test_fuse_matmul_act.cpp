@@ -52,6 +52,22 @@ TEST(FuseMatmulAct, LinearAndConvWithEveryActivationMatchEager) {
   }
 }
 
+TEST(FuseMatmulAct, SeparateBiasAddJoinsTheLinear) {
+  manual_seed(3);
+  NoGradGuard ng;
+  Tensor x = randn({5, 7}), w = randn({4, 7}), b = randn({4});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w", w);
+  rec.variable("b", b);
+  auto eager = rec.record([&] { return std::vector<Tensor>{gelu(linear(x, w) + b), relu(b + linear(x, w))}; });
+  PassResult r = run_fuse_matmul_act(rec.graph);
+  EXPECT_EQ(r.counts["fused_bias_add"], 1);  // the bias as add's first operand is left alone
+  EXPECT_EQ(r.counts["fused_linear_act"], 1);
+  EXPECT_EQ(count_ops(rec.graph, "linear_act"), 1);
+  expect_graph_matches(rec.graph, {x}, eager, 1e-5, 1e-5);
+}
+
 TEST(FuseMatmulAct, PreActivationReadElsewhereStaysUnfused) {
   manual_seed(2);
   NoGradGuard ng;

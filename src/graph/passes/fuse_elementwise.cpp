@@ -49,6 +49,10 @@ bool primitive(const Node* n, Prim& prim, double params[3]) {
       {"clamp", {0, int(U::Clamp)}},   {"add", {1, int(B::Add)}},         {"sub", {1, int(B::Sub)}},
       {"mul", {1, int(B::Mul)}},       {"div", {1, int(B::Div)}},         {"pow", {1, int(B::Pow)}},
       {"minimum", {1, int(B::Minimum)}}, {"maximum", {1, int(B::Maximum)}},
+      // Backward formulas of the activations (training graphs): (grad, saved value).
+      {"tanh_backward", {1, int(B::TanhBackward)}}, {"sigmoid_backward", {1, int(B::SigmoidBackward)}},
+      {"relu_backward", {1, int(B::ReluBackward)}}, {"gelu_backward", {1, int(B::GeluBackward)}},
+      {"silu_backward", {1, int(B::SiluBackward)}},
   };
   auto it = table.find(n->op->name);
   if (it == table.end()) return false;
@@ -59,6 +63,8 @@ bool primitive(const Node* n, Prim& prim, double params[3]) {
   params[1] = params[2] = 0.0;
   const std::string& name = n->op->name;
   if (name == "gelu" && a.get_or<std::string>("approximate", "none") == "tanh") prim.code = int(U::GeluTanh);
+  if (name == "gelu_backward" && a.get_or<std::string>("approximate", "none") == "tanh")
+    prim.code = int(cpu::Binary::GeluTanhBackward);
   if (name == "leaky_relu") params[1] = a.get_or<double>("negative_slope", 0.01);
   if (name == "softplus") {
     params[1] = a.get_or<double>("beta", 1.0);

@@ -1,4 +1,5 @@
-// fuse_matmul_act: linear / conv2d (bias included) followed by an activation (relu, gelu,
+// fuse_matmul_act: linear / conv2d (bias included, or a linear's bias added by a separate add)
+// followed by an activation (relu, gelu,
 // sigmoid, tanh, silu, leaky_relu, clamp) becomes one "linear_act" / "conv2d_act" node whose
 // kernel applies the activation to the output while it is still in cache.
 // Leaves alone: a pre-activation value read by anything else (a backward node such as
@@ -49,17 +50,38 @@ PassResult run_fuse_matmul_act(Graph& g) {
     if (act->inputs.size() != 1 || act->inputs[0] == nullptr) continue;
     Value* pre = act->inputs[0];
     Node* p = pre->producer;
+    // A bias added separately: add(linear(x, w), b) with b [out] and linear without a bias.
+    Node* bias_add = nullptr;
+    Value* bias = nullptr;
+    if (p != nullptr && p->op->name == "add" && p->attrs.get_or<double>("alpha", 1.0) == 1.0) {
+      Value* mm = p->inputs[0];
+      Value* b = p->inputs[1];
+      Node* q = mm ? mm->producer : nullptr;
+      if (q && q->op == linear_def && q->inputs[2] == nullptr && b && b->shape.size() == 1 &&
+          !mm->shape.empty() && b->shape[0] == mm->shape.back() && b->dtype == mm->dtype &&
+          mm->dtype == pre->dtype && only_user(g, mm, p)) {
+        bias_add = p;
+        bias = b;
+        p = q;
+      }
+    }
     if (p == nullptr || (p->op != linear_def && p->op != conv_def)) continue;
     if (pre->dtype != DType::Float32 && pre->dtype != DType::Float64) continue;
     if (act->output()->dtype != pre->dtype || !only_user(g, pre, act)) continue;
     Attrs attrs = p->attrs;
     if (!activation_attrs(act, attrs)) continue;
     const bool is_linear = p->op == linear_def;
-    Node* n = g.add_node(op(is_linear ? "linear_act" : "conv2d_act"), p->inputs, attrs,
+    std::vector<Value*> inputs = p->inputs;
+    if (bias_add) inputs[2] = bias;
+    Node* n = g.add_node(op(is_linear ? "linear_act" : "conv2d_act"), inputs, attrs,
                          p->name.empty() ? act->name : p->name);
-    g.move_before(n, p);
+    g.move_before(n, bias_add ? bias_add : p);  // after the bias's producer
     g.replace_all_uses(act->output(), n->output());
     g.remove_node(act);
+    if (bias_add) {
+      g.remove_node(bias_add);
+      result.add("fused_bias_add");
+    }
     g.remove_node(p);
     result.add(is_linear ? "fused_linear_act" : "fused_conv2d_act");
   }
