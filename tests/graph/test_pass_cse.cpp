@@ -48,6 +48,29 @@ TEST(PassCse, DifferentAttrsOrInputOrderStaySeparate) {
   EXPECT_EQ(g.num_nodes(), 6u);
 }
 
+TEST(PassCse, CommutedAddAndMulMergeOthersDoNot) {
+  Graph g;
+  Value* x = g.add_input("x", DType::Float32, {3});
+  Value* y = g.add_input("y", DType::Float32, {2, 3});
+  Value* a0 = g.add_node(op("add"), {x, y})->output();
+  Value* a1 = g.add_node(op("add"), {y, x})->output();                      // merges with a0
+  Value* a2 = g.add_node(op("add"), {y, x}, {{"alpha", 2.0}})->output();    // y + 2x: stays
+  Value* a3 = g.add_node(op("add"), {x, y}, {{"alpha", 2.0}})->output();    // x + 2y: stays
+  Value* m0 = g.add_node(op("mul"), {y, x})->output();
+  Value* m1 = g.add_node(op("mul"), {x, y})->output();                      // merges with m0
+  Value* x0 = g.add_node(op("maximum"), {x, y})->output();
+  Value* x1 = g.add_node(op("maximum"), {y, x})->output();                  // stays
+  g.set_outputs({g.add_node(op("cat"), {a0, a1, a2, a3, m0, m1, x0, x1}, {{"dim", int64_t{0}}})->output()});
+  PassResult r = run_cse(g);
+  EXPECT_EQ(r.counts["merged_nodes"], 2);
+  const std::vector<Value*>& ins = g.outputs()[0]->producer->inputs;
+  EXPECT_EQ(ins[1], a0);
+  EXPECT_EQ(ins[5], m0);
+  EXPECT_EQ(ins[2], a2);
+  EXPECT_EQ(ins[3], a3);
+  EXPECT_EQ(ins[7], x1);
+}
+
 TEST(PassCse, NeverMergesRandomOps) {
   Graph g;
   Value* x = g.add_input("x", DType::Float32, {16});

@@ -6,7 +6,8 @@
 // Leaves alone: random ops (two dropouts of x are two different masks) and other ops with
 // side effects; a duplicate whose output is a graph result (output or update) when the
 // kept node's output is one too, so two results never alias one buffer. Commuted inputs
-// (a + b vs b + a) are not recognized.
+// merge only for add (alpha 1) and mul, which are bit-exact either way round
+// (maximum/minimum are not: max(-0, +0) depends on the order).
 #include <fmt/format.h>
 
 #include <cstring>
@@ -41,6 +42,15 @@ bool merge(Graph& g, const std::vector<Value*>& dup, const std::vector<Value*>& 
   return true;
 }
 
+// The inputs in a canonical order: sorted by id for commutative ops.
+std::vector<Value*> canonical_inputs(const Node& n) {
+  std::vector<Value*> in = n.inputs;
+  bool commutative = n.op->name == "mul" ||
+                     (n.op->name == "add" && n.attrs.get_or<double>("alpha", 1.0) == 1.0);
+  if (commutative && in.size() == 2 && in[0] && in[1] && in[1]->id < in[0]->id) std::swap(in[0], in[1]);
+  return in;
+}
+
 }  // namespace
 
 PassResult run_cse(Graph& g) {
@@ -66,12 +76,13 @@ PassResult run_cse(Graph& g) {
   std::vector<Node*> order = g.nodes();
   for (Node* n : order) {
     if (has_side_effects(*n) || n->outputs.empty()) continue;
+    std::vector<Value*> inputs = canonical_inputs(*n);
     std::string key = n->op->name + "|" + attrs_str(n->attrs);
-    for (const Value* in : n->inputs) key += fmt::format("|{}", in ? in->id : -1);
+    for (const Value* in : inputs) key += fmt::format("|{}", in ? in->id : -1);
     auto& bucket = seen[key];
     Node* same = nullptr;
     for (Node* k : bucket)
-      if (k->op == n->op && k->attrs == n->attrs && k->inputs == n->inputs) same = k;
+      if (k->op == n->op && k->attrs == n->attrs && canonical_inputs(*k) == inputs) same = k;
     if (!same) {
       bucket.push_back(n);
       continue;
