@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 #include <fmt/format.h>
@@ -49,6 +51,41 @@ inline int run_checker(const std::string& dir, std::string& log) {
   log.assign(std::istreambuf_iterator<char>(f), {});
   return rc;
 }
+
+// ONNX Runtime through node: onnxruntime-node installed (npm install --ignore-scripts
+// onnxruntime-node; its install script only fetches GPU extras) under
+// $TANDEM_ONNXRUNTIME_NODE or <repo>/build/onnxruntime-node (node_modules/ inside).
+// Returns the runner's exit code (2: not installed), or -1 when node itself is missing.
+inline int run_ort(const std::string& dir, std::string& log) {
+  if (std::system("node --version > /dev/null 2>&1") != 0) {
+    log = "node is not installed (apt-get install nodejs npm)";
+    return -1;
+  }
+  const char* env = std::getenv("TANDEM_ONNXRUNTIME_NODE");
+  std::string root = env && *env ? std::string(env)
+                                 : std::string(TANDEM_TEST_DATA_DIR) + "/../../build/onnxruntime-node";
+  std::string script = std::string(TANDEM_TEST_DATA_DIR) + "/../reference/check_onnx_export_ort.js";
+  std::string out = dir + "/ort.log";
+  std::string cmd = fmt::format("NODE_PATH={}/node_modules node {} {} > {} 2>&1", root, script, dir, out);
+  int rc = std::system(cmd.c_str());
+  std::ifstream f(out);
+  log.assign(std::istreambuf_iterator<char>(f), {});
+  if (rc != -1 && WIFEXITED(rc)) return WEXITSTATUS(rc);
+  return rc;
+}
+
+// Runs ONNX Runtime over the cases; skips the calling test with the reason when it is missing.
+#define TANDEM_EXPECT_ORT_PASSES(dir, n)                                                              \
+  do {                                                                                              \
+    std::string ort_log;                                                                            \
+    int ort_rc = ::tandem::onnx::exptest::run_ort(dir, ort_log);                                    \
+    if (ort_rc == -1 || ort_rc == 2)                                                                \
+      GTEST_SKIP() << "ONNX Runtime check skipped: " << ort_log                                      \
+                   << " (install: mkdir -p build/onnxruntime-node && npm install --prefix "          \
+                      "build/onnxruntime-node --ignore-scripts onnxruntime-node)";                  \
+    EXPECT_EQ(ort_rc, 0) << ort_log;                                                                \
+    EXPECT_NE(ort_log.find(fmt::format("{0}/{0} exported models pass", n)), std::string::npos) << ort_log; \
+  } while (0)
 
 using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 

@@ -203,6 +203,8 @@ def run_node(n, ins):
         tp = []
         for d in reversed(range(r)):
             tp += [pads[d], pads[r + d]]
+        while len(tp) > 2 and tp[-1] == 0 and tp[-2] == 0:
+            tp = tp[:-2]  # torch pads non-constant modes over the trailing dims only
         mode = a.get("mode", "constant")
         if mode == "constant":
             v = ins[2].item() if len(ins) > 2 and ins[2] is not None else 0
@@ -276,9 +278,11 @@ def main():
         failed = 0
         for case in cases:
             d = os.path.join(args.model, case)
-            files = sorted(os.listdir(d))
-            ins = [os.path.join(d, f) for f in files if f.startswith("input_")]
-            exp = [os.path.join(d, f) for f in files if f.startswith("expected_")]
+            def numbered(prefix):
+                names = [f for f in os.listdir(d) if f.startswith(prefix) and f.endswith(".npy")]
+                names.sort(key=lambda f: int(f[len(prefix):-4]))
+                return [os.path.join(d, f) for f in names]
+            ins, exp = numbered("input_"), numbered("expected_")
             try:
                 why = check_one(os.path.join(d, "model.onnx"), ins, exp, args.rtol, args.atol)
             except Exception as e:  # checker / inference errors
