@@ -87,6 +87,7 @@ struct CaseResult {
   std::string name;      // case directory name, e.g. "test_add_bcast"
   std::string dir;
   std::string op;        // single-node cases: that node's op_type; otherwise "(model)"
+  std::vector<std::string> ops;  // every op_type in the model (sorted, unique)
   Status status = Status::Unsupported;
   std::string message;   // failed: which output and the max error; unsupported: what is missing
   double max_abs_error = 0;
@@ -97,6 +98,8 @@ struct ConformanceReport {
   int failed() const;
   int unsupported() const;
   std::string summary() const;      // one line: "N cases: P passed (x%), F failed, U unsupported"
+  // The same over the cases whose ops are all on issue 5's list of required ONNX ops.
+  std::string listed_summary() const;
   std::string op_table() const;     // per op: passed / failed / unsupported, then each non-pass
 };
 struct ConformanceOptions {

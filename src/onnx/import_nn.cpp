@@ -77,14 +77,61 @@ Tensor pad_spatial(const Tensor& x, const std::vector<int64_t>& b, const std::ve
 
 bool symmetric(const Spatial& s) { return s.pad_begin == s.pad_end; }
 
+// ---- 3-D convolution and pooling as sums/maxima of 2-D ones over the depth taps.
+// x: [N, C, D, H, W] with the depth padding already applied explicitly.
+Tensor depth_slice(const Tensor& x, int64_t d) { return x.select(2, d); }
+
+Tensor conv3d_via_2d(const Ctx& c, Tensor x, const Tensor& w, const Tensor& bias, const Spatial& s, int64_t groups) {
+  std::vector<int64_t> pb = {s.pad_begin[1], s.pad_begin[2]}, pe = {s.pad_end[1], s.pad_end[2]};
+  x = pad_spatial(x, {s.pad_begin[0], s.pad_begin[1], s.pad_begin[2]}, {s.pad_end[0], s.pad_end[1], s.pad_end[2]}, 0.0);
+  int64_t kD = w.size(2), Dp = x.size(2), sd = s.strides[0], dd = s.dilations[0];
+  int64_t Do = (Dp - dd * (kD - 1) - 1) / sd + 1;
+  if (Do <= 0) c.fail("the output depth would be empty");
+  std::vector<Tensor> outs;
+  for (int64_t od = 0; od < Do; ++od) {
+    Tensor acc;
+    for (int64_t kd = 0; kd < kD; ++kd) {
+      Tensor y = conv2d(depth_slice(x, od * sd + kd * dd), w.select(2, kd), Tensor(), {s.strides[1], s.strides[2]},
+                        {0, 0}, {s.dilations[1], s.dilations[2]}, groups);
+      acc = acc.defined() ? acc + y : y;
+    }
+    outs.push_back(acc);
+  }
+  Tensor y = stack(outs, 2);
+  if (bias.defined()) y = y + bias.reshape({1, -1, 1, 1, 1});
+  return y;
+}
+
+// Sum (is_max false) or max of each 3-D window; H/W/D padding applied explicitly with `fill`.
+Tensor pool3d(const Ctx& c, Tensor x, const Spatial& s, bool is_max, double fill) {
+  if (c.i("ceil_mode", 0) != 0) c.unsupported("3-D pooling with ceil_mode");
+  x = pad_spatial(x, s.pad_begin, s.pad_end, fill);
+  int64_t kD = s.kernel[0], Dp = x.size(2), sd = s.strides[0], dd = s.dilations[0];
+  int64_t Do = (Dp - dd * (kD - 1) - 1) / sd + 1;
+  std::vector<int64_t> k2 = {s.kernel[1], s.kernel[2]}, st2 = {s.strides[1], s.strides[2]}, dl2 = {s.dilations[1], s.dilations[2]};
+  std::vector<Tensor> outs;
+  for (int64_t od = 0; od < Do; ++od) {
+    Tensor acc;
+    for (int64_t kd = 0; kd < kD; ++kd) {
+      Tensor sl = depth_slice(x, od * sd + kd * dd);
+      Tensor y = is_max ? max_pool2d(sl, k2, st2, {0, 0}, dl2, false)
+                        : avg_pool2d(sl, k2, st2, {0, 0}, false, true) * static_cast<double>(k2[0] * k2[1]);
+      acc = !acc.defined() ? y : is_max ? maximum(acc, y) : acc + y;
+    }
+    outs.push_back(acc);
+  }
+  return stack(outs, 2);
+}
+
 Ts conv_(Ctx& c) {
   Tensor x = c.in(0), w = c.in(1);
   Tensor bias = c.has_input(2) ? c.in(2) : Tensor();
   int64_t nd = x.dim() - 2;
-  if (nd != 1 && nd != 2) c.unsupported(fmt::format("Conv with {} spatial dims (tandem has 1-D and 2-D)", nd));
+  if (nd < 1 || nd > 3) c.unsupported(fmt::format("Conv with {} spatial dims", nd));
   std::vector<int64_t> kernel(w.shape().begin() + 2, w.shape().end());
   Spatial s = spatial(c, x, kernel);
   int64_t groups = c.i("group", 1);
+  if (nd == 3) return {conv3d_via_2d(c, x, w, bias, s, groups)};
   if (nd == 1) {  // as 2-D over [N, C, 1, L]
     x = x.unsqueeze(2);
     w = w.unsqueeze(2);
@@ -162,13 +209,20 @@ Ts pool(Ctx& c, bool is_max) {
     return out;
   }
   int64_t nd = x.dim() - 2;
-  if (nd != 1 && nd != 2) c.unsupported(fmt::format("{} with {} spatial dims", c.node.op_type(), nd));
+  if (nd < 1 || nd > 3) c.unsupported(fmt::format("{} with {} spatial dims", c.node.op_type(), nd));
   if (is_max && c.num_outputs > 1) c.unsupported("MaxPool's Indices output");
   if (is_max && c.i("storage_order", 0) != 0) c.unsupported("MaxPool storage_order=1");
   Spatial s = spatial(c, x, c.ints("kernel_shape"));
   if (static_cast<int64_t>(s.kernel.size()) != nd) c.fail("kernel_shape must have one entry per spatial dim");
   bool ceil = c.i("ceil_mode", 0) != 0;
   bool count_pad = c.i("count_include_pad", 0) != 0;
+  if (nd == 3) {
+    if (is_max) return {pool3d(c, x, s, true, -std::numeric_limits<double>::infinity())};
+    Tensor total = pool3d(c, x, s, false, 0.0);
+    if (count_pad) return {total / static_cast<double>(s.kernel[0] * s.kernel[1] * s.kernel[2])};
+    Tensor mask = ones({1, 1, x.size(2), x.size(3), x.size(4)}, {.dtype = x.dtype()});
+    return {total / pool3d(c, mask, s, false, 0.0)};
+  }
   if (nd == 1) {
     x = x.unsqueeze(2);
     s.kernel.insert(s.kernel.begin(), 1);
@@ -219,9 +273,23 @@ Ts global_avg_(Ctx& c) { return {mean(c.in(0), spatial_dims(c.in(0)), true)}; }
 Ts global_max_(Ctx& c) { return {amax(c.in(0), spatial_dims(c.in(0)), true)}; }
 
 Ts batch_norm_(Ctx& c) {
-  if (c.i("training_mode", 0) != 0 || c.num_outputs > 1) c.unsupported("BatchNormalization in training mode");
   const Tensor& x = c.in(0);
   double eps = c.f("epsilon", 1e-5);
+  if (c.i("training_mode", 0) != 0) {
+    // Batch statistics (biased variance) normalise; running stats are updated with momentum.
+    double momentum = c.f("momentum", 0.9);
+    std::vector<int64_t> dims{0};
+    for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+    Shape bs(x.dim(), 1);
+    bs[1] = x.size(1);
+    Tensor mu = mean(x, dims, false), var_ = mean((x - mu.reshape(bs)) * (x - mu.reshape(bs)), dims, false);
+    Tensor y = (x - mu.reshape(bs)) * rsqrt(var_.reshape(bs) + eps) * c.in(1).reshape(bs) + c.in(2).reshape(bs);
+    Ts out{y};
+    if (c.num_outputs > 1) out.push_back(c.in(3) * momentum + mu * (1 - momentum));
+    if (c.num_outputs > 2) out.push_back(c.in(4) * momentum + var_ * (1 - momentum));
+    return out;
+  }
+  if (c.num_outputs > 1) c.unsupported("BatchNormalization's extra outputs outside training mode");
   // Written out (not batch_norm) so any rank >= 2 works: y = (x - mean) / sqrt(var + eps) * s + b
   Shape bshape(x.dim(), 1);
   bshape[1] = x.size(1);

@@ -1,4 +1,4 @@
-// ONNX recurrent ops: LSTM and GRU (forward, reverse, bidirectional; layout 0 and 1), unrolled
+// ONNX recurrent ops: LSTM, GRU and RNN (forward, reverse, bidirectional; layout 0 and 1), unrolled
 // over time with matmuls. Default activations only (Sigmoid/Tanh); clip unsupported.
 #include "importer.h"
 
@@ -85,11 +85,46 @@ Ts rnn_(Ctx& c) {
   return result;
 }
 
+
+// Simple RNN: h = tanh(x W^T + h R^T + Wb + Rb) (default activation only).
+Ts simple_rnn_(Ctx& c) {
+  check_defaults(c);
+  bool batch_first = c.i("layout", 0) != 0;
+  Tensor x = batch_first ? c.in(0).transpose(0, 1) : c.in(0);
+  const Tensor &W = c.in(1), &R = c.in(2);
+  int64_t dirs = W.size(0), H = R.size(2), T = x.size(0), B = x.size(1);
+  std::string direction = c.s("direction", "forward");
+  if (c.has_input(4)) c.unsupported("sequence_lens");
+  std::vector<Tensor> ys, hs;
+  for (int64_t d = 0; d < dirs; ++d) {
+    bool rev = direction == "reverse" || (direction == "bidirectional" && d == 1);
+    Tensor bias = zeros({H}, {.dtype = x.dtype()});
+    if (c.has_input(3)) bias = c.in(3)[d].slice(0, 0, H) + c.in(3)[d].slice(0, H, 2 * H);
+    Tensor h = c.has_input(5) ? c.in(5)[d] : zeros({B, H}, {.dtype = x.dtype()});
+    Tensor xw = add(matmul(x, W[d].t()), bias);
+    std::vector<Tensor> out(T);
+    for (int64_t s = 0; s < T; ++s) {
+      int64_t t = rev ? T - 1 - s : s;
+      h = tanh(xw[t] + matmul(h, R[d].t()));
+      out[t] = h;
+    }
+    ys.push_back(stack(out, 0));
+    hs.push_back(h);
+  }
+  Tensor Y = stack(ys, 1), Yh = stack(hs, 0);
+  if (batch_first) {
+    Y = permute(Y, {2, 0, 1, 3});
+    Yh = Yh.transpose(0, 1);
+  }
+  return {Y.contiguous(), Yh.contiguous()};
+}
+
 }  // namespace
 
 void register_rnn(std::map<std::string, Converter>& t) {
   t["LSTM"] = rnn_<true>;
   t["GRU"] = rnn_<false>;
+  t["RNN"] = simple_rnn_;
 }
 
 }  // namespace tandem::onnx::detail

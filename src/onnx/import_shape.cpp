@@ -306,7 +306,9 @@ Ts range_(Ctx& c) {
 
 Ts dropout_(Ctx& c) {
   const Tensor& x = c.in(0);
-  if (c.has_input(2) && c.in(2).item<double>() != 0) c.unsupported("Dropout in training mode");
+  bool training = c.has_input(2) && c.in(2).item<double>() != 0;
+  double ratio = c.has_input(1) ? c.in(1).item<double>() : c.f("ratio", 0.5);
+  if (training && ratio != 0) c.unsupported("Dropout in training mode with ratio > 0 (random)");
   Ts out{x};
   if (c.num_outputs > 1) out.push_back(ones(x.shape(), {.dtype = DType::Bool}));
   return out;

@@ -46,7 +46,7 @@ Run add_onnx_test(CLI::App& app) {
         std::cout << (pass ? "PASS " : c.status == onnx::CaseResult::Status::Failed ? "FAIL " : "UNSUP ") << c.dir
                   << (pass ? "" : ": " + c.message) << "\n";
     }
-    std::cout << rep.summary() << "\n";
+    std::cout << rep.summary() << "\n" << rep.listed_summary() << "\n";
     if (!a->report.empty()) {
       std::ofstream f(a->report);
       TANDEM_CHECK(f.good(), "cannot write report '{}'", a->report);
