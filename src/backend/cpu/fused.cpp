@@ -1,10 +1,12 @@
 #include "fused.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "elementwise.h"
 #include "loops.h"
+#include "onednn.h"
 
 namespace tandem::cpu {
 namespace {
@@ -212,6 +214,64 @@ void fused_elementwise_kernel(const KernelArgs& k) {
       }
     }
   });
+}
+
+namespace {
+struct LinearActPrim {
+  dnnl::matmul prim;
+  onednn::Args args;
+};
+}  // namespace
+
+bool linear_act_onednn(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, Unary act,
+                       double p0, double p1) {
+  namespace dn = onednn;
+  if (out.dtype() != DType::Float32 || x.dtype() != DType::Float32 || w.dtype() != DType::Float32) return false;
+  if (x.dim() != 2 || !x.is_contiguous() || !w.is_contiguous() || !out.is_contiguous()) return false;
+  if (bias.defined() && (bias.dtype() != DType::Float32 || !bias.is_contiguous())) return false;
+  const int64_t M = x.size(0), K = x.size(1), N = w.size(0);
+  // Large GEMMs go through dnnl_sgemm in cpu::gemm (faster there); keep them on that path.
+  if (M == 0 || K == 0 || N == 0 || M * N * K >= (int64_t{1} << 29)) return false;
+  dnnl::algorithm alg;
+  float alpha = 0, beta = 0;
+  switch (act) {
+    case Unary::Relu: alg = dnnl::algorithm::eltwise_relu; break;
+    case Unary::LeakyRelu: alg = dnnl::algorithm::eltwise_relu; alpha = static_cast<float>(p0); break;
+    case Unary::Gelu: alg = dnnl::algorithm::eltwise_gelu_erf; break;
+    case Unary::GeluTanh: alg = dnnl::algorithm::eltwise_gelu_tanh; break;
+    case Unary::Sigmoid: alg = dnnl::algorithm::eltwise_logistic; break;
+    case Unary::Tanh: alg = dnnl::algorithm::eltwise_tanh; break;
+    case Unary::Silu: alg = dnnl::algorithm::eltwise_swish; alpha = 1.0f; break;
+    default: return false;  // clamp (possibly one-sided) stays on the fallback
+  }
+  dn::Key key("linear_act");
+  key.add(M).add(K).add(N).add(int64_t{bias.defined()}).add(static_cast<int64_t>(act));
+  int32_t alpha_bits;
+  std::memcpy(&alpha_bits, &alpha, sizeof alpha_bits);
+  key.add(int64_t{alpha_bits});
+  auto p = dn::cached<LinearActPrim>(key, [&] {
+    LinearActPrim m;
+    dnnl::memory::desc amd = dn::md({M, K}, {K, 1}, DType::Float32), bmd = dn::md({K, N}, {1, K}, DType::Float32),
+                       cmd = dn::md({M, N}, {N, 1}, DType::Float32);
+    dnnl::post_ops po;
+    po.append_eltwise(1.0f, alg, alpha, beta);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(po);
+    m.args.add(DNNL_ARG_SRC, amd).add(DNNL_ARG_WEIGHTS, bmd).add(DNNL_ARG_DST, cmd);
+    if (bias.defined()) {
+      dnnl::memory::desc biasmd = dn::md({1, N}, {N, 1}, DType::Float32);
+      m.args.add(DNNL_ARG_BIAS, biasmd);
+      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, biasmd, cmd), attr, dn::engine()));
+    } else {
+      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, cmd), attr, dn::engine()));
+    }
+    return m;
+  });
+  void* px = const_cast<void*>(x.data_ptr());
+  void* pw = const_cast<void*>(w.data_ptr());
+  if (bias.defined()) p->args.execute(p->prim, {px, pw, out.data_ptr(), const_cast<void*>(bias.data_ptr())});
+  else p->args.execute(p->prim, {px, pw, out.data_ptr()});
+  return true;
 }
 
 void activation_inplace(const Tensor& out, Unary act, double p0, double p1) {

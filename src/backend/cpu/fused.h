@@ -25,6 +25,12 @@ inline constexpr int64_t kInstr = 5;
 // "reduce" (0 none, 1 sum over the last dim, 2 mean over the last dim), "keepdim".
 void fused_elementwise_kernel(const KernelArgs& k);
 
+// out = act(x · wᵀ + bias) by one oneDNN matmul with an eltwise post-op, for float32 2-D
+// contiguous x [M, K], w [N, K], bias [N] (or undefined), out [M, N]. False (nothing
+// written) when the case or the activation is not covered; the caller then falls back.
+bool linear_act_onednn(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, Unary act,
+                       double p0, double p1);
+
 // out = act(out) in place (float32 / float64), act a Unary code with p0/p1.
 void activation_inplace(const Tensor& out, Unary act, double p0, double p1);
 

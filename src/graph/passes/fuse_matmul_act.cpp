@@ -1,7 +1,9 @@
 // fuse_matmul_act: linear / conv2d (bias included, or a linear's bias added by a separate add)
 // followed by an activation (relu, gelu,
-// sigmoid, tanh, silu, leaky_relu, clamp) becomes one "linear_act" / "conv2d_act" node whose
-// kernel applies the activation to the output while it is still in cache.
+// sigmoid, tanh, silu, leaky_relu, clamp) becomes one "linear_act" / "conv2d_act" node.
+// linear_act on float32 2-D inputs is one oneDNN matmul with the activation as an eltwise
+// post-op; otherwise (conv2d_act, clamp, other layouts) the kernel applies the activation in
+// place to the output right after the conv/linear, while it is still in cache.
 // Leaves alone: a pre-activation value read by anything else (a backward node such as
 // gelu_backward, a second consumer, a graph output or update), dtypes other than
 // float32/float64, and matmul (no weight layout to fuse; linear covers the MLP case).

@@ -2,6 +2,7 @@
 // from eager code. Forward only: the passes create them only where no backward node reads
 // the intermediate values they hide, so they have no backward formula (non_differentiable).
 #include <string>
+#include <string_view>
 
 #include "backend/cpu/fused.h"
 #include "defs.h"
@@ -42,6 +43,10 @@ void register_with_act(const char* name) {
     return op(Base).infer(in, a);
   };
   d.cpu = [](const KernelArgs& k) {
+    const double p0 = k.attrs.get_or<double>("act_p0", 0.0), p1 = k.attrs.get_or<double>("act_p1", 0.0);
+    if (std::string_view(Base) == "linear" &&
+        cpu::linear_act_onednn(k.inputs[0], k.inputs[1], k.inputs[2], k.outputs[0], activation_of(k.attrs), p0, p1))
+      return;  // one oneDNN matmul with the activation as an eltwise post-op
     op(Base).cpu(k);
     cpu::activation_inplace(k.outputs[0], activation_of(k.attrs), k.attrs.get_or<double>("act_p0", 0.0),
                             k.attrs.get_or<double>("act_p1", 0.0));
