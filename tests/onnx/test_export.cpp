@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "tandem/error.h"
+#include "tandem/compile.h"
 #include "tandem/generator.h"
 #include "tandem/models.h"
 #include "tandem/onnx/export.h"
@@ -45,6 +46,13 @@ TEST(OnnxExport, ZooModelsMatchEagerInIndependentEvaluator) {
   EXPECT_NE(log.find("9/9 exported models pass"), std::string::npos) << log;
 }
 
+TEST(OnnxExport, ZooModelsRoundTripThroughTheImporter) {
+  int n = 0;
+  std::string failures = exptest::roundtrip_failures(zoo_dir(), &n);
+  EXPECT_EQ(n, 9);
+  EXPECT_TRUE(failures.empty()) << failures;
+}
+
 TEST(OnnxExport, ZooModelsMatchEagerInOnnxRuntime) { TANDEM_EXPECT_ORT_PASSES(zoo_dir(), 9); }
 
 TEST(OnnxExport, InitializersKeepParameterNamesAndModelMetadata) {
@@ -56,6 +64,34 @@ TEST(OnnxExport, InitializersKeepParameterNamesAndModelMetadata) {
                         "tandem", "the zoo CNN", "exported by tandem", "input", "output"})
     EXPECT_NE(bytes.find(s), std::string::npos) << s;
   EXPECT_NO_THROW(check_model_bytes(bytes));
+}
+
+TEST(OnnxExport, CompiledFunctionGraph) {
+  auto m = models::create("mlp");
+  m->eval();
+  auto fwd = tandem::compile([m](const Tensor& x) { return softmax((*m)(x), 1); }, {.modules = {m}});
+  Tensor x = randn({4, 1, 28, 28});
+  Tensor want;
+  {
+    NoGradGuard ng;
+    want = fwd(x);
+  }
+  std::string dir = fresh_dir("compiled");
+  export_graph(fwd.graph(), dir + "/f.onnx", {.output_names = {"probs"}});
+  Model im = Model::load(dir + "/f.onnx");
+  ASSERT_EQ(im.info().outputs.size(), 1u);
+  EXPECT_EQ(im.info().outputs[0].name, "probs");
+  std::vector<Tensor> got = im.run({{"input", x}});
+  EXPECT_ALL_CLOSE(got.at(0), want, 1e-6, 1e-4);
+}
+
+TEST(OnnxExport, TrainingGraphIsRefused) {
+  auto m = models::create("resnet");
+  m->train();
+  auto fwd = tandem::compile([m](const Tensor& x) { return (*m)(x); }, {.modules = {m}});
+  fwd(randn({2, 1, 28, 28}));
+  std::string dir = fresh_dir("refused");
+  EXPECT_TRUE(throws_error([&] { export_graph(fwd.graph(), dir + "/f.onnx"); }, {"in place", "eval()"}));
 }
 
 TEST(OnnxExport, RestoresTrainingMode) {

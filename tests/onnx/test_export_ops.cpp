@@ -113,6 +113,13 @@ TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInIndependentEvaluator) {
 
 TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInOnnxRuntime) { TANDEM_EXPECT_ORT_PASSES(ops_dir(), 9); }
 
+TEST(OnnxExportOps, EveryOpFamilyRoundTripsThroughTheImporter) {
+  int n = 0;
+  std::string failures = exptest::roundtrip_failures(ops_dir(), &n);
+  EXPECT_EQ(n, 9);
+  EXPECT_TRUE(failures.empty()) << failures;
+}
+
 TEST(OnnxExportOps, EveryExportableOpIsExercised) {
   // Each supported op appears in the doc strings (the traced node) of some exported case.
   std::string all;

@@ -18,7 +18,9 @@
 #include "tandem/autograd.h"
 #include "tandem/io/npy.h"
 #include "tandem/nn/module.h"
+#include "tandem/onnx.h"
 #include "tandem/onnx/export.h"
+#include "test_util.h"
 
 namespace tandem::onnx::exptest {
 
@@ -86,6 +88,49 @@ inline int run_ort(const std::string& dir, std::string& log) {
     EXPECT_EQ(ort_rc, 0) << ort_log;                                                                \
     EXPECT_NE(ort_log.find(fmt::format("{0}/{0} exported models pass", n)), std::string::npos) << ort_log; \
   } while (0)
+
+// Re-imports every case under `dir` with tandem's ONNX importer (tandem::onnx::Model) and
+// compares its outputs with the eager ones (floats within rtol 1e-4 / atol 1e-5, others exactly).
+// Returns one line per case that does not match or cannot be imported; empty when all pass.
+inline std::string roundtrip_failures(const std::string& dir, int* cases = nullptr) {
+  std::string failures;
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::string d = e.path().string();
+    if (!std::filesystem::exists(d + "/model.onnx")) continue;
+    ++n;
+    std::string name = e.path().filename().string();
+    try {
+      Model m = Model::load(d + "/model.onnx");
+      std::map<std::string, Tensor> feeds;
+      for (size_t i = 0; i < m.info().inputs.size(); ++i)
+        feeds[m.info().inputs[i].name] = io::load_npy(fmt::format("{}/input_{}.npy", d, i));
+      std::vector<Tensor> outs = m.run(feeds);
+      for (size_t i = 0;; ++i) {
+        std::string f = fmt::format("{}/expected_{}.npy", d, i);
+        if (!std::filesystem::exists(f)) {
+          if (i != outs.size()) failures += fmt::format("{}: {} outputs, {} expected\n", name, outs.size(), i);
+          break;
+        }
+        Tensor want = io::load_npy(f);
+        if (i >= outs.size()) break;
+        Tensor got = outs[i];
+        if (got.dtype() != want.dtype() || got.shape() != want.shape()) {
+          failures += fmt::format("{}: output {} is {}{}, expected {}{}\n", name, i, dtype_name(got.dtype()),
+                                  shape_str(got.shape()), dtype_name(want.dtype()), shape_str(want.shape()));
+          continue;
+        }
+        bool fl = is_floating(want.dtype());
+        auto r = ::tandem::testing::all_close(got, want, fl ? 1e-5 : 0.0, fl ? 1e-4 : 0.0);
+        if (!r) failures += fmt::format("{}: output {}: {}\n", name, i, r.message());
+      }
+    } catch (const Error& err) {
+      failures += fmt::format("{}: {}\n", name, err.what());
+    }
+  }
+  if (cases) *cases = n;
+  return failures;
+}
 
 using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 
