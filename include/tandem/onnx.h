@@ -24,6 +24,7 @@
 
 #include "tandem/error.h"
 #include "tandem/graph/ir.h"
+#include "tandem/onnx/export.h"  // export_model / export_graph (src/onnx/export*.cpp)
 #include "tandem/tensor.h"
 
 namespace tandem::onnx {
