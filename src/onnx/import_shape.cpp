@@ -96,6 +96,7 @@ Ts concat_(Ctx& c) {
   std::vector<Tensor> xs;
   for (size_t i = 0; i < c.num_inputs(); ++i)
     if (c.has_input(i)) xs.push_back(c.in(i));
+  if (xs.empty()) c.fail("needs at least one input");
   int64_t axis = norm_axis(c.i("axis", 0), xs.at(0).dim(), c);
   // ONNX allows empty tensors of another rank? No: same rank; keep zero-size parts out.
   return {cat(xs, axis)};

@@ -73,6 +73,8 @@ struct Model::Impl {
       std::string msg = e.what();
       if (msg.rfind("node '", 0) == 0) throw;
       TANDEM_FAIL("{}: {}", ctx.where(), msg);
+    } catch (const std::exception& e) {  // a malformed node (e.g. missing inputs) in a converter
+      TANDEM_FAIL("{}: invalid node ({})", ctx.where(), e.what());
     }
     return outs;
   }
@@ -205,7 +207,13 @@ Model Model::load_from_bytes(const std::string& bytes, const std::string& base_d
   register_all_converters();
   Model m;
   m.impl_->base_dir = base_dir;
-  m.impl_->load(bytes);
+  try {
+    m.impl_->load(bytes);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // never let a malformed model escape as another exception
+    TANDEM_FAIL("invalid ONNX model: {}", e.what());
+  }
   return m;
 }
 

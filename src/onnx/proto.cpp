@@ -139,7 +139,7 @@ std::vector<int64_t> to_int64s(const Tensor& t) {
 }
 
 int64_t norm_axis(int64_t axis, int64_t rank, const Ctx& c) {
-  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+  if (axis < -rank || axis >= rank)
     c.fail(fmt::format("axis {} is out of range for rank {}", axis, rank));
   return axis < 0 ? axis + rank : axis;
 }
