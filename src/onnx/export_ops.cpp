@@ -511,6 +511,18 @@ void emit_cat(Ctx& c, const Node& n) {
   set_attr(c.add("Concat", ins, {c.output(n)}), "axis", n.attrs.get<int64_t>("dim"));
 }
 
+// unbind(x, dim): Split into size-1 pieces, then Squeeze each (split sizes and axes are
+// inputs from opset 13).
+void emit_unbind(Ctx& c, const Node& n) {
+  int64_t dim = n.attrs.get_or<int64_t>("dim", 0);
+  int64_t k = static_cast<int64_t>(n.outputs.size());
+  std::vector<std::string> pieces;
+  for (int64_t i = 0; i < k; ++i) pieces.push_back(c.tmp(n, fmt::format("piece{}", i)));
+  set_attr(c.add("Split", {c.input(n, 0), c.ints(IntVec(k, 1), c.base(n, "split"))}, pieces), "axis", dim);
+  std::string axes = c.ints({dim}, c.base(n, "axes"));
+  for (int64_t i = 0; i < k; ++i) c.add("Squeeze", {pieces[i], axes}, {c.output(n, i)});
+}
+
 void emit_index_select(Ctx& c, const Node& n) {
   set_attr(c.add("Gather", {c.input(n, 0), c.input(n, 1)}, {c.output(n)}), "axis",
            n.attrs.get<int64_t>("dim"));
@@ -642,6 +654,7 @@ const std::map<std::string, Emitter>& emitters() {
       {"slice", emit_slice},
       {"cat", emit_cat},
       {"index_select", emit_index_select},
+      {"unbind", emit_unbind},
       {"gather", emit_gather},
       {"embedding", emit_embedding},
       {"pad", emit_pad},

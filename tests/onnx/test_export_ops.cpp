@@ -98,6 +98,16 @@ const std::string& ops_dir() {
         std::make_shared<nn::Linear>(8, 3), std::make_shared<nn::Softmax>(1));
     write_case(d, "sequential_dynamic", exptest::module_fn(seq), {randn({4, 2, 6, 6})},
                {.dynamic_batch = true}, {seq}, {randn({5, 2, 6, 6})});
+    // Sequence models: a transformer encoder layer (attention, gelu, layer norm; batch first,
+    // traced at batch 2 and run at 3) and a 2-layer bidirectional LSTM and a GRU (unrolled).
+    auto enc = std::make_shared<nn::TransformerEncoderLayer>(
+        8, 2, nn::TransformerEncoderLayerOptions{.dim_feedforward = 16, .activation = "gelu", .batch_first = true});
+    write_case(d, "transformer_dynamic", exptest::module_fn(enc), {randn({2, 5, 8})}, {.dynamic_batch = true},
+               {enc}, {randn({3, 5, 8})});
+    auto lstm = std::make_shared<nn::LSTM>(4, 6, nn::RNNOptions{.num_layers = 2, .bidirectional = true});
+    auto gru = std::make_shared<nn::GRU>(4, 5, nn::RNNOptions{.batch_first = true});
+    write_case(d, "rnn", [lstm, gru](const V& in) { return V{lstm->forward(in[0]), gru->forward(in[0])}; },
+               {randn({3, 2, 4})}, {}, {lstm, gru});
     return d;
   }();
   return dir;
@@ -108,15 +118,15 @@ TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInIndependentEvaluator) {
   std::string log;
   int rc = exptest::run_checker(ops_dir(), log);
   EXPECT_EQ(rc, 0) << log;
-  EXPECT_NE(log.find("9/9 exported models pass"), std::string::npos) << log;
+  EXPECT_NE(log.find("11/11 exported models pass"), std::string::npos) << log;
 }
 
-TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInOnnxRuntime) { TANDEM_EXPECT_ORT_PASSES(ops_dir(), 9); }
+TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInOnnxRuntime) { TANDEM_EXPECT_ORT_PASSES(ops_dir(), 11); }
 
 TEST(OnnxExportOps, EveryOpFamilyRoundTripsThroughTheImporter) {
   int n = 0;
   std::string failures = exptest::roundtrip_failures(ops_dir(), &n);
-  EXPECT_EQ(n, 9);
+  EXPECT_EQ(n, 11);
   EXPECT_TRUE(failures.empty()) << failures;
 }
 

@@ -210,6 +210,18 @@ def run_node(n, ins):
             v = ins[2].item() if len(ins) > 2 and ins[2] is not None else 0
             return [F.pad(x, tp, "constant", v)]
         return [F.pad(x, tp, {"reflect": "reflect", "edge": "replicate"}[mode])]
+    if op == "Split":
+        sizes = ins[1].tolist() if len(ins) > 1 and ins[1] is not None else None
+        return list(torch.split(x, sizes, dim=a.get("axis", 0)))
+    if op == "Squeeze":
+        axes = sorted([ax % x.dim() for ax in ins[1].tolist()], reverse=True)
+        for ax in axes:
+            x = x.squeeze(ax)
+        return [x]
+    if op == "Unsqueeze":
+        for ax in sorted(ins[1].tolist()):
+            x = x.unsqueeze(ax)
+        return [x]
     if op == "TopK":
         k = int(ins[1].reshape(-1)[0])
         v, i = torch.topk(x, k, dim=a.get("axis", -1), largest=bool(a.get("largest", 1)),
