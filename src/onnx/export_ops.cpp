@@ -368,6 +368,62 @@ void emit_layer_norm(Ctx& c, const Node& n) {
   }
 }
 
+// group_norm: normalize x viewed as [N, G, rest] over the last axis, then the per-channel
+// affine (GroupNormalization is opset 18).
+void emit_group_norm(Ctx& c, const Node& n) {
+  for (size_t i = 1; i < n.outputs.size(); ++i)
+    TANDEM_CHECK(n.outputs[i]->users.empty(), "onnx export: group_norm's statistics outputs are used");
+  DType t = out_dtype(n);
+  int64_t G = n.attrs.get<int64_t>("num_groups");
+  double eps = n.attrs.get_or<double>("eps", 1e-5);
+  const Value* xv = n.inputs.at(0);
+  size_t r = xv->shape.size();
+  TANDEM_CHECK(r >= 2 && xv->shape[1].is_static(), "onnx export: group_norm needs [N, C, ...] with a static C");
+  int64_t C = xv->shape[1].value;
+  bool dyn0 = c.dynamic() && xv->shape[0].is_static() && xv->shape[0].value == c.batch();
+  TANDEM_CHECK(dyn0 || xv->shape[0].is_static(), "onnx export: group_norm needs a static batch dim");
+  int64_t N = dyn0 ? 0 : xv->shape[0].value;
+  std::string x = c.input_as(n, 0, t), g = c.tmp(n, "grouped"), mean = c.tmp(n, "mean"), d = c.tmp(n, "centered"),
+              sq = c.tmp(n, "sq"), var = c.tmp(n, "var"), ve = c.tmp(n, "var_eps"), sd = c.tmp(n, "std"),
+              y = c.tmp(n, "normed"), shape = c.tmp(n, "shape"), back = c.tmp(n, "ungrouped");
+  c.add("Reshape", {x, c.ints({N, G, -1}, c.base(n, "group_shape"))}, {g});
+  for (auto [in, out] : {std::pair{g, mean}, std::pair{sq, var}}) {
+    if (out == var) {
+      c.add("Sub", {g, mean}, {d});
+      c.add("Mul", {d, d}, {sq});
+    }
+    auto* p = c.add("ReduceMean", {out == var ? sq : g}, {out});
+    set_attr(p, "axes", IntVec{-1});
+    set_attr(p, "keepdims", int64_t{1});
+  }
+  c.add("Add", {var, c.scalar(eps, t, c.base(n, "eps"))}, {ve});
+  c.add("Sqrt", {ve}, {sd});
+  c.add("Div", {d, sd}, {y});
+  c.add("Shape", {x}, {shape});
+  bool affine = present(n, 1) || present(n, 2);
+  c.add("Reshape", {y, shape}, affine ? std::vector<std::string>{back} : std::vector<std::string>{c.output(n)});
+  if (!affine) return;
+  IntVec cshape(r - 1, 1);
+  cshape[0] = C;  // [C, 1, 1, ...] broadcasts against [N, C, ...]
+  std::string cur = back;
+  for (size_t i : {size_t{1}, size_t{2}}) {
+    if (!present(n, i)) continue;
+    std::string pr = c.tmp(n, i == 1 ? "weight_c" : "bias_c");
+    c.add("Reshape", {c.input_as(n, i, t), c.ints(cshape, c.base(n, "channel_shape"))}, {pr});
+    bool last = i == 2 || !present(n, 2);
+    std::string out = last ? c.output(n) : c.tmp(n, "scaled");
+    c.add(i == 1 ? "Mul" : "Add", {cur, pr}, {out});
+    cur = out;
+  }
+}
+
+void emit_one_hot(Ctx& c, const Node& n) {
+  int64_t C = static_shape_of(n.outputs.at(0), "one_hot output").back();
+  std::string depth = c.ints({C}, c.base(n, "depth"));
+  std::string values = c.ints({0, 1}, c.base(n, "values"));
+  set_attr(c.add("OneHot", {c.input(n, 0), depth, values}, {c.output(n)}), "axis", int64_t{-1});
+}
+
 // ---- softmax and reductions
 
 template <const char* kOp>
@@ -447,6 +503,37 @@ void emit_arg_extreme(Ctx& c, const Node& n) {
   auto* p = c.add(kMaxOp ? "ArgMax" : "ArgMin", {x}, {c.output(n)});
   set_attr(p, "axis", axis);
   set_attr(p, "keepdims", keep);
+}
+
+// var/std: mean-centred sum of squares over dims / (N - correction).
+template <bool kStd>
+void emit_var(Ctx& c, const Node& n) {
+  DType t = out_dtype(n);
+  IntVec dims = reduce_dims(n);
+  Shape s = static_shape_of(n.inputs.at(0), "var/std input");
+  int64_t r = static_cast<int64_t>(s.size());
+  if (dims.empty())
+    for (int64_t i = 0; i < r; ++i) dims.push_back(i);
+  double count = 1;
+  for (int64_t d : dims) count *= static_cast<double>(s.at(d < 0 ? d + r : d));
+  double denom = count - static_cast<double>(n.attrs.get_or<int64_t>("correction", 1));
+  bool keep = n.attrs.get_or<bool>("keepdim", false);
+  std::string x = c.input_as(n, 0, t), mean = c.tmp(n, "mean"), d = c.tmp(n, "centered"), sq = c.tmp(n, "sq"),
+              ss = c.tmp(n, "sum_sq");
+  auto* p = c.add("ReduceMean", {x}, {mean});
+  set_attr(p, "axes", dims);
+  set_attr(p, "keepdims", int64_t{1});
+  c.add("Sub", {x, mean}, {d});
+  c.add("Mul", {d, d}, {sq});
+  set_attr(c.add("ReduceSum", {sq, c.ints(dims, c.base(n, "axes"))}, {ss}), "keepdims", int64_t{keep ? 1 : 0});
+  std::string dn = c.scalar(denom, t, c.base(n, "denominator"));
+  if (!kStd) {
+    c.add("Div", {ss, dn}, {c.output(n)});
+    return;
+  }
+  std::string v = c.tmp(n, "var");
+  c.add("Div", {ss, dn}, {v});
+  c.add("Sqrt", {v}, {c.output(n)});
 }
 
 void emit_cumsum(Ctx& c, const Node& n) {
@@ -648,6 +735,10 @@ const std::map<std::string, Emitter>& emitters() {
       {"argmax", emit_arg_extreme<true>},
       {"argmin", emit_arg_extreme<false>},
       {"cumsum", emit_cumsum},
+      {"var", emit_var<false>},
+      {"std", emit_var<true>},
+      {"group_norm", emit_group_norm},
+      {"one_hot", emit_one_hot},
       {"reshape", emit_reshape},
       {"expand", emit_expand},
       {"permute", emit_permute},

@@ -59,12 +59,15 @@ const std::string& ops_dir() {
                conv1d(x.reshape({2, 3, 81}), w1, b4, 2, 1)};
     }, {randn({2, 3, 9, 9})});
     Tensor rm = randn({3}), rv = rand({3}) + 0.5, g3 = randn({3}), bb3 = randn({3});
+    Tensor g6 = randn({6}), b6 = randn({6});
     Tensor g4 = randn({4}), g34 = randn({3, 4}), b34 = randn({3, 4});
     Fn norm_fn = [=](const V& in) {
       const Tensor& x = in[0];
       return V{batch_norm(x, rm, rv, g3, bb3, false, 0.1, 1e-3), batch_norm(x, rm, rv),
                layer_norm(x, {4}, g4, b4), layer_norm(x, {4}), layer_norm(x, {3, 4}, g34, b34, 1e-3),
-               layer_norm(x, {4}, g4), softmax(x, 1), log_softmax(x, -1)};
+               layer_norm(x, {4}, g4), softmax(x, 1), log_softmax(x, -1),
+               group_norm(x.reshape({2, 6, 2}), 3, g6, b6), group_norm(x.reshape({2, 6, 2}), 2),
+               group_norm(x.reshape({2, 6, 2}), 6, g6)};
     };
     write_case(d, "norm", norm_fn, {randn({2, 3, 4})});
     write_case(d, "norm_opset13", norm_fn, {randn({2, 3, 4})}, {.opset = 13});
@@ -74,7 +77,8 @@ const std::string& ops_dir() {
       auto [nv, ni] = min(x, 2, true);
       return V{sum(x, {1}), sum(x), mean(x, {0, 2}, true), mean(x), amax(x, {2}), amin(x, {0, 1}),
                prod(x, {1}), logsumexp(x, {2}), norm(x, 2.0, {1}), norm(x, 1.0, {2}, true), mv, mi,
-               nv, ni, argmax(x, 1), argmin(x, 2, true), argmax(x), cumsum(x, 1), max(x)};
+               nv, ni, argmax(x, 1), argmin(x, 2, true), argmax(x), cumsum(x, 1), max(x),
+               var(x, {1}), var(x, {0, 2}, 0, true), tandem::std(x), tandem::std(x, {2}, 1, true)};
     }, {randn({2, 3, 4})});
     Tensor emb = randn({10, 3}), idx = tensor(std::vector<int64_t>{2, 0, 1}), gidx = tensor(std::vector<int64_t>{0, 2, 1, 1, 0, 2}, Shape{2, 3});
     write_case(d, "shape", [=](const V& in) {
@@ -86,7 +90,8 @@ const std::string& ops_dir() {
                x.select(1, 2), x.slice(0, 0, 1).expand({4, 3, 4}), cat({x, x * 2.0}, 1),
                index_select(x, 1, idx), gather(x.select(2, 0), 1, gidx), embedding(emb, in[1]),
                pad(x, {1, 2}), pad(x, {1, 1, 2, 0}, "constant", 0.5), pad(x, {2, 1}, "reflect"),
-               pad(x, {1, 1, 1, 1}, "replicate"), tv, ti, sv, si, x.clone()};
+               pad(x, {1, 1, 1, 1}, "replicate"), tv, ti, sv, si, x.clone(),
+               one_hot(in[1], 10)};
     }, {randn({2, 3, 4}), tensor(std::vector<int64_t>{1, 9, 4, 4}, Shape{2, 2})});
     // Modules: Sequential of layers, dynamic batch traced at 4 and run at 5.
     auto seq = std::make_shared<nn::Sequential>(

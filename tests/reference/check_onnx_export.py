@@ -210,6 +210,13 @@ def run_node(n, ins):
             v = ins[2].item() if len(ins) > 2 and ins[2] is not None else 0
             return [F.pad(x, tp, "constant", v)]
         return [F.pad(x, tp, {"reflect": "reflect", "edge": "replicate"}[mode])]
+    if op == "Shape":
+        return [torch.tensor(list(x.shape), dtype=torch.int64)]
+    if op == "OneHot":
+        depth = int(ins[1].reshape(-1)[0])
+        off, on = ins[2][0], ins[2][1]
+        hot = F.one_hot(x, depth).to(ins[2].dtype)
+        return [hot * (on - off) + off]
     if op == "Split":
         sizes = ins[1].tolist() if len(ins) > 1 and ins[1] is not None else None
         return list(torch.split(x, sizes, dim=a.get("axis", 0)))
