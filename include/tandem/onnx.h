@@ -67,11 +67,16 @@ class Model {
   // Error when an input is missing, unknown, or has the wrong dtype/shape (names the input).
   std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs) const;
   const ModelInfo& info() const;
+  // True after a run() that went through the traced graph (a Plan), false when the model
+  // runs eagerly node by node (not run yet, or its import reads run-time values).
+  bool runs_compiled() const;
   // The model as a tandem Graph traced at these input shapes (symbolic dims default to 1).
   graph::Graph to_graph(const std::map<std::string, Shape>& input_shapes = {}) const;
 
  private:
   Model();
+  void check_inputs(const std::map<std::string, Tensor>& inputs) const;
+  std::vector<Tensor> run_eager(const std::map<std::string, Tensor>& inputs) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

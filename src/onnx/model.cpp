@@ -57,6 +57,8 @@ struct Model::Impl {
   std::vector<int> nodes;                          // nodes left to run, in order
   std::vector<std::vector<std::string>> frees;     // per remaining node: values dead after it
   std::vector<std::string> output_names;
+  mutable bool eager_only = false;
+  mutable std::shared_ptr<graph::CompiledVector> compiled;
 
   std::vector<Tensor> run_node(const ::onnx::NodeProto& n, std::vector<Tensor> inputs) const {
     auto& table = converters();
@@ -232,10 +234,36 @@ Model Model::load(const std::string& path) {
 }
 
 const ModelInfo& Model::info() const { return impl_->info; }
+bool Model::runs_compiled() const { return !impl_->eager_only && impl_->compiled != nullptr; }
 
 std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) const {
-  const auto& g = impl_->proto.graph();
-  std::unordered_map<std::string, Tensor> env;
+  check_inputs(inputs);
+  // Static-shape models run as a traced graph through tandem::compile (cached per input
+  // shapes, executed as a graph::Plan). A model whose import reads run-time values (a Reshape
+  // to a computed shape, Range, TopK's k from an input) cannot be traced: it runs eagerly.
+  if (!impl_->eager_only) {
+    std::vector<Tensor> xs;
+    for (const auto& vi : impl_->info.inputs) xs.push_back(inputs.at(vi.name));
+    try {
+      if (!impl_->compiled) {
+        auto fn = [impl = impl_.get(), this](const std::vector<Tensor>& ts) {
+          std::map<std::string, Tensor> named;
+          for (size_t i = 0; i < ts.size(); ++i) named[impl->info.inputs[i].name] = ts[i];
+          return run_eager(named);
+        };
+        impl_->compiled = std::make_shared<graph::CompiledVector>(
+            std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn), CompileOptions{.retrace_limit = 64});
+      }
+      return (*impl_->compiled)(xs);
+    } catch (const Error&) {
+      impl_->eager_only = true;  // fall back for good; the eager run reports real errors
+      impl_->compiled.reset();
+    }
+  }
+  return run_eager(inputs);
+}
+
+void Model::check_inputs(const std::map<std::string, Tensor>& inputs) const {
   std::map<std::string, int64_t> symbols;
   for (const auto& [name, t] : inputs) {
     bool found = false;
@@ -264,8 +292,13 @@ std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) cons
         }
       }
     }
-    env[vi.name] = t;
   }
+}
+
+std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs) const {
+  const auto& g = impl_->proto.graph();
+  std::unordered_map<std::string, Tensor> env;
+  for (const auto& vi : impl_->info.inputs) env[vi.name] = inputs.at(vi.name);
   NoGradGuard ng;
   for (size_t k = 0; k < impl_->nodes.size(); ++k) {
     const auto& n = g.node(impl_->nodes[k]);
@@ -317,7 +350,7 @@ graph::Graph Model::to_graph(const std::map<std::string, Shape>& input_shapes) c
   auto fn = [this](const std::vector<Tensor>& xs) {
     std::map<std::string, Tensor> named;
     for (size_t i = 0; i < xs.size(); ++i) named[impl_->info.inputs[i].name] = xs[i];
-    return run(named);
+    return run_eager(named);
   };
   auto compiled = tandem::compile(std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn));
   compiled(example);

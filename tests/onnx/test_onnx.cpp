@@ -16,7 +16,7 @@ using tandem::testing::throws_error;
 
 namespace {
 
-std::string data(const std::string& name) { return std::string(TANDEM_TEST_DATA_DIR) + "/onnx/" + name; }
+std::string model_path(const std::string& name) { return std::string(TANDEM_TEST_DATA_DIR) + "/onnx/" + name; }
 
 std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -26,16 +26,18 @@ std::string read_bytes(const std::string& path) {
 }  // namespace
 
 TEST(OnnxImport, ShapeSubgraphIsFoldedAtLoad) {
-  auto m = onnx::Model::load(data("shape_fold.onnx"));
+  auto m = onnx::Model::load(model_path("shape_fold.onnx"));
   // Shape, Gather, Unsqueeze, Concat fold; Reshape, MatMul, Relu remain.
   EXPECT_EQ(m.info().num_folded, 4);
   auto y = m.run({{"x", load_npy("onnx/shape_x.npy")}});
   ASSERT_EQ(y.size(), 1u);
   EXPECT_ALL_CLOSE(y[0], load_npy("onnx/shape_y.npy"), 1e-5, 1e-4);
+  EXPECT_TRUE(m.runs_compiled());  // static shapes: traced once, then a Plan
+  EXPECT_ALL_CLOSE(m.run({{"x", load_npy("onnx/shape_x.npy")}})[0], load_npy("onnx/shape_y.npy"), 1e-5, 1e-4);
 }
 
 TEST(OnnxImport, SymbolicBatchRunsTheShapeSubgraphPerCall) {
-  auto m = onnx::Model::load(data("shape_dyn.onnx"));
+  auto m = onnx::Model::load(model_path("shape_dyn.onnx"));
   EXPECT_EQ(m.info().num_folded, 0);
   ASSERT_EQ(m.info().inputs.size(), 1u);
   EXPECT_FALSE(m.info().inputs[0].shape[0].is_static());
@@ -45,13 +47,13 @@ TEST(OnnxImport, SymbolicBatchRunsTheShapeSubgraphPerCall) {
 }
 
 TEST(OnnxImport, ExternalDataRelativeToTheModel) {
-  auto m = onnx::Model::load(data("external.onnx"));
+  auto m = onnx::Model::load(model_path("external.onnx"));
   EXPECT_EQ(m.info().num_parameters, 4 * 3 + 4);
   EXPECT_ALL_CLOSE(m.run({{"x", load_npy("onnx/external_x.npy")}})[0], load_npy("onnx/external_y.npy"), 1e-5, 1e-4);
 }
 
 TEST(OnnxImport, InfoListsInputsOutputsOpsAndParameters) {
-  auto m = onnx::Model::load(data("shape_fold.onnx"));
+  auto m = onnx::Model::load(model_path("shape_fold.onnx"));
   const auto& info = m.info();
   EXPECT_EQ(info.opset, 13);
   EXPECT_EQ(info.outputs.at(0).name, "y");
@@ -61,27 +63,27 @@ TEST(OnnxImport, InfoListsInputsOutputsOpsAndParameters) {
 }
 
 TEST(OnnxImport, GraphFormMatchesTheModel) {
-  auto m = onnx::Model::load(data("shape_fold.onnx"));
+  auto m = onnx::Model::load(model_path("shape_fold.onnx"));
   graph::Graph g = m.to_graph();
   EXPECT_GT(g.num_nodes(), 0u);
   g.verify();
   Tensor x = load_npy("onnx/shape_x.npy");
   auto y = graph::run(g, {x});
   EXPECT_ALL_CLOSE(y.at(0), load_npy("onnx/shape_y.npy"), 1e-5, 1e-4);
-  graph::Graph g2 = onnx::load(data("external.onnx"));
+  graph::Graph g2 = onnx::load(model_path("external.onnx"));
   EXPECT_ALL_CLOSE(graph::run(g2, {load_npy("onnx/external_x.npy")}).at(0), load_npy("onnx/external_y.npy"), 1e-5, 1e-4);
 }
 
 TEST(OnnxBadInput, MissingFile) {
-  EXPECT_TRUE(throws_error([] { onnx::Model::load(data("no_such_model.onnx")); }, {"cannot open", "no_such_model"}));
+  EXPECT_TRUE(throws_error([] { onnx::Model::load(model_path("no_such_model.onnx")); }, {"cannot open", "no_such_model"}));
 }
 
 TEST(OnnxBadInput, TruncatedFileAtEveryLength) {
-  std::string bytes = read_bytes(data("shape_fold.onnx"));
+  std::string bytes = read_bytes(model_path("shape_fold.onnx"));
   ASSERT_GT(bytes.size(), 100u);
   for (size_t n = 0; n < bytes.size(); n += 7) {
     try {
-      onnx::Model::load_from_bytes(bytes.substr(0, n), data(""));
+      onnx::Model::load_from_bytes(bytes.substr(0, n), model_path(""));
     } catch (const Error&) {
       continue;  // the expected outcome; a prefix that still parses must import or throw Error
     }
@@ -91,14 +93,14 @@ TEST(OnnxBadInput, TruncatedFileAtEveryLength) {
 }
 
 TEST(OnnxBadInput, CorruptBytesGiveErrorsNeverCrashes) {
-  std::string bytes = read_bytes(data("shape_fold.onnx"));
+  std::string bytes = read_bytes(model_path("shape_fold.onnx"));
   std::mt19937 rng(7);
   int errors = 0, loaded = 0;
   for (int trial = 0; trial < 300; ++trial) {
     std::string b = bytes;
     for (int k = 0; k < 4; ++k) b[rng() % b.size()] = static_cast<char>(rng());
     try {
-      auto m = onnx::Model::load_from_bytes(b, data(""));
+      auto m = onnx::Model::load_from_bytes(b, model_path(""));
       ++loaded;
       try {
         m.run({{"x", load_npy("onnx/shape_x.npy")}});
@@ -114,26 +116,26 @@ TEST(OnnxBadInput, CorruptBytesGiveErrorsNeverCrashes) {
 }
 
 TEST(OnnxBadInput, UnknownOpNamesTheOpAndTheNode) {
-  EXPECT_TRUE(throws_error([] { onnx::Model::load(data("unknown_op.onnx")); }, {"FancyNewOp", "mystery", "not supported"}));
-  EXPECT_THROW(onnx::Model::load(data("unknown_op.onnx")), onnx::Unsupported);
+  EXPECT_TRUE(throws_error([] { onnx::Model::load(model_path("unknown_op.onnx")); }, {"FancyNewOp", "mystery", "not supported"}));
+  EXPECT_THROW(onnx::Model::load(model_path("unknown_op.onnx")), onnx::Unsupported);
 }
 
 TEST(OnnxBadInput, UnsupportedOpset) {
-  EXPECT_TRUE(throws_error([] { onnx::Model::load(data("opset99.onnx")); }, {"opset 99", "not supported"}));
+  EXPECT_TRUE(throws_error([] { onnx::Model::load(model_path("opset99.onnx")); }, {"opset 99", "not supported"}));
 }
 
 TEST(OnnxBadInput, WrongInputsAtRunTime) {
-  auto m = onnx::Model::load(data("shape_fold.onnx"));
+  auto m = onnx::Model::load(model_path("shape_fold.onnx"));
   EXPECT_TRUE(throws_error([&] { m.run({}); }, {"input 'x'", "missing"}));
   EXPECT_TRUE(throws_error([&] { m.run({{"x", zeros({2, 3, 5})}}); }, {"input 'x'", "expected shape [2,3,4]", "[2, 3, 5]"}));
   EXPECT_TRUE(throws_error([&] { m.run({{"x", zeros({2, 12})}}); }, {"input 'x'", "expected shape"}));
   EXPECT_TRUE(throws_error([&] { m.run({{"x", zeros({2, 3, 4}, {.dtype = DType::Int64})}}); }, {"input 'x'", "dtype", "int64"}));
   EXPECT_TRUE(throws_error([&] { m.run({{"x", zeros({2, 3, 4})}, {"z", zeros({1})}}); }, {"'z'", "not an input"}));
-  auto d = onnx::Model::load(data("shape_dyn.onnx"));
+  auto d = onnx::Model::load(model_path("shape_dyn.onnx"));
   EXPECT_TRUE(throws_error([&] { d.run({{"x", zeros({5, 3, 3})}}); }, {"input 'x'", "expected shape [batch,3,4]"}));
 }
 
 TEST(OnnxBadInput, TensorProtoFiles) {
-  EXPECT_TRUE(throws_error([] { onnx::load_tensor_proto(data("nothing.pb")); }, {"cannot open"}));
-  EXPECT_TRUE(throws_error([] { onnx::load_tensor_proto(data("external.onnx")); }, {"holds no tensor"}));
+  EXPECT_TRUE(throws_error([] { onnx::load_tensor_proto(model_path("nothing.pb")); }, {"cannot open"}));
+  EXPECT_TRUE(throws_error([] { onnx::load_tensor_proto(model_path("external.onnx")); }, {"holds no tensor"}));
 }
