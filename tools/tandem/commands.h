@@ -33,6 +33,7 @@ Run add_summary(CLI::App& app);
 Run add_logs(CLI::App& app);  // logs.cpp: last value of each scalar of a run's event files
 Run add_plot(CLI::App& app);  // plot.cpp: scalar curves of runs to a PNG
 Run add_export(CLI::App& app);  // export.cpp: a zoo model to ONNX
+Run add_graph(CLI::App& app);  // graph.cpp: a model's captured graph, the passes, planned memory
 Run add_onnx_test(CLI::App& app); Run add_run(CLI::App& app); Run add_inspect(CLI::App& app);  // ONNX (onnx_test/run/inspect.cpp)
 
 }  // namespace tandem::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     auto logs = tandem::cli::add_logs(app);
     auto plot = tandem::cli::add_plot(app);
     auto export_model = tandem::cli::add_export(app);
+    auto graph = tandem::cli::add_graph(app);
     auto onnx_test = tandem::cli::add_onnx_test(app), run_model = tandem::cli::add_run(app), inspect = tandem::cli::add_inspect(app);
     // CLI11 alone would answer "A subcommand is required" to a misspelt command.
     if (argc > 1 && argv[1][0] != '-' &&
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
     }
     app.parse(argc, argv);
     for (auto [name, run] : {std::pair{"train", train}, {"eval", eval}, {"summary", summary},
-                             {"logs", logs}, {"plot", plot}, {"onnx-test", onnx_test}, {"export", export_model}, {"run", run_model}, {"inspect", inspect}}) {
+                             {"logs", logs}, {"plot", plot}, {"graph", graph}, {"onnx-test", onnx_test}, {"export", export_model}, {"run", run_model}, {"inspect", inspect}}) {
       if (app.got_subcommand(name)) return run();
     }
     return 0;
