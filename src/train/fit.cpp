@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tandem/autograd.h"
+#include "tandem/compile.h"
 #include "tandem/data.h"
 #include "tandem/error.h"
 #include "tandem/generator.h"
@@ -321,6 +322,23 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   double train_seconds_total = 0;
   int64_t train_samples_total = 0;
   model->train();
+  // One training step: zero_grad, forward, loss, backward, optimizer step. With --compile the
+  // same code is captured by tandem::compile (one graph per batch size: the loss's 1/N
+  // depends on it) and later steps run the cached Plan.
+  optim::Optimizer* optimizer = opt.get();
+  auto eager_step = [model, optimizer](const Tensor& x, const Tensor& y) {
+    optimizer->zero_grad();
+    Tensor loss = cross_entropy((*model)(x), y);
+    loss.backward();
+    optimizer->step();
+    return loss;
+  };
+  std::function<Tensor(const Tensor&, const Tensor&)> train_step = eager_step;
+  if (o.compile) {
+    CompileOptions co;
+    co.modules = {model};
+    train_step = compile(eager_step, co);
+  }
   for (int64_t epoch = start_epoch; epoch < last_epoch; ++epoch) {
     loader.set_epoch(epoch);
     ProgressBar bar(out, fmt::format("epoch {}/{}", epoch + 1, o.epochs), steps_per_epoch,
@@ -330,10 +348,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
     int64_t seen = 0, batch_index = 0;
     for (auto& batch : loader) {
       log.begin_step(step + 1);
-      opt->zero_grad();
-      Tensor loss = cross_entropy((*model)(batch.data), batch.target);
-      loss.backward();
-      opt->step();
+      Tensor loss = train_step(batch.data, batch.target);
       if (sched) sched->step();
       ++step;
       double l = loss.item();

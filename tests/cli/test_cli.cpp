@@ -135,6 +135,35 @@ TEST_F(Cli, SummaryPrintsTheLayersAndParameterCount) {
   EXPECT_NE(r.out.find("421,642"), std::string::npos);
 }
 
+TEST_F(Cli, GraphShowsThePassesAndPlannedMemory) {
+  Result r = tandem_cmd("graph --model cnn --batch-size 8 --dot '" + root_ + "/cnn.dot'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("== captured graph (10 nodes)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("conv2d("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fuse_matmul_act"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("planned memory: arena"), std::string::npos) << r.out;
+  EXPECT_EQ(slurp(root_ + "/cnn.dot").rfind("digraph", 0), 0u);
+  Result t = tandem_cmd("graph --model mlp --train --passes cse,dce");
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find("sgd_step"), std::string::npos) << t.out;  // the optimizer is in the graph
+  EXPECT_NE(t.out.find("planned memory (training step)"), std::string::npos) << t.out;
+  Result bad = tandem_cmd("graph --model mlp --passes nosuchpass");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("nosuchpass"), std::string::npos) << bad.err;
+}
+
+TEST_F(Cli, TrainCompileMatchesEager) {
+  Result e = tandem_cmd(train_args("eager") + " --json");
+  Result c = tandem_cmd(train_args("compiled") + " --compile --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  ASSERT_EQ(c.code, 0) << c.err;
+  auto acc = [](const std::string& out) {
+    auto p = out.rfind("\"test_accuracy\":");
+    return out.substr(p, out.find(',', p) - p);
+  };
+  EXPECT_EQ(acc(c.out), acc(e.out));
+}
+
 TEST_F(Cli, BadArgumentsGiveAMessageAndNonZeroExit) {
   struct Case {
     std::string args, needle;

@@ -57,6 +57,7 @@ Run add_train(CLI::App& app) {
   cmd->add_option("--profile-steps", o->profile_steps,
                   "Profile the first N steps: RUN_DIR/trace.json (Perfetto) and a table of op times")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--compile", o->compile, "Run the training step in graph mode (tandem::compile)");
   cmd->add_flag("--json", *json, "Print one JSON object with the results as the last line");
   return [o, json] {
     train::FitResult r = train::fit(*o);

@@ -65,6 +65,8 @@ struct TrainOptions {
   bool tensorboard = true;             // RUN_DIR/events.out.tfevents.* (when writing files)
   int64_t histogram_every = 0;         // steps between weight/gradient histograms; 0: each epoch
   int64_t profile_steps = 0;           // > 0: profile the first N steps -> RUN_DIR/trace.json
+  bool compile = false;                // run the training step through tandem::compile (graph
+                                       // mode: traced once per batch size, then a Plan)
 };
 
 struct EpochMetrics {
