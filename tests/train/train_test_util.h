@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <tandem/data.h>
 #include <tandem/tandem.h>
 
@@ -38,9 +40,10 @@ inline void write_tiny_idx(const std::string& dir, int64_t n_train, int64_t n_te
   }
 }
 
-// A fresh directory under the system temp dir (removed first if it exists).
+// A fresh directory under the system temp dir (removed first if it exists), private to this
+// process: ctest runs each test in its own process, two at a time.
 inline std::string fresh_temp_dir(const std::string& name) {
-  auto p = std::filesystem::temp_directory_path() / ("tandem_test_" + name);
+  auto p = std::filesystem::temp_directory_path() / ("tandem_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p.string();
