@@ -17,24 +17,10 @@
 #include <map>
 #include <string>
 
-#if __has_include("tandem/graph/passes.h")
-#include "tandem/graph/passes.h"
-#endif
 #include "tandem/graph/ir.h"
+#include "tandem/graph/passes.h"
 
 namespace tandem::graph {
-
-#if !__has_include("tandem/graph/passes.h")
-struct PassResult {
-  bool changed = false;
-  std::map<std::string, int64_t> counts;
-  void add(const std::string& what, int64_t n = 1) {
-    if (n == 0) return;
-    counts[what] += n;
-    changed = true;
-  }
-};
-#endif
 
 PassResult run_fold_batchnorm(Graph& g);
 PassResult run_fuse_matmul_act(Graph& g);
