@@ -93,7 +93,10 @@ bool Tensor::is_contiguous() const {
 }
 
 namespace detail {
+namespace {
 thread_local ValueReadHook* t_value_read_hook = nullptr;
+}  // namespace
+ValueReadHook*& value_read_hook() { return t_value_read_hook; }
 }
 
 void* Tensor::data_ptr() const {

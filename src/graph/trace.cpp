@@ -50,14 +50,14 @@ class Tracer final : public DispatchInterceptor, public tandem::detail::ValueRea
     Tracer* tracer;
     Suspend()
         : interceptor(set_dispatch_interceptor(nullptr)),
-          hook(tandem::detail::t_value_read_hook),
+          hook(tandem::detail::value_read_hook()),
           tracer(t_tracer) {
-      tandem::detail::t_value_read_hook = nullptr;
+      tandem::detail::value_read_hook() = nullptr;
       t_tracer = nullptr;
     }
     ~Suspend() {
       set_dispatch_interceptor(interceptor);
-      tandem::detail::t_value_read_hook = hook;
+      tandem::detail::value_read_hook() = hook;
       t_tracer = tracer;
     }
     Suspend(const Suspend&) = delete;
@@ -348,13 +348,13 @@ TraceRecord trace(const std::function<std::vector<Tensor>(const std::vector<Tens
     DispatchInterceptor* interceptor;
     tandem::detail::ValueReadHook* hook;
     explicit Install(Tracer* t)
-        : interceptor(set_dispatch_interceptor(t)), hook(tandem::detail::t_value_read_hook) {
-      tandem::detail::t_value_read_hook = t;
+        : interceptor(set_dispatch_interceptor(t)), hook(tandem::detail::value_read_hook()) {
+      tandem::detail::value_read_hook() = t;
       t_tracer = t;
     }
     ~Install() {
       set_dispatch_interceptor(interceptor);
-      tandem::detail::t_value_read_hook = hook;
+      tandem::detail::value_read_hook() = hook;
       t_tracer = nullptr;
     }
   };
