@@ -6,6 +6,7 @@
 
 #include "loops.h"
 #include "onednn.h"
+#include "packed_weights.h"
 
 namespace tandem::cpu {
 namespace {
@@ -97,37 +98,51 @@ dn::Key conv_key(const char* kind, const ConvGeom& g, bool flag) {
   return k;
 }
 
-dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool bias) {
+dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool bias, bool inference = false,
+                                                     const dnnl::primitive_attr& attr = {}) {
   using F = dnnl::convolution_forward;
-  auto desc = bias ? F::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                             d.x, d.w, d.b, d.y, d.strides, d.dilates, d.pad_l, d.pad_r)
-                   : F::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                             d.x, d.w, d.y, d.strides, d.dilates, d.pad_l, d.pad_r);
-  return F::primitive_desc(desc, dn::engine());
+  const auto prop = inference ? dnnl::prop_kind::forward_inference : dnnl::prop_kind::forward_training;
+  auto desc = bias ? F::desc(prop, dnnl::algorithm::convolution_direct, d.x, d.w, d.b, d.y, d.strides, d.dilates,
+                             d.pad_l, d.pad_r)
+                   : F::desc(prop, dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.strides, d.dilates,
+                             d.pad_l, d.pad_r);
+  return F::primitive_desc(desc, attr, dn::engine());
 }
 
 struct FwdPrim {
   dnnl::convolution_forward prim;
-  Port x, w, y;
+  Port x, w, y;                     // w unused when prepacked
+  memory::desc user_w, packed_w;    // prepacked: w's plain layout and the primitive's
 };
 
-void forward_onednn(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
+bool forward_onednn(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y,
+                    const ConvForwardOptions& o) {
   bool bias = b.defined();
-  auto p = dn::cached<FwdPrim>(conv_key("conv_fwd", g, bias), [&] {
+  dn::Key key = conv_key(o.prepacked ? "conv_fwd_packed" : "conv_fwd", g, bias);
+  dnnl::post_ops po;
+  const bool fused_act = o.act != nullptr && dn::append_activation(po, key, o.act->op, o.act->p0, o.act->p1);
+  // Forward-only uses (a fused activation, constant weights) need no training workspace.
+  const bool inference = o.prepacked || fused_act;
+  auto p = dn::cached<FwdPrim>(key, [&] {
     Descs user = descs(g, false);
-    auto pd = forward_pd(descs(g, true), bias);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(po);
+    auto pd = forward_pd(descs(g, true), bias, inference, attr);
     return FwdPrim{dnnl::convolution_forward(pd), Port(user.x, pd.src_desc(), true),
-                   Port(user.w, pd.weights_desc(), true), Port(user.y, pd.dst_desc(), false)};
+                   o.prepacked ? Port() : Port(user.w, pd.weights_desc(), true),
+                   Port(user.y, pd.dst_desc(), false), user.w, pd.weights_desc()};
   });
   std::vector<Tensor> hold;
   memory ym = bind_out(p->y, y, hold);
+  memory wm = o.prepacked ? packed_weights::get(w, p->user_w, p->packed_w) : bind_in(p->w, w, hold);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bind_in(p->x, x, hold)},
-                                       {DNNL_ARG_WEIGHTS, bind_in(p->w, w, hold)},
+                                       {DNNL_ARG_WEIGHTS, wm},
                                        {DNNL_ARG_DST, ym}};
   if (bias) args.emplace(DNNL_ARG_BIAS, memory(descs(g, false).b, dn::engine(), b.data_ptr()));
   p->prim.execute(dn::stream(), args);
   finish_out(p->y, ym, y);
   dn::stream().wait();
+  return fused_act;
 }
 
 struct BwdDataPrim {
@@ -297,13 +312,15 @@ bool use_onednn(const ConvGeom& g, DType dt) {
 
 }  // namespace
 
-void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
-  if (y.numel() == 0) return;
-  if (use_onednn(g, y.dtype())) return forward_onednn(g, x, w, b, y);
+bool conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y,
+                    const ConvForwardOptions& options) {
+  if (y.numel() == 0) return false;
+  if (use_onednn(g, y.dtype())) return forward_onednn(g, x, w, b, y, options);
   TANDEM_DISPATCH_FLOAT(y.dtype(), "conv2d", [&] {
     forward_ref<scalar_t>(g, ptr_or_null<scalar_t>(x), ptr_or_null<scalar_t>(w), ptr_or_null<scalar_t>(b),
                           static_cast<scalar_t*>(y.data_ptr()));
   });
+  return false;
 }
 
 void conv2d_backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& gx) {

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 
+#include "fused.h"
 #include "tandem/tensor.h"
 
 namespace tandem::cpu {
@@ -24,9 +25,21 @@ struct ConvGeom {
   int64_t groups;
 };
 
-// y[N, O, Ho, Wo] = conv(x[N, C, H, W], w) (+ b[O] when defined).
-void conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b,
-                    const Tensor& y);
+// What a forward convolution may add to the plain one.
+struct ConvForwardOptions {
+  // An activation applied to the output by the convolution primitive itself (a oneDNN
+  // eltwise post-op), when oneDNN runs it and has the activation.
+  const Activation* act = nullptr;
+  // w is constant for the graph (graph::run_prepack_weights): oneDNN reads it reordered
+  // once into its preferred layout (packed_weights.h) and runs forward_inference.
+  bool prepacked = false;
+};
+
+// y[N, O, Ho, Wo] = conv(x[N, C, H, W], w) (+ b[O] when defined), then act(y) when
+// options.act is set and the activation could be fused: returns whether it was applied
+// (when false the caller applies it).
+bool conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b,
+                    const Tensor& y, const ConvForwardOptions& options = {});
 // gx[N, C, H, W] = the input gradient of the convolution for output gradient gy[N, O, Ho, Wo].
 void conv2d_backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& gx);
 // gw[O, C/groups, kh, kw] (and gb[O] = Σ gy over N, Ho, Wo when gb is defined).

@@ -7,6 +7,7 @@
 #include "elementwise.h"
 #include "loops.h"
 #include "onednn.h"
+#include "packed_weights.h"
 
 namespace tandem::cpu {
 namespace {
@@ -217,58 +218,56 @@ void fused_elementwise_kernel(const KernelArgs& k) {
 }
 
 namespace {
-struct LinearActPrim {
+struct LinearPrim {
   dnnl::matmul prim;
-  onednn::Args args;
+  onednn::Args args;  // src, weights, dst[, bias]
+  dnnl::memory::desc user_w, packed_w;  // prepacked: w's plain [K, N] view and the primitive's layout
 };
 }  // namespace
 
-bool linear_act_onednn(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, Unary act,
-                       double p0, double p1) {
+bool linear_onednn(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, const Activation* act,
+                   bool prepacked) {
   namespace dn = onednn;
   if (out.dtype() != DType::Float32 || x.dtype() != DType::Float32 || w.dtype() != DType::Float32) return false;
-  if (x.dim() != 2 || !x.is_contiguous() || !w.is_contiguous() || !out.is_contiguous()) return false;
+  if (x.dim() < 1 || w.dim() != 2 || !x.is_contiguous() || !w.is_contiguous() || !out.is_contiguous()) return false;
   if (bias.defined() && (bias.dtype() != DType::Float32 || !bias.is_contiguous())) return false;
-  const int64_t M = x.size(0), K = x.size(1), N = w.size(0);
+  const int64_t K = w.size(1), N = w.size(0);
+  if (x.size(-1) != K || out.numel() % std::max<int64_t>(N, 1) != 0) return false;
+  const int64_t M = x.numel() / std::max<int64_t>(K, 1);  // leading dims folded into rows
   // Large GEMMs go through dnnl_sgemm in cpu::gemm (faster there); keep them on that path.
   if (M == 0 || K == 0 || N == 0 || M * N * K >= (int64_t{1} << 29)) return false;
-  dnnl::algorithm alg;
-  float alpha = 0, beta = 0;
-  switch (act) {
-    case Unary::Relu: alg = dnnl::algorithm::eltwise_relu; break;
-    case Unary::LeakyRelu: alg = dnnl::algorithm::eltwise_relu; alpha = static_cast<float>(p0); break;
-    case Unary::Gelu: alg = dnnl::algorithm::eltwise_gelu_erf; break;
-    case Unary::GeluTanh: alg = dnnl::algorithm::eltwise_gelu_tanh; break;
-    case Unary::Sigmoid: alg = dnnl::algorithm::eltwise_logistic; break;
-    case Unary::Tanh: alg = dnnl::algorithm::eltwise_tanh; break;
-    case Unary::Silu: alg = dnnl::algorithm::eltwise_swish; alpha = 1.0f; break;
-    default: return false;  // clamp (possibly one-sided) stays on the fallback
-  }
   dn::Key key("linear_act");
-  key.add(M).add(K).add(N).add(int64_t{bias.defined()}).add(static_cast<int64_t>(act));
-  int32_t alpha_bits;
-  std::memcpy(&alpha_bits, &alpha, sizeof alpha_bits);
-  key.add(int64_t{alpha_bits});
-  auto p = dn::cached<LinearActPrim>(key, [&] {
-    LinearActPrim m;
+  key.add(M).add(K).add(N).add(int64_t{bias.defined()}).add(int64_t{prepacked});
+  dnnl::post_ops po;
+  if (act != nullptr && !dn::append_activation(po, key, act->op, act->p0, act->p1)) return false;
+  auto p = dn::cached<LinearPrim>(key, [&] {
+    LinearPrim m;
     dnnl::memory::desc amd = dn::md({M, K}, {K, 1}, DType::Float32), bmd = dn::md({K, N}, {1, K}, DType::Float32),
                        cmd = dn::md({M, N}, {N, 1}, DType::Float32);
-    dnnl::post_ops po;
-    po.append_eltwise(1.0f, alg, alpha, beta);
+    // Prepacked: the primitive picks its weight layout (`any`); packed_weights reorders w into it once.
+    dnnl::memory::desc wmd = prepacked ? dnnl::memory::desc({K, N}, dnnl::memory::data_type::f32,
+                                                            dnnl::memory::format_tag::any)
+                                       : bmd;
     dnnl::primitive_attr attr;
     attr.set_post_ops(po);
-    m.args.add(DNNL_ARG_SRC, amd).add(DNNL_ARG_WEIGHTS, bmd).add(DNNL_ARG_DST, cmd);
-    if (bias.defined()) {
-      dnnl::memory::desc biasmd = dn::md({1, N}, {N, 1}, DType::Float32);
-      m.args.add(DNNL_ARG_BIAS, biasmd);
-      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, biasmd, cmd), attr, dn::engine()));
-    } else {
-      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, cmd), attr, dn::engine()));
-    }
+    dnnl::memory::desc biasmd = dn::md({1, N}, {N, 1}, DType::Float32);
+    auto pd = bias.defined()
+                  ? dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, wmd, biasmd, cmd), attr, dn::engine())
+                  : dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, wmd, cmd), attr, dn::engine());
+    m.prim = dnnl::matmul(pd);
+    m.user_w = bmd;
+    m.packed_w = pd.weights_desc();
+    m.args.add(DNNL_ARG_SRC, amd).add(DNNL_ARG_WEIGHTS, m.packed_w).add(DNNL_ARG_DST, cmd);
+    if (bias.defined()) m.args.add(DNNL_ARG_BIAS, biasmd);
     return m;
   });
   void* px = const_cast<void*>(x.data_ptr());
+  dnnl::memory packed;  // holds the packed buffer for the duration of the call
   void* pw = const_cast<void*>(w.data_ptr());
+  if (prepacked) {
+    packed = packed_weights::get(w, p->user_w, p->packed_w);
+    pw = packed.get_data_handle();
+  }
   if (bias.defined()) p->args.execute(p->prim, {px, pw, out.data_ptr(), const_cast<void*>(bias.data_ptr())});
   else p->args.execute(p->prim, {px, pw, out.data_ptr()});
   return true;

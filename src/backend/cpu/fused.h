@@ -25,12 +25,20 @@ inline constexpr int64_t kInstr = 5;
 // "reduce" (0 none, 1 sum over the last dim, 2 mean over the last dim), "keepdim".
 void fused_elementwise_kernel(const KernelArgs& k);
 
-// out = act(x · wᵀ + bias) by one oneDNN matmul with an eltwise post-op, for float32 2-D
-// contiguous x [M, K], w [N, K], bias [N] (or undefined), out [M, N]. False (nothing
-// written) when the case or the activation is not covered; the caller then falls back.
-bool linear_act_onednn(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, Unary act,
-                       double p0, double p1);
+// An activation applied to a kernel's output (a Unary code and its params p0, p1).
+struct Activation {
+  Unary op;
+  double p0 = 0, p1 = 0;
+};
 
+// out = act(x · wᵀ + bias) by one oneDNN matmul (act: an eltwise post-op, or none when
+// null), for float32 contiguous x [..., K] (leading dims folded into rows), w [N, K]
+// contiguous, bias [N] (or undefined), out [..., N] contiguous. With `prepacked` (w is
+// constant for the graph) the matmul reads w reordered once into its preferred layout
+// (packed_weights.h). False (nothing written) when the case or the activation is not
+// covered; the caller then falls back.
+bool linear_onednn(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& out, const Activation* act,
+                   bool prepacked);
 // out = act(out) in place (float32 / float64), act a Unary code with p0/p1.
 void activation_inplace(const Tensor& out, Unary act, double p0, double p1);
 

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -47,6 +48,27 @@ dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& desc) {
 }
 
 dnnl::memory wrap(const Tensor& t) { return wrap(t, md(t)); }
+
+bool append_activation(dnnl::post_ops& po, Key& key, Unary act, double p0, double p1) {
+  (void)p1;
+  dnnl::algorithm alg;
+  float alpha = 0, beta = 0;
+  switch (act) {
+    case Unary::Relu: alg = dnnl::algorithm::eltwise_relu; break;
+    case Unary::LeakyRelu: alg = dnnl::algorithm::eltwise_relu; alpha = static_cast<float>(p0); break;
+    case Unary::Gelu: alg = dnnl::algorithm::eltwise_gelu_erf; break;
+    case Unary::GeluTanh: alg = dnnl::algorithm::eltwise_gelu_tanh; break;
+    case Unary::Sigmoid: alg = dnnl::algorithm::eltwise_logistic; break;
+    case Unary::Tanh: alg = dnnl::algorithm::eltwise_tanh; break;
+    case Unary::Silu: alg = dnnl::algorithm::eltwise_swish; alpha = 1.0f; break;
+    default: return false;  // clamp (possibly one-sided) stays on the caller's fallback
+  }
+  po.append_eltwise(1.0f, alg, alpha, beta);
+  int32_t alpha_bits;
+  std::memcpy(&alpha_bits, &alpha, sizeof alpha_bits);
+  key.add(static_cast<int64_t>(act)).add(int64_t{alpha_bits});
+  return true;
+}
 
 Args& Args::add(int arg, const dnnl::memory::desc& md) {
   descs_.emplace_back(arg, md);

@@ -31,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "elementwise_table.h"
 #include "tandem/tensor.h"
 
 namespace tandem::cpu::onednn {
@@ -93,6 +94,11 @@ class Key {
   std::string kind_;
   std::vector<int64_t> ints_;
 };
+
+// Appends activation `act` (params p0, p1 as in cpu::Unary) to `po` as an eltwise post-op
+// and adds what identifies it to `key`; false (nothing appended) for an activation without
+// an exact oneDNN equivalent (clamp, ...), which the caller then applies itself.
+bool append_activation(dnnl::post_ops& po, Key& key, Unary act, double p0, double p1);
 
 namespace detail {
 // Returns the cached object for key, or creates it with make() (under no lock, so

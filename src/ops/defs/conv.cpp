@@ -173,6 +173,20 @@ Tensors conv_weight_raw(const Tensor& x, const Tensor& gy, const Shape& weight_s
 
 namespace defs {
 
+bool conv2d_kernel(const KernelArgs& k, const cpu::Activation* act) {
+  NoGradGuard ng;
+  const Tensor& y = k.outputs[0];
+  const Tensor& w = k.inputs[1];
+  ConvGeom g = conv_geom(k.inputs[0].shape(), w.shape(), params(k.attrs, "conv2d"), "conv2d");
+  cpu::ConvForwardOptions o;
+  o.act = act;
+  // Packed copies are keyed on the weight's own storage: a converted copy made here would
+  // be packed on every call, so such weights just run unpacked.
+  o.prepacked = k.attrs.get_or<int64_t>("prepacked", 0) != 0 && w.dtype() == y.dtype() && w.is_contiguous();
+  return cpu::conv2d_forward(g, prep(k.inputs[0], y.dtype()), prep(w, y.dtype()), prep(k.inputs[2], y.dtype()), y,
+                             o);
+}
+
 void register_conv() {
   {
     OpDef d;
@@ -186,13 +200,7 @@ void register_conv() {
       check_bias(in[2], g.O, "conv2d");
       return Metas{{{g.N, g.O, g.Ho, g.Wo}, conv_dtype(in, "conv2d")}};
     };
-    d.cpu = [](const KernelArgs& k) {
-      NoGradGuard ng;
-      const Tensor& y = k.outputs[0];
-      ConvGeom g = conv_geom(k.inputs[0].shape(), k.inputs[1].shape(), params(k.attrs, "conv2d"), "conv2d");
-      cpu::conv2d_forward(g, prep(k.inputs[0], y.dtype()), prep(k.inputs[1], y.dtype()),
-                          prep(k.inputs[2], y.dtype()), y);
-    };
+    d.cpu = [](const KernelArgs& k) { conv2d_kernel(k, nullptr); };
     d.backward = [](const BackwardContext& c) {
       const Tensor& x = c.input(0);
       const Tensor& w = c.input(1);

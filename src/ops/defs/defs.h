@@ -3,6 +3,10 @@
 #pragma once
 #include "tandem/opdef.h"
 
+namespace tandem::cpu {
+struct Activation;
+}
+
 namespace tandem::defs {
 
 void register_core();         // core.cpp: to (cast), clone, copy, fill
@@ -18,6 +22,11 @@ void register_loss();         // loss.cpp
 void register_optim();        // optim_ops.cpp: sgd_step, adam_step (kernels in src/optim)
 void register_fused();        // fused.cpp: linear_act, conv2d_act, fused_elementwise (graph fusion)
 void register_onnx();         // onnx_ops.cpp: elementwise math ONNX needs (erf, floor, ...)
+
+// conv2d's kernel (conv.cpp), shared with conv2d_act: honours attr `prepacked`, and fuses
+// `act` (may be null) into the convolution where oneDNN can; returns whether it did (if
+// not, the caller applies the activation).
+bool conv2d_kernel(const KernelArgs& k, const cpu::Activation* act);
 
 inline void register_all() {
   register_core();

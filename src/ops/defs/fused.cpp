@@ -37,19 +37,25 @@ void register_with_act(const char* name) {
   d.optional_inputs = {2};
   d.non_differentiable = true;
   d.doc = std::string(Base) + " followed by an activation in the same kernel (attrs: those of " + Base +
-          ", act, act_p0, act_p1); made by graph::run_fuse_matmul_act.";
+          ", act, act_p0, act_p1); made by graph::run_fuse_matmul_act. Attr prepacked = 1 (set by "
+          "graph::run_prepack_weights): the weight is constant for the graph and is reordered once.";
   d.infer = [](const Metas& in, const Attrs& a) {
     activation_of(a);
     return op(Base).infer(in, a);
   };
   d.cpu = [](const KernelArgs& k) {
-    const double p0 = k.attrs.get_or<double>("act_p0", 0.0), p1 = k.attrs.get_or<double>("act_p1", 0.0);
-    if (std::string_view(Base) == "linear" &&
-        cpu::linear_act_onednn(k.inputs[0], k.inputs[1], k.inputs[2], k.outputs[0], activation_of(k.attrs), p0, p1))
-      return;  // one oneDNN matmul with the activation as an eltwise post-op
-    op(Base).cpu(k);
-    cpu::activation_inplace(k.outputs[0], activation_of(k.attrs), k.attrs.get_or<double>("act_p0", 0.0),
-                            k.attrs.get_or<double>("act_p1", 0.0));
+    const cpu::Activation act{activation_of(k.attrs), k.attrs.get_or<double>("act_p0", 0.0),
+                              k.attrs.get_or<double>("act_p1", 0.0)};
+    if constexpr (std::string_view(Base) == "linear") {
+      const bool prepacked = k.attrs.get_or<int64_t>("prepacked", 0) != 0;
+      if (cpu::linear_onednn(k.inputs[0], k.inputs[1], k.inputs[2], k.outputs[0], &act, prepacked))
+        return;  // one oneDNN matmul with the activation as an eltwise post-op
+      op(Base).cpu(k);
+    } else {
+      // one oneDNN convolution with the activation as an eltwise post-op, where it can
+      if (conv2d_kernel(k, &act)) return;
+    }
+    cpu::activation_inplace(k.outputs[0], act.op, act.p0, act.p1);
   };
   register_op(std::move(d));
 }

@@ -2,6 +2,7 @@
 // Kernels live in backend/cpu/gemm (oneDNN for float32, a blocked loop otherwise);
 // backward formulas are matmuls of the gradient with transposes, so they can be
 // differentiated again.
+#include "../../backend/cpu/fused.h"
 #include "../../backend/cpu/gemm.h"
 #include "defs.h"
 #include "tandem/autograd.h"
@@ -140,7 +141,8 @@ void register_linalg() {
     d.name = "linear";
     d.num_inputs = 3;
     d.optional_inputs = {2};
-    d.doc = "x · weightᵀ + bias for x [..., in], weight [out, in], bias [out] (optional).";
+    d.doc = "x · weightᵀ + bias for x [..., in], weight [out, in], bias [out] (optional). Attr prepacked = 1 "
+            "(set by graph::run_prepack_weights): the weight is constant for the graph and is reordered once.";
     d.infer = [](const Metas& in, const Attrs&) {
       const Shape& x = in[0].shape;
       const Shape& w = in[1].shape;
@@ -164,6 +166,11 @@ void register_linalg() {
     d.cpu = [](const KernelArgs& k) {
       NoGradGuard no_grad;
       const Tensor& out = k.outputs[0];
+      // The weight is constant for the graph (graph::run_prepack_weights): one matmul on weights
+      // reordered once; cases it does not cover (other dtypes, layouts) take the path below.
+      if (k.attrs.get_or<int64_t>("prepacked", 0) != 0 &&
+          cpu::linear_onednn(k.inputs[0], k.inputs[1], k.inputs[2], out, nullptr, true))
+        return;
       auto cast = [&](const Tensor& t) { return !t.defined() || t.dtype() == out.dtype() ? t : t.to(out.dtype()); };
       Tensor x = cast(k.inputs[0]), w = cast(k.inputs[1]), bias = cast(k.inputs[2]);
       int64_t in_f = w.size(1), out_f = w.size(0);
