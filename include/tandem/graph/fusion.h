@@ -4,6 +4,7 @@
 //   graph::run_fold_batchnorm(g);               // conv2d/linear + eval batch_norm -> conv2d/linear
 //   graph::run_fuse_matmul_act(g);              // linear/conv2d + relu/gelu/... -> linear_act/conv2d_act
 //   graph::run_fuse_elementwise(g);             // gelu(x*w+b)*y -> one fused_elementwise kernel
+//   graph::run_prepack_weights(g);              // weights fixed for the graph: reordered once
 //   graph::Plan plan = graph::lower(g);
 //
 // Each returns a PassResult (changed + counts such as "folded_batch_norms", "fused_nodes").
@@ -25,5 +26,9 @@ namespace tandem::graph {
 PassResult run_fold_batchnorm(Graph& g);
 PassResult run_fuse_matmul_act(Graph& g);
 PassResult run_fuse_elementwise(Graph& g);
+// Marks linear/linear_act/conv2d/conv2d_act nodes whose weight is a constant or a variable the
+// graph does not update with attr prepacked = 1 (counts "prepacked_linear", "prepacked_conv2d"):
+// their kernels reorder the weight once (re-packed when its storage version changes).
+PassResult run_prepack_weights(Graph& g);
 
 }  // namespace tandem::graph

@@ -36,6 +36,8 @@ std::vector<Pass> builtin_passes() {
        "folds eval-mode batch_norm into the preceding conv2d/linear (new constants)"},
       {"fuse_matmul_act", run_fuse_matmul_act, false,
        "linear/conv2d + activation -> linear_act/conv2d_act"},
+      {"prepack_weights", run_prepack_weights, false,
+       "marks linear/conv2d(+act) nodes whose weight the graph does not update: packed once"},
       {"fuse_elementwise", run_fuse_elementwise, false,
        "float32 elementwise regions (+ trailing sum/mean) -> one fused_elementwise kernel"},
       {"inplace", run_inplace, false, "reports the steps graph::lower runs in place (graph unchanged)"},
@@ -135,6 +137,8 @@ const std::vector<std::string>& default_pass_order() {
       // matmul/conv + bias + activation before elementwise fusion, so the activation goes
       // into the oneDNN post-op rather than into an elementwise kernel.
       "fuse_matmul_act",
+      // After fuse_matmul_act, so the fused linear_act/conv2d_act nodes are the ones marked.
+      "prepack_weights",
       "fuse_elementwise",
       // Fusion leaves the fused-away nodes unused.
       "dce",
