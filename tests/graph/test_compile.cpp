@@ -25,6 +25,8 @@ bool bit_equal(const Tensor& a, const Tensor& b) {
 }
 
 // Compiled forward (cache hit, so the graph runs) equals eager, bit for bit: same kernels.
+// With passes, within float tolerance: fused kernels (a conv with its activation as a oneDNN
+// post-op, matmuls on prepacked weights) may sum in another order.
 void expect_forward_matches(const std::string& name, bool use_plan = true,
                             std::vector<std::string> passes = {}) {
   manual_seed(7);
@@ -40,7 +42,8 @@ void expect_forward_matches(const std::string& name, bool use_plan = true,
   Tensor run = fwd(x2);
   EXPECT_EQ(fwd.stats().cache_hits, 1);
   EXPECT_EQ(fwd.stats().traces, 1);
-  EXPECT_TRUE(bit_equal(run, eager2)) << name;
+  if (passes.empty()) EXPECT_TRUE(bit_equal(run, eager2)) << name;
+  else EXPECT_ALL_CLOSE(run, eager2, 1e-5, 1e-5) << name;
   EXPECT_TRUE(fwd.stats().notes.empty()) << fwd.stats().notes[0];
   EXPECT_GT(fwd.graph().num_nodes(), 3u);
   fwd.graph().verify();
