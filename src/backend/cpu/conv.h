@@ -31,7 +31,7 @@ struct ConvForwardOptions {
   // eltwise post-op), when oneDNN runs it and has the activation.
   const Activation* act = nullptr;
   // w is constant for the graph (graph::run_prepack_weights): oneDNN reads it reordered
-  // once into its preferred layout (packed_weights.h) and runs forward_inference.
+  // once into its preferred layout (packed_weights.h) instead of on every call.
   bool prepacked = false;
 };
 

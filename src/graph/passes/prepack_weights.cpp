@@ -1,7 +1,7 @@
 // prepack_weights: marks linear / linear_act / conv2d / conv2d_act nodes whose weight (input 1)
 // is fixed for the graph with attr `prepacked = 1`. Their CPU kernels then read the weight
 // reordered once into the layout oneDNN prefers (src/backend/cpu/packed_weights.h) instead
-// of converting it on every call, and run convolutions as forward_inference.
+// of converting it on every call.
 // Fixed for the graph: a constant, or a variable that the graph does not update (not a key
 // of g.updates(), and sharing no storage with one that is). A variable changed between runs
 // (an eager optimizer step, another Plan's update, w.copy_) is re-packed on its next use:
