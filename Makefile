@@ -1,7 +1,8 @@
 # make demo   set up, build and run the main job
 # make test   set up, build and run every test (release, then the core tests under ASan+UBSan)
 # make bench  set up (with PyTorch) and print the side-by-side benchmark table
-.PHONY: setup demo test build bench clean
+# make bench-graph  the same for graph mode (eager vs tandem::compile vs PyTorch eager/jit)
+.PHONY: setup demo test build bench bench-graph clean
 
 JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
@@ -36,6 +37,12 @@ bench:
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 	bench/run.sh
+
+bench-graph:
+	@scripts/setup.sh --bench
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target tandem_bench_graph
+	bench/graph_run.sh
 
 clean:
 	rm -rf build

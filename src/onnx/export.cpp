@@ -331,6 +331,7 @@ void export_model(const std::function<std::vector<Tensor>(const std::vector<Tens
   CompileOptions copts;
   copts.modules = modules;
   copts.use_plan = false;
+  copts.passes = {};  // export the ops as traced: fused kernels have no ONNX form
   auto compiled = tandem::compile(fn, copts);
   compiled(example_inputs);
   export_graph(compiled.graph(), path, options);

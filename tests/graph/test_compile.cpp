@@ -187,7 +187,7 @@ TEST(Compile, ItemOnATracedValueIsAnError) {
 TEST(Compile, GraphTextOfAnMlpIsReadable) {
   manual_seed(1);
   auto model = models::create("mlp");
-  auto fwd = compile([&](const Tensor& x) { return model->forward(x); }, {.modules = {model}});
+  auto fwd = compile([&](const Tensor& x) { return model->forward(x); }, {.passes = {}, .modules = {model}});
   fwd(images(2, 3));
   std::string s = fwd.graph().str();
   EXPECT_NE(s.find("graph(%x: float32[2,1,28,28])"), std::string::npos) << s;

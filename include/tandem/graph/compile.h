@@ -82,9 +82,10 @@ struct CompileOptions {
   // When set: each traced graph is written there as graph_<n>.txt and graph_<n>.dot (after
   // the passes; the pipeline's before/after dumps go to passes_<n>/).
   std::string dump_dir;
-  // Graph passes run on each traced graph: {"all"}, or names in order ({"cse", "dce"}); see
-  // tandem/graph/passes.h. Empty: none (the graph runs as traced).
-  std::vector<std::string> passes;
+  // Graph passes run on each traced graph: {"all"} (the default: tandem/graph/passes.h's
+  // order, batch-norm folding excepted), "all,-name", or names in order ({"cse", "dce"}).
+  // Empty: none (the graph runs as traced).
+  std::vector<std::string> passes = {"all"};
   // Modules whose parameters and buffers fn uses: names for the graph ("fc1.weight") and
   // cache guards (train/eval mode, .grad presence).
   std::vector<std::shared_ptr<nn::Module>> modules;
