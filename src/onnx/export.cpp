@@ -257,8 +257,14 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
     if (it == table.end()) {
       std::string names;
       for (const auto& [k, v] : table) names += (names.empty() ? "" : ", ") + k;
-      TANDEM_FAIL("onnx export: op '{}' ({}) has no ONNX mapping; supported ops: {}", n->op->name,
-                  node_str(*n), names);
+      // Fused kernels come from tandem::compile's passes (on by default).
+      const std::string& op = n->op->name;
+      bool fused = op.starts_with("fused_") || op.ends_with("_act");
+      std::string hint = fused ? " (a fused op made by a graph pass: export a graph compiled with "
+                               "CompileOptions{.passes = {}}, or use onnx::export_model)"
+                             : "";
+      TANDEM_FAIL("onnx export: op '{}' ({}) has no ONNX mapping{}; supported ops: {}", n->op->name,
+                  node_str(*n), hint, names);
     }
     c.current = n;
     c.node_prefix = !n->name.empty() ? n->name : fmt::format("{}_{}", n->op->name, n->id);

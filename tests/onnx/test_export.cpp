@@ -69,7 +69,8 @@ TEST(OnnxExport, InitializersKeepParameterNamesAndModelMetadata) {
 TEST(OnnxExport, CompiledFunctionGraph) {
   auto m = models::create("mlp");
   m->eval();
-  auto fwd = tandem::compile([m](const Tensor& x) { return softmax((*m)(x), 1); }, {.modules = {m}});
+  auto fwd = tandem::compile([m](const Tensor& x) { return softmax((*m)(x), 1); },
+                             {.passes = {}, .modules = {m}});  // as traced: no fused kernels
   Tensor x = randn({4, 1, 28, 28});
   Tensor want;
   {
@@ -83,6 +84,16 @@ TEST(OnnxExport, CompiledFunctionGraph) {
   EXPECT_EQ(im.info().outputs[0].name, "probs");
   std::vector<Tensor> got = im.run({{"input", x}});
   EXPECT_ALL_CLOSE(got.at(0), want, 1e-6, 1e-4);
+}
+
+TEST(OnnxExport, FusedGraphIsRefusedWithAHint) {
+  auto m = models::create("mlp");
+  m->eval();
+  NoGradGuard ng;
+  auto fwd = tandem::compile([m](const Tensor& x) { return (*m)(x); }, {.modules = {m}});  // all passes
+  fwd(randn({2, 1, 28, 28}));
+  std::string dir = fresh_dir("fused");
+  EXPECT_TRUE(throws_error([&] { export_graph(fwd.graph(), dir + "/f.onnx"); }, {"linear_act", ".passes = {}"}));
 }
 
 TEST(OnnxExport, TrainingGraphIsRefused) {

@@ -73,6 +73,7 @@ Run add_graph(CLI::App& app) {
 
     CompileOptions co;
     co.modules = {model};
+    co.passes = {};  // capture only: the pipeline below runs the passes and reports each one
     graph::Graph captured;
     if (a->train) {
       model->train();
