@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <string>
 #include <type_traits>
+#include <vector>
 
-#include <initializer_list>
 #include "backend/cpu/loops.h"
 #include "tandem/opdef.h"
 #include "tandem/optim/optimizer.h"
@@ -62,7 +62,7 @@ inline void with_flags(F&& f, bool b, Rest... rest) {
 // `kernel` on temporaries when an output shares memory with any other input (the in-place
 // loops copy the old values into the outputs first, which would clobber that input).
 template <typename K>
-inline bool run_if_crossed(const KernelArgs& k, std::initializer_list<int> corresponding, K kernel) {
+inline bool run_if_crossed(const KernelArgs& k, const std::vector<int>& corresponding, K kernel) {
   bool crossed = false;
   size_t i = 0;
   for (int c : corresponding) {
@@ -85,6 +85,8 @@ inline bool run_if_crossed(const KernelArgs& k, std::initializer_list<int> corre
 // other ops by src/ops/defs/optim_ops.cpp).
 void register_sgd_step_op();
 void register_adam_step_op();
+void register_rmsprop_step_op();
+void register_adagrad_step_op();
 
 template <typename F>
 inline void parallel_range(int64_t n, F&& fn) {

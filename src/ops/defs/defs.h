@@ -19,7 +19,8 @@ void register_nn();           // nn.cpp: pooling, norms, dropout, embedding
 void register_index();        // index.cpp: index_select, gather, scatter_add, masked_fill, cat, stack,
                               // split, chunk, pad, one_hot, topk, sort
 void register_loss();         // loss.cpp
-void register_optim();        // optim_ops.cpp: sgd_step, adam_step (kernels in src/optim)
+void register_optim();        // optim_ops.cpp: sgd_step, adam_step, rmsprop_step, adagrad_step
+                              // (kernels in src/optim)
 void register_fused();        // fused.cpp: linear_act, conv2d_act, fused_elementwise (graph fusion)
 void register_onnx();         // onnx_ops.cpp: elementwise math ONNX needs (erf, floor, ...)
 
