@@ -43,10 +43,12 @@
 //     their contents at trace time (for a captured tensor: its live contents) are used.
 //   - The .grad of each parameter is set to the run's gradient after a compiled step; a step
 //     without zero_grad accumulates into the .grad present at each call, as eager does.
-//   - Optimizers (SGD, Adam, AdamW) record their update as one op per parameter (sgd_step,
-//     adam_step); the learning rate and step count are read from the optimizer before every
-//     run (schedules work); changing another option re-traces. Others (RMSprop, Adagrad) run
-//     their fused loops unseen by the tracer: don't compile their step() yet.
+//   - Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) record their update as one op per
+//     parameter (sgd_step, adam_step, rmsprop_step, adagrad_step) whose kernel is the eager
+//     fused loop (bit-identical results); the learning rate, step count and Adagrad's
+//     lr_decay are read from the optimizer before every run (schedules work); changing
+//     another option re-traces with its name in the reason. Parameters the fused loop can't
+//     take (16-bit floats, non-contiguous) make step() throw tandem::Error while tracing.
 //   - Host code in fn runs only when tracing. Reading a traced tensor's value on the host
 //     (item(), to_vector(), data_ptr()) throws tandem::Error: the value would be baked into
 //     the graph (no graph breaks yet). Random ops (dropout) draw fresh numbers on every run.
