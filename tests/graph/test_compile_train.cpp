@@ -136,6 +136,25 @@ TEST(CompileTrain, ResnetSgdBatchNormBuffersMatchEager) {
       3, 2);
 }
 
+// The default pipeline ("all") on the convolutional zoo models' training steps.
+TEST(CompileTrain, CnnAdamWithAllPassesMatchesEager) {
+  expect_training_matches(
+      "cnn",
+      [](std::vector<Tensor> ps) {
+        return std::make_unique<optim::Adam>(ps, optim::AdamOptions{.lr = 1e-3});
+      },
+      3, 4, true, {"all"});
+}
+
+TEST(CompileTrain, ResnetSgdWithAllPassesMatchesEager) {
+  expect_training_matches(
+      "resnet",
+      [](std::vector<Tensor> ps) {
+        return std::make_unique<optim::SGD>(ps, optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
+      },
+      3, 2, true, {"all"});
+}
+
 TEST(CompileTrain, LearningRateChangesReachTheCompiledStep) {
   manual_seed(4);
   auto eager_model = models::create("mlp");
