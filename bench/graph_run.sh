@@ -6,8 +6,10 @@
 #   bench/graph_run.sh                     (after a release build: make build, or make bench)
 # Environment: BUILD_DIR (build/release), BENCH_THREADS ("1 2"), BENCH_REPETITIONS (5),
 # BENCH_MIN_TIME (0.1 s per repetition), BENCH_FILTER (regex on case names), BENCH_OUT.
-# PyTorch runs with OpenBLAS at the same thread count and OPENBLAS_CORETYPE=SkylakeX (its
-# fastest kernels on this CPU; see bench/README.md "Training").
+# PyTorch runs in its best configuration found here (bench/README.md "Training"): OpenBLAS at
+# the same thread count with OPENBLAS_CORETYPE=SkylakeX (its fastest kernels on this CPU) and
+# OMP_WAIT_POLICY=PASSIVE (its OpenMP and OpenBLAS thread pools otherwise spin against each
+# other: 2-thread steps up to 10x slower). tandem runs with one OpenMP pool as installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +37,7 @@ for t in ${BENCH_THREADS:-1 2}; do
   echo "graph_run.sh: tandem, $t thread(s)" >&2
   OMP_NUM_THREADS=$t "$build/bench/tandem_bench_graph" --threads="$t" "${gbench_args[@]}" >"$out/tandem_t$t.json"
   echo "graph_run.sh: PyTorch, $t thread(s)" >&2
-  (cd bench && OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t OPENBLAS_CORETYPE=SkylakeX \
+  (cd bench && OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSIVE \
     "$py" graph_torch.py --threads "$t" --repetitions "$reps" --min-time "$min_time" --filter "$filter") \
     >"$out/torch_t$t.json"
 done

@@ -41,6 +41,10 @@
 //     running stats) are written back at the end of each run. Other tensors from outside fn
 //     (captured by the lambda, made with ones()/zeros()/full() inside fn) are constants:
 //     their contents at trace time (for a captured tensor: its live contents) are used.
+//     With the default passes, linear/conv weights the graph does not update are kept packed
+//     in oneDNN's preferred layout between runs and re-packed when the weight's version
+//     changes (any tensor op or optimizer step bumps it; a write through data_ptr() does not:
+//     call bump_version() on its storage after one).
 //   - The .grad of each parameter is set to the run's gradient after a compiled step; a step
 //     without zero_grad accumulates into the .grad present at each call, as eager does.
 //   - Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) record their update as one op per
