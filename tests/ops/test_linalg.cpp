@@ -155,6 +155,25 @@ TEST(Matmul, LinearAgreesWithMatmulForEveryLayout) {
   }
 }
 
+// A few rows times a weight stored [N, K] (linear at batch 1..4) takes cpu::gemm's
+// dot-product path: every row count, column count (the 4-row blocks and their remainder) and
+// K (the vector loop and its tail) against float64.
+TEST(Matmul, SmallBatchLinearAgreesWithTheFloat64Reference) {
+  Generator g(14);
+  auto r = [&](const Shape& s) { return randn(s, {}, &g); };
+  for (int64_t m : {1, 2, 3, 4, 5})
+    for (int64_t k : {16, 17, 33, 100, 784})
+      for (int64_t n : {1, 3, 4, 5, 130}) {
+        Tensor x = r({m, k}), w = r({n, k}), b = r({n});
+        Tensor want = matmul(x.to(kFloat64), w.to(kFloat64).t()) + b.to(kFloat64);
+        EXPECT_TRUE(all_close(linear(x, w, b).to(kFloat64), want, 1e-4, 1e-4)) << m << "x" << k << "x" << n;
+        // Rows of x padded (a sliced view): lda != K.
+        Tensor xp = r({m, k + 3}).slice(1, 0, k);
+        want = matmul(xp.to(kFloat64), w.to(kFloat64).t());
+        EXPECT_TRUE(all_close(linear(xp, w).to(kFloat64), want, 1e-4, 1e-4)) << "padded " << m << "x" << k;
+      }
+}
+
 TEST(Matmul, IntegerAndHalfDtypes) {
   Tensor a = A({2, 3}, 1.0, 2.0, kInt64), b = A({3, 2}, 1.0, 0.0, kInt64);
   // torch.matmul(torch.arange(6).reshape(2,3)-2, torch.arange(6).reshape(3,2))

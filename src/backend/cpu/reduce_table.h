@@ -63,6 +63,10 @@ struct ReduceKernels {
   void (*softmax_bwd_row[2])(const T* g, const T* y, T* out, int64_t n);
   // The same down C rows of a [C, w] block with row stride `stride`.
   void (*softmax_bwd_cols[2])(const T* g, const T* y, T* out, int64_t C, int64_t stride, int64_t w);
+  // y[m*ldy + j] = dot(x[m*ldx + 0..K), w[j*ldw + 0..K)) for m < M, j < n: a few rows of x
+  // times a matrix stored as rows of K (x @ wᵀ); each block of w rows is read once for all M.
+  void (*dot_rows)(const T* x, int64_t ldx, int64_t M, const T* w, int64_t ldw, int64_t K, int64_t n,
+                   T* y, int64_t ldy);
 };
 
 struct ReduceTable {
