@@ -67,7 +67,7 @@ TEST(Prepack, InPlaceWeightChangeIsRepacked) {
   model->eval();
   NoGradGuard ng;
   auto fwd = compiled_forward(model);
-  Tensor x = images(2, 1);
+  Tensor x = images(8, 1);  // more than 4 rows: linear packs too (fewer take the dot-product path)
   fwd(x);
   EXPECT_ALL_CLOSE(fwd(x), model->forward(x), 1e-4, 1e-4);
   for (auto& [n, p] : model->named_parameters()) {
