@@ -5,6 +5,7 @@
 //   graph::run_fuse_matmul_act(g);              // linear/conv2d + relu/gelu/... -> linear_act/conv2d_act
 //   graph::run_fuse_elementwise(g);             // gelu(x*w+b)*y -> one fused_elementwise kernel
 //   graph::run_prepack_weights(g);              // weights fixed for the graph: reordered once
+//   graph::run_blocked_layout(g);               // conv -> pool -> conv stay in oneDNN's nChw16c
 //   graph::Plan plan = graph::lower(g);
 //
 // Each returns a PassResult (changed + counts such as "folded_batch_norms", "fused_nodes").
@@ -30,5 +31,10 @@ PassResult run_fuse_elementwise(Graph& g);
 // graph does not update with attr prepacked = 1 (counts "prepacked_linear", "prepacked_conv2d"):
 // their kernels reorder the weight once (re-packed when its storage version changes).
 PassResult run_prepack_weights(Graph& g);
+// Graphs without updates (inference): float32 conv2d/conv2d_act -> max_pool2d -> conv chains
+// keep oneDNN's channel-blocked layout [N, C/16, H, W, 16] between them (conv2d_blocked,
+// max_pool2d_blocked; a from_blocked in front of every other reader). Counts
+// "blocked_conv2d", "blocked_max_pool2d", "from_blocked". See src/graph/passes/blocked_layout.cpp.
+PassResult run_blocked_layout(Graph& g);
 
 }  // namespace tandem::graph

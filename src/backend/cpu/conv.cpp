@@ -119,17 +119,24 @@ struct FwdPrim {
   memory::desc user_w, packed_w;    // prepacked: w's plain layout and the primitive's
 };
 
+// x_blocked / y_blocked: that operand is in oneDNN's nChw16c layout (conv2d_forward_blocked),
+// given to the primitive as is; otherwise plain NCHW, reordered when the primitive wants blocks.
 bool forward_onednn(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y,
-                    const ConvForwardOptions& o) {
+                    const ConvForwardOptions& o, bool x_blocked = false, bool y_blocked = false) {
   bool bias = b.defined();
   dn::Key key = conv_key(o.prepacked ? "conv_fwd_packed" : "conv_fwd", g, bias);
+  key.add(int64_t{x_blocked}).add(int64_t{y_blocked});
   dnnl::post_ops po;
   const bool fused_act = o.act != nullptr && dn::append_activation(po, key, o.act->op, o.act->p0, o.act->p1);
   auto p = dn::cached<FwdPrim>(key, [&] {
     Descs user = descs(g, false);
+    Descs prim = descs(g, true);
+    const auto f32 = memory::data_type::f32;
+    if (x_blocked) prim.x = user.x = memory::desc({g.N, g.C, g.H, g.W}, f32, Tag::nChw16c);
+    if (y_blocked) prim.y = user.y = memory::desc({g.N, g.O, g.Ho, g.Wo}, f32, Tag::nChw16c);
     dnnl::primitive_attr attr;
     attr.set_post_ops(po);
-    auto pd = forward_pd(descs(g, true), bias, attr);
+    auto pd = forward_pd(prim, bias, attr);
     return FwdPrim{dnnl::convolution_forward(pd), Port(user.x, pd.src_desc(), true),
                    o.prepacked ? Port() : Port(user.w, pd.weights_desc(), true),
                    Port(user.y, pd.dst_desc(), false), user.w, pd.weights_desc()};
@@ -323,6 +330,23 @@ bool conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
                           static_cast<scalar_t*>(y.data_ptr()));
   });
   return false;
+}
+
+bool conv2d_blocked_supported(const ConvGeom& g) {
+  return g.groups == 1 && g.O % 16 == 0 && g.N * g.C * g.H * g.W > 0 && g.O * g.kh * g.kw > 0 && onednn_ok(g);
+}
+
+bool conv2d_forward_blocked(const ConvGeom& g, const Tensor& x, bool x_blocked, const Tensor& w, const Tensor& b,
+                            const Tensor& y, const ConvForwardOptions& options) {
+  TANDEM_CHECK(conv2d_blocked_supported(g) && (!x_blocked || g.C % 16 == 0),
+               "conv2d_blocked: unsupported geometry (input [{}, {}, {}, {}]{}, {} output channels, groups "
+               "{}): needs groups 1, output channels divisible by 16 (input channels too for a blocked "
+               "input) and a oneDNN-compatible padding; run the graph without the blocked_layout pass",
+               g.N, g.C, g.H, g.W, x_blocked ? " blocked" : "", g.O, g.groups);
+  TANDEM_CHECK(y.dtype() == DType::Float32 && x.dtype() == DType::Float32,
+               "conv2d_blocked: float32 only, got input {} and output {}", x.dtype(), y.dtype());
+  if (y.numel() == 0) return false;
+  return forward_onednn(g, x, w, b, y, options, x_blocked, true);
 }
 
 void conv2d_backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& gx) {

@@ -40,6 +40,15 @@ struct ConvForwardOptions {
 // (when false the caller applies it).
 bool conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b,
                     const Tensor& y, const ConvForwardOptions& options = {});
+// The forward convolution in oneDNN's channel-blocked layout (graph mode: made by
+// graph::run_blocked_layout so that consecutive convolutions and poolings skip the
+// reorders to and from NCHW). y is [N, O/16, Ho, Wo, 16] (nChw16c: channel o at
+// [n, o/16, h, w, o%16]); x is the same layout [N, C/16, H, W, 16] when x_blocked, else
+// NCHW. float32 only; the geometry must pass conv2d_blocked_supported (Error otherwise).
+// Returns whether options.act was applied, as conv2d_forward.
+bool conv2d_blocked_supported(const ConvGeom& g);
+bool conv2d_forward_blocked(const ConvGeom& g, const Tensor& x, bool x_blocked, const Tensor& w, const Tensor& b,
+                            const Tensor& y, const ConvForwardOptions& options = {});
 // gx[N, C, H, W] = the input gradient of the convolution for output gradient gy[N, O, Ho, Wo].
 void conv2d_backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& gx);
 // gw[O, C/groups, kh, kw] (and gb[O] = Σ gy over N, Ho, Wo when gb is defined).

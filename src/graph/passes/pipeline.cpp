@@ -38,6 +38,8 @@ std::vector<Pass> builtin_passes() {
        "linear/conv2d + activation -> linear_act/conv2d_act"},
       {"prepack_weights", run_prepack_weights, false,
        "marks linear/conv2d(+act) nodes whose weight the graph does not update: packed once"},
+      {"blocked_layout", run_blocked_layout, false,
+       "inference: conv2d/max_pool2d chains keep oneDNN's nChw16c layout between them"},
       {"fuse_elementwise", run_fuse_elementwise, false,
        "float32 elementwise regions (+ trailing sum/mean) -> one fused_elementwise kernel"},
       {"inplace", run_inplace, false, "reports the steps graph::lower runs in place (graph unchanged)"},
@@ -139,6 +141,10 @@ const std::vector<std::string>& default_pass_order() {
       "fuse_matmul_act",
       // After fuse_matmul_act, so the fused linear_act/conv2d_act nodes are the ones marked.
       "prepack_weights",
+      // After prepack_weights (the blocked convs keep the prepacked mark) and fusion of the
+      // activations into conv2d_act (a relu between conv and pool would read NCHW); before
+      // fuse_elementwise, which then sees the from_blocked values as ordinary inputs.
+      "blocked_layout",
       "fuse_elementwise",
       // Fusion leaves the fused-away nodes unused.
       "dce",

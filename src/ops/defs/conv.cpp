@@ -173,6 +173,10 @@ Tensors conv_weight_raw(const Tensor& x, const Tensor& gy, const Shape& weight_s
 
 namespace defs {
 
+ConvGeom conv2d_geometry(const Shape& x, const Shape& w, const Attrs& a) {
+  return conv_geom(x, w, params(a, "conv2d"), "conv2d");
+}
+
 bool conv2d_kernel(const KernelArgs& k, const cpu::Activation* act) {
   NoGradGuard ng;
   const Tensor& y = k.outputs[0];

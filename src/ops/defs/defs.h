@@ -5,6 +5,8 @@
 
 namespace tandem::cpu {
 struct Activation;
+struct ConvGeom;
+struct Pool2d;
 }
 
 namespace tandem::defs {
@@ -29,6 +31,17 @@ void register_onnx();         // onnx_ops.cpp: elementwise math ONNX needs (erf,
 // not, the caller applies the activation).
 bool conv2d_kernel(const KernelArgs& k, const cpu::Activation* act);
 
+void register_blocked_layout();  // blocked_layout.cpp: conv2d_blocked, max_pool2d_blocked, from_blocked
+
+// Shared with the blocked-layout ops (blocked_layout.cpp), which check and compute as their
+// NCHW counterparts do:
+// conv2d's geometry for input shape x [N, C, H, W], weight shape w and conv2d's attrs (conv.cpp).
+cpu::ConvGeom conv2d_geometry(const Shape& x, const Shape& w, const Attrs& a);
+// max_pool2d's geometry for input shape x and max_pool2d's attrs (nn_pool.cpp).
+cpu::Pool2d max_pool2d_geometry(const Shape& x, const Attrs& a);
+// The fused activation named by attrs act, act_p0, act_p1 (fused.cpp); Error for an unknown act.
+cpu::Activation fused_activation(const Attrs& a);
+
 inline void register_all() {
   register_core();
   register_shape();
@@ -41,6 +54,7 @@ inline void register_all() {
   register_loss();
   register_optim();
   register_fused();
+  register_blocked_layout();
   register_onnx();
 }
 

@@ -65,6 +65,10 @@ constexpr char kConv2d[] = "conv2d";
 
 }  // namespace
 
+cpu::Activation fused_activation(const Attrs& a) {
+  return {activation_of(a), a.get_or<double>("act_p0", 0.0), a.get_or<double>("act_p1", 0.0)};
+}
+
 void register_fused() {
   register_with_act<kLinear>("linear_act");
   register_with_act<kConv2d>("conv2d_act");

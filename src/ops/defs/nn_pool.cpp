@@ -137,6 +137,14 @@ Tensor adaptive_avg_pool2d_backward_op(const Tensor& g, const Attrs& a) {
   return dispatch1(d, {g}, a);
 }
 
+}  // namespace
+
+namespace defs {
+cpu::Pool2d max_pool2d_geometry(const Shape& x, const Attrs& a) { return pool_geometry("max_pool2d", x, a, true); }
+}  // namespace defs
+
+namespace {
+
 void register_max_pool() {
   {
     OpDef d;

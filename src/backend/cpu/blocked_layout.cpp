@@ -1,0 +1,83 @@
+#include "blocked_layout.h"
+
+#include <algorithm>
+
+#include "onednn.h"
+
+namespace tandem::cpu {
+namespace {
+
+namespace dn = onednn;
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+memory::desc blocked_md(int64_t N, int64_t C, int64_t H, int64_t W) {
+  return memory::desc({N, C, H, W}, memory::data_type::f32, Tag::nChw16c);
+}
+
+void check_blocked(const Tensor& t, const Shape& expected, const char* op, const char* what) {
+  TANDEM_CHECK(t.dtype() == DType::Float32 && t.shape() == expected && t.is_contiguous(),
+               "{}: {} must be a contiguous float32 tensor of shape {} (blocked [N, C/16, H, W, 16]), "
+               "got {} {}{}", op, what, shape_str(expected), t.dtype(), shape_str(t.shape()),
+               t.is_contiguous() ? "" : " (not contiguous)");
+}
+
+struct PoolPrim {
+  dnnl::pooling_v2_forward prim;
+  dn::Args args;
+};
+
+struct ReorderPrim {
+  dnnl::reorder prim;
+  dn::Args args;
+};
+
+}  // namespace
+
+void max_pool2d_blocked(const Pool2d& p, int64_t N, int64_t C, const Tensor& x, const Tensor& y) {
+  TANDEM_CHECK(C % 16 == 0, "max_pool2d_blocked: channels ({}) must be divisible by 16", C);
+  check_blocked(x, {N, C / 16, p.H, p.W, 16}, "max_pool2d_blocked", "input");
+  check_blocked(y, {N, C / 16, p.OH, p.OW, 16}, "max_pool2d_blocked", "output");
+  if (y.numel() == 0) return;
+  // oneDNN's output size is floor((H + pl + pr - dilated k) / s) + 1: the smallest
+  // non-negative right padding giving OH (ceil_mode's OH needs some; floor mode's none).
+  auto pad_r = [](int64_t in, int64_t out, int64_t k, int64_t s, int64_t pl, int64_t d) {
+    return std::max<int64_t>(0, (out - 1) * s + (k - 1) * d + 1 - in - pl);
+  };
+  dn::Key key("max_pool2d_blocked");
+  for (int64_t v : {N, C, p.H, p.W, p.OH, p.OW, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw}) key.add(v);
+  auto prim = dn::cached<PoolPrim>(key, [&] {
+    using P = dnnl::pooling_v2_forward;
+    memory::desc src = blocked_md(N, C, p.H, p.W), dst = blocked_md(N, C, p.OH, p.OW);
+    P::primitive_desc pd(
+        P::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, src, dst, {p.sh, p.sw},
+                {p.kh, p.kw}, {p.dh - 1, p.dw - 1}, {p.ph, p.pw},
+                {pad_r(p.H, p.OH, p.kh, p.sh, p.ph, p.dh), pad_r(p.W, p.OW, p.kw, p.sw, p.pw, p.dw)}),
+        dn::engine());
+    PoolPrim r{P(pd), {}};
+    r.args.add(DNNL_ARG_SRC, src).add(DNNL_ARG_DST, dst);
+    return r;
+  });
+  prim->args.execute(prim->prim, {x.data_ptr(), y.data_ptr()});
+}
+
+void from_blocked(const Tensor& x, const Tensor& y) {
+  TANDEM_CHECK(y.dim() == 4 && y.dtype() == DType::Float32 && y.is_contiguous() && y.size(1) % 16 == 0,
+               "from_blocked: output must be a contiguous float32 [N, C, H, W] with C divisible by 16, "
+               "got {} {}", y.dtype(), shape_str(y.shape()));
+  const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
+  check_blocked(x, {N, C / 16, H, W, 16}, "from_blocked", "input");
+  if (y.numel() == 0) return;
+  dn::Key key("from_blocked");
+  for (int64_t v : {N, C, H, W}) key.add(v);
+  auto prim = dn::cached<ReorderPrim>(key, [&] {
+    memory::desc src = blocked_md(N, C, H, W);
+    memory::desc dst(src.dims(), memory::data_type::f32, Tag::nchw);
+    ReorderPrim r{dnnl::reorder(dnnl::reorder::primitive_desc(dn::engine(), src, dn::engine(), dst)), {}};
+    r.args.add(DNNL_ARG_FROM, src).add(DNNL_ARG_TO, dst);
+    return r;
+  });
+  prim->args.execute(prim->prim, {x.data_ptr(), y.data_ptr()});
+}
+
+}  // namespace tandem::cpu

@@ -1,0 +1,141 @@
+// blocked_layout (inference): keeps activations in oneDNN's channel-blocked layout between
+// convolutions and max poolings. oneDNN's direct convolution kernels compute in nChw16c;
+// with NCHW tensors between them every conv2d reorders its input to blocks and its output
+// back (the zoo CNN at batch 1: ~6 of its ~105 µs). Here a conv2d / conv2d_act becomes a
+// conv2d_blocked writing [N, O/16, Ho, Wo, 16], a max_pool2d reading such a value becomes
+// a max_pool2d_blocked, a conv reading one takes it as is (attr blocked_input = 1), and
+// every other reader (flatten, add, batch_norm, a graph output) gets one from_blocked in
+// front of it (src/ops/defs/blocked_layout.cpp).
+//
+// Rewrites, in order:
+//   - a float32 conv2d / conv2d_act with groups 1, dilation 1, a 4-D input whose channel
+//     count is static and O divisible by 16, and a geometry oneDNN takes, when its input is
+//     already blocked or some reader of its output can read it blocked (such a conv, or a
+//     float32 max_pool2d). A conv none of whose readers can is left alone: its output would
+//     only be reordered back, as the conv does itself now.
+//   - a float32 max_pool2d (one output, 4-D input, dilation 1) whose input is blocked.
+// Leaves alone: graphs with updates (training steps: their values feed backward ops in
+// NCHW) and everything not listed above. Shapes are unchanged for every reader outside
+// the rewritten nodes (from_blocked gives back the NCHW value), so the graph's results are
+// the same up to oneDNN's rounding (the same kernels as eager mode run).
+#include <algorithm>
+#include <unordered_map>
+
+#include "../../backend/cpu/conv.h"
+#include "fusion_util.h"
+#include "tandem/graph/fusion.h"
+
+namespace tandem::graph {
+
+using namespace fusion_detail;
+
+namespace {
+
+constexpr int64_t kBlock = 16;
+
+bool static_4d(const Value* v) {
+  return v != nullptr && v->shape.size() == 4 && v->shape[1].is_static() && v->shape[2].is_static() &&
+         v->shape[3].is_static();
+}
+
+IntArray pair_or(const Attrs& a, const char* name, int64_t fallback) {
+  IntArray v = a.get_or<IntArray>(name, {});
+  if (v.empty()) return {fallback, fallback};
+  return v.size() == 1 ? IntArray{v[0], v[0]} : v;
+}
+
+bool all_one(const IntArray& v) {
+  return std::all_of(v.begin(), v.end(), [](int64_t d) { return d == 1; });
+}
+
+// A conv2d / conv2d_act that conv2d_blocked can run (the pass's first bullet).
+bool convertible_conv(const Node* n) {
+  const std::string& op = n->op->name;
+  if (op != "conv2d" && op != "conv2d_act") return false;
+  if (n->outputs.size() != 1 || n->inputs.size() < 2 || n->inputs[1] == nullptr) return false;
+  const Value *x = n->inputs[0], *w = n->inputs[1], *y = n->output();
+  if (!static_4d(x) || !static_4d(y) || w->shape.size() != 4 || !is_static(w->shape)) return false;
+  for (const Value* v : n->inputs)
+    if (v != nullptr && v->dtype != DType::Float32) return false;
+  if (y->dtype != DType::Float32) return false;
+  if (n->attrs.get_or<int64_t>("groups", 1) != 1 || !all_one(pair_or(n->attrs, "dilation", 1))) return false;
+  const int64_t O = y->shape[1].value;
+  if (O % kBlock != 0) return false;
+  // oneDNN must take the padding (the kernel checks it too; the batch does not matter).
+  const IntArray s = pair_or(n->attrs, "stride", 1), p = pair_or(n->attrs, "padding", 0);
+  const Shape ws = static_shape(w->shape);
+  cpu::ConvGeom g{1, x->shape[1].value, x->shape[2].value, x->shape[3].value, O, ws[2], ws[3],
+                  y->shape[2].value, y->shape[3].value, s[0], s[1], p[0], p[1], 1, 1, 1};
+  return cpu::conv2d_blocked_supported(g);
+}
+
+// A max_pool2d that max_pool2d_blocked can run, given a blocked input.
+bool convertible_pool(const Node* n) {
+  if (n->op->name != "max_pool2d" || n->outputs.size() != 1 || n->inputs.size() != 1) return false;
+  const Value *x = n->inputs[0], *y = n->output();
+  return static_4d(x) && static_4d(y) && x->dtype == DType::Float32 && y->dtype == DType::Float32 &&
+         x->shape[1].value % kBlock == 0 && all_one(pair_or(n->attrs, "dilation", 1));
+}
+
+// Whether some reader of v (a conv's output, channels divisible by 16) can read it blocked.
+bool has_blocked_reader(const Value* v) {
+  for (const Node* u : v->users) {
+    if (u->inputs[0] != v) continue;  // a weight or bias: NCHW
+    if (convertible_pool(u) || convertible_conv(u)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+PassResult run_blocked_layout(Graph& g) {
+  PassResult result;
+  if (!g.updates().empty()) return result;
+  const OpDef& conv_def = op("conv2d_blocked");
+  const OpDef& pool_def = op("max_pool2d_blocked");
+  const OpDef& from_def = op("from_blocked");
+
+  // NCHW value -> its blocked twin, and the nodes replaced by blocked ones (in order).
+  std::unordered_map<const Value*, Value*> blocked;
+  std::vector<Node*> replaced;
+  const std::vector<Node*> nodes = g.nodes();
+  for (Node* n : nodes) {
+    Value* x = n->inputs.empty() ? nullptr : n->inputs[0];
+    auto it = x ? blocked.find(x) : blocked.end();
+    const bool in_blocked = it != blocked.end();
+    Node* b = nullptr;
+    if (convertible_conv(n) && (in_blocked || has_blocked_reader(n->output()))) {
+      std::vector<Value*> inputs = n->inputs;
+      inputs.resize(3, nullptr);
+      Attrs attrs = n->attrs;
+      attrs.set("blocked_input", int64_t{in_blocked});
+      if (in_blocked) inputs[0] = it->second;
+      b = g.add_node(conv_def, inputs, attrs, n->name);
+      result.add("blocked_conv2d");
+    } else if (in_blocked && convertible_pool(n)) {
+      b = g.add_node(pool_def, {it->second}, n->attrs, n->name);
+      result.add("blocked_max_pool2d");
+    }
+    if (b == nullptr) continue;
+    g.move_before(b, n);
+    blocked.emplace(n->output(), b->output());
+    replaced.push_back(n);
+  }
+
+  // Backwards, so a replaced node's blocked readers are gone when it is: what still reads
+  // its NCHW output reads a from_blocked.
+  for (auto r = replaced.rbegin(); r != replaced.rend(); ++r) {
+    Node* n = *r;
+    Value* y = n->output();
+    if (!unused(g, y)) {
+      Node* back = g.add_node(from_def, {blocked.at(y)}, {}, n->name);
+      g.move_before(back, n);
+      g.replace_all_uses(y, back->output());
+      result.add("from_blocked");
+    }
+    g.remove_node(n);
+  }
+  return result;
+}
+
+}  // namespace tandem::graph

@@ -1,0 +1,139 @@
+// Ops on oneDNN's channel-blocked activation layout, made by graph::run_blocked_layout
+// (src/graph/passes/blocked_layout.cpp) for compiled inference; never called from eager
+// code. A blocked activation of logical shape [N, C, H, W] (C divisible by 16) is a
+// contiguous float32 [N, C/16, H, W, 16] (channel c at [n, c/16, h, w, c%16];
+// src/backend/cpu/blocked_layout.h):
+//   conv2d_blocked(x, w, b)   conv2d / conv2d_act with a blocked output; x is NCHW, or
+//                             blocked with attr blocked_input = 1
+//   max_pool2d_blocked(x)     max_pool2d (values only) from blocked to blocked
+//   from_blocked(x)           blocked [N, C/16, H, W, 16] -> NCHW [N, C, H, W]
+// Shapes, attributes and their errors are those of the NCHW ops (their `infer` runs on the
+// logical shape). Forward only (non_differentiable): the pass rewrites inference graphs.
+#include "../../backend/cpu/blocked_layout.h"
+#include "../../backend/cpu/conv.h"
+#include "../../backend/cpu/fused.h"
+#include "defs.h"
+#include "tandem/autograd.h"
+
+namespace tandem::defs {
+namespace {
+
+using Metas = std::vector<TensorMeta>;
+
+constexpr int64_t kBlock = 16;
+
+// The logical NCHW shape of blocked shape [N, C/16, H, W, 16].
+Shape logical_shape(const Shape& blocked, const char* op) {
+  TANDEM_CHECK(blocked.size() == 5 && blocked[4] == kBlock,
+               "{}: expected a blocked input [N, C/16, H, W, 16], got shape {}", op, shape_str(blocked));
+  return {blocked[0], blocked[1] * kBlock, blocked[2], blocked[3]};
+}
+
+// The blocked shape of logical NCHW shape [N, C, H, W].
+Shape blocked_shape(const Shape& s, const char* op) {
+  TANDEM_CHECK(s.size() == 4 && s[1] % kBlock == 0,
+               "{}: the blocked layout needs a 4-D [N, C, H, W] result with C divisible by {}, got {}", op,
+               kBlock, shape_str(s));
+  return {s[0], s[1] / kBlock, s[2], s[3], kBlock};
+}
+
+void check_float32(const TensorMeta& m, const char* op, const char* what) {
+  TANDEM_CHECK(m.dtype == DType::Float32, "{}: {} must be float32, got {}", op, what, m.dtype);
+}
+
+bool blocked_input(const Attrs& a) { return a.get_or<int64_t>("blocked_input", 0) != 0; }
+
+void register_conv2d_blocked() {
+  OpDef d;
+  d.name = "conv2d_blocked";
+  d.num_inputs = 3;
+  d.optional_inputs = {2};
+  d.non_differentiable = true;
+  d.doc = "conv2d (attrs stride, padding, dilation, groups = 1) writing a blocked output "
+          "[N, O/16, Ho, Wo, 16]; input NCHW, or blocked [N, C/16, H, W, 16] with attr "
+          "blocked_input = 1; optional act, act_p0, act_p1 (as conv2d_act) and prepacked. Made by "
+          "graph::run_blocked_layout.";
+  d.infer = [](const Metas& in, const Attrs& a) {
+    const char* name = "conv2d_blocked";
+    for (const TensorMeta& m : in)
+      if (m.defined) check_float32(m, name, "every input");
+    Metas nchw = in;
+    if (blocked_input(a)) nchw[0].shape = logical_shape(in[0].shape, name);
+    if (a.has("act")) fused_activation(a);
+    Metas out = op("conv2d").infer(nchw, a);
+    TANDEM_CHECK(a.get_or<int64_t>("groups", 1) == 1, "{}: groups must be 1, got {}", name,
+                 a.get_or<int64_t>("groups", 1));
+    out[0].shape = blocked_shape(out[0].shape, name);
+    return out;
+  };
+  d.cpu = [](const KernelArgs& k) {
+    NoGradGuard ng;
+    const bool blocked = blocked_input(k.attrs);
+    const Tensor x = k.inputs[0].contiguous();
+    const Tensor& w = k.inputs[1];
+    const Tensor& y = k.outputs[0];
+    const Shape xs = blocked ? logical_shape(x.shape(), "conv2d_blocked") : x.shape();
+    cpu::ConvGeom g = conv2d_geometry(xs, w.shape(), k.attrs);
+    cpu::Activation act{};
+    cpu::ConvForwardOptions o;
+    if (k.attrs.has("act")) {
+      act = fused_activation(k.attrs);
+      o.act = &act;
+    }
+    // As conv2d_kernel: only the weight's own storage is packed.
+    o.prepacked = k.attrs.get_or<int64_t>("prepacked", 0) != 0 && w.is_contiguous();
+    const Tensor b = k.inputs[2].defined() ? k.inputs[2].contiguous() : Tensor();
+    const bool fused = cpu::conv2d_forward_blocked(g, x, blocked, w.contiguous(), b, y, o);
+    if (o.act && !fused) cpu::activation_inplace(y, act.op, act.p0, act.p1);
+  };
+  register_op(std::move(d));
+}
+
+void register_max_pool2d_blocked() {
+  OpDef d;
+  d.name = "max_pool2d_blocked";
+  d.num_inputs = 1;
+  d.non_differentiable = true;
+  d.doc = "max_pool2d (attrs kernel_size, stride, padding, dilation, ceil_mode; values only) from "
+          "blocked [N, C/16, H, W, 16] to blocked [N, C/16, OH, OW, 16]. Made by graph::run_blocked_layout.";
+  d.infer = [](const Metas& in, const Attrs& a) {
+    const char* name = "max_pool2d_blocked";
+    check_float32(in[0], name, "the input");
+    Metas nchw = in;
+    nchw[0].shape = logical_shape(in[0].shape, name);
+    Metas out = op("max_pool2d").infer(nchw, a);
+    out[0].shape = blocked_shape(out[0].shape, name);
+    return out;
+  };
+  d.cpu = [](const KernelArgs& k) {
+    const Tensor x = k.inputs[0].contiguous();
+    const Shape xs = logical_shape(x.shape(), "max_pool2d_blocked");
+    cpu::max_pool2d_blocked(max_pool2d_geometry(xs, k.attrs), xs[0], xs[1], x, k.outputs[0]);
+  };
+  register_op(std::move(d));
+}
+
+void register_from_blocked() {
+  OpDef d;
+  d.name = "from_blocked";
+  d.num_inputs = 1;
+  d.non_differentiable = true;
+  d.doc = "Blocked [N, C/16, H, W, 16] (oneDNN nChw16c) to NCHW [N, C, H, W]: y[n, c, h, w] = "
+          "x[n, c/16, h, w, c%16]. Made by graph::run_blocked_layout.";
+  d.infer = [](const Metas& in, const Attrs&) {
+    check_float32(in[0], "from_blocked", "the input");
+    return Metas{{logical_shape(in[0].shape, "from_blocked"), DType::Float32}};
+  };
+  d.cpu = [](const KernelArgs& k) { cpu::from_blocked(k.inputs[0].contiguous(), k.outputs[0]); };
+  register_op(std::move(d));
+}
+
+}  // namespace
+
+void register_blocked_layout() {
+  register_conv2d_blocked();
+  register_max_pool2d_blocked();
+  register_from_blocked();
+}
+
+}  // namespace tandem::defs

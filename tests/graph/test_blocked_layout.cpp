@@ -1,0 +1,275 @@
+// graph::run_blocked_layout and its ops (conv2d_blocked, max_pool2d_blocked, from_blocked):
+// compiled inference of the zoo models with every pass matches eager (the cnn keeps its
+// conv/pool chain blocked; resnet's batch norms and residual adds read NCHW); random
+// conv/pool chains match eager whatever their channels, strides and paddings; training
+// graphs are left alone; from_blocked is the exact permutation it claims, and blocked round
+// trips are exact.
+#include <random>
+
+#include "tandem/compile.h"
+#include "tandem/models.h"
+#include "tandem/nn.h"
+#include "tandem/optim.h"
+#include "test_fuse_util.h"
+
+namespace tandem::graph {
+namespace {
+
+using testing::count_ops;
+using testing::expect_graph_matches;
+using testing::PlanRecorder;
+
+// The blocked layout of NCHW x: [N, C/16, H, W, 16] with [n, c/16, h, w, c%16] = x[n, c, h, w].
+Tensor to_blocked_ref(const Tensor& x) {
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  return x.reshape({N, C / 16, 16, H, W}).permute({0, 1, 3, 4, 2}).contiguous();
+}
+
+Tensor images(int64_t n, uint64_t seed) {
+  Generator g(seed);
+  return randn({n, 1, 28, 28}, {}, &g);
+}
+
+// The Error message of f(), or "" when it does not throw.
+template <typename F> std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+int count_blocked_ops(const Graph& g) {
+  return count_ops(g, "conv2d_blocked") + count_ops(g, "max_pool2d_blocked") + count_ops(g, "from_blocked");
+}
+
+TEST(BlockedLayout, ZooModelsCompiledMatchEager) {
+  for (const char* name : {"cnn", "resnet"}) {
+    for (int64_t batch : {1, 3, 17}) {
+      SCOPED_TRACE(fmt::format("{} batch {}", name, batch));
+      manual_seed(11);
+      auto model = models::create(name);
+      model->eval();
+      NoGradGuard ng;
+      auto fwd = compile([model](const Tensor& x) { return model->forward(x); }, {.passes = {"all"}, .modules = {model}});
+      for (uint64_t seed : {1, 2}) {
+        Tensor x = images(batch, seed);
+        EXPECT_ALL_CLOSE(fwd(x), model->forward(x), 1e-4, 1e-4);
+      }
+      if (std::string(name) == "cnn") {
+        // conv1 -> pool -> conv2 -> pool stay blocked; flatten reads one from_blocked.
+        const Graph& g = fwd.graph();
+        EXPECT_EQ(count_ops(g, "conv2d_blocked"), 2) << g.str();
+        EXPECT_EQ(count_ops(g, "max_pool2d_blocked"), 2) << g.str();
+        EXPECT_EQ(count_ops(g, "from_blocked"), 1) << g.str();
+        EXPECT_EQ(count_ops(g, "conv2d_act") + count_ops(g, "max_pool2d"), 0) << g.str();
+      }
+    }
+  }
+}
+
+// One step of a random chain: a convolution (with an activation or not) or a max pool.
+struct Layer {
+  bool conv = true;
+  int64_t out = 16, k = 3, s = 1, p = 0;
+  bool bias = true, ceil = false;
+  std::string act;  // "", "relu" or "clamp" (clamp has no oneDNN post-op: applied after)
+};
+
+std::string describe(const std::vector<Layer>& layers, int64_t c, int64_t hw) {
+  std::string s = fmt::format("in {}x{}x{}", c, hw, hw);
+  for (const Layer& l : layers)
+    s += l.conv ? fmt::format(" -> conv(o{} k{} s{} p{}{}{})", l.out, l.k, l.s, l.p, l.bias ? "" : " nobias",
+                              l.act.empty() ? "" : " " + l.act)
+                : fmt::format(" -> pool(k{} s{} p{}{})", l.k, l.s, l.p, l.ceil ? " ceil" : "");
+  return s;
+}
+
+TEST(BlockedLayout, RandomConvPoolChainsMatchEager) {
+  std::mt19937 rng(7);
+  auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+  int64_t rewritten = 0, pools = 0, blocked_inputs = 0;
+  for (int trial = 0; trial < 50; ++trial) {
+    const int64_t batch = pick({1, 2, 3}), c0 = pick({1, 3, 16, 24}), hw = pick({9, 12, 16});
+    std::vector<Layer> layers;
+    int64_t size = hw;
+    for (int i = 0, n = static_cast<int>(2 + rng() % 3); i < n; ++i) {
+      Layer l;
+      l.conv = i == 0 || rng() % 3 != 0;
+      if (l.conv) {
+        l.out = pick({16, 32, 48, 24});
+        l.k = pick({1, 3});
+        l.s = pick({1, 2});
+        l.p = pick({0, 1});
+        l.bias = rng() % 4 != 0;
+        l.act = std::vector<std::string>{"", "relu", "relu", "clamp"}[rng() % 4];
+      } else {
+        l.k = pick({2, 3});
+        l.s = pick({1, 2});
+        l.p = pick({0, 1});
+        l.ceil = rng() % 3 == 0;
+      }
+      if (size + 2 * l.p < l.k) break;  // too small for another layer
+      size = (size + 2 * l.p - l.k + (l.ceil ? l.s - 1 : 0)) / l.s + 1;
+      layers.push_back(l);
+    }
+    SCOPED_TRACE(fmt::format("trial {} batch {}: {}", trial, batch, describe(layers, c0, hw)));
+    manual_seed(100 + trial);
+    NoGradGuard ng;
+    Tensor x = randn({batch, c0, hw, hw});
+    std::vector<Tensor> weights, biases;
+    int64_t c = c0;
+    for (const Layer& l : layers) {
+      if (!l.conv) continue;
+      weights.push_back(randn({l.out, c, l.k, l.k}) * 0.3);
+      biases.push_back(l.bias ? randn({l.out}) : Tensor());
+      c = l.out;
+    }
+    PlanRecorder rec;
+    rec.input("x", x);
+    for (size_t i = 0; i < weights.size(); ++i) {
+      rec.variable(fmt::format("w{}", i), weights[i]);
+      if (biases[i].defined()) rec.variable(fmt::format("b{}", i), biases[i]);
+    }
+    auto eager = rec.record([&] {
+      Tensor h = x, first;
+      size_t wi = 0;
+      for (const Layer& l : layers) {
+        if (l.conv) {
+          h = conv2d(h, weights[wi], biases[wi], {l.s, l.s}, {l.p, l.p});
+          ++wi;
+          if (l.act == "relu") h = relu(h);
+          if (l.act == "clamp") h = clamp(h, -0.5, 0.7);
+        } else {
+          h = max_pool2d(h, {l.k, l.k}, {l.s, l.s}, {l.p, l.p}, {1, 1}, l.ceil);
+        }
+        if (!first.defined()) first = h;
+      }
+      // The first layer's output is also a graph output: blocked readers and an NCHW one.
+      return std::vector<Tensor>{h, first};
+    });
+    run_fuse_matmul_act(rec.graph);
+    PassResult r = run_blocked_layout(rec.graph);
+    rewritten += r.counts["blocked_conv2d"];
+    pools += r.counts["blocked_max_pool2d"];
+    for (const Node* n : rec.graph.nodes()) blocked_inputs += n->attrs.get_or<int64_t>("blocked_input", 0);
+    expect_graph_matches(rec.graph, {x}, eager, 1e-4, 1e-4);
+  }
+  // Most chains have a 16-multiple conv feeding a pool or conv.
+  EXPECT_GT(rewritten, 20);
+  EXPECT_GT(pools, 5);
+  EXPECT_GT(blocked_inputs, 5);
+}
+
+TEST(BlockedLayout, ConvWithoutBlockedReaderIsLeftAlone) {
+  manual_seed(3);
+  NoGradGuard ng;
+  Tensor x = randn({2, 3, 8, 8}), w = randn({16, 3, 3, 3}), w2 = randn({10, 16, 1, 1});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w", w);
+  rec.variable("w2", w2);
+  // conv -> add (no blocked reader); conv -> conv with 10 outputs (not a multiple of 16).
+  rec.record([&] {
+    Tensor h = conv2d(x, w);
+    return std::vector<Tensor>{h + 1.0, conv2d(relu(conv2d(x, w)), w2)};
+  });
+  run_fuse_matmul_act(rec.graph);
+  const std::string before = rec.graph.str();
+  EXPECT_FALSE(run_blocked_layout(rec.graph).changed);
+  EXPECT_EQ(rec.graph.str(), before);
+}
+
+TEST(BlockedLayout, TrainingGraphsAreLeftAlone) {
+  manual_seed(4);
+  {  // a graph with an update, by hand
+    NoGradGuard ng;
+    Tensor x = randn({2, 16, 8, 8}), w = randn({16, 16, 3, 3});
+    PlanRecorder rec;
+    rec.input("x", x);
+    graph::Value* wv = rec.variable("w", w);
+    rec.record([&] { return std::vector<Tensor>{max_pool2d(conv2d(x, w, Tensor(), {1, 1}, {1, 1}), {2, 2})}; });
+    rec.graph.add_update(wv, rec.graph.outputs()[0]->producer->inputs[0]->producer->inputs[1]);
+    const std::string before = rec.graph.str();
+    EXPECT_FALSE(run_blocked_layout(rec.graph).changed);
+    EXPECT_EQ(rec.graph.str(), before);
+  }
+  // A compiled training step of the cnn with every pass: no blocked op, same loss as eager.
+  auto model = models::create("cnn");
+  optim::SGD opt(model->parameters(), {.lr = 0.05});
+  auto step = compile(
+      [&](const Tensor& x, const Tensor& y) {
+        opt.zero_grad();
+        Tensor loss = nn::functional::cross_entropy(model->forward(x), y);
+        loss.backward();
+        opt.step();
+        return loss;
+      },
+      {.passes = {"all"}, .modules = {model}});
+  Tensor x = images(4, 1), y = randint(0, 10, {4}, {.dtype = DType::Int64});
+  step(x, y);
+  step(x, y);
+  EXPECT_EQ(count_blocked_ops(step.graph()), 0) << step.graph().str();
+}
+
+TEST(BlockedLayout, FromBlockedIsTheExactPermutation) {
+  manual_seed(5);
+  for (const Shape& s : {Shape{1, 16, 1, 1}, Shape{2, 48, 5, 7}, Shape{3, 32, 14, 14}}) {
+    Tensor x = randn(s);
+    Tensor back = dispatch1(op("from_blocked"), {to_blocked_ref(x)}, {});
+    EXPECT_EQ(back.shape(), s);
+    EXPECT_ALL_CLOSE(back, x, 0.0, 0.0);
+  }
+}
+
+TEST(BlockedLayout, RoundTripsAreExact) {
+  manual_seed(6);
+  NoGradGuard ng;
+  Tensor x = randn({3, 32, 6, 5});
+  // A 1x1 identity convolution into blocks, a 1x1 pool in blocks, from_blocked back: x.
+  Tensor eye = zeros({32, 32, 1, 1});
+  for (int64_t c = 0; c < 32; ++c) eye.select(0, c).select(0, c).fill_(1.0);
+  Attrs conv_attrs{{"stride", IntArray{1, 1}}, {"padding", IntArray{0, 0}}, {"dilation", IntArray{1, 1}},
+                   {"groups", int64_t{1}}};
+  Tensor b = dispatch1(op("conv2d_blocked"), {x, eye, Tensor()}, conv_attrs);
+  EXPECT_EQ(b.shape(), (Shape{3, 2, 6, 5, 16}));
+  EXPECT_ALL_CLOSE(b, to_blocked_ref(x), 0.0, 0.0);
+  Attrs blocked_in = conv_attrs;
+  blocked_in.set("blocked_input", int64_t{1});
+  Tensor b2 = dispatch1(op("conv2d_blocked"), {b, eye, Tensor()}, blocked_in);
+  Tensor p = dispatch1(op("max_pool2d_blocked"), {b2}, {{"kernel_size", IntArray{1, 1}}});
+  EXPECT_ALL_CLOSE(dispatch1(op("from_blocked"), {p}, {}), x, 0.0, 0.0);
+}
+
+TEST(BlockedLayout, BlockedMaxPoolMatchesMaxPool) {
+  manual_seed(7);
+  Tensor x = randn({2, 32, 11, 10});
+  struct Case {
+    IntArray k, s, p, d;
+    bool ceil;
+  };
+  for (const Case& c : {Case{{2, 2}, {2, 2}, {0, 0}, {1, 1}, false}, Case{{3, 3}, {2, 2}, {1, 1}, {1, 1}, true},
+                        Case{{3, 2}, {1, 2}, {1, 0}, {1, 1}, false}, Case{{2, 2}, {2, 2}, {1, 1}, {1, 1}, true},
+                        Case{{3, 3}, {1, 1}, {1, 1}, {2, 2}, false}, Case{{2, 3}, {3, 2}, {0, 1}, {2, 1}, true}}) {
+    SCOPED_TRACE(fmt::format("k [{}] s [{}] p [{}] d [{}] ceil {}", fmt::join(c.k, ","), fmt::join(c.s, ","),
+                             fmt::join(c.p, ","), fmt::join(c.d, ","), c.ceil));
+    Tensor ref = max_pool2d(x, c.k, c.s, c.p, c.d, c.ceil);
+    Attrs a{{"kernel_size", c.k}, {"stride", c.s}, {"padding", c.p}, {"dilation", c.d}, {"ceil_mode", c.ceil}};
+    Tensor got = dispatch1(op("from_blocked"), {dispatch1(op("max_pool2d_blocked"), {to_blocked_ref(x)}, a)}, {});
+    EXPECT_ALL_CLOSE(got, ref, 0.0, 0.0);
+  }
+}
+
+TEST(BlockedLayout, OpsRejectWrongShapesClearly) {
+  Tensor x = randn({2, 24, 4, 4});
+  EXPECT_NE(error_of([&] { dispatch1(op("from_blocked"), {x}, {}); }).find("blocked input [N, C/16, H, W, 16]"),
+            std::string::npos);
+  Tensor w = randn({24, 24, 3, 3});
+  Attrs a{{"stride", IntArray{1, 1}}, {"padding", IntArray{1, 1}}};
+  EXPECT_NE(error_of([&] { dispatch1(op("conv2d_blocked"), {x, w, Tensor()}, a); }).find("C divisible by 16"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem::graph
