@@ -69,6 +69,21 @@ TEST(BlockedLayout, ZooModelsCompiledMatchEager) {
   }
 }
 
+TEST(BlockedLayout, DynamicBatchCompiledCnnMatchesEager) {
+  manual_seed(12);
+  auto model = models::create("cnn");
+  model->eval();
+  NoGradGuard ng;
+  auto fwd = compile([model](const Tensor& x) { return model->forward(x); },
+                     {.dynamic_batch = true, .passes = {"all"}, .modules = {model}});
+  for (int64_t batch : {1, 3, 17, 2}) {
+    SCOPED_TRACE(fmt::format("batch {}", batch));
+    Tensor x = images(batch, batch);
+    EXPECT_ALL_CLOSE(fwd(x), model->forward(x), 1e-4, 1e-4);
+  }
+  EXPECT_EQ(count_ops(fwd.graph(), "conv2d_blocked"), 2) << fwd.graph().str();
+}
+
 // One step of a random chain: a convolution (with an activation or not) or a max pool.
 struct Layer {
   bool conv = true;
