@@ -76,7 +76,7 @@ TEST(BlockedLayout, DynamicBatchCompiledCnnMatchesEager) {
   NoGradGuard ng;
   auto fwd = compile([model](const Tensor& x) { return model->forward(x); },
                      {.dynamic_batch = true, .passes = {"all"}, .modules = {model}});
-  for (int64_t batch : {1, 3, 17, 2}) {
+  for (int64_t batch : {1, 3, 17, 2, 0}) {
     SCOPED_TRACE(fmt::format("batch {}", batch));
     Tensor x = images(batch, batch);
     EXPECT_ALL_CLOSE(fwd(x), model->forward(x), 1e-4, 1e-4);

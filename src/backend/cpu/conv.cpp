@@ -333,7 +333,7 @@ bool conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
 }
 
 bool conv2d_blocked_supported(const ConvGeom& g) {
-  return g.groups == 1 && g.O % 16 == 0 && g.N * g.C * g.H * g.W > 0 && g.O * g.kh * g.kw > 0 && onednn_ok(g);
+  return g.groups == 1 && g.O % 16 == 0 && g.C * g.H * g.W > 0 && g.O * g.kh * g.kw > 0 && onednn_ok(g);
 }
 
 bool conv2d_forward_blocked(const ConvGeom& g, const Tensor& x, bool x_blocked, const Tensor& w, const Tensor& b,
