@@ -11,7 +11,8 @@
 # tandem runs `tandem train` for 2 epochs over STEPS·128 images and reports the second
 # epoch's samples/s (the first is the warm-up). Both include the batch gather, forward,
 # loss, backward and optimizer step; neither includes evaluation.
-# PyTorch runs as installed (torch.set_num_threads(T)) and in the best configuration found
+# PyTorch runs as installed (torch.set_num_threads(T), OpenBLAS limited to T threads: its own
+# pool would otherwise use every core) and in the best configuration found
 # on this machine: OpenBLAS at T threads, OPENBLAS_CORETYPE=SkylakeX, OMP_WAIT_POLICY=PASSIVE
 # (set for that process only), torch itself at 1 thread or at T threads. "PyTorch best" is the
 # fastest of these and the installed configuration; tandem's ratio is against it.
@@ -54,7 +55,7 @@ for model in mlp cnn; do
     OMP_NUM_THREADS=$t "$tandem" train $(recipe $model) --schedule none --augment none \
       --data "$data" --epochs 2 --train-limit $((steps * 128)) --test-limit 1000 --threads "$t" \
       --no-progress --out "$out/run_${model}_t$t" --json | tail -n 1 >"$out/tandem_${model}_t$t.json"
-    "$py" bench/train_torch.py --model $model --threads "$t" --steps "$steps" --data "$torch_data" \
+    OPENBLAS_NUM_THREADS=$t "$py" bench/train_torch.py --model $model --threads "$t" --steps "$steps" --data "$torch_data" \
       >"$out/torch_installed_${model}_t$t.json"
     env $(best_env "$t") "$py" bench/train_torch.py --model $model --threads 1 --steps "$steps" \
       --data "$torch_data" >"$out/torch_best_${model}_t$t.json"
