@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# ONNX inference latency: tandem's importer (onnx::Model::load + run, bench_onnx.cpp) next to
+# ONNX Runtime through node (onnxruntime-node, bench/onnx_ort.js) on the same exported files
+# and inputs, at batch 1 and 64 and at 1 and 2 threads; prints a Markdown table (also saved as
+# table.md in the results dir) and, per case, the largest difference between the two outputs.
+#
+#   bench/onnx_run.sh                  (after a release build of tandem_cli and tandem_bench_onnx)
+#
+# The zoo models are exported with `tandem export --random-weights --dynamic-batch` (eval mode;
+# latency does not depend on the weights' values).
+# Environment: BUILD_DIR (build/release), BENCH_MODELS ("mlp cnn resnet"), BENCH_BATCHES (1,64),
+# BENCH_THREADS ("1 2"), BENCH_REPETITIONS (5), BENCH_MIN_TIME (0.1 s per repetition),
+# BENCH_OUT (results dir), TANDEM_ONNXRUNTIME_NODE (where onnxruntime-node is installed,
+# default build/onnxruntime-node, as for the ONNX tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=${BUILD_DIR:-build/release}
+models=${BENCH_MODELS:-mlp cnn resnet}
+batches=${BENCH_BATCHES:-1,64}
+reps=${BENCH_REPETITIONS:-5}
+min_time=${BENCH_MIN_TIME:-0.1}
+out=${BENCH_OUT:-$build/bench/onnx_results}
+ort_root=${TANDEM_ONNXRUNTIME_NODE:-$PWD/build/onnxruntime-node}
+install_hint="mkdir -p build/onnxruntime-node && npm install --prefix build/onnxruntime-node --ignore-scripts onnxruntime-node"
+
+die() { echo "onnx_run.sh: $*" >&2; exit 1; }
+[ -x "$build/tools/tandem" ] || die "$build/tools/tandem not found; build it (cmake --build --preset release --target tandem_cli)"
+[ -x "$build/bench/tandem_bench_onnx" ] || die "$build/bench/tandem_bench_onnx not found; build it (cmake --build --preset release --target tandem_bench_onnx; needs libbenchmark-dev)"
+command -v node >/dev/null 2>&1 || die "node is not installed (apt-get install nodejs npm)"
+NODE_PATH="$ort_root/node_modules" node -e "require('onnxruntime-node')" >/dev/null 2>&1 ||
+  die "onnxruntime-node cannot be loaded from $ort_root/node_modules (install: $install_hint)"
+
+mkdir -p "$out"
+rm -f "$out"/*.onnx "$out"/*.npy "$out"/*.json "$out"/table.md
+for m in $models; do
+  "$build/tools/tandem" export --model "$m" --random-weights --dynamic-batch --out "$out/$m.onnx" >&2
+done
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk '{exit !($1 > 0.5)}' /proc/loadavg; then
+  echo "onnx_run.sh: warning: load average $(cut -d' ' -f1 /proc/loadavg); timings will be noisy" >&2
+fi
+
+gbench_args=(--benchmark_format=json --benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
+  --benchmark_enable_random_interleaving=true)
+for t in ${BENCH_THREADS:-1 2}; do
+  echo "onnx_run.sh: tandem, $t thread(s)" >&2
+  # The first run also writes <case>.input.npy and <case>.tandem.npy, which ONNX Runtime reads.
+  OMP_NUM_THREADS=$t "$build/bench/tandem_bench_onnx" --onnx-dir="$out" --batches="$batches" --threads="$t" \
+    "${gbench_args[@]}" >"$out/tandem_t$t.json"
+  echo "onnx_run.sh: ONNX Runtime, $t thread(s)" >&2
+  OMP_NUM_THREADS=$t NODE_PATH="$ort_root/node_modules" node bench/onnx_ort.js "$out" "$t" "$reps" "$min_time" \
+    >"$out/ort_t$t.json"
+done
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+node - "$out" "$load_start" "$load_end" "$models" <<'EOF' | tee "$out/table.md"
+const fs = require('fs'), path = require('path');
+const [out, loadStart, loadEnd, modelList] = process.argv.slice(2);
+const median = xs => { const s = [...xs].sort((a, b) => a - b), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const unitNs = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
+const rows = {};  // "case|threads" -> {tandem: ns, ort: ns, diff, scale, spread}
+let ortVersion = '?';
+for (const f of fs.readdirSync(out).sort()) {
+  const m = /^(tandem|ort)_t(\d+)\.json$/.exec(f);
+  if (!m) continue;
+  const j = JSON.parse(fs.readFileSync(path.join(out, f), 'utf8'));
+  if (m[1] === 'tandem') {
+    const reps = {};
+    for (const b of j.benchmarks) {
+      if (b.run_type === 'aggregate' || b.error_occurred) continue;
+      const name = (b.run_name || b.name).replace(/\/real_time$/, '').replace(/^onnx\//, '');
+      (reps[name] = reps[name] || []).push(b.real_time * unitNs[b.time_unit || 'ns']);
+    }
+    for (const [name, xs] of Object.entries(reps)) {
+      const r = rows[`${name}|${m[2]}`] = rows[`${name}|${m[2]}`] || {};
+      r.tandem = median(xs);
+      r.tandemSpread = Math.max(...xs) / Math.min(...xs);
+    }
+  } else {
+    ortVersion = j.version;
+    for (const [name, c] of Object.entries(j.cases)) {
+      const r = rows[`${name}|${m[2]}`] = rows[`${name}|${m[2]}`] || {};
+      r.ort = c.ns;
+      r.ortSpread = Math.max(...c.reps_ns) / Math.min(...c.reps_ns);
+      r.diff = c.max_abs_diff;
+      r.scale = c.max_abs_output;
+      r.mismatch = c.mismatch;
+    }
+  }
+}
+const fmt = (ns, spread) => ns === undefined ? 'n/a'
+  : (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(1)} µs`) + (spread > 1.5 ? ' ⚠' : '');
+const keys = Object.keys(rows).map(k => { const [c, t] = k.split('|'); const mm = /^(.*)_b(\d+)$/.exec(c); return { k, model: mm[1], batch: +mm[2], t: +t }; });
+const order = modelList.split(/\s+/);
+keys.sort((a, b) => order.indexOf(a.model) - order.indexOf(b.model) || a.batch - b.batch || a.t - b.t);
+console.log(`ONNX Runtime ${ortVersion} (onnxruntime-node, CPU EP) vs tandem onnx::Model; load average ${loadStart} at start, ${loadEnd} at end.`);
+console.log('Median time per inference; ⚠: the slowest repetition took over 1.5x the fastest. ratio = ONNX Runtime time / tandem time (> 1: tandem faster).');
+console.log();
+console.log('| model | batch | threads | tandem | ONNX Runtime | ratio |');
+console.log('|---|---|---|---|---|---|');
+for (const { k, model, batch, t } of keys) {
+  const r = rows[k];
+  const ratio = r.tandem && r.ort ? (r.ort / r.tandem).toFixed(2) : 'n/a';
+  console.log(`| ${model} | ${batch} | ${t} | ${fmt(r.tandem, r.tandemSpread)} | ${fmt(r.ort, r.ortSpread)} | ${ratio} |`);
+}
+console.log();
+console.log('Outputs, same input (tandem vs ONNX Runtime, 1 thread):');
+console.log();
+console.log('| model | batch | max abs diff | max abs output |');
+console.log('|---|---|---|---|');
+let bad = 0;
+for (const { k, model, batch, t } of keys) {
+  if (t !== Math.min(...keys.filter(x => x.model === model && x.batch === batch).map(x => x.t))) continue;
+  const r = rows[k];
+  if (r.diff === undefined) continue;
+  const why = r.mismatch ? ` (${r.mismatch})` : '';
+  if (r.diff === null || !(r.diff <= 1e-4 + 1e-4 * r.scale)) ++bad;
+  console.log(`| ${model} | ${batch} | ${r.diff === null ? 'n/a' : r.diff.toExponential(2)}${why} | ${r.scale === undefined ? 'n/a' : r.scale.toFixed(3)} |`);
+}
+if (bad) console.log(`\n${bad} case(s) differ by more than 1e-4 (absolute + relative to the largest output).`);
+EOF
