@@ -8,9 +8,10 @@
 // executionProviders ['cpu']), a warm-up, then REPETITIONS (5) timed repetitions of an
 // iteration count chosen so one repetition takes >= MIN_TIME_S (0.1 s); the time per run is
 // the median over repetitions, wall clock around `await session.run(feeds)` (so it includes
-// the binding's per-call cost: tensor wrapping, promise). When DIR/<case>.tandem.npy exists,
+// the binding's per-call cost: tensor wrapping, promise); cpu_ns is the process's CPU time per
+// run (all threads, node's included), median likewise. When DIR/<case>.tandem.npy exists,
 // the largest absolute difference from tandem's output is reported too.
-// Prints one JSON object: {"version": ..., "threads": N, "cases": {name: {ns, reps_ns, iterations,
+// Prints one JSON object: {"version": ..., "threads": N, "cases": {name: {ns, reps_ns, cpu_ns, iterations,
 // max_abs_diff, max_abs_output}}}.
 // Exit 2 when onnxruntime-node cannot be loaded.
 'use strict';
@@ -50,13 +51,15 @@ async function timeCase(session, feeds, reps, minTimeNs) {
   // Iterations per repetition from the warm-up's pace, like Google Benchmark's min_time.
   const per = Number(now() - t0) / warm;
   const iters = Math.max(1, Math.ceil(minTimeNs / per));
-  const repsNs = [];
+  const repsNs = [], cpuNs = [];
   for (let r = 0; r < reps; ++r) {
-    const s = now();
+    const s = now(), c = process.cpuUsage();
     for (let i = 0; i < iters; ++i) await session.run(feeds);
     repsNs.push(Number(now() - s) / iters);
+    const dc = process.cpuUsage(c);
+    cpuNs.push(1e3 * (dc.user + dc.system) / iters);
   }
-  return { ns: median(repsNs), reps_ns: repsNs, iterations: iters };
+  return { ns: median(repsNs), reps_ns: repsNs, cpu_ns: median(cpuNs), iterations: iters };
 }
 
 (async () => {

@@ -70,18 +70,21 @@ for (const f of fs.readdirSync(out).sort()) {
     for (const b of j.benchmarks) {
       if (b.run_type === 'aggregate' || b.error_occurred) continue;
       const name = (b.run_name || b.name).replace(/\/real_time$/, '').replace(/^onnx\//, '');
-      (reps[name] = reps[name] || []).push(b.real_time * unitNs[b.time_unit || 'ns']);
+      (reps[name] = reps[name] || []).push([b.real_time, b.cpu_time].map(x => x * unitNs[b.time_unit || 'ns']));
     }
     for (const [name, xs] of Object.entries(reps)) {
       const r = rows[`${name}|${m[2]}`] = rows[`${name}|${m[2]}`] || {};
-      r.tandem = median(xs);
-      r.tandemSpread = Math.max(...xs) / Math.min(...xs);
+      const wall = xs.map(x => x[0]);
+      r.tandem = median(wall);
+      r.tandemCpu = median(xs.map(x => x[1]));  // the main thread's CPU time: all of it at 1 thread
+      r.tandemSpread = Math.max(...wall) / Math.min(...wall);
     }
   } else {
     ortVersion = j.version;
     for (const [name, c] of Object.entries(j.cases)) {
       const r = rows[`${name}|${m[2]}`] = rows[`${name}|${m[2]}`] || {};
       r.ort = c.ns;
+      r.ortCpu = c.cpu_ns;
       r.ortSpread = Math.max(...c.reps_ns) / Math.min(...c.reps_ns);
       r.diff = c.max_abs_diff;
       r.scale = c.max_abs_output;
@@ -103,6 +106,20 @@ for (const { k, model, batch, t } of keys) {
   const r = rows[k];
   const ratio = r.tandem && r.ort ? (r.ort / r.tandem).toFixed(2) : 'n/a';
   console.log(`| ${model} | ${batch} | ${t} | ${fmt(r.tandem, r.tandemSpread)} | ${fmt(r.ort, r.ortSpread)} | ${ratio} |`);
+}
+const one = keys.filter(x => x.t === 1);
+if (one.length) {
+  console.log();
+  console.log('1 thread, CPU time per inference (less sensitive than wall clock to other processes on the machine; ' +
+              'tandem: the thread that runs it, ONNX Runtime: the node process):');
+  console.log();
+  console.log('| model | batch | tandem CPU | ONNX Runtime CPU | ratio |');
+  console.log('|---|---|---|---|---|');
+  for (const { k, model, batch } of one) {
+    const r = rows[k];
+    const ratio = r.tandemCpu && r.ortCpu ? (r.ortCpu / r.tandemCpu).toFixed(2) : 'n/a';
+    console.log(`| ${model} | ${batch} | ${fmt(r.tandemCpu)} | ${fmt(r.ortCpu)} | ${ratio} |`);
+  }
 }
 console.log();
 console.log('Outputs, same input (tandem vs ONNX Runtime, 1 thread):');
