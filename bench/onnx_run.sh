@@ -32,7 +32,7 @@ NODE_PATH="$ort_root/node_modules" node -e "require('onnxruntime-node')" >/dev/n
   die "onnxruntime-node cannot be loaded from $ort_root/node_modules (install: $install_hint)"
 
 mkdir -p "$out"
-rm -f "$out"/*.onnx "$out"/*.npy "$out"/*.json "$out"/table.md
+rm -f "$out"/*.onnx "$out"/*.npy "$out"/*.json "$out"/others_t* "$out"/table.md
 for m in $models; do
   "$build/tools/tandem" export --model "$m" --random-weights --dynamic-batch --out "$out/$m.onnx" >&2
 done
@@ -43,7 +43,14 @@ fi
 
 gbench_args=(--benchmark_format=json --benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
   --benchmark_enable_random_interleaving=true)
+# CPU ticks of the whole machine and of this script's finished children: their difference
+# over a pass is what other processes took (as in bench/run.sh).
+cpu_ticks() {
+  echo "$(awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat) $(awk '{print $16 + $17}' "/proc/$$/stat")"
+}
 for t in ${BENCH_THREADS:-1 2}; do
+  read -r busy0 own0 < <(cpu_ticks)
+  start=$(date +%s.%N)
   echo "onnx_run.sh: tandem, $t thread(s)" >&2
   # The first run also writes <case>.input.npy and <case>.tandem.npy, which ONNX Runtime reads.
   OMP_NUM_THREADS=$t "$build/bench/tandem_bench_onnx" --onnx-dir="$out" --batches="$batches" --threads="$t" \
@@ -51,6 +58,9 @@ for t in ${BENCH_THREADS:-1 2}; do
   echo "onnx_run.sh: ONNX Runtime, $t thread(s)" >&2
   OMP_NUM_THREADS=$t NODE_PATH="$ort_root/node_modules" node bench/onnx_ort.js "$out" "$t" "$reps" "$min_time" \
     >"$out/ort_t$t.json"
+  read -r busy1 own1 < <(cpu_ticks)
+  awk -v ticks=$(( (busy1 - busy0) - (own1 - own0) )) -v hz="$(getconf CLK_TCK)" -v s="$start" -v e="$(date +%s.%N)" \
+    'BEGIN {printf "%.0f\n", 100 * ticks / hz / (e - s)}' >"$out/others_t$t"
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -97,7 +107,10 @@ const fmt = (ns, spread) => ns === undefined ? 'n/a'
 const keys = Object.keys(rows).map(k => { const [c, t] = k.split('|'); const mm = /^(.*)_b(\d+)$/.exec(c); return { k, model: mm[1], batch: +mm[2], t: +t }; });
 const order = modelList.split(/\s+/);
 keys.sort((a, b) => order.indexOf(a.model) - order.indexOf(b.model) || a.batch - b.batch || a.t - b.t);
-console.log(`ONNX Runtime ${ortVersion} (onnxruntime-node, CPU EP) vs tandem onnx::Model; load average ${loadStart} at start, ${loadEnd} at end.`);
+const others = fs.readdirSync(out).filter(f => /^others_t\d+$/.test(f)).sort()
+  .map(f => `${fs.readFileSync(path.join(out, f), 'utf8').trim()}% of a core during the ${f.slice(8)}-thread pass`);
+console.log(`ONNX Runtime ${ortVersion} (onnxruntime-node, CPU EP) vs tandem onnx::Model; load average ${loadStart} at start, ` +
+            `${loadEnd} at end${others.length ? '; other processes used ' + others.join(', ') : ''}.`);
 console.log('Median time per inference; ⚠: the slowest repetition took over 1.5x the fastest. ratio = ONNX Runtime time / tandem time (> 1: tandem faster).');
 console.log();
 console.log('| model | batch | threads | tandem | ONNX Runtime | ratio |');
