@@ -76,6 +76,7 @@ struct CompiledCore::Impl {
     if (pass_spec.empty()) return;
     PipelineOptions po;
     po.passes = pass_spec;
+    po.inference = opts.freeze;
     if (!opts.dump_dir.empty()) po.dump_dir = fmt::format("{}/passes_{}", opts.dump_dir, stats.traces + 1);
     run_pipeline(g, po);
   }
@@ -85,7 +86,7 @@ struct CompiledCore::Impl {
                  opts.retrace_limit);
     if (!opts.passes.empty()) {
       pass_spec = fmt::format("{}", fmt::join(opts.passes, ","));
-      PassPipeline::from_spec(pass_spec, false);  // Error now for an unknown pass name
+      PassPipeline::from_spec(pass_spec, opts.freeze);  // Error now for an unknown pass name
     }
     for (const auto& m : opts.modules) {
       TANDEM_CHECK(m != nullptr, "compile: CompileOptions::modules holds a null module");

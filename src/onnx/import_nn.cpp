@@ -21,6 +21,22 @@ Ts matmul_(Ctx& c) {
 
 Ts gemm_(Ctx& c) {
   Tensor a = c.in(0), b = c.in(1);
+  double alpha0 = c.f("alpha", 1.0), beta0 = c.f("beta", 1.0);
+  // The fully-connected layer as exporters write it (x @ wᵀ + bias, bias [N] or [1, N]) is
+  // tandem's linear: the graph passes fuse and prepack it, and few rows take its fast path.
+  if (!c.i("transA", 0) && c.i("transB", 0) && alpha0 == 1.0 && a.dim() == 2 && b.dim() == 2) {
+    Tensor bias;
+    bool plain_bias = !c.has_input(2) || beta0 == 0.0;
+    if (!plain_bias && beta0 == 1.0) {
+      Tensor cc = c.in(2);
+      if (cc.numel() == b.size(0) && (cc.dim() == 1 || (cc.dim() == 2 && cc.size(0) == 1))) {
+        bias = cc.reshape({b.size(0)});
+        plain_bias = true;
+      }
+    }
+    if (plain_bias && (!bias.defined() || bias.dtype() == a.dtype()) && b.dtype() == a.dtype())
+      return {linear(a, b, bias)};
+  }
   if (c.i("transA", 0)) a = a.t();
   if (c.i("transB", 0)) b = b.t();
   double alpha = c.f("alpha", 1.0), beta = c.f("beta", 1.0);
@@ -290,6 +306,12 @@ Ts batch_norm_(Ctx& c) {
     return out;
   }
   if (c.num_outputs > 1) c.unsupported("BatchNormalization's extra outputs outside training mode");
+  // Images (NCHW) with [C] parameters of x's dtype: tandem's batch_norm op, which the graph
+  // passes fold into the preceding convolution (the statistics are constants here).
+  bool params_ok = x.dim() == 4 && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64);
+  for (int i = 1; i <= 4 && params_ok; ++i)
+    params_ok = c.in(i).dim() == 1 && c.in(i).size(0) == x.size(1) && c.in(i).dtype() == x.dtype();
+  if (params_ok) return {batch_norm(x, c.in(3), c.in(4), c.in(1), c.in(2), false, 0.1, eps)};
   // Written out (not batch_norm) so any rank >= 2 works: y = (x - mean) / sqrt(var + eps) * s + b
   Shape bshape(x.dim(), 1);
   bshape[1] = x.size(1);

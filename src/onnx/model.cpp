@@ -252,7 +252,7 @@ std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) cons
           return run_eager(named);
         };
         impl_->compiled = std::make_shared<graph::CompiledVector>(
-            std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn), CompileOptions{.retrace_limit = 64});
+            std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn), CompileOptions{.retrace_limit = 64, .freeze = true});  // initializers are constants
       }
       return (*impl_->compiled)(xs);
     } catch (const Error&) {

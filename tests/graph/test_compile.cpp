@@ -203,6 +203,22 @@ TEST(Compile, GraphTextOfAnMlpIsReadable) {
   EXPECT_NE(s.find("relu("), std::string::npos) << s;
 }
 
+// freeze: batch-norm folding runs (the statistics become constants); without it the
+// batch_norm nodes stay, reading the live buffers.
+TEST(Compile, FreezeFoldsBatchNormIntoTheConvolutions) {
+  manual_seed(5);
+  auto model = models::create("resnet");
+  model->eval();
+  NoGradGuard ng;
+  auto frozen = compile([&](const Tensor& x) { return model->forward(x); }, {.freeze = true, .modules = {model}});
+  auto live = compile([&](const Tensor& x) { return model->forward(x); }, {.modules = {model}});
+  Tensor x = images(3, 4);
+  EXPECT_ALL_CLOSE(frozen(x), model->forward(x), 1e-4, 1e-4);
+  EXPECT_ALL_CLOSE(live(x), model->forward(x), 1e-4, 1e-4);
+  EXPECT_EQ(frozen.graph().str().find("batch_norm("), std::string::npos) << frozen.graph().str();
+  EXPECT_NE(live.graph().str().find("batch_norm("), std::string::npos) << live.graph().str();
+}
+
 TEST(Compile, TrainEvalSwitchRetraces) {
   manual_seed(2);
   auto model = models::create("resnet");

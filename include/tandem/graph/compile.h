@@ -89,9 +89,13 @@ struct CompileOptions {
   // the passes; the pipeline's before/after dumps go to passes_<n>/).
   std::string dump_dir;
   // Graph passes run on each traced graph: {"all"} (the default: tandem/graph/passes.h's
-  // order, batch-norm folding excepted), "all,-name", or names in order ({"cse", "dce"}).
+  // order; batch-norm folding only with `freeze`), "all,-name", or names in order.
   // Empty: none (the graph runs as traced).
   std::vector<std::string> passes = {"all"};
+  // The parameters and buffers will not change after tracing (as torch.jit.freeze): the
+  // inference-only passes (batch-norm folding into the preceding conv/linear) read their
+  // current values into constants. Leave false when the model may still be trained or loaded.
+  bool freeze = false;
   // Modules whose parameters and buffers fn uses: names for the graph ("fc1.weight") and
   // cache guards (train/eval mode, .grad presence).
   std::vector<std::shared_ptr<nn::Module>> modules;
