@@ -1,6 +1,8 @@
 // graph::run_blocked_layout and its ops (conv2d_blocked, max_pool2d_blocked, from_blocked):
 // compiled inference of the zoo models with every pass matches eager (the cnn keeps its
-// conv/pool chain blocked; resnet's batch norms and residual adds read NCHW); random
+// conv/pool chain blocked; resnet's batch norms and residual adds read NCHW, but frozen its
+// residual blocks fold into conv2d_blocked with a residual input and stay blocked); random
+// residual blocks match eager with the residual blocked or NCHW; random
 // conv/pool chains match eager whatever their channels, strides and paddings; training
 // graphs are left alone; from_blocked is the exact permutation it claims, and blocked round
 // trips are exact.
@@ -73,6 +75,111 @@ TEST(BlockedLayout, DynamicBatchCompiledCnnMatchesEager) {
     EXPECT_ALL_CLOSE(fwd(x), model->forward(x), 1e-4, 1e-4);
   }
   EXPECT_EQ(count_ops(fwd.graph(), "conv2d_blocked"), 2) << fwd.graph().str();
+}
+
+// Nodes of g that are conv2d_blocked with a residual input.
+int count_residual_convs(const Graph& g) {
+  int n = 0;
+  for (const Node* node : g.nodes())
+    n += node->op->name == "conv2d_blocked" && node->inputs.size() > 3 && node->inputs[3] != nullptr;
+  return n;
+}
+
+TEST(BlockedLayout, FrozenResnetKeepsResidualBlocksBlocked) {
+  manual_seed(13);
+  auto model = models::create("resnet");
+  model->eval();
+  NoGradGuard ng;
+  auto fwd = compile([model](const Tensor& x) { return model->forward(x); }, {.freeze = true, .modules = {model}});
+  for (int64_t batch : {1, 3, 17}) {
+    SCOPED_TRACE(fmt::format("batch {}", batch));
+    for (uint64_t seed : {1, 2}) {
+      Tensor x = images(batch, seed);
+      EXPECT_ALL_CLOSE(fwd(x), model->forward(x), 1e-4, 1e-4);
+    }
+  }
+  // Stem and every conv blocked; each block's conv2 + add + relu is one conv; the pooling
+  // reads the only from_blocked.
+  const Graph& g = fwd.graph();
+  EXPECT_EQ(count_residual_convs(g), 3) << g.str();
+  EXPECT_EQ(count_ops(g, "conv2d_blocked"), 9) << g.str();
+  EXPECT_EQ(count_ops(g, "from_blocked"), 1) << g.str();
+  EXPECT_EQ(count_ops(g, "add") + count_ops(g, "relu") + count_ops(g, "conv2d") + count_ops(g, "conv2d_act"), 0)
+      << g.str();
+}
+
+TEST(BlockedLayout, RandomResidualBlocksMatchEager) {
+  std::mt19937 rng(17);
+  auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+  int fused = 0, blocked_residuals = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t batch = pick({1, 2, 3}), c = pick({16, 32}), hw = pick({5, 8, 13}), k = pick({1, 3});
+    // r: the block's input x (NCHW: a graph input) or h = relu(conv(x)) (blocked: a conv's output).
+    const bool r_is_h = rng() % 2 == 0, act = rng() % 2 == 0, swap = rng() % 2 == 0, bias = rng() % 3 != 0;
+    const bool conv_escapes = rng() % 6 == 0;  // the conv's output is also a graph output: no fusion
+    SCOPED_TRACE(fmt::format("trial {}: batch {} c {} hw {} k {} r {}{}{}{}{}", trial, batch, c, hw, k,
+                             r_is_h ? "h" : "x", act ? " relu" : "", swap ? " swapped" : "",
+                             bias ? "" : " nobias", conv_escapes ? " escapes" : ""));
+    manual_seed(200 + trial);
+    NoGradGuard ng;
+    Tensor x = randn({batch, c, hw, hw}), w0 = randn({c, c, 3, 3}) * 0.2, w1 = randn({c, c, k, k}) * 0.2;
+    Tensor b1 = bias ? randn({c}) : Tensor();
+    PlanRecorder rec;
+    rec.input("x", x);
+    rec.variable("w0", w0);
+    rec.variable("w1", w1);
+    if (bias) rec.variable("b1", b1);
+    auto eager = rec.record([&] {
+      Tensor h = relu(conv2d(x, w0, Tensor(), {1, 1}, {1, 1}));
+      Tensor y = conv2d(h, w1, b1, {1, 1}, {k / 2, k / 2});
+      Tensor r = r_is_h ? h : x;
+      Tensor s = swap ? r + y : y + r;
+      std::vector<Tensor> out{act ? relu(s) : s};
+      if (conv_escapes) out.push_back(y);
+      return out;
+    });
+    run_fuse_matmul_act(rec.graph);
+    PassResult pr = run_blocked_layout(rec.graph);
+    const int f = pr.counts["blocked_residual_add"];
+    EXPECT_EQ(f, conv_escapes ? 0 : 1) << rec.graph.str();
+    fused += f;
+    for (const Node* n : rec.graph.nodes()) blocked_residuals += n->attrs.get_or<int64_t>("residual_blocked", 0);
+    if (f == 1) EXPECT_EQ(count_ops(rec.graph, "relu") + count_ops(rec.graph, "add"), 0) << rec.graph.str();
+    expect_graph_matches(rec.graph, {x}, eager, 1e-4, 1e-4);
+  }
+  EXPECT_GT(fused, 25);
+  EXPECT_GT(blocked_residuals, 5);
+}
+
+TEST(BlockedLayout, BroadcastOrScaledAddsAreNotFused) {
+  manual_seed(14);
+  NoGradGuard ng;
+  Tensor x = randn({2, 16, 6, 6}), w = randn({16, 16, 3, 3}), bias = randn({16, 1, 1});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("w", w);
+  rec.variable("bias", bias);
+  // conv + a broadcast tensor, and conv + alpha * x: the adds stay (reading from_blocked).
+  auto eager = rec.record([&] {
+    Tensor h = relu(conv2d(x, w, Tensor(), {1, 1}, {1, 1}));
+    Tensor a = conv2d(h, w, Tensor(), {1, 1}, {1, 1}) + bias;
+    Tensor b = add(conv2d(h, w, Tensor(), {1, 1}, {1, 1}), x, 0.5);
+    return std::vector<Tensor>{a, b};
+  });
+  run_fuse_matmul_act(rec.graph);
+  EXPECT_EQ(run_blocked_layout(rec.graph).counts["blocked_residual_add"], 0);
+  EXPECT_EQ(count_ops(rec.graph, "add"), 2) << rec.graph.str();
+  expect_graph_matches(rec.graph, {x}, eager, 1e-4, 1e-4);
+}
+
+TEST(BlockedLayout, ResidualConvRejectsAWrongResidualShapeClearly) {
+  manual_seed(15);
+  NoGradGuard ng;
+  Tensor x = randn({1, 16, 4, 4}), w = randn({16, 16, 1, 1});
+  Attrs a;
+  a.set("residual_blocked", int64_t{1});
+  EXPECT_TRUE(throws_error([&] { dispatch1(op("conv2d_blocked"), {x, w, Tensor(), randn({1, 16, 4, 4})}, a); },
+                           {"residual", "blocked shape"}));
 }
 
 // One step of a random chain: a convolution (with an activation or not) or a max pool.
@@ -238,12 +345,12 @@ TEST(BlockedLayout, RoundTripsAreExact) {
   for (int64_t c = 0; c < 32; ++c) eye.select(0, c).select(0, c).fill_(1.0);
   Attrs conv_attrs{{"stride", IntArray{1, 1}}, {"padding", IntArray{0, 0}}, {"dilation", IntArray{1, 1}},
                    {"groups", int64_t{1}}};
-  Tensor b = dispatch1(op("conv2d_blocked"), {x, eye, Tensor()}, conv_attrs);
+  Tensor b = dispatch1(op("conv2d_blocked"), {x, eye, Tensor(), Tensor()}, conv_attrs);
   EXPECT_EQ(b.shape(), (Shape{3, 2, 6, 5, 16}));
   EXPECT_ALL_CLOSE(b, to_blocked_ref(x), 0.0, 0.0);
   Attrs blocked_in = conv_attrs;
   blocked_in.set("blocked_input", int64_t{1});
-  Tensor b2 = dispatch1(op("conv2d_blocked"), {b, eye, Tensor()}, blocked_in);
+  Tensor b2 = dispatch1(op("conv2d_blocked"), {b, eye, Tensor(), Tensor()}, blocked_in);
   Tensor p = dispatch1(op("max_pool2d_blocked"), {b2}, {{"kernel_size", IntArray{1, 1}}});
   EXPECT_ALL_CLOSE(dispatch1(op("from_blocked"), {p}, {}), x, 0.0, 0.0);
 }
@@ -272,7 +379,7 @@ TEST(BlockedLayout, OpsRejectWrongShapesClearly) {
   EXPECT_TRUE(throws_error([&] { dispatch1(op("from_blocked"), {x}, {}); }, {"blocked input [N, C/16, H, W, 16]"}));
   Tensor w = randn({24, 24, 3, 3});
   Attrs a{{"stride", IntArray{1, 1}}, {"padding", IntArray{1, 1}}};
-  EXPECT_TRUE(throws_error([&] { dispatch1(op("conv2d_blocked"), {x, w, Tensor()}, a); }, {"C divisible by 16"}));
+  EXPECT_TRUE(throws_error([&] { dispatch1(op("conv2d_blocked"), {x, w, Tensor(), Tensor()}, a); }, {"C divisible by 16"}));
 }
 
 }  // namespace

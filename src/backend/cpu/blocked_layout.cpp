@@ -61,23 +61,35 @@ void max_pool2d_blocked(const Pool2d& p, int64_t N, int64_t C, const Tensor& x, 
   prim->args.execute(prim->prim, {x.data_ptr(), y.data_ptr()});
 }
 
-void from_blocked(const Tensor& x, const Tensor& y) {
-  TANDEM_CHECK(y.dim() == 4 && y.dtype() == DType::Float32 && y.is_contiguous() && y.size(1) % 16 == 0,
-               "from_blocked: output must be a contiguous float32 [N, C, H, W] with C divisible by 16, "
-               "got {} {}", y.dtype(), shape_str(y.shape()));
-  const int64_t N = y.size(0), C = y.size(1), H = y.size(2), W = y.size(3);
-  check_blocked(x, {N, C / 16, H, W, 16}, "from_blocked", "input");
-  if (y.numel() == 0) return;
-  dn::Key key("from_blocked");
+namespace {
+
+// NCHW t [N, C, H, W] <-> blocked b [N, C/16, H, W, 16], either way (a cached oneDNN reorder).
+void reorder_blocked(const Tensor& t, const Tensor& b, bool to_blocked) {
+  const char* op = to_blocked ? "to_blocked" : "from_blocked";
+  TANDEM_CHECK(t.dim() == 4 && t.dtype() == DType::Float32 && t.is_contiguous() && t.size(1) % 16 == 0,
+               "{}: the NCHW {} must be a contiguous float32 [N, C, H, W] with C divisible by 16, got {} {}",
+               op, to_blocked ? "input" : "output", t.dtype(), shape_str(t.shape()));
+  const int64_t N = t.size(0), C = t.size(1), H = t.size(2), W = t.size(3);
+  check_blocked(b, {N, C / 16, H, W, 16}, op, to_blocked ? "output" : "input");
+  if (t.numel() == 0) return;
+  dn::Key key(op);
   for (int64_t v : {N, C, H, W}) key.add(v);
   auto prim = dn::cached<ReorderPrim>(key, [&] {
     memory::desc src = blocked_md(N, C, H, W);
     memory::desc dst(src.dims(), memory::data_type::f32, Tag::nchw);
+    if (to_blocked) std::swap(src, dst);
     ReorderPrim r{dnnl::reorder(dnnl::reorder::primitive_desc(dn::engine(), src, dn::engine(), dst)), {}};
     r.args.add(DNNL_ARG_FROM, src).add(DNNL_ARG_TO, dst);
     return r;
   });
-  prim->args.execute(prim->prim, {x.data_ptr(), y.data_ptr()});
+  if (to_blocked) prim->args.execute(prim->prim, {t.data_ptr(), b.data_ptr()});
+  else prim->args.execute(prim->prim, {b.data_ptr(), t.data_ptr()});
 }
+
+}  // namespace
+
+void to_blocked(const Tensor& x, const Tensor& y) { reorder_blocked(x, y, true); }
+
+void from_blocked(const Tensor& x, const Tensor& y) { reorder_blocked(y, x, false); }
 
 }  // namespace tandem::cpu

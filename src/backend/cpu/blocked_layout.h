@@ -24,6 +24,9 @@ namespace tandem::cpu {
 // inputs follow oneDNN's max, not PyTorch's NaN propagation.
 void max_pool2d_blocked(const Pool2d& p, int64_t N, int64_t C, const Tensor& x, const Tensor& y);
 
+// blocked y [N, C/16, H, W, 16] = x [N, C, H, W] (contiguous NCHW; a oneDNN reorder).
+void to_blocked(const Tensor& x, const Tensor& y);
+
 // y [N, C, H, W] (contiguous NCHW) = blocked x [N, C/16, H, W, 16] (a oneDNN reorder).
 void from_blocked(const Tensor& x, const Tensor& y);
 

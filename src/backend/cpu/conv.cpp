@@ -125,8 +125,10 @@ bool forward_onednn(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
                     const ConvForwardOptions& o, bool x_blocked = false, bool y_blocked = false) {
   bool bias = b.defined();
   dn::Key key = conv_key(o.prepacked ? "conv_fwd_packed" : "conv_fwd", g, bias);
-  key.add(int64_t{x_blocked}).add(int64_t{y_blocked});
+  key.add(int64_t{x_blocked}).add(int64_t{y_blocked}).add(int64_t{o.accumulate});
   dnnl::post_ops po;
+  // The sum reads y's previous contents; the activation comes after it (act(conv + r)).
+  if (o.accumulate) po.append_sum(1.0f);
   const bool fused_act = o.act != nullptr && dn::append_activation(po, key, o.act->op, o.act->p0, o.act->p1);
   auto p = dn::cached<FwdPrim>(key, [&] {
     Descs user = descs(g, false);
@@ -346,6 +348,7 @@ bool conv2d_forward_blocked(const ConvGeom& g, const Tensor& x, bool x_blocked, 
   TANDEM_CHECK(y.dtype() == DType::Float32 && x.dtype() == DType::Float32,
                "conv2d_blocked: float32 only, got input {} and output {}", x.dtype(), y.dtype());
   if (y.numel() == 0) return false;
+  // y_blocked: the primitive writes y's own storage (no scratch), so the sum reads y.
   return forward_onednn(g, x, w, b, y, options, x_blocked, true);
 }
 

@@ -33,6 +33,9 @@ struct ConvForwardOptions {
   // w is constant for the graph (graph::run_prepack_weights): oneDNN reads it reordered
   // once into its preferred layout (packed_weights.h) instead of on every call.
   bool prepacked = false;
+  // y already holds a residual r (same layout as y): y = act(conv(x) + b + r), the sum by
+  // oneDNN's sum post-op ahead of the activation. conv2d_forward_blocked only.
+  bool accumulate = false;
 };
 
 // y[N, O, Ho, Wo] = conv(x[N, C, H, W], w) (+ b[O] when defined), then act(y) when

@@ -7,7 +7,17 @@
 // every other reader (flatten, add, batch_norm, a graph output) gets one from_blocked in
 // front of it (src/ops/defs/blocked_layout.cpp).
 //
+// Residual blocks (a frozen ResNet after batch-norm folding: conv -> add(residual) -> relu)
+// stay blocked too: add(conv2d(x), r) [-> relu] becomes one conv2d_blocked with residual
+// input r (oneDNN's sum post-op, then the relu as its eltwise post-op), reading r blocked
+// when r has a blocked twin (attr residual_blocked = 1) and NCHW otherwise. A conv2d whose
+// output is such a residual counts as having a blocked reader.
+//
 // Rewrites, in order:
+//   - add(y, r) with alpha 1 where y is the only use of a convertible float32 conv2d's
+//     output (no activation: act(conv) + r is not act(conv + r)), r has y's static shape and
+//     dtype (no broadcast), and, when the add's only reader is a relu, that relu: one
+//     conv2d_blocked placed at the add, so r is computed before it.
 //   - a float32 conv2d / conv2d_act with groups 1, dilation 1, a 4-D input whose channel
 //     count is static and O divisible by 16, and a geometry oneDNN takes, when its input is
 //     already blocked or some reader of its output can read it blocked (such a conv, or a
@@ -19,6 +29,7 @@
 // the rewritten nodes (from_blocked gives back the NCHW value), so the graph's results are
 // the same up to oneDNN's rounding (the same kernels as eager mode run).
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "../../backend/cpu/conv.h"
@@ -77,9 +88,45 @@ bool convertible_pool(const Node* n) {
          x->shape[1].value % kBlock == 0 && all_one(pair_or(n->attrs, "dilation", 1));
 }
 
+bool same_static_shape(const Value* a, const Value* b) {
+  return is_static(a->shape) && is_static(b->shape) && static_shape(a->shape) == static_shape(b->shape);
+}
+
+// add(conv2d(x), r) [-> relu] folded into one conv2d_blocked with residual r.
+struct ResidualAdd {
+  Node* conv = nullptr;
+  Node* add = nullptr;
+  Node* relu = nullptr;  // or none
+  Value* residual = nullptr;
+  Value* out() const { return (relu ? relu : add)->output(); }
+};
+
+// The residual fusion rooted at `add`, if it has one (the pass's first bullet).
+std::optional<ResidualAdd> residual_add(const Graph& g, Node* add) {
+  if (add->op->name != "add" || add->inputs.size() != 2 || add->outputs.size() != 1) return std::nullopt;
+  if (add->attrs.get_or<double>("alpha", 1.0) != 1.0) return std::nullopt;
+  for (int i = 0; i < 2; ++i) {
+    Value *y = add->inputs[i], *r = add->inputs[1 - i];
+    Node* conv = y->producer;
+    if (conv == nullptr || y == r || conv->op->name != "conv2d" || conv->attrs.has("act")) continue;
+    if (!only_user(g, y, add) || !convertible_conv(conv)) continue;
+    if (r->dtype != DType::Float32 || add->output()->dtype != DType::Float32) continue;
+    if (!same_static_shape(r, y) || !same_static_shape(add->output(), y)) continue;
+    ResidualAdd f{conv, add, nullptr, r};
+    const Value* s = add->output();
+    if (s->users.size() == 1 && !escapes(g, s) && s->users[0]->op->name == "relu" &&
+        s->users[0]->outputs.size() == 1)
+      f.relu = s->users[0];
+    return f;
+  }
+  return std::nullopt;
+}
+
 // Whether some reader of v (a conv's output, channels divisible by 16) can read it blocked.
-bool has_blocked_reader(const Value* v) {
+bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, ResidualAdd>& fused) {
   for (const Node* u : v->users) {
+    auto f = fused.find(u);
+    if (f != fused.end() && f->second.residual == v) return true;
     if (u->inputs[0] != v) continue;  // a weight or bias: NCHW
     if (convertible_pool(u) || convertible_conv(u)) return true;
   }
@@ -99,14 +146,48 @@ PassResult run_blocked_layout(Graph& g) {
   std::unordered_map<const Value*, Value*> blocked;
   std::vector<Node*> replaced;
   const std::vector<Node*> nodes = g.nodes();
+
+  // The residual adds to fold, by add node, and their convs and relus (rewritten at the add).
+  std::unordered_map<const Node*, ResidualAdd> fused;
+  std::unordered_map<const Node*, const Node*> fused_conv;
+  for (Node* n : nodes)
+    if (auto f = residual_add(g, n)) {
+      fused.emplace(n, *f);
+      fused_conv.emplace(f->conv, n);
+      if (f->relu) fused_conv.emplace(f->relu, n);
+    }
+
   for (Node* n : nodes) {
+    if (auto f = fused.find(n); f != fused.end()) {
+      const ResidualAdd& ra = f->second;
+      std::vector<Value*> inputs = ra.conv->inputs;
+      inputs.resize(4, nullptr);
+      Attrs attrs = ra.conv->attrs;
+      auto x_it = blocked.find(inputs[0]);
+      auto r_it = blocked.find(ra.residual);
+      attrs.set("blocked_input", int64_t{x_it != blocked.end()});
+      attrs.set("residual_blocked", int64_t{r_it != blocked.end()});
+      if (ra.relu) attrs.set("act", std::string("relu"));
+      if (x_it != blocked.end()) inputs[0] = x_it->second;
+      inputs[3] = r_it != blocked.end() ? r_it->second : ra.residual;
+      Node* b = g.add_node(conv_def, inputs, attrs, ra.conv->name);
+      g.move_before(b, n);
+      blocked.emplace(ra.out(), b->output());
+      // Removed last to first: the relu (or add) is the one whose readers may need NCHW.
+      replaced.push_back(ra.conv);
+      replaced.push_back(ra.add);
+      if (ra.relu) replaced.push_back(ra.relu);
+      result.add("blocked_residual_add");
+      continue;
+    }
+    if (fused_conv.count(n)) continue;  // a fused relu: rewritten with its add
     Value* x = n->inputs.empty() ? nullptr : n->inputs[0];
     auto it = x ? blocked.find(x) : blocked.end();
     const bool in_blocked = it != blocked.end();
     Node* b = nullptr;
-    if (convertible_conv(n) && (in_blocked || has_blocked_reader(n->output()))) {
+    if (convertible_conv(n) && (in_blocked || has_blocked_reader(n->output(), fused))) {
       std::vector<Value*> inputs = n->inputs;
-      inputs.resize(3, nullptr);
+      inputs.resize(4, nullptr);
       Attrs attrs = n->attrs;
       attrs.set("blocked_input", int64_t{in_blocked});
       if (in_blocked) inputs[0] = it->second;
@@ -128,6 +209,10 @@ PassResult run_blocked_layout(Graph& g) {
     Node* n = *r;
     Value* y = n->output();
     if (!unused(g, y)) {
+      // Only a node with a blocked twin has readers left (a fused conv's or add's one
+      // reader is removed before it).
+      TANDEM_CHECK(blocked.count(y) != 0, "blocked_layout: internal error: '{}' ({}) still has readers",
+                   n->name, n->op->name);
       Node* back = g.add_node(from_def, {blocked.at(y)}, {}, n->name);
       g.move_before(back, n);
       g.replace_all_uses(y, back->output());

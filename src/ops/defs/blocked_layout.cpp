@@ -3,8 +3,10 @@
 // code. A blocked activation of logical shape [N, C, H, W] (C divisible by 16) is a
 // contiguous float32 [N, C/16, H, W, 16] (channel c at [n, c/16, h, w, c%16];
 // src/backend/cpu/blocked_layout.h):
-//   conv2d_blocked(x, w, b)   conv2d / conv2d_act with a blocked output; x is NCHW, or
-//                             blocked with attr blocked_input = 1
+//   conv2d_blocked(x, w, b, r)  conv2d / conv2d_act with a blocked output; x is NCHW, or
+//                             blocked with attr blocked_input = 1; optional residual r of
+//                             the output's logical shape: y = act(conv(x) + b + r), r blocked
+//                             with attr residual_blocked = 1, else NCHW
 //   max_pool2d_blocked(x)     max_pool2d (values only) from blocked to blocked
 //   from_blocked(x)           blocked [N, C/16, H, W, 16] -> NCHW [N, C, H, W]
 // Shapes, attributes and their errors are those of the NCHW ops (their `infer` runs on the
@@ -12,6 +14,7 @@
 #include "../../backend/cpu/blocked_layout.h"
 #include "../../backend/cpu/conv.h"
 #include "../../backend/cpu/fused.h"
+#include "../../backend/cpu/loops.h"
 #include "defs.h"
 #include "tandem/autograd.h"
 
@@ -42,28 +45,38 @@ void check_float32(const TensorMeta& m, const char* op, const char* what) {
 }
 
 bool blocked_input(const Attrs& a) { return a.get_or<int64_t>("blocked_input", 0) != 0; }
+bool residual_blocked(const Attrs& a) { return a.get_or<int64_t>("residual_blocked", 0) != 0; }
 
 void register_conv2d_blocked() {
   OpDef d;
   d.name = "conv2d_blocked";
-  d.num_inputs = 3;
-  d.optional_inputs = {2};
+  d.num_inputs = 4;
+  d.optional_inputs = {2, 3};
   d.non_differentiable = true;
   d.doc = "conv2d (attrs stride, padding, dilation, groups = 1) writing a blocked output "
           "[N, O/16, Ho, Wo, 16]; input NCHW, or blocked [N, C/16, H, W, 16] with attr "
-          "blocked_input = 1; optional act, act_p0, act_p1 (as conv2d_act) and prepacked. Made by "
-          "graph::run_blocked_layout.";
+          "blocked_input = 1; optional residual (input 3) of the output's logical shape, added "
+          "before the activation (blocked with attr residual_blocked = 1, else NCHW); optional act, "
+          "act_p0, act_p1 (as conv2d_act) and prepacked. Made by graph::run_blocked_layout.";
   d.infer = [](const Metas& in, const Attrs& a) {
     const char* name = "conv2d_blocked";
     for (const TensorMeta& m : in)
       if (m.defined) check_float32(m, name, "every input");
-    Metas nchw = in;
+    Metas nchw(in.begin(), in.begin() + 3);
     if (blocked_input(a)) nchw[0].shape = logical_shape(in[0].shape, name);
     if (a.has("act")) fused_activation(a);
     Metas out = op("conv2d").infer(nchw, a);
     TANDEM_CHECK(a.get_or<int64_t>("groups", 1) == 1, "{}: groups must be 1, got {}", name,
                  a.get_or<int64_t>("groups", 1));
-    out[0].shape = blocked_shape(out[0].shape, name);
+    const Shape y_nchw = out[0].shape;
+    out[0].shape = blocked_shape(y_nchw, name);
+    if (in.size() > 3 && in[3].defined) {
+      const Shape& want = residual_blocked(a) ? out[0].shape : y_nchw;
+      TANDEM_CHECK(in[3].shape == want,
+                   "{}: the residual must have the output's {} shape {} (attr residual_blocked = {}), got {}",
+                   name, residual_blocked(a) ? "blocked" : "NCHW", shape_str(want), int64_t{residual_blocked(a)},
+                   shape_str(in[3].shape));
+    }
     return out;
   };
   d.cpu = [](const KernelArgs& k) {
@@ -83,6 +96,13 @@ void register_conv2d_blocked() {
     // As conv2d_kernel: only the weight's own storage is packed.
     o.prepacked = k.attrs.get_or<int64_t>("prepacked", 0) != 0 && w.is_contiguous();
     const Tensor b = k.inputs[2].defined() ? k.inputs[2].contiguous() : Tensor();
+    if (k.inputs.size() > 3 && k.inputs[3].defined()) {
+      // The sum post-op adds y's previous contents: start y as the residual.
+      const Tensor r = k.inputs[3].contiguous();
+      if (residual_blocked(k.attrs)) cpu::copy_into(y, r);
+      else cpu::to_blocked(r, y);
+      o.accumulate = true;
+    }
     const bool fused = cpu::conv2d_forward_blocked(g, x, blocked, w.contiguous(), b, y, o);
     if (o.act && !fused) cpu::activation_inplace(y, act.op, act.p0, act.p1);
   };
