@@ -121,3 +121,38 @@ TEST(Autograd, PrintingNamesTheGradFn) {
   Tensor a = randn({2}, {.requires_grad = true});
   EXPECT_NE((a * a).str().find("grad_fn=<mul>"), std::string::npos);
 }
+
+// A leaf's first gradient is taken as is only when nothing else holds it; otherwise it is
+// copied, so accumulating into .grad later never changes a tensor someone else sees.
+TEST(Autograd, FirstGradientIsNeverSharedWithAnotherHolder) {
+  // The same gradient flows to two leaves (add's backward passes it to both).
+  Tensor a = randn({4}, {.requires_grad = true}), b = randn({4}, {.requires_grad = true});
+  (a + b).sum().backward();
+  EXPECT_FALSE(a.grad().shares_storage(b.grad()));
+  (a + b).sum().backward();  // accumulation into a.grad leaves b.grad alone
+  EXPECT_ALL_CLOSE(a.grad(), full({4}, 2.0), 0, 0);
+  EXPECT_ALL_CLOSE(b.grad(), full({4}, 2.0), 0, 0);
+
+  // A hook keeps the gradient: .grad must be another tensor.
+  Tensor c = randn({3}, {.requires_grad = true});
+  Tensor kept;
+  c.register_hook([&](const Tensor& g) {
+    kept = g;
+    return Tensor();
+  });
+  (c * 2.0).sum().backward();
+  ASSERT_TRUE(kept.defined());
+  EXPECT_FALSE(kept.shares_storage(c.grad()));
+  (c * 2.0).sum().backward();
+  EXPECT_ALL_CLOSE(kept, full({3}, 2.0), 0, 0);  // unchanged by the accumulation
+  EXPECT_ALL_CLOSE(c.grad(), full({3}, 4.0), 0, 0);
+
+  // backward(gradient) straight into a leaf: the caller's tensor stays the caller's.
+  Tensor d = randn({2}, {.requires_grad = true});
+  Tensor seed = full({2}, 3.0);
+  d.backward(seed);
+  EXPECT_FALSE(seed.shares_storage(d.grad()));
+  d.backward(seed);
+  EXPECT_ALL_CLOSE(seed, full({2}, 3.0), 0, 0);
+  EXPECT_ALL_CLOSE(d.grad(), full({2}, 6.0), 0, 0);
+}
