@@ -15,22 +15,14 @@ Prints JSON like torch_bench.py: {"context", "benchmarks": [{"name", "time_ns", 
 import argparse
 import json
 import os
-import random
 import re
 import statistics
 import sys
 
 import torch
 
-from torch_bench import calibrate, time_run
+from torch_bench import loop, measure
 from train_torch import make_model, make_optimizer, train_step
-
-
-def loop(fn):
-    def run(n):
-        for _ in range(n):
-            fn()
-    return run
 
 
 def train_cases():
@@ -81,14 +73,7 @@ def main():
            "benchmarks": []}
     torch.empty(30 << 18)  # glibc's mmap threshold up front (see torch_bench.py)
     selected = [c for c in list(train_cases()) + list(infer_cases()) if re.search(args.filter, c[0])]
-    iters = [calibrate(run, args.min_time) for _, run in selected]
-    times = [[] for _ in selected]
-    rng = random.Random(0)
-    for _ in range(args.repetitions):  # interleaved across cases, as the tandem side
-        order = list(range(len(selected)))
-        rng.shuffle(order)
-        for i in order:
-            times[i].append(time_run(selected[i][1], iters[i]))
+    times = measure([run for _, run in selected], args.min_time, args.repetitions)  # interleaved
     for (name, _), ts in zip(selected, times):
         out["benchmarks"].append({"name": name, "time_ns": statistics.median(ts) * 1e9,
                                   "repetitions_ns": [t * 1e9 for t in ts]})

@@ -44,6 +44,20 @@ def time_run(run, n):
     return (time.perf_counter() - t0) / n
 
 
+def measure(runs, min_time, repetitions):
+    """Per run(n): `repetitions` times per iteration, each over an iteration count calibrated
+    to take at least min_time, repetitions interleaved across runs in a seeded random order."""
+    iters = [calibrate(run, min_time) for run in runs]
+    times = [[] for _ in runs]
+    rng = random.Random(0)
+    for _ in range(repetitions):
+        order = list(range(len(runs)))
+        rng.shuffle(order)
+        for i in order:
+            times[i].append(time_run(runs[i], iters[i]))
+    return times
+
+
 def loop(fn):
     def run(n):
         for _ in range(n):
@@ -125,14 +139,7 @@ def main():
     # does for tandem) so a burst of other load spoils one repetition of many cases, and
     # the median discards it, rather than every repetition of one case.
     selected = [c for c in cases() if re.search(args.filter, c[0])]
-    iters = [calibrate(run, args.min_time) for _, run, _ in selected]
-    times = [[] for _ in selected]
-    rng = random.Random(0)
-    for _ in range(args.repetitions):
-        order = list(range(len(selected)))
-        rng.shuffle(order)
-        for i in order:
-            times[i].append(time_run(selected[i][1], iters[i]))
+    times = measure([run for _, run, _ in selected], args.min_time, args.repetitions)
     for (name, _, counters), ts in zip(selected, times):
         out["benchmarks"].append({
             "name": name,

@@ -69,11 +69,7 @@ void adagrad_step_kernel(const KernelArgs& k) {
 void traced_adagrad_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
                          Optimizer::ParamState& st) {
   const ParamGroup& group = opt.param_groups()[gi];
-  TANDEM_CHECK(detail::fused_ok(p, g),
-               "compile: Adagrad.step on a {} parameter{} can't be captured yet (only contiguous "
-               "float32/float64 parameters with same-dtype grads); call step() outside the "
-               "compiled function for it",
-               p.dtype(), p.is_contiguous() ? "" : " that is not contiguous");
+  detail::check_capturable(opt, p, g);
   const std::map<std::string, double> baked = group.options;
   Tensor hyper = empty({1}, {.dtype = DType::Float64});
   Optimizer* o = &opt;
@@ -88,16 +84,7 @@ void traced_adagrad_step(Optimizer& opt, size_t gi, const Tensor& p, const Tenso
       {hyper});
   // initial_accumulator_value only fills a new sum (here, at trace time), as in eager steps.
   Tensor sum = detail::state_tensor(st, "sum", p, baked.at("initial_accumulator_value"));
-  graph::trace_guard([o, gi, baked, &st, sum]() -> std::string {
-    const auto& now = o->param_groups().at(gi).options;
-    for (const char* key : {"eps", "weight_decay"})
-      if (now.at(key) != baked.at(key))
-        return fmt::format("Adagrad option '{}' of parameter group {} changed from {} to {}", key,
-                           gi, baked.at(key), now.at(key));
-    if (!st.tensors.count("sum") || st.tensors.at("sum").impl() != sum.impl())
-      return "the Adagrad state was replaced (load_state_dict?)";
-    return "";
-  });
+  graph::trace_guard(detail::step_guard(opt, gi, {"eps", "weight_decay"}, st, {{"sum", sum}}));
   graph::trace_name(sum, p, "sum");
   graph::trace_name(hyper, p, "adagrad_hyper");
   static const OpDef& def = op("adagrad_step");

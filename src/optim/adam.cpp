@@ -90,10 +90,7 @@ void adam_step_kernel(const KernelArgs& k) {
 void traced_adam_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
                       Optimizer::ParamState& st, bool decoupled) {
   const ParamGroup& group = opt.param_groups()[gi];
-  TANDEM_CHECK(detail::fused_ok(p, g),
-               "compile: {}.step on a {} parameter{} can't be captured yet (only contiguous "
-               "float32/float64 parameters with same-dtype grads)",
-               opt.name(), p.dtype(), p.is_contiguous() ? "" : " that is not contiguous");
+  detail::check_capturable(opt, p, g);
   const std::map<std::string, double> baked = group.options;
   Tensor hyper = empty({3}, {.dtype = DType::Float64});
   Optimizer* o = &opt;
@@ -114,18 +111,8 @@ void traced_adam_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& 
   Tensor v = detail::state_tensor(st, "exp_avg_sq", p);
   Tensor vmax;
   if (amsgrad) vmax = detail::state_tensor(st, "max_exp_avg_sq", p);
-  std::string name = opt.name();
-  graph::trace_guard([o, gi, baked, &st, m, v, name]() -> std::string {
-    const auto& now = o->param_groups().at(gi).options;
-    for (const char* key : {"beta1", "beta2", "eps", "weight_decay", "amsgrad"})
-      if (now.at(key) != baked.at(key))
-        return fmt::format("{} option '{}' of parameter group {} changed from {} to {}", name, key,
-                           gi, baked.at(key), now.at(key));
-    if (!st.tensors.count("exp_avg") || st.tensors.at("exp_avg").impl() != m.impl() ||
-        st.tensors.at("exp_avg_sq").impl() != v.impl())
-      return fmt::format("the {} state was replaced (load_state_dict?)", name);
-    return "";
-  });
+  graph::trace_guard(detail::step_guard(opt, gi, {"beta1", "beta2", "eps", "weight_decay", "amsgrad"}, st,
+                                        {{"exp_avg", m}, {"exp_avg_sq", v}}));
   graph::trace_name(m, p, "exp_avg");
   graph::trace_name(v, p, "exp_avg_sq");
   graph::trace_name(vmax, p, "max_exp_avg_sq");

@@ -6,7 +6,11 @@
 // Anything else (16-bit floats, non-contiguous params or grads) takes a generic path written
 // with tandem ops, which is slower but handles every layout and dtype.
 #pragma once
+#include <fmt/format.h>
+
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -25,6 +29,40 @@ inline constexpr int64_t kGrain = 1 << 15;
 inline bool fused_ok(const Tensor& p, const Tensor& g) {
   return (p.dtype() == DType::Float32 || p.dtype() == DType::Float64) && g.dtype() == p.dtype() &&
          p.is_contiguous() && g.is_contiguous() && g.numel() == p.numel();
+}
+
+// While tracing opt.step(): Error for a parameter its step op can't take (the op runs the
+// fused loop above).
+inline void check_capturable(const Optimizer& opt, const Tensor& p, const Tensor& g) {
+  TANDEM_CHECK(fused_ok(p, g),
+               "compile: {}.step on a {} parameter{} can't be captured yet (only contiguous "
+               "float32/float64 parameters with same-dtype grads); call step() outside the "
+               "compiled function for it",
+               opt.name(), p.dtype(), p.is_contiguous() ? "" : " that is not contiguous");
+}
+
+// The guard of a traced step of parameter group `gi`: Error text (re-trace reason) when one of
+// the options in `keys` (baked into the graph) changed, or one of the state tensors the graph
+// reads (`state`: name and tensor, undefined = not used) is no longer the optimizer's;
+// "" otherwise. `state_what` names the state in the message ("state", "momentum buffer").
+inline std::function<std::string()> step_guard(const Optimizer& opt, size_t gi, std::vector<std::string> keys,
+                                               Optimizer::ParamState& st,
+                                               std::vector<std::pair<std::string, Tensor>> state,
+                                               const std::string& state_what = "state") {
+  const Optimizer* o = &opt;
+  std::map<std::string, double> baked = opt.param_groups().at(gi).options;
+  std::string replaced = fmt::format("the {} {} was replaced (load_state_dict?)", opt.name(), state_what);
+  return [o, gi, keys = std::move(keys), baked = std::move(baked), &st, state = std::move(state),
+          replaced]() -> std::string {
+    const auto& now = o->param_groups().at(gi).options;
+    for (const std::string& key : keys)
+      if (now.at(key) != baked.at(key))
+        return fmt::format("{} option '{}' of parameter group {} changed from {} to {}", o->name(), key, gi,
+                           baked.at(key), now.at(key));
+    for (const auto& [name, t] : state)
+      if (t.defined() && (!st.tensors.count(name) || st.tensors.at(name).impl() != t.impl())) return replaced;
+    return "";
+  };
 }
 
 // The state tensor `name`, created (contiguous, param's dtype, filled with `init`) when missing,

@@ -94,11 +94,7 @@ void rmsprop_step_kernel(const KernelArgs& k) {
 void traced_rmsprop_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
                          Optimizer::ParamState& st) {
   const ParamGroup& group = opt.param_groups()[gi];
-  TANDEM_CHECK(detail::fused_ok(p, g),
-               "compile: RMSprop.step on a {} parameter{} can't be captured yet (only contiguous "
-               "float32/float64 parameters with same-dtype grads); call step() outside the "
-               "compiled function for it",
-               p.dtype(), p.is_contiguous() ? "" : " that is not contiguous");
+  detail::check_capturable(opt, p, g);
   const std::map<std::string, double> baked = group.options;
   const double momentum = baked.at("momentum");
   const bool centered = baked.at("centered") != 0;
@@ -115,19 +111,8 @@ void traced_rmsprop_step(Optimizer& opt, size_t gi, const Tensor& p, const Tenso
   Tensor buf, ga;
   if (momentum > 0) buf = detail::state_tensor(st, "momentum_buffer", p);
   if (centered) ga = detail::state_tensor(st, "grad_avg", p);
-  graph::trace_guard([o, gi, baked, &st, sq, buf, ga]() -> std::string {
-    const auto& now = o->param_groups().at(gi).options;
-    for (const char* key : {"alpha", "eps", "weight_decay", "momentum", "centered"})
-      if (now.at(key) != baked.at(key))
-        return fmt::format("RMSprop option '{}' of parameter group {} changed from {} to {}", key,
-                           gi, baked.at(key), now.at(key));
-    auto replaced = [&st](const char* name, const Tensor& t) {
-      return t.defined() && (!st.tensors.count(name) || st.tensors.at(name).impl() != t.impl());
-    };
-    if (replaced("square_avg", sq) || replaced("momentum_buffer", buf) || replaced("grad_avg", ga))
-      return "the RMSprop state was replaced (load_state_dict?)";
-    return "";
-  });
+  graph::trace_guard(detail::step_guard(opt, gi, {"alpha", "eps", "weight_decay", "momentum", "centered"}, st,
+                                        {{"square_avg", sq}, {"momentum_buffer", buf}, {"grad_avg", ga}}));
   graph::trace_name(sq, p, "square_avg");
   graph::trace_name(ga, p, "grad_avg");
   graph::trace_name(buf, p, "momentum_buffer");

@@ -77,10 +77,7 @@ void sgd_step_kernel(const KernelArgs& k) {
 void traced_sgd_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
                      Optimizer::ParamState& st) {
   const ParamGroup& group = opt.param_groups()[gi];
-  TANDEM_CHECK(detail::fused_ok(p, g),
-               "compile: SGD.step on a {} parameter{} can't be captured yet (only contiguous "
-               "float32/float64 parameters with same-dtype grads)",
-               p.dtype(), p.is_contiguous() ? "" : " that is not contiguous");
+  detail::check_capturable(opt, p, g);
   const std::map<std::string, double> baked = group.options;
   const double momentum = baked.at("momentum");
   Tensor hyper = empty({2}, {.dtype = DType::Float64});
@@ -95,17 +92,8 @@ void traced_sgd_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g
       {hyper});
   Tensor buf;
   if (momentum != 0) buf = detail::state_tensor(st, "momentum_buffer", p);
-  graph::trace_guard([o, gi, baked, &st, buf]() -> std::string {
-    const auto& now = o->param_groups().at(gi).options;
-    for (const char* key : {"momentum", "dampening", "weight_decay", "nesterov"})
-      if (now.at(key) != baked.at(key))
-        return fmt::format("SGD option '{}' of parameter group {} changed from {} to {}", key, gi,
-                           baked.at(key), now.at(key));
-    if (buf.defined() && (!st.tensors.count("momentum_buffer") ||
-                          st.tensors.at("momentum_buffer").impl() != buf.impl()))
-      return "the SGD momentum buffer was replaced (load_state_dict?)";
-    return "";
-  });
+  graph::trace_guard(detail::step_guard(opt, gi, {"momentum", "dampening", "weight_decay", "nesterov"}, st,
+                                        {{"momentum_buffer", buf}}, "momentum buffer"));
   graph::trace_name(buf, p, "momentum_buffer");
   graph::trace_name(hyper, p, "sgd_hyper");
   static const OpDef& def = op("sgd_step");

@@ -7,35 +7,15 @@
 #include "tandem/models.h"
 #include "tandem/nn.h"
 #include "tandem/optim.h"
+#include "compile_train_util.h"
 #include "test_util.h"
 
 namespace tandem {
 namespace {
 
+using testing::batches;
 using testing::throws_error;
-
-struct Batch {
-  Tensor x, y;
-};
-
-std::vector<Batch> batches(int n, int64_t size, uint64_t seed) {
-  Generator g(seed);
-  std::vector<Batch> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back({randn({size, 1, 28, 28}, {}, &g), randint(0, 10, {size}, {.dtype = DType::Int64}, &g)});
-  return out;
-}
-
-// zero_grad, forward, cross-entropy, backward, step: the function every test compiles.
-std::function<Tensor(const Tensor&, const Tensor&)> train_step(nn::Module& m, optim::Optimizer& o) {
-  return [&m, &o](const Tensor& x, const Tensor& y) {
-    o.zero_grad();
-    Tensor loss = nn::functional::cross_entropy(m.forward(x), y);
-    loss.backward();
-    o.step();
-    return loss;
-  };
-}
+using testing::train_step;
 
 // Parameters, grads and the optimizer's state_dict (state tensors and step counts) agree bit
 // for bit.

@@ -6,24 +6,15 @@
 #include "tandem/models.h"
 #include "tandem/nn.h"
 #include "tandem/optim.h"
+#include "compile_train_util.h"
 #include "test_util.h"
 
 namespace tandem {
 namespace {
 
+using testing::batches;
 using testing::throws_error;
-
-struct Batch {
-  Tensor x, y;
-};
-
-std::vector<Batch> batches(int n, int64_t size, uint64_t seed) {
-  Generator g(seed);
-  std::vector<Batch> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back({randn({size, 1, 28, 28}, {}, &g), randint(0, 10, {size}, {.dtype = DType::Int64}, &g)});
-  return out;
-}
+using testing::train_step;
 
 void expect_same_state(nn::Module& a, nn::Module& b, const std::string& what) {
   auto pa = a.named_parameters(), pb = b.named_parameters();
@@ -55,17 +46,8 @@ void expect_training_matches(const std::string& model_name, MakeOpt make_opt, in
   auto opt = make_opt(model->parameters());
   auto data = batches(steps, batch, 5);
 
-  auto step_fn = [](nn::Module& m, optim::Optimizer& o) {
-    return [&m, &o](const Tensor& x, const Tensor& y) {
-      o.zero_grad();
-      Tensor loss = nn::functional::cross_entropy(m.forward(x), y);
-      loss.backward();
-      o.step();
-      return loss;
-    };
-  };
-  auto eager_step = step_fn(*eager_model, *eager_opt);
-  auto step = compile(step_fn(*model, *opt), {.passes = passes, .modules = {model}, .use_plan = use_plan});
+  auto eager_step = train_step(*eager_model, *eager_opt);
+  auto step = compile(train_step(*model, *opt), {.passes = passes, .modules = {model}, .use_plan = use_plan});
   for (int i = 0; i < steps; ++i) {
     Tensor le = eager_step(data[i].x, data[i].y);
     Tensor lc = step(data[i].x, data[i].y);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "elementwise.h"
+#include "gemm.h"
 #include "loops.h"
 #include "onednn.h"
 #include "packed_weights.h"
@@ -240,7 +241,7 @@ bool linear_onednn(const Tensor& x, const Tensor& w, const Tensor& bias, const T
   // (measured 1x3136 @ [128,3136]ᵀ 23 vs 21 µs at 1 thread, level at 2; 1x512 @ [256,512]ᵀ
   // 5.2 vs 6.7 µs) and faster than unpacked ones; taking it keeps linear_act bit-identical to
   // linear then the activation, as eager runs it.
-  if (M <= 4 && K >= 16) return false;
+  if (few_rows_path(M, K)) return false;
   dn::Key key("linear_act");
   key.add(M).add(K).add(N).add(int64_t{bias.defined()}).add(int64_t{prepacked});
   dnnl::post_ops po;

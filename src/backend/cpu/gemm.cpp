@@ -136,7 +136,7 @@ void gemm_onednn(MatView a, MatView b, Tensor bias, const Tensor& c, const Shape
   // step) is a matrix-vector product bound by reading w. oneDNN 2.6's matmul runs it at about
   // half the bandwidth of plain dot products here (1x3136 @ [128,3136]ᵀ: 52 µs vs 27 µs, one
   // AVX-512 thread), so those go through the ISA table's dot_rows, split over w's rows.
-  if (cv.ndim() == 2 && M <= 4 && a.strides[1] == 1 && b.strides[0] == 1 && K >= 16) {
+  if (cv.ndim() == 2 && few_rows_path(M, K) && a.strides[1] == 1 && b.strides[0] == 1) {
     const float* pa = static_cast<const float*>(a.data);
     const float* pb = static_cast<const float*>(b.data);
     float* pc = static_cast<float*>(c.data_ptr());

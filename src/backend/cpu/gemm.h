@@ -28,6 +28,11 @@ struct MatView {
   MatView& expand_rank(int64_t n);
 };
 
+// Whether gemm computes M rows of a against b stored as rows of K (x @ wᵀ, float32) with its
+// dot-product kernel rather than oneDNN (gemm.cpp says why): callers that would otherwise
+// call oneDNN themselves (fused linear) defer to gemm for these shapes.
+inline bool few_rows_path(int64_t M, int64_t K) { return M <= 4 && K >= 16; }
+
 // c[..., M, N] = a[..., M, K] @ b[..., K, N] (+ bias[N] when defined).
 // c is contiguous with the broadcast batch shape; a and b have c's rank and each
 // batch dim equals c's or is 1 (broadcast); all three share c's dtype, and so does
