@@ -104,7 +104,8 @@ struct ConformanceReport {
   int failed() const;
   int unsupported() const;
   std::string summary() const;      // one line: "N cases: P passed (x%), F failed, U unsupported"
-  // The same over the cases whose ops are all on issue 5's list of required ONNX ops.
+  // The same over the cases whose ops are all on the core op list (the ops real
+  // classification, sequence and transformer exports use).
   std::string listed_summary() const;
   std::string op_table() const;     // per op: passed / failed / unsupported, then each non-pass
 };

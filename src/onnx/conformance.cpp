@@ -175,7 +175,7 @@ std::string ConformanceReport::summary() const {
 }
 
 namespace {
-// Issue 5's required ops.
+// The core op list: what real classification, sequence and transformer exports use.
 bool listed(const std::string& op) {
   static const std::set<std::string> ops = {
       "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Abs", "Sqrt", "Exp", "Log", "Relu", "LeakyRelu", "Elu", "Selu",

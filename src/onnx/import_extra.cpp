@@ -1,4 +1,4 @@
-// ONNX ops beyond the list that the backend tests use and that decompose cheaply into
+// ONNX ops beyond the core list (conformance.cpp) that the backend tests use and that decompose cheaply into
 // tandem ops: NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss Trilu Mod Hardmax OneHot
 // DepthToSpace SpaceToDepth EyeLike Shrink GatherND.
 #include "importer.h"

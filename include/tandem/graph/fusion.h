@@ -1,4 +1,4 @@
-// Fusion passes over the graph IR (issue 4): fewer, fatter kernels for the same result.
+// Fusion passes over the graph IR: fewer, fatter kernels for the same result.
 //
 //   graph::Graph g = ...;                       // e.g. traced by tandem::compile, model in eval()
 //   graph::run_fold_batchnorm(g);               // conv2d/linear + eval batch_norm -> conv2d/linear
