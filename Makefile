@@ -2,7 +2,8 @@
 # make test   set up, build and run every test (release, then the core tests under ASan+UBSan)
 # make bench  set up (with PyTorch) and print the side-by-side benchmark table
 # make bench-graph  the same for graph mode (eager vs tandem::compile vs PyTorch eager/jit)
-.PHONY: setup demo test build bench bench-graph clean
+# make refdata  rerun every reference generator (tests/reference) into a temporary folder; fail on a difference
+.PHONY: setup demo test build bench bench-graph clean refdata
 
 JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
@@ -43,6 +44,9 @@ bench-graph:
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS) --target tandem_bench_graph
 	bench/graph_run.sh
+
+refdata: setup
+	scripts/refdata.sh
 
 clean:
 	rm -rf build

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package tandem needs. Idempotent; quiet when all is present.
-#   scripts/setup.sh          build + test dependencies
-#   scripts/setup.sh --bench  also PyTorch, NumPy and hyperfine for bench/ and reference scripts
+#   scripts/setup.sh          build + test dependencies (PyTorch included: the reference data
+#                             check, make refdata, reruns its generators)
+#   scripts/setup.sh --bench  also hyperfine and OpenBLAS for bench/
 set -euo pipefail
 
 packages=(
@@ -9,12 +10,12 @@ packages=(
   libdnnl-dev libfmt-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   ocl-icd-opencl-dev zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev
   clang libclang-rt-14-dev protobuf-compiler libprotobuf-dev python3-protobuf python3-numpy
-  libonnx-dev libonnx-testdata python3-onnx
+  libonnx-dev libonnx-testdata python3-onnx python3-torch
   dataset-fashion-mnist
 )
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(python3-torch python3-numpy hyperfine libopenblas0-pthread) ;;
+    --bench) packages+=(hyperfine libopenblas0-pthread) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -77,3 +77,51 @@ g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "opset99",
                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 99)]), os.path.join(here, "opset99.onnx"))
+
+# 6. Slice at the int64 extremes (beyond what exporters write): starts, ends and steps of
+# INT64_MIN / INT64_MAX, negative axes and steps, empty results; starts/ends/steps come as
+# initializers and as Constant nodes, int64 data above 2^53 must pass unchanged. Expected
+# values: NumPy's slicing with the same Python integers.
+I64_MIN, I64_MAX = -2**63, 2**63 - 1
+SLICES = [  # (starts, ends, axes, steps) on a [4, 6] input
+    ([0], [I64_MAX], [1], [1]),
+    ([I64_MIN], [I64_MAX], [-1], [I64_MAX]),
+    ([I64_MAX], [I64_MIN], [-1], [-1]),
+    ([-1], [I64_MIN], [0], [-2]),
+    ([I64_MAX], [I64_MIN], [1], [I64_MIN + 1]),
+    ([2, I64_MIN], [I64_MAX, -2], [-2, -1], [1, 3]),
+    ([3], [1], [1], [1]),
+    ([1], [3], [1], [-1]),
+    ([I64_MAX], [I64_MAX], [0], [1]),
+    ([I64_MIN], [I64_MIN], [0], [-1]),
+]
+xs = (np.arange(24, dtype=np.int64) + 2**62 + 1).reshape(4, 6)  # not representable as doubles
+nodes, inits, outs = [], [], []
+for k, (st, en, ax, sp) in enumerate(SLICES):
+    names = [f"s{k}_{f}" for f in ("starts", "ends", "axes", "steps")]
+    for name, v in zip(names, (st, en, ax, sp)):
+        arr = np.array(v, dtype=np.int64)
+        if k % 2:  # every other case from Constant nodes instead of initializers
+            nodes.append(helper.make_node("Constant", [], [name], value=numpy_helper.from_array(arr, name)))
+        else:
+            inits.append(numpy_helper.from_array(arr, name))
+    nodes.append(helper.make_node("Slice", ["x"] + names, [f"y{k}"]))
+    sl = [slice(None)] * 2
+    for s, e, a, p in zip(st, en, ax, sp):
+        sl[a] = slice(s, e, p)
+    want = xs[tuple(sl)]
+    outs.append(helper.make_tensor_value_info(f"y{k}", TensorProto.INT64, list(want.shape)))
+    np.save(os.path.join(here, f"slice_extremes_y{k}.npy"), want)
+g = helper.make_graph(nodes, "slice_extremes", [helper.make_tensor_value_info("x", TensorProto.INT64, [4, 6])],
+                      outs, inits)
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "slice_extremes.onnx")
+np.save(os.path.join(here, "slice_extremes_x.npy"), xs)
+
+# 7. Slice whose ends are float: a malformed model (ONNX wants int32/int64), written without
+# the checker, which does not look at initializer types.
+g = helper.make_graph([helper.make_node("Slice", ["x", "starts", "ends"], ["y"], name="cut")], "slice_float_bounds",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])],
+                      [numpy_helper.from_array(np.array([1.0], dtype=np.float32), "starts"),
+                       numpy_helper.from_array(np.array([3.0], dtype=np.float32), "ends")])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), os.path.join(here, "slice_float_bounds.onnx"))
