@@ -12,6 +12,7 @@ packages=(
   clang libclang-rt-14-dev protobuf-compiler libprotobuf-dev python3-protobuf python3-numpy
   libonnx-dev libonnx-testdata python3-onnx python3-torch
   dataset-fashion-mnist
+  pybind11-dev python3-dev python3-pytest
 )
 for arg in "$@"; do
   case "$arg" in

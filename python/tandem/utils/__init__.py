@@ -1,0 +1,2 @@
+"""``tandem.utils``: data loading and TensorBoard logging."""
+from . import data, tensorboard
