@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 #include <ostream>
 #include <sstream>
 
@@ -105,10 +107,34 @@ void* Tensor::data_ptr() const {
 }
 
 namespace {
-// Reads element `i` (offset in elements from data_ptr) as double.
-double load_double(const void* base, DType dt, int64_t i) {
-  return TANDEM_DISPATCH_ALL(dt, "load", [&]() -> double {
-    return static_cast<double>(static_cast<const scalar_t*>(base)[i]);
+// Converts one element value to T. NOTE: integers convert to integers directly, never
+// through double: int64 values above 2^53 (INT64_MAX is what exporters write for an
+// open-ended slice) must stay exact. Float to integer saturates and NaN gives 0, as the
+// elementwise kernels do (a plain cast of an out-of-range float is undefined).
+template <typename T, typename S>
+T cast_value(S v) {
+  if constexpr (std::is_integral_v<T> && std::is_integral_v<S>) {
+    if constexpr (std::is_same_v<T, bool>) return v != 0;
+    else return static_cast<T>(v);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return static_cast<double>(v) != 0.0;
+  } else if constexpr (std::is_integral_v<T>) {
+    double d = static_cast<double>(v);
+    if (d != d) return T(0);
+    if (d >= 0x1p63) return static_cast<T>(std::numeric_limits<int64_t>::max());
+    if (d < -0x1p63) return static_cast<T>(std::numeric_limits<int64_t>::min());
+    return static_cast<T>(static_cast<int64_t>(d));
+  } else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
+    return T(static_cast<float>(v));
+  } else {
+    return static_cast<T>(static_cast<double>(v));
+  }
+}
+// Reads element `i` (offset in elements from data_ptr) as T.
+template <typename T>
+T load_as(const void* base, DType dt, int64_t i) {
+  return TANDEM_DISPATCH_ALL(dt, "load", [&]() -> T {
+    return cast_value<T>(static_cast<const scalar_t*>(base)[i]);
   });
 }
 // Calls fn(element offset) for every element in row-major order.
@@ -139,7 +165,7 @@ T Tensor::item() const {
   TANDEM_CHECK(numel() == 1, "item(): a tensor with {} elements (shape {}) cannot be converted to "
                "a scalar; only one-element tensors can", numel(), shape_str(shape()));
   if (detail::t_value_read_hook) [[unlikely]] detail::t_value_read_hook->on_read(impl(), "item()");
-  return static_cast<T>(load_double(data_ptr(), dtype(), 0));
+  return load_as<T>(data_ptr(), dtype(), 0);
 }
 
 template <typename T>
@@ -149,7 +175,7 @@ std::vector<T> Tensor::to_vector() const {
   out.reserve(numel());
   const void* base = data_ptr();
   DType dt = dtype();
-  for_each_element(*this, [&](int64_t off) { out.push_back(static_cast<T>(load_double(base, dt, off))); });
+  for_each_element(*this, [&](int64_t off) { out.push_back(load_as<T>(base, dt, off)); });
   return out;
 }
 
@@ -237,7 +263,7 @@ void fill_contiguous(Tensor& t, F&& value_at) {
   TANDEM_DISPATCH_ALL(t.dtype(), "fill", [&] {
     scalar_t* p = static_cast<scalar_t*>(t.data_ptr());
     int64_t n = t.numel();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<scalar_t>(value_at(i));
+    for (int64_t i = 0; i < n; ++i) p[i] = cast_value<scalar_t>(value_at(i));
   });
 }
 Tensor make_filled(const Shape& shape, TensorOptions opts, double v) {
@@ -356,7 +382,10 @@ Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape, TensorOp
   bool rg = opts.requires_grad;
   opts.requires_grad = false;
   Tensor t = empty(s, opts);
-  fill_contiguous(t, [&](int64_t i) { return static_cast<double>(values[i]); });
+  TANDEM_DISPATCH_ALL(t.dtype(), "tensor", [&] {
+    auto* p = static_cast<scalar_t*>(t.data_ptr());
+    for (size_t i = 0; i < values.size(); ++i) p[i] = cast_value<scalar_t>(values[i]);
+  });
   if (rg) t.requires_grad_();
   return t;
 }
@@ -400,9 +429,9 @@ void print_rec(std::ostream& os, const Tensor& t, const std::vector<double>& fla
   (void)flat_unused;
   const void* base = t.data_ptr();
   auto fmt_elem = [&](int64_t off) {
-    double v = load_double(base, t.dtype(), off);
-    if (t.dtype() == DType::Bool) return std::string(v != 0.0 ? "True" : "False");
-    if (!is_float) return fmt::format("{}", static_cast<int64_t>(v));
+    if (t.dtype() == DType::Bool) return std::string(load_as<bool>(base, t.dtype(), off) ? "True" : "False");
+    if (!is_float) return fmt::format("{}", load_as<int64_t>(base, t.dtype(), off));
+    double v = load_as<double>(base, t.dtype(), off);
     if (std::isnan(v)) return std::string("nan");
     if (std::isinf(v)) return std::string(v > 0 ? "inf" : "-inf");
     return fmt::format("{:.{}f}", v, precision);

@@ -379,6 +379,8 @@ bool same_data(const Tensor& a, const Tensor& b) {
   if (a.impl() == b.impl()) return true;
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
   if (a.numel() > (1 << 20)) return false;
+  // Integers compare as integers: int64 values above 2^53 differ where their doubles do not.
+  if (!is_floating(a.dtype())) return a.to_vector<int64_t>() == b.to_vector<int64_t>();
   return a.to_vector<double>() == b.to_vector<double>();
 }
 

@@ -16,9 +16,7 @@ Ts sub_(Ctx& c) { return {sub(c.in(0), c.in(1))}; }
 Ts mul_(Ctx& c) { return {mul(c.in(0), c.in(1))}; }
 Ts div_(Ctx& c) {
   const Tensor &a = c.in(0), &b = c.in(1);
-  if (is_int(a) && is_int(b)) {  // ONNX integer division truncates toward zero
-    return {div(a.to(DType::Float64), b.to(DType::Float64)).to(a.dtype())};
-  }
+  if (is_int(a) && is_int(b)) return {int_div(a, b, "div")};  // ONNX integer division truncates toward zero
   return {div(a, b)};
 }
 Ts pow_(Ctx& c) {

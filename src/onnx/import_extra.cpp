@@ -50,6 +50,8 @@ Ts trilu_(Ctx& c) {
 Ts mod_(Ctx& c) {
   const Tensor &a = c.in(0), &b = c.in(1);
   bool fmod = c.i("fmod", 0) != 0;
+  if (!is_floating(a.dtype()) && !is_floating(b.dtype()) && a.dtype() != DType::Bool && b.dtype() != DType::Bool)
+    return {int_div(a, b, fmod ? "fmod" : "mod")};  // exact, x mod 0 -> 0
   Tensor A = a.to(DType::Float64), B = b.to(DType::Float64);
   Tensor q = A / B;
   Tensor qi = fmod ? sign(q) * onnx_unary(abs(q), "floor") : onnx_unary(q, "floor");

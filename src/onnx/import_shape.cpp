@@ -151,7 +151,12 @@ Ts slice_(Ctx& c) {
       e = e < 0 ? std::max<int64_t>(0, e + n) : std::min(e, n);
       if (e < b) e = b;
       x = x.slice(a, b, e, 1);
-      if (st > 1 && x.size(a) > 0) x = index_select(x, a, arange(0, static_cast<double>(x.size(a)), static_cast<double>(st)));
+      if (st > 1 && x.size(a) > 0) {
+        // NOTE: counted in integers: st can be as large as INT64_MAX.
+        std::vector<int64_t> idx;
+        for (int64_t k = 0; k < x.size(a); k = st > x.size(a) - k ? x.size(a) : k + st) idx.push_back(k);
+        x = index_select(x, a, tensor(idx));
+      }
     } else {
       b = b < 0 ? std::max<int64_t>(-1, b + n) : std::min(b, n - 1);
       e = e < 0 ? std::max<int64_t>(-1, e + n) : std::min(e, n - 1);
@@ -273,15 +278,19 @@ Ts size_(Ctx& c) { return {scalar_tensor(static_cast<double>(c.in(0).numel()), {
 
 Ts constant_of_shape_(Ctx& c) {
   Shape shape = to_int64s(c.in(0));
+  for (int64_t d : shape)
+    if (d < 0) c.fail(fmt::format("negative dimension {} in shape {}", d, shape_str(shape)));
   auto v = c.t("value");
   if (!v) return {zeros(shape)};
-  return {full(shape, v->to(DType::Float64).reshape({-1}).to_vector<double>().at(0), {.dtype = v->dtype()})};
+  if (v->numel() != 1) c.fail(fmt::format("value must have one element, has {}", v->numel()));
+  // Broadcast the value tensor itself so an int64 value stays exact (no round trip through double).
+  return {expand(v->reshape({}), shape).contiguous()};
 }
 
 Ts constant_(Ctx& c) {
   if (auto v = c.t("value")) return {*v};
   if (c.has_attr("value_float")) return {scalar_tensor(c.f("value_float", 0))};
-  if (c.has_attr("value_int")) return {scalar_tensor(static_cast<double>(c.i("value_int", 0)), {.dtype = DType::Int64})};
+  if (c.has_attr("value_int")) return {tensor(std::vector<int64_t>{c.i("value_int", 0)}, Shape{})};
   if (c.has_attr("value_floats")) {
     auto v = c.floats("value_floats");
     std::vector<float> f(v.begin(), v.end());
@@ -293,14 +302,23 @@ Ts constant_(Ctx& c) {
 
 Ts range_(Ctx& c) {
   const Tensor &s = c.in(0), &l = c.in(1), &d = c.in(2);
-  double start = s.item<double>(), limit = l.item<double>(), delta = d.item<double>();
-  if (delta == 0) c.fail("delta is 0");
-  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((limit - start) / delta)));
-  Tensor idx = arange(0, static_cast<double>(n), 1.0, {.dtype = DType::Float64});
-  if (is_floating(s.dtype())) return {(idx * delta + start).to(s.dtype())};
-  // integers: exact
+  if (is_floating(s.dtype())) {
+    double start = s.item<double>(), limit = l.item<double>(), delta = d.item<double>();
+    if (delta == 0) c.fail("delta is 0");
+    double count = std::ceil((limit - start) / delta);
+    if (!(count < double(int64_t(1) << 40))) c.fail(fmt::format("{} elements are too many", count));
+    int64_t n = std::max<int64_t>(0, static_cast<int64_t>(count));
+    Tensor idx = arange(0, static_cast<double>(n), 1.0, {.dtype = DType::Float64});
+    return {(idx * delta + start).to(s.dtype())};
+  }
+  // Integers: counted and filled exactly (128-bit difference: limit - start can exceed int64).
+  int64_t st = s.item<int64_t>(), li = l.item<int64_t>(), de = d.item<int64_t>();
+  if (de == 0) c.fail("delta is 0");
+  __int128 span = static_cast<__int128>(li) - st;
+  __int128 count = span / de + ((span % de != 0 && ((span > 0) == (de > 0))) ? 1 : 0);
+  if (count > (int64_t(1) << 40)) c.fail(fmt::format("more than 2^40 elements ({} to {} by {})", st, li, de));
+  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(count));
   std::vector<int64_t> v(n);
-  int64_t st = s.item<int64_t>(), de = d.item<int64_t>();
   for (int64_t i = 0; i < n; ++i) v[i] = st + i * de;
   return {tensor(v).to(s.dtype())};
 }

@@ -66,5 +66,6 @@ Tensor flip(const Tensor& x, int64_t dim);                  // reversed along di
 Tensor as_dtype(const Tensor& x, DType dtype);              // no-op when equal
 Tensor fix_negative(const Tensor& idx, int64_t n);          // int64 indices, negatives wrapped
 Tensor onnx_unary(const Tensor& x, const char* fn);         // the onnx_unary op (erf, floor, ...)
+Tensor int_div(const Tensor& a, const Tensor& b, const char* fn);  // onnx_int_div: div, mod, fmod (broadcasts)
 
 }  // namespace tandem::onnx::detail

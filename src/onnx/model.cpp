@@ -107,7 +107,6 @@ struct Model::Impl {
       consts[t.name()] = x;
       init_names.insert(t.name());
     }
-    TANDEM_CHECK(g.sparse_initializer_size() == 0 || true, "");
     if (g.sparse_initializer_size() > 0) throw Unsupported("sparse initializers are not supported");
     std::unordered_map<std::string, ValueInfo> known;  // static shapes for Shape folding
     for (const auto& v : g.input()) {
@@ -118,11 +117,7 @@ struct Model::Impl {
     }
     for (const auto& v : g.output()) {
       output_names.push_back(v.name());
-      try {
-        info.outputs.push_back(value_info(v));
-      } catch (const Unsupported&) {
-        throw;
-      }
+      info.outputs.push_back(value_info(v));
     }
     // ONNX's own shape inference tells which intermediate values have static shapes (for
     // folding Shape); a model it rejects is still imported, only without that knowledge.

@@ -134,8 +134,12 @@ Tensor tensor_from_proto(const ::onnx::TensorProto& t, const std::string& base_d
 }
 
 std::vector<int64_t> to_int64s(const Tensor& t) {
-  TANDEM_CHECK(!is_floating(t.dtype()) || true, "");
-  return t.to_vector<int64_t>();
+  // ONNX gives shapes, axes, starts/ends/steps, pads and counts as int32/int64 tensors; a
+  // float tensor there is a malformed model, not something to round.
+  TANDEM_CHECK(!is_floating(t.dtype()) && t.dtype() != DType::Bool,
+               "expected an integer tensor (int32 or int64) of shape values, axes or counts, got {}",
+               t.dtype());
+  return t.to_vector<int64_t>();  // exact: integers never pass through double
 }
 
 int64_t norm_axis(int64_t axis, int64_t rank, const Ctx& c) {
@@ -149,6 +153,16 @@ Tensor as_dtype(const Tensor& x, DType dtype) { return x.dtype() == dtype ? x : 
 Tensor onnx_unary(const Tensor& x, const char* fn) {
   static const OpDef& def = op("onnx_unary");
   return dispatch1(def, {x}, {{"fn", std::string(fn)}});
+}
+
+// Integer Div and Mod in the integer type itself: a round trip through double rounds int64
+// values above 2^53 (PyTorch's floor division exports as Div + Mod).
+Tensor int_div(const Tensor& a, const Tensor& b, const char* fn) {
+  static const OpDef& def = op("onnx_int_div");
+  DType dt = result_type({TensorMeta::of(a), TensorMeta::of(b)});
+  Shape s = broadcast_shapes(a.shape(), b.shape(), "onnx_int_div");
+  return dispatch1(def, {expand(as_dtype(a, dt), s).contiguous(), expand(as_dtype(b, dt), s).contiguous()},
+                   {{"fn", std::string(fn)}});
 }
 
 Tensor flip(const Tensor& x, int64_t dim) {

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <sstream>
 
 #include "test_util.h"
@@ -226,4 +227,30 @@ TEST(Allocator, FreedBlocksAreReused) {
   Tensor b = empty({37, 1000});  // same byte size: served from the cache
   EXPECT_EQ(b.data_ptr(), first);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data_ptr()) % 64, 0u);
+}
+
+// int64 values above 2^53 (INT64_MAX is how exporters write an open slice end) stay exact
+// through tensor(), to_vector(), item() and printing: none of them goes through double.
+TEST(Creation, Int64ValuesStayExact) {
+  const int64_t big = (int64_t(1) << 62) + 1, max = INT64_MAX, min = INT64_MIN;
+  Tensor t = tensor(std::vector<int64_t>{big, max, min, -big});
+  EXPECT_EQ(t.to_vector<int64_t>(), (std::vector<int64_t>{big, max, min, -big}));
+  EXPECT_EQ(t[1].item<int64_t>(), max);
+  EXPECT_EQ(t[2].item<int64_t>(), min);
+  EXPECT_EQ(t.to(DType::Int32).to_vector<int32_t>()[0], static_cast<int32_t>(big));  // wraps, as a C++ cast
+  std::ostringstream os;
+  os << t;
+  EXPECT_NE(os.str().find("9223372036854775807"), std::string::npos) << os.str();
+  EXPECT_NE(os.str().find("4611686018427387905"), std::string::npos) << os.str();
+}
+
+// Float -> integer conversions outside the target's range saturate and NaN gives 0, in
+// to(), to_vector() and item() alike (a plain C++ cast would be undefined).
+TEST(Creation, OutOfRangeFloatToIntegerSaturates) {
+  Tensor f = tensor({1e30, -1e30, NAN, 2.9, -2.9}, {.dtype = DType::Float64});
+  std::vector<int64_t> want{INT64_MAX, INT64_MIN, 0, 2, -2};
+  EXPECT_EQ(f.to(DType::Int64).to_vector<int64_t>(), want);
+  EXPECT_EQ(f.to_vector<int64_t>(), want);
+  EXPECT_EQ(f.to(DType::Float32).to(DType::Int64).to_vector<int64_t>(), want);
+  EXPECT_EQ(f[0].item<int64_t>(), INT64_MAX);
 }

@@ -139,3 +139,26 @@ TEST(OnnxBadInput, TensorProtoFiles) {
   EXPECT_TRUE(throws_error([] { onnx::load_tensor_proto(model_path("nothing.pb")); }, {"cannot open"}));
   EXPECT_TRUE(throws_error([] { onnx::load_tensor_proto(model_path("external.onnx")); }, {"holds no tensor"}));
 }
+
+// Slice bounds and steps at INT64_MIN / INT64_MAX (from initializers and Constant nodes),
+// negative axes and steps, empty results, on int64 data above 2^53: exactly NumPy's slices.
+TEST(OnnxImport, SliceAtTheInt64ExtremesMatchesNumpy) {
+  auto m = onnx::Model::load(model_path("slice_extremes.onnx"));
+  Tensor x = load_npy("onnx/slice_extremes_x.npy");
+  for (int pass = 0; pass < 2; ++pass) {  // the first run traces, the second runs the plan
+    auto ys = m.run({{"x", x}});
+    ASSERT_EQ(ys.size(), 10u);
+    for (size_t k = 0; k < ys.size(); ++k) {
+      Tensor want = load_npy("onnx/slice_extremes_y" + std::to_string(k) + ".npy");
+      ASSERT_EQ(ys[k].dtype(), DType::Int64) << "output " << k;
+      ASSERT_EQ(ys[k].shape(), want.shape()) << "output " << k;
+      EXPECT_EQ(ys[k].contiguous().to_vector<int64_t>(), want.to_vector<int64_t>()) << "output " << k;
+    }
+  }
+}
+
+// Shape values, axes and counts must be integer tensors: a float "ends" is a malformed model.
+TEST(OnnxImport, FloatSliceBoundsAreAnError) {
+  EXPECT_TRUE(throws_error([] { onnx::Model::load(model_path("slice_float_bounds.onnx")).run({{"x", zeros({4})}}); },
+                           {"node 'cut' (Slice)", "expected an integer tensor", "float32"}));
+}

@@ -324,8 +324,11 @@ def _(x): return torch.logical_and(x > -0.5, x < 0.5) | (x > 1.5)
 def _(x): return torch.abs(x) - x
 
 
+# NOTE: torch 1.13 writes full_like's fill value through a double (BIG would arrive rounded in
+# the model itself), so the ConstantOfShape value here is one a double holds exactly; the
+# inexact BIG comes in as an int64 constant.
 @case("full_like_big", [i64("bm", 0, 9, 2, 3)], dynamic=True)
-def _(x): return torch.full_like(x, BIG) + x
+def _(x): return torch.full_like(x, 2**62) + x + BIG
 
 
 @case("zeros_dynamic", [f32("bn", 2, 3)], dynamic=True)
@@ -372,9 +375,9 @@ def write_case(name, fn, inputs, opset, dynamic):
     with open(os.path.join(folder, "model.onnx"), "wb") as f:
         f.write(buf.getvalue())
     for i, a in enumerate(inputs):
-        np.save(os.path.join(folder, f"input_{i}.npy"), a)
-    for i, t in enumerate(outs):
-        np.save(os.path.join(folder, f"output_{i}.npy"), t.numpy())
+        np.save(os.path.join(folder, f"input_{i}.npy"), np.ascontiguousarray(a))
+    for i, t in enumerate(outs):  # C order: a transpose's result is a Fortran-ordered view
+        np.save(os.path.join(folder, f"output_{i}.npy"), np.ascontiguousarray(t.numpy()))
 
 
 def main():

@@ -10,6 +10,15 @@ template <typename D, typename S>
 D convert(S v) {
   if constexpr (std::is_same_v<D, bool>) {
     return static_cast<double>(v) != 0.0;
+  } else if constexpr (std::is_integral_v<D> && !std::is_integral_v<S>) {
+    // NOTE: an out-of-range float -> int cast is undefined in C++: NaN gives 0 and the rest
+    // saturates through int64, as in the elementwise kernels' conversion.
+    double d;
+    if constexpr (std::is_same_v<S, double>) d = v;
+    else d = static_cast<float>(v);
+    if (d != d) return D(0);
+    int64_t i = d >= 0x1p63 ? INT64_MAX : d < -0x1p63 ? INT64_MIN : static_cast<int64_t>(d);
+    return static_cast<D>(i);
   } else if constexpr (std::is_same_v<S, Half> || std::is_same_v<S, BFloat16>) {
     return static_cast<D>(static_cast<float>(v));
   } else if constexpr (std::is_same_v<D, Half> || std::is_same_v<D, BFloat16>) {

@@ -1,7 +1,11 @@
 // Ops that ONNX import needs and tandem's eager API lacks: "onnx_unary" (attr fn = erf, floor,
 // ceil, round (half to even), tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, isnan,
 // isinf). float32/float64 in, same dtype out (bool for isnan/isinf); no gradient (inference).
+// "onnx_int_div" (attr fn = div: truncating quotient, mod: remainder with the divisor's sign,
+// fmod: with the dividend's sign): two integer tensors of one dtype and one shape, computed in
+// that integer type, so int64 values above 2^53 stay exact.
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "defs.h"
@@ -80,6 +84,54 @@ void kernel(const KernelArgs& k) {
   }
 }
 
+// ---- onnx_int_div
+
+enum class IntFn { Div, Mod, Fmod };
+
+IntFn parse_int_fn(const Attrs& a) {
+  const std::string& fn = a.get<std::string>("fn");
+  if (fn == "div") return IntFn::Div;
+  if (fn == "mod") return IntFn::Mod;
+  if (fn == "fmod") return IntFn::Fmod;
+  TANDEM_FAIL("onnx_int_div: unknown fn '{}' (div, mod, fmod)", fn);
+}
+
+// NOTE: x / 0 (undefined in ONNX) gives 0 and MIN / -1 wraps to MIN, instead of the
+// SIGFPE the hardware division raises for both.
+template <typename T>
+T int_apply(IntFn f, T a, T b) {
+  if (b == 0) return 0;
+  if constexpr (std::is_signed_v<T>) {
+    if (b == -1) return f == IntFn::Div ? static_cast<T>(T(0) - static_cast<std::make_unsigned_t<T>>(a)) : T(0);
+  }
+  if (f == IntFn::Div) return static_cast<T>(a / b);
+  T r = static_cast<T>(a % b);
+  if (f == IntFn::Mod && r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
+  return r;
+}
+
+std::vector<TensorMeta> int_infer(const std::vector<TensorMeta>& in, const Attrs& a) {
+  parse_int_fn(a);
+  TANDEM_CHECK(in[0].dtype == in[1].dtype && !is_floating(in[0].dtype) && in[0].dtype != DType::Bool,
+               "onnx_int_div: expected two integer tensors of one dtype, got {} and {}", in[0].dtype, in[1].dtype);
+  TANDEM_CHECK(in[0].shape == in[1].shape, "onnx_int_div: shapes {} and {} differ (expand them first)",
+               shape_str(in[0].shape), shape_str(in[1].shape));
+  return {TensorMeta{in[0].shape, in[0].dtype}};
+}
+
+void int_kernel(const KernelArgs& k) {
+  IntFn f = parse_int_fn(k.attrs);
+  Tensor a = k.inputs[0].contiguous(), b = k.inputs[1].contiguous();
+  const Tensor& y = k.outputs[0];
+  TANDEM_DISPATCH_NUMERIC(a.dtype(), "onnx_int_div", [&] {
+    if constexpr (std::is_integral_v<scalar_t>) {
+      const scalar_t *pa = static_cast<const scalar_t*>(a.data_ptr()), *pb = static_cast<const scalar_t*>(b.data_ptr());
+      scalar_t* py = static_cast<scalar_t*>(y.data_ptr());
+      for (int64_t i = 0, n = a.numel(); i < n; ++i) py[i] = int_apply(f, pa[i], pb[i]);
+    }
+  });
+}
+
 }  // namespace
 
 void register_onnx() {
@@ -91,6 +143,15 @@ void register_onnx() {
   d.non_differentiable = true;
   d.doc = "Elementwise math for ONNX import (attr fn: erf, floor, ceil, round, tan, asin, ...); no gradient.";
   register_op(std::move(d));
+
+  OpDef i;
+  i.name = "onnx_int_div";
+  i.num_inputs = 2;
+  i.infer = int_infer;
+  i.cpu = int_kernel;
+  i.non_differentiable = true;
+  i.doc = "Exact integer Div/Mod for ONNX import (attr fn: div truncates, mod, fmod); no gradient.";
+  register_op(std::move(i));
 }
 
 }  // namespace tandem::defs
