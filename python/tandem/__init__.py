@@ -13,7 +13,7 @@ tandem work in parallel. Errors from the core are raised as ``tandem.Error`` (a
 ``RuntimeError``) carrying the core's message.
 """
 from . import _C
-from ._C import (Error, Tensor, dtype, from_numpy, from_dlpack, promote_types, manual_seed,
+from ._C import (Error, Tensor, dtype, from_dlpack, promote_types, manual_seed,
                  set_num_threads, get_num_threads, is_grad_enabled, zeros_like, ones_like,
                  empty_like, full_like, rand_like, randn_like,
                  # functions that are also Tensor methods (src/ops.cpp)
@@ -55,6 +55,15 @@ def _size(size):
 def _check_device(device):
     if device is not None and str(device) != "cpu":
         raise Error(f"device '{device}': only the CPU is available in this build")
+
+
+def from_numpy(ndarray):
+    """A tensor sharing memory with the NumPy array ``ndarray`` (no copy; writes through
+    either are seen by the other; either may outlive the other)."""
+    import numpy as np
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    return _C.from_numpy(ndarray)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
@@ -132,7 +141,7 @@ def tensor(data, *, dtype=None, requires_grad=False, device=None):
         if arr.dtype == object:
             raise Error("tensor(): the data could not be converted to a numeric array "
                         "(ragged nested lists or non-numbers?)")
-        t = _C.from_numpy(np.ascontiguousarray(arr)).clone()
+        t = _C.from_numpy(np.asarray(arr, order="C")).clone()
     if dtype is not None and t.dtype != dtype:
         t = t.to(dtype)
     if requires_grad:

@@ -23,7 +23,7 @@ def _as_index_tensor(i):
         if arr.dtype.kind not in "iu":
             raise Error(f"index: tensors used as indices must be long or bool, got {arr.dtype}")
         arr = arr.astype(np.int64)
-    return _C.from_numpy(np.ascontiguousarray(arr)).clone()
+    return _C.from_numpy(np.asarray(arr, order="C")).clone()
 
 
 def _expand_ellipsis(idx, ndim):

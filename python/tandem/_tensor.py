@@ -135,7 +135,7 @@ def _to(self, *args, **kwargs):
 def _type_conv(dt):
     def conv(self):
         return self._to_dtype(dt, False)
-    conv.__name__ = dt.name
+    conv.__name__ = str(dt).split(".")[-1]
     return conv
 
 
@@ -324,3 +324,7 @@ Tensor.grad_fn = property(_grad_fn)
 Tensor.data = property(_data_get, _data_set)
 Tensor.__array_priority__ = 1000  # ndarray + tensor defers to Tensor.__radd__
 Tensor.__module__ = "tandem"
+# The dtypes print as PyTorch's do ("tandem.float32"); pybind11's enum repr is "<dtype...>".
+_DTYPE_NAMES = {v: k for k, v in _dtype.__members__.items()}
+_dtype.__repr__ = lambda self: "tandem." + _DTYPE_NAMES[self]
+_dtype.__str__ = _dtype.__repr__

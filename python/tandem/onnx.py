@@ -58,7 +58,7 @@ class InferenceSession:
     def run(self, inputs):
         """``inputs``: {name: Tensor or NumPy array}; returns the outputs as a list of tensors."""
         import numpy as np
-        ts = {k: (_C.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v)
+        ts = {k: (_C.from_numpy(np.asarray(v, order="C")) if isinstance(v, np.ndarray) else v)
               for k, v in inputs.items()}
         return self._model.run(ts)
 

@@ -22,7 +22,7 @@ def test_wrong_types_are_reported():
         tandem.exp([1.0, 2.0])
     with pytest.raises(tandem.Error, match="dtype"):
         tandem.zeros(2, dtype="nonsense")
-    with pytest.raises(TypeError):
+    with pytest.raises((TypeError, tandem.Error), match="int"):
         tandem.zeros(2, "x")
     with pytest.raises(tandem.Error, match="only the CPU"):
         tandem.ones(2, device="cuda")

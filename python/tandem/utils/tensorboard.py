@@ -12,7 +12,7 @@ def _tensor(x):
     import numpy as np
     if isinstance(x, Tensor):
         return x.detach()
-    return _C.from_numpy(np.ascontiguousarray(np.asarray(x)))
+    return _C.from_numpy(np.asarray(np.asarray(x), order="C"))
 
 
 class SummaryWriter:

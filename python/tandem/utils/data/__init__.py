@@ -124,7 +124,7 @@ def default_collate(batch):
         return [default_collate(list(s)) for s in zip(*batch)]
     import numpy as np
     if isinstance(elem, np.ndarray):
-        return _C.stack([_C.from_numpy(np.ascontiguousarray(b)).clone() for b in batch])
+        return _C.stack([_C.from_numpy(np.asarray(b, order="C")).clone() for b in batch])
     raise Error(f"default_collate: can't batch elements of type {type(elem).__name__}")
 
 
