@@ -22,7 +22,9 @@
 #include "tandem/ops.h"
 #include "tandem/optim.h"
 #include "tandem/train/progress.h"
-#include "run_log.h"
+#include "tandem/summary.h"
+#include "tandem/train/callbacks.h"
+#include "tandem/train/trainer.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -229,6 +231,111 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, int64_t batch_si
   return r;
 }
 
+namespace {
+
+// What `tandem train` adds to the Trainer: the per-epoch record (history, metrics.jsonl,
+// the epoch line), on_step, the header, and --stop-after.
+class FitRecorder : public Callback {
+ public:
+  FitRecorder(const TrainOptions& o, const std::string& model_name, const data::Dataset& train_set,
+              const data::Dataset& test_set, FitResult& result, TensorBoardLogger* tb)
+      : o_(o), model_name_(model_name), train_set_(train_set), test_set_(test_set), r_(result), tb_(tb) {}
+  std::string name() const override { return "FitRecorder"; }
+  void on_fit_start(Trainer& t) override {
+    double lr = t.optimizer().lr();  // after the scheduler's initial step, as it trains
+    if (tb_) tb_->options().hparams_numbers["lr"] = lr;
+    if (!o_.verbose) return;
+    t.out() << fmt::format(
+        "{} on {} ({} train / {} test images): {} epochs, batch {}, {} lr {:g}, schedule {}, "
+        "augment {}, {} threads{}\n",
+        model_name_, o_.data, train_set_.size(), test_set_.size(), o_.epochs, o_.batch_size,
+        o_.optimizer, lr, o_.schedule, o_.augment, get_num_threads(),
+        t.start_epoch() > 0 ? fmt::format(", resuming after epoch {}", t.start_epoch()) : "");
+  }
+  void on_train_batch_end(Trainer& t, Logs& logs) override {
+    if (o_.on_step) o_.on_step(t.global_step(), logs.at("loss"));
+  }
+  void on_epoch_end(Trainer& t, Logs& logs) override {
+    EpochMetrics m;
+    m.epoch = t.epoch() + 1;
+    m.step = t.global_step();
+    m.train_loss = logs.at("train_loss");
+    m.test_loss = logs.at("test_loss");
+    m.test_accuracy = logs.at("test_accuracy");
+    m.lr = logs.at("lr");
+    m.train_seconds = logs.at("train_seconds");
+    m.eval_seconds = logs.at("eval_seconds");
+    m.samples_per_second = logs.at("samples_per_second");
+    r_.history.push_back(m);
+    train_seconds += m.train_seconds;
+    train_samples += t.epoch_samples();
+    if (!r_.metrics_path.empty())
+      std::ofstream(r_.metrics_path, std::ios::app) << epoch_json(m).dump() << '\n';
+    if (o_.stop_after_epoch > 0 && m.epoch >= o_.stop_after_epoch) t.request_stop("--stop-after");
+  }
+  double train_seconds = 0;
+  int64_t train_samples = 0;
+
+ private:
+  const TrainOptions& o_;
+  const std::string& model_name_;
+  const data::Dataset &train_set_, &test_set_;
+  FitResult& r_;
+  TensorBoardLogger* tb_;
+};
+
+// The first 16 test images with the model's predictions (green right, red wrong).
+class SampleGrid : public Callback {
+ public:
+  SampleGrid(TensorBoardLogger& tb, const data::Dataset& test_set, bool fashion)
+      : tb_(tb), test_set_(test_set), fashion_(fashion) {}
+  std::string name() const override { return "SampleGrid"; }
+  int order() const override { return 100; }  // after the TensorBoardLogger's epoch values
+  void on_epoch_end(Trainer& t, Logs&) override {
+    int64_t n = std::min<int64_t>(16, test_set_.size());
+    if (n == 0 || !tb_.writer()) return;
+    std::vector<Tensor> xs;
+    std::vector<int64_t> ys;
+    for (int64_t i = 0; i < n; ++i) {
+      data::Example e = test_set_.get(i);
+      xs.push_back(e.data);
+      ys.push_back(e.target.item<int64_t>());
+    }
+    nn::Module& model = t.model();
+    bool was_training = model.is_training();
+    model.eval();
+    Tensor pred;
+    {
+      NoGradGuard ng;
+      pred = argmax(model(stack(xs, 0)), 1);
+    }
+    model.train(was_training);
+    std::vector<summary::Label> labels;
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t p = pred.select(0, i).item<int64_t>();
+      bool right = p == ys[i];
+      labels.push_back({class_name(p), uint8_t(right ? 0 : 200), uint8_t(right ? 140 : 0), 0});
+    }
+    // Undo the input normalization for display.
+    Tensor images = clamp(stack(xs, 0) * kPixelStd + kPixelMean, 0.0, 1.0);
+    tb_.writer()->add_image("samples", summary::make_labeled_grid(images, labels, 8, 2), t.global_step());
+    tb_.writer()->flush();
+  }
+
+ private:
+  std::string class_name(int64_t k) const {
+    // Fashion-MNIST's classes, in label order; other IDX data gets the label numbers.
+    static const char* const kFashion[] = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                                           "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Boot"};
+    return fashion_ && k >= 0 && k < 10 ? kFashion[k] : std::to_string(k);
+  }
+  TensorBoardLogger& tb_;
+  const data::Dataset& test_set_;
+  bool fashion_;
+};
+
+}  // namespace
+
 FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   auto t_start = Clock::now();
   TrainOptions o = options;
@@ -245,7 +352,6 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
 
   manual_seed(o.seed);
   if (!model) model = models::create(o.model);
-  auto opt = make_optimizer(o, model->parameters());
 
   data::DataLoaderOptions lo;
   lo.batch_size = o.batch_size;
@@ -254,11 +360,15 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   lo.transform = make_augment(o.augment);
   lo.num_workers = o.workers >= 0 ? o.workers : (lo.transform ? 1 : 0);
   data::DataLoader loader(train_set, lo);
-  const int64_t steps_per_epoch = loader.num_batches();
-  auto sched = make_scheduler(o, *opt, o.epochs * steps_per_epoch);
+  const int64_t total_steps = o.epochs * loader.num_batches();
+  // Validate the optimizer and schedule names before anything is written.
+  {
+    auto probe = make_optimizer(o, model->parameters());  // updates nothing
+    make_scheduler(o, *probe, total_steps);
+  }
 
-  // ---- resume
-  int64_t start_epoch = 0, step = 0;
+  // ---- resume: the checkpoint must come from the same recipe (else the curve differs)
+  int64_t start_epoch = 0;
   if (!o.resume.empty()) {
     io::Checkpoint ck = io::load_checkpoint(o.resume);
     for (const auto& [key, value] : recipe(o, model_name)) {
@@ -268,12 +378,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
                    "same settings (a different value would not continue the same run)",
                    o.resume, key, it == ck.extra.end() ? "(missing)" : it->second, value);
     }
-    model->load_state_dict(ck.model);
-    opt->load_state_dict(ck.optimizer);
-    if (sched) sched->load_state_dict(ck.scheduler);
-    default_generator().set_state(ck.rng_state);
     start_epoch = ck.epoch;
-    step = ck.step;
     TANDEM_CHECK(start_epoch < o.epochs,
                  "train: checkpoint {} already finished epoch {} of {}; nothing to do",
                  o.resume, start_epoch, o.epochs);
@@ -307,101 +412,70 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
     }
   }
 
-  bool progress = o.progress.value_or(stdout_is_terminal() && &out == &std::cout);
-  if (o.verbose) {
-    out << fmt::format("{} on {} ({} train / {} test images): {} epochs, batch {}, {} lr {:g}, "
-                       "schedule {}, augment {}, {} threads{}\n",
-                       model_name, o.data, train_set->size(), test_set->size(), o.epochs,
-                       o.batch_size, o.optimizer, opt->lr(), o.schedule, o.augment,
-                       get_num_threads(),
-                       start_epoch > 0 ? fmt::format(", resuming after epoch {}", start_epoch) : "");
-  }
-
-  RunLog log(o, result.run_dir, model_name, *model, *test_set, opt->lr());
-  int64_t last_epoch = o.stop_after_epoch > 0 ? std::min(o.stop_after_epoch, o.epochs) : o.epochs;
-  double train_seconds_total = 0;
-  int64_t train_samples_total = 0;
-  model->train();
-  // One training step: zero_grad, forward, loss, backward, optimizer step. With --compile the
-  // same code is captured by tandem::compile (one graph per batch size: the loss's 1/N
-  // depends on it) and later steps run the cached Plan.
-  optim::Optimizer* optimizer = opt.get();
-  auto eager_step = [model, optimizer](const Tensor& x, const Tensor& y) {
-    optimizer->zero_grad();
-    Tensor loss = cross_entropy((*model)(x), y);
-    loss.backward();
-    optimizer->step();
-    return loss;
+  // ---- the Trainer: zoo model, cross-entropy, the test set as validation
+  TrainModule m;
+  m.model = model;
+  m.loss = [](const Tensor& logits, const Tensor& y) { return cross_entropy(logits, y); };
+  m.optimizer = [&o](std::vector<Tensor> params) { return make_optimizer(o, std::move(params)); };
+  m.scheduler = [&o, total_steps](optim::Optimizer& opt, int64_t) {
+    return make_scheduler(o, opt, total_steps);
   };
-  std::function<Tensor(const Tensor&, const Tensor&)> train_step = eager_step;
-  if (o.compile) {
-    CompileOptions co;
-    co.modules = {model};
-    train_step = compile(eager_step, co);
-  }
-  for (int64_t epoch = start_epoch; epoch < last_epoch; ++epoch) {
-    loader.set_epoch(epoch);
-    ProgressBar bar(out, fmt::format("epoch {}/{}", epoch + 1, o.epochs), steps_per_epoch,
-                    progress);
-    auto t0 = Clock::now();
-    double loss_sum = 0;
-    int64_t seen = 0, batch_index = 0;
-    for (auto& batch : loader) {
-      log.begin_step(step + 1);
-      Tensor loss = train_step(batch.data, batch.target);
-      if (sched) sched->step();
-      ++step;
-      double l = loss.item();
-      TANDEM_CHECK(std::isfinite(l),
-                   "train: the loss became {} at step {} (epoch {}); lower --lr or change "
-                   "the optimizer", l, step, epoch + 1);
-      int64_t n = batch.data.size(0);
-      loss_sum += l * n;
-      seen += n;
-      ++batch_index;
-      log.end_step(step, l, opt->lr(), n);
-      if (o.on_step) o.on_step(step, l);
-      if (o.verbose) bar.update(batch_index, loss_sum / seen, seen / seconds_since(t0));
-    }
-    double train_seconds = seconds_since(t0);
-    bar.finish();
+  m.validate = [&test_set](nn::Module& net) {
+    EvalResult ev = evaluate(net, *test_set);
+    return Logs{{"test_loss", ev.loss}, {"test_accuracy", ev.accuracy}, {"eval_seconds", ev.seconds}};
+  };
+  TrainerOptions topts;
+  topts.max_epochs = o.epochs;
+  topts.compile = o.compile;
+  topts.progress_bar = false;  // the bar below, with the epoch line `tandem train` prints
+  topts.checkpoint_extra = recipe(o, model_name);
+  topts.out = &out;
+  Trainer trainer(topts);
 
-    EvalResult ev = evaluate(*model, *test_set);
-    EpochMetrics m;
-    m.epoch = epoch + 1;
-    m.step = step;
-    m.train_loss = seen > 0 ? loss_sum / seen : 0.0;
-    m.test_loss = ev.loss;
-    m.test_accuracy = ev.accuracy;
-    m.lr = opt->lr();
-    m.train_seconds = train_seconds;
-    m.eval_seconds = ev.seconds;
-    m.samples_per_second = seen / train_seconds;
-    result.history.push_back(m);
-    log.end_epoch(m);
-    train_seconds_total += train_seconds;
-    train_samples_total += seen;
-    if (o.verbose) {
-      out << fmt::format("epoch {}/{}  train loss {:.4f}  test loss {:.4f}  test accuracy "
-                         "{:.2f}%  {:.1f} s  {:.0f} samples/s\n",
-                         m.epoch, o.epochs, m.train_loss, m.test_loss, 100 * m.test_accuracy,
-                         train_seconds + ev.seconds, m.samples_per_second)
-          << std::flush;
-    }
-
-    if (o.write_files) {
-      io::Checkpoint ck;
-      ck.model = model->state_dict();
-      ck.optimizer = opt->state_dict();
-      if (sched) ck.scheduler = sched->state_dict();
-      ck.rng_state = default_generator().get_state();
-      ck.epoch = m.epoch;
-      ck.step = step;
-      ck.extra = recipe(o, model_name);
-      io::save_checkpoint(result.checkpoint_path, ck);
-      std::ofstream(result.metrics_path, std::ios::app) << epoch_json(m).dump() << '\n';
-    }
+  std::shared_ptr<TensorBoardLogger> tb;
+  if (o.write_files && o.tensorboard) {
+    TensorBoardOptions to;
+    to.log_dir = o.out_dir;
+    to.histogram_every = o.histogram_every;
+    to.epoch_keys = {"train_loss", "test_loss", "test_accuracy", "samples_per_second"};
+    to.hparams_text = {{"model", model_name}, {"optimizer", o.optimizer},
+                       {"schedule", o.schedule}, {"augment", o.augment}};
+    to.hparams_numbers = {{"batch_size", double(o.batch_size)}, {"epochs", double(o.epochs)},
+                          {"seed", double(o.seed)}};
+    to.hparam_metrics = {"test_accuracy", "test_loss", "train_loss"};
+    if (o.optimizer == "sgd") to.hparams_numbers["momentum"] = o.momentum;
+    if (o.weight_decay >= 0) to.hparams_numbers["weight_decay"] = o.weight_decay;
+    tb = std::make_shared<TensorBoardLogger>(std::move(to));
+    trainer.add_callback(tb);
+    trainer.add_callback(std::make_shared<SampleGrid>(*tb, *test_set, o.data == "fashion-mnist"));
   }
+  auto recorder = std::make_shared<FitRecorder>(o, model_name, *train_set, *test_set, result, tb.get());
+  trainer.add_callback(recorder);
+  if (o.write_files) {
+    ModelCheckpointOptions co;
+    co.dirpath = o.out_dir;
+    co.save_top_k = 0;
+    co.last_name = "checkpoint";  // RUN_DIR/checkpoint.safetensors after every epoch
+    trainer.add_callback(std::make_shared<ModelCheckpoint>(co));
+    if (o.profile_steps > 0)
+      trainer.add_callback(std::make_shared<StepProfiler>(
+          (fs::path(o.out_dir) / "trace.json").string(), o.profile_steps, o.verbose));
+  }
+  if (o.verbose) {
+    ProgressOptions po;
+    po.interactive = o.progress.value_or(stdout_is_terminal() && &out == &std::cout);
+    const int64_t epochs = o.epochs;
+    po.summary = [epochs](const Trainer&, const Logs& l) {
+      return fmt::format("epoch {}/{}  train loss {:.4f}  test loss {:.4f}  test accuracy "
+                         "{:.2f}%  {:.1f} s  {:.0f} samples/s",
+                         int64_t(l.at("epoch")), epochs, l.at("train_loss"), l.at("test_loss"),
+                         100 * l.at("test_accuracy"), l.at("train_seconds") + l.at("eval_seconds"),
+                         l.at("samples_per_second"));
+    };
+    trainer.add_callback(std::make_shared<ProgressCallback>(std::move(po)));
+  }
+
+  TrainResult tr = trainer.fit(m, loader, nullptr, o.resume);
 
   if (!result.history.empty()) {
     const auto& last = result.history.back();
@@ -410,10 +484,10 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
     result.test_loss = last.test_loss;
     result.train_loss = last.train_loss;
   } else {
-    result.epochs = start_epoch;
+    result.epochs = tr.epochs;
   }
   result.samples_per_second =
-      train_seconds_total > 0 ? train_samples_total / train_seconds_total : 0.0;
+      recorder->train_seconds > 0 ? recorder->train_samples / recorder->train_seconds : 0.0;
   if (o.write_files) {
     io::save_safetensors(result.model_path, model->state_dict(),
                          {{"framework", "tandem"},
@@ -426,8 +500,13 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   if (o.verbose && o.write_files) {
     out << fmt::format("wrote {}\n      {}\n      {}\n", result.model_path,
                        result.checkpoint_path, result.metrics_path);
+    if (tb) {
+      std::string parent = fs::path(o.out_dir).parent_path().string();
+      out << fmt::format("      {}  (tensorboard --logdir {}; or: tandem logs / tandem plot {})\n",
+                         tb->path(), parent.empty() ? "." : parent, o.out_dir)
+          << std::flush;
+    }
   }
-  log.finish(result);  // hparams with the final metrics; prints the event file under "wrote"
   return result;
 }
 
