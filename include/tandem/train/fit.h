@@ -10,7 +10,13 @@
 // A run directory gets model.safetensors (final weights), checkpoint.safetensors (model,
 // optimizer, scheduler, RNG state, epoch and step after the last finished epoch, rewritten
 // atomically each epoch), metrics.jsonl (one JSON object per epoch) and TensorBoard event
-// files (`tensorboard --logdir runs`; see src/train/run_log.h for the tags).
+// files (`tensorboard --logdir runs`): train/loss and train/lr every step, train/grad_norm and
+// train/samples_per_second every 10 steps, epoch/{train_loss,test_loss,test_accuracy,
+// samples_per_second}, weight and gradient histograms, a grid of test images with predicted
+// labels, and the hyper-parameters.
+//
+// fit is a client of train::Trainer (train/trainer.h): the zoo model, cross-entropy, the
+// test set as validation, and callbacks for the checkpoint, the logs and the progress bar.
 //
 // Determinism: the model is initialized after manual_seed(seed); the batch order of epoch
 // e comes from (seed, e) and augmentation from (seed, e, sample index) (DataLoader), and
