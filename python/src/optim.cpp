@@ -94,7 +94,7 @@ void bind_optim(py::module_& m) {
         s.load_state_dict(state_dict_from(t, md));
       });
   py::class_<optim::ReduceLROnPlateau, LRScheduler, std::shared_ptr<optim::ReduceLROnPlateau>>(
-      o, "ReduceLROnPlateau")
+      o, "ReduceLROnPlateauScheduler")
       .def("step_metric", [](optim::ReduceLROnPlateau& s, double v) { s.step(v); });
   using SP = std::shared_ptr<LRScheduler>;
   o.def("StepLR", [](Optimizer& opt, int64_t step, double gamma) -> SP {

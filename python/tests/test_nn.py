@@ -187,7 +187,6 @@ def test_functional_and_losses_match_torch(torch):
          torch.nn.functional.binary_cross_entropy_with_logits(xb, (xb > 0).double())),
         (nn.CrossEntropyLoss()(xa, ta), torch.nn.CrossEntropyLoss()(xb, tb)),
         (F.gelu(xa, approximate="tanh").sum(), torch.nn.functional.gelu(xb, approximate="tanh").sum()),
-        (F.one_hot(ta, 5).sum(0).double().sum(), torch.nn.functional.one_hot(tb, 5).sum(0).double().sum()),
         (F.pad(xa, (1, 2)).sum(), torch.nn.functional.pad(xb, (1, 2)).sum()),
         (F.normalize(xa).sum(), torch.nn.functional.normalize(xb).sum()),
     ]
@@ -196,6 +195,7 @@ def test_functional_and_losses_match_torch(torch):
         a.backward()
         b.backward()
         assert_close(xa.grad, xb.grad, rtol=1e-6, atol=1e-9)
+    assert F.one_hot(ta, 5).tolist() == torch.nn.functional.one_hot(tb, 5).tolist()
 
 
 def test_init_functions_shape_statistics():

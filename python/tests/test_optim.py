@@ -75,12 +75,16 @@ def test_schedulers_match_torch(torch, name):
 
 
 def test_reduce_on_plateau_and_clip(torch):
-    p = tandem.zeros(1, requires_grad=True)
-    opt = tandem.optim.SGD([p], lr=1.0)
-    s = tandem.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5)
-    for metric in [1.0, 1.0, 1.0, 1.0]:
-        s.step(metric)
-    assert opt.param_groups[0]["lr"] == 0.25
+    lrs = {}
+    for lib in (tandem, torch):
+        p = lib.zeros(1, requires_grad=True)
+        opt = lib.optim.SGD([p], lr=1.0)
+        s = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5)
+        lrs[lib] = []
+        for metric in [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5]:
+            s.step(metric)
+            lrs[lib].append(opt.param_groups[0]["lr"])
+    assert lrs[tandem] == lrs[torch]
     w = tandem.tensor([3.0, 4.0], requires_grad=True)
     (w * w).sum().backward()
     n = tandem.nn.utils.clip_grad_norm_([w], 1.0)
