@@ -1,6 +1,7 @@
 #include "tandem/io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,6 +84,30 @@ struct TempFile {
   }
 };
 
+// Removes what killed saves of `name` left in `dir`: ".<name>.tmp.<pid>.<n>" files whose
+// process is gone. A live process's files stay (another save of the same file may be under
+// way); so do this process's own (another thread may be saving) and every other name.
+void remove_stale_temps(const std::filesystem::path& dir, const std::string& name) {
+  namespace fs = std::filesystem;
+  const std::string prefix = "." + name + ".tmp.";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string f = it->path().filename().string();
+    if (f.size() <= prefix.size() || f.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string rest = f.substr(prefix.size());  // "<pid>.<n>"
+    size_t dot = rest.find('.');
+    auto digits = [](const std::string& s) {
+      return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (dot == std::string::npos || !digits(rest.substr(0, dot)) || !digits(rest.substr(dot + 1))) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dot)));
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (EPERM: alive, not ours)
+    std::error_code rm;
+    fs::remove(it->path(), rm);  // best effort: a failure here must not fail the save
+  }
+}
+
 }  // namespace
 
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write) {
@@ -93,6 +118,7 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
   fs::path dir = target.parent_path();
   if (dir.empty()) dir = ".";
 
+  remove_stale_temps(dir, target.filename().string());
   // A unique name in the same directory (rename is only atomic within one file system).
   static std::atomic<uint64_t> counter{0};
   TempFile tmp;

@@ -142,6 +142,33 @@ struct Versions {
   }
 };
 
+// A killed save leaves ".<name>.tmp.<pid>.<n>"; the next save of that file removes it once the
+// pid is gone, and leaves alone a live process's temporary file and other files' ones.
+TEST(AtomicFile, NextSaveRemovesTemporaryFilesOfKilledSaves) {
+  ScratchDir dir;
+  std::string path = dir.file("f.txt");
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: no process has this pid now
+  auto touch = [&](const std::string& name) {
+    std::ofstream(dir.file(name)) << "partial";
+    return dir.file(name);
+  };
+  std::string dead = touch(fmt::format(".f.txt.tmp.{}.0", child));
+  std::string dead2 = touch(fmt::format(".f.txt.tmp.{}.17", child));
+  std::string live = touch(fmt::format(".f.txt.tmp.{}.0", ::getppid()));  // a save in progress
+  std::string other = touch(fmt::format(".g.txt.tmp.{}.0", child));       // another file's
+  std::string unrelated = touch(".f.txt.tmp.notapid.0");
+  io::write_file_atomic(path, writes("new"));
+  EXPECT_EQ(read_bytes(path), "new");
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_FALSE(fs::exists(dead2));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(fs::exists(unrelated));
+}
+
 TEST(AtomicFile, CheckpointKilledMidSaveLeavesACompleteVersion) {
   ScratchDir dir;
   const std::string path = dir.file("last.ckpt");

@@ -8,7 +8,8 @@
 // flushed, fsync'ed and renamed over `path`; then the directory is fsync'ed so the rename
 // itself survives a power cut. rename() within one file system is atomic on POSIX, so a
 // process killed at any moment leaves either the previous file or the complete new one at
-// `path` (at worst a stray temporary file next to it, which nothing reads). If `path` is a
+// `path` (at worst a stray temporary file next to it, which nothing reads, and which the next
+// save of `path` removes once no process with that pid is alive). If `path` is a
 // symbolic link, the link itself is replaced by the new file. The new file's permissions
 // are 0666 minus the umask, whatever the old file's were.
 #pragma once
