@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package tandem needs. Idempotent; quiet when all is present.
-#   scripts/setup.sh          build + test dependencies (PyTorch included: the reference data
-#                             check, make refdata, reruns its generators)
+#   scripts/setup.sh          build + test dependencies (PyTorch and ONNX Runtime included: the
+#                             comparison tests run them, and CI lets no test skip)
 #   scripts/setup.sh --bench  also hyperfine and OpenBLAS for bench/
 set -euo pipefail
 
@@ -10,7 +10,7 @@ packages=(
   libdnnl-dev libfmt-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   ocl-icd-opencl-dev zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev
   clang libclang-rt-14-dev protobuf-compiler libprotobuf-dev python3-protobuf python3-numpy
-  libonnx-dev libonnx-testdata python3-onnx python3-torch
+  libonnx-dev libonnx-testdata python3-onnx python3-torch nodejs
   dataset-fashion-mnist
   pybind11-dev python3-dev python3-pytest
 )
@@ -25,7 +25,19 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Debian's npm, unless node already brings one (nodesource's nodejs does; the two conflict).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+# onnxruntime-node from npm for the export tests (tests/onnx/test_export_util.h) and bench/:
+# --ignore-scripts, because its install script only downloads GPU extras. Version pinned.
+install_ort() {
+  local dir; dir="$(cd "$(dirname "$0")/.." && pwd)/build/onnxruntime-node"
+  NODE_PATH="$dir/node_modules" node -e "require('onnxruntime-node')" >/dev/null 2>&1 && return 0
+  echo "setup.sh: installing onnxruntime-node into $dir"
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error onnxruntime-node@1.31.1 >/dev/null
+}
+[ ${#missing[@]} -eq 0 ] && { install_ort; exit 0; }
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
@@ -33,3 +45,4 @@ echo "setup.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_ort
