@@ -196,6 +196,10 @@ uint32_t le32(const unsigned char* p) {
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
 }
 uint64_t le64(const unsigned char* p) { return le32(p) | (uint64_t(le32(p + 4)) << 32); }
+
+// NOTE: offsets and sizes in a zip come from the file and may be anything up to 2^64 - 1, so
+// `off + len <= n` could wrap around and pass; this form cannot.
+bool fits(uint64_t off, uint64_t len, uint64_t n) { return off <= n && len <= n - off; }
 void put16(std::string& s, uint16_t v) {
   s.push_back(static_cast<char>(v & 0xff));
   s.push_back(static_cast<char>(v >> 8));
@@ -324,13 +328,13 @@ std::map<std::string, Tensor> load_npz(const std::string& path) {
   if ((entries == 0xffff || cd_size == 0xffffffff || cd_offset == 0xffffffff) && eocd >= 20 &&
       le32(b + eocd - 20) == 0x07064b50) {  // zip64 end-of-central-directory locator
     const uint64_t z = le64(b + eocd - 20 + 8);
-    TANDEM_CHECK(z + 56 <= n && le32(b + z) == 0x06064b50,
+    TANDEM_CHECK(fits(z, 56, n) && le32(b + z) == 0x06064b50,
                  "load_npz: {}: broken zip64 end-of-central-directory record", path);
     entries = le64(b + z + 32);
     cd_size = le64(b + z + 40);
     cd_offset = le64(b + z + 48);
   }
-  TANDEM_CHECK(cd_offset <= n && cd_size <= n - cd_offset,
+  TANDEM_CHECK(fits(cd_offset, cd_size, n),
                "load_npz: {}: central directory ({} bytes at {}) lies outside the {}-byte file; "
                "the file is truncated or corrupt",
                path, cd_size, cd_offset, n);
@@ -364,10 +368,10 @@ std::map<std::string, Tensor> load_npz(const std::string& path) {
     p += 46 + name_len + extra_len + comment_len;
     const std::string where = path + ":" + name;
     TANDEM_CHECK(!(flags & 1), "load_npz: {} is encrypted", where);
-    TANDEM_CHECK(local + 30 <= n && le32(b + local) == 0x04034b50,
+    TANDEM_CHECK(fits(local, 30, n) && le32(b + local) == 0x04034b50,
                  "load_npz: {}: local header at {} is missing; the file is corrupt", where, local);
     const uint64_t data = local + 30 + le16(b + local + 26) + le16(b + local + 28);
-    TANDEM_CHECK(data <= n && csize <= n - data,
+    TANDEM_CHECK(fits(data, csize, n),
                  "load_npz: {}: member data ({} bytes at {}) runs past the end of the {}-byte "
                  "file; the file is truncated",
                  where, csize, data, n);

@@ -61,6 +61,7 @@ std::string read_external(const ::onnx::TensorProto& t, const std::string& base_
     }
   }
   TANDEM_CHECK(!location.empty(), "tensor '{}': external data without a location", t.name());
+  TANDEM_CHECK(length >= -1, "tensor '{}': external data length {} is negative", t.name(), length);
   std::filesystem::path rel(location);
   TANDEM_CHECK(rel.is_relative() && location.find("..") == std::string::npos,
                "tensor '{}': external data location '{}' must be a path inside the model's folder",
@@ -70,10 +71,14 @@ std::string read_external(const ::onnx::TensorProto& t, const std::string& base_
   TANDEM_CHECK(f.good(), "tensor '{}': cannot open external data file '{}'", t.name(), path);
   f.seekg(0, std::ios::end);
   int64_t size = f.tellg();
+  // NOTE: offset and length come from the model file; compare without forming offset + length,
+  // which could overflow.
+  TANDEM_CHECK(offset >= 0 && offset <= size,
+               "tensor '{}': external data offset {} is outside '{}' ({} bytes)", t.name(), offset, path, size);
   if (length < 0) length = size - offset;
-  TANDEM_CHECK(offset >= 0 && length >= 0 && offset + length <= size,
-               "tensor '{}': external data range [{}, {}) is outside '{}' ({} bytes)", t.name(), offset,
-               offset + length, path, size);
+  TANDEM_CHECK(length <= size - offset,
+               "tensor '{}': external data range of {} bytes at {} is outside '{}' ({} bytes)", t.name(),
+               length, offset, path, size);
   TANDEM_CHECK(static_cast<size_t>(length) == want,
                "tensor '{}': external data has {} bytes, the shape and dtype need {}", t.name(), length, want);
   std::string bytes(static_cast<size_t>(length), '\0');

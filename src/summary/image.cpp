@@ -93,7 +93,7 @@ DecodedImage decode_png(const std::string& data) {
   if (setjmp(png_jmpbuf(png))) TANDEM_FAIL("decode_png: {} (corrupt or truncated PNG)", err.msg);
   png_set_read_fn(png, &buf, [](png_structp p, png_bytep out, png_size_t n) {
     auto* b = static_cast<PngBuffer*>(png_get_io_ptr(p));
-    if (b->pos + n > b->in->size()) png_error(p, "truncated data");
+    if (n > b->in->size() - b->pos) png_error(p, "truncated data");
     std::memcpy(out, b->in->data() + b->pos, n);
     b->pos += n;
   });
@@ -106,6 +106,12 @@ DecodedImage decode_png(const std::string& data) {
   img.height = static_cast<int>(png_get_image_height(png, info));
   img.channels = png_get_channels(png, info);
   size_t row = png_get_rowbytes(png, info);
+  // NOTE: width and height come from the file (libpng allows up to 10^6 each); refuse sizes
+  // no summary image has before allocating them, instead of failing the allocation.
+  constexpr size_t kMaxPixelBytes = size_t{1} << 26;
+  TANDEM_CHECK(img.height > 0 && row <= kMaxPixelBytes / static_cast<size_t>(img.height),
+               "decode_png: {} x {} image with {} channels is too large (over {} MiB of pixels)",
+               img.width, img.height, img.channels, kMaxPixelBytes >> 20);
   img.pixels.resize(row * img.height);
   for (int y = 0; y < img.height; ++y) png_read_row(png, img.pixels.data() + row * y, nullptr);
   png_read_end(png, nullptr);

@@ -160,3 +160,72 @@ TEST(Npz, CorruptArchivesGiveErrors) {
   write_bytes(dir / "notzip.npz", "just text");
   EXPECT_TRUE(throws_error([&] { io::load_npz(dir / "notzip.npz"); }, {"notzip.npz", "not a zip"}));
 }
+
+// Crafted archives whose 64-bit zip64 offsets are chosen so that `offset + record size`
+// wraps around to a small number: the reader must reject them, not read far outside the file.
+namespace {
+
+void le(std::string& s, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// End-of-central-directory record for `entries` entries, `cd_size` bytes at `cd_offset`.
+std::string eocd(uint64_t entries, uint64_t cd_size, uint64_t cd_offset) {
+  std::string s;
+  le(s, 0x06054b50, 4);
+  le(s, 0, 4);  // disk numbers
+  le(s, entries, 2);
+  le(s, entries, 2);
+  le(s, cd_size, 4);
+  le(s, cd_offset, 4);
+  le(s, 0, 2);  // comment length
+  return s;
+}
+
+}  // namespace
+
+TEST(Npz, Zip64LocatorOffsetThatWrapsIsRejected) {
+  TempDir dir;
+  for (uint64_t z : {~uint64_t{0} - 55, ~uint64_t{0} - 7, uint64_t{1} << 63}) {
+    std::string f;
+    le(f, 0x07064b50, 4);  // zip64 end-of-central-directory locator
+    le(f, 0, 4);
+    le(f, z, 8);           // where the zip64 record would be: z + 56 wraps below the file size
+    le(f, 1, 4);
+    f += eocd(0xffff, 0xffffffff, 0xffffffff);
+    write_bytes(dir / "z64.npz", f);
+    EXPECT_TRUE(throws_error([&] { io::load_npz(dir / "z64.npz"); }, {"z64.npz", "zip64"})) << z;
+  }
+}
+
+TEST(Npz, Zip64LocalHeaderOffsetThatWrapsIsRejected) {
+  TempDir dir;
+  for (uint64_t local : {~uint64_t{0} - 29, ~uint64_t{0} - 3, uint64_t{1} << 63}) {
+    const std::string name = "a.npy";
+    std::string cd;
+    le(cd, 0x02014b50, 4);
+    le(cd, 45, 2);  // made by
+    le(cd, 45, 2);  // needed
+    le(cd, 0, 2);   // flags
+    le(cd, 0, 2);   // stored
+    le(cd, 0, 4);   // time, date
+    le(cd, 0, 4);   // crc
+    le(cd, 0, 4);   // compressed size
+    le(cd, 0, 4);   // uncompressed size
+    le(cd, name.size(), 2);
+    le(cd, 12, 2);  // extra length
+    le(cd, 0, 2);   // comment length
+    le(cd, 0, 2);   // disk
+    le(cd, 0, 2);   // internal attributes
+    le(cd, 0, 4);   // external attributes
+    le(cd, 0xffffffff, 4);  // local header offset: in the zip64 extra field
+    cd += name;
+    le(cd, 0x0001, 2);
+    le(cd, 8, 2);
+    le(cd, local, 8);  // local + 30 wraps below the file size
+    std::string f = cd + eocd(1, cd.size(), 0);
+    write_bytes(dir / "local.npz", f);
+    EXPECT_TRUE(throws_error([&] { io::load_npz(dir / "local.npz"); }, {"local.npz", "local header"}))
+        << local;
+  }
+}
