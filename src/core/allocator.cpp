@@ -8,8 +8,26 @@
 #include <unordered_map>
 #include <vector>
 
+#ifdef TANDEM_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace tandem::cpu_allocator {
 namespace {
+
+// A block of class `cls` becomes unaddressable when it enters a cache (poison) and only its
+// first `nbytes` become addressable again when it leaves (the class's slack stays poisoned).
+// NOTE: each block is (un)poisoned only by the thread that owns it at that moment.
+#ifdef TANDEM_ASAN
+void poison(void* p, size_t cls) { ASAN_POISON_MEMORY_REGION(p, cls); }
+void unpoison(void* p, size_t nbytes, size_t cls) {
+  ASAN_POISON_MEMORY_REGION(p, cls);
+  ASAN_UNPOISON_MEMORY_REGION(p, nbytes);
+}
+#else
+void poison(void*, size_t) {}
+void unpoison(void*, size_t, size_t) {}
+#endif
 
 constexpr size_t kAlign = 64;
 constexpr size_t kMaxCached = size_t{4} << 30;  // beyond this, frees go to the OS
@@ -64,6 +82,7 @@ void deallocate_global(void* p, size_t cls) {
       return;
     }
   }
+  unpoison(p, cls, cls);
   std::free(p);
 }
 
@@ -96,16 +115,20 @@ thread_local Flusher t_flusher;
 
 void* allocate(size_t nbytes) {
   size_t cls = size_class(nbytes);
+  void* p = nullptr;
   if (cls <= kSmallClasses * kAlign && !t_cache.dead) {
     size_t k = cls / kAlign - 1;
-    if (t_cache.count[k] > 0) return t_cache.blocks[k][--t_cache.count[k]];
+    if (t_cache.count[k] > 0) p = t_cache.blocks[k][--t_cache.count[k]];
   }
-  return allocate_global(cls);
+  if (p == nullptr) p = allocate_global(cls);
+  unpoison(p, nbytes, cls);
+  return p;
 }
 
 void deallocate(void* p, size_t nbytes) {
   if (p == nullptr) return;
   size_t cls = size_class(nbytes);
+  poison(p, cls);
   if (cls <= kSmallClasses * kAlign && !t_cache.dead) {
     size_t k = cls / kAlign - 1;
     if (t_cache.count[k] < kPerClass) {
@@ -121,7 +144,10 @@ void empty_cache() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   for (auto& [cls, blocks] : c.free)
-    for (void* p : blocks) std::free(p);
+    for (void* p : blocks) {
+      unpoison(p, cls, cls);
+      std::free(p);
+    }
   c.free.clear();
   c.cached = 0;
 }
