@@ -1,4 +1,5 @@
 #include "tandem/generator.h"
+#include "tandem/generator_scope.h"
 
 #include <cmath>
 #include <cstring>
@@ -46,10 +47,18 @@ void Generator::set_state(const std::string& state) {
   engine_ = engine;
 }
 
+namespace {
+thread_local Generator* t_scoped = nullptr;  // the innermost GeneratorScope of this thread
+}  // namespace
+
 Generator& default_generator() {
+  if (t_scoped != nullptr) return *t_scoped;
   static Generator g(0x5eed);
   return g;
 }
+
+GeneratorScope::GeneratorScope(Generator& g) : previous_(t_scoped) { t_scoped = &g; }
+GeneratorScope::~GeneratorScope() { t_scoped = previous_; }
 
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 

@@ -2,6 +2,8 @@
 // slots), default collate, per-epoch permutations and per-sample seeds.
 #include "tandem/data/dataloader.h"
 
+#include "tandem/generator_scope.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -180,11 +182,12 @@ struct MapPlan {
       const int64_t idx = order[p];
       examples.push_back(with_context(
           [&] {
+            // The sample's generator is also the thread's default generator (see
+            // GeneratorScope): randn() in get or the transform is deterministic too.
+            Generator gen(sample_seed(options.seed, epoch, idx));
+            GeneratorScope scope(gen);
             Example ex = dataset->get(idx);
-            if (options.transform) {
-              Generator gen(sample_seed(options.seed, epoch, idx));
-              ex = options.transform(std::move(ex), gen);
-            }
+            if (options.transform) ex = options.transform(std::move(ex), gen);
             return ex;
           },
           b, idx));
@@ -315,11 +318,10 @@ struct StreamPlan {
       const int64_t idx = sample;
       std::optional<Example> ex = with_context(
           [&]() -> std::optional<Example> {
+            Generator gen(sample_seed(options.seed, epoch, idx));
+            GeneratorScope scope(gen);
             std::optional<Example> e = dataset->next();
-            if (e && options.transform) {
-              Generator gen(sample_seed(options.seed, epoch, idx));
-              e = options.transform(std::move(*e), gen);
-            }
+            if (e && options.transform) e = options.transform(std::move(*e), gen);
             return e;
           },
           batch, idx);
