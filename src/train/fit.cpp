@@ -25,6 +25,7 @@
 #include "tandem/summary.h"
 #include "tandem/train/callbacks.h"
 #include "tandem/train/trainer.h"
+#include "metrics_file.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -126,19 +127,15 @@ json epoch_json(const EpochMetrics& m) {
 
 // metrics.jsonl of a resumed run keeps the lines of the epochs before `first_epoch`.
 void trim_metrics(const std::string& path, int64_t last_kept_epoch) {
-  std::vector<std::string> kept;
+  std::string text;
   {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_object() && j.contains("epoch") && j["epoch"].get<int64_t>() <= last_kept_epoch)
-        kept.push_back(line);
-    }
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream os;
+    os << in.rdbuf();
+    text = os.str();
   }
   std::ofstream out(path, std::ios::trunc);
-  for (const auto& l : kept) out << l << '\n';
+  for (const auto& l : metrics_lines_to_keep(text, last_kept_epoch)) out << l << '\n';
 }
 
 }  // namespace
