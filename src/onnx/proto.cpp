@@ -107,19 +107,28 @@ Tensor tensor_from_proto(const ::onnx::TensorProto& t, const std::string& base_d
     numel *= d;
     shape.push_back(d);
   }
-  Tensor out = empty(shape, {.dtype = dtype});
+  // NOTE: the dims come from the file: check that the data is there before allocating the
+  // tensor they describe (a few bytes of dims must not allocate gigabytes).
   size_t bytes = static_cast<size_t>(numel) * itemsize(dtype);
   if (t.data_location() == ::onnx::TensorProto::EXTERNAL) {
     std::string data = read_external(t, base_dir, bytes);
+    Tensor out = empty(shape, {.dtype = dtype});
     if (bytes) std::memcpy(out.data_ptr(), data.data(), bytes);
     return out;
   }
   if (t.has_raw_data()) {
     TANDEM_CHECK(t.raw_data().size() == bytes, "{}: raw data has {} bytes, shape {} of {} needs {}", where,
                  t.raw_data().size(), shape_str(shape), dtype, bytes);
+    Tensor out = empty(shape, {.dtype = dtype});
     if (bytes) std::memcpy(out.data_ptr(), t.raw_data().data(), bytes);
     return out;
   }
+  const int64_t values = dtype == DType::Float32   ? t.float_data_size()
+                         : dtype == DType::Float64 ? t.double_data_size()
+                         : dtype == DType::Int64   ? t.int64_data_size()
+                                                   : t.int32_data_size();
+  TANDEM_CHECK(values == numel, "{}: has {} values, its shape {} needs {}", where, values, shape_str(shape), numel);
+  Tensor out = empty(shape, {.dtype = dtype});
   switch (dtype) {
     case DType::Float32: copy_field(t.float_data(), out.data<float>(), numel, t.name()); break;
     case DType::Float64: copy_field(t.double_data(), out.data<double>(), numel, t.name()); break;
