@@ -136,7 +136,10 @@ void register_layer_norm() {
     };
     d.cpu = [](const KernelArgs& k) {
       DType dt = k.outputs[0].dtype();
-      auto [rows, D] = ln_dims(k.inputs[0].shape(), k.attrs.get<IntArray>("normalized_shape"), "layer_norm");
+      // NOTE: plain variables, not a structured binding: the lambda below captures them
+      // (clang before 16 cannot capture bindings; the sanitizer build uses clang 14).
+      const auto dims = ln_dims(k.inputs[0].shape(), k.attrs.get<IntArray>("normalized_shape"), "layer_norm");
+      const int64_t rows = dims.first, D = dims.second;
       Tensor x = dense(k.inputs[0], dt), w = dense(k.inputs[1], dt), b = dense(k.inputs[2], dt);
       double eps = k.attrs.get<double>("eps");
       TANDEM_DISPATCH_FLOAT(dt, "layer_norm", [&] {
@@ -182,8 +185,9 @@ void register_layer_norm() {
       return norm_bwd_infer(in, a, ns, rows, "layer_norm_backward");
     };
     d.cpu = [](const KernelArgs& k) {
-      auto [rows, D] = ln_dims(k.inputs[1].shape(), k.attrs.get<IntArray>("normalized_shape"),
-                               "layer_norm_backward");
+      const auto dims = ln_dims(k.inputs[1].shape(), k.attrs.get<IntArray>("normalized_shape"),
+                                "layer_norm_backward");
+      const int64_t rows = dims.first, D = dims.second;  // captured below: no structured binding
       norm_bwd_kernel(k, "layer_norm_backward", [&](auto gy, auto x, auto w, auto m,
                                                     auto r, auto gm, auto gr, auto gx, auto gw, auto gb) {
         cpu::layer_norm_bwd(gy, x, w, m, r, gm, gr, gx, gw, gb, rows, D);
