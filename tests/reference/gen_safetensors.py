@@ -2,7 +2,7 @@
 """Reference safetensors files for tests/io, written from the public spec with json + struct
 (Debian has no `safetensors` Python package), independently of tandem's C++ code.
 
-    /usr/bin/python3 tests/reference/gen_safetensors.py          # writes tests/data/io/, fuzz/corpus/
+    /usr/bin/python3 tests/reference/gen_safetensors.py          # writes tests/data/io/, fuzz/corpus/safetensors/
     /usr/bin/python3 tests/reference/gen_safetensors.py --check FILE...   # validate + print files
 
 Spec (https://github.com/huggingface/safetensors#format): u64 little-endian header length N,
@@ -32,7 +32,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DATA = os.path.join(ROOT, "tests", "data", "io")
-CORPUS = os.path.join(ROOT, "fuzz", "corpus")
+CORPUS = os.path.join(ROOT, "fuzz", "corpus", "safetensors")
 
 # spec name -> (numpy dtype used for the bytes, itemsize)
 DTYPES = {
