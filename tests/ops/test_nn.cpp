@@ -170,9 +170,11 @@ TEST(MaxPool2d, MatchesNaiveLoopsForEveryRowWidthAndDtype) {
   Generator gen(5);
   for (DType dt : {kFloat32, kFloat64})
     for (int64_t W : {2, 3, 5, 8, 9, 14, 17, 28, 33, 40})
-      for (auto [k, s, pad, d, ceil] : std::vector<std::array<int64_t, 5>>{
+      for (const std::array<int64_t, 5>& c : std::vector<std::array<int64_t, 5>>{
                {2, 2, 0, 1, 0}, {3, 2, 1, 1, 0}, {2, 1, 0, 2, 0}, {3, 3, 1, 1, 0}, {3, 1, 1, 2, 0},
                {2, 2, 0, 1, 1}, {3, 2, 1, 1, 1}}) {
+        // Plain variables, not a structured binding: lambdas below capture them (clang 14).
+        const int64_t k = c[0], s = c[1], pad = c[2], d = c[3], ceil = c[4];
         const int64_t P = 3, H = 5;
         Tensor x = randn({P, H, W}, kF64, &gen).mul_(4.0);
         x = x.to(kFloat32).to(kFloat64);  // rounds like the float32 run

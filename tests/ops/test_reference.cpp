@@ -345,8 +345,10 @@ std::map<std::string, CaseFn> make_cases() {
       REF("bce_with_logits_extreme", binary_cross_entropy_with_logits(x[0], x[1])),
   };
   // The losses' reduction variants, as the loop in gen_reference.py.
-  for (auto [rn, r] : std::vector<std::pair<std::string, Reduction>>{
+  for (const auto& reduction : std::vector<std::pair<std::string, Reduction>>{
            {"mean", Reduction::Mean}, {"sum", Reduction::Sum}, {"none", Reduction::None}}) {
+    const std::string& rn = reduction.first;  // captured below: no structured binding (clang 14)
+    const Reduction r = reduction.second;
     auto add_case = [&](const std::string& stem, std::function<Tensor(const Tensors&, Reduction)> f) {
       m[stem + "_" + rn] = [f, r](const Tensors& x) { return Outs{f(x, r)}; };
     };
