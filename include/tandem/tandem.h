@@ -11,6 +11,7 @@
 #include "tandem/models.h"
 #include "tandem/nn.h"
 #include "tandem/opdef.h"
+#include "tandem/operators.h"
 #include "tandem/ops.h"
 #include "tandem/optim.h"
 #include "tandem/state_dict.h"

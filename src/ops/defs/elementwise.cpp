@@ -11,6 +11,7 @@
 #include "../../backend/cpu/elementwise.h"
 #include "defs.h"
 #include "tandem/autograd.h"
+#include "tandem/operators.h"
 #include "tandem/ops.h"
 
 namespace tandem {
@@ -360,6 +361,32 @@ Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
 Tensor operator&&(const Tensor& a, const Tensor& b) { return logical_and(a, b); }
 Tensor operator||(const Tensor& a, const Tensor& b) { return logical_or(a, b); }
 Tensor operator!(const Tensor& x) { return logical_not(x); }
+
+namespace {
+void check_bool_operands(const char* sym, const char* fn, const Tensor& a, const Tensor* b) {
+  bool ok = a.dtype() == DType::Bool && (!b || b->dtype() == DType::Bool);
+  TANDEM_CHECK(ok,
+               "operator{}: defined for bool tensors only (logical {}), got {}{}; tandem has no "
+               "bitwise integer ops: compare first (e.g. (x > 0) {} (y > 0))",
+               sym, fn, a.dtype(), b ? fmt::format(" and {}", b->dtype()) : std::string(), sym);
+}
+}  // namespace
+Tensor operator&(const Tensor& a, const Tensor& b) {
+  check_bool_operands("&", "and", a, &b);
+  return logical_and(a, b);
+}
+Tensor operator|(const Tensor& a, const Tensor& b) {
+  check_bool_operands("|", "or", a, &b);
+  return logical_or(a, b);
+}
+Tensor operator^(const Tensor& a, const Tensor& b) {
+  check_bool_operands("^", "xor", a, &b);
+  return logical_xor(a, b);
+}
+Tensor operator~(const Tensor& x) {
+  check_bool_operands("~", "not", x, nullptr);
+  return logical_not(x);
+}
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   static const OpDef& d = op("add");
