@@ -102,7 +102,8 @@ std::string timestamp() {
 // What must match between a checkpoint and the run resuming it (else the curve differs).
 std::map<std::string, std::string> recipe(const TrainOptions& o, const std::string& model_name) {
   std::map<std::string, std::string> r = {
-      {"model", model_name},         {"optimizer", o.optimizer},
+      {"model", model_name},         {"data", o.data},
+      {"optimizer", o.optimizer},
       {"batch_size", std::to_string(o.batch_size)},
       {"seed", std::to_string(o.seed)},
       {"schedule", o.schedule},      {"augment", o.augment},
@@ -370,6 +371,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
     io::Checkpoint ck = io::load_checkpoint(o.resume);
     for (const auto& [key, value] : recipe(o, model_name)) {
       auto it = ck.extra.find(key);
+      if (it == ck.extra.end() && key == "data") continue;  // not recorded by older checkpoints
       TANDEM_CHECK(it != ck.extra.end() && it->second == value,
                    "train: checkpoint {} was made with {} = {}, this run has {}: resume with the "
                    "same settings (a different value would not continue the same run)",
@@ -461,6 +463,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   if (o.verbose) {
     ProgressOptions po;
     po.interactive = o.progress.value_or(stdout_is_terminal() && &out == &std::cout);
+    po.show_bar = o.progress.value_or(true);  // --no-progress: no bar, no quarter lines either
     const int64_t epochs = o.epochs;
     po.summary = [epochs](const Trainer&, const Logs& l) {
       return fmt::format("epoch {}/{}  train loss {:.4f}  test loss {:.4f}  test accuracy "

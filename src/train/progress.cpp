@@ -32,15 +32,21 @@ std::string ProgressBar::render(const std::string& label, int64_t done, int64_t 
                      100 * frac, loss, samples_per_second, format_duration(eta_seconds));
 }
 
-ProgressBar::ProgressBar(std::ostream& os, std::string label, int64_t total, bool interactive)
-    : os_(os), label_(std::move(label)), total_(total), interactive_(interactive),
+ProgressMode progress_mode(std::optional<bool> setting, bool terminal) {
+  if (!setting) return terminal ? ProgressMode::Redraw : ProgressMode::Lines;
+  return *setting ? ProgressMode::Redraw : ProgressMode::Off;
+}
+
+ProgressBar::ProgressBar(std::ostream& os, std::string label, int64_t total, ProgressMode mode)
+    : os_(os), label_(std::move(label)), total_(total), mode_(mode),
       start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
 
 void ProgressBar::update(int64_t done, double loss, double samples_per_second) {
+  if (mode_ == ProgressMode::Off) return;
   auto now = std::chrono::steady_clock::now();
   double elapsed = std::chrono::duration<double>(now - start_).count();
   double eta = done > 0 ? elapsed / done * (total_ - done) : NAN;
-  if (interactive_) {
+  if (mode_ == ProgressMode::Redraw) {
     // NOTE: at most ~10 redraws a second: a terminal write per step would cost more than
     // a small model's step.
     bool last = done >= total_;
@@ -59,7 +65,7 @@ void ProgressBar::update(int64_t done, double loss, double samples_per_second) {
 }
 
 void ProgressBar::finish() {
-  if (interactive_ && drawn_) os_ << "\r\033[K" << std::flush;
+  if (mode_ == ProgressMode::Redraw && drawn_) os_ << "\r\033[K" << std::flush;
   drawn_ = false;
 }
 

@@ -22,9 +22,10 @@ Run add_export(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("export", "Export a model (with its weights) to ONNX");
   cmd->add_option("--model,-m", a->model, "Zoo model")->required()->check(CLI::IsMember(models::names()));
-  cmd->add_option("--weights,-w", a->weights, "A model.safetensors or a training checkpoint")
+  auto* weights = cmd->add_option("--weights,-w", a->weights, "A model.safetensors or a training checkpoint")
       ->check(CLI::ExistingFile);
-  cmd->add_flag("--random-weights", a->no_weights, "Export the freshly initialized model (no --weights)");
+  cmd->add_flag("--random-weights", a->no_weights, "Export the freshly initialized model (no --weights)")
+      ->excludes(weights);
   cmd->add_option("--out,-o", a->out, "Output .onnx file")->required();
   cmd->add_option("--opset", a->opset, "ONNX opset, 13..17")->capture_default_str()->check(CLI::Range(13, 17));
   cmd->add_flag("--dynamic-batch", a->dynamic_batch, "Symbolic batch dimension (dim_param \"batch\")");

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include <tandem/autograd.h>
+#include <tandem/io/atomic_file.h>
 #include <tandem/compile.h>
 #include <tandem/graph/passes.h>
 #include <tandem/graph/plan.h>
@@ -112,9 +113,7 @@ Run add_graph(CLI::App& app) {
     if (!a->quiet) fmt::print("== optimized graph ({} nodes)\n{}\n", optimized.num_nodes(), optimized.str());
     print_memory(optimized, shape, a->train);
     if (!a->dot.empty()) {
-      std::ofstream f(a->dot);
-      TANDEM_CHECK(f.good(), "graph: cannot write {}", a->dot);
-      f << optimized.dot();
+      io::write_file_atomic(a->dot, [&](std::ostream& f) { f << optimized.dot(); });
       fmt::print("wrote {}\n", a->dot);
     }
     return 0;

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 
+#include <tandem/io/atomic_file.h>
 #include <tandem/onnx.h>
 
 #include "commands.h"
@@ -27,9 +28,13 @@ Run add_onnx_test(CLI::App& app) {
   cmd->add_option("--list", a->list, "A file of case paths (one a line, relative to --root): each must pass");
   cmd->add_option("--root", a->root, "Folder the --list paths are relative to");
   cmd->add_option("--write-passing", a->write_passing, "Write the passing cases (relative to --root) to this file");
-  cmd->add_option("--min-pass-rate", a->min_rate, "Exit 1 when fewer than this percentage of the cases pass");
+  cmd->add_option("--min-pass-rate", a->min_rate, "Exit 1 when fewer than this percentage of the cases pass")
+      ->check(CLI::Range(0.0, 100.0));
   cmd->add_flag("--verbose,-v", a->verbose, "Print each case's result");
   return [a] {
+    TANDEM_CHECK(a->root.empty() || !a->list.empty() || !a->write_passing.empty(),
+                 "onnx-test: --root is the folder of the --list and --write-passing paths; it "
+                 "has no effect without one of them");
     std::vector<std::string> dirs = a->dirs;
     bool strict = !a->list.empty();
     if (strict) {
@@ -48,19 +53,18 @@ Run add_onnx_test(CLI::App& app) {
     }
     std::cout << rep.summary() << "\n" << rep.listed_summary() << "\n";
     if (!a->report.empty()) {
-      std::ofstream f(a->report);
-      TANDEM_CHECK(f.good(), "cannot write report '{}'", a->report);
-      f << rep.op_table();
+      io::write_file_atomic(a->report, [&](std::ostream& f) { f << rep.op_table(); });
       std::cout << "report written to " << a->report << "\n";
     }
     if (!a->write_passing.empty()) {
-      std::ofstream f(a->write_passing);
-      for (const auto& c : rep.cases) {
-        if (c.status != onnx::CaseResult::Status::Passed) continue;
-        std::string p = c.dir;
-        if (!a->root.empty() && p.rfind(a->root + "/", 0) == 0) p = p.substr(a->root.size() + 1);
-        f << p << "\n";
-      }
+      io::write_file_atomic(a->write_passing, [&](std::ostream& f) {
+        for (const auto& c : rep.cases) {
+          if (c.status != onnx::CaseResult::Status::Passed) continue;
+          std::string p = c.dir;
+          if (!a->root.empty() && p.rfind(a->root + "/", 0) == 0) p = p.substr(a->root.size() + 1);
+          f << p << "\n";
+        }
+      });
     }
     if (strict && rep.passed() != static_cast<int>(rep.cases.size())) return 1;
     if (a->min_rate >= 0 && 100.0 * rep.passed() < a->min_rate * static_cast<double>(rep.cases.size())) {

@@ -1,13 +1,75 @@
 // tandem train: train a zoo model (tandem::train::fit) and write its run directory.
 #include <iostream>
 #include <memory>
+#include <string>
 
+#include <tandem/io.h>
 #include <tandem/models.h>
 #include <tandem/train.h>
 
 #include "commands.h"
 
 namespace tandem::cli {
+namespace {
+
+std::string as_text(const std::string& v) { return v; }
+std::string as_text(int64_t v) { return std::to_string(v); }
+std::string as_text(uint64_t v) { return std::to_string(v); }
+void parse_text(const std::string& s, std::string& v) { v = s; }
+void parse_text(const std::string& s, int64_t& v) { v = std::stoll(s); }
+void parse_text(const std::string& s, uint64_t& v) { v = std::stoull(s); }
+
+// --resume: the checkpoint records the recipe that must not change (model, optimizer,
+// batch size, seed, schedule, augmentation, data, ...). Flags left out take the checkpoint's
+// values; a flag given explicitly must agree with it.
+void resume_with_recipe(const CLI::App& cmd, train::TrainOptions& o) {
+  io::Checkpoint ck = io::load_checkpoint(o.resume);
+  auto field = [&](const char* key, const char* flag, auto& value) {
+    auto it = ck.extra.find(key);
+    if (it == ck.extra.end()) return;
+    if (cmd.count(flag) > 0) {
+      TANDEM_CHECK(as_text(value) == it->second,
+                   "train: {} {} contradicts the checkpoint {}, made with {} {}; leave {} out "
+                   "to continue with the checkpoint's value (a different one would not "
+                   "continue the same run)",
+                   flag, as_text(value), o.resume, flag, it->second, flag);
+      return;
+    }
+    try {
+      parse_text(it->second, value);
+    } catch (const std::exception&) {
+      TANDEM_FAIL("train: checkpoint {} has an unreadable {} ('{}')", o.resume, key, it->second);
+    }
+  };
+  field("model", "--model", o.model);
+  field("data", "--data", o.data);
+  field("optimizer", "--optimizer", o.optimizer);
+  field("batch_size", "--batch-size", o.batch_size);
+  field("seed", "--seed", o.seed);
+  field("schedule", "--schedule", o.schedule);
+  field("augment", "--augment", o.augment);
+  field("train_limit", "--train-limit", o.train_limit);
+  field("epochs", "--epochs", o.epochs);  // recorded when a schedule spans the epochs
+  // The optimizer state in the checkpoint holds these; a flag would be silently overridden.
+  for (const char* flag : {"--lr", "--momentum", "--weight-decay"}) {
+    TANDEM_CHECK(cmd.count(flag) == 0,
+                 "train: {} has no effect with --resume: the checkpoint's optimizer state "
+                 "sets it (and the schedule continues from there); leave {} out",
+                 flag, flag);
+  }
+}
+
+// Flags that would do nothing in this combination are errors, not silently ignored.
+void check_flag_combinations(const CLI::App& cmd, const train::TrainOptions& o) {
+  TANDEM_CHECK(cmd.count("--momentum") == 0 || o.optimizer == "sgd",
+               "train: --momentum applies to --optimizer sgd only (this run uses {})",
+               o.optimizer);
+  TANDEM_CHECK(cmd.count("--histogram-every") == 0 || o.tensorboard,
+               "train: --histogram-every writes TensorBoard histograms; it has no effect with "
+               "--no-tensorboard");
+}
+
+}  // namespace
 
 Run add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model; writes RUN_DIR/{model,checkpoint}.safetensors and metrics.jsonl");
@@ -40,7 +102,7 @@ Run add_train(CLI::App& app) {
   cmd->add_option("--seed,-s", o->seed, "Random seed (init, data order, augmentation)")
       ->capture_default_str();
   cmd->add_option("--out,-o", o->out_dir, "Run directory (default: runs/<model>-<time>, linked from runs/latest; with --resume: the checkpoint's)");
-  cmd->add_option("--resume", o->resume, "Continue from a checkpoint.safetensors (same settings; --epochs may grow with --schedule none)")
+  cmd->add_option("--resume", o->resume, "Continue from a checkpoint.safetensors with its recorded settings (flags given must agree; --epochs may grow with --schedule none)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--train-limit", o->train_limit, "Use only the first N training images")
       ->check(positive());
@@ -48,7 +110,8 @@ Run add_train(CLI::App& app) {
       ->check(positive());
   cmd->add_option("--stop-after", o->stop_after_epoch, "Stop after this epoch as if interrupted (the schedule still spans --epochs)")
       ->check(positive());
-  cmd->add_flag("--no-progress", [o](int64_t) { o->progress = false; }, "No progress bar");
+  cmd->add_flag("--no-progress", [o](int64_t) { o->progress = false; },
+                "No progress bar (neither the redrawn bar on a terminal nor the quarter lines elsewhere)");
   cmd->add_flag("--no-tensorboard", [o](int64_t) { o->tensorboard = false; },
                 "Do not write TensorBoard event files (RUN_DIR/events.out.tfevents.*)");
   cmd->add_option("--histogram-every", o->histogram_every,
@@ -59,7 +122,9 @@ Run add_train(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--compile", o->compile, "Run the training step in graph mode (tandem::compile)");
   cmd->add_flag("--json", *json, "Print one JSON object with the results as the last line");
-  return [o, json] {
+  return [cmd, o, json] {
+    if (!o->resume.empty()) resume_with_recipe(*cmd, *o);
+    check_flag_combinations(*cmd, *o);
     train::FitResult r = train::fit(*o);
     if (*json) std::cout << train::to_json(r, o->model) << std::endl;
     return 0;

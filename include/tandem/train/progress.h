@@ -7,20 +7,32 @@
 // On a terminal the line is redrawn in place with '\r', at most 10 times a second (and at
 // the end), so drawing costs nothing next to a training step. Otherwise (a pipe, a log
 // file) it prints a plain line at each quarter of the epoch instead, so logs stay short.
+// ProgressMode::Off draws nothing at all (`tandem train --no-progress`).
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace tandem::train {
 
 // Whether standard output is a terminal (isatty).
 bool stdout_is_terminal();
 
+enum class ProgressMode { Off, Lines, Redraw };
+
+// The mode for an on/off/unset setting (TrainOptions::progress): unset redraws on a terminal
+// and prints quarter lines elsewhere; false is Off; true redraws.
+ProgressMode progress_mode(std::optional<bool> setting, bool terminal);
+
 class ProgressBar {
  public:
-  ProgressBar(std::ostream& os, std::string label, int64_t total, bool interactive);
+  ProgressBar(std::ostream& os, std::string label, int64_t total, ProgressMode mode);
+  ProgressBar(std::ostream& os, std::string label, int64_t total, bool interactive)
+      : ProgressBar(os, std::move(label), total,
+                    interactive ? ProgressMode::Redraw : ProgressMode::Lines) {}
   // `done` of `total` steps finished; `loss` is the running mean so far.
   void update(int64_t done, double loss, double samples_per_second);
   // Removes the bar from a terminal line (nothing otherwise).
@@ -33,7 +45,7 @@ class ProgressBar {
   std::ostream& os_;
   std::string label_;
   int64_t total_;
-  bool interactive_;
+  ProgressMode mode_;
   bool drawn_ = false;
   int next_quarter_ = 1;
   std::chrono::steady_clock::time_point start_, last_draw_;
