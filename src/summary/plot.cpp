@@ -10,6 +10,7 @@
 
 #include "font5x7.h"
 #include "tandem/error.h"
+#include "tandem/io/atomic_file.h"
 #include "tandem/summary/reader.h"
 #include "tandem/summary/writer.h"
 
@@ -79,6 +80,12 @@ class Painter {
  private:
   Canvas& c_;
 };
+
+// 35% of the colour over white: the raw curve behind a smoothed one.
+Rgb pale(Rgb c) {
+  auto mix = [](uint8_t v) { return static_cast<uint8_t>(std::lround(255 - 0.35 * (255 - v))); };
+  return {mix(c.r), mix(c.g), mix(c.b)};
+}
 
 int text_width(const std::string& s, int scale = 1) {
   return static_cast<int>(s.size()) * font::kAdvance * scale;
@@ -157,8 +164,9 @@ void draw_panel(Painter& p, const Panel& panel, int top, const PlotOptions& opt,
   p.vline(x0, y0, y1, kBlack);
   p.text((x0 + x1 - text_width(opt.xlabel)) / 2, y1 + 24, opt.xlabel, kText);
 
-  for (const Series& s : panel.series) {
-    Rgb col = colors.at(s.label);
+  // With smoothing, the raw values are drawn first in a pale tint of the series' colour,
+  // the smoothed curve over them in the full colour (as TensorBoard does).
+  auto draw_series = [&](const Series& s, Rgb col, int thick) {
     bool have_prev = false;
     double prev_x = 0, prev_y = 0;
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
@@ -167,10 +175,20 @@ void draw_panel(Painter& p, const Panel& panel, int top, const PlotOptions& opt,
         continue;
       }
       double cx = px(s.x[i]), cy = py(s.y[i]);
-      if (have_prev) p.line(prev_x, prev_y, cx, cy, col);
+      if (have_prev) p.line(prev_x, prev_y, cx, cy, col, thick);
       else if (i + 1 >= s.x.size() || !std::isfinite(s.y[i + 1]) || !std::isfinite(s.x[i + 1]))
         p.fill(int(cx) - 2, int(cy) - 2, int(cx) + 4, int(cy) + 4, col);  // a lone point shows
       prev_x = cx, prev_y = cy, have_prev = true;
+    }
+  };
+  for (const Series& s : panel.series) {
+    Rgb col = colors.at(s.label);
+    if (opt.smoothing > 0) {
+      draw_series(s, pale(col), 1);
+      Series smoothed{s.label, s.x, smooth_ema(s.y, opt.smoothing)};
+      draw_series(smoothed, col, 2);
+    } else {
+      draw_series(s, col, 2);
     }
   }
 
@@ -190,8 +208,30 @@ void draw_panel(Painter& p, const Panel& panel, int top, const PlotOptions& opt,
 
 }  // namespace
 
+std::vector<double> smooth_ema(const std::vector<double>& y, double weight) {
+  TANDEM_CHECK(weight >= 0 && weight < 1,
+               "plot: smoothing must be in [0, 1) (0: none, 0.99: very smooth), got {}", weight);
+  bool constant = std::all_of(y.begin(), y.end(), [&](double v) { return v == y.front(); });
+  std::vector<double> out(y.size());
+  double last = 0;
+  int64_t n = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (constant || !std::isfinite(y[i])) {
+      out[i] = y[i];
+      continue;
+    }
+    last = last * weight + (1 - weight) * y[i];
+    ++n;
+    out[i] = last / (1 - std::pow(weight, static_cast<double>(n)));
+  }
+  return out;
+}
+
 Canvas render_plot(const std::vector<Panel>& panels, const PlotOptions& opt) {
   TANDEM_CHECK(!panels.empty(), "plot: nothing to draw (no panels)");
+  TANDEM_CHECK(opt.smoothing >= 0 && opt.smoothing < 1,
+               "plot: smoothing must be in [0, 1) (0: none, 0.99: very smooth), got {}",
+               opt.smoothing);
   TANDEM_CHECK(opt.width >= 200 && opt.panel_height >= 120,
                "plot: image {}x{} per panel is too small (at least 200x120)", opt.width,
                opt.panel_height);
@@ -216,11 +256,10 @@ void write_plot(const std::string& png_path, const std::vector<Panel>& panels,
                 const PlotOptions& options) {
   Canvas c = render_plot(panels, options);
   std::string png = encode_png(c.rgb.data(), c.width, c.height, 3);
-  std::ofstream out(png_path, std::ios::binary | std::ios::trunc);
-  TANDEM_CHECK(out.good(), "plot: cannot write '{}'", png_path);
-  out.write(png.data(), static_cast<std::streamsize>(png.size()));
-  out.close();
-  TANDEM_CHECK(out.good(), "plot: writing '{}' failed (disk full?)", png_path);
+  // Atomic: an interrupted plot never leaves a truncated PNG over the previous one.
+  io::write_file_atomic(png_path, [&](std::ostream& out) {
+    out.write(png.data(), static_cast<std::streamsize>(png.size()));
+  });
 }
 
 std::vector<Panel> run_panels(const std::vector<std::string>& run_dirs,

@@ -65,6 +65,49 @@ TEST(Plot, NonFiniteValuesAndFlatSeriesStillDraw) {
   EXPECT_GT(count_color(c.rgb, 31, 119, 180), 0u);
 }
 
+// TensorBoard's smoothing as a weighted average: s_n = sum_i w^(n-i) (1-w) y_i / (1 - w^n),
+// an independent form of the recursive EMA with its debias term.
+TEST(Plot, SmoothEmaIsTensorBoardsDebiasedAverage) {
+  std::vector<double> y = {1.0, 0.0, 0.0, 4.0, -2.0, 3.5};
+  for (double w : {0.0, 0.5, 0.6, 0.95}) {
+    std::vector<double> got = smooth_ema(y, w);
+    ASSERT_EQ(got.size(), y.size());
+    for (size_t n = 1; n <= y.size(); ++n) {
+      double num = 0, den = 0;
+      for (size_t i = 0; i < n; ++i) {
+        double k = std::pow(w, static_cast<double>(n - 1 - i)) * (1 - w);
+        num += k * y[i];
+        den += k;
+      }
+      EXPECT_NEAR(got[n - 1], num / den, 1e-12) << "w " << w << " n " << n;
+    }
+  }
+  // Hand-computed for w = 0.5: [1, 0.25/0.75, 0.125/0.875].
+  std::vector<double> h = smooth_ema({1, 0, 0}, 0.5);
+  EXPECT_DOUBLE_EQ(h[1], 1.0 / 3);
+  EXPECT_DOUBLE_EQ(h[2], 1.0 / 7);
+  // Non-finite values pass through and do not count; a constant series stays as it is.
+  std::vector<double> g = smooth_ema({2.0, NAN, 0.0}, 0.5);
+  EXPECT_EQ(g[0], 2.0);
+  EXPECT_TRUE(std::isnan(g[1]));
+  EXPECT_DOUBLE_EQ(g[2], (0.25 * 2.0) / 0.75);  // m = 0.5 * 1 + 0.5 * 0, debiased by 1 - 0.5^2
+  EXPECT_EQ(smooth_ema({0.3, 0.3, 0.3}, 0.9), (std::vector<double>{0.3, 0.3, 0.3}));
+  EXPECT_TRUE(throws_error([] { smooth_ema({1.0}, 1.0); }, {"[0, 1)"}));
+  EXPECT_TRUE(throws_error([] { smooth_ema({1.0}, -0.1); }, {"[0, 1)"}));
+}
+
+TEST(Plot, SmoothingDrawsRawFadedAndTheSmoothedCurve) {
+  Series s{"run", {}, {}};
+  for (int i = 0; i < 60; ++i) s.x.push_back(i), s.y.push_back(i % 2 ? 1.0 : 0.0);
+  Canvas raw = render_plot({{"loss", {s}}}, {.width = 400, .panel_height = 300});
+  Canvas smooth = render_plot({{"loss", {s}}}, {.width = 400, .panel_height = 300, .smoothing = 0.9});
+  // The pale tint of the first palette colour (31, 119, 180): 35% of it over white.
+  EXPECT_EQ(count_color(raw.rgb, 177, 207, 229), 0u);
+  EXPECT_GT(count_color(smooth.rgb, 177, 207, 229), 100u);
+  EXPECT_GT(count_color(smooth.rgb, 31, 119, 180), 100u);  // the smoothed curve
+  EXPECT_TRUE(throws_error([&] { render_plot({{"loss", {s}}}, {.smoothing = 1.0}); }, {"[0, 1)"}));
+}
+
 TEST(Plot, LabeledGridPlacesImagesAndCaptions) {
   Tensor imgs = zeros({3, 1, 4, 5});
   imgs.select(0, 1).fill_(1.0);  // the second tile white, the others black

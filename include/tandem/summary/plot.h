@@ -4,6 +4,9 @@
 //   summary::plot_runs({"runs/sgd", "runs/adam"}, {"loss"}, "curves.png");
 //   // one panel per tag, one colour per run; tags default to every scalar tag (up to 8)
 //
+//   summary::plot_runs({"runs/cnn"}, {"train/loss"}, "smooth.png", {.smoothing = 0.6});
+//   // raw values faded, TensorBoard's smoothed curve on top
+//
 //   summary::Series s{"train", {0, 1, 2}, {1.0, 0.5, 0.3}};
 //   summary::Canvas c = summary::render_plot({{"loss", {s}}});   // RGB pixels, for tests
 #pragma once
@@ -29,7 +32,16 @@ struct PlotOptions {
   int width = 900;            // whole image, pixels
   int panel_height = 360;     // per panel
   std::string xlabel = "step";
+  // In [0, 1): 0 draws the values as they are; above, each series is drawn faded with its
+  // smooth_ema curve on top (TensorBoard's "Smoothing" slider).
+  double smoothing = 0.0;
 };
+
+// TensorBoard's scalar smoothing: an exponential moving average debiased like Adam's moments,
+// s_n = m_n / (1 - w^n) with m_n = w m_{n-1} + (1 - w) y_n, m_0 = 0, n counting finite values.
+// Non-finite values are kept as they are (and skipped by the average); a constant series is
+// returned unchanged. `weight` must be in [0, 1).
+std::vector<double> smooth_ema(const std::vector<double>& y, double weight);
 
 struct Canvas {
   int width = 0, height = 0;
