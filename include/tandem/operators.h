@@ -63,8 +63,13 @@ template <Number T>
 Tensor where(const Tensor& cond, const Tensor& a, T b) { return where(cond, a, wrap_number(b)); }
 template <Number T>
 Tensor where(const Tensor& cond, T a, const Tensor& b) { return where(cond, wrap_number(a), b); }
+// Two numbers: floats give the default float type (float32), as PyTorch's where does.
 template <Number A, Number B>
-Tensor where(const Tensor& cond, A a, B b) { return where(cond, wrap_number(a), wrap_number(b)); }
+Tensor where(const Tensor& cond, A a, B b) {
+  Tensor r = where(cond, wrap_number(a), wrap_number(b));
+  if (r.dtype() == DType::Float64) r = r.to(DType::Float32);
+  return r;
+}
 template <Number T>
 Tensor pow(const Tensor& base, T exponent) { return pow(base, wrap_number(exponent)); }
 template <Number T>
