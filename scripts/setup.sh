@@ -13,10 +13,11 @@ packages=(
   libonnx-dev libonnx-testdata python3-onnx python3-torch nodejs
   dataset-fashion-mnist
   pybind11-dev python3-dev python3-pytest
+  libmicrohttpd-dev rapidjson-dev curl
 )
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(hyperfine libopenblas0-pthread) ;;
+    --bench) packages+=(hyperfine libopenblas0-pthread wrk) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -1,0 +1,89 @@
+#include "servable.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <tandem/ops.h>
+
+#include "status.h"
+
+namespace tandem::serve {
+namespace fs = std::filesystem;
+
+namespace {
+TensorSpec spec_of(const onnx::ValueInfo& vi) {
+  TensorSpec s{.name = vi.name, .dtype = vi.dtype, .has_shape = vi.has_shape};
+  for (const auto& d : vi.shape) s.shape.push_back(d.is_static() ? d.value : -1);
+  return s;
+}
+
+Tensor example(const TensorSpec& s, int64_t batch) {
+  Shape shape;
+  for (size_t i = 0; i < s.shape.size(); ++i) shape.push_back(s.shape[i] >= 0 ? s.shape[i] : i == 0 ? batch : 1);
+  return zeros(shape, {.dtype = s.dtype});
+}
+}  // namespace
+
+std::shared_ptr<Servable> Servable::load(const std::string& dir) {
+  fs::path file = fs::path(dir) / "model.onnx";
+  TANDEM_CHECK(fs::is_regular_file(file), "{}: no model.onnx in the version directory", dir);
+  std::shared_ptr<Servable> s(new Servable(onnx::Model::load(file.string())));
+  s->path_ = file.string();
+  for (const auto& vi : s->model_.info().inputs) s->inputs_.push_back(spec_of(vi));
+  for (const auto& vi : s->model_.info().outputs) s->outputs_.push_back(spec_of(vi));
+  TANDEM_CHECK(!s->inputs_.empty() && !s->outputs_.empty(), "{}: the model has no inputs or no outputs", file.string());
+  // Warm-up: the first run traces and compiles the Plan; a model that cannot run fails here,
+  // before it takes traffic.
+  bool dyn = true;
+  for (const auto& in : s->inputs_) dyn = dyn && in.has_shape && !in.shape.empty() && in.shape[0] < 0;
+  std::map<std::string, Tensor> x1, x2;
+  for (const auto& in : s->inputs_) {
+    x1[in.name] = example(in, 1);
+    x2[in.name] = example(in, 2);
+  }
+  auto y1 = s->model_.run(x1);
+  if (dyn) {
+    auto y2 = s->model_.run(x2);
+    bool follows = true;
+    for (size_t i = 0; i < y2.size(); ++i)
+      follows = follows && y1[i].dim() > 0 && y1[i].size(0) == 1 && y2[i].size(0) == 2;
+    s->batchable_ = follows;
+  }
+  return s;
+}
+
+std::vector<Tensor> Servable::run(const std::map<std::string, Tensor>& inputs) const {
+  std::lock_guard lock(mu_);
+  return model_.run(inputs);
+}
+
+void check_inputs(const Servable& s, const std::map<std::string, Tensor>& inputs) {
+  for (const auto& [name, t] : inputs) {
+    bool known = false;
+    for (const auto& in : s.inputs()) known = known || in.name == name;
+    if (!known) {
+      std::string names;
+      for (const auto& in : s.inputs()) names += (names.empty() ? "'" : ", '") + in.name + "'";
+      throw StatusError(Code::InvalidArgument, fmt::format("input '{}' is not an input of the model (inputs: {})", name, names));
+    }
+  }
+  for (const auto& in : s.inputs()) {
+    auto it = inputs.find(in.name);
+    if (it == inputs.end())
+      throw StatusError(Code::InvalidArgument, fmt::format("input '{}' is missing", in.name));
+    const Tensor& t = it->second;
+    if (t.dtype() != in.dtype)
+      throw StatusError(Code::InvalidArgument, fmt::format("input '{}': expected dtype {}, got {}", in.name, in.dtype, t.dtype()));
+    if (!in.has_shape) continue;
+    bool ok = t.dim() == static_cast<int64_t>(in.shape.size());
+    for (size_t d = 0; ok && d < in.shape.size(); ++d) ok = in.shape[d] < 0 || in.shape[d] == t.size(d);
+    if (!ok) {
+      std::string want;
+      for (size_t d = 0; d < in.shape.size(); ++d) want += (d ? ", " : "") + (in.shape[d] < 0 ? std::string("-1") : std::to_string(in.shape[d]));
+      throw StatusError(Code::InvalidArgument, fmt::format("input '{}': expected shape [{}] (-1: any size), got {}",
+                                                           in.name, want, shape_str(t.shape())));
+    }
+  }
+}
+
+}  // namespace tandem::serve

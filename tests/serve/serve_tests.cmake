@@ -1,0 +1,12 @@
+# Real clients against a real `tandem serve` process (tests/serve/*.py): Debian's python3 with
+# urllib (and numpy, onnx to write the test models), and curl. Each starts its own server on a
+# free loopback port and stops it with SIGTERM.
+find_program(TANDEM_SYSTEM_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+find_program(TANDEM_CURL curl)
+if(TANDEM_SYSTEM_PYTHON AND TANDEM_CURL AND TARGET tandem_cli)
+  foreach(script test_rest test_reload test_operations)
+    add_test(NAME Serve.${script}
+             COMMAND ${TANDEM_SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/${script}.py $<TARGET_FILE:tandem_cli>)
+    set_tests_properties(Serve.${script} PROPERTIES LABELS other TIMEOUT 300)
+  endforeach()
+endif()
