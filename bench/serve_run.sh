@@ -31,6 +31,13 @@ max_batch_size { value: 64 }
 batch_timeout_micros { value: 2000 }
 num_batch_threads { value: 1 }
 max_enqueued_batches { value: 64 }
+allowed_batch_sizes: 1
+allowed_batch_sizes: 2
+allowed_batch_sizes: 4
+allowed_batch_sizes: 8
+allowed_batch_sizes: 16
+allowed_batch_sizes: 32
+allowed_batch_sizes: 64
 CFG
 
 start_server() {  # extra flags...
@@ -62,7 +69,7 @@ run() {  # label model body content-type hlen conns
   if [ -n "$hlen" ]; then path="/v2/models/$model/infer"; else path="/v1/models/$model:predict"; fi
   local threads=$(( c < 2 ? 1 : 2 ))
   local out errors
-  out=$(BODY="$body" CONTENT_TYPE="$ctype" HLEN="$hlen" wrk -t"$threads" -c"$c" -d"${SECS}s" --latency \
+  out=$(BODY="$body" CONTENT_TYPE="$ctype" HLEN="$hlen" wrk -t"$threads" -c"$c" -d"${SECS}s" --timeout 30s --latency \
         -s bench/serve_post.lua "http://127.0.0.1:$PORT$path")
   local rps p50 p99 non2xx
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unistd.h>
 
@@ -75,9 +76,27 @@ class MhdServer final : public HttpServer {
   void shutdown(double grace_s) override {
     if (!daemon_) return;
     MHD_socket listener = MHD_quiesce_daemon(daemon_);  // no new connections from here on
-    {
+    auto drained = [&](double seconds) {
       std::unique_lock lock(flight_mu_);
-      flight_cv_.wait_for(lock, std::chrono::duration<double>(grace_s), [&] { return in_flight_ == 0; });
+      return flight_cv_.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return in_flight_ == 0; });
+    };
+    if (!drained(grace_s)) {
+      // NOTE: libmicrohttpd must not stop with suspended connections: past the grace period,
+      // requests still waiting for a model are answered 503 here (a late answer is dropped).
+      std::set<std::shared_ptr<Exchange>> waiting;
+      {
+        std::lock_guard s(susp_mu_);
+        waiting.swap(suspended_);
+      }
+      for (const auto& ex : waiting) {
+        std::lock_guard lock(ex->mu);
+        if (ex->ready || !ex->suspended) continue;
+        ex->response = {.status = 503, .body = "{ \"error\": \"the server is shutting down\" }"};
+        ex->ready = true;
+        ex->suspended = false;
+        MHD_resume_connection(ex->connection);
+      }
+      drained(2);
     }
     MHD_stop_daemon(daemon_);
     if (listener != MHD_INVALID_SOCKET) close(listener);
@@ -156,12 +175,17 @@ class MhdServer final : public HttpServer {
         inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
       req.peer = buf;
     }
-    Responder respond = [ex](HttpResponse r) {
+    Responder respond = [ex, self](HttpResponse r) {
       std::lock_guard lock(ex->mu);
+      if (ex->ready) return;  // shutdown() answered it already
       ex->response = std::move(r);
       ex->ready = true;
       if (ex->suspended) {
         ex->suspended = false;
+        {
+          std::lock_guard s(self->susp_mu_);
+          self->suspended_.erase(ex);
+        }
         MHD_resume_connection(ex->connection);
       }
     };
@@ -180,6 +204,10 @@ class MhdServer final : public HttpServer {
       queue(c, std::move(ex->response));
     } else {
       ex->suspended = true;
+      {
+        std::lock_guard s(self->susp_mu_);
+        self->suspended_.insert(ex);
+      }
       MHD_suspend_connection(c);
     }
     return MHD_YES;
@@ -204,6 +232,8 @@ class MhdServer final : public HttpServer {
   std::mutex flight_mu_;
   std::condition_variable flight_cv_;
   int64_t in_flight_ = 0;
+  std::mutex susp_mu_;
+  std::set<std::shared_ptr<Exchange>> suspended_;  // connections waiting for their Responder
 };
 
 }  // namespace

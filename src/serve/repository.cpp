@@ -67,7 +67,8 @@ std::set<int64_t> aspired(const VersionPolicy& p, const std::vector<int64_t>& ca
 }
 }  // namespace
 
-ModelManager::ModelManager(std::vector<ModelConfig> models, double poll_wait_seconds) : poll_wait_(poll_wait_seconds) {
+ModelManager::ModelManager(std::vector<ModelConfig> models, double poll_wait_seconds, std::vector<int64_t> warm_batches)
+    : poll_wait_(poll_wait_seconds), warm_batches_(std::move(warm_batches)) {
   for (auto& c : models) {
     TANDEM_CHECK(!c.name.empty(), "serve: a model needs a name");
     TANDEM_CHECK(!models_.count(c.name), "serve: model '{}' is configured twice", c.name);
@@ -163,7 +164,7 @@ void ModelManager::poll_model(const std::string& name) {
       std::shared_ptr<const Servable> s;
       std::string code, error;
       try {
-        s = Servable::load(disk.at(v));
+        s = Servable::load(disk.at(v), warm_batches_);
       } catch (const onnx::Unsupported& e) {
         code = "UNIMPLEMENTED", error = e.what();
       } catch (const std::exception& e) {

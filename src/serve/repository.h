@@ -47,7 +47,8 @@ struct Resolved {
 
 class ModelManager {
  public:
-  ModelManager(std::vector<ModelConfig> models, double poll_wait_seconds);
+  // `warm_batches`: batch sizes every new version runs once before it takes traffic.
+  ModelManager(std::vector<ModelConfig> models, double poll_wait_seconds, std::vector<int64_t> warm_batches = {});
   ~ModelManager();
   void start();
   void stop();
@@ -89,6 +90,7 @@ class ModelManager {
   mutable std::mutex mu_;
   std::map<std::string, Model> models_;
   double poll_wait_;
+  std::vector<int64_t> warm_batches_;
   std::thread poller_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

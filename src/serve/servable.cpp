@@ -24,7 +24,7 @@ Tensor example(const TensorSpec& s, int64_t batch) {
 }
 }  // namespace
 
-std::shared_ptr<Servable> Servable::load(const std::string& dir) {
+std::shared_ptr<Servable> Servable::load(const std::string& dir, const std::vector<int64_t>& warm_batches) {
   fs::path file = fs::path(dir) / "model.onnx";
   TANDEM_CHECK(fs::is_regular_file(file), "{}: no model.onnx in the version directory", dir);
   std::shared_ptr<Servable> s(new Servable(onnx::Model::load(file.string())));
@@ -48,6 +48,13 @@ std::shared_ptr<Servable> Servable::load(const std::string& dir) {
     for (size_t i = 0; i < y2.size(); ++i)
       follows = follows && y1[i].dim() > 0 && y1[i].size(0) == 1 && y2[i].size(0) == 2;
     s->batchable_ = follows;
+  }
+  if (s->batchable_) {
+    for (int64_t b : warm_batches) {
+      std::map<std::string, Tensor> xb;
+      for (const auto& in : s->inputs_) xb[in.name] = example(in, b);
+      s->model_.run(xb);
+    }
   }
   return s;
 }

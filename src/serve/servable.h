@@ -29,8 +29,9 @@ struct TensorSpec {
 class Servable {
  public:
   // Loads DIR/model.onnx, then warms it up (one run at batch 1, one at batch 2 to learn
-  // whether dim 0 is a batch dim that outputs follow). tandem::Error when any step fails.
-  static std::shared_ptr<Servable> load(const std::string& dir);
+  // whether dim 0 is a batch dim that outputs follow, then one at each of `warm_batches`, so
+  // that the batching queue's sizes are compiled before traffic). tandem::Error when any fails.
+  static std::shared_ptr<Servable> load(const std::string& dir, const std::vector<int64_t>& warm_batches = {});
 
   const std::vector<TensorSpec>& inputs() const { return inputs_; }
   const std::vector<TensorSpec>& outputs() const { return outputs_; }

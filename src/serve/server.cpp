@@ -148,7 +148,9 @@ struct Server::Impl {
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   TANDEM_CHECK(!options.models.empty(), "serve: no models (--model_name and --model_base_path, or --model_config_file)");
   impl_->options = std::move(options);
-  impl_->manager = std::make_unique<ModelManager>(impl_->options.models, impl_->options.poll_wait_seconds);
+  std::vector<int64_t> warm;
+  if (impl_->options.enable_batching) warm = impl_->options.batching.allowed_batch_sizes;
+  impl_->manager = std::make_unique<ModelManager>(impl_->options.models, impl_->options.poll_wait_seconds, warm);
   impl_->ctx.manager = impl_->manager.get();
   impl_->ctx.options = &impl_->options;
   impl_->ctx.metrics = &impl_->metrics;

@@ -5,6 +5,8 @@
 //   curl -d '{"instances": [[...784 values...]]}' localhost:8501/v1/models/mlp:predict
 //
 // SIGTERM or SIGINT: stop accepting, answer what was received, exit 0.
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -80,6 +82,10 @@ Run add_serve(CLI::App& app) {
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
+    // NOTE: glibc raises its mmap threshold each time a large block is freed, after which a
+    // reloaded version's weights come from the heap and stay mapped when it is unloaded. A fixed
+    // threshold keeps every block over 4 MiB in its own mapping, returned to the system on free.
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
     serve::Server server(o);
     server.start();
     std::cout << fmt::format("tandem serve: listening on {}:{}", a->host, server.port()) << std::endl;
