@@ -125,6 +125,18 @@ Tensor avg_pool2d(const Tensor& x, IntArray kernel_size, IntArray stride = {},
                   IntArray padding = {0, 0}, bool ceil_mode = false,
                   bool count_include_pad = true);
 Tensor adaptive_avg_pool2d(const Tensor& x, IntArray output_size);
+// torch.nn.functional.interpolate over [N, C, L], [N, C, H, W] or [N, C, D, H, W]: give size or
+// scale_factor (one value for every spatial dim, or one per dim). Modes: nearest,
+// nearest-exact, linear (3-D), bilinear (4-D), bicubic (4-D), trilinear (5-D), area.
+//   Tensor up = interpolate(x, {.scale_factor = {2.0}, .mode = "bilinear"});
+struct InterpolateOptions {
+  IntArray size = {};
+  std::vector<double> scale_factor = {};
+  std::string mode = "nearest";
+  bool align_corners = false;
+  bool recompute_scale_factor = false;
+};
+Tensor interpolate(const Tensor& x, const InterpolateOptions& options);
 // Updates running_mean/running_var in place when training and they are defined.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),

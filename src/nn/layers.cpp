@@ -412,6 +412,16 @@ AdaptiveAvgPool2d::AdaptiveAvgPool2d(Size2 out) : Module("AdaptiveAvgPool2d"), o
 
 Tensor AdaptiveAvgPool2d::forward(const Tensor& x) { return adaptive_avg_pool2d(x, output_size.vec()); }
 
+Upsample::Upsample(InterpolateOptions o) : Module("Upsample"), options(std::move(o)) {}
+Tensor Upsample::forward(const Tensor& x) { return interpolate(x, options); }
+std::string Upsample::extra_repr() const {
+  std::string r = options.size.empty() ? fmt::format("scale_factor={}", fmt::join(options.scale_factor, ", "))
+                                       : fmt::format("size={}", fmt::join(options.size, ", "));
+  r += fmt::format(", mode='{}'", options.mode);
+  if (options.align_corners) r += ", align_corners=True";
+  return r;
+}
+
 std::string AdaptiveAvgPool2d::extra_repr() const {
   return "output_size=" + (output_size.h == output_size.w ? fmt::format("{}", output_size.h)
                                                           : output_size.str());

@@ -248,6 +248,7 @@ void register_all_converters() {
     register_reduce(t);
     register_rnn(t);
     register_extra(t);
+    register_resize(t);
     return true;
   }();
   (void)done;

@@ -60,6 +60,41 @@ TANDEM_GRAD_CASE(adaptive_avg_pool2d_backward, grad_wrt_upstream,
                  [](const Tensors& x) { return grad_of(adaptive_avg_pool2d(x[0], {2, 3}), x[1], x[0]); },
                  [] { return Tensors{randn({2, 3, 5}, kF64g), randn({2, 2, 3}, kF64g)}; },
                  GradcheckOptions{.second_order = true});
+TANDEM_GRAD_CASE(interpolate, bicubic_noncontiguous,
+                 [](const Tensors& x) { return interpolate(x[0], {.size = {5, 7}, .mode = "bicubic"}); },
+                 [] { return Tensors{noncontiguous({1, 2, 3, 4})}; });
+TANDEM_GRAD_CASE(interpolate, trilinear_down_align,
+                 [](const Tensors& x) {
+                   return interpolate(x[0], {.size = {2, 3, 2}, .mode = "trilinear", .align_corners = true});
+                 },
+                 [] { return Tensors{randn({1, 2, 3, 5, 4}, kF64g)}; });
+TANDEM_GRAD_CASE(interpolate_backward, grad_wrt_upstream,
+                 [](const Tensors& x) {
+                   return grad_of(interpolate(x[0], {.scale_factor = {1.5, 0.7}, .mode = "bilinear"}), x[1], x[0]);
+                 },
+                 [] { return Tensors{randn({1, 2, 4, 6}, kF64g), randn({1, 2, 6, 4}, kF64g)}; },
+                 GradcheckOptions{.second_order = true});
+
+TEST(Interpolate, BadArgumentsAreErrors) {
+  Tensor x = randn({1, 2, 4, 4});
+  EXPECT_THROW(interpolate(x, {}), Error);                                        // neither size nor scale
+  EXPECT_THROW(interpolate(x, {.size = {2, 2}, .scale_factor = {2.0}}), Error);   // both
+  EXPECT_THROW(interpolate(x, {.size = {2, 2, 2}}), Error);                       // 3 sizes, 2 dims
+  EXPECT_THROW(interpolate(x, {.scale_factor = {-1.0}}), Error);
+  EXPECT_THROW(interpolate(x, {.size = {8}, .mode = "trilinear"}), Error);        // wants 5-D
+  EXPECT_THROW(interpolate(x, {.size = {8}, .mode = "nearest", .align_corners = true}), Error);
+  EXPECT_THROW(interpolate(x, {.size = {8}, .mode = "lanczos"}), Error);
+  EXPECT_THROW(interpolate(randn({4, 4}), {.size = {8}}), Error);                  // no batch/channel
+  EXPECT_THROW(interpolate(arange(16).reshape({1, 1, 4, 4}), {.size = {8}}), Error);  // integer
+}
+
+TEST(Interpolate, UpsampleModuleMatchesFunction) {
+  Tensor x = randn({2, 3, 4, 5});
+  nn::Upsample up({.scale_factor = {2.0}, .mode = "bilinear", .align_corners = true});
+  EXPECT_ALL_CLOSE(up(x), interpolate(x, up.options), 0, 0);
+  EXPECT_EQ(up(x).shape(), (Shape{2, 3, 8, 10}));
+  EXPECT_EQ(up.extra_repr(), "scale_factor=2, mode='bilinear', align_corners=True");
+}
 
 TANDEM_GRAD_CASE(layer_norm, affine_noncontiguous,
                  [](const Tensors& x) { return layer_norm(x[0], {3, 4}, x[1], x[2], 1e-3); },

@@ -52,6 +52,7 @@ SECOND_ORDER = {
     "cumsum_last", "matmul_batch_broadcast", "matmul_1d_2d", "linear_bias", "bmm", "outer",
     "conv1d_stride_pad_dil", "conv2d_groups2", "conv_transpose2d_stride2_pad1_outpad1",
     "max_pool2d_pad_dil", "avg_pool2d_ceil_pad_exclude", "adaptive_avg_pool2d_uneven",
+    "interpolate_bilinear_scale", "interpolate_bicubic",
     "batch_norm_train_2d", "batch_norm_eval_4d", "layer_norm_two_dims", "group_norm_affine",
     "embedding_padding_idx", "index_select_dim0", "gather_dim1_smaller_index", "scatter_add_dim0",
     "masked_fill_broadcast", "cat_dim1", "stack_dim1", "split_sizes", "pad_reflect_2d",
@@ -309,6 +310,32 @@ case("adaptive_avg_pool2d_uneven", "F.adaptive_avg_pool2d(x0, (3, 4))", lambda g
 case("adaptive_avg_pool2d_global", "F.adaptive_avg_pool2d(x0, 1)", lambda g: [g.n(2, 3, 4, 5)])
 case("adaptive_avg_pool2d_upsample", "F.adaptive_avg_pool2d(x0, (4, 3))", lambda g: [g.n(1, 1, 2, 2)])
 case("adaptive_avg_pool2d_3d_input", "F.adaptive_avg_pool2d(x0, (2, 2))", lambda g: [g.n(2, 5, 5)])
+# interpolate: every mode, size and scale_factor (the given scale drives the coordinates
+# unless recomputed), align_corners, up and down, float32 coordinates.
+case("interpolate_nearest_scale2", "F.interpolate(x0, scale_factor=2)", lambda g: [g.n(1, 2, 3, 4)])
+case("interpolate_nearest_size", "F.interpolate(x0, size=(5, 7))", lambda g: [g.n(2, 1, 3, 4)])
+case("interpolate_nearest_down_f32", "F.interpolate(x0, size=(6, 4))", lambda g: [g.n(1, 2, 10, 7)], f32=True)
+case("interpolate_nearest_scale_frac", "F.interpolate(x0, scale_factor=(1.7, 0.6))", lambda g: [g.n(1, 2, 5, 9)])
+case("interpolate_nearest_exact", "F.interpolate(x0, size=(3, 8), mode='nearest-exact')", lambda g: [g.n(1, 2, 7, 5)])
+case("interpolate_nearest_5d", "F.interpolate(x0, scale_factor=(2, 1, 3))", lambda g: [g.n(1, 2, 2, 3, 2)])
+case("interpolate_linear_1d", "F.interpolate(x0, size=8, mode='linear')", lambda g: [g.n(2, 3, 5)])
+case("interpolate_linear_1d_align", "F.interpolate(x0, size=4, mode='linear', align_corners=True)",
+     lambda g: [g.n(2, 3, 7)])
+case("interpolate_bilinear_scale", "F.interpolate(x0, scale_factor=2.5, mode='bilinear')", lambda g: [g.n(1, 2, 3, 4)])
+case("interpolate_bilinear_align", "F.interpolate(x0, size=(5, 6), mode='bilinear', align_corners=True)",
+     lambda g: [g.n(2, 2, 3, 4)])
+case("interpolate_bilinear_down", "F.interpolate(x0, size=(2, 3), mode='bilinear')", lambda g: [g.n(1, 3, 5, 7)])
+case("interpolate_bilinear_recompute",
+     "F.interpolate(x0, scale_factor=1.7, mode='bilinear', recompute_scale_factor=True)",
+     lambda g: [g.n(1, 2, 4, 5)])
+case("interpolate_bilinear_f32", "F.interpolate(x0, scale_factor=(1.5, 3), mode='bilinear')",
+     lambda g: [g.n(2, 3, 6, 5)], f32=True)
+case("interpolate_bicubic", "F.interpolate(x0, size=(6, 5), mode='bicubic')", lambda g: [g.n(1, 2, 4, 3)])
+case("interpolate_bicubic_align_down", "F.interpolate(x0, size=(3, 4), mode='bicubic', align_corners=True)",
+     lambda g: [g.n(1, 2, 7, 6)])
+case("interpolate_trilinear", "F.interpolate(x0, scale_factor=2, mode='trilinear')", lambda g: [g.n(1, 2, 2, 3, 2)])
+case("interpolate_area", "F.interpolate(x0, size=(3, 4), mode='area')", lambda g: [g.n(1, 2, 7, 9)])
+case("interpolate_area_1d", "F.interpolate(x0, scale_factor=0.5, mode='area')", lambda g: [g.n(2, 2, 9)])
 
 # ---------------------------------------------------------------------------------------
 # normalization (batch_norm outputs: y, then the running stats after the update)

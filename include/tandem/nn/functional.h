@@ -29,6 +29,8 @@ using tandem::conv_transpose2d;
 using tandem::linear;
 // Pooling
 using tandem::adaptive_avg_pool2d;
+using tandem::interpolate;
+using tandem::InterpolateOptions;
 using tandem::avg_pool2d;
 using tandem::max_pool2d;
 // Normalization, dropout, embedding

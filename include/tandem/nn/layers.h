@@ -17,6 +17,7 @@
 
 #include "tandem/generator.h"
 #include "tandem/nn/module.h"
+#include "tandem/ops.h"
 
 namespace tandem::nn {
 
@@ -279,6 +280,16 @@ class AdaptiveAvgPool2d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
   Size2 output_size;
+};
+
+// torch.nn.Upsample: interpolate(x, options) as a layer (no parameters).
+//   auto up = std::make_shared<nn::Upsample>(InterpolateOptions{.scale_factor = {2.0}});
+class Upsample : public Module {
+ public:
+  explicit Upsample(InterpolateOptions options);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  InterpolateOptions options;
 };
 
 // ---- shape

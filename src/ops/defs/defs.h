@@ -32,6 +32,7 @@ void register_onnx();         // onnx_ops.cpp: elementwise math ONNX needs (erf,
 bool conv2d_kernel(const KernelArgs& k, const cpu::Activation* act);
 
 void register_blocked_layout();  // blocked_layout.cpp: conv2d_blocked, max_pool2d_blocked, from_blocked
+void register_interpolate();     // interpolate.cpp: interpolate (resampling) and its adjoint
 
 // Shared with the blocked-layout ops (blocked_layout.cpp), which check and compute as their
 // NCHW counterparts do:
@@ -55,6 +56,7 @@ inline void register_all() {
   register_optim();
   register_fused();
   register_blocked_layout();
+  register_interpolate();
   register_onnx();
 }
 
