@@ -105,6 +105,12 @@ Run add_run(CLI::App& app) {
       inputs[spec.substr(0, eq)] = io::load_npy(spec.substr(eq + 1));
     }
     bind_files(a->files, info, inputs);
+    for (const auto& [name, value] : inputs) {
+      bool known = false;
+      for (const auto& v : info.inputs) known = known || v.name == name;
+      TANDEM_CHECK(known, "run: input '{}' is not an input of this model; its inputs are {}", name,
+                   input_names(info));
+    }
     for (const auto& v : info.inputs) {
       TANDEM_CHECK(inputs.count(v.name),
                    "run: no value for input '{}'; the model's inputs are {} (give x.npy per "
