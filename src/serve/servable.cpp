@@ -1,9 +1,16 @@
 #include "servable.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
+#include <tandem/io.h>
+#include <tandem/models.h>
+#include <tandem/onnx/export.h>
 #include <tandem/ops.h>
+#include <unistd.h>
 
 #include "status.h"
 
@@ -17,6 +24,44 @@ TensorSpec spec_of(const onnx::ValueInfo& vi) {
   return s;
 }
 
+// A version directory that is a tandem run directory (model.safetensors written by `tandem
+// train`, whose metadata names the zoo model) is exported to ONNX with a dynamic batch, as
+// `tandem export --dynamic-batch` would, and imported from memory: the same path as a model.onnx.
+onnx::Model load_run_directory(const fs::path& file) {
+  io::SafetensorsFile f = io::load_safetensors(file.string());
+  auto it = f.metadata.find("model");
+  TANDEM_CHECK(it != f.metadata.end(),
+               "{}: no \"model\" entry in its metadata (a model.safetensors written by `tandem train` names its "
+               "zoo model); export other weights to model.onnx",
+               file.string());
+  const auto names = models::names();
+  TANDEM_CHECK(std::find(names.begin(), names.end(), it->second) != names.end(),
+               "{}: unknown zoo model '{}' in its metadata", file.string(), it->second);
+  auto model = models::create(it->second);
+  model->load_state_dict(f.tensors);
+  // export_model writes a file: a private temporary one, removed once read.
+  fs::path tmp = fs::temp_directory_path() /
+                 fmt::format("tandem-serve-{}-{}.onnx", ::getpid(), std::hash<std::string>{}(file.string()));
+  onnx::ExportOptions o;
+  o.dynamic_batch = true;
+  o.doc_string = fmt::format("tandem zoo model '{}', weights {}", it->second, file.string());
+  std::string bytes;
+  try {
+    onnx::export_model(model, zeros({1, 1, 28, 28}), tmp.string(), o);
+    std::ifstream in(tmp, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    bytes = ss.str();
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw;
+  }
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  return onnx::Model::load_from_bytes(bytes, file.parent_path().string());
+}
+
 Tensor example(const TensorSpec& s, int64_t batch) {
   Shape shape;
   for (size_t i = 0; i < s.shape.size(); ++i) shape.push_back(s.shape[i] >= 0 ? s.shape[i] : i == 0 ? batch : 1);
@@ -26,8 +71,13 @@ Tensor example(const TensorSpec& s, int64_t batch) {
 
 std::shared_ptr<Servable> Servable::load(const std::string& dir, const std::vector<int64_t>& warm_batches) {
   fs::path file = fs::path(dir) / "model.onnx";
-  TANDEM_CHECK(fs::is_regular_file(file), "{}: no model.onnx in the version directory", dir);
-  std::shared_ptr<Servable> s(new Servable(onnx::Model::load(file.string())));
+  fs::path weights = fs::path(dir) / "model.safetensors";
+  bool run_dir = !fs::is_regular_file(file) && fs::is_regular_file(weights);
+  TANDEM_CHECK(fs::is_regular_file(file) || run_dir,
+               "{}: no model.onnx (or model.safetensors of a tandem run) in the version directory", dir);
+  if (run_dir) file = weights;
+  std::shared_ptr<Servable> s(
+      new Servable(run_dir ? load_run_directory(file) : onnx::Model::load(file.string())));
   s->path_ = file.string();
   for (const auto& vi : s->model_.info().inputs) s->inputs_.push_back(spec_of(vi));
   for (const auto& vi : s->model_.info().outputs) s->outputs_.push_back(spec_of(vi));

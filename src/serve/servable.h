@@ -28,7 +28,8 @@ struct TensorSpec {
 
 class Servable {
  public:
-  // Loads DIR/model.onnx, then warms it up (one run at batch 1, one at batch 2 to learn
+  // Loads DIR/model.onnx (or, where there is none, DIR/model.safetensors written by `tandem
+  // train`: its metadata names the zoo model, exported with a dynamic batch), then warms it up (one run at batch 1, one at batch 2 to learn
   // whether dim 0 is a batch dim that outputs follow, then one at each of `warm_batches`, so
   // that the batching queue's sizes are compiled before traffic). tandem::Error when any fails.
   static std::shared_ptr<Servable> load(const std::string& dir, const std::vector<int64_t>& warm_batches = {});

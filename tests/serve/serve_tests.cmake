@@ -4,7 +4,7 @@
 find_program(TANDEM_SYSTEM_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
 find_program(TANDEM_CURL curl)
 if(TANDEM_SYSTEM_PYTHON AND TANDEM_CURL)  # tandem_cli: tools/, added after tests/
-  foreach(script test_rest test_reload test_operations)
+  foreach(script test_rest test_reload test_operations test_run_directory)
     add_test(NAME Serve.${script}
              COMMAND ${TANDEM_SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/${script}.py $<TARGET_FILE:tandem_cli>)
     set_tests_properties(Serve.${script} PROPERTIES LABELS other TIMEOUT 300)
