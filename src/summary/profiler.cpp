@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "profiler_hook.h"
+#include "tandem/io/atomic_file.h"
 #include "tandem/error.h"
 
 namespace tandem::profiler {
@@ -221,11 +222,9 @@ std::string Profiler::chrome_trace_json() const {
 }
 
 void Profiler::write_chrome_trace(const std::string& path) const {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  TANDEM_CHECK(out.good(), "profiler: cannot write the trace to '{}'", path);
-  out << chrome_trace_json();
-  out.close();
-  TANDEM_CHECK(out.good(), "profiler: writing the trace to '{}' failed (disk full?)", path);
+  // Atomic: a trace viewer (or a killed run) never sees half a file.
+  std::string text = chrome_trace_json();
+  io::write_file_atomic(path, [&](std::ostream& out) { out << text; });
 }
 
 }  // namespace tandem::profiler

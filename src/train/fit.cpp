@@ -135,8 +135,10 @@ void trim_metrics(const std::string& path, int64_t last_kept_epoch) {
     os << in.rdbuf();
     text = os.str();
   }
-  std::ofstream out(path, std::ios::trunc);
-  for (const auto& l : metrics_lines_to_keep(text, last_kept_epoch)) out << l << '\n';
+  // Rewritten atomically: a resume killed here keeps the previous metrics whole.
+  io::write_file_atomic(path, [&](std::ostream& out) {
+    for (const auto& l : metrics_lines_to_keep(text, last_kept_epoch)) out << l << '\n';
+  });
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "tandem/autograd.h"
 #include "tandem/error.h"
+#include "tandem/io/atomic_file.h"
 #include "tandem/ops.h"
 #include "tandem/summary/writer.h"
 #include "tandem/train/callbacks.h"
@@ -50,8 +51,10 @@ void keep_lines(const std::string& path, Keep&& is_kept) {
     while (std::getline(in, line))
       if (!line.empty() && is_kept(line)) kept.push_back(line);
   }
-  std::ofstream out(path, std::ios::trunc);
-  for (const auto& l : kept) out << l << '\n';
+  // Rewritten atomically: a run killed here keeps the previous log whole.
+  io::write_file_atomic(path, [&](std::ostream& out) {
+    for (const auto& l : kept) out << l << '\n';
+  });
 }
 
 void make_parent(const std::string& path) {

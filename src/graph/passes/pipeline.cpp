@@ -89,6 +89,8 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
   TANDEM_CHECK(f.good(), "graph dump: cannot write '{}'; check that the directory is writable",
                path.string());
   f << text;
+  f.close();
+  TANDEM_CHECK(f.good(), "graph dump: writing '{}' failed (disk full?)", path.string());
 }
 
 }  // namespace
