@@ -9,8 +9,7 @@
 // twice as long in the last dim). Adding a case: one line in gen_reference.py, regenerate,
 // one line in the table here with the same name.
 //
-// A case whose op is still a stub (throws "<op>: not implemented yet") is skipped with
-// that message; a case in known_issues() is skipped with the recorded discrepancy.
+// Nothing is skipped: an op that throws, or disagrees with PyTorch, fails its case.
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -30,12 +29,6 @@ using CaseFn = std::function<Outs(const Tensors&)>;
 Outs outs(const Tensor& t) { return {t}; }
 Outs outs(const std::pair<Tensor, Tensor>& p) { return {p.first, p.second}; }
 Outs outs(const std::vector<Tensor>& v) { return v; }
-
-// Cases where tandem knowingly disagrees with PyTorch: name -> what differs.
-const std::map<std::string, std::string>& known_issues() {
-  static const std::map<std::string, std::string> m = {};
-  return m;
-}
 
 const Tensor none;
 constexpr double kInf = INFINITY;
@@ -419,13 +412,6 @@ Tensor load(const std::string& case_name, const std::string& file) {
   return load_npy("reference/" + case_name + "/" + file + ".npy");
 }
 
-// The message every stub throws: "<op>: not implemented yet".
-bool is_stub(const Error& e) {
-  static const std::string suffix = ": not implemented yet";
-  std::string msg = e.what();
-  return msg.size() > suffix.size() && msg.compare(msg.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // Tolerances by dtype of the reference value. Float64 cases are computed in float64 on
 // both sides and differ only by summation order; float32 ones may use different kernels.
 ::testing::AssertionResult close(const Tensor& actual, const Tensor& expected) {
@@ -452,7 +438,7 @@ Tensor strided_copy(const Tensor& t) {
 
 enum class Layout { Contiguous, Strided };
 
-// Runs one case in one layout; GTEST_SKIPs when the op (or its backward) is a stub.
+// Runs one case in one layout.
 void run_case(const std::string& name, Layout layout) {
   SCOPED_TRACE(layout == Layout::Contiguous ? "contiguous inputs" : "non-contiguous inputs");
   Tensors inputs, wrt;
@@ -498,7 +484,6 @@ void run_case(const std::string& name, Layout layout) {
       }
     }
   } catch (const Error& e) {
-    if (is_stub(e)) GTEST_SKIP() << e.what();
     FAIL() << "threw: " << e.what();
   }
 
@@ -523,10 +508,8 @@ class Reference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Reference, MatchesPyTorch) {
   const std::string& name = GetParam();
-  if (auto it = known_issues().find(name); it != known_issues().end())
-    GTEST_SKIP() << "known issue: " << it->second;
   run_case(name, Layout::Contiguous);
-  if (IsSkipped() || HasFatalFailure()) return;
+  if (HasFatalFailure()) return;
   run_case(name, Layout::Strided);
 }
 
