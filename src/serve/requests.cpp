@@ -1,6 +1,6 @@
 // Request bodies to tensors: TF Serving's predict (row and columnar formats) and the v2
 // inference request with the binary tensor extension. Pure functions of the body and the
-// model's input signature, so that the fuzzer (fuzz/serve) runs them without a server.
+// model's input signature, so that the fuzzer (fuzz/targets/fuzz_serve.cpp) runs them without a server.
 #include "requests.h"
 
 #include <cstring>

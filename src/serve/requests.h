@@ -1,7 +1,7 @@
 // Request bodies to tensors, as pure functions of the body and the model's input signature:
 // TF Serving's predict (row "instances" / columnar "inputs") and the v2 inference request
 // (JSON tensors, or the binary tensor extension). StatusError(InvalidArgument) with a message
-// that names the input for anything malformed. fuzz/serve runs both on arbitrary bytes.
+// that names the input for anything malformed. fuzz/targets/fuzz_serve.cpp runs both on arbitrary bytes.
 #pragma once
 #include <map>
 #include <optional>
