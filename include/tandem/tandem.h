@@ -8,6 +8,7 @@
 #include "tandem/error.h"
 #include "tandem/generator.h"
 #include "tandem/io.h"
+#include "tandem/memory.h"
 #include "tandem/models.h"
 #include "tandem/nn.h"
 #include "tandem/opdef.h"

@@ -1,12 +1,17 @@
 #include "allocator.h"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <iterator>
 #include <mutex>
 #include <new>
 #include <unordered_map>
 #include <vector>
+
+#include "tandem/memory.h"
 
 #ifdef TANDEM_ASAN
 #include <sanitizer/asan_interface.h>
@@ -30,7 +35,51 @@ void unpoison(void*, size_t, size_t) {}
 #endif
 
 constexpr size_t kAlign = 64;
-constexpr size_t kMaxCached = size_t{4} << 30;  // beyond this, frees go to the OS
+
+// Counters for memory_stats(): relaxed atomics (one add on each path).
+struct Counters {
+  std::atomic<int64_t> allocated{0}, reserved{0}, peak_allocated{0}, peak_reserved{0};
+  std::atomic<int64_t> allocs{0}, frees{0}, hits{0}, os_allocs{0}, os_frees{0};
+};
+Counters& counters() {
+  static Counters* c = new Counters();  // NOTE: leaked on purpose, like the cache
+  return *c;
+}
+void raise_peak(std::atomic<int64_t>& peak, int64_t v) {
+  int64_t p = peak.load(std::memory_order_relaxed);
+  while (v > p && !peak.compare_exchange_weak(p, v, std::memory_order_relaxed)) {
+  }
+}
+
+size_t initial_cache_limit() {
+  if (const char* e = std::getenv("TANDEM_CACHE_LIMIT_MB")) {
+    char* end = nullptr;
+    unsigned long long mb = std::strtoull(e, &end, 10);
+    if (end != e && *end == '\0') return static_cast<size_t>(mb) << 20;
+  }
+  return size_t{4} << 30;  // beyond this, frees go to the OS
+}
+std::atomic<size_t>& max_cached() {
+  static std::atomic<size_t> limit{initial_cache_limit()};
+  return limit;
+}
+
+void* os_alloc(size_t cls) {
+  void* p = std::aligned_alloc(kAlign, cls);
+  if (p != nullptr) {
+    Counters& k = counters();
+    k.os_allocs.fetch_add(1, std::memory_order_relaxed);
+    raise_peak(k.peak_reserved, k.reserved.fetch_add(static_cast<int64_t>(cls), std::memory_order_relaxed) +
+                                    static_cast<int64_t>(cls));
+  }
+  return p;
+}
+void os_free(void* p, size_t cls) {
+  Counters& k = counters();
+  k.os_frees.fetch_add(1, std::memory_order_relaxed);
+  k.reserved.fetch_sub(static_cast<int64_t>(cls), std::memory_order_relaxed);
+  std::free(p);
+}
 
 // Size classes: 64-byte steps up to 1 KiB, then 4 classes per power of two
 // (at most 25% slack).
@@ -60,13 +109,14 @@ void* allocate_global(size_t cls) {
       void* p = it->second.back();
       it->second.pop_back();
       c.cached -= cls;
+      counters().hits.fetch_add(1, std::memory_order_relaxed);
       return p;
     }
   }
-  void* p = std::aligned_alloc(kAlign, cls);
+  void* p = os_alloc(cls);
   if (p == nullptr) {
     empty_cache();
-    p = std::aligned_alloc(kAlign, cls);
+    p = os_alloc(cls);
     if (p == nullptr) throw std::bad_alloc();
   }
   return p;
@@ -76,14 +126,14 @@ void deallocate_global(void* p, size_t cls) {
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    if (c.cached + cls <= kMaxCached) {
+    if (c.cached + cls <= max_cached().load(std::memory_order_relaxed)) {
       c.free[cls].push_back(p);
       c.cached += cls;
       return;
     }
   }
   unpoison(p, cls, cls);
-  std::free(p);
+  os_free(p, cls);
 }
 
 // Blocks of up to 1 KiB (scalars, small shapes) come and go at every op: each
@@ -118,10 +168,17 @@ void* allocate(size_t nbytes) {
   void* p = nullptr;
   if (cls <= kSmallClasses * kAlign && !t_cache.dead) {
     size_t k = cls / kAlign - 1;
-    if (t_cache.count[k] > 0) p = t_cache.blocks[k][--t_cache.count[k]];
+    if (t_cache.count[k] > 0) {
+      p = t_cache.blocks[k][--t_cache.count[k]];
+      counters().hits.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   if (p == nullptr) p = allocate_global(cls);
   unpoison(p, nbytes, cls);
+  Counters& k = counters();
+  k.allocs.fetch_add(1, std::memory_order_relaxed);
+  raise_peak(k.peak_allocated, k.allocated.fetch_add(static_cast<int64_t>(cls), std::memory_order_relaxed) +
+                                   static_cast<int64_t>(cls));
   return p;
 }
 
@@ -129,6 +186,9 @@ void deallocate(void* p, size_t nbytes) {
   if (p == nullptr) return;
   size_t cls = size_class(nbytes);
   poison(p, cls);
+  Counters& counts = counters();
+  counts.frees.fetch_add(1, std::memory_order_relaxed);
+  counts.allocated.fetch_sub(static_cast<int64_t>(cls), std::memory_order_relaxed);
   if (cls <= kSmallClasses * kAlign && !t_cache.dead) {
     size_t k = cls / kAlign - 1;
     if (t_cache.count[k] < kPerClass) {
@@ -146,10 +206,29 @@ void empty_cache() {
   for (auto& [cls, blocks] : c.free)
     for (void* p : blocks) {
       unpoison(p, cls, cls);
-      std::free(p);
+      os_free(p, cls);
     }
   c.free.clear();
   c.cached = 0;
+}
+
+// Frees cached blocks, largest first, until at most `limit` bytes stay cached.
+static void trim_cache(size_t limit) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  std::vector<size_t> classes;
+  for (const auto& [cls, blocks] : c.free) classes.push_back(cls);
+  std::sort(classes.rbegin(), classes.rend());
+  for (size_t cls : classes) {
+    auto& blocks = c.free[cls];
+    while (c.cached > limit && !blocks.empty()) {
+      void* p = blocks.back();
+      blocks.pop_back();
+      c.cached -= cls;
+      unpoison(p, cls, cls);
+      os_free(p, cls);
+    }
+  }
 }
 
 size_t cached_bytes() {
@@ -159,3 +238,43 @@ size_t cached_bytes() {
 }
 
 }  // namespace tandem::cpu_allocator
+
+namespace tandem {
+
+MemoryStats memory_stats() {
+  auto& k = cpu_allocator::counters();
+  auto get = [](const std::atomic<int64_t>& a) { return a.load(std::memory_order_relaxed); };
+  MemoryStats s;
+  s.allocated_bytes = get(k.allocated);
+  s.reserved_bytes = get(k.reserved);
+  s.cached_bytes = std::max<int64_t>(0, s.reserved_bytes - s.allocated_bytes);
+  s.peak_allocated_bytes = get(k.peak_allocated);
+  s.peak_reserved_bytes = get(k.peak_reserved);
+  s.num_allocs = get(k.allocs);
+  s.num_frees = get(k.frees);
+  s.cache_hits = get(k.hits);
+  s.os_allocs = get(k.os_allocs);
+  s.os_frees = get(k.os_frees);
+  s.cache_limit_bytes = static_cast<int64_t>(cache_limit());
+  return s;
+}
+
+void reset_peak_memory_stats() {
+  auto& k = cpu_allocator::counters();
+  k.peak_allocated.store(k.allocated.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  k.peak_reserved.store(k.reserved.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+void empty_cache() {
+  cpu_allocator::empty_cache();
+  malloc_trim(0);  // glibc keeps freed heap pages otherwise
+}
+
+void set_cache_limit(size_t bytes) {
+  cpu_allocator::max_cached().store(bytes, std::memory_order_relaxed);
+  cpu_allocator::trim_cache(bytes);
+}
+
+size_t cache_limit() { return cpu_allocator::max_cached().load(std::memory_order_relaxed); }
+
+}  // namespace tandem

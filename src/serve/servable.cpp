@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 #include <tandem/io.h>
+#include <tandem/memory.h>
 #include <tandem/models.h>
 #include <tandem/onnx/export.h>
 #include <tandem/ops.h>
@@ -76,8 +77,14 @@ std::shared_ptr<Servable> Servable::load(const std::string& dir, const std::vect
   TANDEM_CHECK(fs::is_regular_file(file) || run_dir,
                "{}: no model.onnx (or model.safetensors of a tandem run) in the version directory", dir);
   if (run_dir) file = weights;
+  // When the last holder lets go (an unloaded version after its in-flight requests), the
+  // model's blocks go back to the OS rather than into the allocator's cache, so that RSS
+  // returns to what it was before the version loaded.
   std::shared_ptr<Servable> s(
-      new Servable(run_dir ? load_run_directory(file) : onnx::Model::load(file.string())));
+      new Servable(run_dir ? load_run_directory(file) : onnx::Model::load(file.string())), [](Servable* p) {
+        delete p;
+        tandem::empty_cache();
+      });
   s->path_ = file.string();
   for (const auto& vi : s->model_.info().inputs) s->inputs_.push_back(spec_of(vi));
   for (const auto& vi : s->model_.info().outputs) s->outputs_.push_back(spec_of(vi));

@@ -14,6 +14,7 @@
 #include "profiler_hook.h"
 #include "tandem/io/atomic_file.h"
 #include "tandem/error.h"
+#include "tandem/memory.h"
 
 namespace tandem::profiler {
 namespace detail {
@@ -65,6 +66,9 @@ void record_op(const OpDef& def, const std::vector<Tensor>& inputs,
     if (outs && !def.view)
       for (const Tensor& t : *outs)
         if (t.defined()) ev.bytes += static_cast<int64_t>(t.nbytes());
+    MemoryStats m = memory_stats();
+    ev.allocated_bytes = m.allocated_bytes;
+    ev.reserved_bytes = m.reserved_bytes;
     Session::add(std::move(ev), start_ns);
   } catch (...) {
     // NOTE: runs in a destructor, possibly during unwinding: never throw from here.
@@ -216,6 +220,14 @@ std::string Profiler::chrome_trace_json() const {
                       {"pid", pid},
                       {"tid", e.tid},
                       {"args", std::move(args)}});
+    // A counter track (Perfetto and chrome://tracing draw it as a graph under the process).
+    if (e.allocated_bytes >= 0)
+      events.push_back({{"name", "memory"},
+                        {"ph", "C"},
+                        {"ts", (e.start_ns + e.dur_ns) / 1000.0},
+                        {"pid", pid},
+                        {"args", {{"allocated MB", e.allocated_bytes / 1048576.0},
+                                  {"reserved MB", e.reserved_bytes / 1048576.0}}}});
   }
   json trace = {{"traceEvents", std::move(events)}, {"displayTimeUnit", "ms"}};
   return trace.dump();

@@ -1,6 +1,8 @@
 // The fit/evaluate loop (include/tandem/train/fit.h).
 #include "tandem/train/fit.h"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -18,6 +20,7 @@
 #include "tandem/error.h"
 #include "tandem/generator.h"
 #include "tandem/io.h"
+#include "tandem/memory.h"
 #include "tandem/models.h"
 #include "tandem/ops.h"
 #include "tandem/optim.h"
@@ -150,7 +153,9 @@ std::string to_json(const FitResult& r, const std::string& model_name) {
             {"train_loss", r.train_loss},
             {"epochs", r.epochs},
             {"seconds", r.seconds},
-            {"samples_per_second", r.samples_per_second}};
+            {"samples_per_second", r.samples_per_second},
+            {"peak_rss_bytes", r.peak_rss_bytes},
+            {"peak_allocated_bytes", r.peak_allocated_bytes}};
   json per_epoch = json::array();
   for (const auto& m : r.history) per_epoch.push_back(epoch_json(m));
   j["history"] = per_epoch;
@@ -499,6 +504,15 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
                           {"normalize_std", fmt::format("{}", kPixelStd)}});
   }
   result.seconds = seconds_since(t_start);
+  {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    result.peak_rss_bytes = int64_t{ru.ru_maxrss} * 1024;  // Linux reports KiB
+    result.peak_allocated_bytes = memory_stats().peak_allocated_bytes;
+  }
+  if (o.verbose)
+    out << fmt::format("memory: peak RSS {:.0f} MB, tensors at most {:.0f} MB\n", result.peak_rss_bytes / 1048576.0,
+                       result.peak_allocated_bytes / 1048576.0);
   if (o.verbose && o.write_files) {
     out << fmt::format("wrote {}\n      {}\n      {}\n", result.model_path,
                        result.checkpoint_path, result.metrics_path);

@@ -72,9 +72,15 @@ TEST(Profiler, ChromeTraceHasOneCompleteEventPerSpan) {
   nlohmann::json j = nlohmann::json::parse(tandem::summary::testing::read_bytes(dir / "trace.json"));
   ASSERT_TRUE(j.contains("traceEvents"));
   const auto& evs = j["traceEvents"];
-  ASSERT_EQ(evs.size(), p.events().size());
-  int ops = 0, user = 0;
+  int ops = 0, user = 0, counters = 0;
   for (const auto& e : evs) {
+    if (e["ph"] == "C") {  // the memory counter track: one sample per op
+      ++counters;
+      EXPECT_EQ(e["name"], "memory");
+      EXPECT_GT(e["args"]["allocated MB"].get<double>(), 0.0);
+      EXPECT_GE(e["args"]["reserved MB"].get<double>(), e["args"]["allocated MB"].get<double>());
+      continue;
+    }
     EXPECT_EQ(e["ph"], "X");
     EXPECT_TRUE(e["ts"].is_number());
     EXPECT_TRUE(e["dur"].is_number());
@@ -90,6 +96,22 @@ TEST(Profiler, ChromeTraceHasOneCompleteEventPerSpan) {
   }
   EXPECT_EQ(ops, 2);
   EXPECT_EQ(user, 1);
+  EXPECT_EQ(counters, 2);
+}
+
+TEST(Profiler, MemoryCounterFollowsTheAllocator) {
+  Tensor x = ones({16}), y = ones({1 << 20});
+  Profiler p;
+  Tensor small, big;
+  {
+    ProfileGuard on(p);
+    small = relu(x);
+    big = y.exp();  // 4 MB more held after this op
+  }
+  auto ops = ops_of(p);
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_GE(ops[1].allocated_bytes - ops[0].allocated_bytes, int64_t{4} << 20);
+  EXPECT_GE(ops[1].reserved_bytes, ops[1].allocated_bytes);
 }
 
 TEST(Profiler, SelfTimeExcludesNestedSpans) {

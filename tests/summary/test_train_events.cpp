@@ -93,14 +93,19 @@ TEST_F(TrainRun, EventFilesHoldEveryValueAsLogged) {
 
   // --profile-steps 2: a trace with two step spans and the ops inside them.
   nlohmann::json trace = nlohmann::json::parse(testing::read_bytes(r.run_dir + "/trace.json"));
-  int steps = 0, ops = 0;
+  int steps = 0, ops = 0, memory = 0;
   for (const auto& e : trace["traceEvents"]) {
+    if (e["ph"] == "C") {  // the allocator's counter track, one sample per op
+      memory += e["name"] == "memory";
+      continue;
+    }
     EXPECT_EQ(e["ph"], "X");
     steps += e["name"] == "train_step";
     ops += e["cat"] == "op";
   }
   EXPECT_EQ(steps, 2);
   EXPECT_GT(ops, 20);
+  EXPECT_EQ(memory, ops);
 }
 
 TEST_F(TrainRun, NoTensorboardWritesNoEventFile) {

@@ -32,6 +32,9 @@ struct Event {
   int64_t start_ns = 0;             // since Profiler::start()
   int64_t dur_ns = 0;
   int64_t bytes = 0;                // bytes of the op's freshly allocated outputs (0 for views)
+  // The caching allocator's allocated and reserved bytes when the op ended (ops only; -1 for
+  // Spans): the trace's "memory" counter track.
+  int64_t allocated_bytes = -1, reserved_bytes = -1;
 };
 
 // Aggregate over all events with one name. self = total minus time in nested events.

@@ -90,11 +90,13 @@ struct FitResult {
   double test_accuracy = 0, test_loss = 0, train_loss = 0;
   double seconds = 0;                 // wall time of this call
   double samples_per_second = 0;      // training samples / training time, this call
+  int64_t peak_rss_bytes = 0;         // the process's peak resident set size (getrusage)
+  int64_t peak_allocated_bytes = 0;   // the most tensor data held at once (memory_stats)
   std::string run_dir, model_path, checkpoint_path, metrics_path;  // empty without files
 };
 
 // One JSON object (no newline): test_accuracy, test_loss, train_loss, epochs, seconds,
-// samples_per_second, and the paths.
+// samples_per_second, peak_rss_bytes, peak_allocated_bytes, and the paths.
 std::string to_json(const FitResult& r, const std::string& model_name);
 
 struct EvalResult {
