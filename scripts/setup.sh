@@ -14,6 +14,7 @@ packages=(
   dataset-fashion-mnist
   pybind11-dev python3-dev python3-pytest
   libmicrohttpd-dev rapidjson-dev curl
+  libopenmpi-dev openmpi-bin
 )
 for arg in "$@"; do
   case "$arg" in

@@ -1,10 +1,14 @@
 // The autograd tape (OpNode, AccumulateGrad) and the engine that runs it backwards.
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "tandem/autograd.h"
+#include "tandem/autograd_callback.h"
 #include "tandem/ops.h"
 
 namespace tandem {
@@ -164,6 +168,10 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   AutogradMeta& m = meta_of(leaf);
   if (auto acc = m.grad_accumulator.lock()) return acc;
   auto acc = std::make_shared<AccumulateGrad>();
+  // NOTE: the highest priority (as PyTorch gives AccumulateGrad): a leaf's gradient is
+  // written, and its hooks run, as soon as it is complete rather than after the whole graph
+  // (DistributedDataParallel all-reduces during the rest of backward from these hooks).
+  acc->sequence_nr = UINT64_MAX;
   acc->var = leaf;
   acc->output_meta = {TensorMeta::of(leaf)};
   m.grad_accumulator = acc;
@@ -364,9 +372,31 @@ std::vector<Tensor> run_engine(const std::vector<Tensor>& roots, std::vector<Ten
 }  // namespace
 }  // namespace autograd
 
+namespace {
+thread_local std::vector<std::function<void()>> t_callbacks;
+thread_local int t_backward_depth = 0;
+}  // namespace
+
+void autograd::queue_callback(std::function<void()> fn) { t_callbacks.push_back(std::move(fn)); }
+
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
               bool retain_graph, bool create_graph) {
+  struct Depth {
+    Depth() { ++t_backward_depth; }
+    ~Depth() {
+      if (--t_backward_depth == 0 && std::uncaught_exceptions() > 0) t_callbacks.clear();
+    }
+  } depth;
   autograd::run_engine(outputs, grad_outputs, retain_graph || create_graph, create_graph, nullptr);
+  // NOTE: only the outermost backward() flushes: a backward inside a hook must not run the
+  // callbacks of the pass that is still walking its graph.
+  if (t_backward_depth == 1) {
+    for (size_t i = 0; i < t_callbacks.size(); ++i) {
+      std::function<void()> fn = std::move(t_callbacks[i]);
+      fn();
+    }
+    t_callbacks.clear();
+  }
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,

@@ -24,6 +24,7 @@
 #include "tandem/models.h"
 #include "tandem/ops.h"
 #include "tandem/optim.h"
+#include "tandem/distributed/ddp.h"
 #include "tandem/train/progress.h"
 #include "tandem/summary.h"
 #include "tandem/train/callbacks.h"
@@ -159,6 +160,12 @@ std::string to_json(const FitResult& r, const std::string& model_name) {
   json per_epoch = json::array();
   for (const auto& m : r.history) per_epoch.push_back(epoch_json(m));
   j["history"] = per_epoch;
+  if (r.world_size > 1 || r.allreduce_seconds > 0) {
+    j["world_size"] = r.world_size;
+    j["train_seconds"] = r.train_seconds;
+    j["allreduce_seconds"] = r.allreduce_seconds;
+    j["allreduce_exposed_seconds"] = r.allreduce_exposed_seconds;
+  }
   if (!r.run_dir.empty()) {
     j["run_dir"] = r.run_dir;
     j["model_path"] = r.model_path;
@@ -344,6 +351,13 @@ class SampleGrid : public Callback {
 FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   auto t_start = Clock::now();
   TrainOptions o = options;
+  // Distributed: rank 0 alone prints and writes files.
+  const bool root = !o.process_group || o.process_group->rank() == 0;
+  if (!root) {
+    o.write_files = false;
+    o.verbose = false;
+    o.progress = false;
+  }
   std::ostream& out = o.out ? *o.out : std::cout;
   TANDEM_CHECK(o.epochs > 0, "train: --epochs must be positive, got {}", o.epochs);
   TANDEM_CHECK(o.batch_size > 0, "train: --batch-size must be positive, got {}", o.batch_size);
@@ -436,6 +450,9 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   topts.progress_bar = false;  // the bar below, with the epoch line `tandem train` prints
   topts.checkpoint_extra = recipe(o, model_name);
   topts.out = &out;
+  topts.process_group = o.process_group;
+  topts.zero = o.zero;
+  topts.bucket_cap_mb = o.bucket_cap_mb;
   Trainer trainer(topts);
 
   std::shared_ptr<TensorBoardLogger> tb;
@@ -495,6 +512,30 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   }
   result.samples_per_second =
       recorder->train_seconds > 0 ? recorder->train_samples / recorder->train_seconds : 0.0;
+  result.train_seconds = recorder->train_seconds;
+  if (o.process_group) {
+    const int world = o.process_group->size();
+    result.world_size = world;
+    if (const distributed::Reducer* r = trainer.reducer()) {
+      result.allreduce_seconds = r->total_comm_seconds();
+      result.allreduce_exposed_seconds = r->total_wait_seconds();
+    } else {
+      result.allreduce_seconds = result.allreduce_exposed_seconds = o.process_group->stats().busy_seconds;
+    }
+    if (o.verbose) {
+      const double t = std::max(result.train_seconds, 1e-9);
+      const double hidden = result.allreduce_seconds > 0
+                                ? 1.0 - result.allreduce_exposed_seconds / result.allreduce_seconds
+                                : 0.0;
+      out << fmt::format(
+          "distributed: world size {} ({}{}), global batch {} ({} per rank); gradient "
+          "communication {:.1f} s in flight, {:.1f} s not hidden behind backward = {:.1f}% of "
+          "{:.1f} s training ({:.0f}% hidden)\n",
+          world, o.process_group->backend(), o.zero ? ", ZeRO-1" : "", o.batch_size,
+          o.batch_size / world, result.allreduce_seconds, result.allreduce_exposed_seconds,
+          100 * result.allreduce_exposed_seconds / t, t, 100 * hidden);
+    }
+  }
   if (o.write_files) {
     io::save_safetensors(result.model_path, model->state_dict(),
                          {{"framework", "tandem"},

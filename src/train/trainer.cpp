@@ -14,6 +14,7 @@
 
 #include "tandem/autograd.h"
 #include "tandem/compile.h"
+#include "tandem/distributed/zero.h"
 #include "tandem/error.h"
 #include "tandem/generator.h"
 #include "tandem/io.h"
@@ -187,8 +188,19 @@ void Trainer::setup(TrainModule& m, data::DataLoader& train, const std::string& 
   } catch (const Error&) {
     batches_per_epoch_ = -1;  // an IterableDataset: unknown
   }
-  opt_ = m.optimizer(m.model->parameters());
+  reducer_.reset();
+  if (o.process_group && o.zero) {
+    TANDEM_CHECK(!o.compile, "Trainer: zero = true runs its collectives outside the graph; it "
+                 "does not combine with compile = true");
+    opt_ = std::make_unique<distributed::ZeroRedundancyOptimizer>(m.model->parameters(),
+                                                                  o.process_group, m.optimizer);
+  } else {
+    opt_ = m.optimizer(m.model->parameters());
+  }
   TANDEM_CHECK(opt_ != nullptr, "Trainer: the optimizer factory returned null");
+  if (o.process_group && !o.zero)
+    reducer_ = distributed::Reducer::make(m.model->named_parameters(), o.process_group,
+                                          {.bucket_cap_mb = o.bucket_cap_mb});
   sched_.reset();
   if (m.scheduler) {
     int64_t per_epoch = batches_per_epoch_ < 0 ? -1
@@ -249,7 +261,28 @@ void Trainer::setup(TrainModule& m, data::DataLoader& train, const std::string& 
                    [](const auto& a, const auto& b) { return a->order() < b->order(); });
 
   if (!ckpt_path.empty()) restore(ckpt_path);
+  if (o.process_group) {
+    // Every rank starts from rank 0's weights (fresh or resumed).
+    std::vector<Tensor> state = m.model->parameters();
+    for (const Tensor& b : m.model->buffers()) state.push_back(b);
+    distributed::broadcast_tensors(*o.process_group, state);
+  }
 }
+
+namespace {
+// Rank r's rows of a global batch: [r*n/R, (r+1)*n/R).
+data::Batch local_share(const data::Batch& b, const distributed::ProcessGroup& pg) {
+  if (pg.size() == 1 || !b.data.defined() || b.data.dim() == 0) return b;
+  const int64_t n = b.data.size(0), r = pg.rank(), R = pg.size();
+  const int64_t lo = r * n / R, hi = (r + 1) * n / R;
+  TANDEM_CHECK(hi > lo, "Trainer: a batch of {} rows cannot be shared by {} ranks; use a batch "
+               "size of at least the world size", n, R);
+  data::Batch out;
+  out.data = b.data.narrow(0, lo, hi - lo);
+  if (b.target.defined()) out.target = b.target.narrow(0, lo, hi - lo);
+  return out;
+}
+}  // namespace
 
 void Trainer::restore(const std::string& path) {
   io::Checkpoint ck = io::load_checkpoint(path);
@@ -390,9 +423,17 @@ Logs Trainer::run_epoch(data::DataLoader& train) {
   return logs;
 }
 
-Logs Trainer::train_batch(const data::Batch& batch) {
+Logs Trainer::train_batch(const data::Batch& global_batch) {
   const TrainerOptions& o = options_;
   TrainModule& m = *module_;
+  const data::Batch batch = o.process_group ? local_share(global_batch, *o.process_group) : global_batch;
+  if (o.process_group && o.process_group->size() > 1) {
+    // Rank 0's running statistics for everyone, as DistributedDataParallel's forward does.
+    std::vector<Tensor> bufs;
+    for (const Tensor& b : m.model->buffers())
+      if (b.is_floating_point()) bufs.push_back(b);
+    if (!bufs.empty()) distributed::broadcast_tensors(*o.process_group, bufs);
+  }
   const int64_t n = batch.data.defined() && batch.data.dim() > 0 ? batch.data.size(0) : 1;
   StepOutput out;
   if (compiled_step_) {
@@ -422,7 +463,13 @@ Logs Trainer::train_batch(const data::Batch& batch) {
                last_ckpt_.empty() ? "" : fmt::format("; the last good checkpoint is {}", last_ckpt_));
   if (!compiled_step_) {
     Tensor scaled = o.accumulate_grad_batches > 1 ? out.loss / double(o.accumulate_grad_batches) : out.loss;
+    // Micro-batches before the window's last accumulate locally (DDP's no_sync).
+    // (The epoch's last batch always synchronizes: a partial window is stepped too.)
+    const bool sync = pending_window_ + 1 == o.accumulate_grad_batches || batches_per_epoch_ < 0 ||
+                      batch_ + 1 >= batches_per_epoch_;
+    if (reducer_) reducer_->set_sync(sync);
     scaled.backward();
+    if (reducer_) reducer_->set_sync(true);
     if (++pending_window_ == o.accumulate_grad_batches) optimizer_step();
   }
   if (out.output.defined() && !m.metrics.empty()) {

@@ -1,4 +1,5 @@
 // tandem train: train a zoo model (tandem::train::fit) and write its run directory.
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -6,6 +7,9 @@
 #include <tandem/io.h>
 #include <tandem/models.h>
 #include <tandem/train.h>
+#if TANDEM_HAVE_MPI
+#include <tandem/distributed/mpi.h>
+#endif
 
 #include "commands.h"
 
@@ -122,11 +126,47 @@ Run add_train(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--compile", o->compile, "Run the training step in graph mode (tandem::compile)");
   cmd->add_flag("--json", *json, "Print one JSON object with the results as the last line");
-  return [cmd, o, json] {
+  auto dist = std::make_shared<bool>(false);
+  auto comm_timeout = std::make_shared<double>(300.0);
+  cmd->add_flag("--distributed", *dist,
+                "Data-parallel over the ranks of an MPI job (mpirun -np R tandem train ...): each "
+                "rank takes 1/R of every --batch-size batch; rank 0 prints and writes the run");
+  cmd->add_flag("--zero", o->zero, "With --distributed: ZeRO-1, optimizer state sharded over the ranks");
+  cmd->add_option("--bucket-mb", o->bucket_cap_mb,
+                  "With --distributed: gradient bucket size in MB (the first bucket: 1 MB)")
+      ->capture_default_str()->check(number_check(false, false));
+  cmd->add_option("--comm-timeout", *comm_timeout,
+                  "With --distributed: seconds a collective may wait for the other ranks before "
+                  "the run fails naming the missing rank")->capture_default_str();
+  return [cmd, o, json, dist, comm_timeout] {
     if (!o->resume.empty()) resume_with_recipe(*cmd, *o);
     check_flag_combinations(*cmd, *o);
-    train::FitResult r = train::fit(*o);
-    if (*json) std::cout << train::to_json(r, o->model) << std::endl;
+    TANDEM_CHECK(!o->zero || *dist, "train: --zero shards the optimizer over the ranks of a "
+                 "--distributed run; add --distributed (under mpirun)");
+    TANDEM_CHECK(*comm_timeout > 0, "train: --comm-timeout must be positive, got {}", *comm_timeout);
+    if (*dist) {
+#if TANDEM_HAVE_MPI
+      o->process_group = distributed::init_mpi_process_group(
+          {.timeout = std::chrono::milliseconds(static_cast<int64_t>(*comm_timeout * 1000))});
+#else
+      TANDEM_FAIL("train: --distributed needs MPI, and this tandem was built without it "
+                  "(install libopenmpi-dev and openmpi-bin, then reconfigure)");
+#endif
+    }
+    train::FitResult r;
+    try {
+      r = train::fit(*o);
+    } catch (const std::exception& e) {
+      if (!o->process_group || o->process_group->size() == 1) throw;
+      // Say which process failed (the ranks share one terminal), then end the whole job: the
+      // other ranks may be waiting in a collective this rank will never join.
+      std::cerr << fmt::format("error: rank {} of {}: {}", o->process_group->rank(),
+                               o->process_group->size(), e.what())
+                << std::endl;
+      o->process_group->abort(1);
+    }
+    if (*json && (!o->process_group || o->process_group->rank() == 0))
+      std::cout << train::to_json(r, o->model) << std::endl;
     return 0;
   };
 }

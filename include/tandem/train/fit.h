@@ -35,6 +35,10 @@
 #include "tandem/data/dataset.h"
 #include "tandem/nn/module.h"
 
+namespace tandem::distributed {
+class ProcessGroup;
+}
+
 namespace tandem::train {
 
 // Fashion-MNIST's pixel mean and standard deviation (of the [0, 1] training images); inputs
@@ -73,6 +77,12 @@ struct TrainOptions {
   int64_t profile_steps = 0;           // > 0: profile the first N steps -> RUN_DIR/trace.json
   bool compile = false;                // run the training step through tandem::compile (graph
                                        // mode: traced once per batch size, then a Plan)
+  // Data-parallel training (`mpirun -np R tandem train --distributed`): every rank calls fit
+  // with its group; each trains on 1/R of every batch of batch_size (the global batch), and
+  // rank 0 alone prints, logs and writes the run directory. Checkpoints resume on any R.
+  std::shared_ptr<distributed::ProcessGroup> process_group;
+  bool zero = false;                   // ZeRO-1: optimizer state sharded over the ranks
+  double bucket_cap_mb = 25.0;         // gradient bucket size (the first bucket: 1 MB)
 };
 
 struct EpochMetrics {
@@ -93,6 +103,10 @@ struct FitResult {
   int64_t peak_rss_bytes = 0;         // the process's peak resident set size (getrusage)
   int64_t peak_allocated_bytes = 0;   // the most tensor data held at once (memory_stats)
   std::string run_dir, model_path, checkpoint_path, metrics_path;  // empty without files
+  // Distributed runs: the world size, the training time, and how long gradient all-reduces
+  // were in flight and how much of that backward did not hide (rank 0's view).
+  int world_size = 1;
+  double train_seconds = 0, allreduce_seconds = 0, allreduce_exposed_seconds = 0;
 };
 
 // One JSON object (no newline): test_accuracy, test_loss, train_loss, epochs, seconds,

@@ -47,6 +47,16 @@
 // augmentation depend only on (seed, epoch, index), so the run continues with the very
 // batches and random numbers of the uninterrupted one (bit for bit single-threaded).
 //
+// Distributed (TrainerOptions::process_group): the loader yields the global batches, the same
+// on every rank, and rank r trains on rows [r*n/R, (r+1)*n/R) of each, so the global batch
+// and the sample sequence do not depend on the world size: a checkpoint resumes on any
+// number of ranks (same count: bit for bit). The model's parameters and buffers are
+// broadcast from rank 0 after setup and resume, buffers again before every step;
+// gradients are averaged by a distributed::Reducer (buckets all-reduced during backward;
+// accumulation windows use no_sync), or with `zero` reduce-scattered into a
+// ZeroRedundancyOptimizer. Losses and training metrics are each rank's own share; give
+// rank 0 alone the printing, logging and checkpoint callbacks.
+//
 // Ownership: the Trainer holds the model (shared), builds and owns the optimizer and
 // scheduler for the duration of fit() (they stay readable afterwards until the next fit),
 // and shares its callbacks. The loaders are borrowed for the duration of fit().
@@ -61,6 +71,7 @@
 #include <vector>
 
 #include "tandem/data/dataloader.h"
+#include "tandem/distributed/ddp.h"
 #include "tandem/io/checkpoint.h"
 #include "tandem/nn/module.h"
 #include "tandem/optim/lr_scheduler.h"
@@ -128,6 +139,11 @@ struct TrainerOptions {
   int64_t profile_steps = 0;    // > 0 (with log_dir): log_dir/trace.json of the first N steps
   std::map<std::string, std::string> checkpoint_extra;  // stored in every checkpoint
   std::ostream* out = nullptr;  // where callbacks print (default std::cout)
+  // Data-parallel training over this process group (see "Distributed" above). Every rank
+  // runs fit() with the same loader; each takes its share of every global batch.
+  std::shared_ptr<distributed::ProcessGroup> process_group;
+  bool zero = false;            // with process_group: ZeRO-1 (distributed::ZeroRedundancyOptimizer)
+  double bucket_cap_mb = 25.0;  // DistributedDataParallel's gradient buckets
 };
 
 struct TrainResult {
@@ -188,6 +204,8 @@ class Trainer {
   void save_checkpoint(const std::string& path) const;
   // The last checkpoint any callback saved in this fit ("" if none).
   const std::string& last_checkpoint() const { return last_ckpt_; }
+  // The gradient reducer of a distributed fit (null otherwise, and with `zero`).
+  const distributed::Reducer* reducer() const { return reducer_.get(); }
 
  private:
   void setup(TrainModule& module, data::DataLoader& train, const std::string& ckpt_path);
@@ -207,6 +225,7 @@ class Trainer {
   std::unique_ptr<optim::Optimizer> opt_;
   std::unique_ptr<optim::LRScheduler> sched_;
   std::function<std::vector<Tensor>(const std::vector<Tensor>&)> compiled_step_;
+  std::shared_ptr<distributed::Reducer> reducer_;
   int64_t epoch_ = 0, step_ = 0, batch_ = 0, batches_per_epoch_ = -1, start_epoch_ = 0;
   int64_t skip_batches_ = 0, pending_window_ = 0;  // batches to skip; micro-batches not stepped
   std::vector<std::vector<double>> pending_metrics_;  // metric state of a resumed epoch
