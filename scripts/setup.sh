@@ -15,10 +15,11 @@ packages=(
   pybind11-dev python3-dev python3-pytest
   libmicrohttpd-dev rapidjson-dev curl
   libopenmpi-dev openmpi-bin
+  libsqlite3-dev libpq-dev postgresql
 )
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(hyperfine libopenblas0-pthread wrk) ;;
+    --bench) packages+=(hyperfine libopenblas0-pthread wrk python3-pandas python3-psycopg2) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -17,6 +17,7 @@
 #include "tandem/autograd.h"
 #include "tandem/compile.h"
 #include "tandem/data.h"
+#include "tandem/data/sql.h"
 #include "tandem/error.h"
 #include "tandem/generator.h"
 #include "tandem/io.h"
@@ -106,7 +107,7 @@ std::string timestamp() {
 // What must match between a checkpoint and the run resuming it (else the curve differs).
 std::map<std::string, std::string> recipe(const TrainOptions& o, const std::string& model_name) {
   std::map<std::string, std::string> r = {
-      {"model", model_name},         {"data", o.data},
+      {"model", model_name},         {"data", data::redact_url(o.data)},
       {"optimizer", o.optimizer},
       {"batch_size", std::to_string(o.batch_size)},
       {"seed", std::to_string(o.seed)},
@@ -115,6 +116,7 @@ std::map<std::string, std::string> recipe(const TrainOptions& o, const std::stri
   // A schedule spans all epochs: changing their number changes every lr after the resume.
   // Without one, a finished run may be extended.
   if (o.schedule != "none") r["epochs"] = std::to_string(o.epochs);
+  if (data::is_sql_url(o.data)) r["table"] = o.table;
   return r;
 }
 
@@ -175,24 +177,44 @@ std::string to_json(const FitResult& r, const std::string& model_name) {
   return j.dump();
 }
 
-std::shared_ptr<data::Dataset> load_dataset(const std::string& data, bool train, int64_t limit) {
-  std::string dir = data_dir(data);
-  TANDEM_CHECK(fs::is_directory(dir),
-               "data directory '{}' not found; give --data fashion-mnist (Debian's "
-               "dataset-fashion-mnist, installed by scripts/setup.sh) or a directory with "
-               "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
-               "t10k-labels-idx1-ubyte (each optionally .gz)",
-               dir);
-  std::string prefix = train ? "train" : "t10k";
-  std::string images = find_idx(dir, prefix + "-images-idx3-ubyte");
-  std::string labels = find_idx(dir, prefix + "-labels-idx1-ubyte");
-  TANDEM_CHECK(!images.empty() && !labels.empty(),
-               "data directory '{}' has no {}-images-idx3-ubyte[.gz] and "
-               "{}-labels-idx1-ubyte[.gz]: it must hold the IDX files of an MNIST-like dataset",
-               dir, prefix, prefix);
-  auto ds = data::idx_dataset(images, labels);
-  Tensor x = ds->data();
-  Tensor y = ds->targets();
+std::shared_ptr<data::Dataset> load_dataset(const std::string& data, bool train, int64_t limit,
+                                            const std::string& table) {
+  Tensor x, y;
+  std::string images;
+  if (data::is_sql_url(data)) {
+    std::string t = table.empty() ? (train ? "train" : "test") : table;
+    data::SqlOptions so{.query = fmt::format("SELECT image, label FROM {} ORDER BY id", t),
+                        .target = "label",
+                        .columns = {{.name = "image", .kind = data::SqlKind::Bytes,
+                                     .shape = {1, 28, 28}}}};
+    auto ds = data::read_sql(data, so, limit);
+    // Scaled exactly as idx_dataset scales (float(byte) / 255.0f): the same bits as from IDX.
+    const Tensor& raw = ds->data();
+    x = empty(raw.shape(), {DType::Float32});
+    const uint8_t* src = raw.data<uint8_t>();
+    float* dst = x.data<float>();
+    for (int64_t i = 0; i < raw.numel(); ++i) dst[i] = static_cast<float>(src[i]) / 255.0f;
+    y = ds->targets();
+    images = data::redact_url(data) + " table " + t;
+  } else {
+    std::string dir = data_dir(data);
+    TANDEM_CHECK(fs::is_directory(dir),
+                 "data directory '{}' not found; give --data fashion-mnist (Debian's "
+                 "dataset-fashion-mnist, installed by scripts/setup.sh) or a directory with "
+                 "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+                 "t10k-labels-idx1-ubyte (each optionally .gz)",
+                 dir);
+    std::string prefix = train ? "train" : "t10k";
+    images = find_idx(dir, prefix + "-images-idx3-ubyte");
+    std::string labels = find_idx(dir, prefix + "-labels-idx1-ubyte");
+    TANDEM_CHECK(!images.empty() && !labels.empty(),
+                 "data directory '{}' has no {}-images-idx3-ubyte[.gz] and "
+                 "{}-labels-idx1-ubyte[.gz]: it must hold the IDX files of an MNIST-like dataset",
+                 dir, prefix, prefix);
+    auto ds = data::idx_dataset(images, labels);
+    x = ds->data();
+    y = ds->targets();
+  }
   TANDEM_CHECK(x.dim() >= 3 && x.size(-1) == 28 && x.size(-2) == 28,
                "{}: expected 28×28 images, got shape {}", images, x.shape());
   if (limit > 0 && limit < x.size(0)) {
@@ -366,8 +388,8 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   const std::string model_name = model ? model->name() : o.model;
 
   // Data first: a missing directory is the likeliest mistake and should fail fast.
-  auto train_set = load_dataset(o.data, true, o.train_limit);
-  auto test_set = load_dataset(o.data, false, o.test_limit);
+  auto train_set = load_dataset(o.data, true, o.train_limit, o.table);
+  auto test_set = load_dataset(o.data, false, o.test_limit, o.test_table);
 
   manual_seed(o.seed);
   if (!model) model = models::create(o.model);

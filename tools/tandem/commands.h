@@ -35,6 +35,7 @@ Run add_plot(CLI::App& app);  // plot.cpp: scalar curves of runs to a PNG
 Run add_export(CLI::App& app);  // export.cpp: a zoo model to ONNX
 Run add_graph(CLI::App& app);  // graph.cpp: a model's captured graph, the passes, planned memory
 Run add_onnx_test(CLI::App& app); Run add_run(CLI::App& app); Run add_inspect(CLI::App& app);  // ONNX (onnx_test/run/inspect.cpp)
-Run add_serve(CLI::App& app);  // serve.cpp: TF Serving REST + v2 inference protocol model server
+Run add_serve(CLI::App& app);
+Run add_data(CLI::App& app);  // data.cpp: `tandem data import` into SQLite / PostgreSQL  // serve.cpp: TF Serving REST + v2 inference protocol model server
 
 }  // namespace tandem::cli

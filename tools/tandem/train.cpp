@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include <tandem/data/sql.h>
 #include <tandem/io.h>
 #include <tandem/models.h>
 #include <tandem/train.h>
@@ -32,11 +33,14 @@ void resume_with_recipe(const CLI::App& cmd, train::TrainOptions& o) {
     auto it = ck.extra.find(key);
     if (it == ck.extra.end()) return;
     if (cmd.count(flag) > 0) {
-      TANDEM_CHECK(as_text(value) == it->second,
+      // A database URL is recorded without its password.
+      std::string given = as_text(value);
+      if (std::string(key) == "data") given = data::redact_url(given);
+      TANDEM_CHECK(given == it->second,
                    "train: {} {} contradicts the checkpoint {}, made with {} {}; leave {} out "
                    "to continue with the checkpoint's value (a different one would not "
                    "continue the same run)",
-                   flag, as_text(value), o.resume, flag, it->second, flag);
+                   flag, given, o.resume, flag, it->second, flag);
       return;
     }
     try {
@@ -47,6 +51,7 @@ void resume_with_recipe(const CLI::App& cmd, train::TrainOptions& o) {
   };
   field("model", "--model", o.model);
   field("data", "--data", o.data);
+  field("table", "--table", o.table);
   field("optimizer", "--optimizer", o.optimizer);
   field("batch_size", "--batch-size", o.batch_size);
   field("seed", "--seed", o.seed);
@@ -82,7 +87,11 @@ Run add_train(CLI::App& app) {
   cmd->add_option("--model,-m", o->model, "Model to train")
       ->check(CLI::IsMember(models::names()))
       ->capture_default_str();
-  cmd->add_option("--data", o->data, "fashion-mnist, or a directory of IDX files ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz])")
+  cmd->add_option("--data", o->data, "fashion-mnist, a directory of IDX files ({train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]), or a database URL (sqlite:///fmnist.db, postgresql://user@host/db) with tables written by `tandem data import`")
+      ->capture_default_str();
+  cmd->add_option("--table", o->table, "With a database URL: the training table (image, label)")
+      ->capture_default_str();
+  cmd->add_option("--test-table", o->test_table, "With a database URL: the test table")
       ->capture_default_str();
   cmd->add_option("--epochs,-e", o->epochs, "Epochs (the schedule spans them all)")
       ->check(positive())->capture_default_str();

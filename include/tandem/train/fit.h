@@ -48,7 +48,9 @@ inline constexpr double kPixelStd = 0.3530;
 
 struct TrainOptions {
   std::string model = "cnn";           // a models::create name (ignored when fit gets a model)
-  std::string data = "fashion-mnist";  // "fashion-mnist" (Debian's package) or an IDX directory
+  std::string data = "fashion-mnist";  // "fashion-mnist" (Debian's package), an IDX directory,
+                                       // or a database URL (sqlite:///f.db, postgresql://...)
+  std::string table = "train", test_table = "test";  // with a database URL: (image, label) tables
   int64_t epochs = 6;               // the CNN default recipe: 91.5% on Fashion-MNIST (measured)
   int64_t batch_size = 128;
   std::string optimizer = "adam";      // "sgd" | "adam" | "adamw"
@@ -121,8 +123,11 @@ struct EvalResult {
 
 // Loads `data` ("fashion-mnist" or an IDX directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]),
 // normalized with kPixelMean / kPixelStd; `limit` > 0 keeps the first `limit` images.
-// Error naming the directory and the expected files when they are missing.
-std::shared_ptr<data::Dataset> load_dataset(const std::string& data, bool train, int64_t limit = 0);
+// Error naming the directory and the expected files when they are missing. A database URL
+// reads `table` (image bytes [1,28,28] + label, as `tandem data import` writes it) ordered by
+// id, once, into memory: the same tensors, and so the same training, as from the IDX files.
+std::shared_ptr<data::Dataset> load_dataset(const std::string& data, bool train, int64_t limit = 0,
+                                            const std::string& table = "");
 
 // Accuracy and mean cross-entropy of `model` (eval mode, no grad; mode restored) on `ds`.
 EvalResult evaluate(nn::Module& model, const data::Dataset& ds, int64_t batch_size = 500);
