@@ -3,10 +3,12 @@
 //                                                    DataLoader (batch 1024, one worker)
 //   bench_sql train URL                              MLP SGD steps/s from the database (streamed,
 //                                                    one worker) and from in-memory IDX data
-// Each prints one JSON line; each case runs 3 times and reports the median.
+// Each prints one JSON line; each case runs REPS times (environment, default 3) and reports
+// the median.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,11 @@
 
 using namespace tandem;
 using Clock = std::chrono::steady_clock;
+
+int reps() {
+  const char* r = std::getenv("REPS");
+  return r ? std::max(1, std::atoi(r)) : 3;
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -35,7 +42,7 @@ int read_case(int argc, char** argv) {
   o.fetch_rows = 10000;
   std::vector<double> secs;
   int64_t rows = 0, bytes = 0;
-  for (int rep = 0; rep < 3; ++rep) {
+  for (int rep = 0; rep < reps(); ++rep) {
     auto ds = std::make_shared<data::SqlDataset>(url, o);
     data::DataLoader loader(ds, {.batch_size = 1024, .num_workers = 1, .prefetch = 4});
     rows = bytes = 0;
@@ -74,7 +81,7 @@ int train_case(char** argv) {
   const int64_t steps = 300;
   std::vector<double> db, mem;
   auto idx = data::fashion_mnist();
-  for (int rep = 0; rep < 3; ++rep) {
+  for (int rep = 0; rep < reps(); ++rep) {
     data::DataLoader from_idx(idx, {.batch_size = 128});
     mem.push_back(train_steps_per_s(from_idx, steps));
     auto sql = std::make_shared<data::SqlDataset>(

@@ -123,6 +123,8 @@ class Connection {
     conn_ = PQconnectdbParams(keys, values, 1);
     if (conn_ == nullptr) TANDEM_FAIL("{}: cannot connect: out of memory", what_);
     if (PQstatus(conn_) != CONNECTION_OK) fail("cannot connect");
+    // Server notices ("table ... does not exist, skipping") are not for the user's terminal.
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   }
   ~Connection() { PQfinish(conn_); }
   PGconn* get() const { return conn_; }

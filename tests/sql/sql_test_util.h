@@ -53,13 +53,14 @@ class PgServer {
     port_ = free_port();
     as_ = getuid() == 0 ? "runuser -u postgres -- " : "";
     if (getuid() == 0) run("chown postgres " + dir_);
+    // A watchdog stops the cluster if this process dies without running the destructor;
+    // setsid: its own session, so that a timeout killing this process group spares it.
+    run(fmt::format("setsid sh -c 'while kill -0 {} 2>/dev/null; do sleep 1; done; {}{}/pg_ctl "
+                    "-D {}/data -m immediate stop; rm -rf {}' >/dev/null 2>&1 </dev/null &",
+                    getpid(), as_, bin, dir_, dir_));
     run(fmt::format("{}{}/initdb -D {}/data -A trust -U postgres --no-sync >{}/initdb.log 2>&1",
                     as_, bin, dir_, dir_));
     start();
-    // Stops the cluster if this process dies without running the destructor.
-    run(fmt::format("(while kill -0 {} 2>/dev/null; do sleep 1; done; {}{}/pg_ctl -D {}/data "
-                    "-m immediate stop >/dev/null 2>&1; rm -rf {}) >/dev/null 2>&1 &",
-                    getpid(), as_, bin, dir_, dir_));
     url_ = fmt::format("postgresql://postgres@127.0.0.1:{}/postgres", port_);
   }
   ~PgServer() {

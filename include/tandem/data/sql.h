@@ -59,25 +59,25 @@ namespace tandem::data {
 enum class SqlKind { Auto, Integer, Real, Bool, Label, Bytes, Png, Array };
 
 struct SqlColumn {
-  std::string name;
+  std::string name{};
   SqlKind kind = SqlKind::Auto;            // Auto: from the result's column type
-  std::optional<double> fill;              // a NULL becomes this; none: a NULL is an error
-  std::vector<std::string> vocabulary;     // Label: class names by index; empty: built
-  std::vector<int64_t> shape;              // Bytes/Png/Array: per-row shape (empty: [n])
+  std::optional<double> fill{};            // a NULL becomes this; none: a NULL is an error
+  std::vector<std::string> vocabulary{};   // Label: class names by index; empty: built
+  std::vector<int64_t> shape{};            // Bytes/Png/Array: per-row shape (empty: [n])
   DType dtype = DType::UInt8;              // Bytes: element type of the raw bytes (LE)
 };
 
 enum class PostgresRead { CopyBinary, Cursor, CopyText };
 
 struct SqlOptions {
-  std::string query;                  // or...
-  std::string table;                  // ... a table name: SELECT * FROM table
-  std::string target;                 // the target column; empty: no target
-  std::vector<std::string> features;  // feature columns in order; empty: all but the target
-  std::vector<SqlColumn> columns;     // per-column settings (by name) overriding the defaults
+  std::string query{};                // or...
+  std::string table{};                // ... a table name: SELECT * FROM table
+  std::string target{};               // the target column; empty: no target
+  std::vector<std::string> features{};  // feature columns in order; empty: all but the target
+  std::vector<SqlColumn> columns{};     // per-column settings (by name) overriding the defaults
   int64_t shuffle_buffer = 0;         // 0: stream order
   uint64_t seed = 0;
-  std::string key;                    // integer key column: shuffle by key blocks
+  std::string key{};                  // integer key column: shuffle by key blocks
   int64_t key_block = 4096;
   int64_t rank = 0, world_size = 1;
   PostgresRead postgres = PostgresRead::CopyBinary;
