@@ -1,7 +1,7 @@
 // all_reduce bandwidth: tandem's MPI process group vs Open MPI's MPI_Allreduce called
 // directly, same sizes, same job shape (bench/distributed_run.sh runs both under mpirun).
 //   bench_distributed tandem|mpi    -> rank 0 prints one JSON line per size
-// float32 sum, in place; per size: warm-up, then iterations totalling ~256 MB (at least 10),
+// float32 sum, in place; per size: warm-up, then iterations totalling ~32 MB (at least 5),
 // repeated 5 times; the median time per call (the slowest rank's) is reported.
 #include <mpi.h>
 
@@ -23,7 +23,7 @@ template <class Call, class Barrier, class MaxOver>
 void sweep(int rank, const char* impl, Call call, Barrier barrier, MaxOver max_over) {
   for (int64_t bytes = 1024; bytes <= (int64_t{64} << 20); bytes *= 4) {
     const int64_t n = bytes / 4;
-    const int iters = static_cast<int>(std::clamp<int64_t>((int64_t{256} << 20) / bytes, 10, 2000));
+    const int iters = static_cast<int>(std::clamp<int64_t>((int64_t{32} << 20) / bytes, 5, 1000));
     call(n, 3);  // warm-up (and buffer allocation)
     std::vector<double> reps;
     for (int r = 0; r < 5; ++r) {

@@ -66,7 +66,7 @@ def sweep(impl):
 
 
 m, t = sweep("mpi"), sweep("tandem")
-print("\n### all_reduce, float32 sum, 2 ranks (best of 2 rounds, median of 5 repetitions each)\n")
+print("\n### all_reduce, float32 sum, 2 ranks (median of 5 repetitions)\n")
 print("| size | MPI_Allreduce | tandem all_reduce | tandem / MPI bandwidth |")
 print("|---|---|---|---|")
 for b in sorted(m):
