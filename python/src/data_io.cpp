@@ -50,6 +50,14 @@ data::Example to_example(py::handle item, int64_t index) {
   return {sample_tensor(item, index), Tensor()};
 }
 
+// The first Python exception a Python dataset raised inside a DataLoader pass (GIL-protected).
+// The C++ loader reports it as a tandem::Error; the pass re-raises the original exception, as
+// PyTorch's DataLoader does, so `except ValueError` around a loop still works.
+py::object& pending_dataset_error() {
+  static auto* slot = new py::object();  // never destroyed: no GIL at interpreter exit
+  return *slot;
+}
+
 class PyDataset : public data::Dataset {
  public:
   explicit PyDataset(py::object ds) : ds_(std::move(ds)), size_(static_cast<int64_t>(py::len(ds_))) {}
@@ -60,7 +68,12 @@ class PyDataset : public data::Dataset {
   int64_t size() const override { return size_; }
   data::Example get(int64_t index) const override {
     py::gil_scoped_acquire acquire;
-    return to_example(ds_[py::int_(index)], index);
+    try {
+      return to_example(ds_[py::int_(index)], index);
+    } catch (py::error_already_set& e) {
+      if (!pending_dataset_error()) pending_dataset_error() = e.value();
+      throw;
+    }
   }
 
  private:
@@ -85,7 +98,7 @@ struct LoaderIter {
   }
   py::object next() {
     bool done;
-    {
+    try {
       Rel r;
       if (!started) {
         it.emplace(loader->begin());
@@ -94,6 +107,14 @@ struct LoaderIter {
         ++*it;
       }
       done = (*it == loader->end());
+    } catch (const std::exception& e) {
+      py::object original;
+      std::swap(original, pending_dataset_error());
+      if (!original) throw;
+      std::string where = e.what();  // "DataLoader: batch b, sample i: ...", then the traceback
+      if (py::hasattr(original, "add_note")) original.attr("add_note")(where.substr(0, where.find('\n')));
+      PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(original.ptr())), original.ptr());
+      throw py::error_already_set();
     }
     if (done) {
       { Rel r; it.reset(); }

@@ -39,3 +39,16 @@ def test_in_place_on_leaf_requiring_grad_is_refused():
     with tandem.no_grad():
         w.add_(1.0)
     assert w.tolist() == [2.0, 2.0]
+
+
+def test_loads_next_to_pytorch_in_either_order():
+    # One process, one protobuf pool: tandem's TensorBoard messages must not collide with the
+    # .proto files PyTorch's libraries register (a collision aborts the interpreter).
+    import subprocess
+    import sys
+    from conftest import torch_or_skip
+    torch_or_skip()
+    for first, second in (("tandem", "torch"), ("torch", "tandem")):
+        r = subprocess.run([sys.executable, "-c", f"import {first}, {second}; print('ok')"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

@@ -1,5 +1,5 @@
 // --model_config_file and --batching_parameters_file: TF Serving's text-format protobufs,
-// parsed with protobuf's TextFormat against our subset of its messages (proto/serving_config.proto).
+// parsed with protobuf's TextFormat against our subset of its messages (proto/tandem_serving_config.proto).
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
@@ -10,7 +10,7 @@
 #include <tandem/error.h>
 #include <tandem/serve/server.h>
 
-#include "serving_config.pb.h"
+#include "tandem_serving_config.pb.h"
 
 namespace tandem::serve {
 namespace {

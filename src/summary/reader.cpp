@@ -7,12 +7,12 @@
 #include <fstream>
 #include <iterator>
 
-#include "event.pb.h"
-#include "hparams.pb.h"
-#include "summary.pb.h"
+#include "tandem_event.pb.h"
+#include "tandem_hparams.pb.h"
+#include "tandem_summary.pb.h"
 #include "tandem/error.h"
 #include "tandem/summary/crc32c.h"
-#include "tensor.pb.h"
+#include "tandem_tensor.pb.h"
 
 namespace tandem::summary {
 namespace {

@@ -128,8 +128,8 @@ def main():
         subprocess.run([protoc, "-I", args.proto_dir, "--python_out", tmp] + protos,
                        check=True, cwd=args.proto_dir)
         sys.path.insert(0, tmp)
-        import event_pb2
-        import hparams_pb2
+        import tandem_event_pb2 as event_pb2
+        import tandem_hparams_pb2 as hparams_pb2
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
