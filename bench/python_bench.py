@@ -145,7 +145,7 @@ if os.path.exists(args.cpp_bench):
         for b in json.loads(out.stdout)["benchmarks"]:
             if b.get("aggregate_name") == "median":
                 unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
-                cpp[b["run_name"]] = b["real_time"] * unit
+                cpp[b["run_name"].removesuffix("/real_time")] = b["real_time"] * unit
     except (ValueError, KeyError):
         print("(the C++ benchmark's output could not be read)", file=sys.stderr)
 
