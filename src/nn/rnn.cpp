@@ -14,6 +14,8 @@
 
 #include "tandem/autograd.h"
 #include "tandem/nn/init.h"
+#include "tandem/nn/recurrent_export.h"
+#include "tandem/opdef.h"
 #include "tandem/ops.h"
 
 namespace tandem::nn {
@@ -89,7 +91,21 @@ void rnn_direction(const std::vector<Tensor>& xs, const Tensor& w_hh, bool relu_
   }
 }
 
+thread_local bool t_one_op = false;
+
+// Rows of a [G*H, ...] weight (or [G*H] bias) reordered by gate: block `order[k]` goes k-th.
+Tensor reorder_gates(const Tensor& t, const std::vector<int64_t>& order, int64_t H) {
+  if (order.size() == 1) return t;
+  std::vector<Tensor> parts;
+  for (int64_t g : order) parts.push_back(t.slice(0, g * H, (g + 1) * H));
+  return cat(parts, 0);
+}
+
 }  // namespace
+
+RecurrentAsOneOp::RecurrentAsOneOp() : previous_(t_one_op) { t_one_op = true; }
+RecurrentAsOneOp::~RecurrentAsOneOp() { t_one_op = previous_; }
+bool RecurrentAsOneOp::active() { return t_one_op; }
 
 RNNBase::RNNBase(Mode mode, int64_t input_size_, int64_t hidden_size_, RNNOptions opts, Generator* gen)
     : Module(mode_name(mode)), input_size(input_size_), hidden_size(hidden_size_), options(opts), mode_(mode) {
@@ -180,7 +196,41 @@ LSTMOutput RNNBase::run(const Tensor& input, const Tensor& h0, const Tensor& c0)
 
   std::vector<Tensor> h_n, c_n;
   Tensor layer_in = x;
-  for (int64_t layer = 0; layer < options.num_layers; ++layer) {
+  const bool one_op = RecurrentAsOneOp::active() &&
+                      !(options.dropout > 0.0 && is_training() && options.num_layers > 1);
+  if (one_op) {
+    // PyTorch's gate order (LSTM i,f,g,o; GRU r,z,n) to ONNX's (LSTM i,o,f,c; GRU z,r,h).
+    const std::vector<int64_t> order = lstm                ? std::vector<int64_t>{0, 3, 1, 2}
+                                       : mode_ == Mode::GRU ? std::vector<int64_t>{1, 0, 2}
+                                                            : std::vector<int64_t>{0};
+    static const OpDef& rnn_layer = op("rnn_layer");
+    Attrs attrs{{"mode", std::string(name)},
+                {"direction", std::string(D == 2 ? "bidirectional" : "forward")},
+                {"activation", std::string(mode_ == Mode::RNN_RELU ? "Relu" : "Tanh")},
+                {"linear_before_reset", int64_t{mode_ == Mode::GRU ? 1 : 0}}};
+    for (int64_t layer = 0; layer < options.num_layers; ++layer) {
+      std::vector<Tensor> ws, rs, bs;
+      for (int64_t dir = 0; dir < D; ++dir) {
+        const Weights& w = weights_[layer * D + dir];
+        ws.push_back(reorder_gates(w.w_ih, order, H));
+        rs.push_back(reorder_gates(w.w_hh, order, H));
+        if (w.b_ih.defined())
+          bs.push_back(cat({reorder_gates(w.b_ih, order, H), reorder_gates(w.b_hh, order, H)}, 0));
+      }
+      auto states = [&](const Tensor& s) {
+        return s.defined() ? s.slice(0, layer * D, (layer + 1) * D) : Tensor();
+      };
+      std::vector<Tensor> outs =
+          dispatch(rnn_layer,
+                   {layer_in, stack(ws, 0), stack(rs, 0), bs.empty() ? Tensor() : stack(bs, 0),
+                    states(h_init), lstm ? states(c_init) : Tensor()},
+                   attrs);
+      layer_in = outs[0];
+      h_n.push_back(outs[1]);
+      if (lstm) c_n.push_back(outs[2]);
+    }
+  }
+  for (int64_t layer = 0; !one_op && layer < options.num_layers; ++layer) {
     std::vector<Tensor> dir_out;
     for (int64_t dir = 0; dir < D; ++dir) {
       const int64_t idx = layer * D + dir;
@@ -212,10 +262,11 @@ LSTMOutput RNNBase::run(const Tensor& input, const Tensor& h0, const Tensor& c0)
   LSTMOutput r;
   r.output = unbatched ? layer_in.squeeze(1)
                        : options.batch_first ? layer_in.transpose(0, 1).contiguous() : layer_in;
-  r.h_n = stack(h_n, 0);
+  // One-op layers give [D, N, H] per layer, the per-step path [N, H] per layer and direction.
+  r.h_n = one_op ? cat(h_n, 0) : stack(h_n, 0);
   if (unbatched) r.h_n = r.h_n.squeeze(1);
   if (lstm) {
-    r.c_n = stack(c_n, 0);
+    r.c_n = one_op ? cat(c_n, 0) : stack(c_n, 0);
     if (unbatched) r.c_n = r.c_n.squeeze(1);
   }
   return r;

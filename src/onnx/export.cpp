@@ -4,6 +4,8 @@
 // with ONNX's checker and shape inference, and writes it atomically.
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <onnx/checker.h>
@@ -15,6 +17,7 @@
 #include "tandem/error.h"
 #include "tandem/io/atomic_file.h"
 #include "tandem/nn/module.h"
+#include "tandem/nn/recurrent_export.h"
 
 namespace tandem::onnx {
 namespace detail {
@@ -166,7 +169,7 @@ void set_attr(::onnx::NodeProto* n, const std::string& name, const std::string& 
 namespace {
 
 void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const graph::Value* v,
-                    bool dynamic_dim0) {
+                    bool dynamic_dim0, const std::map<int64_t, std::string>& named) {
   vi->set_name(name);
   auto* tt = vi->mutable_type()->mutable_tensor_type();
   tt->set_elem_type(onnx_dtype(v->dtype));
@@ -174,7 +177,10 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
   for (size_t i = 0; i < v->shape.size(); ++i) {
     auto* d = shape->add_dim();
     const graph::Dim& dim = v->shape[i];
-    if ((i == 0 && dynamic_dim0) || !dim.is_static())
+    auto it = named.find(static_cast<int64_t>(i));
+    if (it != named.end())
+      d->set_dim_param(it->second);
+    else if ((i == 0 && dynamic_dim0) || !dim.is_static())
       d->set_dim_param(i == 0 && dynamic_dim0 ? "batch" : dim.symbol);
     else
       d->set_dim_value(dim.value);
@@ -217,6 +223,24 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
   gp->set_name(o.graph_name);
   Ctx c(gp, o, batch);
 
+  // dynamic_axes: every name must be an input or output, every axis within its rank.
+  auto axes_of = [&](const std::string& name, const graph::Value* v) {
+    static const std::map<int64_t, std::string> none;
+    auto it = o.dynamic_axes.find(name);
+    if (it == o.dynamic_axes.end()) return none;
+    std::map<int64_t, std::string> axes;
+    const int64_t rank = static_cast<int64_t>(v->shape.size());
+    for (const auto& [axis, dim_name] : it->second) {
+      TANDEM_CHECK(axis >= -rank && axis < rank && !dim_name.empty(),
+                   "onnx export: dynamic_axes of '{}': axis {} is out of range for its {} dims "
+                   "(or has an empty name)",
+                   name, axis, rank);
+      axes[axis < 0 ? axis + rank : axis] = dim_name;
+    }
+    return axes;
+  };
+  std::set<std::string> io_names;
+
   // Graph inputs.
   const auto& ins = g.inputs();
   TANDEM_CHECK(o.input_names.empty() || o.input_names.size() == ins.size(),
@@ -229,7 +253,8 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
     n = c.fresh(n);
     c.set_name(ins[i], n);
     bool dyn = o.dynamic_batch && !ins[i]->shape.empty();
-    set_value_info(gp->add_input(), n, ins[i], dyn);
+    set_value_info(gp->add_input(), n, ins[i], dyn, axes_of(n, ins[i]));
+    io_names.insert(n);
   }
 
   // Graph outputs: the first time a node's output is a graph output it takes the name
@@ -282,7 +307,14 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
     if (via_identity[i]) c.add("Identity", {c.name(outs[i])}, {out_names[i]});
     bool dyn = o.dynamic_batch && !outs[i]->shape.empty() && outs[i]->shape[0].is_static() &&
                outs[i]->shape[0].value == batch;
-    set_value_info(gp->add_output(), out_names[i], outs[i], dyn);
+    set_value_info(gp->add_output(), out_names[i], outs[i], dyn, axes_of(out_names[i], outs[i]));
+    io_names.insert(out_names[i]);
+  }
+  for (const auto& [name, axes] : o.dynamic_axes) {
+    std::string known;
+    for (const std::string& k : io_names) known += (known.empty() ? "" : ", ") + k;
+    TANDEM_CHECK(io_names.count(name), "onnx export: dynamic_axes names '{}', which is neither an "
+                 "input nor an output (they are: {})", name, known);
   }
   return model;
 }
@@ -339,7 +371,10 @@ void export_model(const std::function<std::vector<Tensor>(const std::vector<Tens
   copts.use_plan = false;
   copts.passes = {};  // export the ops as traced: fused kernels have no ONNX form
   auto compiled = tandem::compile(fn, copts);
-  compiled(example_inputs);
+  {
+    nn::RecurrentAsOneOp one_op;  // LSTM/GRU/RNN as one node per layer (ONNX operators)
+    compiled(example_inputs);
+  }
   export_graph(compiled.graph(), path, options);
 }
 

@@ -71,6 +71,7 @@ void set_attr(::onnx::NodeProto* n, const std::string& name, const std::vector<i
 void set_attr(::onnx::NodeProto* n, const std::string& name, const std::string& v);
 
 using Emitter = void (*)(Ctx& c, const graph::Node& n);
+void emit_rnn_layer(Ctx& c, const graph::Node& n);  // export_rnn.cpp
 const std::map<std::string, Emitter>& emitters();
 
 // "%3 conv2d(f32[1,1,28,28], ...)" for messages.

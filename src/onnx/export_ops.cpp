@@ -752,6 +752,7 @@ const std::map<std::string, Emitter>& emitters() {
       {"topk", emit_topk},
       {"sort", emit_sort},
       {"dropout", emit_dropout},
+      {"rnn_layer", emit_rnn_layer},
   };
   return table;
 }

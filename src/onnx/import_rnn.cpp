@@ -1,5 +1,5 @@
 // ONNX recurrent ops: LSTM, GRU and RNN (forward, reverse, bidirectional; layout 0 and 1), unrolled
-// over time with matmuls. Default activations only (Sigmoid/Tanh); clip unsupported.
+// over time with matmuls. Default activations only (Sigmoid/Tanh; Relu for RNN); clip unsupported.
 #include "importer.h"
 
 namespace tandem::onnx::detail {
@@ -7,15 +7,26 @@ namespace {
 
 using Ts = std::vector<Tensor>;
 
-void check_defaults(const Ctx& c) {
-  if (c.has_attr("activations")) c.unsupported("custom activations");
+// The activations attribute, when given, must list each direction's defaults (`per_dir`);
+// RNN's may be Relu instead of Tanh. Returns whether the RNN uses Relu.
+bool check_defaults(const Ctx& c, const std::vector<std::string>& per_dir) {
   if (c.has_attr("clip")) c.unsupported("clip");
+  const ::onnx::AttributeProto* a = c.attr("activations");
+  if (!a) return false;
+  bool relu = per_dir.size() == 1 && a->strings_size() > 0 && a->strings(0) == "Relu";
+  for (int i = 0; i < a->strings_size(); ++i) {
+    const std::string& want = per_dir[static_cast<size_t>(i) % per_dir.size()];
+    const std::string& got = a->strings(i);
+    if (got != want && !(relu && got == "Relu")) c.unsupported("activation " + got);
+  }
+  return relu;
 }
 
 // x: [seq, batch, input] (layout 0). Returns Y [seq, dirs, batch, hidden], Y_h, (Y_c).
 template <bool IsLstm>
 Ts rnn_(Ctx& c) {
-  check_defaults(c);
+  check_defaults(c, IsLstm ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
+                           : std::vector<std::string>{"Sigmoid", "Tanh"});
   bool batch_first = c.i("layout", 0) != 0;
   Tensor x = batch_first ? c.in(0).transpose(0, 1) : c.in(0);
   const Tensor &W = c.in(1), &R = c.in(2);
@@ -86,9 +97,9 @@ Ts rnn_(Ctx& c) {
 }
 
 
-// Simple RNN: h = tanh(x W^T + h R^T + Wb + Rb) (default activation only).
+// Simple RNN: h = tanh(x W^T + h R^T + Wb + Rb), or relu with activations ["Relu", ...].
 Ts simple_rnn_(Ctx& c) {
-  check_defaults(c);
+  const bool relu_act = check_defaults(c, {"Tanh"});
   bool batch_first = c.i("layout", 0) != 0;
   Tensor x = batch_first ? c.in(0).transpose(0, 1) : c.in(0);
   const Tensor &W = c.in(1), &R = c.in(2);
@@ -105,7 +116,8 @@ Ts simple_rnn_(Ctx& c) {
     std::vector<Tensor> out(T);
     for (int64_t s = 0; s < T; ++s) {
       int64_t t = rev ? T - 1 - s : s;
-      h = tanh(xw[t] + matmul(h, R[d].t()));
+      Tensor pre = xw[t] + matmul(h, R[d].t());
+      h = relu_act ? relu(pre) : tanh(pre);
       out[t] = h;
     }
     ys.push_back(stack(out, 0));

@@ -76,11 +76,21 @@ inline int run_ort(const std::string& dir, std::string& log) {
   return rc;
 }
 
-// Runs ONNX Runtime over the cases; skips the calling test with the reason when it is missing.
+// Whether missing checkers must fail the tests instead of skipping them (CI=true: CI installs
+// them with scripts/setup.sh).
+inline bool ci() {
+  const char* v = std::getenv("CI");
+  return v && std::string(v) == "true";
+}
+
+// Runs ONNX Runtime over the cases; skips the calling test with the reason when it is missing
+// (fails under CI=true).
 #define TANDEM_EXPECT_ORT_PASSES(dir, n)                                                              \
   do {                                                                                              \
     std::string ort_log;                                                                            \
     int ort_rc = ::tandem::onnx::exptest::run_ort(dir, ort_log);                                    \
+    if ((ort_rc == -1 || ort_rc == 2) && ::tandem::onnx::exptest::ci())                             \
+      FAIL() << "ONNX Runtime is required under CI=true (scripts/setup.sh installs it): " << ort_log; \
     if (ort_rc == -1 || ort_rc == 2)                                                                \
       GTEST_SKIP() << "ONNX Runtime check skipped: " << ort_log                                      \
                    << " (install: mkdir -p build/onnxruntime-node && npm install --prefix "          \

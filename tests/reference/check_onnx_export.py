@@ -234,7 +234,62 @@ def run_node(n, ins):
         v, i = torch.topk(x, k, dim=a.get("axis", -1), largest=bool(a.get("largest", 1)),
                           sorted=bool(a.get("sorted", 1)))
         return [v, i]
+    if op in ("LSTM", "GRU", "RNN"):
+        return recurrent(op, ins, a)
     raise NotImplementedError(op)
+
+
+def recurrent(op, ins, a):
+    """ONNX's LSTM / GRU / RNN as the operator spec writes them (layout 0), step by step."""
+    ins = ins + [None] * (8 - len(ins))
+    x, W, R, B, _, h0, c0 = ins[:7]
+    dirs, H = W.shape[0], a["hidden_size"]
+    T, N = x.shape[0], x.shape[1]
+    direction = a.get("direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else direction
+    acts = [s.decode() if isinstance(s, bytes) else s for s in a.get("activations", [])]
+    f_act = {"Tanh": torch.tanh, "Relu": torch.relu, "Sigmoid": torch.sigmoid}
+    ys, hs, cs = [], [], []
+    for d in range(dirs):
+        reverse = direction == "reverse" or (direction == "bidirectional" and d == 1)
+        w, r = W[d], R[d]
+        g = w.shape[0]
+        wb = B[d][:g] if B is not None else torch.zeros(g, dtype=x.dtype)
+        rb = B[d][g:] if B is not None else torch.zeros(g, dtype=x.dtype)
+        h = h0[d] if h0 is not None else torch.zeros(N, H, dtype=x.dtype)
+        c = c0[d] if c0 is not None else torch.zeros(N, H, dtype=x.dtype)
+        out = [None] * T
+        for s in (reversed(range(T)) if reverse else range(T)):
+            xt = x[s] @ w.t() + wb
+            if op == "LSTM":
+                gates = xt + h @ r.t() + rb
+                i, o, f, cc = gates.split(H, dim=1)
+                i, o, f, cc = torch.sigmoid(i), torch.sigmoid(o), torch.sigmoid(f), torch.tanh(cc)
+                c = f * c + i * cc
+                h = o * torch.tanh(c)
+            elif op == "GRU":
+                xz, xr, xh = xt.split(H, dim=1)
+                rz, rr, rh = r.split(H, dim=0)
+                bz, br, bh = rb.split(H)
+                z = torch.sigmoid(xz + h @ rz.t() + bz)
+                rt = torch.sigmoid(xr + h @ rr.t() + br)
+                if a.get("linear_before_reset", 0):
+                    n = torch.tanh(xh + rt * (h @ rh.t() + bh))
+                else:
+                    n = torch.tanh(xh + (rt * h) @ rh.t() + bh)
+                h = (1 - z) * n + z * h
+            else:
+                act = f_act[acts[d] if acts else "Tanh"]
+                h = act(xt + h @ r.t() + rb)
+            out[s] = h
+        ys.append(torch.stack(out, 0))
+        hs.append(h)
+        cs.append(c)
+    Y = torch.stack(ys, 1)  # [T, dirs, N, H]
+    res = [Y, torch.stack(hs, 0)]
+    if op == "LSTM":
+        res.append(torch.stack(cs, 0))
+    return res
 
 
 def evaluate(model, inputs):

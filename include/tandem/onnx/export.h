@@ -22,9 +22,14 @@
 // A graph that computes with the batch size in other ways (a reshape that folds the batch into
 // another dim) exports correctly only for the example batch size.
 //
+// Recurrent layers (nn::LSTM, GRU, RNN: any layers, bidirectional, batch_first, initial
+// states) become ONNX's LSTM / GRU / RNN operators, one node per layer, so with
+// ExportOptions::dynamic_axes the file runs on any sequence length.
+//
 // Supported ops: supported_ops(); anything else is a tandem::Error naming the op.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +54,11 @@ struct ExportOptions {
   std::string doc_string;                 // prepended to "exported by tandem <version>"
   std::string graph_name = "tandem_graph";
   bool check = true;                      // onnx::checker full check + shape inference
+  // Dims left symbolic, by input or output name (PyTorch's dynamic_axes):
+  //   {{"input", {{0, "batch"}, {1, "seq"}}}, {"output", {{0, "batch"}, {1, "seq"}}}}
+  // Recurrent modules, elementwise ops, matmul/linear, convolutions and poolings run on any
+  // size; a reshape or slice along a named dim keeps the example's size in the file.
+  std::map<std::string, std::map<int64_t, std::string>> dynamic_axes;
 };
 
 // Traces module->forward(example_input) (eval mode, no grad) and writes the model to `path`.

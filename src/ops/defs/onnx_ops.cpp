@@ -134,6 +134,8 @@ void int_kernel(const KernelArgs& k) {
 
 }  // namespace
 
+void register_rnn_layer();  // rnn_layer.cpp: one layer of ONNX's LSTM/GRU/RNN
+
 void register_onnx() {
   OpDef d;
   d.name = "onnx_unary";
@@ -152,6 +154,7 @@ void register_onnx() {
   i.non_differentiable = true;
   i.doc = "Exact integer Div/Mod for ONNX import (attr fn: div truncates, mod, fmod); no gradient.";
   register_op(std::move(i));
+  register_rnn_layer();
 }
 
 }  // namespace tandem::defs
