@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "tandem/autograd.h"
+#include "tandem/graph/trace.h"
 #include "tandem/nn/init.h"
 #include "tandem/nn/recurrent_export.h"
 #include "tandem/opdef.h"
@@ -209,22 +210,36 @@ LSTMOutput RNNBase::run(const Tensor& input, const Tensor& h0, const Tensor& c0)
                 {"activation", std::string(mode_ == Mode::RNN_RELU ? "Relu" : "Tanh")},
                 {"linear_before_reset", int64_t{mode_ == Mode::GRU ? 1 : 0}}};
     for (int64_t layer = 0; layer < options.num_layers; ++layer) {
-      std::vector<Tensor> ws, rs, bs;
-      for (int64_t dir = 0; dir < D; ++dir) {
-        const Weights& w = weights_[layer * D + dir];
-        ws.push_back(reorder_gates(w.w_ih, order, H));
-        rs.push_back(reorder_gates(w.w_hh, order, H));
-        if (w.b_ih.defined())
-          bs.push_back(cat({reorder_gates(w.b_ih, order, H), reorder_gates(w.b_hh, order, H)}, 0));
+      // NOTE: the weights in ONNX's layout are computed outside any trace, so an exported
+      // file holds them as initializers (named after the parameters) rather than a dozen
+      // Slice/Concat nodes per layer. Only export uses this path: the copies are snapshots.
+      Tensor W, R, B;
+      {
+        struct Untraced {
+          DispatchInterceptor* saved = set_dispatch_interceptor(nullptr);
+          ~Untraced() { set_dispatch_interceptor(saved); }
+        } untraced;
+        NoGradGuard no_grad;
+        std::vector<Tensor> ws, rs, bs;
+        for (int64_t dir = 0; dir < D; ++dir) {
+          const Weights& w = weights_[layer * D + dir];
+          ws.push_back(reorder_gates(w.w_ih, order, H));
+          rs.push_back(reorder_gates(w.w_hh, order, H));
+          if (w.b_ih.defined())
+            bs.push_back(cat({reorder_gates(w.b_ih, order, H), reorder_gates(w.b_hh, order, H)}, 0));
+        }
+        W = stack(ws, 0), R = stack(rs, 0);
+        if (!bs.empty()) B = stack(bs, 0);
       }
+      const Weights& w0 = weights_[layer * D];
+      graph::trace_name(W, w0.w_ih, "onnx_W");
+      graph::trace_name(R, w0.w_hh, "onnx_R");
+      if (B.defined()) graph::trace_name(B, w0.b_ih, "onnx_B");
       auto states = [&](const Tensor& s) {
         return s.defined() ? s.slice(0, layer * D, (layer + 1) * D) : Tensor();
       };
-      std::vector<Tensor> outs =
-          dispatch(rnn_layer,
-                   {layer_in, stack(ws, 0), stack(rs, 0), bs.empty() ? Tensor() : stack(bs, 0),
-                    states(h_init), lstm ? states(c_init) : Tensor()},
-                   attrs);
+      std::vector<Tensor> outs = dispatch(
+          rnn_layer, {layer_in, W, R, B, states(h_init), lstm ? states(c_init) : Tensor()}, attrs);
       layer_in = outs[0];
       h_n.push_back(outs[1]);
       if (lstm) c_n.push_back(outs[2]);
