@@ -168,22 +168,19 @@ void set_attr(::onnx::NodeProto* n, const std::string& name, const std::string& 
 
 namespace {
 
+// params[i]: the dim_param of dim i, or empty for its static size.
 void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const graph::Value* v,
-                    bool dynamic_dim0, const std::map<int64_t, std::string>& named) {
+                    const std::vector<std::string>& params) {
   vi->set_name(name);
   auto* tt = vi->mutable_type()->mutable_tensor_type();
   tt->set_elem_type(onnx_dtype(v->dtype));
   auto* shape = tt->mutable_shape();
   for (size_t i = 0; i < v->shape.size(); ++i) {
     auto* d = shape->add_dim();
-    const graph::Dim& dim = v->shape[i];
-    auto it = named.find(static_cast<int64_t>(i));
-    if (it != named.end())
-      d->set_dim_param(it->second);
-    else if ((i == 0 && dynamic_dim0) || !dim.is_static())
-      d->set_dim_param(i == 0 && dynamic_dim0 ? "batch" : dim.symbol);
+    if (!params[i].empty())
+      d->set_dim_param(params[i]);
     else
-      d->set_dim_value(dim.value);
+      d->set_dim_value(v->shape[i].value);
   }
 }
 
@@ -252,8 +249,21 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
     TANDEM_CHECK(!c.has_name(ins[i]), "onnx export: input {} is given twice", i);
     n = c.fresh(n);
     c.set_name(ins[i], n);
-    bool dyn = o.dynamic_batch && !ins[i]->shape.empty();
-    set_value_info(gp->add_input(), n, ins[i], dyn, axes_of(n, ins[i]));
+    // Symbols: the dims named in dynamic_axes, dim 0 with dynamic_batch, and dims the traced
+    // graph already has symbolic; the emitters follow them (export_dims.cpp).
+    auto named = axes_of(n, ins[i]);
+    std::vector<std::string> params(ins[i]->shape.size());
+    Ctx::DimSyms syms(params.size(), -1);
+    for (size_t k = 0; k < params.size(); ++k) {
+      auto it = named.find(static_cast<int64_t>(k));
+      params[k] = it != named.end()                  ? it->second
+                  : k == 0 && o.dynamic_batch         ? std::string("batch")
+                  : !ins[i]->shape[k].is_static()     ? ins[i]->shape[k].symbol
+                                                      : std::string();
+      if (!params[k].empty()) syms[k] = c.symbol(params[k]);
+    }
+    c.set_dims(ins[i], syms);
+    set_value_info(gp->add_input(), n, ins[i], params);
     io_names.insert(n);
   }
 
@@ -295,6 +305,7 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
     c.node_prefix = !n->name.empty() ? n->name : fmt::format("{}_{}", n->op->name, n->id);
     try {
       it->second(c, *n);
+      c.propagate(*n);
     } catch (const Error& e) {
       std::string msg = e.what();
       if (msg.rfind("onnx export", 0) == 0) throw;
@@ -307,7 +318,22 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
     if (via_identity[i]) c.add("Identity", {c.name(outs[i])}, {out_names[i]});
     bool dyn = o.dynamic_batch && !outs[i]->shape.empty() && outs[i]->shape[0].is_static() &&
                outs[i]->shape[0].value == batch;
-    set_value_info(gp->add_output(), out_names[i], outs[i], dyn, axes_of(out_names[i], outs[i]));
+    // Named dims, then dims that follow a dynamic input dim (named after it), then the rest.
+    auto named = axes_of(out_names[i], outs[i]);
+    Ctx::DimSyms syms = c.dims(outs[i]);
+    std::vector<std::string> params(outs[i]->shape.size());
+    for (size_t k = 0; k < params.size(); ++k) {
+      auto it = named.find(static_cast<int64_t>(k));
+      if (it != named.end())
+        params[k] = it->second;
+      else if (syms[k] >= 0)
+        params[k] = !c.symbol_name(syms[k]).empty() ? c.symbol_name(syms[k]) : fmt::format("{}_dim{}", out_names[i], k);
+      else if (k == 0 && dyn)
+        params[k] = "batch";
+      else if (!outs[i]->shape[k].is_static())
+        params[k] = outs[i]->shape[k].symbol;
+    }
+    set_value_info(gp->add_output(), out_names[i], outs[i], params);
     io_names.insert(out_names[i]);
   }
   for (const auto& [name, axes] : o.dynamic_axes) {

@@ -52,6 +52,22 @@ class Ctx {
   std::string scalar(double v, DType dtype, const std::string& base);          // 0-dim
   std::string cast(const std::string& x, DType to, const std::string& base);
 
+  // Dynamic dims (ExportOptions::dynamic_axes, dynamic_batch): per value one entry per dim,
+  // -1 for a dim fixed in the file, else a symbol id (one id: one runtime size). Emitters of
+  // ops whose attributes hold sizes (reshape, expand, slice) read them and set their outputs'
+  // (export_dims.cpp); propagate() fills in the rest by probing the op's shape inference.
+  using DimSyms = std::vector<int>;
+  DimSyms dims(const graph::Value* v) const;
+  bool any_dynamic(const graph::Value* v) const;
+  void set_dims(const graph::Value* v, DimSyms d) { dims_[v] = std::move(d); }
+  int symbol(const std::string& name);  // the id of a named symbol (created on first use)
+  int derived_symbol() {  // a size computed from others (no name of its own)
+    symbols_.emplace_back();
+    return static_cast<int>(symbols_.size()) - 1;
+  }
+  const std::string& symbol_name(int id) const { return symbols_.at(static_cast<size_t>(id)); }
+  void propagate(const graph::Node& n);
+
   // Current node being emitted (for node names and error messages).
   const graph::Node* current = nullptr;
   std::string node_prefix;
@@ -61,6 +77,8 @@ class Ctx {
   const ExportOptions& opts_;
   int64_t batch_;
   std::unordered_map<const graph::Value*, std::string> names_;
+  std::unordered_map<const graph::Value*, DimSyms> dims_;
+  std::vector<std::string> symbols_;
   std::set<std::string> used_;
   int node_counter_ = 0;
 };
@@ -72,6 +90,9 @@ void set_attr(::onnx::NodeProto* n, const std::string& name, const std::string& 
 
 using Emitter = void (*)(Ctx& c, const graph::Node& n);
 void emit_rnn_layer(Ctx& c, const graph::Node& n);  // export_rnn.cpp
+void emit_reshape(Ctx& c, const graph::Node& n);    // export_dims.cpp
+void emit_expand(Ctx& c, const graph::Node& n);
+void emit_slice(Ctx& c, const graph::Node& n);
 const std::map<std::string, Emitter>& emitters();
 
 // "%3 conv2d(f32[1,1,28,28], ...)" for messages.

@@ -1,6 +1,7 @@
 // ONNX export: one emitter per tandem op (the table at the bottom). Each emitter reads the
 // node's attributes and writes ONNX nodes through the Ctx; decompositions are used where the
 // opset has no single operator (GELU before opset 20, LayerNormalization before 17, SiLU).
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -285,6 +286,11 @@ void emit_adaptive_avg_pool2d(Ctx& c, const Node& n) {
     return;
   }
   Shape s = static_shape_of(x, "adaptive_avg_pool2d input");
+  Ctx::DimSyms xd = c.dims(x);
+  TANDEM_CHECK(xd[xd.size() - 1] < 0 && xd[xd.size() - 2] < 0,
+               "onnx export: adaptive_avg_pool2d to {} over a dynamic image size has no ONNX form "
+               "(only output size 1, GlobalAveragePool); leave the image size static",
+               graph::shape_str(n.outputs.at(0)->shape));
   int64_t H = s[s.size() - 2], W = s[s.size() - 1];
   int64_t oh = os[0], ow = os.size() > 1 ? os[1] : os[0];
   TANDEM_CHECK(H % oh == 0 && W % ow == 0,
@@ -380,7 +386,7 @@ void emit_group_norm(Ctx& c, const Node& n) {
   size_t r = xv->shape.size();
   TANDEM_CHECK(r >= 2 && xv->shape[1].is_static(), "onnx export: group_norm needs [N, C, ...] with a static C");
   int64_t C = xv->shape[1].value;
-  bool dyn0 = c.dynamic() && xv->shape[0].is_static() && xv->shape[0].value == c.batch();
+  bool dyn0 = c.dims(xv).at(0) >= 0;
   TANDEM_CHECK(dyn0 || xv->shape[0].is_static(), "onnx export: group_norm needs a static batch dim");
   int64_t N = dyn0 ? 0 : xv->shape[0].value;
   std::string x = c.input_as(n, 0, t), g = c.tmp(n, "grouped"), mean = c.tmp(n, "mean"), d = c.tmp(n, "centered"),
@@ -527,6 +533,18 @@ void emit_var(Ctx& c, const Node& n) {
   c.add("Mul", {d, d}, {sq});
   set_attr(c.add("ReduceSum", {sq, c.ints(dims, c.base(n, "axes"))}, {ss}), "keepdims", int64_t{keep ? 1 : 0});
   std::string dn = c.scalar(denom, t, c.base(n, "denominator"));
+  Ctx::DimSyms xd = c.dims(n.inputs.at(0));
+  if (std::any_of(dims.begin(), dims.end(), [&](int64_t d) { return xd.at(static_cast<size_t>(d < 0 ? d + r : d)) >= 0; })) {
+    // A dynamic reduced dim: the count from the runtime shape.
+    std::string shape = c.tmp(n, "shape"), sizes = c.tmp(n, "sizes"), cnt = c.tmp(n, "count"),
+                cntf = c.tmp(n, "count_f");
+    c.add("Shape", {x}, {shape});
+    set_attr(c.add("Gather", {shape, c.ints(dims, c.base(n, "dims"))}, {sizes}), "axis", int64_t{0});
+    set_attr(c.add("ReduceProd", {sizes}, {cnt}), "keepdims", int64_t{0});
+    set_attr(c.add("Cast", {cnt}, {cntf}), "to", static_cast<int64_t>(onnx_dtype(t)));
+    dn = c.tmp(n, "denominator");
+    c.add("Sub", {cntf, c.scalar(static_cast<double>(n.attrs.get_or<int64_t>("correction", 1)), t, c.base(n, "correction"))}, {dn});
+  }
   if (!kStd) {
     c.add("Div", {ss, dn}, {c.output(n)});
     return;
@@ -545,50 +563,12 @@ void emit_cumsum(Ctx& c, const Node& n) {
 
 // ---- shapes
 
-// Target shape of a reshape/expand from the output's static shape; in dynamic mode a dim 0
-// that stays the batch is written as "copy" (0) for Reshape or 1 (broadcast) for Expand.
-IntVec target_shape(Ctx& c, const Node& n, int64_t batch_code) {
-  const Value* x = n.inputs.at(0);
-  const Value* y = n.outputs.at(0);
-  IntVec s;
-  for (size_t i = 0; i < y->shape.size(); ++i) {
-    const graph::Dim& d = y->shape[i];
-    TANDEM_CHECK(d.is_static(), "onnx export: {} has a symbolic output dim; trace with static shapes",
-                 n.op->name);
-    s.push_back(d.value);
-  }
-  if (c.dynamic() && !s.empty() && !x->shape.empty() && x->shape[0].is_static() &&
-      x->shape[0].value == c.batch() && s[0] == c.batch())
-    s[0] = batch_code;
-  return s;
-}
-
-void emit_reshape(Ctx& c, const Node& n) {
-  IntVec s = target_shape(c, n, 0);
-  c.add("Reshape", {c.input(n, 0), c.ints(s, c.base(n, "shape"))}, {c.output(n)});
-}
-
-void emit_expand(Ctx& c, const Node& n) {
-  IntVec s = target_shape(c, n, 1);
-  c.add("Expand", {c.input(n, 0), c.ints(s, c.base(n, "shape"))}, {c.output(n)});
-}
-
 void emit_permute(Ctx& c, const Node& n) {
   IntVec dims = n.attrs.get<IntVec>("dims");
   int64_t r = static_cast<int64_t>(dims.size());
   for (auto& d : dims)
     if (d < 0) d += r;
   set_attr(c.add("Transpose", {c.input(n, 0)}, {c.output(n)}), "perm", dims);
-}
-
-void emit_slice(Ctx& c, const Node& n) {
-  int64_t dim = n.attrs.get<int64_t>("dim");
-  int64_t start = n.attrs.get_or<int64_t>("start", 0), end = n.attrs.get<int64_t>("end");
-  int64_t step = n.attrs.get_or<int64_t>("step", 1);
-  c.add("Slice",
-        {c.input(n, 0), c.ints({start}, c.base(n, "starts")), c.ints({end}, c.base(n, "ends")),
-         c.ints({dim}, c.base(n, "axes")), c.ints({step}, c.base(n, "steps"))},
-        {c.output(n)});
 }
 
 void emit_cat(Ctx& c, const Node& n) {
@@ -656,8 +636,15 @@ void emit_sort(Ctx& c, const Node& n) {
   int64_t dim = n.attrs.get_or<int64_t>("dim", -1);
   Shape s = static_shape_of(n.inputs.at(0), "sort input");
   int64_t r = static_cast<int64_t>(s.size());
-  int64_t k = s.at(dim < 0 ? dim + r : dim);
-  auto* p = c.add("TopK", {c.input(n, 0), c.ints({k}, c.base(n, "k"))}, {c.output(n, 0), c.output(n, 1)});
+  const size_t axis = static_cast<size_t>(dim < 0 ? dim + r : dim);
+  std::string k = c.ints({s.at(axis)}, c.base(n, "k"));
+  if (c.dims(n.inputs.at(0)).at(axis) >= 0) {  // a dynamic dim: k is its runtime size
+    std::string shape = c.tmp(n, "shape");
+    c.add("Shape", {c.input(n, 0)}, {shape});
+    k = c.tmp(n, "k");
+    set_attr(c.add("Gather", {shape, c.ints({static_cast<int64_t>(axis)}, c.base(n, "axis"))}, {k}), "axis", int64_t{0});
+  }
+  auto* p = c.add("TopK", {c.input(n, 0), k}, {c.output(n, 0), c.output(n, 1)});
   set_attr(p, "axis", dim);
   set_attr(p, "largest", int64_t{n.attrs.get_or<bool>("descending", false) ? 1 : 0});
   set_attr(p, "sorted", int64_t{1});

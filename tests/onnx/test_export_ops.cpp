@@ -87,7 +87,7 @@ const std::string& ops_dir() {
       auto [sv, si] = sort(x, -1, true);
       return V{x.reshape({6, 4}), x.flatten(1), x.permute({2, 0, 1}), x.transpose(0, 1),
                x.unsqueeze(1), x.slice(0, 0, 1).squeeze(0), x.narrow(2, 1, 2), x.slice(2, 0, 4, 2),
-               x.select(1, 2), x.slice(0, 0, 1).expand({4, 3, 4}), cat({x, x * 2.0}, 1),
+               x.select(1, 2), x.select(2, -1), unbind(x, 1)[2], x.slice(0, 0, 1).expand({4, 3, 4}), cat({x, x * 2.0}, 1),
                index_select(x, 1, idx), gather(x.select(2, 0), 1, gidx), embedding(emb, in[1]),
                pad(x, {1, 2}), pad(x, {1, 1, 2, 0}, "constant", 0.5), pad(x, {2, 1}, "reflect"),
                pad(x, {1, 1, 1, 1}, "replicate"), tv, ti, sv, si, x.clone(),
@@ -104,7 +104,7 @@ const std::string& ops_dir() {
     write_case(d, "sequential_dynamic", exptest::module_fn(seq), {randn({4, 2, 6, 6})},
                {.dynamic_batch = true}, {seq}, {randn({5, 2, 6, 6})});
     // Sequence models: a transformer encoder layer (attention, gelu, layer norm; batch first,
-    // traced at batch 2 and run at 3) and a 2-layer bidirectional LSTM and a GRU (unrolled).
+    // traced at batch 2 and run at 3) and a 2-layer bidirectional LSTM and a GRU (ONNX LSTM/GRU nodes).
     auto enc = std::make_shared<nn::TransformerEncoderLayer>(
         8, 2, nn::TransformerEncoderLayerOptions{.dim_feedforward = 16, .activation = "gelu", .batch_first = true});
     write_case(d, "transformer_dynamic", exptest::module_fn(enc), {randn({2, 5, 8})}, {.dynamic_batch = true},

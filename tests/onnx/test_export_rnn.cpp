@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "tandem/nn/layers.h"
+#include "tandem/nn/recurrent_export.h"
 #include "tandem/nn/rnn.h"
 #include "test_export_util.h"
 
@@ -13,6 +14,7 @@ namespace tandem::onnx {
 namespace {
 
 using exptest::Fn;
+using V = std::vector<Tensor>;
 
 struct RnnCase {
   std::string name;
@@ -176,10 +178,31 @@ TEST(OnnxExportRnn, DynamicAxesMustNameInputsOrOutputs) {
                                     {"axis 3", "out of range"}));
 }
 
-TEST(OnnxExportRnn, EagerAndTrainingStillUseThePerStepPath) {
-  // Outside export the modules keep their differentiable per-step ops.
-  auto lstm = std::make_shared<nn::LSTM>(2, 3);
-  Tensor x = randn({4, 1, 2});
+TEST(OnnxExportRnn, OneOpLayersMatchThePerStepPathAndTrainingKeepsIt) {
+  // Under RecurrentAsOneOp (what export_model traces with) each layer runs as one "rnn_layer"
+  // op in ONNX's gate orders and layouts; its outputs equal the per-step path's, which the
+  // modules keep outside it (differentiable).
+  manual_seed(3);
+  auto lstm = std::make_shared<nn::LSTM>(3, 4, nn::RNNOptions{.num_layers = 2, .bidirectional = true});
+  auto gru = std::make_shared<nn::GRU>(3, 4, nn::RNNOptions{.num_layers = 2, .batch_first = true,
+                                                            .bidirectional = true});
+  auto relu = std::make_shared<nn::RNN>(3, 4, nn::RNNOptions{.bidirectional = true}, "relu");
+  Tensor x = randn({5, 2, 3}), h0 = randn({4, 2, 4}), c0 = randn({4, 2, 4});
+  auto run_all = [&] {
+    NoGradGuard ng;
+    auto l = lstm->forward(x, h0, c0);
+    auto g = gru->forward(x.transpose(0, 1).contiguous(), Tensor());
+    auto r = relu->forward(x, h0.slice(0, 0, 2).contiguous());
+    return V{l.output, l.h_n, l.c_n, g.output, g.h_n, r.output, r.h_n};
+  };
+  V per_step = run_all();
+  V one_op;
+  {
+    nn::RecurrentAsOneOp scope;
+    one_op = run_all();
+  }
+  ASSERT_EQ(per_step.size(), one_op.size());
+  for (size_t i = 0; i < per_step.size(); ++i) EXPECT_TRUE(testing::all_close(one_op[i], per_step[i], 1e-5, 1e-4)) << i;
   Tensor y = lstm->forward(x);
   y.sum().backward();
   for (const auto& [name, p] : lstm->named_parameters()) EXPECT_TRUE(p.grad().defined()) << name;

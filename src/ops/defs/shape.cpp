@@ -311,7 +311,12 @@ Tensor Tensor::slice(int64_t dim_, std::optional<int64_t> start, std::optional<i
   int64_t s = clampi(start.value_or(0)), e = clampi(end.value_or(n));
   if (e < s) e = s;
   static const OpDef& op_ = op("slice");
-  return dispatch1(op_, {*this}, {{"dim", d}, {"start", s}, {"end", e}, {"step", step}});
+  Attrs a{{"dim", d}, {"start", s}, {"end", e}, {"step", step}};
+  // Counted from the end (x[:, -1]): recorded so that an ONNX export along a dynamic dim keeps
+  // the index relative to the runtime size. The kernels read only the normalized values.
+  if (start && *start < 0) a.set("start_from_end", true);
+  if (end && *end < 0) a.set("end_from_end", true);
+  return dispatch1(op_, {*this}, a);
 }
 
 Tensor Tensor::narrow(int64_t dim_, int64_t start, int64_t length) const {
@@ -331,7 +336,8 @@ Tensor Tensor::select(int64_t dim_, int64_t index) const {
   TANDEM_CHECK(index >= -n && index < n,
                "select: index {} is out of range for dimension {} of size {} (shape {})", index, d,
                n, shape_str(shape()));
-  if (index < 0) index += n;
+  // A negative index stays negative (slice records it as counted from the end).
+  if (index < 0) return slice(d, index, index == -1 ? std::nullopt : std::optional<int64_t>(index + 1)).squeeze(d);
   return slice(d, index, index + 1).squeeze(d);
 }
 
