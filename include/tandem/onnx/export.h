@@ -17,10 +17,14 @@
 // checked with onnx::checker::check_model (full check) and ONNX shape inference before it is
 // written (ExportOptions::check).
 //
-// Dynamic batch: dim 0 of every input and of every output whose dim 0 equals the example
-// batch size becomes dim_param "batch"; reshapes that keep dim 0 copy it (shape entry 0).
-// A graph that computes with the batch size in other ways (a reshape that folds the batch into
-// another dim) exports correctly only for the example batch size.
+// Dynamic dims: dynamic_batch makes dim 0 of every input "batch"; dynamic_axes names any
+// dims. The exporter follows them through the graph, so reshapes (view, flatten, unsqueeze)
+// copy or infer the dims that vary, slices to the end or counted from the end (x[:, -1]) stay
+// relative, and sort / var / std use the runtime size. Output dims that follow an input's are
+// named after it. NOTE: what a trace cannot tell stays the example's size: a dim that varies
+// split into several (view(B, T, -1) of a [B*T, F] tensor varies in its first piece only),
+// an expand of a size-1 dim to a dynamic size, and adaptive pooling to more than 1x1 over a
+// dynamic image size (an Error).
 //
 // Recurrent layers (nn::LSTM, GRU, RNN: any layers, bidirectional, batch_first, initial
 // states) become ONNX's LSTM / GRU / RNN operators, one node per layer, so with
@@ -56,8 +60,7 @@ struct ExportOptions {
   bool check = true;                      // onnx::checker full check + shape inference
   // Dims left symbolic, by input or output name (PyTorch's dynamic_axes):
   //   {{"input", {{0, "batch"}, {1, "seq"}}}, {"output", {{0, "batch"}, {1, "seq"}}}}
-  // Recurrent modules, elementwise ops, matmul/linear, convolutions and poolings run on any
-  // size; a reshape or slice along a named dim keeps the example's size in the file.
+  // Each named dim is a dim_param in the file (see "Dynamic dims" above).
   std::map<std::string, std::map<int64_t, std::string>> dynamic_axes;
 };
 
