@@ -12,21 +12,18 @@
 #include <string>
 #include <vector>
 
-#include "../train/train_test_util.h"
-
-#ifndef TANDEM_CLI_PATH
-#error "TANDEM_CLI_PATH (the tandem executable) is set by tools/CMakeLists.txt"
-#endif
+#include "cli_test_util.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using tandem::testing::fresh_temp_dir;
 
+namespace cli = tandem::testing::cli;
+using cli::slurp;
+
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
+struct Result : cli::CliResult {
   std::vector<std::string> lines() const {
     std::vector<std::string> v;
     std::istringstream is(out);
@@ -34,13 +31,6 @@ struct Result {
     return v;
   }
 };
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class Cli : public ::testing::Test {
  protected:
@@ -51,13 +41,8 @@ class Cli : public ::testing::Test {
   }
   // Runs `tandem ARGS` with stdout and stderr captured (stdout is not a terminal here).
   static Result tandem_cmd(const std::string& args) {
-    std::string out = root_ + "/stdout", err = root_ + "/stderr";
-    std::string cmd = std::string("'") + TANDEM_CLI_PATH + "' " + args + " >'" + out + "' 2>'" + err + "'";
-    int status = std::system(cmd.c_str());
     Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
+    static_cast<cli::CliResult&>(r) = cli::run_tandem(root_, args);
     return r;
   }
   static std::string train_args(const std::string& run) {

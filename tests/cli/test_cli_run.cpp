@@ -17,21 +17,18 @@
 #include <tandem/onnx.h>
 #include <tandem/summary.h>
 
-#include "../train/train_test_util.h"
-
-#ifndef TANDEM_CLI_PATH
-#error "TANDEM_CLI_PATH (the tandem executable) is set by tools/CMakeLists.txt"
-#endif
+#include "cli_test_util.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace tandem;
 
+namespace cli = tandem::testing::cli;
+using cli::slurp;
+
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
+struct Result : cli::CliResult {
   std::string last_line() const {
     std::istringstream is(out);
     std::string l, last;
@@ -40,13 +37,6 @@ struct Result {
     return last;
   }
 };
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class CliUse : public ::testing::Test {
  protected:
@@ -57,13 +47,8 @@ class CliUse : public ::testing::Test {
   }
   // `tandem ARGS` with stdout and stderr captured: stdout is a file, not a terminal.
   static Result tandem_cmd(const std::string& args) {
-    std::string out = root_ + "/stdout", err = root_ + "/stderr";
-    std::string cmd = std::string("'") + TANDEM_CLI_PATH + "' " + args + " >'" + out + "' 2>'" + err + "'";
-    int status = std::system(cmd.c_str());
     Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
+    static_cast<cli::CliResult&>(r) = cli::run_tandem(root_, args);
     return r;
   }
   static std::string q(const std::string& path) { return "'" + path + "'"; }
