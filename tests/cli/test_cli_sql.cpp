@@ -44,7 +44,7 @@ TEST(CliSql, ImportAndTrainFromSqliteEqualsIdx) {
 TEST(CliSql, ImportAndTrainFromPostgresEqualsIdx) {
   if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist"))
     GTEST_SKIP() << "dataset-fashion-mnist missing";
-  PgServer server;
+  PgServer& server = pg_server();  // the program's one cluster
   if (server.url().empty()) GTEST_SKIP() << "PostgreSQL (initdb) is not installed";
   TempDir dir;
   expect_same_run_as_idx(dir.path(), server.url());

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <set>
 
-#include "../dataio/temp_dir.h"
 #include "sql_test_util.h"
 #include "tandem/data.h"
 #include "tandem/data/sql.h"
@@ -16,11 +15,6 @@ namespace {
 
 using testing::sql_exec;
 
-testing::PgServer& pg_server() {
-  static testing::PgServer server;  // one cluster per test program, stopped at exit
-  return server;
-}
-
 std::vector<Example> read_all(SqlDataset& ds) {
   std::vector<Example> out;
   ds.reset();
@@ -30,16 +24,11 @@ std::vector<Example> read_all(SqlDataset& ds) {
 
 std::vector<float> row(const Example& e) { return e.data.to_vector<float>(); }
 
-class SqlBackend : public ::testing::TestWithParam<std::string> {
+class SqlBackend : public testing::SqlBackendTest {
  protected:
   void SetUp() override {
-    if (GetParam() == "sqlite") {
-      url_ = "sqlite:///" + dir_.path() + "/t.db";
-    } else {
-      if (pg_server().url().empty()) GTEST_SKIP() << "PostgreSQL (initdb) is not installed";
-      url_ = pg_server().url();
-      sql_exec(url_, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-    }
+    SqlBackendTest::SetUp();
+    if (IsSkipped()) return;
     // items: id, x real, n integer, flag boolean, price numeric, kind text (100 rows).
     std::string real = pg() ? "DOUBLE PRECISION" : "REAL";
     sql_exec(url_, fmt::format("CREATE TABLE items (id INTEGER PRIMARY KEY, x {}, n INTEGER, "
@@ -49,23 +38,12 @@ class SqlBackend : public ::testing::TestWithParam<std::string> {
                    "3 WHEN 0 THEN 'cat' WHEN 1 THEN 'ant' ELSE 'bee' END FROM (" +
                        series(100) + ") AS s");
   }
-  bool pg() const { return GetParam() == "postgres"; }
-  // The integers 0..n-1 as a column i.
-  std::string series(int64_t n) const {
-    return pg() ? fmt::format("SELECT i FROM generate_series(0, {}) AS g(i)", n - 1)
-                : fmt::format("WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g "
-                              "WHERE i < {}) SELECT i FROM g",
-                              n - 1);
-  }
   std::string blob(const std::string& bytes) const {
     std::string hex;
     for (unsigned char c : bytes) hex += fmt::format("{:02x}", c);
     return pg() ? "'\\x" + hex + "'::bytea" : "X'" + hex + "'";
   }
   std::string blob_type() const { return pg() ? "BYTEA" : "BLOB"; }
-
-  testing::TempDir dir_;
-  std::string url_;
 };
 
 SqlOptions items(std::vector<std::string> features = {"x", "n", "flag", "price"}) {
@@ -281,8 +259,7 @@ TEST_P(SqlBackend, ReadSqlGivesTheStreamAsTwoTensors) {
   EXPECT_EQ(read_sql(url_, items(), 10)->size(), 10);
 }
 
-INSTANTIATE_TEST_SUITE_P(Db, SqlBackend, ::testing::Values("sqlite", "postgres"),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_SQL_BACKENDS(SqlBackend);
 
 }  // namespace
 }  // namespace tandem::data

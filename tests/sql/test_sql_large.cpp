@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
-#include "../dataio/temp_dir.h"
 #include "sql_test_util.h"
 #include "tandem/data.h"
 #include "tandem/data/sql.h"
@@ -15,32 +14,13 @@
 namespace tandem::data {
 namespace {
 
-testing::PgServer& pg_server() {
-  static testing::PgServer server;
-  return server;
-}
-
 int64_t peak_rss_bytes() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<int64_t>(u.ru_maxrss) * 1024;
 }
 
-class SqlScale : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (GetParam() == "sqlite") {
-      url_ = "sqlite:///" + dir_.path() + "/t.db";
-    } else {
-      if (pg_server().url().empty()) GTEST_SKIP() << "PostgreSQL (initdb) is not installed";
-      url_ = pg_server().url();
-      testing::sql_exec(url_, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-    }
-  }
-  bool pg() const { return GetParam() == "postgres"; }
-  testing::TempDir dir_;
-  std::string url_;
-};
+using SqlScale = testing::SqlBackendTest;
 
 TEST_P(SqlScale, MillionRowsStreamWithBoundedMemoryAndExactSums) {
   const int64_t n = 1000000;
@@ -51,11 +31,7 @@ TEST_P(SqlScale, MillionRowsStreamWithBoundedMemoryAndExactSums) {
     defs += fmt::format(", f{} REAL", k);
   }
   testing::sql_exec(url_, "CREATE TABLE big (id INTEGER" + defs + ", label INTEGER)");
-  std::string series = pg() ? fmt::format("SELECT i FROM generate_series(0, {}) AS g(i)", n - 1)
-                            : fmt::format("WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i "
-                                          "+ 1 FROM g WHERE i < {}) SELECT i FROM g",
-                                          n - 1);
-  testing::sql_exec(url_, "INSERT INTO big SELECT i" + cols + ", i % 10 FROM (" + series +
+  testing::sql_exec(url_, "INSERT INTO big SELECT i" + cols + ", i % 10 FROM (" + series(n) +
                               ") AS s");
   // The database's own sums (one scan; concatenated as text, split here).
   std::string sum_list;
@@ -148,8 +124,7 @@ TEST_P(SqlScale, MlpTrainsStepForStepLikeFromIdxFiles) {
   EXPECT_EQ(x1->targets().to_vector<int64_t>(), x2->targets().to_vector<int64_t>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Db, SqlScale, ::testing::Values("sqlite", "postgres"),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_SQL_BACKENDS(SqlScale);
 
 }  // namespace
 }  // namespace tandem::data

@@ -12,19 +12,11 @@
 namespace tandem::data {
 namespace {
 
-testing::PgServer& pg_server() {
-  static testing::PgServer server;
-  return server;
-}
+using testing::pg_server;
 
-class Postgres : public ::testing::Test {
+class Postgres : public testing::SqlTest {
  protected:
-  void SetUp() override {
-    if (pg_server().url().empty()) GTEST_SKIP() << "PostgreSQL (initdb) is not installed";
-    url_ = pg_server().url();
-    testing::sql_exec(url_, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-  }
-  std::string url_;
+  void SetUp() override { use("postgres"); }
 };
 
 std::vector<std::vector<float>> rows_of(SqlDataset& ds) {
