@@ -419,6 +419,10 @@ Logs Trainer::run_epoch(data::DataLoader& train) {
   }
   note(logs);
   epoch_done_ = true;  // from here a checkpoint resumes at the next epoch
+  // ZeRO-1: the shards gathered on rank 0, whose callbacks may checkpoint now (a collective,
+  // so every rank takes part whether or not it saves).
+  if (auto* z = dynamic_cast<distributed::ZeroRedundancyOptimizer*>(opt_.get()))
+    z->consolidate_state_dict(0);
   each_callback("on_epoch_end", [&](Callback& c) { c.on_epoch_end(*this, logs); });
   return logs;
 }

@@ -30,9 +30,13 @@ set_tests_properties(Distributed.StalledRankIsNamed PROPERTIES LABELS other TIME
 add_test(NAME Distributed.TrainResumeAcrossWorldSizes
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/distributed/run_resume.sh ${MPIEXEC_EXECUTABLE}
                    $<TARGET_FILE:tandem_cli>)
+add_test(NAME Distributed.TrainZeroResumeAcrossWorldSizes
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/distributed/run_resume.sh ${MPIEXEC_EXECUTABLE}
+                   $<TARGET_FILE:tandem_cli> --zero)
 add_test(NAME Distributed.TrainRankKilledMidEpoch
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/distributed/run_kill.sh ${MPIEXEC_EXECUTABLE}
                    $<TARGET_FILE:tandem_cli>)
-set_tests_properties(Distributed.TrainResumeAcrossWorldSizes Distributed.TrainRankKilledMidEpoch
+set_tests_properties(Distributed.TrainResumeAcrossWorldSizes Distributed.TrainZeroResumeAcrossWorldSizes
+                     Distributed.TrainRankKilledMidEpoch
                        PROPERTIES LABELS other TIMEOUT 240 PROCESSORS 2 ENVIRONMENT "${TANDEM_MPI_ENV}")
 add_dependencies(test_distributed tandem_cli)

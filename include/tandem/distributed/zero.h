@@ -18,10 +18,18 @@
 // a zero gradient. The learning rate is read from this optimizer's groups on every step
 // (schedulers work). float32 parameters only.
 //
+// Checkpoints do not depend on the world size: consolidate_state_dict() (a collective, on
+// every rank) all-gathers the shards, and state_dict() on the target rank then returns the
+// state in the inner optimizer's own format over the original parameters ("state.<i>.<name>"
+// shaped like parameter i, param_groups over every parameter), exactly what that optimizer
+// would save without ZeRO. load_state_dict() takes that format (from any world size, or from
+// a run without ZeRO) and keeps this rank's slice; it needs no communication.
+//
 // Ownership: holds the parameters (shared handles), the group and the inner optimizer.
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "tandem/distributed/process_group.h"
@@ -40,9 +48,14 @@ class ZeroRedundancyOptimizer : public optim::Optimizer {
   // Bytes of optimizer state this rank holds.
   int64_t state_bytes() const;
   int64_t shard_numel() const { return shard_; }
-  // This rank's state: the inner optimizer's, over its slice (checkpoints of a sharded
-  // optimizer are per rank; resume with the same world size).
+  // Collective: gathers every shard's state; rank `to` keeps the full state until the next
+  // step() (every rank briefly holds it while gathering).
+  void consolidate_state_dict(int to = 0);
+  // The full state, as the inner optimizer would save it unsharded. On one rank it is built
+  // directly; with more, only on the rank given to consolidate_state_dict(), after it and
+  // before the next step() (else an Error).
   StateDict state_dict() const override;
+  // Every rank loads the full state (as state_dict() returned it) and keeps its slice.
   void load_state_dict(const StateDict& sd) override;
 
  protected:
@@ -56,6 +69,8 @@ class ZeroRedundancyOptimizer : public optim::Optimizer {
   int64_t shard_ = 0;
   Tensor flat_grad_, flat_param_, shard_grad_, shard_param_;
   std::unique_ptr<optim::Optimizer> inner_;
+  std::optional<StateDict> consolidated_;
+  StateDict gather_state(int to) const;  // collective; the full state on `to`, empty elsewhere  // on the target rank, until the next step()
 };
 
 }  // namespace tandem::distributed
