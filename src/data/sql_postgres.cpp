@@ -129,6 +129,7 @@ class Connection {
   ~Connection() { PQfinish(conn_); }
   PGconn* get() const { return conn_; }
   const std::string& what() const { return what_; }
+  void set_what(std::string what) { what_ = std::move(what); }
 
   [[noreturn]] void fail(const char* doing, const PGresult* r = nullptr) const {
     const char* m = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
@@ -176,18 +177,21 @@ class Connection {
 
 class PgSource : public Source {
  public:
-  PgSource(const std::string& url, const std::string& query, const Connect& c, std::string what)
-      : conn_(url, c, std::move(what)), fetch_rows_(c.fetch_rows) {
-    PGconn* pc = conn_.get();
+  // `in_session`: the connection runs more queries after this one, so no cursor (its
+  // transaction would stay open): binary COPY, or text COPY when chosen.
+  PgSource(std::shared_ptr<Connection> conn, const std::string& url, const std::string& query,
+           const Connect& c, bool in_session = false)
+      : conn_(std::move(conn)), fetch_rows_(c.fetch_rows) {
+    PGconn* pc = conn_->get();
     // Column names and types without running the query: describe it.
-    if (!PQsendPrepare(pc, "", query.c_str(), 0, nullptr)) conn_.fail("cannot prepare the query");
-    conn_.finish(PGRES_COMMAND_OK, "cannot prepare the query");
-    if (!PQsendDescribePrepared(pc, "")) conn_.fail("cannot describe the query");
-    PGresult* d = conn_.result();
+    if (!PQsendPrepare(pc, "", query.c_str(), 0, nullptr)) conn_->fail("cannot prepare the query");
+    conn_->finish(PGRES_COMMAND_OK, "cannot prepare the query");
+    if (!PQsendDescribePrepared(pc, "")) conn_->fail("cannot describe the query");
+    PGresult* d = conn_->result();
     if (PQresultStatus(d) != PGRES_COMMAND_OK) {
       std::string msg = scrub(PQresultErrorMessage(d), url);
       PQclear(d);
-      TANDEM_FAIL("{}: cannot describe the query: {}", conn_.what(), msg);
+      TANDEM_FAIL("{}: cannot describe the query: {}", conn_->what(), msg);
     }
     for (int i = 0; i < PQnfields(d); ++i) {
       oids_.push_back(PQftype(d, i));
@@ -195,27 +199,29 @@ class PgSource : public Source {
                           fmt::format("type oid {}", PQftype(d, i))});
     }
     PQclear(d);
-    while (PGresult* r = conn_.result()) PQclear(r);
-    TANDEM_CHECK(!columns_.empty(), "{}: the statement returns no columns", conn_.what());
+    while (PGresult* r = conn_->result()) PQclear(r);
+    TANDEM_CHECK(!columns_.empty(), "{}: the statement returns no columns", conn_->what());
     ptr_.resize(columns_.size());
     len_.resize(columns_.size());
     text_.resize(columns_.size());
-    mode_ = c.postgres;
+    mode_ = in_session && c.postgres == PostgresRead::Cursor ? PostgresRead::CopyBinary : c.postgres;
     if (mode_ != PostgresRead::Cursor) {
       std::string copy = fmt::format("COPY ({}) TO STDOUT{}", query,
                                      mode_ == PostgresRead::CopyBinary ? " (FORMAT binary)" : "");
-      if (!PQsendQuery(pc, copy.c_str())) conn_.fail("cannot start COPY");
-      PGresult* r = conn_.result();
+      if (!PQsendQuery(pc, copy.c_str())) conn_->fail("cannot start COPY");
+      PGresult* r = conn_->result();
       bool ok = r && PQresultStatus(r) == PGRES_COPY_OUT;
+      std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(pc);
       PQclear(r);
       if (!ok) {
-        while (PGresult* rest = conn_.result()) PQclear(rest);
+        while (PGresult* rest = conn_->result()) PQclear(rest);
+        if (in_session) TANDEM_FAIL("{}: COPY failed: {}", conn_->what(), scrub(msg, url));
         mode_ = PostgresRead::Cursor;  // the fallback: a cursor runs what COPY cannot
       }
     }
     if (mode_ == PostgresRead::Cursor) {
-      conn_.exec("BEGIN READ ONLY", PGRES_COMMAND_OK, "cannot begin a transaction");
-      conn_.exec("DECLARE tandem_cursor NO SCROLL CURSOR FOR " + query, PGRES_COMMAND_OK,
+      conn_->exec("BEGIN READ ONLY", PGRES_COMMAND_OK, "cannot begin a transaction");
+      conn_->exec("DECLARE tandem_cursor NO SCROLL CURSOR FOR " + query, PGRES_COMMAND_OK,
                  "cannot declare a cursor");
     }
   }
@@ -242,7 +248,7 @@ class PgSource : public Source {
     // bytea in text: \x followed by hex digits.
     const std::string& s = text_[c];
     TANDEM_CHECK(s.rfind("\\x", 0) == 0, "{}: bytea column '{}' is not in hex format",
-                 conn_.what(), columns_[c].name);
+                 conn_->what(), columns_[c].name);
     bytes_.resize((s.size() - 2) / 2);
     auto hex = [](char h) { return h <= '9' ? h - '0' : (h | 32) - 'a' + 10; };
     for (size_t i = 0; i < bytes_.size(); ++i)
@@ -256,10 +262,10 @@ class PgSource : public Source {
       while (*p) {
         if (*p == '{' || *p == '}' || *p == ',' || *p == ' ') { ++p; continue; }
         TANDEM_CHECK(std::strncmp(p, "NULL", 4) != 0, "{}: array column '{}' holds a NULL element",
-                     conn_.what(), columns_[c].name);
+                     conn_->what(), columns_[c].name);
         char* end = nullptr;
         out.push_back(std::strtof(p, &end));
-        TANDEM_CHECK(end != p, "{}: array column '{}': cannot read '{}'", conn_.what(),
+        TANDEM_CHECK(end != p, "{}: array column '{}': cannot read '{}'", conn_->what(),
                      columns_[c].name, text_[c]);
         p = end;
       }
@@ -275,7 +281,7 @@ class PgSource : public Source {
     out.reserve(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
       int len = static_cast<int32_t>(be32(p));
-      TANDEM_CHECK(len >= 0, "{}: array column '{}' holds a NULL element", conn_.what(),
+      TANDEM_CHECK(len >= 0, "{}: array column '{}' holds a NULL element", conn_->what(),
                    columns_[c].name);
       out.push_back(static_cast<float>(binary_number(elem, p + 4, len)));
       p += 4 + len;
@@ -289,17 +295,17 @@ class PgSource : public Source {
         PQfreemem(copybuf_);
         copybuf_ = nullptr;
       }
-      int n = PQgetCopyData(conn_.get(), &copybuf_, 1);
+      int n = PQgetCopyData(conn_->get(), &copybuf_, 1);
       if (n == 0) {
-        conn_.wait_readable();
-        if (!PQconsumeInput(conn_.get())) conn_.fail("the connection was lost");
+        conn_->wait_readable();
+        if (!PQconsumeInput(conn_->get())) conn_->fail("the connection was lost");
         continue;
       }
       if (n == -1) {  // COPY finished: its result says whether it finished well
-        conn_.finish(PGRES_COMMAND_OK, "COPY failed");
+        conn_->finish(PGRES_COMMAND_OK, "COPY failed");
         return false;
       }
-      if (n < -1) conn_.fail("the connection was lost");
+      if (n < -1) conn_->fail("the connection was lost");
       if (mode_ == PostgresRead::CopyText) {
         parse_text(copybuf_, n);
         return true;
@@ -314,7 +320,7 @@ class PgSource : public Source {
     if (!header_seen_) {
       static const char sig[] = "PGCOPY\n\377\r\n";
       TANDEM_CHECK(n >= 19 && std::memcmp(p, sig, 11) == 0, "{}: not a binary COPY stream",
-                   conn_.what());
+                   conn_->what());
       uint32_t ext = be32(p + 15);
       p += 19 + ext;
       header_seen_ = true;
@@ -322,16 +328,16 @@ class PgSource : public Source {
     auto fields = static_cast<int16_t>(be16(p));
     if (fields == -1) return false;
     TANDEM_CHECK(fields == static_cast<int>(columns_.size()),
-                 "{}: a COPY row has {} fields, expected {}", conn_.what(), fields,
+                 "{}: a COPY row has {} fields, expected {}", conn_->what(), fields,
                  columns_.size());
     p += 2;
     for (int i = 0; i < fields; ++i) {
-      TANDEM_CHECK(p + 4 <= end, "{}: a truncated COPY row", conn_.what());
+      TANDEM_CHECK(p + 4 <= end, "{}: a truncated COPY row", conn_->what());
       len_[i] = static_cast<int32_t>(be32(p));
       ptr_[i] = p + 4;
       p += 4 + std::max(len_[i], 0);
     }
-    TANDEM_CHECK(p <= end, "{}: a truncated COPY row", conn_.what());
+    TANDEM_CHECK(p <= end, "{}: a truncated COPY row", conn_->what());
     return true;
   }
 
@@ -342,7 +348,7 @@ class PgSource : public Source {
       const char* f = p;
       while (p < end && *p != '\t') ++p;
       TANDEM_CHECK(i + 1 == columns_.size() || p < end, "{}: a COPY row has too few fields",
-                   conn_.what());
+                   conn_->what());
       if (p - f == 2 && f[0] == '\\' && f[1] == 'N') {
         len_[i] = -1;
       } else {
@@ -362,16 +368,16 @@ class PgSource : public Source {
       if (last) return false;
     }
     std::string fetch = fmt::format("FETCH {} FROM tandem_cursor", fetch_rows_);
-    if (!PQsendQueryParams(conn_.get(), fetch.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1))
-      conn_.fail("FETCH failed");
-    res_ = conn_.result();
+    if (!PQsendQueryParams(conn_->get(), fetch.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1))
+      conn_->fail("FETCH failed");
+    res_ = conn_->result();
     if (!res_ || PQresultStatus(res_) != PGRES_TUPLES_OK) {
-      std::string msg = res_ ? PQresultErrorMessage(res_) : PQerrorMessage(conn_.get());
+      std::string msg = res_ ? PQresultErrorMessage(res_) : PQerrorMessage(conn_->get());
       if (res_) PQclear(res_);
       res_ = nullptr;
-      TANDEM_FAIL("{}: FETCH failed: {}", conn_.what(), msg);
+      TANDEM_FAIL("{}: FETCH failed: {}", conn_->what(), msg);
     }
-    while (PGresult* r = conn_.result()) PQclear(r);
+    while (PGresult* r = conn_->result()) PQclear(r);
     res_row_ = 0;
     if (PQntuples(res_) == 0) return false;
     return load_cursor_row();
@@ -385,7 +391,7 @@ class PgSource : public Source {
     return true;
   }
 
-  Connection conn_;
+  std::shared_ptr<Connection> conn_;
   int64_t fetch_rows_;
   PostgresRead mode_;
   std::vector<ColumnInfo> columns_;
@@ -408,7 +414,26 @@ void put32(std::string& b, uint32_t v) {
 
 std::unique_ptr<Source> open_postgres(const std::string& url, const std::string& query,
                                       const Connect& c, const std::string& what) {
-  return std::make_unique<PgSource>(url, query, c, what);
+  return std::make_unique<PgSource>(std::make_shared<Connection>(url, c, what), url, query, c);
+}
+
+std::unique_ptr<Session> open_postgres_session(const std::string& url, const Connect& c) {
+  class PgSession : public Session {
+   public:
+    PgSession(std::string url, const Connect& c)
+        : url_(std::move(url)), c_(c),
+          conn_(std::make_shared<Connection>(url_, c, "connection to " + redact_url(url_))) {}
+    std::unique_ptr<Source> run(const std::string& query) override {
+      conn_->set_what(fmt::format("query '{}' on {}", query, redact_url(url_)));
+      return std::make_unique<PgSource>(conn_, url_, query, c_, /*in_session=*/true);
+    }
+
+   private:
+    std::string url_;
+    Connect c_;
+    std::shared_ptr<Connection> conn_;
+  };
+  return std::make_unique<PgSession>(url, c);
 }
 
 void write_images_postgres(const std::string& url, const std::string& table,

@@ -45,6 +45,18 @@ struct Connect {
   int64_t fetch_rows = 4096;
 };
 
+// One connection that runs one query after another (SqlTable: a query per batch, without a
+// new connection each time). A Source it returns must be read to its end (or destroyed)
+// before the next query. Belongs to one thread at a time.
+class Session {
+ public:
+  virtual ~Session() = default;
+  virtual std::unique_ptr<Source> run(const std::string& query) = 0;
+};
+std::unique_ptr<Session> open_session(const std::string& url, const Connect& c);
+std::unique_ptr<Session> open_sqlite_session(const std::string& url, const Connect& c);
+std::unique_ptr<Session> open_postgres_session(const std::string& url, const Connect& c);
+
 // `url` as given; `what` ("query '...' on URL") prefixes every message.
 std::unique_ptr<Source> open_sqlite(const std::string& url, const std::string& query,
                                     const Connect& c, const std::string& what);

@@ -32,20 +32,27 @@ Type from_declared(const char* decl) {
   return Type::Numeric;
 }
 
+// A read-only connection, shared by the statements of a session.
+// NOTE: read-only without SQLITE_OPEN_CREATE: a wrong path is an error, not a new empty
+// database. Readers in WAL mode see a consistent snapshot per statement.
+std::shared_ptr<sqlite3> open_db(const std::string& url, const Connect& c, const std::string& what) {
+  std::string path = sqlite_path(url);
+  TANDEM_CHECK(std::filesystem::exists(path), "{}: no database file '{}'", what, path);
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::shared_ptr<sqlite3> db(raw, [](sqlite3* d) { sqlite3_close_v2(d); });
+  if (rc != SQLITE_OK)
+    TANDEM_FAIL("{}: cannot open the database: {}", what, raw ? sqlite3_errmsg(raw) : "out of memory");
+  sqlite3_busy_timeout(raw, c.read_timeout_s * 1000);
+  return db;
+}
+
 class SqliteSource : public Source {
  public:
-  SqliteSource(const std::string& url, const std::string& query, const Connect& c,
-               std::string what)
-      : what_(std::move(what)) {
-    std::string path = sqlite_path(url);
-    // NOTE: read-only without SQLITE_OPEN_CREATE: a wrong path is an error, not a new empty
-    // database. Readers in WAL mode see a consistent snapshot per statement.
-    TANDEM_CHECK(std::filesystem::exists(path), "{}: no database file '{}'", what_, path);
-    int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
-    if (rc != SQLITE_OK) fail("cannot open the database");
-    sqlite3_busy_timeout(db_, c.read_timeout_s * 1000);
-    rc = sqlite3_prepare_v2(db_, query.c_str(), static_cast<int>(query.size()), &stmt_, nullptr);
+  SqliteSource(std::shared_ptr<sqlite3> db, const std::string& query, std::string what)
+      : what_(std::move(what)), db_(std::move(db)) {
+    int rc = sqlite3_prepare_v2(db_.get(), query.c_str(), static_cast<int>(query.size()), &stmt_,
+                                nullptr);
     if (rc != SQLITE_OK) fail("cannot prepare the statement");
     TANDEM_CHECK(stmt_ != nullptr, "{}: the query is empty", what_);
     int n = sqlite3_column_count(stmt_);
@@ -56,10 +63,7 @@ class SqliteSource : public Source {
                           decl ? decl : "(expression)"});
     }
   }
-  ~SqliteSource() override {
-    sqlite3_finalize(stmt_);
-    sqlite3_close_v2(db_);
-  }
+  ~SqliteSource() override { sqlite3_finalize(stmt_); }
 
   const std::vector<ColumnInfo>& columns() const override { return columns_; }
   bool step() override {
@@ -90,12 +94,11 @@ class SqliteSource : public Source {
 
  private:
   [[noreturn]] void fail(const char* doing) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    TANDEM_FAIL("{}: {}: {}", what_, doing, msg);
+    TANDEM_FAIL("{}: {}: {}", what_, doing, sqlite3_errmsg(db_.get()));
   }
 
   std::string what_;
-  sqlite3* db_ = nullptr;
+  std::shared_ptr<sqlite3> db_;
   sqlite3_stmt* stmt_ = nullptr;
   std::vector<ColumnInfo> columns_;
 };
@@ -122,7 +125,24 @@ std::string sqlite_path(const std::string& url) {
 
 std::unique_ptr<Source> open_sqlite(const std::string& url, const std::string& query,
                                     const Connect& c, const std::string& what) {
-  return std::make_unique<SqliteSource>(url, query, c, what);
+  return std::make_unique<SqliteSource>(open_db(url, c, what), query, what);
+}
+
+std::unique_ptr<Session> open_sqlite_session(const std::string& url, const Connect& c) {
+  class SqliteSession : public Session {
+   public:
+    SqliteSession(std::string url, std::shared_ptr<sqlite3> db)
+        : url_(std::move(url)), db_(std::move(db)) {}
+    std::unique_ptr<Source> run(const std::string& query) override {
+      return std::make_unique<SqliteSource>(db_, query,
+                                            fmt::format("query '{}' on {}", query, url_));
+    }
+
+   private:
+    std::string url_;
+    std::shared_ptr<sqlite3> db_;
+  };
+  return std::make_unique<SqliteSession>(url, open_db(url, c, "database " + url));
 }
 
 void write_images_sqlite(const std::string& url, const std::string& table, const Tensor& images,

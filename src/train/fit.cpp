@@ -177,16 +177,39 @@ std::string to_json(const FitResult& r, const std::string& model_name) {
   return j.dump();
 }
 
+namespace {
+
+// What `tandem data import` writes: (id 0..N-1, image bytes [1, 28, 28], label).
+data::SqlOptions sql_images(const std::string& table) {
+  return {.table = table, .target = "label", .features = {"image"},
+          .columns = {{.name = "image", .kind = data::SqlKind::Bytes, .shape = {1, 28, 28}}},
+          .key = "id"};
+}
+std::string sql_table_name(const std::string& table, bool train) {
+  return table.empty() ? (train ? "train" : "test") : table;
+}
+
+// Bytes → the float32 pixels load_dataset gives (the same operations, so the same bits).
+data::Batch normalize_images(data::Batch b) {
+  Tensor x = empty(b.data.shape(), {DType::Float32});
+  const uint8_t* src = b.data.data<uint8_t>();
+  float* dst = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) dst[i] = static_cast<float>(src[i]) / 255.0f;
+  b.data = ((x - kPixelMean) / kPixelStd).contiguous();
+  return b;
+}
+
+}  // namespace
+
 std::shared_ptr<data::Dataset> load_dataset(const std::string& data, bool train, int64_t limit,
                                             const std::string& table) {
   Tensor x, y;
   std::string images;
   if (data::is_sql_url(data)) {
-    std::string t = table.empty() ? (train ? "train" : "test") : table;
-    data::SqlOptions so{.query = fmt::format("SELECT image, label FROM {} ORDER BY id", t),
-                        .target = "label",
-                        .columns = {{.name = "image", .kind = data::SqlKind::Bytes,
-                                     .shape = {1, 28, 28}}}};
+    std::string t = sql_table_name(table, train);
+    data::SqlOptions so = sql_images(t);
+    so.table.clear();
+    so.query = fmt::format("SELECT image, label FROM {} ORDER BY id", t);
     auto ds = data::read_sql(data, so, limit);
     // Scaled exactly as idx_dataset scales (float(byte) / 255.0f): the same bits as from IDX.
     const Tensor& raw = ds->data();
@@ -387,8 +410,15 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   if (o.threads > 0) set_num_threads(o.threads);
   const std::string model_name = model ? model->name() : o.model;
 
-  // Data first: a missing directory is the likeliest mistake and should fail fast.
-  auto train_set = load_dataset(o.data, true, o.train_limit, o.table);
+  // Data first: a missing directory is the likeliest mistake and should fail fast. From a
+  // database the training rows are read batch by batch (bounded memory, the same batches);
+  // the test set is read whole.
+  std::shared_ptr<data::SqlTable> train_table;
+  if (data::is_sql_url(o.data))
+    train_table = std::make_shared<data::SqlTable>(
+        o.data, sql_images(sql_table_name(o.table, true)), o.train_limit);
+  std::shared_ptr<data::Dataset> train_set =
+      train_table ? train_table : load_dataset(o.data, true, o.train_limit, o.table);
   auto test_set = load_dataset(o.data, false, o.test_limit, o.test_table);
 
   manual_seed(o.seed);
@@ -399,8 +429,15 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   lo.shuffle = true;
   lo.seed = o.seed;
   lo.transform = make_augment(o.augment);
-  lo.num_workers = o.workers >= 0 ? o.workers : (lo.transform ? 1 : 0);
-  data::DataLoader loader(train_set, lo);
+  // A worker by default when batches take time to make: augmenting, or reading a database.
+  lo.num_workers = o.workers >= 0 ? o.workers : (lo.transform || train_table ? 1 : 0);
+  std::shared_ptr<data::Dataset> loader_set = train_set;
+  if (train_table) {
+    data::GatherPlan plan = data::gather_plan(train_table, lo, normalize_images);
+    loader_set = plan.indices;
+    lo = plan.options;
+  }
+  data::DataLoader loader(loader_set, lo);
   const int64_t total_steps = o.epochs * loader.num_batches();
   // Validate the optimizer and schedule names before anything is written.
   {

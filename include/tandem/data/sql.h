@@ -52,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "tandem/data/dataloader.h"
 #include "tandem/data/dataset.h"
 
 namespace tandem::data {
@@ -119,6 +120,45 @@ class SqlDataset : public IterableDataset {
   std::unique_ptr<State> state_;
   int64_t epoch_ = 0, position_ = 0, seek_ = 0;
 };
+
+// Random access to a table (or query) whose integer key column runs over min..min+N-1 with no
+// gaps (what `tandem data import` writes: id 0..N-1): example i is the row with key min + i.
+// gather() reads a batch's rows with one query (WHERE key IN (...)) and decodes them straight
+// into the batch tensors, so a DataLoader over it (data::gather_plan) holds only the
+// batches in flight whatever the table's size, in the DataLoader's own shuffled order — the
+// same batches as from the table loaded in memory. Connections are opened as needed and kept,
+// one per thread reading at a time. Thread-safe.
+//
+//   auto table = std::make_shared<data::SqlTable>("sqlite:///fmnist.db",
+//       data::SqlOptions{.table = "train", .target = "label",
+//                        .columns = {{.name = "image", .shape = {1, 28, 28}}}, .key = "id"});
+//   data::Batch b = table->gather({5, 0, 17});   // b.data [3,1,28,28] uint8, b.target [3]
+class SqlTable : public Dataset {
+ public:
+  // options.key: the key column ("id" when empty); features default to all columns but the
+  // key and the target. `limit` > 0 keeps the first `limit` keys.
+  SqlTable(std::string url, SqlOptions options, int64_t limit = 0);
+  ~SqlTable() override;
+  int64_t size() const override;
+  Example get(int64_t index) const override;  // one row, one query
+  Batch gather(const std::vector<int64_t>& indices) const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// DataLoader options that build each batch with one SqlTable::gather: the dataset to give the
+// DataLoader is `indices` (its examples are the indices themselves, and the seed of the
+// sample's generator), and the collate fetches the rows and hands each to `transform` with
+// that generator, as the DataLoader would have. `finish` (optional) runs on the gathered
+// batch before the transform (e.g. scaling bytes to floats).
+struct GatherPlan {
+  std::shared_ptr<Dataset> indices;
+  DataLoaderOptions options;
+};
+GatherPlan gather_plan(std::shared_ptr<const SqlTable> table, DataLoaderOptions options,
+                                 std::function<Batch(Batch)> finish = nullptr);
 
 // The whole result in memory as (data [N, ...], target [N]), parsed straight into the two
 // tensors (no per-row objects); for data sets that fit, e.g. Fashion-MNIST. `limit` > 0 reads
