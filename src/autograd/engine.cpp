@@ -10,6 +10,7 @@
 #include "tandem/autograd.h"
 #include "tandem/autograd_callback.h"
 #include "tandem/ops.h"
+#include "sequence.h"
 
 namespace tandem {
 
@@ -178,6 +179,8 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   return acc;
 }
 
+uint64_t next_sequence_nr() { return g_sequence++; }
+
 bool needs_record(const OpDef& def, const std::vector<Tensor>& inputs) {
   if (!t_grad_enabled || def.non_differentiable) return false;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -319,7 +322,6 @@ std::vector<Tensor> run_engine(const std::vector<Tensor>& roots, std::vector<Ten
   for (const Edge& e : root_edges)
     if (deps[e.node.get()] == 0 && std::find(ready.begin(), ready.end(), e.node.get()) == ready.end())
       ready.push_back(e.node.get());
-  std::vector<Node*> executed;
   while (!ready.empty()) {
     std::sort(ready.begin(), ready.end(), cmp);
     Node* n = ready.back();
@@ -353,7 +355,10 @@ std::vector<Tensor> run_engine(const std::vector<Tensor>& roots, std::vector<Ten
       if (is_acc) continue;  // tandem::grad leaves .grad alone
     }
     std::vector<Tensor> out = n->apply(std::move(grads));
-    executed.push_back(n);
+    // NOTE: a node runs once per pass, so without retain_graph its saved tensors are dead
+    // the moment it returns: freeing them here, not after the whole pass, keeps backward's
+    // peak at what is still ahead of it instead of every activation of the forward.
+    if (!retain_graph) n->release();
     for (size_t k = 0; k < n->next.size() && k < out.size(); ++k) {
       const Edge& e = n->next[k];
       if (!e.node) continue;
@@ -364,8 +369,6 @@ std::vector<Tensor> run_engine(const std::vector<Tensor>& roots, std::vector<Ten
       }
     }
   }
-  if (!retain_graph)
-    for (Node* n : executed) n->release();
   return captured;
 }
 

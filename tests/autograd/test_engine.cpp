@@ -156,3 +156,43 @@ TEST(Autograd, FirstGradientIsNeverSharedWithAnotherHolder) {
   EXPECT_ALL_CLOSE(seed, full({2}, 3.0), 0, 0);
   EXPECT_ALL_CLOSE(d.grad(), full({2}, 6.0), 0, 0);
 }
+
+// Without retain_graph a node's saved tensors are freed as soon as it has run, so backward
+// never holds more than the activations still ahead of it (measured with memory_stats from
+// a hook that runs near the end of backward).
+TEST(Autograd, SavedTensorsAreFreedAsBackwardConsumesThem) {
+  constexpr int64_t kN = 1 << 18;  // 1 MiB of float32 per activation
+  constexpr int64_t kMiB = 1 << 20;
+  constexpr int kLayers = 8;
+  Tensor x = randn({kN}, {.requires_grad = true});
+  Tensor first = x.tanh();
+  Tensor y = first;
+  for (int i = 0; i < kLayers; ++i) y = y.tanh();
+  Tensor loss = y.sum();
+  y = Tensor();  // only the tape holds the activations now
+  int64_t before = memory_stats().allocated_bytes;
+  int64_t at_first = -1;
+  // Runs when the gradient reaches `first`: every later node has run by then.
+  first.register_hook([&](const Tensor&) {
+    at_first = memory_stats().allocated_bytes;
+    return Tensor();
+  });
+  loss.backward();
+  ASSERT_GE(at_first, 0);
+  // The kLayers activations behind `first` are gone; a gradient or two is in flight.
+  EXPECT_LT(at_first, before - (kLayers - 3) * kMiB);
+  EXPECT_TRUE(x.grad().defined());
+}
+
+TEST(Autograd, RetainGraphKeepsSavedTensorsThroughBackward) {
+  constexpr int64_t kN = 1 << 18;
+  Tensor x = randn({kN}, {.requires_grad = true});
+  Tensor y = x.tanh().tanh().tanh();
+  Tensor loss = y.sum();
+  y = Tensor();
+  loss.backward(Tensor(), /*retain_graph=*/true);
+  Tensor g1 = x.grad().clone();
+  x.set_grad(Tensor());
+  loss.backward();  // the saved tensors are still there
+  EXPECT_ALL_CLOSE(x.grad(), g1, 0.0, 0.0);
+}
