@@ -164,6 +164,8 @@ struct MapPlan {
   // Set when the dataset is a TensorDataset and neither transform nor collate is given:
   // batches are then gathered straight from its rows (no per-sample Example).
   const TensorDataset* rows = nullptr;
+  // Set when neither transform nor collate is given: the dataset may build whole batches.
+  bool batched = false;
 
   Batch make(int64_t b, const std::atomic<bool>* stop) const {
     const int64_t bs = options.batch_size;
@@ -174,6 +176,11 @@ struct MapPlan {
       out.data = gather_rows(rows->data(), &order[begin], end - begin);
       if (rows->targets().defined()) out.target = gather_rows(rows->targets(), &order[begin], end - begin);
       return out;
+    }
+    if (batched) {
+      std::optional<Batch> out = with_context(
+          [&] { return dataset->get_batch(&order[begin], end - begin); }, b, -1);
+      if (out) return std::move(*out);
     }
     std::vector<Example> examples;
     examples.reserve(static_cast<size_t>(end - begin));
@@ -500,8 +507,10 @@ DataLoader::Iterator DataLoader::begin() {
   plan->dataset = dataset_;
   plan->options = options_;
   plan->epoch = epoch;
-  if (!options_.transform && !options_.collate)
+  if (!options_.transform && !options_.collate) {
     plan->rows = dynamic_cast<const TensorDataset*>(dataset_.get());
+    plan->batched = true;
+  }
   const int64_t n = dataset_->size();
   TANDEM_CHECK(n >= 0, "DataLoader: dataset size is negative ({})", n);
   if (options_.shuffle) {

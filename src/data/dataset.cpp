@@ -2,6 +2,11 @@
 #include "tandem/data/dataset.h"
 
 #include "tandem/data/dataloader.h"
+#include "tandem/ops.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
 
 namespace tandem::data {
 
@@ -45,6 +50,63 @@ Example TensorDataset::get(int64_t index) const {
   ex.data = row_view(data_, index);
   if (targets_.defined()) ex.target = row_view(targets_, index);
   return ex;
+}
+
+std::optional<Batch> Dataset::get_batch(const int64_t*, int64_t) const { return std::nullopt; }
+
+ImageDataset::ImageDataset(Tensor images, Tensor targets, double mean, double std)
+    : mean_(mean), std_(std) {
+  TANDEM_CHECK(images.defined() && images.dtype() == DType::UInt8 &&
+                   (images.dim() == 3 || images.dim() == 4),
+               "ImageDataset: expected uint8 images [N, C, H, W] or [N, H, W], got {} {}",
+               images.defined() ? fmt::format("{}", images.dtype()) : "undefined",
+               images.defined() ? shape_str(images.shape()) : "");
+  if (images.dim() == 3) images = images.unsqueeze(1);
+  TANDEM_CHECK(targets.defined() && targets.dim() == 1 && is_integral(targets.dtype()) &&
+                   targets.size(0) == images.size(0),
+               "ImageDataset: expected integer targets [{}] (one per image), got {}",
+               images.size(0), targets.defined() ? shape_str(targets.shape()) : "undefined");
+  TANDEM_CHECK(std_ != 0.0, "ImageDataset: std must not be 0");
+  images_ = images.detach().contiguous();
+  targets_ = targets.dtype() == DType::Int64 ? targets.detach().contiguous()
+                                              : targets.to(DType::Int64).contiguous();
+}
+
+Tensor ImageDataset::convert(const int64_t* indices, int64_t n) const {
+  Shape shape = images_.shape();
+  shape[0] = n;
+  Tensor x = empty(shape, {.dtype = DType::Float32});
+  const int64_t row = images_.numel() / std::max<int64_t>(images_.size(0), 1);
+  const uint8_t* src = images_.data<uint8_t>();
+  float* dst = x.data<float>();
+  for (int64_t k = 0; k < n; ++k) {
+    TANDEM_CHECK(indices[k] >= 0 && indices[k] < size(),
+                 "ImageDataset: index {} is out of range [0, {})", indices[k], size());
+    const uint8_t* s = src + indices[k] * row;
+    float* d = dst + k * row;
+    for (int64_t i = 0; i < row; ++i) d[i] = static_cast<float>(s[i]) / 255.0f;
+  }
+  if (mean_ == 0.0 && std_ == 1.0) return x;
+  // NOTE: the same two ops a whole-set normalization would run, so every value has the same
+  // bits as when the set was converted once at load.
+  return (x - mean_) / std_;
+}
+
+Example ImageDataset::get(int64_t index) const {
+  Example ex;
+  ex.data = convert(&index, 1).squeeze(0);
+  ex.target = row_view(targets_, index);
+  return ex;
+}
+
+std::optional<Batch> ImageDataset::get_batch(const int64_t* indices, int64_t n) const {
+  Batch b;
+  b.data = convert(indices, n);
+  Tensor t = empty({n}, {.dtype = DType::Int64});
+  const int64_t* src = targets_.data<int64_t>();
+  for (int64_t k = 0; k < n; ++k) t.data<int64_t>()[k] = src[indices[k]];
+  b.target = t;
+  return b;
 }
 
 Subset::Subset(std::shared_ptr<Dataset> dataset, std::vector<int64_t> indices)

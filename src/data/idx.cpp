@@ -107,7 +107,7 @@ void swap_bytes(char* p, size_t n, size_t width) {
 
 }  // namespace
 
-Tensor read_idx(const std::string& path) {
+Tensor read_idx(const std::string& path, int64_t limit) {
   GzReader in(path);
   const char* what = in.gzip() ? " after gzip decompression" : "";
   unsigned char head[4];
@@ -161,6 +161,13 @@ Tensor read_idx(const std::string& path) {
                  "{}-byte gzip file can hold; the header is wrong",
                  path, dims_str(shape), data_bytes, type->name, in.file_size());
   }
+  // With a limit, only the kept rows are read (the sizes checked above are the whole file's).
+  const bool partial = limit > 0 && rank >= 1 && limit < shape[0];
+  if (partial) {
+    count = count / static_cast<uint64_t>(shape[0]) * static_cast<uint64_t>(limit);
+    data_bytes = count * type->file_size;
+    shape[0] = limit;
+  }
   Tensor out = empty(shape, {.dtype = type->dtype});
   std::vector<char> staging;
   char* dst = static_cast<char*>(out.data_ptr());
@@ -171,7 +178,7 @@ Tensor read_idx(const std::string& path) {
   got = in.read(dst, data_bytes);
   TANDEM_CHECK(got == data_bytes, "{}", short_msg(header_bytes + got));
   char extra;
-  TANDEM_CHECK(in.read(&extra, 1) == 0,
+  TANDEM_CHECK(partial || in.read(&extra, 1) == 0,
                "read_idx: {}: expected {} bytes ({}-byte header + {} {} values), file is "
                "longer{}; the header does not match the data",
                path, expected, header_bytes, dims_str(shape), type->name, what);

@@ -31,6 +31,7 @@
 #include "tandem/train/callbacks.h"
 #include "tandem/train/trainer.h"
 #include "metrics_file.h"
+#include "optimizer_factory.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -56,6 +57,8 @@ std::string find_idx(const std::string& dir, const std::string& stem) {
   return "";
 }
 
+}  // namespace
+
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o,
                                                  std::vector<Tensor> params) {
   if (o.optimizer == "sgd") {
@@ -76,6 +79,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o,
   }
   TANDEM_FAIL("train: unknown optimizer '{}'; choose sgd, adam or adamw", o.optimizer);
 }
+
+namespace {
 
 // Per-step schedules over the whole run (`epochs` × steps per epoch).
 std::unique_ptr<optim::LRScheduler> make_scheduler(const TrainOptions& o, optim::Optimizer& opt,
@@ -203,6 +208,8 @@ data::Batch normalize_images(data::Batch b) {
 
 std::shared_ptr<data::Dataset> load_dataset(const std::string& data, bool train, int64_t limit,
                                             const std::string& table) {
+  // The pixels stay uint8 (one copy of the set); the DataLoader's workers convert and
+  // normalize each batch (data::ImageDataset), giving the bits a whole-set conversion gave.
   Tensor x, y;
   std::string images;
   if (data::is_sql_url(data)) {
@@ -211,12 +218,7 @@ std::shared_ptr<data::Dataset> load_dataset(const std::string& data, bool train,
     so.table.clear();
     so.query = fmt::format("SELECT image, label FROM {} ORDER BY id", t);
     auto ds = data::read_sql(data, so, limit);
-    // Scaled exactly as idx_dataset scales (float(byte) / 255.0f): the same bits as from IDX.
-    const Tensor& raw = ds->data();
-    x = empty(raw.shape(), {DType::Float32});
-    const uint8_t* src = raw.data<uint8_t>();
-    float* dst = x.data<float>();
-    for (int64_t i = 0; i < raw.numel(); ++i) dst[i] = static_cast<float>(src[i]) / 255.0f;
+    x = ds->data();
     y = ds->targets();
     images = data::redact_url(data) + " table " + t;
   } else {
@@ -234,9 +236,15 @@ std::shared_ptr<data::Dataset> load_dataset(const std::string& data, bool train,
                  "data directory '{}' has no {}-images-idx3-ubyte[.gz] and "
                  "{}-labels-idx1-ubyte[.gz]: it must hold the IDX files of an MNIST-like dataset",
                  dir, prefix, prefix);
-    auto ds = data::idx_dataset(images, labels);
-    x = ds->data();
-    y = ds->targets();
+    // With a limit only the kept images are read (and decompressed).
+    x = data::read_idx(images, limit);
+    y = data::read_idx(labels, limit);
+    TANDEM_CHECK(x.dtype() == DType::UInt8 && x.dim() == 3,
+                 "{} holds {} {}, expected uint8 images [N, H, W]", images, x.dtype(),
+                 shape_str(x.shape()));
+    TANDEM_CHECK(y.dim() == 1 && is_integral(y.dtype()) && y.size(0) == x.size(0),
+                 "{}: {} images but the labels file holds {} {}", images, x.size(0), y.dtype(),
+                 shape_str(y.shape()));
   }
   TANDEM_CHECK(x.dim() >= 3 && x.size(-1) == 28 && x.size(-2) == 28,
                "{}: expected 28×28 images, got shape {}", images, x.shape());
@@ -244,13 +252,16 @@ std::shared_ptr<data::Dataset> load_dataset(const std::string& data, bool train,
     x = x.narrow(0, 0, limit);
     y = y.narrow(0, 0, limit);
   }
-  if (x.dim() == 3) x = x.unsqueeze(1);  // [N, 28, 28] -> [N, 1, 28, 28]
-  if (x.dtype() != DType::Float32) x = x.to(DType::Float32) / 255.0;
-  // Normalized once here rather than per sample in the loader: one pass over the data.
-  x = ((x - kPixelMean) / kPixelStd).contiguous();
-  if (y.dtype() != DType::Int64) y = y.to(DType::Int64);
-  return std::make_shared<data::TensorDataset>(x, y.contiguous());
+  return std::make_shared<data::ImageDataset>(x, y, kPixelMean, kPixelStd);
 }
+
+namespace {
+std::vector<int64_t> arange_indices(int64_t begin, int64_t end) {
+  std::vector<int64_t> v(static_cast<size_t>(end - begin));
+  for (int64_t i = begin; i < end; ++i) v[static_cast<size_t>(i - begin)] = i;
+  return v;
+}
+}  // namespace
 
 EvalResult evaluate(nn::Module& model, const data::Dataset& ds, int64_t batch_size) {
   auto t0 = Clock::now();
@@ -262,7 +273,8 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, int64_t batch_si
   int64_t correct = 0;
   int64_t n = ds.size();
   // The dataset is not owned here, so batches are gathered by hand (no DataLoader); a
-  // TensorDataset's batches are plain slices of its tensors (no copy).
+  // TensorDataset's batches are plain slices of its tensors (no copy); an ImageDataset
+  // converts each batch (get_batch).
   const auto* tensors = dynamic_cast<const data::TensorDataset*>(&ds);
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     int64_t end = std::min(n, begin + batch_size);
@@ -270,6 +282,8 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, int64_t batch_si
     if (tensors && tensors->targets().defined()) {
       b.data = tensors->data().narrow(0, begin, end - begin);
       b.target = tensors->targets().narrow(0, begin, end - begin);
+    } else if (auto whole = ds.get_batch(arange_indices(begin, end).data(), end - begin)) {
+      b = std::move(*whole);
     } else {
       std::vector<data::Example> examples;
       examples.reserve(static_cast<size_t>(end - begin));

@@ -230,3 +230,66 @@ TEST(Idx, FashionMnistLoads) {
     }
   }
 }
+
+// read_idx(path, limit) stops after the kept rows: a gzip file cut after them still reads,
+// and what it reads equals the first rows of the whole file.
+TEST(Idx, LimitReadsOnlyTheKeptRows) {
+  TempDir dir;
+  std::string pixels;
+  for (int i = 0; i < 200 * 784; ++i) pixels.push_back(static_cast<char>((i * 7919 + i / 13) % 256));
+  write_gz(dir / "whole.gz", idx_bytes(0x08, {200, 28, 28}, pixels));
+  std::string gz = read_bytes(dir / "whole.gz");
+  write_bytes(dir / "cut.gz", gz.substr(0, gz.size() / 2));
+  Tensor whole = read_idx(dir / "whole.gz");
+  Tensor first = read_idx(dir / "cut.gz", 10);
+  ASSERT_EQ(first.shape(), (Shape{10, 28, 28}));
+  EXPECT_EQ(first.to_vector<int64_t>(), whole.narrow(0, 0, 10).to_vector<int64_t>());
+  EXPECT_TRUE(throws_error([&] { read_idx(dir / "cut.gz"); }, {"cut.gz", "expected"}));
+  // A limit at or beyond the size keeps everything (and still checks the whole file).
+  EXPECT_EQ(read_idx(dir / "whole.gz", 500).shape(), (Shape{200, 28, 28}));
+}
+
+// ImageDataset converts per sample and per batch with the ops a whole-set conversion used,
+// so every value has the same bits: float(byte) / 255, then (x - mean) / std on the tensor.
+TEST(Idx, ImageDatasetBatchesEqualAWholeSetConversion) {
+  manual_seed(3);
+  const int64_t n = 300;
+  Tensor bytes = randint(0, 256, {n, 28, 28}).to(DType::UInt8);  // every byte value occurs
+  Tensor labels = randint(0, 10, {n});
+  const double mean = 0.2860, stdev = 0.3530;
+  Tensor whole = empty({n, 1, 28, 28}, {.dtype = DType::Float32});
+  const uint8_t* b = bytes.data<uint8_t>();
+  for (int64_t i = 0; i < whole.numel(); ++i) whole.data<float>()[i] = static_cast<float>(b[i]) / 255.0f;
+  whole = (whole - mean) / stdev;
+  ImageDataset ds(bytes, labels, mean, stdev);
+  ASSERT_EQ(ds.size(), n);
+  EXPECT_EQ(ds.images().dtype(), DType::UInt8);  // kept as stored
+  std::vector<int64_t> idx = epoch_permutation(n, 7, 0);
+  idx.resize(37);
+  auto batch = ds.get_batch(idx.data(), static_cast<int64_t>(idx.size()));
+  ASSERT_TRUE(batch.has_value());
+  ASSERT_EQ(batch->data.shape(), (Shape{37, 1, 28, 28}));
+  for (size_t k = 0; k < idx.size(); ++k) {
+    EXPECT_EQ(batch->data.select(0, k).to_vector<float>(), whole.select(0, idx[k]).to_vector<float>());
+    EXPECT_EQ(batch->target.select(0, k).item<int64_t>(), labels.select(0, idx[k]).item<int64_t>());
+  }
+  Example ex = ds.get(idx[5]);
+  EXPECT_EQ(ex.data.to_vector<float>(), whole.select(0, idx[5]).to_vector<float>());
+  // Through the DataLoader (workers build the batches) the same batches as from the floats.
+  auto floats = std::make_shared<TensorDataset>(whole, labels);
+  DataLoaderOptions lo{.batch_size = 64, .shuffle = true, .seed = 2, .num_workers = 2};
+  DataLoader from_bytes(std::make_shared<ImageDataset>(bytes, labels, mean, stdev), lo);
+  DataLoader from_floats(floats, lo);
+  auto it = from_floats.begin();
+  int64_t batches = 0;
+  for (Batch& x : from_bytes) {
+    ASSERT_TRUE(it != from_floats.end());
+    EXPECT_EQ(x.data.to_vector<float>(), it->data.to_vector<float>());
+    EXPECT_EQ(x.target.to_vector<int64_t>(), it->target.to_vector<int64_t>());
+    ++it;
+    ++batches;
+  }
+  EXPECT_EQ(batches, 5);
+  EXPECT_TRUE(throws_error([&] { ImageDataset(whole, labels); }, {"ImageDataset", "uint8"}));
+  EXPECT_TRUE(throws_error([&] { ImageDataset(bytes, labels.narrow(0, 0, 5)); }, {"one per image"}));
+}

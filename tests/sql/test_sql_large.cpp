@@ -118,9 +118,10 @@ TEST_P(SqlScale, MlpTrainsStepForStepLikeFromIdxFiles) {
   // tandem train's loader: the same tensors from the database as from the IDX files.
   auto t_sql = train::load_dataset(url_, true, n);
   auto t_idx = train::load_dataset("fashion-mnist", true, n);
-  auto* x1 = dynamic_cast<TensorDataset*>(t_sql.get());
-  auto* x2 = dynamic_cast<TensorDataset*>(t_idx.get());
-  EXPECT_EQ(x1->data().to_vector<float>(), x2->data().to_vector<float>());
+  auto* x1 = dynamic_cast<ImageDataset*>(t_sql.get());
+  auto* x2 = dynamic_cast<ImageDataset*>(t_idx.get());
+  ASSERT_TRUE(x1 != nullptr && x2 != nullptr);
+  EXPECT_EQ(x1->images().to_vector<int64_t>(), x2->images().to_vector<int64_t>());
   EXPECT_EQ(x1->targets().to_vector<int64_t>(), x2->targets().to_vector<int64_t>());
 }
 

@@ -19,8 +19,10 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 
 // The tensor in an IDX file (.gz or raw): uint8, int8, int32 (from i16 or i32), float32 or
 // float64, shaped as the header says. A missing, truncated, oversized or malformed file gives
-// an Error naming the file and what was expected.
-Tensor read_idx(const std::string& path);
+// an Error naming the file and what was expected. limit > 0 keeps the first `limit` entries
+// along dim 0 and stops reading there (a gzip file is decompressed only that far; the rest is
+// neither read nor checked). The file is streamed into the result: no whole-file buffer.
+Tensor read_idx(const std::string& path, int64_t limit = 0);
 // Writes `t` (uint8, int8, int32, float32 or float64) as IDX; gzip-compressed when `gzip`.
 void write_idx(const std::string& path, const Tensor& t, bool gzip = false);
 

@@ -1,0 +1,14 @@
+// The optimizer `tandem train` builds from its options (sgd with momentum, adam, adamw and
+// their default learning rates), shared by train::fit and the memory estimate.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "tandem/optim.h"
+#include "tandem/train/fit.h"
+
+namespace tandem::train {
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, std::vector<Tensor> params);
+
+}  // namespace tandem::train
