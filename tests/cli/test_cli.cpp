@@ -118,6 +118,14 @@ TEST_F(Cli, SummaryPrintsTheLayersAndParameterCount) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Conv2d"), std::string::npos);
   EXPECT_NE(r.out.find("421,642"), std::string::npos);
+  // The training-memory estimate (its values: tests/train/test_memory_estimate.cpp): the
+  // 421,642 float parameters are 1.61 MB.
+  r = tandem_cmd("summary --model cnn --batch-size 32 --optimizer adam");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Training memory at input [32, 1, 28, 28] with adam"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parameters            1.61 MB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("optimizer state"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("activations"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, GraphShowsThePassesAndPlannedMemory) {
