@@ -513,8 +513,11 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   m.scheduler = [&o, total_steps](optim::Optimizer& opt, int64_t) {
     return make_scheduler(o, opt, total_steps);
   };
+  // NOTE: evaluated in batches of kEvalBatchSize (as `tandem eval` does, so both report the
+  // same loss): the CNN's activations at evaluate()'s default of 500 images were the job's
+  // largest allocation (about 170 MB more peak RSS than at 128).
   m.validate = [&test_set](nn::Module& net) {
-    EvalResult ev = evaluate(net, *test_set);
+    EvalResult ev = evaluate(net, *test_set, kEvalBatchSize);
     return Logs{{"test_loss", ev.loss}, {"test_accuracy", ev.accuracy}, {"eval_seconds", ev.seconds}};
   };
   TrainerOptions topts;

@@ -44,7 +44,9 @@ Run add_eval(CLI::App& app) {
       sd = std::move(f.tensors);
     }
     model->load_state_dict(sd);
-    train::EvalResult r = train::evaluate(*model, *test_set);
+    // The batch size tandem train evaluates in (src/train/optimizer_factory.h's
+    // kEvalBatchSize), so that both report the same loss to the last bit.
+    train::EvalResult r = train::evaluate(*model, *test_set, 128);
     std::cout << fmt::format("{} on {} ({} test images): test accuracy {:.2f}%  test loss {:.4f}  "
                              "({:.1f} s)\n",
                              a->model, a->data, r.samples, 100 * r.accuracy, r.loss, r.seconds);
