@@ -435,6 +435,8 @@ void check_options(const DataLoaderOptions& o) {
   TANDEM_CHECK(o.batch_size >= 1, "DataLoader: batch_size must be >= 1, got {}", o.batch_size);
   TANDEM_CHECK(o.num_workers >= 0, "DataLoader: num_workers must be >= 0, got {}", o.num_workers);
   TANDEM_CHECK(o.prefetch >= 1, "DataLoader: prefetch must be >= 1, got {}", o.prefetch);
+  TANDEM_CHECK(!o.sampler || !o.shuffle, "DataLoader: give a sampler or shuffle, not both (the "
+               "sampler sets the order; shuffle inside it)");
 }
 
 }  // namespace
@@ -473,6 +475,8 @@ DataLoader::DataLoader(std::shared_ptr<IterableDataset> dataset, DataLoaderOptio
     : iterable_(std::move(dataset)), options_(std::move(options)) {
   TANDEM_CHECK(iterable_ != nullptr, "DataLoader: the dataset is null");
   check_options(options_);
+  TANDEM_CHECK(!options_.sampler, "DataLoader: a sampler picks indices of a Dataset; an "
+               "IterableDataset is read in stream order (shard it instead)");
   TANDEM_CHECK(!options_.shuffle,
                "DataLoader: shuffle is not supported for an IterableDataset (its order is the "
                "stream's); shuffle inside the stream or use a Dataset");
@@ -481,14 +485,14 @@ DataLoader::DataLoader(std::shared_ptr<IterableDataset> dataset, DataLoaderOptio
 int64_t DataLoader::num_samples() const {
   TANDEM_CHECK(dataset_ != nullptr,
                "DataLoader: an IterableDataset has no known length; count the batches instead");
-  const int64_t n = dataset_->size();
+  const int64_t n = options_.sampler ? options_.sampler->size() : dataset_->size();
   return options_.drop_last ? n / options_.batch_size * options_.batch_size : n;
 }
 
 int64_t DataLoader::num_batches() const {
   TANDEM_CHECK(dataset_ != nullptr,
                "DataLoader: an IterableDataset has no known length; count the batches instead");
-  const int64_t n = dataset_->size();
+  const int64_t n = options_.sampler ? options_.sampler->size() : dataset_->size();
   const int64_t bs = options_.batch_size;
   return options_.drop_last ? n / bs : (n + bs - 1) / bs;
 }
@@ -513,7 +517,15 @@ DataLoader::Iterator DataLoader::begin() {
   }
   const int64_t n = dataset_->size();
   TANDEM_CHECK(n >= 0, "DataLoader: dataset size is negative ({})", n);
-  if (options_.shuffle) {
+  if (options_.sampler) {
+    plan->order = options_.sampler->indices(epoch);
+    TANDEM_CHECK(static_cast<int64_t>(plan->order.size()) == options_.sampler->size(),
+                 "DataLoader: the sampler gave {} indices for epoch {}, its size() is {}",
+                 plan->order.size(), epoch, options_.sampler->size());
+    for (int64_t i : plan->order)
+      TANDEM_CHECK(i >= 0 && i < n, "DataLoader: the sampler gave index {}, the dataset has {} "
+                   "samples", i, n);
+  } else if (options_.shuffle) {
     plan->order = epoch_permutation(n, options_.seed, epoch);
   } else {
     plan->order.resize(static_cast<size_t>(n));

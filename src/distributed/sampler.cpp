@@ -38,10 +38,14 @@ DistributedSampler::DistributedSampler(int64_t dataset_size, DistributedSamplerO
                "DistributedSampler: empty dataset");
 }
 
-std::vector<int64_t> DistributedSampler::indices() const {
+std::vector<int64_t> DistributedSampler::indices(int64_t epoch) const {
   std::vector<int64_t> idx;
-  if (options_.shuffle) {
-    idx = torch_randperm(size_, options_.seed + static_cast<uint64_t>(epoch_));
+  if (options_.shuffle && options_.permutation) {
+    idx = options_.permutation(size_, options_.seed, epoch);
+    TANDEM_CHECK(static_cast<int64_t>(idx.size()) == size_,
+                 "DistributedSampler: the permutation has {} entries for {} samples", idx.size(), size_);
+  } else if (options_.shuffle) {
+    idx = torch_randperm(size_, options_.seed + static_cast<uint64_t>(epoch));
   } else {
     idx.resize(static_cast<size_t>(size_));
     std::iota(idx.begin(), idx.end(), int64_t{0});

@@ -14,6 +14,7 @@
 
 #include "tandem/autograd.h"
 #include "tandem/compile.h"
+#include "tandem/distributed/sampler.h"
 #include "tandem/distributed/zero.h"
 #include "tandem/error.h"
 #include "tandem/generator.h"
@@ -143,6 +144,36 @@ TrainResult Trainer::fit(TrainModule& module, data::DataLoader& train, data::Dat
   return r;
 }
 
+namespace {
+// This rank's loader: DistributedSampler's share of the global loader's order, in batches of
+// batch_size / R (see "Distributed" in trainer.h).
+std::unique_ptr<data::DataLoader> rank_share(const data::DataLoader& global,
+                                             const distributed::ProcessGroup& pg) {
+  const int64_t R = pg.size(), B = global.options().batch_size;
+  TANDEM_CHECK(B % R == 0, "Trainer: the global batch size {} must be a multiple of the world "
+               "size {} (each rank trains on batch_size / world size rows per step)", B, R);
+  data::DataLoaderOptions lo = global.options();
+  lo.batch_size = B / R;
+  if (const auto& stream = global.iterable_dataset())
+    return std::make_unique<data::DataLoader>(
+        std::make_shared<distributed::ShardedIterableDataset>(stream, R, pg.rank()), lo);
+  TANDEM_CHECK(!lo.sampler, "Trainer: a distributed fit shards the train loader's order itself; "
+               "give a loader without a sampler (shuffle, seed and drop_last are kept)");
+  distributed::DistributedSamplerOptions so;
+  so.num_replicas = R;
+  so.rank = pg.rank();
+  so.shuffle = lo.shuffle;
+  so.seed = lo.seed;
+  // NOTE: the loader's own permutation, so that R = 1 reads exactly what the plain loader does.
+  so.permutation = [](int64_t n, uint64_t seed, int64_t epoch) {
+    return data::epoch_permutation(n, seed, epoch);
+  };
+  lo.sampler = std::make_shared<distributed::DistributedSampler>(global.dataset()->size(), so);
+  lo.shuffle = false;
+  return std::make_unique<data::DataLoader>(global.dataset(), lo);
+}
+}  // namespace
+
 void Trainer::setup(TrainModule& m, data::DataLoader& train, const std::string& ckpt_path) {
   const TrainerOptions& o = options_;
   TANDEM_CHECK(m.model != nullptr, "Trainer: TrainModule.model is not set");
@@ -183,8 +214,10 @@ void Trainer::setup(TrainModule& m, data::DataLoader& train, const std::string& 
   pending_metrics_.clear();
   if (ckpt_path.empty() && o.seed) manual_seed(*o.seed);
 
+  rank_loader_.reset();
+  if (o.process_group) rank_loader_ = rank_share(train, *o.process_group);
   try {
-    batches_per_epoch_ = train.num_batches();
+    batches_per_epoch_ = (rank_loader_ ? *rank_loader_ : train).num_batches();
   } catch (const Error&) {
     batches_per_epoch_ = -1;  // an IterableDataset: unknown
   }
@@ -269,20 +302,6 @@ void Trainer::setup(TrainModule& m, data::DataLoader& train, const std::string& 
   }
 }
 
-namespace {
-// Rank r's rows of a global batch: [r*n/R, (r+1)*n/R).
-data::Batch local_share(const data::Batch& b, const distributed::ProcessGroup& pg) {
-  if (pg.size() == 1 || !b.data.defined() || b.data.dim() == 0) return b;
-  const int64_t n = b.data.size(0), r = pg.rank(), R = pg.size();
-  const int64_t lo = r * n / R, hi = (r + 1) * n / R;
-  TANDEM_CHECK(hi > lo, "Trainer: a batch of {} rows cannot be shared by {} ranks; use a batch "
-               "size of at least the world size", n, R);
-  data::Batch out;
-  out.data = b.data.narrow(0, lo, hi - lo);
-  if (b.target.defined()) out.target = b.target.narrow(0, lo, hi - lo);
-  return out;
-}
-}  // namespace
 
 void Trainer::restore(const std::string& path) {
   io::Checkpoint ck = io::load_checkpoint(path);
@@ -346,8 +365,9 @@ io::Checkpoint Trainer::make_checkpoint() const {
 
 void Trainer::save_checkpoint(const std::string& path) const { io::save_checkpoint(path, make_checkpoint()); }
 
-Logs Trainer::run_epoch(data::DataLoader& train) {
+Logs Trainer::run_epoch(data::DataLoader& global_train) {
   const TrainerOptions& o = options_;
+  data::DataLoader& train = rank_loader_ ? *rank_loader_ : global_train;
   epoch_done_ = false;
   train.set_epoch(epoch_);
   int64_t skip = skip_batches_;
@@ -427,10 +447,9 @@ Logs Trainer::run_epoch(data::DataLoader& train) {
   return logs;
 }
 
-Logs Trainer::train_batch(const data::Batch& global_batch) {
+Logs Trainer::train_batch(const data::Batch& batch) {
   const TrainerOptions& o = options_;
   TrainModule& m = *module_;
-  const data::Batch batch = o.process_group ? local_share(global_batch, *o.process_group) : global_batch;
   if (o.process_group && o.process_group->size() > 1) {
     // Rank 0's running statistics for everyone, as DistributedDataParallel's forward does.
     std::vector<Tensor> bufs;

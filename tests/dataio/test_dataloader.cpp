@@ -425,3 +425,42 @@ TEST(DataLoader, TensorDatasetFastPathMatchesTheGenericPath) {
     }
   }
 }
+
+namespace {
+// Epoch e reads 4, 4, e, 1 (repeats allowed), or `bad` indices when asked.
+class ScriptedSampler : public Sampler {
+ public:
+  explicit ScriptedSampler(std::vector<int64_t> bad = {}) : bad_(std::move(bad)) {}
+  int64_t size() const override { return 4; }
+  std::vector<int64_t> indices(int64_t epoch) const override {
+    if (!bad_.empty()) return bad_;
+    return {4, 4, epoch, 1};
+  }
+
+ private:
+  std::vector<int64_t> bad_;
+};
+}  // namespace
+
+TEST(DataLoader, SamplerPicksEachPassesIndicesWithAnyWorkerCount) {
+  auto ds = numbered(6);
+  for (int workers : {0, 2}) {
+    DataLoader loader(ds, {.batch_size = 3, .sampler = std::make_shared<ScriptedSampler>(),
+                           .num_workers = workers});
+    EXPECT_EQ(loader.num_batches(), 2);
+    EXPECT_EQ(target_batches(loader), (std::vector<std::vector<int64_t>>{{4, 4, 0}, {1}}));
+    EXPECT_EQ(target_batches(loader), (std::vector<std::vector<int64_t>>{{4, 4, 1}, {1}}));
+  }
+  DataLoader dropping(ds, {.batch_size = 3, .sampler = std::make_shared<ScriptedSampler>(), .drop_last = true});
+  EXPECT_EQ(target_batches(dropping), (std::vector<std::vector<int64_t>>{{4, 4, 0}}));
+}
+
+TEST(DataLoader, SamplerErrors) {
+  auto ds = numbered(6);
+  EXPECT_TRUE(throws_error([&] { DataLoader(ds, {.shuffle = true, .sampler = std::make_shared<ScriptedSampler>()}); },
+                           {"sampler", "shuffle"}));
+  DataLoader out_of_range(ds, {.sampler = std::make_shared<ScriptedSampler>(std::vector<int64_t>{0, 1, 2, 6})});
+  EXPECT_TRUE(throws_error([&] { target_batches(out_of_range); }, {"index 6"}));
+  DataLoader short_pass(ds, {.sampler = std::make_shared<ScriptedSampler>(std::vector<int64_t>{0})});
+  EXPECT_TRUE(throws_error([&] { target_batches(short_pass); }, {"1 indices", "size() is 4"}));
+}

@@ -45,9 +45,21 @@ namespace tandem::data {
 using Transform = std::function<Example(Example, Generator&)>;
 using Collate = std::function<Batch(std::vector<Example>&&)>;
 
+// Which dataset indices one pass reads, in order (torch.utils.data.Sampler), e.g. one rank's
+// share (distributed::DistributedSampler). Indices may repeat.
+class Sampler {
+ public:
+  virtual ~Sampler() = default;
+  virtual int64_t size() const = 0;  // indices per pass
+  virtual std::vector<int64_t> indices(int64_t epoch) const = 0;
+};
+
 struct DataLoaderOptions {
   int64_t batch_size = 1;
   bool shuffle = false;
+  // Optional (Dataset only, instead of shuffle): the pass reads sampler->indices(epoch).
+  // Transforms are still seeded by (seed, epoch, dataset index).
+  std::shared_ptr<const Sampler> sampler = nullptr;
   uint64_t seed = 0;
   bool drop_last = false;  // drop the last batch when it is smaller than batch_size
   int num_workers = 0;     // 0: inline on the caller's thread
@@ -108,6 +120,9 @@ class DataLoader {
   // Samples per pass, counting drop_last (Dataset only).
   int64_t num_samples() const;
   const DataLoaderOptions& options() const { return options_; }
+  // The map-style dataset (null for an IterableDataset) and the stream (null otherwise).
+  const std::shared_ptr<Dataset>& dataset() const { return dataset_; }
+  const std::shared_ptr<IterableDataset>& iterable_dataset() const { return iterable_; }
 
   Iterator begin();
   Sentinel end() const { return {}; }

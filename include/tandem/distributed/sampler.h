@@ -11,12 +11,19 @@
 // Mersenne Twister, Fisher-Yates from the front) or 0..N-1 without shuffle; padded to a
 // multiple of num_replicas by repeating from the start, or cut to one with drop_last; rank r
 // takes positions r, r + R, r + 2R, ... Every rank holds num_samples() indices.
+//
+// It is a data::Sampler too (DataLoaderOptions::sampler: the loader asks for each epoch's
+// indices). `permutation` replaces torch.randperm when set: the Trainer passes the
+// DataLoader's own shuffle (data::epoch_permutation), so one process without a group reads
+// exactly what a world of one does.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "tandem/data/dataloader.h"
 #include "tandem/data/dataset.h"
 
 namespace tandem::distributed {
@@ -27,15 +34,19 @@ struct DistributedSamplerOptions {
   bool shuffle = true;
   uint64_t seed = 0;
   bool drop_last = false;
+  // (n, seed, epoch) -> a permutation of [0, n); empty: torch_randperm(n, seed + epoch).
+  std::function<std::vector<int64_t>(int64_t, uint64_t, int64_t)> permutation = nullptr;
 };
 
-class DistributedSampler {
+class DistributedSampler : public data::Sampler {
  public:
   DistributedSampler(int64_t dataset_size, DistributedSamplerOptions options);
   void set_epoch(int64_t epoch) { epoch_ = epoch; }
   int64_t epoch() const { return epoch_; }
-  // This rank's indices for the current epoch.
-  std::vector<int64_t> indices() const;
+  // This rank's indices for the current epoch, or for `epoch`.
+  std::vector<int64_t> indices() const { return indices(epoch_); }
+  std::vector<int64_t> indices(int64_t epoch) const override;
+  int64_t size() const override { return num_samples_; }
   int64_t num_samples() const { return num_samples_; }
   int64_t total_size() const { return num_samples_ * options_.num_replicas; }
 

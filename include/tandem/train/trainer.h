@@ -47,10 +47,14 @@
 // augmentation depend only on (seed, epoch, index), so the run continues with the very
 // batches and random numbers of the uninterrupted one (bit for bit single-threaded).
 //
-// Distributed (TrainerOptions::process_group): the loader yields the global batches, the same
-// on every rank, and rank r trains on rows [r*n/R, (r+1)*n/R) of each, so the global batch
-// and the sample sequence do not depend on the world size: a checkpoint resumes on any
-// number of ranks (same count: bit for bit). The model's parameters and buffers are
+// Distributed (TrainerOptions::process_group): the train loader describes the global run
+// (batch_size is the global batch B, shuffle, seed, drop_last, transform, workers). Each rank
+// reads its share through its own loader over the same dataset, with DistributedSampler's
+// semantics: the epoch's shuffled order (the loader's own permutation) padded to a multiple
+// of R by repeating from the start, rank r taking positions r, r + R, ..., in batches of
+// B / R (B must be a multiple of R); an IterableDataset is sharded the same way (examples
+// r, r + R, ...). Step k therefore trains on positions [kB, (k+1)B) of one global order
+// whatever R is, so a checkpoint resumes on any number of ranks (same count: bit for bit). The model's parameters and buffers are
 // broadcast from rank 0 after setup and resume, buffers again before every step;
 // gradients are averaged by a distributed::Reducer (buckets all-reduced during backward;
 // accumulation windows use no_sync), or with `zero` reduce-scattered into a
@@ -140,7 +144,7 @@ struct TrainerOptions {
   std::map<std::string, std::string> checkpoint_extra;  // stored in every checkpoint
   std::ostream* out = nullptr;  // where callbacks print (default std::cout)
   // Data-parallel training over this process group (see "Distributed" above). Every rank
-  // runs fit() with the same loader; each takes its share of every global batch.
+  // runs fit() with the same (global) loader; each reads its DistributedSampler share.
   std::shared_ptr<distributed::ProcessGroup> process_group;
   bool zero = false;            // with process_group: ZeRO-1 (distributed::ZeroRedundancyOptimizer)
   double bucket_cap_mb = 25.0;  // DistributedDataParallel's gradient buckets
@@ -226,6 +230,7 @@ class Trainer {
   std::unique_ptr<optim::LRScheduler> sched_;
   std::function<std::vector<Tensor>(const std::vector<Tensor>&)> compiled_step_;
   std::shared_ptr<distributed::Reducer> reducer_;
+  std::unique_ptr<data::DataLoader> rank_loader_;  // distributed: this rank's share of `train`
   int64_t epoch_ = 0, step_ = 0, batch_ = 0, batches_per_epoch_ = -1, start_epoch_ = 0;
   int64_t skip_batches_ = 0, pending_window_ = 0;  // batches to skip; micro-batches not stepped
   std::vector<std::vector<double>> pending_metrics_;  // metric state of a resumed epoch
