@@ -4,7 +4,8 @@
 # and the fraction hidden behind backward, a bucket-size sweep, and all_reduce bandwidth of
 # tandem's process group vs MPI_Allreduce called directly (same sizes, same job shape).
 #   bench/distributed_run.sh            (needs build/release: tandem_cli, bench_distributed)
-# TRAIN_LIMIT (3072 images, one epoch) sets the training run's size.
+# TRAIN_LIMIT (3072 images, one epoch) sets the training run's size; ROUNDS (3) how often
+# each measurement repeats, interleaved (the report takes the median round).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/build/release"
@@ -12,7 +13,7 @@ tandem="$bin/tools/tandem"; bench="$bin/bench/bench_distributed"
 out="$bin/bench/results/distributed"; mkdir -p "$out"
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 mpirun=(mpirun --allow-run-as-root --oversubscribe --bind-to none)
-limit="${TRAIN_LIMIT:-3072}"
+limit="${TRAIN_LIMIT:-3072}"; rounds="${ROUNDS:-3}"
 train=(train --model cnn --epochs 1 --train-limit "$limit" --test-limit 1000 --batch-size 128
        --no-progress --no-tensorboard --json)
 
@@ -22,17 +23,17 @@ run() {  # name, then the command; keeps the JSON line
   grep '^{' "$out/$name.log" | tail -1 > "$out/$name.json"
 }
 echo "all_reduce sweeps (2 ranks)..."
-for round in 1; do
+for round in $(seq "$rounds"); do
   "${mpirun[@]}" -np 2 "$bench" mpi > "$out/allreduce_mpi_$round.jsonl"
   "${mpirun[@]}" -np 2 "$bench" tandem > "$out/allreduce_tandem_$round.jsonl"
 done
 echo "CNN training runs..."
-for round in 1; do
+for round in $(seq "$rounds"); do
   OMP_NUM_THREADS=1 run "1x1_$round" "$tandem" "${train[@]}" --threads 1
   OMP_NUM_THREADS=2 run "1x2_$round" "$tandem" "${train[@]}" --threads 2
   OMP_NUM_THREADS=1 run "2x1_$round" "${mpirun[@]}" -np 2 -x OMP_NUM_THREADS "$tandem" "${train[@]}" --threads 1 --distributed
-done
-for mb in 1 5 100; do
-  OMP_NUM_THREADS=1 run "2x1_bucket$mb" "${mpirun[@]}" -np 2 -x OMP_NUM_THREADS "$tandem" "${train[@]}" --threads 1 --distributed --bucket-mb "$mb"
+  for mb in 1 5 100; do
+    OMP_NUM_THREADS=1 run "2x1_bucket${mb}_$round" "${mpirun[@]}" -np 2 -x OMP_NUM_THREADS "$tandem" "${train[@]}" --threads 1 --distributed --bucket-mb "$mb"
+  done
 done
 /usr/bin/python3 "$root/bench/distributed_report.py" "$out" | tee "$out/table.md"
