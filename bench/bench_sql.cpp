@@ -1,14 +1,16 @@
 // SqlDataset throughput (bench/sql_run.sh runs it next to pandas.read_sql):
 //   bench_sql read URL QUERY MODE [TARGET] [IMAGE]   rows/s and MB/s streamed through a
 //                                                    DataLoader (batch 1024, one worker)
-//   bench_sql train URL                              MLP SGD steps/s from the database (streamed,
-//                                                    one worker) and from in-memory IDX data
-// Each prints one JSON line; each case runs REPS times (environment, default 3) and reports
+//   bench_sql train URL                              MLP SGD steps/s from the database (SqlTable:
+//                                                    a query per shuffled batch, one worker, as
+//                                                    tandem train reads) and from in-memory IDX
+// Each prints one JSON line; each case runs REPS times (environment, default 1) and reports
 // the median.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -23,7 +25,16 @@ using Clock = std::chrono::steady_clock;
 
 int reps() {
   const char* r = std::getenv("REPS");
-  return r ? std::max(1, std::atoi(r)) : 3;
+  return r ? std::max(1, std::atoi(r)) : 1;
+}
+
+// Peak resident set of this process so far (VmHWM), in MB.
+double peak_rss_mb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return -1;
 }
 
 double median(std::vector<double> v) {
@@ -54,8 +65,10 @@ int read_case(int argc, char** argv) {
     secs.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
   double s = median(secs);
-  std::printf("{\"rows\": %lld, \"bytes\": %lld, \"seconds\": %.4f, \"rows_per_s\": %.1f, \"mb_per_s\": %.2f}\n",
-              static_cast<long long>(rows), static_cast<long long>(bytes), s, rows / s, bytes / s / 1e6);
+  std::printf("{\"rows\": %lld, \"bytes\": %lld, \"seconds\": %.4f, \"rows_per_s\": %.1f, "
+              "\"mb_per_s\": %.2f, \"peak_rss_mb\": %.1f}\n",
+              static_cast<long long>(rows), static_cast<long long>(bytes), s, rows / s,
+              bytes / s / 1e6, peak_rss_mb());
   return 0;
 }
 
@@ -78,24 +91,28 @@ double train_steps_per_s(data::DataLoader& loader, int64_t steps) {
 
 int train_case(char** argv) {
   std::string url = argv[2];
-  const int64_t steps = 300;
+  const int64_t steps = 100;
   std::vector<double> db, mem;
   auto idx = data::fashion_mnist();
   for (int rep = 0; rep < reps(); ++rep) {
-    data::DataLoader from_idx(idx, {.batch_size = 128});
+    data::DataLoader from_idx(idx, {.batch_size = 128, .shuffle = true, .seed = 1});
     mem.push_back(train_steps_per_s(from_idx, steps));
-    auto sql = std::make_shared<data::SqlDataset>(
-        url, data::SqlOptions{.query = "SELECT image, label FROM train ORDER BY id",
-                              .target = "label",
-                              .columns = {{.name = "image", .shape = {1, 28, 28}}}});
-    data::DataLoader from_db(sql, {.batch_size = 128, .num_workers = 1, .prefetch = 4,
-                                   .transform = [](data::Example e, Generator&) {
-                                     Tensor x = empty(e.data.shape(), {DType::Float32});
-                                     const uint8_t* s = e.data.data<uint8_t>();
-                                     float* d = x.data<float>();
-                                     for (int64_t i = 0; i < x.numel(); ++i) d[i] = s[i] / 255.0f;
-                                     return data::Example{x, e.target};
-                                   }});
+    // As `tandem train --data URL` reads: one query per shuffled batch (SqlTable), one worker.
+    auto table = std::make_shared<data::SqlTable>(
+        url, data::SqlOptions{.table = "train", .target = "label", .features = {"image"},
+                              .columns = {{.name = "image", .shape = {1, 28, 28}}},
+                              .key = "id"});
+    data::GatherPlan plan = data::gather_plan(
+        table, {.batch_size = 128, .shuffle = true, .seed = 1, .num_workers = 1, .prefetch = 4},
+        [](data::Batch b) {
+          Tensor x = empty(b.data.shape(), {DType::Float32});
+          const uint8_t* s = b.data.data<uint8_t>();
+          float* d = x.data<float>();
+          for (int64_t i = 0; i < x.numel(); ++i) d[i] = s[i] / 255.0f;
+          b.data = x;
+          return b;
+        });
+    data::DataLoader from_db(plan.indices, plan.options);
     db.push_back(train_steps_per_s(from_db, steps));
   }
   std::printf("{\"db_steps_per_s\": %.2f, \"idx_steps_per_s\": %.2f, \"ratio\": %.3f}\n",

@@ -1,7 +1,7 @@
 """pandas.read_sql through sqlite3 or psycopg2: what users run today (bench/sql_run.sh).
 
     sql_pandas.py sqlite PATH QUERY        |  sql_pandas.py postgres DSN QUERY
-Prints one JSON line: rows, seconds (median of REPS runs, 3 by default), rows_per_s.
+Prints one JSON line: rows, seconds (median of REPS runs, 1 by default), rows_per_s.
 """
 import json
 import os
@@ -16,7 +16,7 @@ import pandas as pd
 def main():
     kind, where, query = sys.argv[1:4]
     secs, rows = [], 0
-    for _ in range(int(os.environ.get("REPS", "3"))):
+    for _ in range(int(os.environ.get("REPS", "1"))):
         if kind == "sqlite":
             conn = sqlite3.connect(where)
         else:

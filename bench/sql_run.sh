@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # SqlDataset vs pandas.read_sql on SQLite and on a throwaway PostgreSQL cluster (started here on
-# a free loopback port, stopped on exit): a 1M-row table (16 float columns + label) and
-# Fashion-MNIST as image bytes; then MLP training streamed from PostgreSQL vs in-memory IDX.
-# Needs build/release (bench_sql, tandem) and scripts/setup.sh --bench (pandas, psycopg2).
+# a free loopback port, stopped on exit): a table of ROWS rows (16 float columns + label;
+# 200000 by default, --full for 1M) and Fashion-MNIST as image bytes; a generated stream of
+# 490 MB (peak RSS); then MLP training from PostgreSQL vs in-memory IDX. One run per case
+# (REPS=3 for medians). Needs build/release (bench_sql, tandem) and scripts/setup.sh --bench
+# (pandas, psycopg2). Prints the table (Markdown) for bench/README.md.
 set -euo pipefail
+ROWS=${ROWS:-200000}
+if [ "${1:-}" = "--full" ]; then ROWS=1000000; fi
+export REPS=${REPS:-1}
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
 BENCH=$BUILD/bench/bench_sql
@@ -23,13 +28,13 @@ LITE="$work/bench.db"; chmod 777 "$work"
 
 cols=""; defs=""
 for k in $(seq 0 15); do cols="$cols, ((i * $((7 + 2 * k)) + $k) % 1000) / 8.0"; defs="$defs, f$k REAL"; done
-psql -q "$PG" -c "CREATE TABLE big (id INTEGER$defs, label INTEGER); INSERT INTO big SELECT i$cols, i % 10 FROM generate_series(0, 999999) AS g(i)"
-$PY - "$LITE" "$cols" "$defs" <<'PYEOF'
+psql -q "$PG" -c "CREATE TABLE big (id INTEGER$defs, label INTEGER); INSERT INTO big SELECT i$cols, i % 10 FROM generate_series(0, $((ROWS - 1))) AS g(i)"
+$PY - "$LITE" "$cols" "$defs" "$ROWS" <<'PYEOF'
 import sqlite3, sys
-db, cols, defs = sys.argv[1:4]
+db, cols, defs, rows = sys.argv[1:5]
 c = sqlite3.connect(db)
 c.execute(f"CREATE TABLE big (id INTEGER{defs}, label INTEGER)")
-c.execute(f"INSERT INTO big WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g WHERE i < 999999) SELECT i{cols}, i % 10 FROM g")
+c.execute(f"INSERT INTO big WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g WHERE i < {int(rows) - 1}) SELECT i{cols}, i % 10 FROM g")
 c.commit()
 PYEOF
 $TANDEM data import fashion-mnist "sqlite:///$LITE" --no-progress >/dev/null
@@ -44,17 +49,23 @@ p_lite_big=$($PY bench/sql_pandas.py sqlite "$LITE" "$BIG")
 p_pg_big=$($PY bench/sql_pandas.py postgres "$DSN" "$BIG")
 p_lite_img=$($PY bench/sql_pandas.py sqlite "$LITE" "$IMG")
 p_pg_img=$($PY bench/sql_pandas.py postgres "$DSN" "$IMG")
-row "1M x 16 floats, SQLite" "$($BENCH read "sqlite:///$LITE" "$BIG" binary label)" "$p_lite_big"
+N="$((ROWS / 1000))k"
+row "$N x 16 floats, SQLite" "$($BENCH read "sqlite:///$LITE" "$BIG" binary label)" "$p_lite_big"
 for m in binary cursor text; do
-  row "1M x 16 floats, PostgreSQL $m" "$($BENCH read "$PG" "$BIG" $m label)" "$p_pg_big"
+  row "$N x 16 floats, PostgreSQL $m" "$($BENCH read "$PG" "$BIG" $m label)" "$p_pg_big"
 done
 row "Fashion-MNIST bytes, SQLite" "$($BENCH read "sqlite:///$LITE" "$IMG" binary label image)" "$p_lite_img"
 for m in binary cursor text; do
   row "Fashion-MNIST bytes, PostgreSQL $m" "$($BENCH read "$PG" "$IMG" $m label image)" "$p_pg_img"
 done
+# Larger than the memory it needs: 60000 generated rows of 8 KiB (490 MB) through one worker.
+GEN="SELECT i % 10 AS label, convert_to(repeat(chr(65 + i % 26), 8192), 'UTF8') AS payload FROM (SELECT generate_series(0, 59999) AS i) AS s"
+big=$($BENCH read "$PG" "$GEN" binary label payload)
 train=$($BENCH train "$PG")
-$PY - "$results" "$train" <<'PYEOF'
-import json, sys
+$PY - "$results" "$train" "$big" "$ROWS" <<'PYEOF'
+import json, sys, datetime
+print(f"Measured {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, {int(sys.argv[4]):,} rows, one run per case (REPS)")
+print()
 print("| case | tandem rows/s | tandem MB/s | pandas rows/s | ratio |")
 print("|---|---:|---:|---:|---:|")
 for line in open(sys.argv[1]):
@@ -66,5 +77,9 @@ print()
 print("| MLP training, batch 128 | steps/s |")
 print("|---|---:|")
 print(f"| in-memory IDX | {tr['idx_steps_per_s']:.1f} |")
-print(f"| streamed from PostgreSQL (binary COPY, 1 worker) | {tr['db_steps_per_s']:.1f} ({100 * tr['ratio']:.0f}%) |")
+print(f"| from PostgreSQL (SqlTable, a query per batch, 1 worker) | {tr['db_steps_per_s']:.1f} ({100 * tr['ratio']:.0f}%) |")
+big = json.loads(sys.argv[3])
+print()
+print(f"Generated stream of {big['rows']:,} rows x 8 KiB ({big['bytes'] / 1e6:.0f} MB) from PostgreSQL: "
+      f"{big['mb_per_s']:.0f} MB/s, peak RSS of the whole process {big['peak_rss_mb']:.0f} MB")
 PYEOF

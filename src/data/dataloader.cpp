@@ -2,6 +2,7 @@
 // slots), default collate, per-epoch permutations and per-sample seeds.
 #include "tandem/data/dataloader.h"
 
+#include "tandem/data/batch_stream.h"
 #include "tandem/generator_scope.h"
 
 #include <omp.h>
@@ -318,6 +319,16 @@ struct StreamPlan {
   int64_t batch = 0;
 
   std::optional<Batch> make(const std::atomic<bool>* stop) {
+    auto* batches = dynamic_cast<BatchStream*>(dataset.get());
+    if (batches && !options.transform && !options.collate) {  // whole batches, no tensor per row
+      if (stop && stop->load(std::memory_order_relaxed)) return std::nullopt;
+      Batch b = with_context([&] { return batches->next_batch(options.batch_size); }, batch, -1);
+      const int64_t n = b.data.defined() ? b.data.size(0) : 0;
+      if (n == 0 || (options.drop_last && n < options.batch_size)) return std::nullopt;
+      sample += n;
+      ++batch;
+      return b;
+    }
     std::vector<Example> examples;
     examples.reserve(static_cast<size_t>(options.batch_size));
     while (static_cast<int64_t>(examples.size()) < options.batch_size) {

@@ -174,20 +174,55 @@ std::vector<std::vector<std::string>> vocabularies(const std::string& url, const
 
 }  // namespace sql
 
+// Rows are kept as bytes, never as tensors: the example's data, then its target in 8 bytes
+// (int64, or float32 in the first 4). next_batch copies them straight into the batch tensors.
 struct SqlDataset::State {
   std::string query;
   std::vector<std::string> feature_names;
   std::vector<std::vector<std::string>> vocab;
   std::unique_ptr<SqlReader> reader;
   std::mt19937_64 rng;
-  std::vector<Example> buffer;   // the shuffle buffer
-  std::deque<Example> ready;     // drained in order (end of stream, key blocks)
+  // The example's layout, from the first row (data_bytes < 0: no row yet).
+  int64_t data_bytes = -1;
+  Shape data_shape;
+  DType data_dtype = DType::Float32, target_dtype = DType::Int64;
+  bool has_target = false;
+  std::vector<uint8_t> row;                // the row just read
+  std::vector<uint8_t> buffer;             // the shuffle buffer: `buffered` rows
+  int64_t buffered = 0;
+  std::vector<uint8_t> picked;             // the row the shuffle buffer hands out
+  std::vector<uint8_t> block;              // a key block, read whole...
+  std::vector<int64_t> block_order;        // ... and handed out in this shuffled order
+  size_t block_next = 0;
   int64_t source_row = 0;        // rows read from the source this pass (for sharding)
   bool exhausted = false;
   bool started = false;
   // key blocks: the [lo, hi) ranges this rank reads, in order
   std::vector<std::pair<int64_t, int64_t>> blocks;
   size_t next_block = 0;
+
+  size_t row_bytes() const { return static_cast<size_t>(data_bytes) + 8; }
+  // After the reader stepped onto a row: the layout (first row) or its check (later readers).
+  void note_layout() {
+    SqlReader& r = *reader;
+    if (data_bytes < 0) {
+      data_bytes = r.data_bytes();
+      data_shape = r.data_shape();
+      data_dtype = r.data_dtype();
+      has_target = r.has_target();
+      target_dtype = has_target ? r.target_dtype() : DType::Int64;
+      row.resize(row_bytes());
+      picked.resize(row_bytes());
+      return;
+    }
+    TANDEM_CHECK(r.data_bytes() == data_bytes && r.data_shape() == data_shape,
+                 "{}: the rows have shape {} here, earlier ones had {}", r.what(),
+                 r.data_shape(), data_shape);
+  }
+  void decode(uint8_t* dst) {
+    reader->write_data(dst);
+    if (has_target) reader->write_target(dst + data_bytes);
+  }
 };
 
 SqlDataset::SqlDataset(std::string url, SqlOptions options)
@@ -216,113 +251,163 @@ const std::vector<std::string>& SqlDataset::target_vocabulary() const {
 void SqlDataset::reset() {
   State& s = *state_;
   s.reader.reset();
-  s.buffer.clear();
-  s.ready.clear();
+  s.buffered = 0;
+  s.block_order.clear();
+  s.block_next = 0;
   s.source_row = 0;
   s.exhausted = false;
   s.started = false;
   position_ = 0;
 }
 
-std::optional<Example> SqlDataset::next() {
+bool SqlDataset::open_next() {
   State& s = *state_;
   const SqlOptions& o = options_;
-  const bool keyed = !o.key.empty();
-  auto open_next = [&]() -> bool {
-    if (!keyed) {
-      if (s.reader) return false;
-      s.reader = std::make_unique<SqlReader>(url_, o, s.query, s.vocab);
-      return true;
-    }
-    if (s.next_block >= s.blocks.size()) return false;
-    auto [lo, hi] = s.blocks[s.next_block++];
-    std::string q = fmt::format("SELECT * FROM ({}) AS tandem_q WHERE \"{}\" >= {} AND \"{}\" < {}",
-                                s.query, o.key, lo, o.key, hi);
-    s.reader = std::make_unique<SqlReader>(url_, o, q, s.vocab);
+  if (o.key.empty()) {
+    if (s.reader) return false;
+    s.reader = std::make_unique<SqlReader>(url_, o, s.query, s.vocab);
     return true;
-  };
-  auto read_row = [&]() -> std::optional<Example> {
-    SqlReader& r = *s.reader;
-    Tensor data = empty(r.data_shape(), {r.data_dtype()});
-    r.write_data(static_cast<uint8_t*>(data.data_ptr()));
-    Tensor target;
-    if (r.has_target()) {
-      target = empty({}, {r.target_dtype()});
-      r.write_target(static_cast<uint8_t*>(target.data_ptr()));
-    }
-    return Example{std::move(data), std::move(target)};
-  };
-  // The next example of this rank's stream before the shuffle buffer.
-  auto pull = [&]() -> std::optional<Example> {
-    for (;;) {
-      if (!s.ready.empty()) {
-        Example e = std::move(s.ready.front());
-        s.ready.pop_front();
-        return e;
-      }
-      if (!keyed) {
-        if (!s.reader) open_next();
-        for (;;) {
-          if (!s.reader->step()) return std::nullopt;
-          // Sharding: each rank keeps every world_size-th row, and converts only those.
-          if (s.source_row++ % o.world_size == o.rank) return read_row();
+  }
+  if (s.next_block >= s.blocks.size()) return false;
+  auto [lo, hi] = s.blocks[s.next_block++];
+  std::string q = fmt::format("SELECT * FROM ({}) AS tandem_q WHERE \"{}\" >= {} AND \"{}\" < {}",
+                              s.query, o.key, lo, o.key, hi);
+  s.reader = std::make_unique<SqlReader>(url_, o, q, s.vocab);
+  return true;
+}
+
+// The next row of this rank's stream before the shuffle buffer; nullptr at the end.
+const uint8_t* SqlDataset::pull() {
+  State& s = *state_;
+  const SqlOptions& o = options_;
+  for (;;) {
+    if (s.block_next < s.block_order.size())
+      return s.block.data() + s.block_order[s.block_next++] * s.row_bytes();
+    if (o.key.empty()) {
+      if (!s.reader) open_next();
+      for (;;) {
+        if (!s.reader->step()) return nullptr;
+        // Sharding: each rank keeps every world_size-th row, and converts only those.
+        if (s.source_row++ % o.world_size == o.rank) {
+          s.note_layout();
+          s.decode(s.row.data());
+          return s.row.data();
         }
       }
-      // Key blocks: a whole block read, shuffled, then handed out.
-      if (!open_next()) return std::nullopt;
-      std::vector<Example> block;
-      while (s.reader->step()) block.push_back(*read_row());
-      std::shuffle(block.begin(), block.end(), s.rng);
-      for (auto& e : block) s.ready.push_back(std::move(e));
     }
-  };
-  auto produce = [&]() -> std::optional<Example> {
-    if (o.shuffle_buffer <= 0) return pull();
-    while (!s.exhausted && static_cast<int64_t>(s.buffer.size()) < o.shuffle_buffer) {
-      std::optional<Example> e = pull();
-      if (!e) {
-        s.exhausted = true;
-        break;
-      }
-      s.buffer.push_back(std::move(*e));
+    // Key blocks: a whole block read, shuffled, then handed out.
+    if (!open_next()) return nullptr;
+    int64_t n = 0;
+    while (s.reader->step()) {
+      s.note_layout();
+      s.block.resize((n + 1) * s.row_bytes());
+      s.decode(s.block.data() + n * s.row_bytes());
+      ++n;
     }
-    if (s.buffer.empty()) return std::nullopt;
-    // Swap a random slot to the back and hand it out; the next pull refills the buffer.
-    std::uniform_int_distribution<size_t> pick(0, s.buffer.size() - 1);
-    std::swap(s.buffer[pick(s.rng)], s.buffer.back());
-    Example e = std::move(s.buffer.back());
-    s.buffer.pop_back();
-    return e;
-  };
-
-  if (!s.started) {
-    s.started = true;
-    s.rng.seed(sample_seed(o.seed, epoch_, o.rank));
-    if (keyed) {
-      auto mm = sql::open(url_,
-                          fmt::format("SELECT min(\"{}\"), max(\"{}\") FROM ({}) AS tandem_q",
-                                      o.key, o.key, s.query),
-                          sql::connect_of(o));
-      s.blocks.clear();
-      s.next_block = 0;
-      if (mm->step() && !mm->is_null(0)) {
-        auto lo = static_cast<int64_t>(mm->as_double(0));
-        auto hi = static_cast<int64_t>(mm->as_double(1)) + 1;
-        int64_t n = (hi - lo + o.key_block - 1) / o.key_block;
-        std::vector<int64_t> perm = epoch_permutation(n, o.seed, epoch_);
-        for (int64_t i = o.rank; i < n; i += o.world_size)
-          s.blocks.emplace_back(lo + perm[i] * o.key_block,
-                                std::min(hi, lo + (perm[i] + 1) * o.key_block));
-      }
-    }
-    // Resume: replay the same order up to the recorded position.
-    for (; position_ < seek_; ++position_)
-      if (!produce()) break;
-    seek_ = 0;
+    s.block_order.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) s.block_order[i] = i;
+    std::shuffle(s.block_order.begin(), s.block_order.end(), s.rng);
+    s.block_next = 0;
   }
-  std::optional<Example> e = produce();
-  if (e) ++position_;
-  return e;
+}
+
+// The next row after the shuffle buffer; nullptr at the end.
+const uint8_t* SqlDataset::produce() {
+  State& s = *state_;
+  const SqlOptions& o = options_;
+  if (o.shuffle_buffer <= 0) return pull();
+  while (!s.exhausted && s.buffered < o.shuffle_buffer) {
+    const uint8_t* r = pull();
+    if (!r) {
+      s.exhausted = true;
+      break;
+    }
+    const size_t rb = s.row_bytes();
+    if (s.buffer.size() < (s.buffered + 1) * rb) s.buffer.resize((s.buffered + 1) * rb);
+    std::memcpy(s.buffer.data() + s.buffered * rb, r, rb);
+    ++s.buffered;
+  }
+  if (s.buffered == 0) return nullptr;
+  // A random slot is handed out and the last row moves into it; the next pull refills.
+  const size_t rb = s.row_bytes();
+  std::uniform_int_distribution<size_t> pick(0, static_cast<size_t>(s.buffered) - 1);
+  const size_t j = pick(s.rng), last = static_cast<size_t>(s.buffered) - 1;
+  std::memcpy(s.picked.data(), s.buffer.data() + j * rb, rb);
+  if (j != last) std::memcpy(s.buffer.data() + j * rb, s.buffer.data() + last * rb, rb);
+  --s.buffered;
+  return s.picked.data();
+}
+
+void SqlDataset::start() {
+  State& s = *state_;
+  const SqlOptions& o = options_;
+  s.started = true;
+  s.rng.seed(sample_seed(o.seed, epoch_, o.rank));
+  if (!o.key.empty()) {
+    auto mm = sql::open(url_,
+                        fmt::format("SELECT min(\"{}\"), max(\"{}\") FROM ({}) AS tandem_q",
+                                    o.key, o.key, s.query),
+                        sql::connect_of(o));
+    s.blocks.clear();
+    s.next_block = 0;
+    if (mm->step() && !mm->is_null(0)) {
+      auto lo = static_cast<int64_t>(mm->as_double(0));
+      auto hi = static_cast<int64_t>(mm->as_double(1)) + 1;
+      int64_t n = (hi - lo + o.key_block - 1) / o.key_block;
+      std::vector<int64_t> perm = epoch_permutation(n, o.seed, epoch_);
+      for (int64_t i = o.rank; i < n; i += o.world_size)
+        s.blocks.emplace_back(lo + perm[i] * o.key_block,
+                              std::min(hi, lo + (perm[i] + 1) * o.key_block));
+    }
+  }
+  // Resume: replay the same order up to the recorded position.
+  for (; position_ < seek_; ++position_)
+    if (!produce()) break;
+  seek_ = 0;
+}
+
+std::optional<Example> SqlDataset::next() {
+  State& s = *state_;
+  if (!s.started) start();
+  const uint8_t* r = produce();
+  if (!r) return std::nullopt;
+  ++position_;
+  Tensor data = empty(s.data_shape, {s.data_dtype});
+  std::memcpy(data.data_ptr(), r, static_cast<size_t>(s.data_bytes));
+  Tensor target;
+  if (s.has_target) {
+    target = empty({}, {s.target_dtype});
+    std::memcpy(target.data_ptr(), r + s.data_bytes, itemsize(s.target_dtype));
+  }
+  return Example{std::move(data), std::move(target)};
+}
+
+Batch SqlDataset::next_batch(int64_t max) {
+  State& s = *state_;
+  TANDEM_CHECK(max >= 1, "SqlDataset::next_batch: max must be >= 1, got {}", max);
+  if (!s.started) start();
+  const uint8_t* r = produce();
+  if (!r) return {};
+  // The first row fixed the layout: rows are copied straight into the batch tensors.
+  Shape shape = s.data_shape;
+  shape.insert(shape.begin(), max);
+  Batch b{empty(shape, {s.data_dtype}), s.has_target ? empty({max}, {s.target_dtype}) : Tensor()};
+  auto* data = static_cast<uint8_t*>(b.data.data_ptr());
+  auto* target = s.has_target ? static_cast<uint8_t*>(b.target.data_ptr()) : nullptr;
+  const auto db = static_cast<size_t>(s.data_bytes);
+  const size_t tb = itemsize(s.target_dtype);
+  int64_t n = 0;
+  for (; r; r = n < max ? produce() : nullptr) {
+    std::memcpy(data + n * db, r, db);
+    if (target) std::memcpy(target + n * tb, r + db, tb);
+    ++n;
+    ++position_;
+  }
+  if (n < max) {
+    b.data = b.data.narrow(0, 0, n);
+    if (target) b.target = b.target.narrow(0, 0, n);
+  }
+  return b;
 }
 
 std::shared_ptr<TensorDataset> read_sql(const std::string& url, const SqlOptions& options,

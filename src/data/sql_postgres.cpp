@@ -231,7 +231,11 @@ class PgSource : public Source {
   }
 
   const std::vector<ColumnInfo>& columns() const override { return columns_; }
-  bool step() override { return mode_ == PostgresRead::Cursor ? step_cursor() : step_copy(); }
+  bool step() override {
+    if (done_) return false;  // the end stays the end (COPY is over, the cursor drained)
+    done_ = !(mode_ == PostgresRead::Cursor ? step_cursor() : step_copy());
+    return !done_;
+  }
   bool is_null(int c) override { return len_[c] < 0; }
   Type value_type(int c) override { return columns_[c].type; }
 
@@ -404,6 +408,7 @@ class PgSource : public Source {
   bool header_seen_ = false;
   PGresult* res_ = nullptr;
   int res_row_ = 0;
+  bool done_ = false;
 };
 
 void put32(std::string& b, uint32_t v) {

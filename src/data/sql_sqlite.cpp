@@ -67,9 +67,15 @@ class SqliteSource : public Source {
 
   const std::vector<ColumnInfo>& columns() const override { return columns_; }
   bool step() override {
+    // NOTE: stepping a finished statement would start it over (SQLite resets it): the end
+    // stays the end.
+    if (done_) return false;
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
+    if (rc == SQLITE_DONE) {
+      done_ = true;
+      return false;
+    }
     fail("reading a row failed");
   }
   bool is_null(int c) override { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
@@ -100,6 +106,7 @@ class SqliteSource : public Source {
   std::string what_;
   std::shared_ptr<sqlite3> db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool done_ = false;
   std::vector<ColumnInfo> columns_;
 };
 

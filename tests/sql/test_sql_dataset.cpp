@@ -223,27 +223,53 @@ TEST_P(SqlBackend, ResumeContinuesMidEpochFromTheSameRow) {
   EXPECT_EQ(resumed.position(), 100);
 }
 
-TEST_P(SqlBackend, SameBatchesForZeroOneAndThreeWorkers) {
-  std::vector<std::vector<float>> ref;
-  for (int workers : {0, 1, 3}) {
-    SqlOptions o = items();
-    o.shuffle_buffer = 20;
-    o.seed = 3;
-    auto ds = std::make_shared<SqlDataset>(url_, o);
-    DataLoader loader(ds, {.batch_size = 16, .num_workers = workers, .prefetch = 2});
-    std::vector<std::vector<float>> got;
-    for (int epoch = 0; epoch < 2; ++epoch) {
-      ds->set_epoch(epoch);
-      for (Batch& b : loader) {
-        EXPECT_EQ(b.data.size(1), 4);
-        auto v = b.data.to_vector<float>();
-        auto t = b.target.to_vector<float>();
-        v.insert(v.end(), t.begin(), t.end());
-        got.push_back(v);
+// 0, 1 and 3 workers read batches whole (next_batch); "-1" is one worker with an identity
+// transform, which reads example by example (next): all the same batches.
+TEST_P(SqlBackend, SameBatchesForZeroOneAndThreeWorkersAndPerExample) {
+  for (bool keyed : {false, true}) {
+    std::vector<std::vector<float>> ref;
+    for (int workers : {0, 1, 3, -1}) {
+      SqlOptions o = items();
+      o.shuffle_buffer = 20;
+      o.seed = 3;
+      if (keyed) {
+        o.key = "id";
+        o.key_block = 25;
       }
+      auto ds = std::make_shared<SqlDataset>(url_, o);
+      DataLoaderOptions lo{.batch_size = 16, .num_workers = std::max(workers, 1), .prefetch = 2};
+      if (workers == 0) lo.num_workers = 0;
+      if (workers < 0) lo.transform = [](Example e, Generator&) { return e; };
+      DataLoader loader(ds, lo);
+      std::vector<std::vector<float>> got;
+      for (int epoch = 0; epoch < 2; ++epoch) {
+        ds->set_epoch(epoch);
+        for (Batch& b : loader) {
+          EXPECT_EQ(b.data.size(1), 4);
+          auto v = b.data.to_vector<float>();
+          auto t = b.target.to_vector<float>();
+          v.insert(v.end(), t.begin(), t.end());
+          got.push_back(v);
+        }
+      }
+      ASSERT_EQ(got.size(), 14u);
+      if (ref.empty()) ref = got; else EXPECT_EQ(got, ref) << workers << " workers, keyed " << keyed;
     }
-    ASSERT_EQ(got.size(), 14u);
-    if (ref.empty()) ref = got; else EXPECT_EQ(got, ref) << workers << " workers";
+  }
+}
+
+// Without a shuffle buffer the loader asks again after the short last batch; the stream must
+// stay ended (a finished SQLite statement would otherwise start over).
+TEST_P(SqlBackend, StreamEndsOnceInStreamOrder) {
+  for (int workers : {0, 1}) {
+    auto ds = std::make_shared<SqlDataset>(url_, items());
+    DataLoader loader(ds, {.batch_size = 16, .num_workers = workers});
+    int64_t rows = 0, batches = 0;
+    for (Batch& b : loader) {
+      rows += b.data.size(0);
+      ASSERT_LE(++batches, 7) << "the stream started over";
+    }
+    EXPECT_EQ(rows, 100);
   }
 }
 

@@ -52,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "tandem/data/batch_stream.h"
 #include "tandem/data/dataloader.h"
 #include "tandem/data/dataset.h"
 
@@ -96,13 +97,15 @@ class SqlReader;  // one open query (internal)
 
 // A query's rows as a stream of examples. Not thread-safe (an IterableDataset is read by one
 // thread at a time); the DataLoader reads it on its worker thread.
-class SqlDataset : public IterableDataset {
+class SqlDataset : public IterableDataset, public BatchStream {
  public:
   SqlDataset(std::string url, SqlOptions options);
   ~SqlDataset() override;
 
   std::optional<Example> next() override;
   void reset() override;
+  // The DataLoader's path: rows decoded into bytes and copied straight into the batch tensors.
+  Batch next_batch(int64_t max) override;
 
   void set_epoch(int64_t epoch) { epoch_ = epoch; }
   int64_t epoch() const { return epoch_; }
@@ -115,6 +118,11 @@ class SqlDataset : public IterableDataset {
 
  private:
   struct State;
+  bool open_next();
+  const uint8_t* pull();
+  const uint8_t* produce();
+  void start();
+
   std::string url_;
   SqlOptions options_;
   std::unique_ptr<State> state_;
