@@ -61,7 +61,7 @@ std::string node_str(const graph::Node& n) {
   return s + (a.empty() ? ")" : "; " + a + ")");
 }
 
-std::string Ctx::fresh(const std::string& base) {
+std::string ExportCtx::fresh(const std::string& base) {
   std::string b = base.empty() ? "v" : base;
   if (used_.insert(b).second) return b;
   for (int i = 1;; ++i) {
@@ -70,7 +70,7 @@ std::string Ctx::fresh(const std::string& base) {
   }
 }
 
-std::string Ctx::name(const graph::Value* v) {
+std::string ExportCtx::name(const graph::Value* v) {
   TANDEM_CHECK(v != nullptr, "onnx export: an omitted optional input has no name");
   auto it = names_.find(v);
   if (it != names_.end()) return it->second;
@@ -82,7 +82,7 @@ std::string Ctx::name(const graph::Value* v) {
   TANDEM_FAIL("onnx export: value %{} is used before it is defined", v->id);
 }
 
-std::string Ctx::input_as(const graph::Node& n, size_t i, DType to) {
+std::string ExportCtx::input_as(const graph::Node& n, size_t i, DType to) {
   const graph::Value* v = n.inputs.at(i);
   if (v->dtype == to) return name(v);
   if (v->kind == graph::Value::Kind::Constant) {
@@ -92,7 +92,7 @@ std::string Ctx::input_as(const graph::Node& n, size_t i, DType to) {
   return cast(name(v), to, base(n, "cast"));
 }
 
-std::string Ctx::output(const graph::Node& n, size_t i) {
+std::string ExportCtx::output(const graph::Node& n, size_t i) {
   const graph::Value* v = n.outputs.at(i);
   auto it = names_.find(v);
   if (it != names_.end()) return it->second;
@@ -103,11 +103,11 @@ std::string Ctx::output(const graph::Node& n, size_t i) {
   return nm;
 }
 
-std::string Ctx::tmp(const graph::Node& n, const std::string& what) {
+std::string ExportCtx::tmp(const graph::Node& n, const std::string& what) {
   return fresh(fmt::format("{}/{}", node_prefix, what));
 }
 
-::onnx::NodeProto* Ctx::add(const std::string& op_type, const std::vector<std::string>& inputs,
+::onnx::NodeProto* ExportCtx::add(const std::string& op_type, const std::vector<std::string>& inputs,
                             const std::vector<std::string>& outputs) {
   ::onnx::NodeProto* p = g_->add_node();
   p->set_op_type(op_type);
@@ -118,23 +118,23 @@ std::string Ctx::tmp(const graph::Node& n, const std::string& what) {
   return p;
 }
 
-std::string Ctx::init(const Tensor& t, const std::string& base) {
+std::string ExportCtx::init(const Tensor& t, const std::string& base) {
   std::string n = fresh(base);
   fill_tensor_proto(g_->add_initializer(), t, n);
   return n;
 }
 
-std::string Ctx::ints(const std::vector<int64_t>& v, const std::string& base) {
+std::string ExportCtx::ints(const std::vector<int64_t>& v, const std::string& base) {
   Tensor t = empty({static_cast<int64_t>(v.size())}, {.dtype = DType::Int64});
   if (!v.empty()) std::memcpy(t.data_ptr(), v.data(), v.size() * sizeof(int64_t));
   return init(t, base);
 }
 
-std::string Ctx::scalar(double v, DType dtype, const std::string& base) {
+std::string ExportCtx::scalar(double v, DType dtype, const std::string& base) {
   return init(scalar_tensor(v, {.dtype = DType::Float64}).to(dtype), base);
 }
 
-std::string Ctx::cast(const std::string& x, DType to, const std::string& base) {
+std::string ExportCtx::cast(const std::string& x, DType to, const std::string& base) {
   std::string out = fresh(base);
   auto* p = add("Cast", {x}, {out});
   set_attr(p, "to", static_cast<int64_t>(onnx_dtype(to)));
@@ -218,7 +218,7 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
 
   ::onnx::GraphProto* gp = model.mutable_graph();
   gp->set_name(o.graph_name);
-  Ctx c(gp, o, batch);
+  ExportCtx c(gp, o, batch);
 
   // dynamic_axes: every name must be an input or output, every axis within its rank.
   auto axes_of = [&](const std::string& name, const graph::Value* v) {
@@ -253,7 +253,7 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
     // graph already has symbolic; the emitters follow them (export_dims.cpp).
     auto named = axes_of(n, ins[i]);
     std::vector<std::string> params(ins[i]->shape.size());
-    Ctx::DimSyms syms(params.size(), -1);
+    ExportCtx::DimSyms syms(params.size(), -1);
     for (size_t k = 0; k < params.size(); ++k) {
       auto it = named.find(static_cast<int64_t>(k));
       params[k] = it != named.end()                  ? it->second
@@ -320,7 +320,7 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
                outs[i]->shape[0].value == batch;
     // Named dims, then dims that follow a dynamic input dim (named after it), then the rest.
     auto named = axes_of(out_names[i], outs[i]);
-    Ctx::DimSyms syms = c.dims(outs[i]);
+    ExportCtx::DimSyms syms = c.dims(outs[i]);
     std::vector<std::string> params(outs[i]->shape.size());
     for (size_t k = 0; k < params.size(); ++k) {
       auto it = named.find(static_cast<int64_t>(k));

@@ -17,9 +17,9 @@ namespace tandem::onnx::detail {
 int32_t onnx_dtype(DType t);                        // TensorProto_DataType
 void fill_tensor_proto(::onnx::TensorProto* p, const Tensor& t, const std::string& name);
 
-class Ctx {
+class ExportCtx {
  public:
-  Ctx(::onnx::GraphProto* g, const ExportOptions& o, int64_t batch) : g_(g), opts_(o), batch_(batch) {}
+  ExportCtx(::onnx::GraphProto* g, const ExportOptions& o, int64_t batch) : g_(g), opts_(o), batch_(batch) {}
 
   int64_t opset() const { return opts_.opset; }
   bool dynamic() const { return opts_.dynamic_batch && batch_ >= 0; }
@@ -88,11 +88,11 @@ void set_attr(::onnx::NodeProto* n, const std::string& name, double v);
 void set_attr(::onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v);
 void set_attr(::onnx::NodeProto* n, const std::string& name, const std::string& v);
 
-using Emitter = void (*)(Ctx& c, const graph::Node& n);
-void emit_rnn_layer(Ctx& c, const graph::Node& n);  // export_rnn.cpp
-void emit_reshape(Ctx& c, const graph::Node& n);    // export_dims.cpp
-void emit_expand(Ctx& c, const graph::Node& n);
-void emit_slice(Ctx& c, const graph::Node& n);
+using Emitter = void (*)(ExportCtx& c, const graph::Node& n);
+void emit_rnn_layer(ExportCtx& c, const graph::Node& n);  // export_rnn.cpp
+void emit_reshape(ExportCtx& c, const graph::Node& n);    // export_dims.cpp
+void emit_expand(ExportCtx& c, const graph::Node& n);
+void emit_slice(ExportCtx& c, const graph::Node& n);
 const std::map<std::string, Emitter>& emitters();
 
 // "%3 conv2d(f32[1,1,28,28], ...)" for messages.

@@ -1,6 +1,6 @@
 // Dynamic dims in the ONNX export. The trace has the example's sizes; ExportOptions::
 // dynamic_axes (and dynamic_batch) name dims of the inputs that vary at run time. The exporter
-// follows them through the graph (Ctx::propagate: each op's shape inference, run on two
+// follows them through the graph (ExportCtx::propagate: each op's shape inference, run on two
 // different probe sizes per symbol, tells which output dims follow which input dims) so that
 // the ops whose attributes hold sizes do not bake the example's in:
 //   reshape  a dim carried over unchanged becomes 0 (copy), one dim that takes a dynamic
@@ -40,26 +40,26 @@ IntVec static_sizes(const Value* v, const char* op) {
 
 }  // namespace
 
-Ctx::DimSyms Ctx::dims(const Value* v) const {
+ExportCtx::DimSyms ExportCtx::dims(const Value* v) const {
   if (!v) return {};
   auto it = dims_.find(v);
   return it != dims_.end() ? it->second : DimSyms(v->shape.size(), -1);
 }
 
-bool Ctx::any_dynamic(const Value* v) const {
+bool ExportCtx::any_dynamic(const Value* v) const {
   for (int s : dims(v))
     if (s >= 0) return true;
   return false;
 }
 
-int Ctx::symbol(const std::string& name) {
+int ExportCtx::symbol(const std::string& name) {
   for (size_t i = 0; i < symbols_.size(); ++i)
     if (!name.empty() && symbols_[i] == name) return static_cast<int>(i);
   symbols_.push_back(name);
   return static_cast<int>(symbols_.size()) - 1;
 }
 
-void Ctx::propagate(const Node& n) {
+void ExportCtx::propagate(const Node& n) {
   bool pending = false, dynamic = false;
   for (const Value* o : n.outputs) pending |= o && !dims_.count(o);
   for (const Value* v : n.inputs) dynamic |= v && any_dynamic(v);
@@ -104,10 +104,10 @@ void Ctx::propagate(const Node& n) {
   }
 }
 
-void emit_reshape(Ctx& c, const Node& n) {
+void emit_reshape(ExportCtx& c, const Node& n) {
   const Value *x = n.inputs.at(0), *y = n.outputs.at(0);
   IntVec ys = static_sizes(y, "reshape");
-  Ctx::DimSyms xd = c.dims(x), yd(ys.size(), -1);
+  ExportCtx::DimSyms xd = c.dims(x), yd(ys.size(), -1);
   if (!c.any_dynamic(x)) {
     c.set_dims(y, yd);
     c.add("Reshape", {c.input(n, 0), c.ints(ys, c.base(n, "shape"))}, {c.output(n)});
@@ -209,10 +209,10 @@ void emit_reshape(Ctx& c, const Node& n) {
   c.add("Reshape", {c.input(n, 0), t}, {c.output(n)});
 }
 
-void emit_expand(Ctx& c, const Node& n) {
+void emit_expand(ExportCtx& c, const Node& n) {
   const Value *x = n.inputs.at(0), *y = n.outputs.at(0);
   IntVec s = static_sizes(y, "expand");
-  Ctx::DimSyms xd = c.dims(x), yd(s.size(), -1);
+  ExportCtx::DimSyms xd = c.dims(x), yd(s.size(), -1);
   const size_t off = s.size() - x->shape.size();
   for (size_t i = 0; i < x->shape.size(); ++i) {
     if (xd[i] < 0 || example(x, i) != s[off + i]) continue;
@@ -223,14 +223,14 @@ void emit_expand(Ctx& c, const Node& n) {
   c.add("Expand", {c.input(n, 0), c.ints(s, c.base(n, "shape"))}, {c.output(n)});
 }
 
-void emit_slice(Ctx& c, const Node& n) {
+void emit_slice(ExportCtx& c, const Node& n) {
   const Value* x = n.inputs.at(0);
   const int64_t r = static_cast<int64_t>(x->shape.size());
   int64_t dim = n.attrs.get<int64_t>("dim");
   if (dim < 0) dim += r;
   int64_t start = n.attrs.get_or<int64_t>("start", 0), end = n.attrs.get<int64_t>("end");
   int64_t step = n.attrs.get_or<int64_t>("step", 1);
-  Ctx::DimSyms yd = c.dims(x);
+  ExportCtx::DimSyms yd = c.dims(x);
   const int sym = yd.at(static_cast<size_t>(dim));
   if (sym >= 0) {
     const int64_t size = example(x, static_cast<size_t>(dim));

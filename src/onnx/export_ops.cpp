@@ -1,5 +1,5 @@
 // ONNX export: one emitter per tandem op (the table at the bottom). Each emitter reads the
-// node's attributes and writes ONNX nodes through the Ctx; decompositions are used where the
+// node's attributes and writes ONNX nodes through the ExportCtx; decompositions are used where the
 // opset has no single operator (GELU before opset 20, LayerNormalization before 17, SiLU).
 #include <algorithm>
 #include <cmath>
@@ -45,33 +45,33 @@ DType compute_dtype(const Node& n, size_t first = 0) {
   return result_type(metas);
 }
 
-void unary(Ctx& c, const Node& n, const char* op) {
+void unary(ExportCtx& c, const Node& n, const char* op) {
   c.add(op, {c.input_as(n, 0, out_dtype(n))}, {c.output(n)});
 }
 
 template <const char* kOp>
-void emit_unary(Ctx& c, const Node& n) { unary(c, n, kOp); }
+void emit_unary(ExportCtx& c, const Node& n) { unary(c, n, kOp); }
 
 // Arithmetic: inputs converted to the output dtype.
 template <const char* kOp>
-void emit_binary(Ctx& c, const Node& n) {
+void emit_binary(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   c.add(kOp, {c.input_as(n, 0, t), c.input_as(n, 1, t)}, {c.output(n)});
 }
 
 // Comparisons: inputs converted to their common dtype, bool output.
 template <const char* kOp>
-void emit_compare(Ctx& c, const Node& n) {
+void emit_compare(ExportCtx& c, const Node& n) {
   DType t = compute_dtype(n);
   c.add(kOp, {c.input_as(n, 0, t), c.input_as(n, 1, t)}, {c.output(n)});
 }
 
 template <const char* kOp>
-void emit_logical(Ctx& c, const Node& n) {
+void emit_logical(ExportCtx& c, const Node& n) {
   c.add(kOp, {c.input_as(n, 0, DType::Bool), c.input_as(n, 1, DType::Bool)}, {c.output(n)});
 }
 
-void emit_add_sub(Ctx& c, const Node& n, const char* op) {
+void emit_add_sub(ExportCtx& c, const Node& n, const char* op) {
   DType t = out_dtype(n);
   std::string a = c.input_as(n, 0, t), b = c.input_as(n, 1, t);
   double alpha = n.attrs.get_or<double>("alpha", 1.0);
@@ -91,43 +91,43 @@ constexpr char kNeg[] = "Neg", kExp[] = "Exp", kLog[] = "Log", kSqrt[] = "Sqrt",
                kSign[] = "Sign", kSin[] = "Sin", kCos[] = "Cos", kTanh[] = "Tanh", kSigmoid[] = "Sigmoid",
                kRelu[] = "Relu", kIdentity[] = "Identity", kNot[] = "Not";
 
-void emit_ne(Ctx& c, const Node& n) {
+void emit_ne(ExportCtx& c, const Node& n) {
   DType t = compute_dtype(n);
   std::string eq = c.tmp(n, "eq");
   c.add("Equal", {c.input_as(n, 0, t), c.input_as(n, 1, t)}, {eq});
   c.add("Not", {eq}, {c.output(n)});
 }
 
-void emit_logical_not(Ctx& c, const Node& n) {
+void emit_logical_not(ExportCtx& c, const Node& n) {
   c.add("Not", {c.input_as(n, 0, DType::Bool)}, {c.output(n)});
 }
 
-void emit_rsqrt(Ctx& c, const Node& n) {
+void emit_rsqrt(ExportCtx& c, const Node& n) {
   std::string s = c.tmp(n, "sqrt");
   c.add("Sqrt", {c.input_as(n, 0, out_dtype(n))}, {s});
   c.add("Reciprocal", {s}, {c.output(n)});
 }
 
-void emit_log1p(Ctx& c, const Node& n) {
+void emit_log1p(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   std::string s = c.tmp(n, "plus1");
   c.add("Add", {c.input_as(n, 0, t), c.scalar(1.0, t, c.base(n, "one"))}, {s});
   c.add("Log", {s}, {c.output(n)});
 }
 
-void emit_leaky_relu(Ctx& c, const Node& n) {
+void emit_leaky_relu(ExportCtx& c, const Node& n) {
   auto* p = c.add("LeakyRelu", {c.input_as(n, 0, out_dtype(n))}, {c.output(n)});
   set_attr(p, "alpha", n.attrs.get_or<double>("negative_slope", 0.01));
 }
 
-void emit_silu(Ctx& c, const Node& n) {
+void emit_silu(ExportCtx& c, const Node& n) {
   std::string x = c.input_as(n, 0, out_dtype(n)), s = c.tmp(n, "sigmoid");
   c.add("Sigmoid", {x}, {s});
   c.add("Mul", {x, s}, {c.output(n)});
 }
 
 // gelu(x) = 0.5 x (1 + erf(x / sqrt 2)); tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-void emit_gelu(Ctx& c, const Node& n) {
+void emit_gelu(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   std::string x = c.input_as(n, 0, t);
   bool tanh_form = n.attrs.get_or<std::string>("approximate", "none") == "tanh";
@@ -150,7 +150,7 @@ void emit_gelu(Ctx& c, const Node& n) {
 }
 
 // softplus(x) = log(1 + exp(beta x)) / beta (the threshold only guards overflow).
-void emit_softplus(Ctx& c, const Node& n) {
+void emit_softplus(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   double beta = n.attrs.get_or<double>("beta", 1.0);
   std::string x = c.input_as(n, 0, t);
@@ -165,7 +165,7 @@ void emit_softplus(Ctx& c, const Node& n) {
   c.add("Div", {sp, b}, {c.output(n)});
 }
 
-void emit_clamp(Ctx& c, const Node& n) {
+void emit_clamp(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   std::vector<std::string> ins{c.input_as(n, 0, t), "", ""};
   if (n.attrs.has("min")) ins[1] = c.scalar(n.attrs.get<double>("min"), t, c.base(n, "min"));
@@ -175,27 +175,27 @@ void emit_clamp(Ctx& c, const Node& n) {
   c.add("Clip", ins, {c.output(n)});
 }
 
-void emit_where(Ctx& c, const Node& n) {
+void emit_where(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   c.add("Where", {c.input_as(n, 0, DType::Bool), c.input_as(n, 1, t), c.input_as(n, 2, t)}, {c.output(n)});
 }
 
-void emit_masked_fill(Ctx& c, const Node& n) {
+void emit_masked_fill(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   std::string v = c.scalar(n.attrs.get_or<double>("value", 0.0), t, c.base(n, "value"));
   c.add("Where", {c.input_as(n, 1, DType::Bool), v, c.input_as(n, 0, t)}, {c.output(n)});
 }
 
-void emit_to(Ctx& c, const Node& n) {
+void emit_to(ExportCtx& c, const Node& n) {
   auto* p = c.add("Cast", {c.input(n, 0)}, {c.output(n)});
   set_attr(p, "to", static_cast<int64_t>(onnx_dtype(out_dtype(n))));
 }
 
-void emit_identity(Ctx& c, const Node& n) { c.add("Identity", {c.input(n, 0)}, {c.output(n)}); }
+void emit_identity(ExportCtx& c, const Node& n) { c.add("Identity", {c.input(n, 0)}, {c.output(n)}); }
 
 // ---- linear algebra
 
-void emit_linear(Ctx& c, const Node& n) {
+void emit_linear(ExportCtx& c, const Node& n) {
   const Value* x = n.inputs.at(0);
   DType t = out_dtype(n);
   std::string xi = c.input_as(n, 0, t), w = c.input_as(n, 1, t);
@@ -218,7 +218,7 @@ void emit_linear(Ctx& c, const Node& n) {
   c.add("Add", {mm, c.input_as(n, 2, t)}, {c.output(n)});
 }
 
-void emit_matmul(Ctx& c, const Node& n) {
+void emit_matmul(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   c.add("MatMul", {c.input_as(n, 0, t), c.input_as(n, 1, t)}, {c.output(n)});
 }
@@ -231,7 +231,7 @@ IntVec twice(const IntVec& p) {  // [ph, pw] -> ONNX [ph, pw, ph, pw]
   return out;
 }
 
-void emit_conv2d(Ctx& c, const Node& n) {
+void emit_conv2d(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   std::vector<std::string> ins{c.input_as(n, 0, t), c.input_as(n, 1, t)};
   if (present(n, 2)) ins.push_back(c.input_as(n, 2, t));
@@ -244,7 +244,7 @@ void emit_conv2d(Ctx& c, const Node& n) {
   set_attr(p, "group", n.attrs.get<int64_t>("groups"));
 }
 
-void emit_conv_transpose2d(Ctx& c, const Node& n) {
+void emit_conv_transpose2d(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   std::vector<std::string> ins{c.input_as(n, 0, t), c.input_as(n, 1, t)};
   if (present(n, 2)) ins.push_back(c.input_as(n, 2, t));
@@ -259,7 +259,7 @@ void emit_conv_transpose2d(Ctx& c, const Node& n) {
   if (op != IntVec{0, 0}) set_attr(p, "output_padding", op);
 }
 
-void emit_max_pool2d(Ctx& c, const Node& n) {
+void emit_max_pool2d(ExportCtx& c, const Node& n) {
   auto* p = c.add("MaxPool", {c.input(n, 0)}, {c.output(n)});
   set_attr(p, "kernel_shape", n.attrs.get<IntVec>("kernel_size"));
   set_attr(p, "strides", n.attrs.get<IntVec>("stride"));
@@ -269,7 +269,7 @@ void emit_max_pool2d(Ctx& c, const Node& n) {
   if (n.attrs.get_or<bool>("ceil_mode", false)) set_attr(p, "ceil_mode", int64_t{1});
 }
 
-void emit_avg_pool2d(Ctx& c, const Node& n) {
+void emit_avg_pool2d(ExportCtx& c, const Node& n) {
   auto* p = c.add("AveragePool", {c.input(n, 0)}, {c.output(n)});
   set_attr(p, "kernel_shape", n.attrs.get<IntVec>("kernel_size"));
   set_attr(p, "strides", n.attrs.get<IntVec>("stride"));
@@ -278,7 +278,7 @@ void emit_avg_pool2d(Ctx& c, const Node& n) {
   if (n.attrs.get_or<bool>("count_include_pad", true)) set_attr(p, "count_include_pad", int64_t{1});
 }
 
-void emit_adaptive_avg_pool2d(Ctx& c, const Node& n) {
+void emit_adaptive_avg_pool2d(ExportCtx& c, const Node& n) {
   IntVec os = n.attrs.get<IntVec>("output_size");
   const Value* x = n.inputs.at(0);
   if (std::all_of(os.begin(), os.end(), [](int64_t v) { return v == 1; })) {
@@ -286,7 +286,7 @@ void emit_adaptive_avg_pool2d(Ctx& c, const Node& n) {
     return;
   }
   Shape s = static_shape_of(x, "adaptive_avg_pool2d input");
-  Ctx::DimSyms xd = c.dims(x);
+  ExportCtx::DimSyms xd = c.dims(x);
   TANDEM_CHECK(xd[xd.size() - 1] < 0 && xd[xd.size() - 2] < 0,
                "onnx export: adaptive_avg_pool2d to {} over a dynamic image size has no ONNX form "
                "(only output size 1, GlobalAveragePool); leave the image size static",
@@ -304,12 +304,12 @@ void emit_adaptive_avg_pool2d(Ctx& c, const Node& n) {
 
 // ---- normalization
 
-std::string param_or(Ctx& c, const Node& n, size_t i, double fill, int64_t C, DType t, const char* what) {
+std::string param_or(ExportCtx& c, const Node& n, size_t i, double fill, int64_t C, DType t, const char* what) {
   if (present(n, i)) return c.input_as(n, i, t);
   return c.init(full({C}, fill, {.dtype = t}), c.base(n, what));
 }
 
-void emit_batch_norm(Ctx& c, const Node& n) {
+void emit_batch_norm(ExportCtx& c, const Node& n) {
   TANDEM_CHECK(!n.attrs.get_or<bool>("training", false),
                "onnx export: batch_norm in training mode; call module->eval() before exporting");
   for (size_t i = 1; i < n.outputs.size(); ++i)
@@ -326,7 +326,7 @@ void emit_batch_norm(Ctx& c, const Node& n) {
   set_attr(p, "epsilon", n.attrs.get_or<double>("eps", 1e-5));
 }
 
-void emit_layer_norm(Ctx& c, const Node& n) {
+void emit_layer_norm(ExportCtx& c, const Node& n) {
   for (size_t i = 1; i < n.outputs.size(); ++i)
     TANDEM_CHECK(n.outputs[i]->users.empty(), "onnx export: layer_norm's statistics outputs are used");
   DType t = out_dtype(n);
@@ -376,7 +376,7 @@ void emit_layer_norm(Ctx& c, const Node& n) {
 
 // group_norm: normalize x viewed as [N, G, rest] over the last axis, then the per-channel
 // affine (GroupNormalization is opset 18).
-void emit_group_norm(Ctx& c, const Node& n) {
+void emit_group_norm(ExportCtx& c, const Node& n) {
   for (size_t i = 1; i < n.outputs.size(); ++i)
     TANDEM_CHECK(n.outputs[i]->users.empty(), "onnx export: group_norm's statistics outputs are used");
   DType t = out_dtype(n);
@@ -423,7 +423,7 @@ void emit_group_norm(Ctx& c, const Node& n) {
   }
 }
 
-void emit_one_hot(Ctx& c, const Node& n) {
+void emit_one_hot(ExportCtx& c, const Node& n) {
   int64_t C = static_shape_of(n.outputs.at(0), "one_hot output").back();
   std::string depth = c.ints({C}, c.base(n, "depth"));
   std::string values = c.ints({0, 1}, c.base(n, "values"));
@@ -433,7 +433,7 @@ void emit_one_hot(Ctx& c, const Node& n) {
 // ---- softmax and reductions
 
 template <const char* kOp>
-void emit_softmax(Ctx& c, const Node& n) {
+void emit_softmax(ExportCtx& c, const Node& n) {
   auto* p = c.add(kOp, {c.input_as(n, 0, out_dtype(n))}, {c.output(n)});
   set_attr(p, "axis", n.attrs.get<int64_t>("dim"));
 }
@@ -447,7 +447,7 @@ IntVec reduce_dims(const Node& n) {
 
 // ReduceSum takes axes as an input from opset 13; the others as an attribute until opset 18.
 template <const char* kOp>
-void emit_reduce(Ctx& c, const Node& n) {
+void emit_reduce(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   IntVec dims = reduce_dims(n);
   bool keep = n.attrs.get_or<bool>("keepdim", false);
@@ -467,7 +467,7 @@ void emit_reduce(Ctx& c, const Node& n) {
 constexpr char kReduceSum[] = "ReduceSum", kReduceMean[] = "ReduceMean", kReduceMax[] = "ReduceMax",
                kReduceMin[] = "ReduceMin", kReduceProd[] = "ReduceProd", kReduceLogSumExp[] = "ReduceLogSumExp";
 
-void emit_norm(Ctx& c, const Node& n) {
+void emit_norm(ExportCtx& c, const Node& n) {
   double p = n.attrs.get_or<double>("p", 2.0);
   TANDEM_CHECK(p == 1.0 || p == 2.0, "onnx export: norm with p={} (only p=1 and p=2 map to ONNX)", p);
   DType t = out_dtype(n);
@@ -479,7 +479,7 @@ void emit_norm(Ctx& c, const Node& n) {
 
 // max(x, dim) / min(x, dim): values and indices.
 template <bool kMaxOp>
-void emit_extreme_dim(Ctx& c, const Node& n) {
+void emit_extreme_dim(ExportCtx& c, const Node& n) {
   int64_t dim = n.attrs.get<int64_t>("dim");
   int64_t keep = n.attrs.get_or<bool>("keepdim", false) ? 1 : 0;
   std::string x = c.input(n, 0);
@@ -494,7 +494,7 @@ void emit_extreme_dim(Ctx& c, const Node& n) {
 }
 
 template <bool kMaxOp>
-void emit_arg_extreme(Ctx& c, const Node& n) {
+void emit_arg_extreme(ExportCtx& c, const Node& n) {
   std::string x = c.input(n, 0);
   int64_t keep = n.attrs.get_or<bool>("keepdim", false) ? 1 : 0;
   int64_t axis = 0;
@@ -513,7 +513,7 @@ void emit_arg_extreme(Ctx& c, const Node& n) {
 
 // var/std: mean-centred sum of squares over dims / (N - correction).
 template <bool kStd>
-void emit_var(Ctx& c, const Node& n) {
+void emit_var(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   IntVec dims = reduce_dims(n);
   Shape s = static_shape_of(n.inputs.at(0), "var/std input");
@@ -533,7 +533,7 @@ void emit_var(Ctx& c, const Node& n) {
   c.add("Mul", {d, d}, {sq});
   set_attr(c.add("ReduceSum", {sq, c.ints(dims, c.base(n, "axes"))}, {ss}), "keepdims", int64_t{keep ? 1 : 0});
   std::string dn = c.scalar(denom, t, c.base(n, "denominator"));
-  Ctx::DimSyms xd = c.dims(n.inputs.at(0));
+  ExportCtx::DimSyms xd = c.dims(n.inputs.at(0));
   if (std::any_of(dims.begin(), dims.end(), [&](int64_t d) { return xd.at(static_cast<size_t>(d < 0 ? d + r : d)) >= 0; })) {
     // A dynamic reduced dim: the count from the runtime shape.
     std::string shape = c.tmp(n, "shape"), sizes = c.tmp(n, "sizes"), cnt = c.tmp(n, "count"),
@@ -554,7 +554,7 @@ void emit_var(Ctx& c, const Node& n) {
   c.add("Sqrt", {v}, {c.output(n)});
 }
 
-void emit_cumsum(Ctx& c, const Node& n) {
+void emit_cumsum(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   std::string axis = c.init(scalar_tensor(static_cast<double>(n.attrs.get<int64_t>("dim")), {.dtype = DType::Int64}),
                             c.base(n, "axis"));
@@ -563,7 +563,7 @@ void emit_cumsum(Ctx& c, const Node& n) {
 
 // ---- shapes
 
-void emit_permute(Ctx& c, const Node& n) {
+void emit_permute(ExportCtx& c, const Node& n) {
   IntVec dims = n.attrs.get<IntVec>("dims");
   int64_t r = static_cast<int64_t>(dims.size());
   for (auto& d : dims)
@@ -571,7 +571,7 @@ void emit_permute(Ctx& c, const Node& n) {
   set_attr(c.add("Transpose", {c.input(n, 0)}, {c.output(n)}), "perm", dims);
 }
 
-void emit_cat(Ctx& c, const Node& n) {
+void emit_cat(ExportCtx& c, const Node& n) {
   DType t = out_dtype(n);
   std::vector<std::string> ins;
   for (size_t i = 0; i < n.inputs.size(); ++i) ins.push_back(c.input_as(n, i, t));
@@ -580,7 +580,7 @@ void emit_cat(Ctx& c, const Node& n) {
 
 // unbind(x, dim): Split into size-1 pieces, then Squeeze each (split sizes and axes are
 // inputs from opset 13).
-void emit_unbind(Ctx& c, const Node& n) {
+void emit_unbind(ExportCtx& c, const Node& n) {
   int64_t dim = n.attrs.get_or<int64_t>("dim", 0);
   int64_t k = static_cast<int64_t>(n.outputs.size());
   std::vector<std::string> pieces;
@@ -590,23 +590,23 @@ void emit_unbind(Ctx& c, const Node& n) {
   for (int64_t i = 0; i < k; ++i) c.add("Squeeze", {pieces[i], axes}, {c.output(n, i)});
 }
 
-void emit_index_select(Ctx& c, const Node& n) {
+void emit_index_select(ExportCtx& c, const Node& n) {
   set_attr(c.add("Gather", {c.input(n, 0), c.input(n, 1)}, {c.output(n)}), "axis",
            n.attrs.get<int64_t>("dim"));
 }
 
-void emit_gather(Ctx& c, const Node& n) {
+void emit_gather(ExportCtx& c, const Node& n) {
   set_attr(c.add("GatherElements", {c.input(n, 0), c.input(n, 1)}, {c.output(n)}), "axis",
            n.attrs.get<int64_t>("dim"));
 }
 
-void emit_embedding(Ctx& c, const Node& n) {
+void emit_embedding(ExportCtx& c, const Node& n) {
   set_attr(c.add("Gather", {c.input(n, 0), c.input(n, 1)}, {c.output(n)}), "axis", int64_t{0});
 }
 
 // tandem's pads are PyTorch's (last dim first, (left, right) pairs); ONNX wants all begins
 // then all ends, first dim first.
-void emit_pad(Ctx& c, const Node& n) {
+void emit_pad(ExportCtx& c, const Node& n) {
   IntVec tp = n.attrs.get<IntVec>("pads");
   std::string mode = n.attrs.get_or<std::string>("mode", "constant");
   size_t r = n.inputs.at(0)->shape.size();
@@ -624,7 +624,7 @@ void emit_pad(Ctx& c, const Node& n) {
   set_attr(c.add("Pad", ins, {c.output(n)}), "mode", onnx_mode);
 }
 
-void emit_topk(Ctx& c, const Node& n) {
+void emit_topk(ExportCtx& c, const Node& n) {
   int64_t k = n.attrs.get<int64_t>("k"), dim = n.attrs.get_or<int64_t>("dim", -1);
   auto* p = c.add("TopK", {c.input(n, 0), c.ints({k}, c.base(n, "k"))}, {c.output(n, 0), c.output(n, 1)});
   set_attr(p, "axis", dim);
@@ -632,7 +632,7 @@ void emit_topk(Ctx& c, const Node& n) {
   set_attr(p, "sorted", int64_t{n.attrs.get_or<bool>("sorted", true) ? 1 : 0});
 }
 
-void emit_sort(Ctx& c, const Node& n) {
+void emit_sort(ExportCtx& c, const Node& n) {
   int64_t dim = n.attrs.get_or<int64_t>("dim", -1);
   Shape s = static_shape_of(n.inputs.at(0), "sort input");
   int64_t r = static_cast<int64_t>(s.size());
@@ -650,7 +650,7 @@ void emit_sort(Ctx& c, const Node& n) {
   set_attr(p, "sorted", int64_t{1});
 }
 
-void emit_dropout(Ctx& c, const Node& n) {
+void emit_dropout(ExportCtx& c, const Node& n) {
   TANDEM_FAIL("onnx export: dropout in training mode; call module->eval() (eval dropout is the identity)");
 }
 
@@ -658,8 +658,8 @@ void emit_dropout(Ctx& c, const Node& n) {
 
 const std::map<std::string, Emitter>& emitters() {
   static const std::map<std::string, Emitter> table = {
-      {"add", [](Ctx& c, const Node& n) { emit_add_sub(c, n, "Add"); }},
-      {"sub", [](Ctx& c, const Node& n) { emit_add_sub(c, n, "Sub"); }},
+      {"add", [](ExportCtx& c, const Node& n) { emit_add_sub(c, n, "Add"); }},
+      {"sub", [](ExportCtx& c, const Node& n) { emit_add_sub(c, n, "Sub"); }},
       {"mul", emit_binary<kMul>},
       {"div", emit_binary<kDiv>},
       {"pow", emit_binary<kPow>},

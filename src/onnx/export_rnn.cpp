@@ -6,7 +6,7 @@
 
 namespace tandem::onnx::detail {
 
-void emit_rnn_layer(Ctx& c, const graph::Node& n) {
+void emit_rnn_layer(ExportCtx& c, const graph::Node& n) {
   const std::string& mode = n.attrs.get<std::string>("mode");
   const std::string dir = n.attrs.get_or<std::string>("direction", "forward");
   const graph::Value* r = n.inputs.at(2);

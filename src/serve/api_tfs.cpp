@@ -176,7 +176,6 @@ HttpResponse model_metadata(const ServeContext& ctx, const Target& t) {
   return {.body = pretty_done(sb)};
 }
 
-[[noreturn]] void invalid(const std::string& msg) { throw StatusError(Code::InvalidArgument, msg); }
 
 void append_output(std::string& out, const TensorSpec& spec, const Tensor& t) {
   bool bytes = spec.name.size() > 6 && spec.name.compare(spec.name.size() - 6, 6, "_bytes") == 0 && t.dtype() == kUInt8;

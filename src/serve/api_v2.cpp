@@ -15,9 +15,9 @@
 #include "tensor_json.h"
 
 namespace tandem::serve {
-namespace {
+// Named: the REST API (api_tfs.cpp) has helpers of the same names.
+namespace v2_detail {
 
-[[noreturn]] void invalid(const std::string& msg) { throw StatusError(Code::InvalidArgument, msg); }
 
 struct Target {
   std::string model;
@@ -139,7 +139,7 @@ void infer(const ServeContext& ctx, const Target& t, const HttpRequest& req, Clo
             });
 }
 
-}  // namespace
+}  // namespace v2_detail
 
 bool handle_v2(const ServeContext& ctx, const HttpRequest& req, const Responder& respond) {
   const std::string& p = req.path;
@@ -156,13 +156,13 @@ bool handle_v2(const ServeContext& ctx, const HttpRequest& req, const Responder&
     respond({.status = ready ? 200 : 400, .body = fmt::format("{{\"ready\":{}}}", ready)});
     return true;
   }
-  auto t = parse_target(p);
+  auto t = v2_detail::parse_target(p);
   if (!t) return false;
   auto deadline = ctx.options->request_timeout_s > 0
                       ? Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(ctx.options->request_timeout_s))
                       : Clock::time_point::max();
   if (req.method == "GET" && t->rest.empty()) {
-    respond(model_metadata(ctx, *t));
+    respond(v2_detail::model_metadata(ctx, *t));
   } else if (req.method == "GET" && t->rest == "/ready") {
     if (!ctx.manager->has_model(t->model))
       throw StatusError(Code::NotFound, fmt::format("Servable not found for request: Latest({})", t->model));
@@ -174,7 +174,7 @@ bool handle_v2(const ServeContext& ctx, const HttpRequest& req, const Responder&
     }
     respond({.status = ready ? 200 : 400, .body = "{\"name\":" + json_quote(t->model) + fmt::format(",\"ready\":{}}}", ready)});
   } else if (req.method == "POST" && t->rest == "/infer") {
-    infer(ctx, *t, req, deadline, respond);
+    v2_detail::infer(ctx, *t, req, deadline, respond);
   } else {
     return false;
   }

@@ -13,7 +13,6 @@
 namespace tandem::serve {
 namespace {
 
-[[noreturn]] void invalid(const std::string& msg) { throw StatusError(Code::InvalidArgument, msg); }
 
 bool is_b64(const JsonValue& v) { return v.IsObject() && v.MemberCount() == 1 && v.HasMember("b64"); }
 bool is_named_object(const JsonValue& v) { return v.IsObject() && !is_b64(v); }

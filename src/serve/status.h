@@ -28,4 +28,9 @@ class StatusError : public Error {
   Code code_;
 };
 
+// A request the client got wrong (HTTP 400, gRPC INVALID_ARGUMENT).
+[[noreturn]] inline void invalid(const std::string& msg) {
+  throw StatusError(Code::InvalidArgument, msg);
+}
+
 }  // namespace tandem::serve

@@ -40,7 +40,7 @@ namespace tandem::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
+double elapsed_seconds(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
@@ -298,7 +298,7 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, int64_t batch_si
   r.samples = n;
   r.loss = n > 0 ? loss_sum / n : 0.0;
   r.accuracy = n > 0 ? static_cast<double>(correct) / n : 0.0;
-  r.seconds = seconds_since(t0);
+  r.seconds = elapsed_seconds(t0);
   return r;
 }
 
@@ -620,7 +620,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
                           {"normalize_mean", fmt::format("{}", kPixelMean)},
                           {"normalize_std", fmt::format("{}", kPixelStd)}});
   }
-  result.seconds = seconds_since(t_start);
+  result.seconds = elapsed_seconds(t_start);
   {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);

@@ -315,7 +315,7 @@ const T* ptr_or_null(const Tensor& t) {
   return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
 }
 
-void zero(const Tensor& t) { std::memset(t.data_ptr(), 0, t.nbytes()); }
+void zero_fill(const Tensor& t) { std::memset(t.data_ptr(), 0, t.nbytes()); }
 
 bool use_onednn(const ConvGeom& g, DType dt) {
   return dt == DType::Float32 && g.N * g.C * g.H * g.W > 0 && g.O * g.kh * g.kw > 0 && onednn_ok(g);
@@ -355,7 +355,7 @@ bool conv2d_forward_blocked(const ConvGeom& g, const Tensor& x, bool x_blocked, 
 void conv2d_backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w, const Tensor& gx) {
   if (gx.numel() == 0) return;
   if (gy.numel() == 0 || w.numel() == 0) {
-    zero(gx);
+    zero_fill(gx);
     return;
   }
   if (use_onednn(g, gx.dtype())) return backward_data_onednn(g, gy, w, gx);
@@ -369,8 +369,8 @@ void conv2d_backward_weights(const ConvGeom& g, const Tensor& x, const Tensor& g
                              const Tensor& gb) {
   if (gw.numel() == 0 && (!gb.defined() || gb.numel() == 0)) return;
   if (gy.numel() == 0 || x.numel() == 0) {
-    zero(gw);
-    if (gb.defined()) zero(gb);
+    zero_fill(gw);
+    if (gb.defined()) zero_fill(gb);
     return;
   }
   if (use_onednn(g, gw.dtype())) return backward_weights_onednn(g, x, gy, gw, gb);

@@ -18,11 +18,6 @@
 namespace tandem::cpu {
 namespace {
 
-// Planes per parallel chunk: enough work (~64K elements) to pay for a thread.
-int64_t plane_grain(int64_t plane_elems) {
-  return std::max<int64_t>(1, 65536 / std::max<int64_t>(plane_elems, 1));
-}
-
 // NaN wins, then the larger value; ties keep the earlier one.
 template <typename T> TANDEM_NN_INLINE bool takes(T v, T best) { return v > best || v != v; }
 

@@ -15,11 +15,6 @@
 namespace tandem::cpu {
 namespace {
 
-// Planes per parallel chunk: enough work (~64K elements) to pay for a thread.
-int64_t plane_grain(int64_t plane_elems) {
-  return std::max<int64_t>(1, 65536 / std::max<int64_t>(plane_elems, 1));
-}
-
 // Output columns [lo, hi) whose window column ow*sw + off lies inside [0, W).
 inline void valid_cols(int64_t off, int64_t sw, int64_t W, int64_t OW, int64_t* lo,
                                  int64_t* hi) {

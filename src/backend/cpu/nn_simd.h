@@ -11,6 +11,8 @@
 // compiler may not reorder a scalar float sum, so it would neither vectorize nor
 // hide the add latency. Float partial sums are flushed to a double every block.
 #pragma once
+#include <algorithm>
+#include <cstdint>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -28,6 +30,14 @@
 #endif
 #define TANDEM_NN_INLINE [[gnu::always_inline]] inline
 #define TANDEM_NN_LAMBDA __attribute__((always_inline))
+
+namespace tandem::cpu {
+// Planes per parallel chunk (pooling kernels): enough work (~64K elements) to pay for a
+// thread.
+inline int64_t plane_grain(int64_t plane_elems) {
+  return std::max<int64_t>(1, 65536 / std::max<int64_t>(plane_elems, 1));
+}
+}  // namespace tandem::cpu
 
 namespace tandem::cpu::nn_simd {
 

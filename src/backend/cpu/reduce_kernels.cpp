@@ -16,38 +16,38 @@ template <typename T> const ReduceKernels<T>& kern() {
   else return reduce_table().f64;
 }
 
-template <typename T> struct Tag { using type = T; };
+template <typename T> struct TypeTag { using type = T; };
 
-// Runs f(Tag<T>{}) for the non-float element types (half types never reach a
+// Runs f(TypeTag<T>{}) for the non-float element types (half types never reach a
 // kernel: dispatch computes them in float32).
 template <typename F>
 void dispatch_ints(DType t, const char* op, F&& f) {
   switch (t) {
-    case DType::Bool: return f(Tag<bool>{});
-    case DType::UInt8: return f(Tag<uint8_t>{});
-    case DType::Int8: return f(Tag<int8_t>{});
-    case DType::Int32: return f(Tag<int32_t>{});
-    case DType::Int64: return f(Tag<int64_t>{});
+    case DType::Bool: return f(TypeTag<bool>{});
+    case DType::UInt8: return f(TypeTag<uint8_t>{});
+    case DType::Int8: return f(TypeTag<int8_t>{});
+    case DType::Int32: return f(TypeTag<int32_t>{});
+    case DType::Int64: return f(TypeTag<int64_t>{});
     default: TANDEM_FAIL("{}: dtype {} is not supported here", op, t);
   }
 }
 
-template <typename T> bool is_nan(T v) {
+template <typename T> bool nan_value(T v) {
   if constexpr (std::is_floating_point_v<T>) return v != v;
   else return false;
 }
 
 // a comes from earlier elements; NaN wins, the earlier NaN first.
 template <typename T> T ext_combine(bool is_max, T a, T b) {
-  if (is_nan(a)) return a;
-  if (is_nan(b)) return b;
+  if (nan_value(a)) return a;
+  if (nan_value(b)) return b;
   return (is_max ? b > a : b < a) ? b : a;
 }
 
 template <typename T> ValIdx<T> arg_combine(bool is_max, ValIdx<T> a, ValIdx<T> b) {
   if (a.i < 0) return b;
-  if (b.i < 0 || is_nan(a.v)) return a;
-  if (is_nan(b.v)) return b;
+  if (b.i < 0 || nan_value(a.v)) return a;
+  if (nan_value(b.v)) return b;
   return (is_max ? b.v > a.v : b.v < a.v) ? b : a;
 }
 
@@ -259,8 +259,8 @@ void arg_kernel(const Tensor& x, const std::vector<bool>& mask, const Tensor& va
                         [=](ValIdx<T> a, ValIdx<T> b) { return arg_combine(is_max, a, b); }, fin));
     }
   };
-  if (x.dtype() == DType::Float32) body(Tag<float>{});
-  else if (x.dtype() == DType::Float64) body(Tag<double>{});
+  if (x.dtype() == DType::Float32) body(TypeTag<float>{});
+  else if (x.dtype() == DType::Float64) body(TypeTag<double>{});
   else dispatch_ints(x.dtype(), is_max ? "argmax" : "argmin", body);
 }
 
@@ -495,9 +495,9 @@ void cumsum_kernel(const Tensor& x_in, int64_t dim, const Tensor& out, bool reve
       }
     });
   };
-  if (x.dtype() == DType::Float32) run(Tag<float>{}, Tag<float>{}, Tag<double>{});
-  else if (x.dtype() == DType::Float64) run(Tag<double>{}, Tag<double>{}, Tag<double>{});
-  else dispatch_ints(x.dtype(), "cumsum", [&](auto tag) { run(tag, Tag<int64_t>{}, Tag<int64_t>{}); });
+  if (x.dtype() == DType::Float32) run(TypeTag<float>{}, TypeTag<float>{}, TypeTag<double>{});
+  else if (x.dtype() == DType::Float64) run(TypeTag<double>{}, TypeTag<double>{}, TypeTag<double>{});
+  else dispatch_ints(x.dtype(), "cumsum", [&](auto tag) { run(tag, TypeTag<int64_t>{}, TypeTag<int64_t>{}); });
 }
 
 }  // namespace tandem::cpu

@@ -1,6 +1,7 @@
 // Op families: each file in this folder defines and registers one family of OpDefs.
 // To add a family: write register_<family>() in its own file and list it in register_all().
 #pragma once
+#include "tandem/autograd.h"
 #include "tandem/opdef.h"
 
 namespace tandem::cpu {
@@ -10,6 +11,17 @@ struct Pool2d;
 }
 
 namespace tandem::defs {
+
+// The dtypes the CPU elementwise kernels compute in (elementwise.cpp, elementwise_unary.cpp).
+inline bool is_float_compute(DType t) { return t == DType::Float32 || t == DType::Float64; }
+
+// `t` as a contiguous tensor of dtype `dt` (a copy only when needed); undefined stays
+// undefined. Kernels call it: no history is recorded.
+inline Tensor dense(const Tensor& t, DType dt) {
+  if (!t.defined()) return t;
+  NoGradGuard no_grad;
+  return t.to(dt).contiguous();
+}
 
 void register_core();         // core.cpp: to (cast), clone, copy, fill
 void register_shape();        // shape.cpp: views (reshape, permute, slice, expand, ...)

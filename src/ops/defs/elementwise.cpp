@@ -21,7 +21,7 @@ using Metas = std::vector<TensorMeta>;
 using Tensors = std::vector<Tensor>;
 using cpu::Binary;
 
-bool is_float_compute(DType t) { return t == DType::Float32 || t == DType::Float64; }
+using defs::is_float_compute;
 
 // NOTE: results are built in place: `return {m}` would copy the shape twice,
 // and this runs at every op call.

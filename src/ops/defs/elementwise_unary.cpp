@@ -28,7 +28,7 @@ using cpu::Unary;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-bool is_float_compute(DType t) { return t == DType::Float32 || t == DType::Float64; }
+using defs::is_float_compute;
 
 // One output like `m` with dtype dt. NOTE: built in place (this runs at every call).
 Metas plain(const TensorMeta& m, DType dt) {

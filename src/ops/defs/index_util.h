@@ -6,17 +6,14 @@
 #include "tandem/autograd.h"
 #include "tandem/opdef.h"
 #include "tandem/ops.h"
+#include "defs.h"
 
 namespace tandem::index_detail {
 
 using Metas = std::vector<TensorMeta>;
 using Tensors = std::vector<Tensor>;
 
-// `t` contiguous with dtype `dt` (a copy only when needed), no history. Kernels call it.
-inline Tensor dense(const Tensor& t, DType dt) {
-  NoGradGuard no_grad;
-  return t.to(dt).contiguous();
-}
+using defs::dense;
 
 // `dim` wrapped for a tensor of `shape`; 0-dim tensors take dim 0 and -1 (PyTorch's
 // ensure_nonempty rule).

@@ -109,10 +109,6 @@ void run_resample(const cpu::ResampleSpec& spec, const std::vector<double>& sc, 
   }
 }
 
-template <typename F> void for_float(const Tensor& out, const char* op, F f) {
-  TANDEM_DISPATCH_FLOAT(out.dtype(), op, [&] { f(static_cast<scalar_t*>(nullptr)); });
-}
-
 Tensor interpolate_backward_op(const Tensor& g, const Attrs& a) {
   static const OpDef& d = op("interpolate_backward");
   return dispatch1(d, {g}, a);

@@ -36,7 +36,7 @@ Tensor reduce(const Tensor& loss, Reduction r) {
   return loss;
 }
 
-void check_floating(const Tensor& t, const char* op, const char* what) {
+void expect_floating(const Tensor& t, const char* op, const char* what) {
   TANDEM_CHECK(is_floating(t.dtype()), "{}: expected a floating-point {}, got dtype {} (shape {})", op,
                what, t.dtype(), shape_str(t.shape()));
 }
@@ -51,7 +51,7 @@ struct ClassTarget {
 
 ClassTarget check_class_target(const Tensor& input, const Tensor& target, const Tensor& weight,
                                int64_t ignore_index, const char* op) {
-  check_floating(input, op, "input");
+  expect_floating(input, op, "input");
   TANDEM_CHECK(input.dim() >= 1, "{}: expected an input with 1 or more dimensions, got shape {}", op,
                shape_str(input.shape()));
   TANDEM_CHECK(target.dtype() == DType::Int64,
@@ -122,7 +122,7 @@ Tensor class_weight(const Tensor& weight, const Tensor& input) {
 
 Tensor cross_entropy_probs(const Tensor& input, const Tensor& target, const Tensor& weight,
                            Reduction reduction, double label_smoothing) {
-  check_floating(target, "cross_entropy", "target (class probabilities have the input's shape)");
+  expect_floating(target, "cross_entropy", "target (class probabilities have the input's shape)");
   const int64_t cdim = input.dim() == 1 ? 0 : 1, classes = input.shape()[cdim];
   TANDEM_CHECK(!weight.defined() || (weight.dim() == 1 && weight.numel() == classes),
                "cross_entropy: weight tensor should be defined either for all {} classes or no "
@@ -150,7 +150,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const Tensor& wei
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
                      int64_t ignore_index, Reduction reduction, double label_smoothing) {
-  check_floating(input, "cross_entropy", "input");
+  expect_floating(input, "cross_entropy", "input");
   TANDEM_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0,
                "cross_entropy: label_smoothing must be between 0.0 and 1.0, got {}", label_smoothing);
   TANDEM_CHECK(input.dim() >= 1, "cross_entropy: expected an input with 1 or more dimensions, got shape {}",
@@ -184,18 +184,18 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  check_floating(input, "mse_loss", "input");
+  expect_floating(input, "mse_loss", "input");
   Tensor d = input - target;
   return reduce(d * d, reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  check_floating(input, "l1_loss", "input");
+  expect_floating(input, "l1_loss", "input");
   return reduce(abs(input - target), reduction);
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, double beta) {
-  check_floating(input, "smooth_l1_loss", "input");
+  expect_floating(input, "smooth_l1_loss", "input");
   TANDEM_CHECK(beta >= 0.0, "smooth_l1_loss: beta must be non-negative, got {}", beta);
   if (beta == 0.0) return l1_loss(input, target, reduction);
   Tensor z = abs(input - target);
@@ -207,8 +207,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
                                         const Tensor& weight, const Tensor& pos_weight,
                                         Reduction reduction) {
   const char* op = "binary_cross_entropy_with_logits";
-  check_floating(input, op, "input");
-  check_floating(target, op, "target");
+  expect_floating(input, op, "input");
+  expect_floating(target, op, "target");
   TANDEM_CHECK(target.shape() == input.shape(), "{}: target size {} must be the same as input size {}", op,
                shape_str(target.shape()), shape_str(input.shape()));
   // NOTE: softplus(-x) = -log sigmoid(x) without overflow for large |x|, with the right

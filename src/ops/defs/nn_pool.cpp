@@ -115,11 +115,6 @@ Attrs with_input_size(const Attrs& a, const Shape& in) {
   return r;
 }
 
-// Runs `f.template operator()<T>(contiguous inputs...)` for the output's dtype.
-template <typename F> void for_float(const Tensor& out, const char* op, F f) {
-  TANDEM_DISPATCH_FLOAT(out.dtype(), op, [&] { f(static_cast<scalar_t*>(nullptr)); });
-}
-
 Tensor max_pool2d_backward_op(const Tensor& g, const Tensor& x, const Attrs& a) {
   static const OpDef& d = op("max_pool2d_backward");
   return dispatch1(d, {g, x}, a);

@@ -3,6 +3,7 @@
 #include "tandem/autograd.h"
 #include "tandem/opdef.h"
 #include "tandem/ops.h"
+#include "defs.h"
 
 namespace tandem {
 namespace defs {
@@ -15,13 +16,7 @@ namespace nn_detail {
 using Metas = std::vector<TensorMeta>;
 using Tensors = std::vector<Tensor>;
 
-// `t` as a contiguous tensor of dtype `dt` (a copy only when needed); undefined stays
-// undefined. Kernels call it: no history is recorded.
-inline Tensor dense(const Tensor& t, DType dt) {
-  if (!t.defined()) return t;
-  NoGradGuard no_grad;
-  return t.to(dt).contiguous();
-}
+using defs::dense;
 
 template <typename T> const T* cptr(const Tensor& t) {
   return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
@@ -29,6 +24,11 @@ template <typename T> const T* cptr(const Tensor& t) {
 // Output pointer, or null for an output the caller did not ask for (numel 0).
 template <typename T> T* optr(const Tensor& t) {
   return t.defined() && t.numel() > 0 ? static_cast<T*>(t.data_ptr()) : nullptr;
+}
+
+// Runs `f(static_cast<T*>(nullptr))` for the output's floating dtype T.
+template <typename F> void for_float(const Tensor& out, const char* op, F f) {
+  TANDEM_DISPATCH_FLOAT(out.dtype(), op, [&] { f(static_cast<scalar_t*>(nullptr)); });
 }
 
 inline void check_floating(const TensorMeta& m, const char* op, const char* what = "input") {

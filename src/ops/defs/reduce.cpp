@@ -59,7 +59,7 @@ TensorMeta reduce_meta(const TensorMeta& in, const Attrs& a, const char* op, DTy
 
 DType int_to_int64(DType t) { return is_floating(t) ? t : DType::Int64; }
 
-void check_floating(const TensorMeta& in, const char* op, const char* what) {
+void require_floating(const TensorMeta& in, const char* op, const char* what) {
   TANDEM_CHECK(is_floating(in.dtype), "{}: {}; got dtype {} (shape {}). Convert with .to(kFloat32)",
                op, what, in.dtype, shape_str(in.shape));
 }
@@ -306,7 +306,7 @@ void register_var() {
   d.doc = "Variance (standard deviation) over `dims` (empty: all) with `correction` "
           "(divisor N - correction, 1 = unbiased), `keepdim`.";
   d.infer = [](const Metas& in, const Attrs& a) {
-    check_floating(in[0], kName, "std and var only support floating point dtypes");
+    require_floating(in[0], kName, "std and var only support floating point dtypes");
     return Metas{reduce_meta(in[0], a, kName, in[0].dtype)};
   };
   d.cpu = [](const KernelArgs& k) {
@@ -365,7 +365,7 @@ void register_logsumexp_norm() {
     d.doc = "Vector p-norm over `dims` (empty: all), `keepdim`: p = 2, 1, inf (max |x|), -inf "
             "(min |x|), 0 (count of non-zeros) or any other p: (sum |x|^p)^(1/p).";
     d.infer = [](const Metas& in, const Attrs& a) {
-      check_floating(in[0], "norm", "input dtype should be floating point");
+      require_floating(in[0], "norm", "input dtype should be floating point");
       return Metas{reduce_meta(in[0], a, "norm", in[0].dtype)};
     };
     d.cpu = [](const KernelArgs& k) {
@@ -410,7 +410,7 @@ void register_softmax() {
                : "exp(x - max) / sum(exp(x - max)) along `dim`.";
   d.infer = [](const Metas& in, const Attrs& a) {
     wrap_dim(a.get<int64_t>("dim"), static_cast<int64_t>(in[0].shape.size()), kName);
-    check_floating(in[0], kName, "expected a floating point input");
+    require_floating(in[0], kName, "expected a floating point input");
     TensorMeta m = in[0];
     m.is_wrapped_number = false;
     return Metas{m};
@@ -445,7 +445,7 @@ void register_softmax_backward() {
                  "{}: grad ({} {}) and output ({} {}) must have the same shape and dtype", kName,
                  shape_str(in[0].shape), in[0].dtype, shape_str(in[1].shape), in[1].dtype);
     wrap_dim(a.get<int64_t>("dim"), static_cast<int64_t>(in[0].shape.size()), kName);
-    check_floating(in[1], kName, "expected a floating point input");
+    require_floating(in[1], kName, "expected a floating point input");
     TensorMeta m = in[1];
     m.is_wrapped_number = false;
     return Metas{m};
