@@ -110,7 +110,8 @@ struct Server::Impl {
 
   void handle(HttpRequest req, Responder respond) {
     if (auto [model, api] = model_api(req.path); !api.empty() && manager->has_model(model)) {
-      respond = [respond, t0 = Clock::now(), model, api, m = &metrics](HttpResponse r) {
+      // Init-captures: clang 14 cannot capture structured bindings.
+      respond = [respond, t0 = Clock::now(), model = model, api = api, m = &metrics](HttpResponse r) {
         double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
         m->record_request(model, api, std::string(code_of_http(r.status)), us);
         respond(std::move(r));
