@@ -50,7 +50,8 @@ TSAN_TARGETS := test_dataio test_train test_sql tandem_cli
 # worker, and `tandem serve`'s batching threads under concurrent clients.
 TSAN_TESTS := DataLoader|GeneratorThreads|Fit\.ExactResumeWithDropout|Serve\.test_operations|SqlBackend\.SameBatches
 # Tests left out of the ASan stage, each with its reason (a ctest -E regex; keep it short).
-ASAN_EXCLUDE := ^$$
+# SqlScale: its peak-RSS bounds do not hold under ASan (quarantine and shadow memory).
+ASAN_EXCLUDE := ^Db/SqlScale\.
 FUZZ_SECONDS ?= 60
 LONG_FUZZ_SECONDS ?= 600
 

@@ -66,7 +66,7 @@ PassResult run_inplace(Graph& g) {
     r.counts["symbolic_inputs"] = 1;
     return r;
   }
-  const MemoryStats& m = lower(g).memory();
+  const MemoryStats m = lower(g).memory();  // a copy: the lowered plan is a temporary
   r.counts["inplace_steps"] = m.num_inplace;
   r.counts["direct_updates"] = m.num_direct_updates;
   return r;
