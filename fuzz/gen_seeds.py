@@ -99,8 +99,8 @@ def proto_modules():
     protos = [os.path.join(ROOT, "proto", p) for p in sorted(os.listdir(os.path.join(ROOT, "proto")))]
     subprocess.check_call(["protoc", "--python_out=" + out, "-I", os.path.join(ROOT, "proto")] + protos)
     sys.path.insert(0, out)
-    import event_pb2  # noqa: E402
-    return event_pb2
+    import tandem_event_pb2  # noqa: E402
+    return tandem_event_pb2
 
 
 event_pb2 = proto_modules()
@@ -184,3 +184,42 @@ for name, off, length in (("external_offset_overflow.pb", str(2**63 - 8), "16"),
     for k, v in (("location", "weights.bin"), ("offset", off), ("length", length)):
         t.external_data.add(key=k, value=v)
     put("onnx_tensor", name, t.SerializeToString())
+
+# ---- PostgreSQL COPY streams (fuzz_sql_copy's framing: format/column-count byte, a type
+# byte per column, then length-prefixed messages). Binary format per the COPY docs: the
+# PGCOPY signature, flags, header extension, then rows of (field count, (length, bytes)...)
+# and the trailer -1.
+def copy_stream(text, type_bytes, messages):
+    out = bytes([(1 if text else 0) | (len(type_bytes) - 1) << 1]) + bytes(type_bytes)
+    for m in messages:
+        out += struct.pack("<H", len(m)) + m
+    return out
+
+
+def field(b):
+    return struct.pack(">i", -1) if b is None else struct.pack(">i", len(b)) + b
+
+
+def numeric(ndigits, weight, sign, digits):
+    return struct.pack(">hhHH", ndigits, weight, sign, 0) + b"".join(struct.pack(">H", d) for d in digits)
+
+
+def float_array(values):
+    # one dimension, no NULLs, element type float4 (oid 700), lower bound 1
+    body = struct.pack(">iiIii", 1, 0, 700, len(values), 1)
+    return body + b"".join(struct.pack(">i", 4) + struct.pack(">f", v) for v in values)
+
+
+header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">II", 0, 0)
+# types (indexes into the harness's kOids): int4, float8, numeric, bytea, float4[]
+types = [3, 6, 7, 9, 11]
+row1 = struct.pack(">h", 5) + field(struct.pack(">i", 7)) + field(struct.pack(">d", 2.5)) + \
+    field(numeric(2, 0, 0, [12, 3400])) + field(b"\x00\x01\xff") + field(float_array([1.0, -2.5]))
+row2 = struct.pack(">h", 5) + field(struct.pack(">i", -1)) + field(None) + \
+    field(numeric(0, 0, 0xC000, [])) + field(b"") + field(float_array([]))
+put("sql_copy", "binary_rows", copy_stream(False, types, [header + row1, row2, struct.pack(">h", -1)]))
+put("sql_copy", "text_rows", copy_stream(True, types, [
+    b"7\t2.5\t12.34\t\\\\x0001ff\t{1,-2.5}\n", b"-1\t\\N\tNaN\t\\\\x\t{}\n", b"3\t1e3\t-0.5\t\\\\xAB\t{{1,2},{3,4}}\n"]))
+put("sql_copy", "bool_int8_text", copy_stream(False, [0, 1, 8], [
+    header + struct.pack(">h", 3) + field(b"\x01") + field(struct.pack(">q", -2**63)) + field(b"a\tb"),
+    struct.pack(">h", -1)]))

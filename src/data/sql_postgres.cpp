@@ -9,91 +9,12 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "data/sql_decode.h"
 #include "data/sql_source.h"
 #include "tandem/error.h"
 
 namespace tandem::data::sql {
 namespace {
-
-// pg_type OIDs (src/include/catalog/pg_type.dat; stable across server versions).
-Type type_of(Oid oid) {
-  switch (oid) {
-    case 16: return Type::Bool;
-    case 20: case 21: case 23: case 26: return Type::Integer;
-    case 700: case 701: return Type::Real;
-    case 1700: return Type::Numeric;
-    case 19: case 25: case 1042: case 1043: return Type::Text;
-    case 17: return Type::Blob;
-    case 1005: case 1007: case 1016: case 1021: case 1022: return Type::Array;
-    default: return Type::Unknown;
-  }
-}
-
-uint16_t be16(const char* p) {
-  auto u = reinterpret_cast<const unsigned char*>(p);
-  return static_cast<uint16_t>(u[0] << 8 | u[1]);
-}
-uint32_t be32(const char* p) {
-  auto u = reinterpret_cast<const unsigned char*>(p);
-  return uint32_t{u[0]} << 24 | uint32_t{u[1]} << 16 | uint32_t{u[2]} << 8 | u[3];
-}
-uint64_t be64(const char* p) { return uint64_t{be32(p)} << 32 | be32(p + 4); }
-
-// A binary value of type `oid` as a double.
-double binary_number(Oid oid, const char* p, int len) {
-  switch (oid) {
-    case 16: return p[0] ? 1.0 : 0.0;
-    case 21: return static_cast<int16_t>(be16(p));
-    case 23: return static_cast<int32_t>(be32(p));
-    case 26: return be32(p);
-    case 20: return static_cast<double>(static_cast<int64_t>(be64(p)));
-    case 700: { uint32_t u = be32(p); float f; std::memcpy(&f, &u, 4); return f; }
-    case 701: { uint64_t u = be64(p); double d; std::memcpy(&d, &u, 8); return d; }
-    case 1700: {
-      // numeric: ndigits, weight, sign, dscale, then base-10000 digits (numeric.c).
-      int nd = static_cast<int16_t>(be16(p)), weight = static_cast<int16_t>(be16(p + 2));
-      uint16_t sign = be16(p + 4);
-      if (sign == 0xC000) return std::nan("");
-      double v = 0;
-      for (int i = 0; i < nd; ++i) v += be16(p + 8 + 2 * i) * std::pow(10000.0, weight - i);
-      return sign == 0x4000 ? -v : v;
-    }
-    default: TANDEM_FAIL("a value of PostgreSQL type oid {} is not a number", oid);
-  }
-}
-
-// Text COPY's escapes (COPY docs, "Text Format"): \b \f \n \r \t \v \\, \ooo, \xhh.
-void unescape(const char* p, const char* end, std::string& out) {
-  out.clear();
-  while (p < end) {
-    if (*p != '\\' || p + 1 >= end) { out.push_back(*p++); continue; }
-    char c = *++p;
-    ++p;
-    switch (c) {
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
-      case 'v': out.push_back('\v'); break;
-      case 'x': {
-        int v = 0, k = 0;
-        for (; k < 2 && p < end && std::isxdigit(static_cast<unsigned char>(*p)); ++k, ++p)
-          v = v * 16 + (std::isdigit(static_cast<unsigned char>(*p)) ? *p - '0' : (*p | 32) - 'a' + 10);
-        out.push_back(static_cast<char>(v));
-        break;
-      }
-      default:
-        if (c >= '0' && c <= '7') {
-          int v = c - '0';
-          for (int k = 0; k < 2 && p < end && *p >= '0' && *p <= '7'; ++k) v = v * 8 + (*p++ - '0');
-          out.push_back(static_cast<char>(v));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-}
 
 // Passwords never reach a message: libpq's own errors may echo parts of the URL.
 std::string scrub(std::string msg, const std::string& url) {
@@ -195,7 +116,7 @@ class PgSource : public Source {
     }
     for (int i = 0; i < PQnfields(d); ++i) {
       oids_.push_back(PQftype(d, i));
-      columns_.push_back({PQfname(d, i), type_of(PQftype(d, i)),
+      columns_.push_back({PQfname(d, i), pg_type_of(PQftype(d, i)),
                           fmt::format("type oid {}", PQftype(d, i))});
     }
     PQclear(d);
@@ -203,7 +124,7 @@ class PgSource : public Source {
     TANDEM_CHECK(!columns_.empty(), "{}: the statement returns no columns", conn_->what());
     ptr_.resize(columns_.size());
     len_.resize(columns_.size());
-    text_.resize(columns_.size());
+    row_ = std::make_unique<CopyRow>(conn_->what(), columns_.size());
     mode_ = in_session && c.postgres == PostgresRead::Cursor ? PostgresRead::CopyBinary : c.postgres;
     if (mode_ != PostgresRead::Cursor) {
       std::string copy = fmt::format("COPY ({}) TO STDOUT{}", query,
@@ -236,60 +157,22 @@ class PgSource : public Source {
     done_ = !(mode_ == PostgresRead::Cursor ? step_cursor() : step_copy());
     return !done_;
   }
-  bool is_null(int c) override { return len_[c] < 0; }
+  bool is_null(int c) override { return length(c) < 0; }
   Type value_type(int c) override { return columns_[c].type; }
 
   double as_double(int c) override {
-    if (mode_ != PostgresRead::CopyText) return binary_number(oids_[c], ptr_[c], len_[c]);
-    const std::string& s = text_[c];
-    if (oids_[c] == 16) return s == "t" ? 1.0 : 0.0;
-    return std::strtod(s.c_str(), nullptr);
+    if (mode_ != PostgresRead::CopyText) return binary_number(oids_[c], data(c), length(c), conn_->what());
+    return text_number(oids_[c], row_->str(c), conn_->what(), columns_[c].name);
   }
   std::string_view as_bytes(int c) override {
-    if (mode_ != PostgresRead::CopyText || columns_[c].type != Type::Blob)
-      return mode_ == PostgresRead::CopyText ? std::string_view(text_[c])
-                                             : std::string_view(ptr_[c], static_cast<size_t>(len_[c]));
-    // bytea in text: \x followed by hex digits.
-    const std::string& s = text_[c];
-    TANDEM_CHECK(s.rfind("\\x", 0) == 0, "{}: bytea column '{}' is not in hex format",
-                 conn_->what(), columns_[c].name);
-    bytes_.resize((s.size() - 2) / 2);
-    auto hex = [](char h) { return h <= '9' ? h - '0' : (h | 32) - 'a' + 10; };
-    for (size_t i = 0; i < bytes_.size(); ++i)
-      bytes_[i] = static_cast<char>(hex(s[2 + 2 * i]) << 4 | hex(s[3 + 2 * i]));
+    if (mode_ != PostgresRead::CopyText) return {data(c), static_cast<size_t>(length(c))};
+    if (columns_[c].type != Type::Blob) return row_->str(c);
+    bytea_hex(row_->str(c), bytes_, conn_->what(), columns_[c].name);
     return bytes_;
   }
   void as_array(int c, std::vector<float>& out) override {
-    out.clear();
-    if (mode_ == PostgresRead::CopyText) {
-      const char* p = text_[c].c_str();
-      while (*p) {
-        if (*p == '{' || *p == '}' || *p == ',' || *p == ' ') { ++p; continue; }
-        TANDEM_CHECK(std::strncmp(p, "NULL", 4) != 0, "{}: array column '{}' holds a NULL element",
-                     conn_->what(), columns_[c].name);
-        char* end = nullptr;
-        out.push_back(std::strtof(p, &end));
-        TANDEM_CHECK(end != p, "{}: array column '{}': cannot read '{}'", conn_->what(),
-                     columns_[c].name, text_[c]);
-        p = end;
-      }
-      return;
-    }
-    // Binary array: ndim, has-null flag, element oid, (size, lower bound) per dim, elements.
-    const char* p = ptr_[c];
-    int ndim = static_cast<int32_t>(be32(p));
-    Oid elem = be32(p + 8);
-    int64_t n = ndim == 0 ? 0 : 1;
-    for (int d = 0; d < ndim; ++d) n *= static_cast<int32_t>(be32(p + 12 + 8 * d));
-    p += 12 + 8 * ndim;
-    out.reserve(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      int len = static_cast<int32_t>(be32(p));
-      TANDEM_CHECK(len >= 0, "{}: array column '{}' holds a NULL element", conn_->what(),
-                   columns_[c].name);
-      out.push_back(static_cast<float>(binary_number(elem, p + 4, len)));
-      p += 4 + len;
-    }
+    if (mode_ == PostgresRead::CopyText) text_array(row_->str(c), out, conn_->what(), columns_[c].name);
+    else binary_array(data(c), length(c), out, conn_->what(), columns_[c].name);
   }
 
  private:
@@ -311,57 +194,16 @@ class PgSource : public Source {
       }
       if (n < -1) conn_->fail("the connection was lost");
       if (mode_ == PostgresRead::CopyText) {
-        parse_text(copybuf_, n);
+        row_->text(copybuf_, n);
         return true;
       }
-      if (parse_binary(copybuf_, n)) return true;
+      if (row_->binary(copybuf_, n)) return true;
     }
   }
 
-  // One binary COPY row (the first one carries the file header); false for the trailer.
-  bool parse_binary(const char* p, int n) {
-    const char* end = p + n;
-    if (!header_seen_) {
-      static const char sig[] = "PGCOPY\n\377\r\n";
-      TANDEM_CHECK(n >= 19 && std::memcmp(p, sig, 11) == 0, "{}: not a binary COPY stream",
-                   conn_->what());
-      uint32_t ext = be32(p + 15);
-      p += 19 + ext;
-      header_seen_ = true;
-    }
-    auto fields = static_cast<int16_t>(be16(p));
-    if (fields == -1) return false;
-    TANDEM_CHECK(fields == static_cast<int>(columns_.size()),
-                 "{}: a COPY row has {} fields, expected {}", conn_->what(), fields,
-                 columns_.size());
-    p += 2;
-    for (int i = 0; i < fields; ++i) {
-      TANDEM_CHECK(p + 4 <= end, "{}: a truncated COPY row", conn_->what());
-      len_[i] = static_cast<int32_t>(be32(p));
-      ptr_[i] = p + 4;
-      p += 4 + std::max(len_[i], 0);
-    }
-    TANDEM_CHECK(p <= end, "{}: a truncated COPY row", conn_->what());
-    return true;
-  }
-
-  void parse_text(const char* p, int n) {
-    const char* end = p + n;
-    if (end > p && end[-1] == '\n') --end;
-    for (size_t i = 0; i < columns_.size(); ++i) {
-      const char* f = p;
-      while (p < end && *p != '\t') ++p;
-      TANDEM_CHECK(i + 1 == columns_.size() || p < end, "{}: a COPY row has too few fields",
-                   conn_->what());
-      if (p - f == 2 && f[0] == '\\' && f[1] == 'N') {
-        len_[i] = -1;
-      } else {
-        unescape(f, p, text_[i]);
-        len_[i] = static_cast<int>(text_[i].size());
-      }
-      ++p;
-    }
-  }
+  // The value of column c in the current row (binary COPY or cursor).
+  const char* data(int c) const { return mode_ == PostgresRead::Cursor ? ptr_[c] : row_->data(c); }
+  int length(int c) const { return mode_ == PostgresRead::Cursor ? len_[c] : row_->length(c); }
 
   bool step_cursor() {
     if (res_ && ++res_row_ < PQntuples(res_)) return load_cursor_row();
@@ -400,12 +242,11 @@ class PgSource : public Source {
   PostgresRead mode_;
   std::vector<ColumnInfo> columns_;
   std::vector<Oid> oids_;
-  std::vector<const char*> ptr_;
+  std::unique_ptr<CopyRow> row_;  // COPY rows
+  std::vector<const char*> ptr_;  // cursor rows
   std::vector<int> len_;
-  std::vector<std::string> text_;
   std::string bytes_;
   char* copybuf_ = nullptr;
-  bool header_seen_ = false;
   PGresult* res_ = nullptr;
   int res_row_ = 0;
   bool done_ = false;
