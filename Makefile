@@ -1,11 +1,11 @@
 # make demo   set up, build and run the main job
-# make test   set up, build and run every test (release); clang ASan+UBSan over the parsing and
-#             compute tests; 60 s per fuzzer; TSan over the threaded tests
+# make test   set up, build and run every test (release), then the core tests under ASan+UBSan
+# make test-full  release; clang ASan+UBSan over the parsing and compute tests; 60 s per fuzzer; TSan
 # make fuzz   each libFuzzer target for LONG_FUZZ_SECONDS (600)
 # make bench  set up (with PyTorch) and print the side-by-side benchmark table
 # make bench-graph  the same for graph mode (eager vs tandem::compile vs PyTorch eager/jit)
 # make refdata  rerun every reference generator (tests/reference) into a temporary folder; fail on a difference
-.PHONY: setup demo test test-release asan-build test-asan test-fuzz fuzz test-tsan build bench bench-graph clean refdata
+.PHONY: setup demo test test-full test-release test-asan-core asan-build test-asan test-fuzz fuzz test-tsan build bench bench-graph clean refdata
 
 JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
@@ -23,14 +23,15 @@ demo: setup
 	@cmake --build --preset release -j $(JOBS) --target tandem_cli
 	./build/release/tools/tandem train --model cnn
 
-# `make test` (what CI runs) runs four stages, each also a target of its own, and prints each
-# stage's wall time:
+# `make test` (what CI runs): test-release, then test-asan-core, each with its wall time.
+# `make test-full` runs the four stages of the sanitizer work, each also a target of its own:
 #   test-release   release build (GCC), every test
 #   test-asan      clang ASan+UBSan build (build/asan, -O1) of the library, the ASAN_TARGETS
 #                  programs and the libFuzzer targets; runs the ASAN_TARGETS programs' tests
 #   test-fuzz      each fuzzer for FUZZ_SECONDS (60) from its committed seeds, two at a time
 #   test-tsan      GCC ThreadSanitizer build (build/tsan) of the TSAN_TARGETS programs; runs
 #                  their tests whose names match TSAN_TESTS
+#   test-asan-core GCC ASan+UBSan build (build/asan-core) of ASAN_CORE_TARGETS; runs their tests
 # The sanitizer builds compile the libraries as unity builds (TANDEM_UNITY_BUILD, about half
 # the CPU time of a cold build).
 # `make fuzz` fuzzes LONG_FUZZ_SECONDS (600) per target (found inputs stay in
@@ -43,6 +44,7 @@ demo: setup
 # them: every program in tests/<dir> is test_<dir> and labels its tests so; a test added with
 # add_test() (a script, an MPI or Python run) carries the target it needs as its LABELS (the
 # Serve.* client tests: tandem_cli). For TSan, also add the threaded tests' names to TSAN_TESTS.
+ASAN_CORE_TARGETS := test_core test_autograd test_ops
 ASAN_TARGETS := test_core test_autograd test_ops test_io test_onnx test_summary test_dataio \
                 test_train test_serve test_sql tandem_cli
 TSAN_TARGETS := test_dataio test_train test_sql tandem_cli
@@ -66,6 +68,10 @@ endef
 
 test: setup
 	$(call stage,test-release)
+	$(call stage,test-asan-core)
+
+test-full: setup
+	$(call stage,test-release)
 	$(call stage,test-asan)
 	$(call stage,test-fuzz)
 	$(call stage,test-tsan)
@@ -74,6 +80,11 @@ test-release: setup
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS)
 	OMP_WAIT_POLICY=passive ctest --preset release -j $(JOBS)
+
+test-asan-core: setup
+	cmake --preset asan-core >/dev/null
+	cmake --build --preset asan-core -j $(JOBS) --target $(ASAN_CORE_TARGETS)
+	OMP_WAIT_POLICY=passive ctest --preset asan-core -j $(JOBS) -L '$(call labels,$(ASAN_CORE_TARGETS))'
 
 asan-build: setup
 	cmake --preset asan -DTANDEM_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null

@@ -30,7 +30,7 @@ int64_t gates(const std::string& mode) {
   return 1;
 }
 
-Metas infer(const Metas& in, const Attrs& a) {
+Metas rnn_layer_infer(const Metas& in, const Attrs& a) {
   const std::string& mode = a.get<std::string>("mode");
   const int64_t G = gates(mode);
   const std::string dir = a.get_or<std::string>("direction", "forward");
@@ -92,7 +92,7 @@ Tensor run_direction(const std::string& mode, const Tensor& xw, const Tensor& r,
   return stack(out, 0);
 }
 
-void kernel(const KernelArgs& k) {
+void rnn_layer_kernel(const KernelArgs& k) {
   NoGradGuard no_grad;
   const std::string& mode = k.attrs.get<std::string>("mode");
   const std::string dir = k.attrs.get_or<std::string>("direction", "forward");
@@ -123,8 +123,8 @@ void register_rnn_layer() {
   d.name = "rnn_layer";
   d.num_inputs = 6;
   d.optional_inputs = {3, 4, 5};
-  d.infer = infer;
-  d.cpu = kernel;
+  d.infer = rnn_layer_infer;
+  d.cpu = rnn_layer_kernel;
   d.non_differentiable = true;
   d.doc = "One layer of ONNX's LSTM/GRU/RNN (attrs mode, direction, activation, "
           "linear_before_reset): x [T, B, F], W, R, B, h0, c0 -> Y [T, B, D*H], Y_h (, Y_c).";
