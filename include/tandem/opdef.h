@@ -1,4 +1,4 @@
-// OpDef: the one definition of an operator, read by every layer (DESIGN.md).
+// OpDef: the one definition of an operator, read by every layer (docs/architecture.md).
 //
 // An op family file (src/ops/defs/*.cpp) defines OpDefs and registers them:
 //
@@ -139,7 +139,7 @@ const OpDef& op(std::string_view name);  // Error if unknown
 const OpDef* find_op(std::string_view name);
 std::vector<const OpDef*> all_ops();
 
-// Runs an op: infer, allocate, kernel, record autograd (DESIGN.md "How data flows").
+// Runs an op: infer, allocate, kernel, record autograd (docs/architecture.md "How data flows").
 std::vector<Tensor> dispatch(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs = {});
 Tensor dispatch1(const OpDef& def, std::vector<Tensor> inputs, const Attrs& attrs = {});
 // Runs an op and writes its (single) output into `self`, bumping its version.

@@ -1,4 +1,4 @@
-// The tracer: runs a function eagerly while recording every dispatched op (DESIGN.md
+// The tracer: runs a function eagerly while recording every dispatched op (docs/architecture.md
 // "How data flows"). It sits in dispatch's interceptor hook; each op runs for real (so the
 // traced call returns its eager results, autograd included) and becomes a recorded op whose
 // inputs are found by TensorImpl identity:

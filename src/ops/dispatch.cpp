@@ -1,4 +1,4 @@
-// dispatch: infer -> allocate -> kernel -> record (DESIGN.md "How data flows").
+// dispatch: infer -> allocate -> kernel -> record (docs/architecture.md "How data flows").
 #include "../backend/cpu/loops.h"
 #include "../summary/profiler_hook.h"
 #include "tandem/autograd.h"

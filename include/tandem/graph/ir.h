@@ -1,5 +1,5 @@
 // The graph IR: an SSA graph of OpDef calls. Capture (tandem::compile), the passes, the
-// planner/executor and ONNX import/export all speak it (DESIGN.md "How data flows").
+// planner/executor and ONNX import/export all speak it (docs/architecture.md "How data flows").
 //
 //   graph::Graph g;
 //   graph::Value* x = g.add_input("x", DType::Float32, {graph::Dim::sym("batch"), 784});
