@@ -1,6 +1,9 @@
 // SqlDataset throughput (bench/sql_run.sh runs it next to pandas.read_sql):
 //   bench_sql read URL QUERY MODE [TARGET] [IMAGE]   rows/s and MB/s streamed through a
 //                                                    DataLoader (batch 1024, one worker)
+//   bench_sql gather URL                             rows/s of Fashion-MNIST's train table read
+//                                                    as tandem train reads it (SqlTable, a query
+//                                                    per shuffled batch of 128, one worker)
 //   bench_sql train URL                              MLP SGD steps/s from the database (SqlTable:
 //                                                    a query per shuffled batch, one worker, as
 //                                                    tandem train reads) and from in-memory IDX
@@ -72,6 +75,40 @@ int read_case(int argc, char** argv) {
   return 0;
 }
 
+// The train table's rows as `tandem train --data URL` reads them: SqlTable + gather_plan.
+data::GatherPlan fmnist_plan(const std::string& url) {
+  auto table = std::make_shared<data::SqlTable>(
+      url, data::SqlOptions{.table = "train", .target = "label", .features = {"image"},
+                            .columns = {{.name = "image", .shape = {1, 28, 28}}}, .key = "id"});
+  return data::gather_plan(
+      table, {.batch_size = 128, .shuffle = true, .seed = 1, .num_workers = 1, .prefetch = 4},
+      [](data::Batch b) {
+        Tensor x = empty(b.data.shape(), {DType::Float32});
+        const uint8_t* s = b.data.data<uint8_t>();
+        float* d = x.data<float>();
+        for (int64_t i = 0; i < x.numel(); ++i) d[i] = s[i] / 255.0f;
+        b.data = x;
+        return b;
+      });
+}
+
+int gather_case(char** argv) {
+  std::vector<double> secs;
+  int64_t rows = 0;
+  for (int rep = 0; rep < reps(); ++rep) {
+    data::GatherPlan plan = fmnist_plan(argv[2]);
+    data::DataLoader loader(plan.indices, plan.options);
+    rows = 0;
+    auto t0 = Clock::now();
+    for (data::Batch& b : loader) rows += b.data.size(0);
+    secs.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  double s = median(secs);
+  std::printf("{\"rows\": %lld, \"seconds\": %.4f, \"rows_per_s\": %.1f, \"us_per_row\": %.2f}\n",
+              static_cast<long long>(rows), s, rows / s, 1e6 * s / rows);
+  return 0;
+}
+
 double train_steps_per_s(data::DataLoader& loader, int64_t steps) {
   manual_seed(0);
   auto model = models::create("mlp");
@@ -98,20 +135,7 @@ int train_case(char** argv) {
     data::DataLoader from_idx(idx, {.batch_size = 128, .shuffle = true, .seed = 1});
     mem.push_back(train_steps_per_s(from_idx, steps));
     // As `tandem train --data URL` reads: one query per shuffled batch (SqlTable), one worker.
-    auto table = std::make_shared<data::SqlTable>(
-        url, data::SqlOptions{.table = "train", .target = "label", .features = {"image"},
-                              .columns = {{.name = "image", .shape = {1, 28, 28}}},
-                              .key = "id"});
-    data::GatherPlan plan = data::gather_plan(
-        table, {.batch_size = 128, .shuffle = true, .seed = 1, .num_workers = 1, .prefetch = 4},
-        [](data::Batch b) {
-          Tensor x = empty(b.data.shape(), {DType::Float32});
-          const uint8_t* s = b.data.data<uint8_t>();
-          float* d = x.data<float>();
-          for (int64_t i = 0; i < x.numel(); ++i) d[i] = s[i] / 255.0f;
-          b.data = x;
-          return b;
-        });
+    data::GatherPlan plan = fmnist_plan(url);
     data::DataLoader from_db(plan.indices, plan.options);
     db.push_back(train_steps_per_s(from_db, steps));
   }
@@ -125,7 +149,8 @@ int main(int argc, char** argv) {
     std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd == "read" && argc >= 5) return read_case(argc, argv);
     if (cmd == "train" && argc >= 3) return train_case(argv);
-    std::fprintf(stderr, "usage: bench_sql read URL QUERY MODE [TARGET] [IMAGE] | train URL\n");
+    if (cmd == "gather" && argc >= 3) return gather_case(argv);
+    std::fprintf(stderr, "usage: bench_sql read URL QUERY MODE [TARGET] [IMAGE] | gather URL | train URL\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

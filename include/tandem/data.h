@@ -1,4 +1,4 @@
-// tandem::data — datasets, the DataLoader, readers (IDX, CSV) and transforms.
+// tandem::data — datasets, the DataLoader, readers (IDX, CSV, SQL databases) and transforms.
 //
 //   #include <tandem/data.h>
 //   auto train = tandem::data::fashion_mnist();        // Debian's dataset-fashion-mnist
@@ -9,4 +9,5 @@
 #include "tandem/data/dataloader.h"
 #include "tandem/data/dataset.h"
 #include "tandem/data/idx.h"
+#include "tandem/data/sql.h"
 #include "tandem/data/transforms.h"

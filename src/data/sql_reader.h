@@ -209,11 +209,13 @@ class SqlReader {
                 what(), row_, c.spec.name);
   }
 
-  void check_type(const Col& c) {
+  // The value's type, checked against the column's kind (returned: one type look-up a value).
+  sql::Type check_type(const Col& c) {
     sql::Type t = src_->value_type(c.index);
     if (!sql::accepts(c.kind, t))
       TANDEM_FAIL("{}: row {}, column '{}' holds {}, expected {}", what(), row_, c.spec.name,
                   sql::type_name(t), sql::kind_name(c.kind));
+    return t;
   }
 
   double scalar(Col& c) {
@@ -221,8 +223,8 @@ class SqlReader {
       if (!c.spec.fill) null_error(c);
       return *c.spec.fill;
     }
-    check_type(c);
-    if (c.kind != SqlKind::Label || src_->value_type(c.index) == sql::Type::Integer)
+    const sql::Type t = check_type(c);
+    if (c.kind != SqlKind::Label || t == sql::Type::Integer)
       return src_->as_double(c.index);
     std::string_view s = src_->as_bytes(c.index);
     auto it = c.vocab.find(s);

@@ -149,7 +149,13 @@ std::unique_ptr<Session> open_sqlite_session(const std::string& url, const Conne
     std::string url_;
     std::shared_ptr<sqlite3> db_;
   };
-  return std::make_unique<SqliteSession>(url, open_db(url, c, "database " + url));
+  std::shared_ptr<sqlite3> db = open_db(url, c, "database " + url);
+  // A session reads rows by key in a random order: through SQLite's small page cache every row
+  // was a pread() of its page (12 us/row, most of it in the kernel). Mapped, the pages are
+  // the OS's file cache (clean, reclaimable, shared by the workers); capped at 1 GiB of
+  // address space, beyond which SQLite reads as before.
+  sqlite3_exec(db.get(), "PRAGMA mmap_size = 1073741824", nullptr, nullptr, nullptr);
+  return std::make_unique<SqliteSession>(url, std::move(db));
 }
 
 void write_images_sqlite(const std::string& url, const std::string& table, const Tensor& images,

@@ -2,6 +2,7 @@
 // reads through it (the DataLoader's order and per-sample generators, rows gathered per batch).
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "data/sql_reader.h"
@@ -151,12 +152,38 @@ class GatherIndices : public Dataset {
   int64_t n_;
 };
 
+// Without a transform the DataLoader hands a batch's indices to get_batch: one gather decoded
+// straight into the batch tensors, with no Example, tensor or Generator per row.
+class GatheredRows : public Dataset {
+ public:
+  GatheredRows(std::shared_ptr<const SqlTable> table, std::function<Batch(Batch)> finish)
+      : table_(std::move(table)), finish_(std::move(finish)) {}
+  int64_t size() const override { return table_->size(); }
+  Example get(int64_t index) const override {
+    Batch b = gather(&index, 1);
+    return {b.data[0], b.target.defined() ? b.target[0] : Tensor()};
+  }
+  std::optional<Batch> get_batch(const int64_t* indices, int64_t n) const override {
+    return gather(indices, n);
+  }
+
+ private:
+  Batch gather(const int64_t* indices, int64_t n) const {
+    Batch b = table_->gather(std::vector<int64_t>(indices, indices + n));
+    return finish_ ? finish_(std::move(b)) : b;
+  }
+  std::shared_ptr<const SqlTable> table_;
+  std::function<Batch(Batch)> finish_;
+};
+
 }  // namespace
 
 GatherPlan gather_plan(std::shared_ptr<const SqlTable> table, DataLoaderOptions options,
                        std::function<Batch(Batch)> finish) {
   TANDEM_CHECK(table != nullptr, "gather_plan: the table is null");
   TANDEM_CHECK(!options.collate, "gather_plan: the collate is the gather itself; give none");
+  if (!options.transform)
+    return {std::make_shared<GatheredRows>(std::move(table), std::move(finish)), std::move(options)};
   Transform transform = std::move(options.transform);
   options.transform = nullptr;
   options.collate = [table, transform, finish](std::vector<Example>&& examples) {

@@ -156,11 +156,12 @@ class SqlTable : public Dataset {
   std::unique_ptr<State> state_;
 };
 
-// DataLoader options that build each batch with one SqlTable::gather: the dataset to give the
-// DataLoader is `indices` (its examples are the indices themselves, and the seed of the
-// sample's generator), and the collate fetches the rows and hands each to `transform` with
-// that generator, as the DataLoader would have. `finish` (optional) runs on the gathered
-// batch before the transform (e.g. scaling bytes to floats).
+// DataLoader options that build each batch with one SqlTable::gather; give the DataLoader
+// `indices` and `options`. Without a transform, `indices` gathers whole batches through
+// Dataset::get_batch (no tensor, Example or Generator per row). With one, its examples are the
+// indices themselves and the seed of the sample's generator, and the collate fetches the rows
+// and hands each to `transform` with that generator, as the DataLoader would have. `finish`
+// (optional) runs on the gathered batch before the transform (e.g. scaling bytes to floats).
 struct GatherPlan {
   std::shared_ptr<Dataset> indices;
   DataLoaderOptions options;
