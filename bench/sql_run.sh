@@ -61,17 +61,22 @@ done
 # Larger than the memory it needs: 60000 generated rows of 8 KiB (490 MB) through one worker.
 GEN="SELECT i % 10 AS label, convert_to(repeat(chr(65 + i % 26), 8192), 'UTF8') AS payload FROM (SELECT generate_series(0, 59999) AS i) AS s"
 big=$($BENCH read "$PG" "$GEN" binary label payload)
+# As `tandem train --data URL` reads Fashion-MNIST: a query per shuffled batch of 128 (SqlTable).
+row "Fashion-MNIST by key (tandem train's reader), SQLite" "$($BENCH gather "sqlite:///$LITE")" "$p_lite_img"
+row "Fashion-MNIST by key (tandem train's reader), PostgreSQL" "$($BENCH gather "$PG")" "$p_pg_img"
 train=$($BENCH train "$PG")
-$PY - "$results" "$train" "$big" "$ROWS" <<'PYEOF'
+$PY - "$results" "$train" "$big" "$ROWS" "$(uptime)" <<'PYEOF'
 import json, sys, datetime
-print(f"Measured {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, {int(sys.argv[4]):,} rows, one run per case (REPS)")
+print(f"Measured {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, {int(sys.argv[4]):,} rows, one run per case (REPS); "
+      f"`uptime` at the end: {sys.argv[5].strip()}")
 print()
 print("| case | tandem rows/s | tandem MB/s | pandas rows/s | ratio |")
 print("|---|---:|---:|---:|---:|")
 for line in open(sys.argv[1]):
     r = json.loads(line)
     t, p = r["tandem"], r["pandas"]
-    print(f"| {r['case']} | {t['rows_per_s']:,.0f} | {t['mb_per_s']:.1f} | {p['rows_per_s']:,.0f} | {t['rows_per_s'] / p['rows_per_s']:.1f}x |")
+    mb = f"{t['mb_per_s']:.1f}" if "mb_per_s" in t else "-"
+    print(f"| {r['case']} | {t['rows_per_s']:,.0f} | {mb} | {p['rows_per_s']:,.0f} | {t['rows_per_s'] / p['rows_per_s']:.1f}x |")
 tr = json.loads(sys.argv[2])
 print()
 print("| MLP training, batch 128 | steps/s |")

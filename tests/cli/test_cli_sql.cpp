@@ -1,8 +1,13 @@
 // `tandem data import` and `tandem train --data URL`: the main job from SQLite and from a real
-// PostgreSQL server, interrupted and resumed, gives the same run as from the IDX files.
+// PostgreSQL server, interrupted and resumed, gives the same run as from the IDX files; a
+// database failing mid-epoch leaves the last finished epoch's checkpoint usable.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
+#include <future>
 #include <regex>
+#include <thread>
 
 #include "../dataio/temp_dir.h"
 #include "../sql/sql_test_util.h"
@@ -57,6 +62,89 @@ TEST(CliSql, ImportAndTrainFromPostgresEqualsIdx) {
   if (server.url().empty()) GTEST_SKIP() << "PostgreSQL (initdb) is not installed";
   TempDir dir;
   expect_same_run_as_idx(dir.path(), server.url());
+}
+
+// The database fails in epoch 2 of `tandem train --data postgresql://...` (`fail` runs once
+// epoch 1's checkpoint exists, and again every 50 ms until the run ends): the run exits with an
+// error naming the query and the cause, and resuming from that checkpoint gives the run an
+// uninterrupted one gives.
+void expect_checkpoint_survives_failure(PgServer& server, const std::function<void()>& fail,
+                                        const std::function<void()>& recover) {
+  const std::string& url = server.url();
+  // 320 synthetic 28x28 images (no data set needed); the view reads each label through a
+  // function that sleeps 3 ms, so that an epoch lasts about a second and the failure lands in
+  // epoch 2, whatever the machine's load.
+  sql_exec(url, R"(
+    DROP SCHEMA IF EXISTS ckfail CASCADE; CREATE SCHEMA ckfail;
+    CREATE TABLE ckfail.rows (id integer PRIMARY KEY, image bytea NOT NULL, label integer NOT NULL);
+    INSERT INTO ckfail.rows SELECT i, decode(repeat(lpad(to_hex((i * 37) % 256), 2, '0'), 784), 'hex'), i % 10
+      FROM generate_series(0, 319) AS g(i);
+    CREATE TABLE ckfail.test AS SELECT * FROM ckfail.rows WHERE id < 100;
+    CREATE FUNCTION ckfail.label(l integer) RETURNS integer LANGUAGE plpgsql VOLATILE
+      AS $$ BEGIN PERFORM pg_sleep(0.003); RETURN l; END $$;
+    CREATE VIEW ckfail.train AS SELECT id, image, ckfail.label(label) AS label FROM ckfail.rows;)");
+  TempDir dir;
+  const std::string run = dir.path() + "/run";
+  const std::string ckpt = run + "/checkpoint.safetensors";
+  const std::string common = " --model mlp --epochs 2 --batch-size 32 --no-progress "
+                             "--no-tensorboard --json --table ckfail.train --test-table ckfail.test";
+  auto training = std::async(std::launch::async, [&] {
+    return run_tandem(dir.path(), "train --data " + quote(url) + common + " --out " + quote(run), 60);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(ckpt) && std::chrono::steady_clock::now() < deadline &&
+         training.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready) {
+  }
+  ASSERT_TRUE(std::filesystem::exists(ckpt)) << "no checkpoint after epoch 1";
+  while (training.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+    fail();
+    training.wait_for(std::chrono::milliseconds(50));
+  }
+  CliResult failed = training.get();
+  recover();
+  EXPECT_TRUE(error_naming(failed, "SELECT * FROM ckfail.train")) << failed.all();
+  EXPECT_TRUE(failed.err.find("connection") != std::string::npos ||
+              failed.err.find("terminat") != std::string::npos)
+      << "the cause is missing: " << failed.err;
+  // The database is back and fast again: resuming epoch 1's checkpoint finishes the run, with
+  // the losses of a run that never failed.
+  sql_exec(url, "CREATE OR REPLACE FUNCTION ckfail.label(l integer) RETURNS integer LANGUAGE "
+                "sql IMMUTABLE AS 'SELECT l'");
+  CliResult resumed = run_tandem(dir.path(), "train --resume " + quote(ckpt) +
+                                                 " --epochs 2 --test-table ckfail.test "
+                                                 "--no-progress --no-tensorboard --json");
+  ASSERT_EQ(resumed.code, 0) << resumed.all();
+  EXPECT_NE(resumed.out.find("resuming after epoch 1"), std::string::npos) << resumed.out;
+  CliResult whole = run_tandem(dir.path(), "train --data " + quote(url) + common + " --out " +
+                                               quote(dir.path() + "/whole"));
+  ASSERT_EQ(whole.code, 0) << whole.all();
+  for (const char* f : {"train_loss", "test_loss", "test_accuracy"})
+    EXPECT_EQ(field(resumed.out, f), field(whole.out, f)) << f;
+}
+
+TEST(CliSql, BackendTerminatedMidEpochKeepsTheLastCheckpointUsable) {
+  PgServer& server = pg_server();
+  if (server.url().empty()) GTEST_SKIP() << "PostgreSQL (initdb) is not installed";
+  expect_checkpoint_survives_failure(
+      server,
+      [&] {
+        sql_exec(server.url(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                               "pid <> pg_backend_pid() AND backend_type = 'client backend'");
+      },
+      [] {});
+}
+
+TEST(CliSql, ServerStoppedMidEpochKeepsTheLastCheckpointUsable) {
+  PgServer& server = pg_server();
+  if (server.url().empty()) GTEST_SKIP() << "PostgreSQL (initdb) is not installed";
+  bool stopped = false;
+  expect_checkpoint_survives_failure(
+      server,
+      [&] {
+        if (!stopped) server.stop();
+        stopped = true;
+      },
+      [&] { server.start(); });
 }
 
 TEST(CliSql, BadDatabaseInputsAreErrors) {
