@@ -159,6 +159,7 @@ class PgSource : public Source {
   }
   bool is_null(int c) override { return length(c) < 0; }
   Type value_type(int c) override { return columns_[c].type; }
+  bool column_typed() const override { return true; }
 
   double as_double(int c) override {
     if (mode_ != PostgresRead::CopyText) return binary_number(oids_[c], data(c), length(c), conn_->what());

@@ -48,7 +48,8 @@ class SqlReader {
   // `src` runs `query` (a Session's query, for instance).
   SqlReader(std::unique_ptr<sql::Source> src, const std::string& url, const SqlOptions& o,
             const std::string& query, const std::vector<std::vector<std::string>>& vocabularies)
-      : src_(std::move(src)), query_(query), url_(redact_url(url)) {
+      : src_(std::move(src)), query_(query), url_(redact_url(url)),
+        column_typed_(src_->column_typed()) {
     const auto& cols = src_->columns();
     auto find = [&](const std::string& name) {
       for (size_t i = 0; i < cols.size(); ++i)
@@ -223,7 +224,7 @@ class SqlReader {
       if (!c.spec.fill) null_error(c);
       return *c.spec.fill;
     }
-    const sql::Type t = check_type(c);
+    const sql::Type t = column_typed_ && row_ > 1 ? info(c).type : check_type(c);
     if (c.kind != SqlKind::Label || t == sql::Type::Integer)
       return src_->as_double(c.index);
     std::string_view s = src_->as_bytes(c.index);
@@ -284,6 +285,7 @@ class SqlReader {
 
   std::unique_ptr<sql::Source> src_;
   std::string query_, url_;
+  bool column_typed_ = false;
   std::vector<Col> features_;
   std::optional<Col> target_;
   int64_t row_ = 0;

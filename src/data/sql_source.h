@@ -33,6 +33,8 @@ class Source {
   virtual bool is_null(int c) = 0;
   // The type of this value (SQLite: its storage class; PostgreSQL: the column's type).
   virtual Type value_type(int c) = 0;
+  // True when every value has its column's type (PostgreSQL): checked on the first row only.
+  virtual bool column_typed() const { return false; }
   virtual double as_double(int c) = 0;  // Integer, Real, Bool, Numeric
   virtual std::string_view as_bytes(int c) = 0;  // Text, Blob
   virtual void as_array(int c, std::vector<float>& out) = 0;  // Array
