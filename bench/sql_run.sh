@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SqlDataset vs pandas.read_sql on SQLite and on a throwaway PostgreSQL cluster (started here on
 # a free loopback port, stopped on exit): a table of ROWS rows (16 float columns + label;
-# 200000 by default, --full for 1M) and Fashion-MNIST as image bytes; a generated stream of
-# 490 MB (peak RSS); then MLP training from PostgreSQL vs in-memory IDX. One run per case
+# 200000 by default, --full for 1M) and Fashion-MNIST as image bytes, streamed and read by key
+# as `tandem train` reads it; a generated stream of 490 MB in a 49 MB memory cgroup (peak RSS);
+# then MLP training from PostgreSQL vs in-memory IDX. One run per case
 # (REPS=3 for medians). Needs build/release (bench_sql, tandem) and scripts/setup.sh --bench
 # (pandas, psycopg2). Prints the table (Markdown) for bench/README.md.
 set -euo pipefail
@@ -58,9 +59,23 @@ row "Fashion-MNIST bytes, SQLite" "$($BENCH read "sqlite:///$LITE" "$IMG" binary
 for m in binary cursor text; do
   row "Fashion-MNIST bytes, PostgreSQL $m" "$($BENCH read "$PG" "$IMG" $m label image)" "$p_pg_img"
 done
-# Larger than the memory it needs: 60000 generated rows of 8 KiB (490 MB) through one worker.
+# Larger than the memory it may use: 60000 generated rows of 8 KiB (490 MB) through one worker,
+# in a memory cgroup capped at a tenth of that (49 MB) when one can be made (root, cgroup v1 or
+# v2); the cgroup's own peak is reported beside the process's VmHWM.
 GEN="SELECT i % 10 AS label, convert_to(repeat(chr(65 + i % 26), 8192), 'UTF8') AS payload FROM (SELECT generate_series(0, 59999) AS i) AS s"
-big=$($BENCH read "$PG" "$GEN" binary label payload)
+limit=$((49 * 1000 * 1000)); cg=""; cg_peak=""
+if [ -w /sys/fs/cgroup/memory ] && mkdir "/sys/fs/cgroup/memory/tandem_sqlbench_$$" 2>/dev/null; then
+  cg=/sys/fs/cgroup/memory/tandem_sqlbench_$$; echo $limit > $cg/memory.limit_in_bytes; cg_peak=$cg/memory.max_usage_in_bytes
+elif [ -w /sys/fs/cgroup/cgroup.subtree_control ] && mkdir "/sys/fs/cgroup/tandem_sqlbench_$$" 2>/dev/null; then
+  cg=/sys/fs/cgroup/tandem_sqlbench_$$; echo $limit > $cg/memory.max; echo 0 > $cg/memory.swap.max 2>/dev/null || true; cg_peak=$cg/memory.peak
+fi
+if [ -n "$cg" ]; then
+  big=$(sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' _ "$cg" $BENCH read "$PG" "$GEN" binary label payload)
+  peak=$(cat "$cg_peak" 2>/dev/null || echo 0); rmdir "$cg" 2>/dev/null || true
+  big="${big%\}}, \"cgroup_limit_mb\": $((limit / 1000000)), \"cgroup_peak_mb\": $((peak / 1000000))}"
+else
+  big=$($BENCH read "$PG" "$GEN" binary label payload)
+fi
 # As `tandem train --data URL` reads Fashion-MNIST: a query per shuffled batch of 128 (SqlTable).
 row "Fashion-MNIST by key (tandem train's reader), SQLite" "$($BENCH gather "sqlite:///$LITE")" "$p_lite_img"
 row "Fashion-MNIST by key (tandem train's reader), PostgreSQL" "$($BENCH gather "$PG")" "$p_pg_img"
@@ -85,6 +100,8 @@ print(f"| in-memory IDX | {tr['idx_steps_per_s']:.1f} |")
 print(f"| from PostgreSQL (SqlTable, a query per batch, 1 worker) | {tr['db_steps_per_s']:.1f} ({100 * tr['ratio']:.0f}%) |")
 big = json.loads(sys.argv[3])
 print()
+cap = (f", in a memory cgroup capped at {big['cgroup_limit_mb']} MB (its peak: {big['cgroup_peak_mb']} MB)"
+       if "cgroup_limit_mb" in big else " (no memory cgroup could be made here)")
 print(f"Generated stream of {big['rows']:,} rows x 8 KiB ({big['bytes'] / 1e6:.0f} MB) from PostgreSQL: "
-      f"{big['mb_per_s']:.0f} MB/s, peak RSS of the whole process {big['peak_rss_mb']:.0f} MB")
+      f"{big['mb_per_s']:.0f} MB/s, peak RSS of the whole process {big['peak_rss_mb']:.0f} MB{cap}")
 PYEOF
