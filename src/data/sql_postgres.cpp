@@ -99,11 +99,38 @@ class Connection {
 class PgSource : public Source {
  public:
   // `in_session`: the connection runs more queries after this one, so no cursor (its
-  // transaction would stay open): binary COPY, or text COPY when chosen.
+  // transaction would stay open): the whole result in binary, or text COPY when chosen.
   PgSource(std::shared_ptr<Connection> conn, const std::string& url, const std::string& query,
            const Connect& c, bool in_session = false)
       : conn_(std::move(conn)), fetch_rows_(c.fetch_rows) {
     PGconn* pc = conn_->get();
+    if (in_session && c.postgres != PostgresRead::CopyText) {
+      // A batch's rows (SqlTable): one round trip, the whole result in binary, its columns
+      // described by the result itself (prepare + describe + COPY took three, and parsed twice).
+      if (!PQsendQueryParams(pc, query.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1))
+        conn_->fail("cannot run the query");
+      res_ = conn_->result();
+      if (!res_ || PQresultStatus(res_) != PGRES_TUPLES_OK) {
+        std::string msg = scrub(res_ ? PQresultErrorMessage(res_) : PQerrorMessage(pc), url);
+        if (res_) PQclear(res_);
+        res_ = nullptr;
+        while (PGresult* rest = conn_->result()) PQclear(rest);
+        TANDEM_FAIL("{}: the query failed: {}", conn_->what(), msg);
+      }
+      while (PGresult* rest = conn_->result()) PQclear(rest);
+      for (int i = 0; i < PQnfields(res_); ++i) {
+        oids_.push_back(PQftype(res_, i));
+        columns_.push_back({PQfname(res_, i), pg_type_of(PQftype(res_, i)),
+                            fmt::format("type oid {}", PQftype(res_, i))});
+      }
+      TANDEM_CHECK(!columns_.empty(), "{}: the statement returns no columns", conn_->what());
+      ptr_.resize(columns_.size());
+      len_.resize(columns_.size());
+      mode_ = PostgresRead::Cursor;  // values are read from res_, as a cursor's are
+      whole_result_ = true;
+      res_row_ = -1;
+      return;
+    }
     // Column names and types without running the query: describe it.
     if (!PQsendPrepare(pc, "", query.c_str(), 0, nullptr)) conn_->fail("cannot prepare the query");
     conn_->finish(PGRES_COMMAND_OK, "cannot prepare the query");
@@ -208,6 +235,7 @@ class PgSource : public Source {
 
   bool step_cursor() {
     if (res_ && ++res_row_ < PQntuples(res_)) return load_cursor_row();
+    if (whole_result_) return false;
     if (res_) {
       bool last = PQntuples(res_) < fetch_rows_;
       PQclear(res_);
@@ -250,6 +278,7 @@ class PgSource : public Source {
   char* copybuf_ = nullptr;
   PGresult* res_ = nullptr;
   int res_row_ = 0;
+  bool whole_result_ = false;  // res_ holds every row (a session's query)
   bool done_ = false;
 };
 
