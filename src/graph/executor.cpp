@@ -102,6 +102,8 @@ void run_steps(Plan::Impl& p) {
 void Plan::run_into(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) {
   TANDEM_CHECK(impl_ != nullptr, "graph::Plan::run: the plan is empty (moved from?)");
   Impl& p = *impl_;
+  TANDEM_CHECK(!p.stats_only, "graph::Plan::run: this plan was lowered with LowerOptions::allocate = false "
+               "(memory statistics only); lower it again with allocate = true to run it");
   BusyGuard busy(p.busy);
   TANDEM_CHECK(inputs.size() == p.input_vals.size(), "graph::Plan::run: expected {} inputs, got {}",
                p.input_vals.size(), inputs.size());

@@ -61,7 +61,7 @@ class Lowering {
     if (o_.direct_updates) p_.stats.num_direct_updates = plan_direct_updates();
     p_.stats.num_inplace = o_.inplace ? plan_inplace(p_) : 0;
     assign_output_roots();
-    plan_memory(p_);
+    plan_memory(p_, o_.allocate);
     bind();
   }
 

@@ -102,6 +102,7 @@ struct Plan::Impl {
   std::vector<Tensor> contiguous_inputs;    // per input: a contiguous copy when needed
   std::vector<Tensor> fresh_outputs;        // scratch for run()
   std::shared_ptr<Storage> arena;
+  bool stats_only = false;                  // lowered with allocate = false: no arena, cannot run
   std::shared_ptr<Storage> placeholder;     // storage of unbound slots
   MemoryStats stats;
   std::atomic<bool> busy{false};
@@ -115,7 +116,8 @@ int plan_inplace(Plan::Impl& p);
 // passes/inplace.cpp: whether a graph input still has a symbolic dim (the reporting passes skip).
 bool has_symbolic_inputs(const Graph& g);
 // passes/memory_plan.cpp: offsets for the arena buffers, the arena and MemoryStats.
-void plan_memory(Plan::Impl& p);
+// Without `allocate`, only the layout and the statistics (stats_only).
+void plan_memory(Plan::Impl& p, bool allocate = true);
 }  // namespace detail
 
 }  // namespace tandem::graph

@@ -15,6 +15,7 @@
 // would be baked into the graph.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "../core/read_hook.h"
@@ -114,6 +115,7 @@ class Tracer final : public DispatchInterceptor, public tandem::detail::ValueRea
 
   std::vector<Tensor> run(const OpDef& def, const std::vector<Tensor>& inputs,
                           const Attrs& attrs) override {
+    release_unreachable();  // before this op's outputs are allocated
     std::vector<int> ids;
     ids.reserve(inputs.size());
     for (const Tensor& t : inputs) ids.push_back(lookup(t, def.name.c_str()));
@@ -271,6 +273,48 @@ class Tracer final : public DispatchInterceptor, public tandem::detail::ValueRea
       by_storage_[t.storage().get()].push_back(impl);
     }
     cur_[impl] = v;
+  }
+
+  // NOTE: keep_ holds every tensor the trace has seen, so that no address in the maps is
+  // reused while tracing; holding them to the end made the trace's peak memory the sum of
+  // all intermediates (every activation of a model at once). A storage that only keep_'s
+  // handles reach (keep_ is each handle's one owner, and the storage has no owner but them)
+  // can never be read or aliased again: its handles are forgotten and released after each
+  // op, before their addresses can be reused. The scan is a pass of use counts over keep_.
+  void release_unreachable() {
+    std::unordered_map<const Storage*, std::pair<size_t, long>> only_ours;  // (handles, storage owners)
+    for (const Tensor& t : keep_) {
+      if (t.impl_ptr().use_count() != 1) continue;
+      auto& c = only_ours[t.storage().get()];
+      c.first++;
+      c.second = t.storage().use_count();
+    }
+    if (only_ours.empty()) return;
+    std::unordered_set<const Storage*> gone;
+    for (const auto& [storage, c] : only_ours) {
+      auto s = by_storage_.find(storage);
+      if (s != by_storage_.end() && s->second.size() == c.first && c.second == static_cast<long>(c.first))
+        gone.insert(storage);
+    }
+    if (gone.empty()) return;
+    std::vector<Tensor> kept, released;
+    kept.reserve(keep_.size());
+    for (Tensor& t : keep_) {
+      if (!gone.count(t.storage().get())) {
+        kept.push_back(std::move(t));
+        continue;
+      }
+      const TensorImpl* impl = t.impl();
+      cur_.erase(impl);
+      stale_.erase(impl);
+      root_.erase(impl);
+      input_impls_.erase(impl);
+      extra_names.erase(impl);
+      released.push_back(std::move(t));
+    }
+    for (const Storage* storage : gone) by_storage_.erase(storage);
+    keep_ = std::move(kept);
+    // `released` dies here: only now may the addresses be reused.
   }
 
   void check_fresh(const TensorImpl* impl, const char* where) const {

@@ -85,6 +85,18 @@ struct Model::Impl {
     TANDEM_CHECK(!bytes.empty(), "ONNX model is empty (0 bytes)");
     TANDEM_CHECK(proto.ParseFromString(bytes),
                  "not a valid ONNX model: the protobuf does not parse (truncated or corrupt file?)");
+    build();
+  }
+
+  // NOTE: parsing from the stream keeps no second copy of the file's bytes next to the proto.
+  void load(std::istream& in, uintmax_t size) {
+    TANDEM_CHECK(size > 0, "ONNX model is empty (0 bytes)");
+    TANDEM_CHECK(proto.ParseFromIstream(&in),
+                 "not a valid ONNX model: the protobuf does not parse (truncated or corrupt file?)");
+    build();
+  }
+
+  void build() {
     TANDEM_CHECK(proto.has_graph(), "not a valid ONNX model: it has no graph");
     info.ir_version = proto.ir_version();
     info.producer = proto.producer_name();
@@ -100,13 +112,26 @@ struct Model::Impl {
                   info.opset, kMinOpset, kMaxOpset);
     const auto& g = proto.graph();
 
+    // ONNX's own shape inference tells which intermediate values have static shapes (for
+    // folding Shape); a model it rejects is still imported, only without that knowledge. It
+    // runs on the proto itself (it only adds value_info), before the initializers leave it:
+    // a copy of the proto doubled the weights' memory during the load.
+    try {
+      ::onnx::shape_inference::InferShapes(proto);
+    } catch (...) {
+    }
+
     std::set<std::string> init_names;
-    for (const auto& t : g.initializer()) {
+    for (auto& t : *proto.mutable_graph()->mutable_initializer()) {
       Tensor x = tensor_from_proto(t, base_dir);
       info.num_parameters += x.numel();
       consts[t.name()] = x;
       init_names.insert(t.name());
+      // The tensor now holds the data: the proto's copy goes at once (swap frees the
+      // capacity), so the load never holds a model's weights twice.
+      std::string().swap(*t.mutable_raw_data());
     }
+    google::protobuf::RepeatedPtrField<::onnx::TensorProto>().Swap(proto.mutable_graph()->mutable_initializer());
     if (g.sparse_initializer_size() > 0) throw Unsupported("sparse initializers are not supported");
     std::unordered_map<std::string, ValueInfo> known;  // static shapes for Shape folding
     for (const auto& v : g.input()) {
@@ -119,19 +144,12 @@ struct Model::Impl {
       output_names.push_back(v.name());
       info.outputs.push_back(value_info(v));
     }
-    // ONNX's own shape inference tells which intermediate values have static shapes (for
-    // folding Shape); a model it rejects is still imported, only without that knowledge.
-    try {
-      ::onnx::ModelProto copy = proto;
-      ::onnx::shape_inference::InferShapes(copy);
-      for (const auto& v : copy.graph().value_info()) {
-        try {
-          ValueInfo vi = value_info(v);
-          if (vi.has_shape) known[vi.name] = vi;
-        } catch (const Error&) {
-        }
+    for (const auto& v : g.value_info()) {
+      try {
+        ValueInfo vi = value_info(v);
+        if (vi.has_shape) known[vi.name] = vi;
+      } catch (const Error&) {
       }
-    } catch (...) {
     }
 
     auto& table = converters();
@@ -173,6 +191,8 @@ struct Model::Impl {
         for (int o = 0; o < n.output_size() && o < static_cast<int>(outs.size()); ++o)
           if (!n.output(o).empty()) consts[n.output(o)] = outs[o];
         info.num_folded++;
+        // Folded for good (run_eager never visits it): a Constant's tensor attribute goes.
+        proto.mutable_graph()->mutable_node(i)->clear_attribute();
         continue;
       }
       nodes.push_back(i);
@@ -217,10 +237,22 @@ Model Model::load_from_bytes(const std::string& bytes, const std::string& base_d
 Model Model::load(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   TANDEM_CHECK(f.good(), "cannot open ONNX model '{}'", path);
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::error_code ec;
+  uintmax_t size = std::filesystem::file_size(path, ec);
+  TANDEM_CHECK(!ec, "cannot open ONNX model '{}': {}", path, ec.message());
   std::string dir = std::filesystem::path(path).parent_path().string();
   try {
-    return load_from_bytes(bytes, dir.empty() ? "." : dir);
+    register_all_converters();
+    Model m;
+    m.impl_->base_dir = dir.empty() ? "." : dir;
+    try {
+      m.impl_->load(f, size);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // never let a malformed model escape as another exception
+      TANDEM_FAIL("invalid ONNX model: {}", e.what());
+    }
+    return m;
   } catch (const Unsupported& e) {
     throw Unsupported(fmt::format("{}: {}", path, e.what()));
   } catch (const Error& e) {

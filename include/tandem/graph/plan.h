@@ -60,6 +60,9 @@ struct LowerOptions {
   bool inplace = true;
   // Let the producer of an update's value write straight into the variable when safe.
   bool direct_updates = true;
+  // False: plan only, for the memory statistics (the reporting passes); no arena is
+  // allocated and the Plan refuses to run.
+  bool allocate = true;
 };
 
 // What the memory planner decided (bytes).

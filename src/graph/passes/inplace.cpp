@@ -66,7 +66,9 @@ PassResult run_inplace(Graph& g) {
     r.counts["symbolic_inputs"] = 1;
     return r;
   }
-  const MemoryStats m = lower(g).memory();  // a copy: the lowered plan is a temporary
+  LowerOptions stats_only;
+  stats_only.allocate = false;
+  const MemoryStats m = lower(g, stats_only).memory();  // a copy: the lowered plan is a temporary
   r.counts["inplace_steps"] = m.num_inplace;
   r.counts["direct_updates"] = m.num_direct_updates;
   return r;

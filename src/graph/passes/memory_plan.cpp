@@ -83,7 +83,7 @@ ArenaLayout plan_arena(const std::vector<BufferLifetime>& buffers, size_t alignm
 
 namespace detail {
 
-void plan_memory(Plan::Impl& p) {
+void plan_memory(Plan::Impl& p, bool allocate) {
   constexpr size_t kAlign = 64;
   std::vector<int> arena_buffers;
   std::vector<BufferLifetime> lifetimes;
@@ -105,6 +105,13 @@ void plan_memory(Plan::Impl& p) {
   p.stats.live_peak_bytes = layout.live_peak_bytes;
   p.stats.eager_peak_bytes = live_peak(eager, kAlign);
   p.stats.num_buffers = static_cast<int>(arena_buffers.size());
+  if (!allocate) {
+    // NOTE: the reporting passes only read the statistics; allocating the arena there put a
+    // second (and third) activation arena on the compile's peak memory.
+    p.stats_only = true;
+    for (size_t i = 0; i < arena_buffers.size(); ++i) p.buffers[arena_buffers[i]].offset = layout.offsets[i];
+    return;
+  }
   p.arena = std::make_shared<Storage>(std::max<size_t>(layout.arena_bytes, 1), Device::CPU);
   char* base = static_cast<char*>(p.arena->data());
   for (size_t i = 0; i < arena_buffers.size(); ++i) {
@@ -122,7 +129,9 @@ PassResult run_memory_plan(Graph& g) {
     r.counts["symbolic_inputs"] = 1;
     return r;
   }
-  Plan plan = lower(g);
+  LowerOptions stats_only;
+  stats_only.allocate = false;
+  Plan plan = lower(g, stats_only);
   const MemoryStats& m = plan.memory();
   r.counts["arena_bytes"] = static_cast<int64_t>(m.arena_bytes);
   r.counts["naive_bytes"] = static_cast<int64_t>(m.naive_bytes);
