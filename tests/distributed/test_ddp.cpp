@@ -185,17 +185,24 @@ TEST(Ddp, FindUnusedParametersAllReducesZeros) {
   EXPECT_LE(max_abs_diff(net->used->weight.grad()[0], local), 1e-6);
 }
 
-TEST(Ddp, FirstAllReduceStartsBeforeBackwardEnds) {
-  auto pg = world();
-  // The last layers (small) fill the 1 MB first bucket while backward still has the first
-  // layer's large matmuls ahead of it (~1 GFLOP, tens of ms even with more ranks than
-  // cores), so the communication thread issues that bucket well before backward ends.
+namespace {
+// The last layers (small) fill the 1 MB first bucket while backward still has the first
+// layer's large matmuls ahead of it (~1 GFLOP, tens of ms even with more ranks than cores),
+// so the communication thread issues that bucket well before backward ends.
+std::shared_ptr<distributed::DistributedDataParallel> overlap_net(
+    std::shared_ptr<distributed::ProcessGroup> pg) {
   manual_seed(0);
   auto net = std::make_shared<nn::Sequential>(
       std::make_shared<nn::Linear>(1024, 512), std::make_shared<nn::ReLU>(),
       std::make_shared<nn::Linear>(512, 512), std::make_shared<nn::ReLU>(),
       std::make_shared<nn::Linear>(512, 10));
-  auto ddp = std::make_shared<distributed::DistributedDataParallel>(net, pg);
+  return std::make_shared<distributed::DistributedDataParallel>(net, pg);
+}
+}  // namespace
+
+TEST(Ddp, FirstAllReduceStartsBeforeBackwardEnds) {
+  auto pg = world();
+  auto ddp = overlap_net(pg);
   ASSERT_GE(ddp->reducer().buckets().size(), 2u);
   Tensor x = randn({1024, 1024});
   for (int i = 0; i < 2; ++i) cross_entropy((*ddp)(x), randint(0, 10, {1024}, {.dtype = kInt64})).backward();
@@ -204,6 +211,52 @@ TEST(Ddp, FirstAllReduceStartsBeforeBackwardEnds) {
   EXPECT_LT(t.first_allreduce_start, t.backward_end)
       << "first all-reduce issued " << (t.first_allreduce_start - t.backward_end) * 1e3
       << " ms after backward ended";
+  EXPECT_GE(t.all_done, t.backward_end);
+}
+
+// The compiled step: one start op per bucket, placed in the graph right after the backward op
+// that completes the bucket, so the first bucket's all-reduce runs while the plan executes
+// the rest of backward; the waits come after backward, before the optimizer update.
+TEST(Ddp, CompiledStepStartsFirstAllReduceBeforeBackwardEnds) {
+  auto pg = world();
+  if (pg->size() == 1) GTEST_SKIP() << "one rank: no all-reduce";
+  auto ddp = overlap_net(pg);
+  const size_t nb = ddp->reducer().buckets().size();
+  ASSERT_GE(nb, 2u);
+  optim::SGD opt(ddp->parameters(), {.lr = 1e-3});
+  auto step = compile(
+      [&](const Tensor& x, const Tensor& y) {
+        opt.zero_grad();
+        Tensor loss = cross_entropy((*ddp)(x), y);
+        loss.backward();
+        opt.step();
+        return loss;
+      },
+      {.modules = {ddp}});
+  Tensor x = randn({1024, 1024}), y = randint(0, 10, {1024}, {.dtype = kInt64});
+  for (int i = 0; i < 3; ++i) step(x, y);
+  EXPECT_GE(step.stats().cache_hits, 2) << "the graph did not run";
+  // Graph order: start of bucket 0, then backward ops (the first layer's gradient), then the waits.
+  std::vector<std::string> order;
+  for (const graph::Node* n : step.graph().nodes()) order.push_back(n->op->name);
+  auto first = [&](const std::string& name) {
+    return std::find(order.begin(), order.end(), name) - order.begin();
+  };
+  EXPECT_EQ(std::count(order.begin(), order.end(), "distributed_bucket_start"), static_cast<long>(nb));
+  EXPECT_EQ(std::count(order.begin(), order.end(), "distributed_bucket_wait"), static_cast<long>(nb));
+  const auto start0 = first("distributed_bucket_start"), wait0 = first("distributed_bucket_wait");
+  ASSERT_LT(start0, wait0);
+  long compute_between = 0;
+  for (auto i = start0 + 1; i < wait0; ++i)
+    compute_between += order[static_cast<size_t>(i)].rfind("distributed_", 0) != 0;
+  EXPECT_GT(compute_between, 0) << "nothing of backward left after the first bucket's start";
+  for (auto i = wait0; i < static_cast<long>(order.size()); ++i)
+    EXPECT_NE(order[static_cast<size_t>(i)], "distributed_bucket_start") << "a start after a wait";
+  const auto& t = ddp->reducer().last_timing();
+  EXPECT_GT(t.first_allreduce_start, t.first_hook);
+  EXPECT_LT(t.first_allreduce_start, t.backward_end)
+      << "first all-reduce issued " << (t.first_allreduce_start - t.backward_end) * 1e3
+      << " ms after the compiled backward ended";
   EXPECT_GE(t.all_done, t.backward_end);
 }
 

@@ -68,8 +68,8 @@ TEST(DistributedTrainer, GlobalBatchMustBeAMultipleOfTheWorldSize) {
 }
 
 // The compiled training step (TrainerOptions::compile) of a distributed fit: the gradients
-// go through one blocking distributed_all_reduce graph op each (no buckets, no overlap) and
-// the run must end where the eager, bucketed one does.
+// go through the buckets' start and wait graph ops and the run must end where the eager one
+// does.
 TEST(DistributedTrainer, CompiledStepEqualsEagerStep) {
   auto pg = world();
   Generator g(77);

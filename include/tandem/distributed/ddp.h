@@ -21,9 +21,15 @@
 // parameter that got no gradient is an Error naming it, unless find_unused_parameters (its
 // share is then zero).
 //
-// Graph mode: when tandem::compile traces a training step, each gradient is instead routed
-// through a `distributed_all_reduce` graph op (blocking, one per parameter), so the compiled
-// step all-reduces on every run. no_sync is not available while tracing.
+// Graph mode: when tandem::compile traces a training step, the same buckets become graph
+// ops. When the traced backward has produced a bucket's last gradient, a
+// `distributed_bucket_start` op copies the bucket's gradients into its flat buffer and issues
+// the asynchronous all-reduce (buckets again start in index order); the rest of the backward
+// runs while it is in flight. At the end of backward one `distributed_bucket_wait` op per
+// bucket waits for it and hands back the averaged gradients, which become .grad, so the
+// optimizer update in the graph reads them. The compiled step keeps the trace's op order, so
+// every run overlaps the same way (last_timing() covers compiled runs too). no_sync is not
+// available while tracing.
 //
 // Ownership: DistributedDataParallel holds the module (as submodule "module": state_dict
 // keys gain the "module." prefix, as in PyTorch) and the reducer; the reducer holds the
@@ -83,11 +89,20 @@ class Reducer : public std::enable_shared_from_this<Reducer> {
   // Internal: called by the hooks and at the end of backward.
   Tensor on_grad(size_t index, const Tensor& grad);
   void finalize();
+  // Internal: the kernels of the compiled step's bucket ops. start issues bucket b's
+  // all-reduce on `flat` (already filled); wait waits for it (flat then holds the mean).
+  void compiled_start(size_t b, const Tensor& flat);
+  void compiled_wait(size_t b);
+  // The live reducer with this id (the bucket ops refer to their reducer by it), or nullptr.
+  static Reducer* find(int64_t id);
+  ~Reducer();
 
  private:
   Reducer(std::vector<std::pair<std::string, Tensor>> named_params,
           std::shared_ptr<ProcessGroup> pg, ReducerOptions options);
   void launch_ready_buckets();
+  Tensor on_traced_grad(size_t index, const Tensor& grad);
+  void finalize_traced();
 
   std::vector<std::pair<std::string, Tensor>> params_;
   std::shared_ptr<ProcessGroup> pg_;
@@ -100,6 +115,10 @@ class Reducer : public std::enable_shared_from_this<Reducer> {
   bool in_backward_ = false;
   ReducerTiming timing_;
   double total_wait_ = 0, total_comm_ = 0;
+  int64_t id_ = 0;
+  // While tracing: each parameter's traced gradient and its .grad before this backward, and
+  // each started bucket's flat buffer (the start op's output).
+  std::vector<Tensor> traced_grad_, traced_prev_, traced_flat_;
 };
 
 // Copies rank 0's values of `tensors` into every rank's (in place).
