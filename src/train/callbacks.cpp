@@ -66,10 +66,13 @@ void ModelCheckpoint::on_fit_start(Trainer& t) {
   last_saved_step_ = -1;
 }
 
+bool ModelCheckpoint::checkpoints_after_batch(const Trainer& t) const {
+  return o_.every_n_steps > 0 && t.global_step() % o_.every_n_steps == 0 &&
+         t.global_step() != last_saved_step_;
+}
+
 void ModelCheckpoint::on_train_batch_end(Trainer& t, Logs& logs) {
-  if (o_.every_n_steps > 0 && t.global_step() % o_.every_n_steps == 0 &&
-      t.global_step() != last_saved_step_)
-    save(t, logs);
+  if (checkpoints_after_batch(t)) save(t, logs);
 }
 
 void ModelCheckpoint::on_epoch_end(Trainer& t, Logs& logs) {

@@ -555,6 +555,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
     co.dirpath = o.out_dir;
     co.save_top_k = 0;
     co.last_name = "checkpoint";  // RUN_DIR/checkpoint.safetensors after every epoch
+    co.every_n_steps = o.checkpoint_every;  // or every N steps (mid-epoch ones resume exactly)
     trainer.add_callback(std::make_shared<ModelCheckpoint>(co));
     if (o.profile_steps > 0)
       trainer.add_callback(std::make_shared<StepProfiler>(

@@ -174,6 +174,27 @@ std::unique_ptr<data::DataLoader> rank_share(const data::DataLoader& global,
 }
 }  // namespace
 
+namespace {
+// Every metric's state, summed over the ranks (states are counts and sums).
+std::vector<std::vector<double>> trainer_global_metric_states(
+    const std::vector<std::shared_ptr<Metric>>& metrics, distributed::ProcessGroup* pg) {
+  std::vector<std::vector<double>> states;
+  std::vector<double> flat;
+  for (const auto& m : metrics) {
+    states.push_back(m->state());
+    flat.insert(flat.end(), states.back().begin(), states.back().end());
+  }
+  if (!pg || pg->size() == 1 || flat.empty()) return states;
+  Tensor t = tensor(flat);
+  pg->all_reduce(t);
+  flat = t.to_vector<double>();
+  size_t at = 0;
+  for (auto& s : states)
+    for (double& x : s) x = flat[at++];
+  return states;
+}
+}  // namespace
+
 void Trainer::setup(TrainModule& m, data::DataLoader& train, const std::string& ckpt_path) {
   const TrainerOptions& o = options_;
   TANDEM_CHECK(m.model != nullptr, "Trainer: TrainModule.model is not set");
@@ -205,6 +226,8 @@ void Trainer::setup(TrainModule& m, data::DataLoader& train, const std::string& 
   epoch_ = step_ = batch_ = start_epoch_ = skip_batches_ = 0;
   pending_window_ = 0;
   loss_sum_ = 0;
+  ckpt_metrics_.clear();
+  ckpt_metrics_at_ = {-1, -1};
   samples_ = last_batch_size_ = validations_ = 0;
   train_seconds_ = 0;
   resumed_ = stop_ = epoch_done_ = false;
@@ -355,7 +378,11 @@ io::Checkpoint Trainer::make_checkpoint() const {
     ck.extra["trainer.loss_sum"] = exact(loss_sum_);
     ck.extra["trainer.samples"] = std::to_string(samples_);
     nlohmann::json states = nlohmann::json::array();
-    for (const auto& m : module_->metrics) states.push_back(m->state());
+    if (ckpt_metrics_at_ == std::pair{step_, batch_} && ckpt_metrics_.size() == module_->metrics.size()) {
+      for (const auto& st : ckpt_metrics_) states.push_back(st);  // gathered over the ranks
+    } else {
+      for (const auto& m : module_->metrics) states.push_back(m->state());
+    }
     ck.extra["trainer.metrics"] = states.dump();
   }
   for (const auto& cb : callbacks_)
@@ -378,7 +405,11 @@ Logs Trainer::run_epoch(data::DataLoader& global_train) {
     samples_ = 0;
     for (auto& m : module_->metrics) m->reset();
   } else {
-    for (size_t i = 0; i < module_->metrics.size() && i < pending_metrics_.size(); ++i)
+    // A distributed checkpoint holds the metrics' global state: rank 0 continues from it,
+    // the others from zero (the epoch's end sums them).
+    for (auto& m : module_->metrics) m->reset();
+    const bool holder = !o.process_group || o.process_group->rank() == 0;
+    for (size_t i = 0; holder && i < module_->metrics.size() && i < pending_metrics_.size(); ++i)
       module_->metrics[i]->load_state(pending_metrics_[i]);
   }
   train_seconds_ = 0;
@@ -414,6 +445,11 @@ Logs Trainer::run_epoch(data::DataLoader& global_train) {
 
   Logs logs{{"epoch", double(epoch_ + 1)}, {"step", double(step_)}};
   logs["train_loss"] = samples_ > 0 ? loss_sum_ / samples_ : 0.0;
+  if (o.process_group && o.process_group->size() > 1 && !module_->metrics.empty()) {
+    // Every rank's share counted (collective): each rank then holds the global state.
+    auto states = trainer_global_metric_states(module_->metrics, o.process_group.get());
+    for (size_t i = 0; i < states.size(); ++i) module_->metrics[i]->load_state(states[i]);
+  }
   for (const auto& m : module_->metrics) logs["train_" + m->name()] = m->compute();
   logs["lr"] = opt_->lr();
   logs["train_seconds"] = train_seconds_;
@@ -499,14 +535,45 @@ Logs Trainer::train_batch(const data::Batch& batch) {
     NoGradGuard ng;
     for (auto& metric : m.metrics) metric->update(out.output.detach(), batch.target);
   }
+  int64_t rows = n;
+  bool ckpt = false;
+  loss = reduce_batch(loss, rows, ckpt);
   ++batch_;
-  last_batch_size_ = n;
-  loss_sum_ += loss * n;
-  samples_ += n;
+  last_batch_size_ = rows;
+  loss_sum_ += loss * static_cast<double>(rows);
+  samples_ += rows;
+  if (ckpt) gather_for_checkpoint();
   Logs logs = std::move(out.logs);
   logs["loss"] = loss;
   logs["lr"] = opt_->lr();
   return logs;
+}
+
+double Trainer::reduce_batch(double loss, int64_t& rows, bool& ckpt) {
+  for (const auto& cb : callbacks_) ckpt = ckpt || cb->checkpoints_after_batch(*this);
+  const auto& pg = options_.process_group;
+  if (pg && pg->size() > 1) {
+    // The mean loss over every rank's rows (rank 0 alone would report its slice), and whether
+    // any rank checkpoints now: only rank 0 usually has the checkpoint callback.
+    Tensor v = tensor(std::vector<double>{loss * static_cast<double>(rows),
+                                          static_cast<double>(rows), ckpt ? 1.0 : 0.0});
+    pg->all_reduce(v);
+    const auto r = v.to_vector<double>();
+    rows = std::llround(r[1]);
+    loss = r[1] > 0 ? r[0] / r[1] : 0.0;
+    ckpt = r[2] > 0;
+  }
+  return loss;
+}
+
+void Trainer::gather_for_checkpoint() {
+  // Collectives, in the same order on every rank.
+  if (auto* z = dynamic_cast<distributed::ZeroRedundancyOptimizer*>(opt_.get()))
+    z->consolidate_state_dict(0);
+  if (options_.process_group && options_.process_group->size() > 1) {
+    ckpt_metrics_ = trainer_global_metric_states(module_->metrics, options_.process_group.get());
+    ckpt_metrics_at_ = {step_, batch_};
+  }
 }
 
 void Trainer::optimizer_step() {

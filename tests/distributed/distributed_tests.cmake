@@ -33,10 +33,15 @@ add_test(NAME Distributed.TrainResumeAcrossWorldSizes
 add_test(NAME Distributed.TrainZeroResumeAcrossWorldSizes
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/distributed/run_resume.sh ${MPIEXEC_EXECUTABLE}
                    $<TARGET_FILE:tandem_cli> --zero)
+# ZeRO with a checkpoint every few steps (only rank 0 saves; every rank gathers the shards),
+# resumed mid-epoch; the reported train loss is the global one.
+add_test(NAME Distributed.TrainZeroCheckpointEveryNSteps
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/distributed/run_checkpoint_every.sh ${MPIEXEC_EXECUTABLE}
+                   $<TARGET_FILE:tandem_cli>)
 add_test(NAME Distributed.TrainRankKilledMidEpoch
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/distributed/run_kill.sh ${MPIEXEC_EXECUTABLE}
                    $<TARGET_FILE:tandem_cli>)
 set_tests_properties(Distributed.TrainResumeAcrossWorldSizes Distributed.TrainZeroResumeAcrossWorldSizes
-                     Distributed.TrainRankKilledMidEpoch
+                     Distributed.TrainZeroCheckpointEveryNSteps Distributed.TrainRankKilledMidEpoch
                        PROPERTIES LABELS other TIMEOUT 240 PROCESSORS 2 ENVIRONMENT "${TANDEM_MPI_ENV}")
 add_dependencies(test_distributed tandem_cli)

@@ -95,3 +95,32 @@ TEST(DistributedTrainer, CompiledStepEqualsEagerStep) {
   for (size_t i = 0; i < got.size(); ++i)
     EXPECT_LE(max_abs_diff(got[i].second, want[i].second), 1e-6) << got[i].first << " rank " << pg->rank();
 }
+
+// The epoch's train_loss and training metrics count every rank's rows: with the weights held
+// still (lr 0) they equal the loss and accuracy of the model over the whole data set, not
+// rank 0's share of it.
+TEST(DistributedTrainer, ReportedLossAndAccuracyAreGlobal) {
+  auto pg = world();
+  const int64_t R = pg->size(), n = 24 * R;  // a multiple of R: no padding
+  Generator g(31);
+  Tensor x = randn({n, 8}, {}, &g), y = randint(0, 4, {n}, {.dtype = kInt64}, &g);
+  auto ds = std::make_shared<data::TensorDataset>(x, y);
+  train::TrainModule m;
+  m.model = make_mlp(8);
+  m.loss = [](const Tensor& out, const Tensor& t) { return cross_entropy(out, t); };
+  m.optimizer = [](std::vector<Tensor> p) {
+    return std::make_unique<optim::SGD>(std::move(p), optim::SGDOptions{.lr = 0.0});
+  };
+  m.metrics = {std::make_shared<train::Accuracy>()};
+  std::ostringstream quiet;
+  train::Trainer trainer({.max_epochs = 1, .val_every_n_epochs = 0, .progress_bar = false,
+                          .out = &quiet, .process_group = pg});
+  data::DataLoader loader(ds, {.batch_size = 4 * R, .shuffle = true, .seed = 1});
+  auto result = trainer.fit(m, loader);
+  ASSERT_EQ(result.history.size(), 1u);
+  Tensor out = (*m.model)(x);
+  const double want_loss = cross_entropy(out, y).item();
+  const double want_acc = eq(out.argmax(1), y).to(kFloat64).mean().item();
+  EXPECT_NEAR(result.history[0].at("train_loss"), want_loss, 1e-5) << "rank " << pg->rank();
+  EXPECT_NEAR(result.history[0].at("train_accuracy"), want_acc, 1e-12) << "rank " << pg->rank();
+}

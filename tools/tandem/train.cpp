@@ -123,6 +123,9 @@ Run add_train(CLI::App& app) {
       ->check(positive());
   cmd->add_option("--stop-after", o->stop_after_epoch, "Stop after this epoch as if interrupted (the schedule still spans --epochs)")
       ->check(positive());
+  cmd->add_option("--checkpoint-every", o->checkpoint_every,
+                  "Write RUN_DIR/checkpoint.safetensors every N optimizer steps instead of at each epoch's end (a mid-epoch checkpoint resumes exactly)")
+      ->check(positive());
   cmd->add_flag("--no-progress", [o](int64_t) { o->progress = false; },
                 "No progress bar (neither the redrawn bar on a terminal nor the quarter lines elsewhere)");
   cmd->add_flag("--no-tensorboard", [o](int64_t) { o->tensorboard = false; },

@@ -62,6 +62,10 @@ class Callback {
   virtual void on_epoch_end(Trainer&, Logs&) {}
   virtual void on_fit_end(Trainer&) {}
   virtual void on_exception(Trainer&, const std::exception&) {}
+  // Whether this callback's on_train_batch_end will save a checkpoint at this step. In a
+  // distributed fit every rank then gathers what the checkpoint needs first (a collective),
+  // even when only rank 0 has the callback.
+  virtual bool checkpoints_after_batch(const Trainer&) const { return false; }
   // "" for a stateless callback.
   virtual std::string state_key() const { return ""; }
   virtual std::string state() const { return ""; }
@@ -120,6 +124,7 @@ class ModelCheckpoint : public Callback {
   int order() const override { return 50; }
   void on_fit_start(Trainer& t) override;
   void on_train_batch_end(Trainer& t, Logs& logs) override;
+  bool checkpoints_after_batch(const Trainer& t) const override;
   void on_epoch_end(Trainer& t, Logs& logs) override;
   void on_fit_end(Trainer& t) override;
   std::string state_key() const override { return "ModelCheckpoint"; }

@@ -70,6 +70,8 @@ struct TrainOptions {
   int64_t test_limit = 0;              // > 0: only the first N test images
   int64_t stop_after_epoch = 0;        // > 0: stop after this epoch as if interrupted (the
                                        // schedule still spans `epochs`); for resume tests
+  int64_t checkpoint_every = 0;        // > 0: RUN_DIR/checkpoint.safetensors every N optimizer
+                                       // steps instead of at each epoch's end
   std::optional<bool> progress;        // the bar; default: when stdout is a terminal
   bool verbose = true;                 // epoch summaries and the paths written
   std::ostream* out = nullptr;         // where text goes (default std::cout)

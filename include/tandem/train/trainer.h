@@ -58,8 +58,12 @@
 // broadcast from rank 0 after setup and resume, buffers again before every step;
 // gradients are averaged by a distributed::Reducer (buckets all-reduced during backward;
 // accumulation windows use no_sync), or with `zero` reduce-scattered into a
-// ZeroRedundancyOptimizer. Losses and training metrics are each rank's own share; give
-// rank 0 alone the printing, logging and checkpoint callbacks.
+// ZeroRedundancyOptimizer. The step's loss (logs "loss", the epoch's train_loss) and the
+// training metrics are global: each step all-reduces the loss over every rank's rows (one
+// small collective, which also tells every rank whether any rank's callbacks checkpoint
+// after this batch), and each epoch's end sums the metrics' states over the ranks. Give rank
+// 0 alone the printing, logging and checkpoint callbacks: before a checkpoint every rank
+// gathers what it needs (ZeRO's optimizer shards, the metrics' global state).
 //
 // Ownership: the Trainer holds the model (shared), builds and owns the optimizer and
 // scheduler for the duration of fit() (they stay readable afterwards until the next fit),
@@ -72,6 +76,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tandem/data/dataloader.h"
@@ -218,6 +223,9 @@ class Trainer {
   Logs train_batch(const data::Batch& batch);
   Logs validate();
   void optimizer_step();
+  // Distributed: the global loss of this batch, and the collectives a checkpoint needs.
+  double reduce_batch(double loss, int64_t& rows, bool& checkpoint);
+  void gather_for_checkpoint();
   void note(const Logs& logs);
   template <class F>
   void each_callback(const char* hook, F&& f);
@@ -234,6 +242,9 @@ class Trainer {
   int64_t epoch_ = 0, step_ = 0, batch_ = 0, batches_per_epoch_ = -1, start_epoch_ = 0;
   int64_t skip_batches_ = 0, pending_window_ = 0;  // batches to skip; micro-batches not stepped
   std::vector<std::vector<double>> pending_metrics_;  // metric state of a resumed epoch
+  // Distributed: the metrics' state summed over the ranks at (step, batch) ckpt_metrics_at_.
+  std::vector<std::vector<double>> ckpt_metrics_;
+  std::pair<int64_t, int64_t> ckpt_metrics_at_{-1, -1};
   double loss_sum_ = 0;
   int64_t samples_ = 0, last_batch_size_ = 0, validations_ = 0;
   double train_seconds_ = 0;
