@@ -26,7 +26,8 @@ def rounds(prefix):
 
 def best(prefix):
     """The median round by throughput (the machine is shared: repeat, then take the middle)."""
-    runs = sorted(rounds(prefix), key=lambda r: r["samples_per_second"] * r.get("world_size", 1))
+    # samples_per_second counts every rank's samples (the Trainer reports global numbers).
+    runs = sorted(rounds(prefix), key=lambda r: r["samples_per_second"])
     return runs[(len(runs) - 1) // 2] if runs else None
 
 
@@ -35,12 +36,14 @@ print("| configuration | samples/s (all ranks) | vs 1x1 | test acc | all-reduce 
 print("|---|---|---|---|---|---|---|")
 base = None
 for label, prefix in [("1 rank x 1 thread", "1x1"), ("1 rank x 2 threads", "1x2"),
-                      ("2 ranks x 1 thread (25 MB buckets)", "2x1")]:
+                      ("2 ranks x 1 thread (25 MB buckets)", "2x1"),
+                      ("1 rank x 1 thread, compiled", "1x1c"),
+                      ("2 ranks x 1 thread, compiled (25 MB buckets)", "2x1c")]:
     r = best(prefix)
     if not r:
         print(f"| {label} | failed | | | | | |")
         continue
-    sps = r["samples_per_second"] * r.get("world_size", 1)
+    sps = r["samples_per_second"]
     base = base or sps
     if "allreduce_seconds" in r:
         a, e, t = r["allreduce_seconds"], r["allreduce_exposed_seconds"], r["train_seconds"]
@@ -58,12 +61,12 @@ for mb, name in [(1, "2x1_bucket1"), (5, "2x1_bucket5"), (25, "2x1"), (100, "2x1
         print(f"| {mb} MB | failed | | | |")
         continue
     a, e, t = r["allreduce_seconds"], r["allreduce_exposed_seconds"], r["train_seconds"]
-    print(f"| {mb} MB | {r['samples_per_second'] * r['world_size']:.0f} | {a:.2f} s | {e:.2f} s "
+    print(f"| {mb} MB | {r['samples_per_second']:.0f} | {a:.2f} s | {e:.2f} s "
           f"({100 * e / t:.1f}%) | {100 * (1 - e / a) if a else 0:.0f}% |")
 
 
 def sweep(impl):
-    """Seconds per call for each size: the median over rounds (each already a median of 5)."""
+    """Seconds per call for each size, one value per round (each already a median of 5)."""
     times = {}
     i = 1
     while os.path.exists(os.path.join(d, f"allreduce_{impl}_{i}.jsonl")):
@@ -72,16 +75,24 @@ def sweep(impl):
                 r = json.loads(line)
                 times.setdefault(r["bytes"], []).append(r["seconds"])
         i += 1
-    return {b: sorted(v)[(len(v) - 1) // 2] for b, v in times.items()}
+    return times
+
+
+def median(v):
+    v = sorted(v)
+    return v[(len(v) - 1) // 2]
 
 
 m, t = sweep("mpi"), sweep("tandem")
-print("\n### all_reduce, float32 sum, 2 ranks (median over rounds of the median of 5 repetitions)\n")
-print("| size | MPI_Allreduce | tandem all_reduce | tandem / MPI bandwidth |")
-print("|---|---|---|---|")
+n = max((len(v) for v in m.values()), default=0)
+print(f"\n### all_reduce, float32 sum, 2 ranks (median of {n} rounds, each the median of 5 calls)\n")
+print("| size | MPI_Allreduce | tandem all_reduce | tandem / MPI bandwidth | ratio per round (min-max) |")
+print("|---|---|---|---|---|")
 for b in sorted(m):
     if b not in t:
         continue
     size = f"{b // 1024} KB" if b < 1 << 20 else f"{b >> 20} MB"
-    print(f"| {size} | {m[b] * 1e6:.1f} us ({b / m[b] / 1e9:.2f} GB/s) | {t[b] * 1e6:.1f} us "
-          f"({b / t[b] / 1e9:.2f} GB/s) | {100 * m[b] / t[b]:.0f}% |")
+    mm, tm = median(m[b]), median(t[b])
+    ratios = [x / y for x, y in zip(m[b], t[b])]
+    print(f"| {size} | {mm * 1e6:.1f} us ({b / mm / 1e9:.2f} GB/s) | {tm * 1e6:.1f} us "
+          f"({b / tm / 1e9:.2f} GB/s) | {100 * mm / tm:.0f}% | {100 * min(ratios):.0f}-{100 * max(ratios):.0f}% |")
