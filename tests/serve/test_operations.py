@@ -172,6 +172,8 @@ class QueueAndDeadlines(unittest.TestCase):
         for t in threads:
             t.start()
         time.sleep(0.3)  # both wait in the batching queue (1.5 s timeout)
+        with open(f"/proc/{s.proc.pid}/status") as f:  # the kernel's own peak RSS so far
+            hwm_mb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
         s.proc.send_signal(signal.SIGTERM)
         for t in threads:
             t.join()
@@ -180,6 +182,14 @@ class QueueAndDeadlines(unittest.TestCase):
         self.assertEqual(sorted(r[1]["predictions"][0] for r in results), [3.5, 4.0])
         self.assertTrue(all(r[0] == 200 for r in results), results)
         self.assertIn("SIGTERM", out)
+        # At exit it reports its peak memory: never below what the kernel showed while it ran.
+        m = re.search(r"memory: peak RSS ([0-9.]+) MB, tensors at most ([0-9.]+) (MB|KB)", out)
+        self.assertIsNotNone(m, out)
+        rss, tensors = float(m.group(1)), float(m.group(2)) / (1 if m.group(3) == "MB" else 1024)
+        self.assertGreaterEqual(rss, hwm_mb - 0.1)
+        self.assertLess(rss, 4096)
+        self.assertGreater(tensors, 0)  # the model's weights and the batch at least
+        self.assertLess(tensors, rss)
 
 
 if __name__ == "__main__":

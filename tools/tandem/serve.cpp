@@ -4,8 +4,10 @@
 //   tandem serve --model_name mlp --model_base_path /models/mlp       # /models/mlp/1/model.onnx
 //   curl -d '{"instances": [[...784 values...]]}' localhost:8501/v1/models/mlp:predict
 //
-// SIGTERM or SIGINT: stop accepting, answer what was received, exit 0.
+// SIGTERM or SIGINT: stop accepting, answer what was received, print the peak memory (the
+// process's peak RSS and the tensors' peak, as `tandem train` does), exit 0.
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <cstdio>
@@ -14,6 +16,7 @@
 
 #include <fmt/format.h>
 #include <tandem/error.h>
+#include <tandem/memory.h>
 #include <tandem/serve/server.h>
 
 #include "commands.h"
@@ -94,6 +97,13 @@ Run add_serve(CLI::App& app) {
     std::cout << fmt::format("tandem serve: {}, finishing in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT")
               << std::endl;
     server.shutdown(30);
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    double tensors = memory_stats().peak_allocated_bytes / 1024.0;  // KiB; small models stay under 1 MB
+    std::cout << fmt::format("tandem serve: memory: peak RSS {:.1f} MB, tensors at most {:.1f} {}",
+                             ru.ru_maxrss / 1024.0,  // Linux reports KiB
+                             tensors >= 1024 ? tensors / 1024 : tensors, tensors >= 1024 ? "MB" : "KB")
+              << std::endl;
     return 0;
   };
 }
