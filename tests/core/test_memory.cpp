@@ -3,6 +3,7 @@
 // process (resident set size from /proc/self/statm).
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "../../src/core/allocator.h"
@@ -51,6 +52,34 @@ TEST(MemoryStats, CountAllocationsFreesAndCacheHits) {
     MemoryStats s3 = memory_stats();
     EXPECT_EQ(s3.cache_hits - s2.cache_hits, 1);
     EXPECT_EQ(s3.os_allocs, s2.os_allocs);
+  }
+}
+
+TEST(MemoryStats, LargeMissTakesACachedBlockUpToHalfLarger) {
+  empty_cache();
+  { Tensor big = empty({kMB}); }  // a 4 MiB block, now cached
+  MemoryStats s0 = memory_stats();
+  EXPECT_GE(s0.cached_bytes, 4 * kMB);
+  {
+    Tensor t = full({3 * kMB / 4}, 2.0);  // 3 MiB: another class, within 1.5x of it
+    MemoryStats s1 = memory_stats();
+    EXPECT_EQ(s1.os_allocs, s0.os_allocs);
+    EXPECT_EQ(s1.cache_hits - s0.cache_hits, 1);
+    EXPECT_EQ(s1.allocated_bytes - s0.allocated_bytes, 4 * kMB);  // the whole block is counted
+    EXPECT_EQ(s1.reserved_bytes, s1.allocated_bytes + s1.cached_bytes);
+    const float* d = t.data<float>();  // the whole request is usable (ASan checks the bounds)
+    EXPECT_EQ(std::count(d, d + 3 * kMB / 4, 2.0f), 3 * kMB / 4);
+  }
+  MemoryStats s2 = memory_stats();
+  EXPECT_EQ(s2.allocated_bytes, s0.allocated_bytes);
+  EXPECT_EQ(s2.cached_bytes, s0.cached_bytes);  // back as the 4 MiB block it is
+  {
+    Tensor t = empty({kMB});  // its own class again: a hit
+    EXPECT_EQ(memory_stats().os_allocs, s2.os_allocs);
+  }
+  {
+    Tensor t = empty({kMB / 2});  // 2 MiB: the 4 MiB block is too large to lend
+    EXPECT_EQ(memory_stats().os_allocs, s2.os_allocs + 1);
   }
 }
 
