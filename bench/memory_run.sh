@@ -11,7 +11,8 @@
 # --test-limit 100. Inference: ResNet-18 and MobileNetV2 (bench/memory_models.py, exported by
 # PyTorch) at batch 1 and 8 on 2 threads, `tandem run` against ONNX Runtime (onnxruntime-node,
 # bench/memory_ort.js) net of a bare node process. Activation bytes of a CNN training step at
-# batch 128: `tandem summary`'s dry-run estimate (eager).
+# batch 128: `tandem summary`'s dry-run estimate (eager), and the compiled step's planned arena
+# against the eager peak of the same graph (`tandem graph --train`).
 # Environment: BUILD_DIR (build/release), BENCH_OUT (results dir), TANDEM_ONNXRUNTIME_NODE
 # (default build/onnxruntime-node), MEM_SKIP_TRAIN=1 / MEM_SKIP_ONNX=1 to leave a part out.
 set -euo pipefail
@@ -70,7 +71,15 @@ if [ "${MEM_SKIP_TRAIN:-0}" != 1 ]; then
   rows+=("| MLP, --train-limit 1000 --test-limit 100 | $t | | | < 100 MB | $(status "$t" "<" 100) |")
   "$tandem" summary --model cnn --batch-size 128 --optimizer adam >"$out/summary_cnn.txt"
   act=$(awk '/activations/ {print $2}' "$out/summary_cnn.txt")
-  rows+=("| CNN training step, batch 128: activations (eager, dry run) | $act | | | | compiled step: not planned |")
+  rows+=("| CNN training step, batch 128: activations (eager, dry run) | $act | | | | |")
+  # The compiled training step's Plan: its arena (activations, gradients, temporaries with
+  # planned lifetimes) against the same graph run op by op, each intermediate freed after its
+  # last use (eager's peak). `tandem graph --train` captures an SGD step.
+  "$tandem" graph --model cnn --train --batch-size 128 --quiet >"$out/graph_cnn_train.txt"
+  line=$(grep 'planned memory (training step)' "$out/graph_cnn_train.txt" | tail -n 1)
+  arena=$(echo "$line" | sed -E 's/.*arena ([0-9.]+) MB.*/\1/')
+  eager=$(echo "$line" | sed -E 's/.*eager peak ([0-9.]+) MB.*/\1/')
+  rows+=("| CNN training step (SGD), batch 128: compiled plan's arena | $arena | eager peak $eager | $(ratio "$arena" "$eager") | planned < eager | $(status "$arena" "<" "$eager") |")
 fi
 
 if [ "${MEM_SKIP_ONNX:-0}" != 1 ]; then
