@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -42,8 +43,13 @@ TensorImpl::~TensorImpl() = default;
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  return n;
+  bool overflow = false;
+  for (int64_t s : shape) overflow |= __builtin_mul_overflow(n, s, &n);
+  // Shapes come from files too: a product past int64 is an error, not a wrapped count.
+  if (overflow && std::find(shape.begin(), shape.end(), 0) == shape.end())
+    throw Error(fmt::format("shape [{}] has more elements than int64 can count",
+                            fmt::join(shape, ", ")));
+  return overflow ? 0 : n;
 }
 
 Shape contiguous_strides(const Shape& shape) {

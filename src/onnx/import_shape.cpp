@@ -26,8 +26,8 @@ Ts reshape_(Ctx& c) {
       infer = static_cast<int64_t>(d);
     } else if (shape[d] < 0) {
       c.fail(fmt::format("invalid dim {} in shape", shape[d]));
-    } else {
-      known *= shape[d];
+    } else if (__builtin_mul_overflow(known, shape[d], &known)) {
+      c.fail(fmt::format("shape {} has more elements than int64 can count", shape_str(shape)));
     }
   }
   if (infer >= 0) {

@@ -36,7 +36,9 @@ TEST(SqlDecode, BinaryRowsAndValues) {
   uint64_t u;
   std::memcpy(&u, &d, 8);
   for (int i = 0; i < 8; ++i) dbytes[i] = static_cast<char>(u >> (56 - 8 * i));
-  ASSERT_TRUE(binary(row, kHeader + be16(3) + field(be32(-7)) + field(dbytes) + be32(-1)));
+  // The row points into its message: keep the message alive while reading the row.
+  const std::string message = kHeader + be16(3) + field(be32(-7)) + field(dbytes) + be32(-1);
+  ASSERT_TRUE(binary(row, message));
   EXPECT_EQ(sql::binary_number(23, row.data(0), row.length(0), "t"), -7.0);
   EXPECT_EQ(sql::binary_number(701, row.data(1), row.length(1), "t"), -2.5);
   EXPECT_TRUE(row.is_null(2));
