@@ -23,7 +23,12 @@
 // Sanitizer builds keep the clones, so ASan checks the code that really runs. NOTE: clang 14
 // accepts these arch= clones but its resolver never picks them (they are dropped or matched
 // against the exact CPU model): clang builds run the baseline copy; GCC builds dispatch.
-#if defined(__x86_64__)
+// ThreadSanitizer builds run the baseline copy: the clones' ifunc resolvers run while the
+// dynamic loader relocates the program, before TSan's runtime is up, and its instrumentation
+// of them crashes there.
+#if defined(__SANITIZE_THREAD__)
+#define TANDEM_NN_CLONES
+#elif defined(__x86_64__)
 #define TANDEM_NN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define TANDEM_NN_CLONES
