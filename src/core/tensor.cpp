@@ -41,15 +41,29 @@ TensorImpl::~TensorImpl() = default;
 
 // ---- shape helpers
 
+namespace {
+[[noreturn]] void throw_shape_overflow(const Shape& shape) {
+  throw Error(fmt::format("shape [{}] has more elements than int64 can count",
+                          fmt::join(shape, ", ")));
+}
+}  // namespace
+
+// Shapes come from files too: a product past int64 is an Error, not a wrapped count. The
+// check counts a zero size as one, as the strides do, so that a shape accepted here also has
+// representable contiguous strides.
 int64_t shape_numel(const Shape& shape) {
+  int64_t stride_extent = 1;
+  bool has_zero = false;
+  for (int64_t s : shape) {
+    has_zero |= s == 0;
+    if (__builtin_mul_overflow(stride_extent, std::max<int64_t>(s, 1), &stride_extent))
+      throw_shape_overflow(shape);
+  }
+  if (has_zero) return 0;
   int64_t n = 1;
-  bool overflow = false;
-  for (int64_t s : shape) overflow |= __builtin_mul_overflow(n, s, &n);
-  // Shapes come from files too: a product past int64 is an error, not a wrapped count.
-  if (overflow && std::find(shape.begin(), shape.end(), 0) == shape.end())
-    throw Error(fmt::format("shape [{}] has more elements than int64 can count",
-                            fmt::join(shape, ", ")));
-  return overflow ? 0 : n;
+  for (int64_t s : shape)
+    if (__builtin_mul_overflow(n, s, &n)) throw_shape_overflow(shape);
+  return n;
 }
 
 Shape contiguous_strides(const Shape& shape) {
@@ -57,7 +71,7 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = s;
-    s *= std::max<int64_t>(shape[i], 1);
+    if (__builtin_mul_overflow(s, std::max<int64_t>(shape[i], 1), &s)) throw_shape_overflow(shape);
   }
   return strides;
 }
