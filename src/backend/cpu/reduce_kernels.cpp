@@ -184,10 +184,13 @@ void sum_kernel(const Tensor& x, const std::vector<bool>& mask, const Tensor& ou
   int64_t* o = out.data<int64_t>();
   dispatch_ints(x.dtype(), "sum", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    // NOTE: wraps around on overflow like PyTorch's int64 sum (unsigned math: no UB).
+    auto addw = [](int64_t a, int64_t b) {
+      return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+    };
     reduce_run(p, scalar_ops<T>(
-                      int64_t{0}, [](int64_t& a, T v, int64_t) { a += static_cast<int64_t>(v); },
-                      [](int64_t a, int64_t b) { return a + b; },
-                      [=](int64_t i, int64_t a) { o[i] = a; }));
+                      int64_t{0}, [=](int64_t& a, T v, int64_t) { a = addw(a, static_cast<int64_t>(v)); },
+                      addw, [=](int64_t i, int64_t a) { o[i] = a; }));
   });
 }
 
