@@ -60,6 +60,9 @@ TSAN_TESTS := DataLoader|GeneratorThreads|Fit\.ExactResumeWithDropout|Serve\.tes
 # shadow memory).
 ASAN_EXCLUDE := ^Db/SqlScale\.|^Serve\.test_reload_memory$$
 FUZZ_SECONDS ?= 60
+# libFuzzer's -seed for make test's fuzz stage (fixed: a fresh clone repeats the verified run);
+# make fuzz searches with a new seed each run (0).
+FUZZ_SEED ?= 1
 LONG_FUZZ_SECONDS ?= 600
 
 empty :=
@@ -88,7 +91,7 @@ test-asan-core: setup
 	OMP_WAIT_POLICY=passive ctest --preset asan-core -j $(JOBS) -L '$(call labels,$(ASAN_CORE_TARGETS))'
 
 asan-build: setup
-	cmake --preset asan -DTANDEM_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	cmake --preset asan -DTANDEM_FUZZ_SECONDS=$(FUZZ_SECONDS) -DTANDEM_FUZZ_SEED=$(FUZZ_SEED) >/dev/null
 	cmake --build --preset asan -j $(JOBS) --target $(ASAN_TARGETS) fuzzers
 
 test-asan: asan-build
@@ -98,7 +101,7 @@ test-fuzz: asan-build
 	ctest --preset fuzz -j $(JOBS)
 
 fuzz:
-	$(MAKE) test-fuzz FUZZ_SECONDS=$(LONG_FUZZ_SECONDS)
+	$(MAKE) test-fuzz FUZZ_SECONDS=$(LONG_FUZZ_SECONDS) FUZZ_SEED=0
 
 test-tsan: setup
 	cmake --preset tsan >/dev/null
