@@ -23,6 +23,7 @@
 #include "bench_util.h"
 #include "tandem/io/npy.h"
 #include "tandem/onnx.h"
+#include "tandem/summary/profiler.h"
 #include "tandem/tandem.h"
 
 namespace tandem::bench {
@@ -54,6 +55,41 @@ void write_io(const std::string& model_path, const std::string& stem, int64_t ba
   io::save_npy(out, m.run({{input_name(m), x}})[0].contiguous());
 }
 
+// Whether an op of the compiled plan runs in oneDNN (convolution, matmul, pooling, layout
+// reorders) rather than in tandem's own loops.
+bool onednn_op(const std::string& op) {
+  for (const char* p : {"conv", "matmul", "linear", "addmm", "bmm", "max_pool2d", "avg_pool2d", "from_blocked",
+                        "to_blocked"})
+    if (op.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+// One profiled run of the plan: the layout changes it makes and where its time goes.
+//   reorders: explicit ones (from_blocked) plus blocked convolutions that read NCHW (they
+//             reorder their input to blocks);
+//   nchw_convs: convolutions left in NCHW (oneDNN reorders around those itself when its
+//             kernel is blocked);
+//   onednn_pct: percent of the op time spent in oneDNN's primitives.
+void layout_counters(benchmark::State& state, const onnx::Model& m, const std::string& name, const Tensor& x) {
+  profiler::Profiler prof;
+  {
+    profiler::ProfileGuard on(prof);
+    m.run({{name, x}});
+  }
+  int64_t reorders = 0, nchw_convs = 0, total_ns = 0, onednn_ns = 0;
+  for (const profiler::Event& e : prof.events()) {
+    if (e.user) continue;
+    total_ns += e.dur_ns;
+    if (onednn_op(e.name)) onednn_ns += e.dur_ns;
+    const bool blocked_in = !e.input_shapes.empty() && e.input_shapes[0].size() == 5;
+    if (e.name == "from_blocked" || e.name == "to_blocked" || (e.name == "conv2d_blocked" && !blocked_in)) ++reorders;
+    if (e.name == "conv2d" || e.name == "conv2d_act") ++nchw_convs;
+  }
+  state.counters["reorders"] = static_cast<double>(reorders);
+  state.counters["nchw_convs"] = static_cast<double>(nchw_convs);
+  state.counters["onednn_pct"] = total_ns > 0 ? 100.0 * static_cast<double>(onednn_ns) / total_ns : 0.0;
+}
+
 void run_case(benchmark::State& state, const OnnxCase& c) {
   std::unique_ptr<onnx::Model> m;
   Tensor x;
@@ -67,6 +103,7 @@ void run_case(benchmark::State& state, const OnnxCase& c) {
     return;
   for (auto _ : state) benchmark::DoNotOptimize(m->run({{name, x}})[0].impl());
   state.counters["compiled"] = m->runs_compiled() ? 1 : 0;  // 0: ran eagerly node by node
+  layout_counters(state, *m, name, x);
 }
 
 }  // namespace

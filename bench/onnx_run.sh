@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # ONNX inference latency: tandem's importer (onnx::Model::load + run, bench_onnx.cpp) next to
 # ONNX Runtime through node (onnxruntime-node, bench/onnx_ort.js) on the same exported files
-# and inputs, at batch 1 and 64 and at 1 and 2 threads; prints a Markdown table (also saved as
-# table.md in the results dir) and, per case, the largest difference between the two outputs.
+# and inputs, at batch 1 and 8 and at 1 and 2 threads; prints a Markdown table (also saved as
+# table.md in the results dir) with the ratio per case and its geometric mean, per model the
+# layout reorders of tandem's plan and its share of time in oneDNN, and, per case, the largest
+# difference between the two outputs.
 #
 #   bench/onnx_run.sh                  (after a release build of tandem_cli and tandem_bench_onnx)
 #
-# The zoo models are exported with `tandem export --random-weights --dynamic-batch` (eval mode;
-# latency does not depend on the weights' values).
-# Environment: BUILD_DIR (build/release), BENCH_MODELS ("mlp cnn resnet"), BENCH_BATCHES (1,64),
-# BENCH_THREADS ("1 2"), BENCH_REPETITIONS (5), BENCH_MIN_TIME (0.1 s per repetition),
-# BENCH_OUT (results dir), TANDEM_ONNXRUNTIME_NODE (where onnxruntime-node is installed,
-# default build/onnxruntime-node, as for the ONNX tests).
+# The zoo models (mlp cnn resnet) are exported with `tandem export --random-weights
+# --dynamic-batch` (eval mode; latency does not depend on the weights' values); the deployed
+# architectures (resnet18 ... vit_block, `bench/vision_models.py --list`) by PyTorch through
+# bench/vision_models.py (needs Debian's python3-torchvision).
+# Environment: BUILD_DIR (build/release), BENCH_MODELS (the zoo and the whole set),
+# BENCH_BATCHES (1,8), BENCH_THREADS ("1 2"), BENCH_REPETITIONS (5), BENCH_MIN_TIME (0.1 s per
+# repetition), BENCH_OUT (results dir), TANDEM_ONNXRUNTIME_NODE (where onnxruntime-node is
+# installed, default build/onnxruntime-node, as for the ONNX tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=${BUILD_DIR:-build/release}
-models=${BENCH_MODELS:-mlp cnn resnet}
-batches=${BENCH_BATCHES:-1,64}
+zoo="mlp cnn resnet"
+vision=$(/usr/bin/python3 bench/vision_models.py --list)
+models=${BENCH_MODELS:-$zoo $vision}
+batches=${BENCH_BATCHES:-1,8}
 reps=${BENCH_REPETITIONS:-5}
 min_time=${BENCH_MIN_TIME:-0.1}
 out=${BENCH_OUT:-$build/bench/onnx_results}
@@ -33,9 +39,21 @@ NODE_PATH="$ort_root/node_modules" node -e "require('onnxruntime-node')" >/dev/n
 
 mkdir -p "$out"
 rm -f "$out"/*.onnx "$out"/*.npy "$out"/*.json "$out"/others_t* "$out"/table.md
+# PyTorch's exports are kept in $out/vision (re-exported when bench/vision_models.py changes).
+vision_wanted=()
 for m in $models; do
-  "$build/tools/tandem" export --model "$m" --random-weights --dynamic-batch --out "$out/$m.onnx" >&2
+  if [[ " $zoo " == *" $m "* ]]; then
+    "$build/tools/tandem" export --model "$m" --random-weights --dynamic-batch --out "$out/$m.onnx" >&2
+  elif [[ " $vision " == *" $m "* ]]; then
+    vision_wanted+=("$m")
+  else
+    die "unknown model $m (zoo: $zoo; set: $vision)"
+  fi
 done
+if [ ${#vision_wanted[@]} -gt 0 ]; then
+  /usr/bin/python3 bench/vision_models.py "$out/vision" --models "$(IFS=,; echo "${vision_wanted[*]}")" >&2
+  for m in "${vision_wanted[@]}"; do ln -sf "vision/$m.onnx" "$out/$m.onnx"; done
+fi
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 if awk '{exit !($1 > 0.5)}' /proc/loadavg; then
   echo "onnx_run.sh: warning: load average $(cut -d' ' -f1 /proc/loadavg); timings will be noisy" >&2
@@ -70,17 +88,20 @@ const [out, loadStart, loadEnd, modelList] = process.argv.slice(2);
 const median = xs => { const s = [...xs].sort((a, b) => a - b), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const unitNs = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
 const rows = {};  // "case|threads" -> {tandem: ns, ort: ns, diff, scale, spread}
+const counters = {};  // "case|threads" -> a tandem repetition (its reorders, nchw_convs, onednn_pct)
 let ortVersion = '?';
 for (const f of fs.readdirSync(out).sort()) {
   const m = /^(tandem|ort)_t(\d+)\.json$/.exec(f);
   if (!m) continue;
-  const j = JSON.parse(fs.readFileSync(path.join(out, f), 'utf8'));
+  // Google Benchmark writes NaN (not JSON) for the spread of a counter that never varies.
+  const j = JSON.parse(fs.readFileSync(path.join(out, f), 'utf8').replace(/\bNaN\b/g, 'null'));
   if (m[1] === 'tandem') {
     const reps = {};
     for (const b of j.benchmarks) {
       if (b.run_type === 'aggregate' || b.error_occurred) continue;
       const name = (b.run_name || b.name).replace(/\/real_time$/, '').replace(/^onnx\//, '');
       (reps[name] = reps[name] || []).push([b.real_time, b.cpu_time].map(x => x * unitNs[b.time_unit || 'ns']));
+      if (b.reorders !== undefined) counters[`${name}|${m[2]}`] = b;
     }
     for (const [name, xs] of Object.entries(reps)) {
       const r = rows[`${name}|${m[2]}`] = rows[`${name}|${m[2]}`] || {};
@@ -119,6 +140,27 @@ for (const { k, model, batch, t } of keys) {
   const r = rows[k];
   const ratio = r.tandem && r.ort ? (r.ort / r.tandem).toFixed(2) : 'n/a';
   console.log(`| ${model} | ${batch} | ${t} | ${fmt(r.tandem, r.tandemSpread)} | ${fmt(r.ort, r.ortSpread)} | ${ratio} |`);
+}
+const ratios = keys.map(x => rows[x.k]).filter(r => r.tandem && r.ort).map(r => r.ort / r.tandem);
+if (ratios.length)
+  console.log(`\nGeometric mean of the ratios over ${ratios.length} cases: ` +
+              `${Math.exp(ratios.reduce((a, x) => a + Math.log(x), 0) / ratios.length).toFixed(2)}`);
+// One row per model and batch, each ratio across the thread counts, the plan's layout facts.
+const threadList = [...new Set(keys.map(x => x.t))].sort((a, b) => a - b);
+const byCase = {};
+for (const x of keys) (byCase[`${x.model}_b${x.batch}`] = byCase[`${x.model}_b${x.batch}`] || []).push(x);
+console.log();
+console.log('Per case: ratio at each thread count; tandem\'s plan at the fewest threads: reorders (from_blocked, ' +
+            'and blocked convolutions reading NCHW), convolutions left in NCHW, % of op time in oneDNN.');
+console.log();
+console.log(`| case | ${threadList.map(t => `ratio ${t} thr`).join(' | ')} | reorders | NCHW convs | oneDNN % |`);
+console.log(`|---|${threadList.map(() => '---').join('|')}|---|---|---|`);
+for (const [c, xs] of Object.entries(byCase)) {
+  const cells = threadList.map(t => { const x = xs.find(y => y.t === t); const r = x && rows[x.k];
+                                      return r && r.tandem && r.ort ? (r.ort / r.tandem).toFixed(2) : 'n/a'; });
+  const k = counters[`${c}|${threadList[0]}`];
+  const f = v => k && k[v] !== undefined ? (v === 'onednn_pct' ? k[v].toFixed(0) : String(k[v])) : 'n/a';
+  console.log(`| ${c} | ${cells.join(' | ')} | ${f('reorders')} | ${f('nchw_convs')} | ${f('onednn_pct')} |`);
 }
 const one = keys.filter(x => x.t === 1);
 if (one.length) {

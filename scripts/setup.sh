@@ -10,7 +10,7 @@ packages=(
   libdnnl-dev libfmt-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   ocl-icd-opencl-dev zlib1g-dev libpng-dev nlohmann-json3-dev libcli11-dev
   clang libclang-rt-14-dev libomp-dev protobuf-compiler libprotobuf-dev python3-protobuf python3-numpy
-  libonnx-dev libonnx-testdata python3-onnx python3-torch nodejs
+  libonnx-dev libonnx-testdata python3-onnx python3-torch python3-torchvision nodejs
   dataset-fashion-mnist
   pybind11-dev python3-dev python3-pytest
   libmicrohttpd-dev rapidjson-dev curl
