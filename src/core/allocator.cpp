@@ -231,6 +231,14 @@ void deallocate(void* p, size_t nbytes) {
 }
 
 void empty_cache() {
+  // The calling thread's small blocks go back too; other threads' few small blocks stay
+  // with them (taking them would need a lock on every small allocation).
+  if (!t_cache.dead) {
+    for (size_t k = 0; k < kSmallClasses; ++k)
+      for (int i = 0; i < t_cache.count[k]; ++i)
+        deallocate_global(t_cache.blocks[k][i], (k + 1) * kAlign);
+    std::fill(std::begin(t_cache.count), std::end(t_cache.count), 0);
+  }
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   for (auto& [cls, blocks] : c.free)
