@@ -121,7 +121,10 @@ std::map<std::string, std::string> recipe(const TrainOptions& o, const std::stri
   // A schedule spans all epochs: changing their number changes every lr after the resume.
   // Without one, a finished run may be extended.
   if (o.schedule != "none") r["epochs"] = std::to_string(o.epochs);
-  if (data::is_sql_url(o.data)) r["table"] = o.table;
+  if (data::is_sql_url(o.data)) {
+    r["table"] = o.table;
+    r["test_table"] = o.test_table;  // so a resumed run evaluates on the same rows
+  }
   return r;
 }
 

@@ -111,8 +111,7 @@ void expect_checkpoint_survives_failure(PgServer& server, const std::function<vo
   sql_exec(url, "CREATE OR REPLACE FUNCTION ckfail.label(l integer) RETURNS integer LANGUAGE "
                 "sql IMMUTABLE AS 'SELECT l'");
   CliResult resumed = run_tandem(dir.path(), "train --resume " + quote(ckpt) +
-                                                 " --epochs 2 --test-table ckfail.test "
-                                                 "--no-progress --no-tensorboard --json");
+                                                 " --epochs 2 --no-progress --no-tensorboard --json");
   ASSERT_EQ(resumed.code, 0) << resumed.all();
   EXPECT_NE(resumed.out.find("resuming after epoch 1"), std::string::npos) << resumed.out;
   CliResult whole = run_tandem(dir.path(), "train --data " + quote(url) + common + " --out " +

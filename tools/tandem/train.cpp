@@ -52,6 +52,7 @@ void resume_with_recipe(const CLI::App& cmd, train::TrainOptions& o) {
   field("model", "--model", o.model);
   field("data", "--data", o.data);
   field("table", "--table", o.table);
+  field("test_table", "--test-table", o.test_table);
   field("optimizer", "--optimizer", o.optimizer);
   field("batch_size", "--batch-size", o.batch_size);
   field("seed", "--seed", o.seed);
