@@ -190,6 +190,11 @@ TEST(Reduce, CumsumMatchesTorch) {
   EXPECT_EQ(ci.dtype(), kInt64);
   EXPECT_ALL_CLOSE(ci, i64({1, 3, 6}, {3}));
   EXPECT_ALL_CLOSE(cumsum(tensor({1, 1, 0}, {.dtype = kBool}), 0), i64({1, 2, 2}, {3}));
+  // torch.tensor([2**63 - 1, 1, 1]).cumsum(0) -> [9223372036854775807, -9223372036854775808,
+  // -9223372036854775807]: the running sum wraps around (and is no undefined behaviour).
+  Tensor wrapped = cumsum(tensor(std::vector<int64_t>{INT64_MAX, 1, 1}), 0);
+  EXPECT_EQ(wrapped[1].item<int64_t>(), INT64_MIN);
+  EXPECT_EQ(wrapped[2].item<int64_t>(), INT64_MIN + 1);
   // torch.tensor([1e8]+[1.]*1000).cumsum(0)[-1] -> 100001000 (float32 accumulates in double)
   std::vector<double> big(1001, 1.0);
   big[0] = 1e8;

@@ -500,7 +500,8 @@ void cumsum_kernel(const Tensor& x_in, int64_t dim, const Tensor& out, bool reve
   };
   if (x.dtype() == DType::Float32) run(TypeTag<float>{}, TypeTag<float>{}, TypeTag<double>{});
   else if (x.dtype() == DType::Float64) run(TypeTag<double>{}, TypeTag<double>{}, TypeTag<double>{});
-  else dispatch_ints(x.dtype(), "cumsum", [&](auto tag) { run(tag, TypeTag<int64_t>{}, TypeTag<int64_t>{}); });
+  // Integer running sums wrap around on overflow, as PyTorch's do: unsigned math, no UB.
+  else dispatch_ints(x.dtype(), "cumsum", [&](auto tag) { run(tag, TypeTag<int64_t>{}, TypeTag<uint64_t>{}); });
 }
 
 }  // namespace tandem::cpu
