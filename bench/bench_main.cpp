@@ -9,6 +9,10 @@
 #include <vector>
 
 #include "tandem/tandem.h"
+#include "tandem/omp_wait.h"
+
+// Idle OpenMP threads sleep instead of spinning (tandem/omp_wait.h): robust on shared cores.
+TANDEM_OMP_PASSIVE_WAIT();
 
 int main(int argc, char** argv) {
   std::vector<char*> args;

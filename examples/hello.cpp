@@ -2,6 +2,10 @@
 #include <iostream>
 
 #include <tandem/tandem.h>
+#include <tandem/omp_wait.h>
+
+// Idle OpenMP threads sleep instead of spinning (tandem/omp_wait.h): robust on shared cores.
+TANDEM_OMP_PASSIVE_WAIT();
 
 int main() {
   using namespace tandem;

@@ -1,5 +1,9 @@
 // The README's quick start with the Trainer, built with the examples so it stays true.
 #include <tandem/tandem.h>
+#include <tandem/omp_wait.h>
+
+// Idle OpenMP threads sleep instead of spinning (tandem/omp_wait.h): robust on shared cores.
+TANDEM_OMP_PASSIVE_WAIT();
 using namespace tandem;
 
 int main() {

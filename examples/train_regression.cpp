@@ -14,6 +14,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <tandem/omp_wait.h>
+
+// Idle OpenMP threads sleep instead of spinning (tandem/omp_wait.h): robust on shared cores.
+TANDEM_OMP_PASSIVE_WAIT();
 
 using namespace tandem;
 

@@ -11,6 +11,10 @@
 #include <tandem/train.h>
 
 #include <iostream>
+#include <tandem/omp_wait.h>
+
+// Idle OpenMP threads sleep instead of spinning (tandem/omp_wait.h): robust on shared cores.
+TANDEM_OMP_PASSIVE_WAIT();
 
 using namespace tandem;
 

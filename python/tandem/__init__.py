@@ -12,7 +12,15 @@ Every kernel runs in tandem's C++ core with the GIL released, so Python threads 
 tandem work in parallel. Errors from the core are raised as ``tandem.Error`` (a
 ``RuntimeError``) carrying the core's message.
 """
-from . import _C
+import os as _os
+
+# Idle OpenMP threads sleep rather than spin (include/tandem/omp_wait.h says why): libgomp
+# reads this once when it loads, which is the import of _C unless another module loaded it
+# first. The user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
+    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+from . import _C  # noqa: E402
 from ._C import (Error, Tensor, dtype, from_dlpack, promote_types, manual_seed,
                  set_num_threads, get_num_threads, is_grad_enabled, zeros_like, ones_like,
                  empty_like, full_like, rand_like, randn_like,

@@ -201,4 +201,14 @@ TEST_F(Cli, CorruptWeightsAreAnErrorNotACrash) {
   EXPECT_NE(e.err.find("fc3"), std::string::npos) << e.err;  // an MLP key the CNN lacks
 }
 
+// libgomp reports the wait policy it read at load (OMP_DISPLAY_ENV): the CLI's own passive
+// default (tests/cli/test_omp_wait.cpp checks its effect) never overrides the user's choice.
+TEST_F(Cli, OpenMpWaitPolicyOfTheEnvironmentWins) {
+  std::string err = root_ + "/omp_env_stderr";
+  std::string cmd = "env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=true timeout 60 " +
+                    cli::quote(TANDEM_CLI_PATH) + " --version >/dev/null 2>" + cli::quote(err);
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  EXPECT_NE(cli::slurp(err).find("OMP_WAIT_POLICY = 'ACTIVE'"), std::string::npos) << cli::slurp(err);
+}
+
 }  // namespace

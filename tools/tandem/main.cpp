@@ -10,6 +10,10 @@
 #include <iostream>
 
 #include <tandem/error.h>
+#include <tandem/omp_wait.h>
+
+// Idle OpenMP threads sleep instead of spinning (tandem/omp_wait.h): robust on shared cores.
+TANDEM_OMP_PASSIVE_WAIT();
 
 #include "commands.h"
 
