@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Threads under load: `tandem train` samples/s at 1 and 2 threads, alone and next to one
 # competing busy process (a shell busy loop at nice 0, pinned nowhere), with tandem's
-# default OpenMP waiting (passive, set by the CLI) and with libgomp's own default (spinning,
-# TANDEM_OMP_WAIT=spin). Prints a Markdown table; every ratio comes from this one run.
+# default OpenMP waiting (passive, set by the CLI) and with libgomp's own default (spin
+# 300,000 rounds before sleeping: GOMP_SPINCOUNT=300000, which the CLI leaves alone). Prints a Markdown table; every ratio comes from this one run.
 #
 #   bench/threads_load_run.sh                 (after a release build: make build)
 # Environment: BUILD_DIR (build/release), MODELS ("mlp cnn"), STEPS_MLP (60), STEPS_CNN (20):
@@ -48,7 +48,8 @@ for model in $models; do
     for wait in passive spin; do
       for t in 1 2; do
         echo "threads_load_run.sh: $model, $t thread(s), $load, $wait" >&2
-        TANDEM_OMP_WAIT=$wait "$tandem" train $(recipe "$model") --schedule none --augment none \
+        spin=$([ "$wait" = spin ] && echo GOMP_SPINCOUNT=300000 || echo TANDEM_BENCH_WAIT=passive)
+        env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT $spin "$tandem" train $(recipe "$model") --schedule none --augment none \
           --epochs 2 --train-limit $((steps * 128)) --test-limit 500 --threads "$t" --no-progress \
           --no-tensorboard --out "$out/run" --json | tail -n 1 >"$out/${model}_${load}_${wait}_t$t.json"
       done
