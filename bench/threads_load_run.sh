@@ -26,7 +26,8 @@ stop_busy() {
   if [ -n "$busy_pid" ]; then kill "$busy_pid" 2>/dev/null || true; wait "$busy_pid" 2>/dev/null || true; fi
   busy_pid=""
 }
-trap stop_busy EXIT INT TERM
+trap stop_busy EXIT
+trap 'exit 130' INT TERM  # exit runs the EXIT trap, which stops the busy process
 start_busy() {
   # Bounded: the loop ends by itself after 15 minutes even if this script is killed hard.
   nice -n 0 timeout 900 sh -c 'while :; do :; done' &
