@@ -162,7 +162,9 @@ struct Model::Impl {
       info.op_histogram[n.op_type()]++;
       if (!table.count(n.op_type()))
         throw Unsupported(fmt::format("{}: op '{}' is not supported by tandem's ONNX importer", where, n.op_type()));
-      bool foldable = !is_random(n.op_type());
+      // DequantizeLinear of an int8 initializer stays a node: the graph's QDQ fusion
+      // (graph::run_fuse_qdq) needs the int8 weight, which folding would replace by floats.
+      bool foldable = !is_random(n.op_type()) && n.op_type() != "DequantizeLinear";
       std::vector<Tensor> ins;
       for (const auto& name : n.input()) {
         if (name.empty()) {

@@ -249,6 +249,7 @@ void register_all_converters() {
     register_rnn(t);
     register_extra(t);
     register_resize(t);
+    register_quant(t);
     return true;
   }();
   (void)done;

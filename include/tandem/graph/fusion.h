@@ -26,6 +26,7 @@ namespace tandem::graph {
 
 PassResult run_fold_batchnorm(Graph& g);
 PassResult run_fuse_matmul_act(Graph& g);
+PassResult run_fuse_qdq(Graph& g);  // QDQ conv2d/linear (+ relu) -> qlinear_conv2d/qlinear_linear
 PassResult run_fuse_elementwise(Graph& g);
 // Marks linear/linear_act/conv2d/conv2d_act nodes whose weight is a constant or a variable the
 // graph does not update with attr prepacked = 1 (counts "prepacked_linear", "prepacked_conv2d"):

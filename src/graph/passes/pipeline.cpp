@@ -26,6 +26,8 @@ std::vector<Pass> builtin_passes() {
   return {
       {"shape_infer", [](Graph& g) { return run_shape_infer(g); }, false,
        "re-infers dtypes and shapes of every node"},
+      {"fuse_qdq", run_fuse_qdq, true,
+       "dequantize -> conv2d/linear (-> relu) -> quantize -> one int8 qlinear_conv2d/qlinear_linear"},
       {"const_fold", [](Graph& g) { return run_const_fold(g); }, false,
        "runs nodes whose inputs are all constants once"},
       {"simplify", run_simplify, false, "algebraic identities: x*1, x+0, neg(neg x), view chains"},
@@ -125,6 +127,9 @@ const std::vector<std::string>& default_pass_order() {
       // Binds symbolic dims first so every later pass sees final shapes (simplify's "same
       // shape" checks compare them).
       "shape_infer",
+      // QDQ fusion before folding: const_fold would turn dequantize_linear(int8 weight) into a
+      // float weight, and the int8 layer needs the int8 one.
+      "fuse_qdq",
       // Folding before simplify: a folded constant (2 * 0.5 -> 1) is what makes x * c an
       // identity simplify can remove.
       "const_fold",

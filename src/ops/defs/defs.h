@@ -37,6 +37,8 @@ void register_optim();        // optim_ops.cpp: sgd_step, adam_step, rmsprop_ste
                               // (kernels in src/optim)
 void register_fused();        // fused.cpp: linear_act, conv2d_act, fused_elementwise (graph fusion)
 void register_onnx();         // onnx_ops.cpp: elementwise math ONNX needs (erf, floor, ...)
+void register_quant();        // quant.cpp: quantize/dequantize, integer matmul and conv (int8)
+void register_qlinear();      // qlinear.cpp: qlinear_conv2d, qlinear_linear (QDQ fusion's int8 layers)
 
 // conv2d's kernel (conv.cpp), shared with conv2d_act: honours attr `prepacked`, and fuses
 // `act` (may be null) into the convolution where oneDNN can; returns whether it did (if
@@ -70,6 +72,8 @@ inline void register_all() {
   register_blocked_layout();
   register_interpolate();
   register_onnx();
+  register_quant();
+  register_qlinear();
 }
 
 }  // namespace tandem::defs
