@@ -6,11 +6,15 @@
 // x_scale, x_zp, y_scale, y_zp: one value each; w_scale, w_zp: one value or one per output
 // channel (w_zp may be undefined: 0). The output's dtype is y_zp's.
 //   qlinear_conv2d  x_q [N, C, H, W], w_q [O, C/groups, kh, kw]; attrs stride, padding
-//                   (top, left, bottom, right), dilation, groups, act ("none" or "relu")
+//                   (top, left, bottom, right), dilation, groups, act ("none" or "relu"),
+//                   reference (1: the portable kernel instead of oneDNN's int8 one)
 //   qlinear_linear  x_q [..., K], w_q [O, K]; attr act
-// The accumulation is src/quant/kernels.h's portable path.
+// Accumulation: oneDNN's int8 convolution where it applies (src/backend/cpu/int8_conv.h),
+// else src/quant/kernels.h's portable loops.
+#include <algorithm>
 #include <vector>
 
+#include "../../backend/cpu/int8_conv.h"
 #include "defs.h"
 #include "quant/kernels.h"
 
@@ -116,6 +120,13 @@ void qconv2d_kernel(const KernelArgs& k) {
   QlinearRequant r = qlinear_requant(k, s.O);
   Tensor acc = empty({s.N, s.O, s.Ho, s.Wo}, {.dtype = DType::Int32});
   int32_t* pa = static_cast<int32_t*>(acc.data_ptr());
+  bool zero_w_zp = std::all_of(r.w_zp.begin(), r.w_zp.end(), [](int32_t z) { return z == 0; });
+  // oneDNN's int8 kernels unless the portable reference is asked for (attr reference = 1,
+  // for checking) or oneDNN cannot take it (weight zero points, uint8 weights).
+  if (k.attrs.get_or<int64_t>("reference", 0) == 0 && zero_w_zp && cpu::conv_int8_onednn(s, x, r.x_zp, w, acc)) {
+    qlinear_store(acc, s.N, s.O, s.Ho * s.Wo, r, k.outputs[0]);
+    return;
+  }
   bool x8 = x.dtype() == DType::UInt8, w8 = w.dtype() == DType::UInt8;
   auto run = [&](auto xt, auto wt) {
     using TX = decltype(xt);
