@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "../backend/cpu/loops.h"
-#include "../summary/profiler_hook.h"
+#include "../ops/observer.h"
 #include "plan_impl.h"
 #include "tandem/autograd.h"
 
@@ -71,7 +71,7 @@ void run_steps(Plan::Impl& p) {
   for (Step& st : p.steps) {
     switch (st.kind) {
       case StepKind::Kernel: {
-        profiler::detail::OpScope prof(*st.op, st.ins, nullptr);  // one never-taken branch when off
+        tandem::detail::ObservedOp observed(*st.op, st.ins, nullptr);  // one never-taken branch when off
         st.op->cpu(KernelArgs{st.ins, st.outs, st.attrs});
         for (size_t k = 0; k < st.outs.size(); ++k) {
           if (st.outs[k].impl() == st.out_impls[k]) continue;

@@ -1,11 +1,24 @@
 // dispatch: infer -> allocate -> kernel -> record (docs/architecture.md "How data flows").
+#include <chrono>
+
 #include "../backend/cpu/loops.h"
-#include "../summary/profiler_hook.h"
+#include "observer.h"
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
 #include "tandem/opdef.h"
 
 namespace tandem {
+
+namespace detail {
+std::atomic<OpObserver> g_op_observer{nullptr};
+
+int64_t op_clock_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace detail
+
 namespace {
 
 thread_local DispatchInterceptor* t_interceptor = nullptr;
@@ -95,7 +108,7 @@ void run_kernel(const OpDef& def, const std::vector<Tensor>& inputs,
 
 void dispatch_into(const OpDef& def, const std::vector<Tensor>& inputs, const Attrs& attrs,
                    std::vector<Tensor>& outs) {
-  profiler::detail::OpScope prof(def, inputs, &outs);  // one never-taken branch when off
+  detail::ObservedOp observed(def, inputs, &outs);  // one never-taken branch when off
   check_inputs(def, inputs);
   if (t_interceptor) {
     outs = t_interceptor->run(def, inputs, attrs);
@@ -162,7 +175,7 @@ Tensor& dispatch_inplace(const OpDef& def, Tensor& self, std::vector<Tensor> oth
   inputs.reserve(others.size() + 1);
   inputs.push_back(self);
   for (Tensor& t : others) inputs.push_back(std::move(t));
-  profiler::detail::OpScope prof(def, inputs, nullptr, /*inplace=*/true);
+  detail::ObservedOp observed(def, inputs, nullptr, /*inplace=*/true);
   bool record = autograd::needs_record(def, inputs);
   if (record) {
     TANDEM_CHECK(!(self.is_leaf() && self.requires_grad()),

@@ -1,4 +1,5 @@
-// Profiler: a process-wide session that dispatch (profiler_hook.h) and Spans record into.
+// Profiler: a process-wide session that Spans, and dispatch through the op observer
+// (src/ops/observer.h), record into.
 #include "tandem/summary/profiler.h"
 
 #include <sys/syscall.h>
@@ -11,7 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "profiler_hook.h"
+#include "../ops/observer.h"
 #include "tandem/io/atomic_file.h"
 #include "tandem/error.h"
 #include "tandem/memory.h"
@@ -32,11 +33,8 @@ uint64_t this_tid() {
 }
 }  // namespace
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+// The op observer's clock, so that ops and Spans share one time line.
+int64_t now_ns() { return tandem::detail::op_clock_ns(); }
 
 }  // namespace detail
 
@@ -95,12 +93,14 @@ void Profiler::start() {
   detail::g_origin_ns = detail::now_ns();
   running_ = true;
   detail::g_enabled.store(true, std::memory_order_release);
+  tandem::detail::set_op_observer(&detail::record_op);
 }
 
 void Profiler::stop() {
   std::lock_guard<std::mutex> g(detail::g_mu);
   if (detail::g_active != this) return;
   detail::g_enabled.store(false, std::memory_order_release);
+  tandem::detail::set_op_observer(nullptr);
   detail::g_active = nullptr;
   running_ = false;
 }
