@@ -21,8 +21,9 @@ ALLOWLIST = os.path.join(ROOT, "scripts", "layer_allowlist.txt")
 # Lowest first. A layer may include the layers of lower levels and its peers of the same level,
 # with two exceptions: no layer includes a backend (backends register kernels into the OpDefs),
 # and backend and autograd, peers, do not include each other (kernels never use autograd).
+# quant: portable int8 kernels on plain arrays (no Tensor), for every layer and a small runtime.
 LEVELS = [
-    ["core"],
+    ["core", "quant"],
     ["ops"],
     ["backend", "autograd"],
     ["graph"],
