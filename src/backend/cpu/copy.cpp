@@ -58,4 +58,20 @@ void copy_into(const Tensor& dst, const Tensor& src) {
   });
 }
 
+Tensor dense(const Tensor& x) {
+  if (x.is_contiguous()) return x;
+  Tensor c = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
+  copy_into(c, x);
+  return c;
+}
+
+Tensor permuted_view(const Tensor& x, const std::vector<int64_t>& perm) {
+  Shape shape, strides;
+  for (int64_t d : perm) {
+    shape.push_back(x.size(d));
+    strides.push_back(x.stride(d));
+  }
+  return from_blob(x.data_ptr(), shape, x.dtype(), [keep = x](void*) {}, strides);
+}
+
 }  // namespace tandem::cpu

@@ -108,4 +108,10 @@ void parallel_for(int64_t n, int64_t grain, F&& fn) {
 // Copies (and converts) src into dst; shapes must be equal or src broadcastable to dst.
 void copy_into(const Tensor& dst, const Tensor& src);
 
+// Kernels call no ops (no dispatch, no autograd): these make the copies and views they need.
+// x itself when it is contiguous, else a contiguous copy of it.
+Tensor dense(const Tensor& x);
+// A view of x with its dims in the order `perm` (keeps x's storage alive).
+Tensor permuted_view(const Tensor& x, const std::vector<int64_t>& perm);
+
 }  // namespace tandem::cpu

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "tandem/autograd.h"
+#include "loops.h"
 
 namespace tandem::cpu {
 
@@ -93,8 +93,7 @@ ReducePlan plan_reduce(const Tensor& x, const std::vector<bool>& mask) {
         perm.push_back(d);
         mask2.push_back(pass == 1);
       }
-  NoGradGuard no_grad;
-  Tensor c = x.permute(perm).contiguous();
+  Tensor c = dense(permuted_view(x, perm));
   ReducePlan q = plan_reduce(c, mask2);
   q.hold = c;
   return q;

@@ -6,7 +6,6 @@
 
 #include "reduce.h"
 #include "reduce_kernels.h"
-#include "tandem/autograd.h"
 
 namespace tandem::cpu {
 namespace {
@@ -354,11 +353,7 @@ void norm_kernel(const Tensor& x, const std::vector<bool>& mask, const Tensor& o
 
 void softmax_kernel(const Tensor& x_in, int64_t dim, const Tensor& out, bool log) {
   if (x_in.numel() == 0) return;
-  Tensor x;
-  {
-    NoGradGuard no_grad;
-    x = x_in.contiguous();
-  }
+  Tensor x = dense(x_in);
   int64_t outer = 1, C = 1, inner = 1;
   for (int64_t d = 0; d < x.dim(); ++d) (d < dim ? outer : d == dim ? C : inner) *= x.size(d);
   TANDEM_DISPATCH_FLOAT(x.dtype(), log ? "log_softmax" : "softmax", [&] {
@@ -388,12 +383,7 @@ void softmax_kernel(const Tensor& x_in, int64_t dim, const Tensor& out, bool log
 void softmax_backward_kernel(const Tensor& g_in, const Tensor& y_in, int64_t dim, const Tensor& out,
                              bool log) {
   if (out.numel() == 0) return;
-  Tensor g, y;
-  {
-    NoGradGuard no_grad;
-    g = g_in.contiguous();
-    y = y_in.contiguous();
-  }
+  Tensor g = dense(g_in), y = dense(y_in);
   int64_t outer = 1, C = 1, inner = 1;
   for (int64_t d = 0; d < y.dim(); ++d) (d < dim ? outer : d == dim ? C : inner) *= y.size(d);
   TANDEM_DISPATCH_FLOAT(y.dtype(), log ? "log_softmax_backward" : "softmax_backward", [&] {
@@ -425,11 +415,7 @@ void softmax_backward_kernel(const Tensor& g_in, const Tensor& y_in, int64_t dim
 
 void cumsum_kernel(const Tensor& x_in, int64_t dim, const Tensor& out, bool reverse) {
   if (x_in.numel() == 0) return;
-  Tensor x;
-  {
-    NoGradGuard no_grad;
-    x = x_in.contiguous();
-  }
+  Tensor x = dense(x_in);
   int64_t outer = 1, n = 1, inner = 1;
   for (int64_t d = 0; d < x.dim(); ++d) (d < dim ? outer : d == dim ? n : inner) *= x.size(d);
   auto run = [&](auto in_tag, auto out_tag, auto acc_tag) {
