@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include "read_hook.h"
+#include "tensor_autograd.h"
 #include "allocator.h"
-#include "tandem/autograd.h"
 #include "tandem/generator.h"
 
 namespace tandem {
@@ -36,8 +36,6 @@ Storage::~Storage() {
   }
 }
 
-TensorImpl::TensorImpl() = default;
-TensorImpl::~TensorImpl() = default;
 
 // ---- shape helpers
 
@@ -213,40 +211,11 @@ TANDEM_INSTANTIATE(bool)
 
 // ---- autograd accessors
 
-bool Tensor::requires_grad() const { return impl_->autograd && impl_->autograd->requires_grad; }
 
-Tensor& Tensor::requires_grad_(bool requires_grad) {
-  TANDEM_CHECK(!requires_grad || is_floating(dtype()),
-               "requires_grad_: only floating-point tensors can require gradients (dtype {})",
-               dtype());
-  TANDEM_CHECK(is_leaf(), "requires_grad_: can only change requires_grad of leaf tensors; use "
-               "detach() to get a leaf");
-  if (!impl_->autograd) impl_->autograd = std::make_unique<autograd::AutogradMeta>();
-  impl_->autograd->requires_grad = requires_grad;
-  return *this;
-}
 
-bool Tensor::is_leaf() const { return !impl_->autograd || impl_->autograd->grad_fn == nullptr; }
 
-Tensor Tensor::grad() const { return impl_->autograd ? impl_->autograd->grad : Tensor(); }
 
-void Tensor::set_grad(const Tensor& grad) const {
-  if (grad.defined())
-    TANDEM_CHECK(grad.shape() == shape(), "set_grad: gradient shape {} does not match tensor shape {}",
-                 shape_str(grad.shape()), shape_str(shape()));
-  if (!impl_->autograd) impl_->autograd = std::make_unique<autograd::AutogradMeta>();
-  impl_->autograd->grad = grad;
-}
 
-std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
-  return impl_->autograd ? impl_->autograd->grad_fn : nullptr;
-}
-uint32_t Tensor::output_nr() const { return impl_->autograd ? impl_->autograd->output_nr : 0; }
-
-void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
-  tandem::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{},
-                   retain_graph, create_graph);
-}
 
 Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();
@@ -259,7 +228,6 @@ Tensor Tensor::detach() const {
   return Tensor(std::move(impl));
 }
 
-bool Tensor::retains_grad() const { return impl_->autograd && impl_->autograd->retains_grad; }
 
 // ---- creation
 
@@ -495,7 +463,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (t.dtype() != DType::Float32 && t.dtype() != DType::Int64 && t.dtype() != DType::Bool)
     os << ", dtype=" << dtype_name(t.dtype());
   if (t.numel() == 0) os << ", size=" << shape_str(t.shape());
-  if (t.grad_fn()) os << ", grad_fn=<" << t.grad_fn()->name() << ">";
+  if (std::string fn = detail::grad_fn_name(t); !fn.empty()) os << ", grad_fn=<" << fn << ">";
   else if (t.requires_grad()) os << ", requires_grad=True";
   return os << ')';
 }
