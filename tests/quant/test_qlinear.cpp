@@ -1,6 +1,7 @@
-// qlinear_conv2d: oneDNN's int8 convolution and the portable reference kernel give the same
-// int8 outputs (the int32 sums are exact in both), over groups, depthwise, strides, pads,
-// dilation and uint8/int8 activations.
+// qlinear_conv2d: oneDNN's int8 convolution and the portable reference kernel agree: at most
+// one step apart and in under 1% of the outputs (the int32 sums are exact in both; the
+// requantization's float rounding differs), over groups, depthwise, strides, pads, dilation
+// and uint8/int8 activations.
 #include <gtest/gtest.h>
 
 #include "tandem/quant.h"
@@ -42,7 +43,15 @@ TEST(QlinearConv2d, OneDnnEqualsTheReferenceKernel) {
       for (const char* a : {"none", "relu"}) {
         Tensor ref = qconv(in, g, true, a), fast = qconv(in, g, false, a);
         ASSERT_EQ(ref.shape(), fast.shape());
-        EXPECT_EQ(ref.to_vector<int64_t>(), fast.to_vector<int64_t>()) << "groups " << g.groups << " k " << g.k << " act " << a;
+        // The int32 sums are exact in both; oneDNN applies bias and scale as (acc + b') * m,
+        // the reference as acc * m + b / y_scale: float rounding may move a value by one step.
+        auto rv = ref.to_vector<int64_t>(), fv = fast.to_vector<int64_t>();
+        size_t off = 0;
+        for (size_t i = 0; i < rv.size(); ++i) {
+          EXPECT_LE(std::abs(rv[i] - fv[i]), 1) << "groups " << g.groups << " k " << g.k << " act " << a << " at " << i;
+          off += rv[i] != fv[i];
+        }
+        EXPECT_LE(off, rv.size() / 100) << "groups " << g.groups << " k " << g.k << " act " << a;
         ++checked;
       }
       // The outputs use the range (not saturated or constant): the comparison means something.

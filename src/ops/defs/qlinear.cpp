@@ -9,8 +9,10 @@
 //                   (top, left, bottom, right), dilation, groups, act ("none" or "relu"),
 //                   reference (1: the portable kernel instead of oneDNN's int8 one)
 //   qlinear_linear  x_q [..., K], w_q [O, K]; attr act
-// Accumulation: oneDNN's int8 convolution where it applies (src/backend/cpu/int8_conv.h),
-// else src/quant/kernels.h's portable loops.
+// qlinear_conv2d runs as one oneDNN int8 convolution with the requantization as its output
+// scales, bias, relu post-op and destination zero point where oneDNN takes it (float
+// rounding of the bias term may differ from the reference by one step), else oneDNN's s32
+// convolution and our requantization, else src/quant/kernels.h's portable loops.
 #include <algorithm>
 #include <vector>
 
@@ -118,12 +120,19 @@ void qconv2d_kernel(const KernelArgs& k) {
   Tensor x = k.inputs[0].contiguous(), w = k.inputs[3].contiguous();
   quant::ConvShape s = qconv2d_shape(x.shape(), w.shape(), k.attrs);
   QlinearRequant r = qlinear_requant(k, s.O);
-  Tensor acc = empty({s.N, s.O, s.Ho, s.Wo}, {.dtype = DType::Int32});
-  int32_t* pa = static_cast<int32_t*>(acc.data_ptr());
   bool zero_w_zp = std::all_of(r.w_zp.begin(), r.w_zp.end(), [](int32_t z) { return z == 0; });
   // oneDNN's int8 kernels unless the portable reference is asked for (attr reference = 1,
   // for checking) or oneDNN cannot take it (weight zero points, uint8 weights).
-  if (k.attrs.get_or<int64_t>("reference", 0) == 0 && zero_w_zp && cpu::conv_int8_onednn(s, x, r.x_zp, w, acc)) {
+  const bool fast = k.attrs.get_or<int64_t>("reference", 0) == 0 && zero_w_zp;
+  if (fast) {
+    // The requantization inside the primitive: bias in accumulator units, b / ys / m.
+    std::vector<float> bias;
+    for (size_t o = 0; o < r.offset.size(); ++o) bias.push_back(r.mult[o] != 0 ? r.offset[o] / r.mult[o] : 0.0f);
+    if (cpu::conv_int8_onednn_requant(s, x, r.x_zp, w, r.mult, bias, r.y_zp, r.relu, k.outputs[0])) return;
+  }
+  Tensor acc = empty({s.N, s.O, s.Ho, s.Wo}, {.dtype = DType::Int32});
+  int32_t* pa = static_cast<int32_t*>(acc.data_ptr());
+  if (fast && cpu::conv_int8_onednn(s, x, r.x_zp, w, acc)) {
     qlinear_store(acc, s.N, s.O, s.Ho * s.Wo, r, k.outputs[0]);
     return;
   }

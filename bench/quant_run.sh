@@ -1,0 +1,60 @@
+#!/bin/bash
+# int8 post-training quantization (`tandem quantize`, QDQ ONNX) vs float32 on the same models:
+#   accuracy: the zoo CNN and MLP with trained weights, calibrated on the first 500
+#             Fashion-MNIST training images, on the 10000 test images;
+#   speed:    ResNet-18 and MobileNetV2 (torchvision, random weights: bench/vision_models.py)
+#             at batch 1 and 8, 1 and 2 threads, and the cosine similarity of int8 vs fp32
+#             outputs over 200 random inputs; the quantized files' size ratio.
+#
+#   CNN_WEIGHTS=run_cnn/model.safetensors MLP_WEIGHTS=run_mlp/model.safetensors bench/quant_run.sh
+#
+# Env: BENCH_OUT (work dir, default /tmp/tandem_quant_bench), VISION_DIR (where resnet18.onnx and
+# mobilenet_v2.onnx are, made by bench/vision_models.py when missing), CALIB (samples, 500).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+T=build/release/tools/tandem
+B=build/release/bench/tandem_bench_quant
+out=${BENCH_OUT:-/tmp/tandem_quant_bench}
+vision=${VISION_DIR:-$out/vision}
+calib=${CALIB:-500}
+mkdir -p "$out" "$vision"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+
+/usr/bin/python3 - "$out" "$calib" <<'PY'
+import gzip, sys, numpy as np
+out, n = sys.argv[1], int(sys.argv[2])
+d = "/usr/share/datasets/fashion-mnist/"
+def images(f):
+    with gzip.open(d + f) as g:
+        x = np.frombuffer(g.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    return ((x.astype(np.float32) / np.float32(255) - np.float32(0.2860)) / np.float32(0.3530)).astype(np.float32)
+def labels(f):
+    with gzip.open(d + f) as g:
+        return np.frombuffer(g.read(), np.uint8, offset=8).astype(np.int64)
+np.save(out + "/calib.npy", images("train-images-idx3-ubyte.gz")[:n])
+np.save(out + "/test_x.npy", images("t10k-images-idx3-ubyte.gz"))
+np.save(out + "/test_y.npy", labels("t10k-labels-idx1-ubyte.gz"))
+PY
+
+echo "## accuracy (Fashion-MNIST test set, $calib calibration images)"
+for m in cnn mlp; do
+  w=$([ $m = cnn ] && echo "${CNN_WEIGHTS:?set CNN_WEIGHTS}" || echo "${MLP_WEIGHTS:?set MLP_WEIGHTS}")
+  $T export --model $m --weights "$w" --dynamic-batch -o "$out/$m.onnx" > /dev/null
+  for method in minmax percentile; do
+    $T quantize "$out/$m.onnx" --data "$out/calib.npy" --samples "$calib" --method $method --out "$out/$m.$method.onnx" > /dev/null
+    echo "$m $method $(stat -c %s "$out/$m.onnx") $(stat -c %s "$out/$m.$method.onnx") $($B accuracy "$out/$m.onnx" "$out/$m.$method.onnx" "$out/test_x.npy" "$out/test_y.npy")"
+  done
+done
+
+echo "## speed and cosine (random weights, random inputs)"
+for m in resnet18 mobilenet_v2; do
+  [ -f "$vision/$m.onnx" ] || /usr/bin/python3 bench/vision_models.py "$vision" --models $m > /dev/null
+  /usr/bin/python3 -c "import numpy as np; np.save('$out/calib_$m.npy', np.random.default_rng(0).normal(0, 1, (32, 3, 224, 224)).astype(np.float32))"
+  $T quantize "$vision/$m.onnx" --data "$out/calib_$m.npy" --batch 8 --out "$out/$m.int8.onnx" > /dev/null
+  echo "$m size $(stat -c %s "$vision/$m.onnx") -> $(stat -c %s "$out/$m.int8.onnx")"
+  for b in 1 8; do
+    for t in 1 2; do
+      echo "$m $($B speed "$vision/$m.onnx" "$out/$m.int8.onnx" $b $t)"
+    done
+  done
+done
