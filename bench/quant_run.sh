@@ -4,7 +4,8 @@
 #             Fashion-MNIST training images, on the 10000 test images;
 #   speed:    ResNet-18 and MobileNetV2 (torchvision, random weights: bench/vision_models.py)
 #             at batch 1 and 8, 1 and 2 threads, and the cosine similarity of int8 vs fp32
-#             outputs over 200 random inputs; the quantized files' size ratio.
+#             outputs over 200 random inputs; the quantized files' size ratio; ONNX Runtime
+#             (onnxruntime-node, as bench/onnx_run.sh finds it) on the same int8 files.
 #
 #   CNN_WEIGHTS=run_cnn/model.safetensors MLP_WEIGHTS=run_mlp/model.safetensors bench/quant_run.sh
 #
@@ -12,6 +13,8 @@
 # mobilenet_v2.onnx are, made by bench/vision_models.py when missing), CALIB (samples, 500).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Passive OpenMP waiting: on a shared machine spinning threads fight the other load.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 T=build/release/tools/tandem
 B=build/release/bench/tandem_bench_quant
 out=${BENCH_OUT:-/tmp/tandem_quant_bench}
@@ -58,3 +61,20 @@ for m in resnet18 mobilenet_v2; do
     done
   done
 done
+
+echo "## ONNX Runtime on the same int8 QDQ files (onnxruntime-node, CPU EP; ns per run)"
+ort_root=${TANDEM_ONNXRUNTIME_NODE:-$PWD/build/onnxruntime-node}
+if NODE_PATH="$ort_root/node_modules" node -e "require('onnxruntime-node')" > /dev/null 2>&1; then
+  mkdir -p "$out/ort"
+  for m in resnet18 mobilenet_v2; do
+    cp "$out/$m.int8.onnx" "$out/ort/${m}_int8.onnx"
+    for b in 1 8; do
+      /usr/bin/python3 -c "import numpy as np; np.save('$out/ort/${m}_int8_b$b.input.npy', np.random.default_rng(1).normal(0, 1, ($b, 3, 224, 224)).astype(np.float32))"
+    done
+  done
+  for t in 1 2; do
+    echo "threads $t $(NODE_PATH="$ort_root/node_modules" node bench/onnx_ort.js "$out/ort" $t 3 0.5)"
+  done
+else
+  echo "onnxruntime-node not found under $ort_root (see bench/onnx_run.sh)"
+fi
