@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "tandem/autocast.h"
 #include "tandem/autograd.h"
 #include "tandem/autograd_callback.h"
 #include "tandem/ops.h"
@@ -248,6 +249,7 @@ Edge edge_of(const Tensor& t) {
 std::vector<Tensor> run_engine(const std::vector<Tensor>& roots, std::vector<Tensor> root_grads,
                                bool retain_graph, bool create_graph,
                                const std::vector<Edge>* capture) {
+  AutocastGuard no_autocast(false);  // backward runs on the forward's dtypes, as PyTorch's
   // Root gradients.
   TANDEM_CHECK(root_grads.empty() || root_grads.size() == roots.size(),
                "backward: got {} gradients for {} outputs", root_grads.size(), roots.size());

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tandem/autocast.h"
 #include "tandem/autograd.h"
 #include "tandem/graph/compile.h"
 #include "tandem/graph/passes.h"
@@ -25,6 +26,7 @@ struct Key {
   std::vector<int> alias;  // per argument: index of the first argument with the same tensor
   std::string statics;
   bool grad_mode = true;
+  bool autocast = false;  // traced inside an autocast scope: casts and bf16 ops in the graph
   std::vector<char> module_state;  // training flag per submodule, then .grad defined per param
 };
 
@@ -120,6 +122,7 @@ struct CompiledCore::Impl {
     }
     k.statics = statics;
     k.grad_mode = is_grad_enabled();
+    k.autocast = is_autocast_enabled();
     for (const auto& [name, m] : modules) k.module_state.push_back(m->is_training());
     for (const auto& [name, p] : params) k.module_state.push_back(p.grad().defined());
     return k;
@@ -146,7 +149,7 @@ struct CompiledCore::Impl {
   static bool same_but_batch(const Key& a, const Key& b, const std::vector<bool>& batch_inputs,
                              const std::vector<char>& ignore) {
     if (a.dtypes != b.dtypes || a.devices != b.devices || a.alias != b.alias ||
-        a.statics != b.statics || a.grad_mode != b.grad_mode || !same_state(a, b, ignore) ||
+        a.statics != b.statics || a.grad_mode != b.grad_mode || a.autocast != b.autocast || !same_state(a, b, ignore) ||
         a.shapes.size() != b.shapes.size())
       return false;
     int64_t nb = -1;
@@ -169,7 +172,7 @@ struct CompiledCore::Impl {
     if (!e.symbolic) {
       return e.key.dtypes == k.dtypes && e.key.devices == k.devices && e.key.shapes == k.shapes &&
              e.key.alias == k.alias && e.key.statics == k.statics &&
-             e.key.grad_mode == k.grad_mode && same_state(e.key, k, e.ignore);
+             e.key.grad_mode == k.grad_mode && e.key.autocast == k.autocast && same_state(e.key, k, e.ignore);
     }
     return same_but_batch(e.key, k, e.batch_inputs, e.ignore);
   }
@@ -223,6 +226,8 @@ struct CompiledCore::Impl {
     if (a.grad_mode != k.grad_mode)
       return fmt::format("grad mode changed from {} to {}", a.grad_mode ? "enabled" : "disabled",
                          k.grad_mode ? "enabled" : "disabled");
+    if (a.autocast != k.autocast)
+      return fmt::format("autocast changed from {} to {}", a.autocast ? "on" : "off", k.autocast ? "on" : "off");
     std::string m = module_state_diff(a, k);
     return m.empty() ? "the cache key changed" : m;
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "../ops/autocast_ops.h"
 #include "plan_impl.h"
 #include "tandem/autograd.h"
 
@@ -186,7 +187,8 @@ class Lowering {
       st.in_vals.push_back(iv);
       st.ins.push_back(handle(p_.vals[iv].slot));
       in_meta.push_back(p_.vals[iv].meta);
-      has_half |= is_half(p_.vals[iv].meta.dtype);
+      const DType dt = p_.vals[iv].meta.dtype;  // a half input the kernel does not take as it is
+      has_half |= is_half(dt) && !n.op->supports_half && !(dt == DType::BFloat16 && ::tandem::detail::autocast_op(*n.op).bf16_kernel);
       p_.vals[iv].last_use = std::max(p_.vals[iv].last_use, s);
     }
     std::vector<TensorMeta> out_meta;
@@ -214,7 +216,7 @@ class Lowering {
     if (n.op->view) {
       lower_view(n, st, out_meta, s);
     } else {
-      st.kind = n.op->cpu && !(has_half && !n.op->supports_half) ? StepKind::Kernel : StepKind::Dispatch;
+      st.kind = n.op->cpu && !has_half ? StepKind::Kernel : StepKind::Dispatch;
       if (st.kind == StepKind::Dispatch)
         st.note = n.op->cpu ? "dispatch: float16/bfloat16 inputs computed in float32" : "dispatch: no cpu kernel";
       for (size_t k = 0; k < out_meta.size(); ++k) {

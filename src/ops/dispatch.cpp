@@ -1,7 +1,9 @@
 // dispatch: infer -> allocate -> kernel -> record (docs/architecture.md "How data flows").
+#include <algorithm>
 #include <chrono>
 
 #include "../backend/cpu/loops.h"
+#include "autocast_ops.h"
 #include "observer.h"
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
@@ -22,8 +24,30 @@ int64_t op_clock_ns() {
 namespace {
 
 thread_local DispatchInterceptor* t_interceptor = nullptr;
+thread_local bool t_autocast = false;
+thread_local DType t_autocast_dtype = DType::BFloat16;
 
 bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
+
+// The kernel takes this half type as it is (else dispatch widens to float32).
+bool kernel_takes_half(const OpDef& def, DType t) {
+  return def.supports_half || (t == DType::BFloat16 && detail::autocast_op(def).bf16_kernel);
+}
+
+// Autocast: the inputs `def` wants in this scope, in `cast`; false when none changes.
+bool autocast_inputs(const OpDef& def, AutocastPolicy policy, const std::vector<Tensor>& inputs,
+                     std::vector<Tensor>& cast) {
+  const bool lower = policy == AutocastPolicy::Lower;
+  const DType want = lower ? t_autocast_dtype : DType::Float32;
+  auto changes = [&](const Tensor& t) {
+    return t.defined() && (lower ? t.dtype() == DType::Float32 : t.dtype() == t_autocast_dtype);
+  };
+  if (std::none_of(inputs.begin(), inputs.end(), changes)) return false;
+  cast = inputs;
+  for (Tensor& t : cast)
+    if (changes(t)) t = t.to(want);
+  return true;
+}
 
 void check_inputs(const OpDef& def, const std::vector<Tensor>& inputs) {
   if (def.num_inputs >= 0)
@@ -108,6 +132,13 @@ void run_kernel(const OpDef& def, const std::vector<Tensor>& inputs,
 
 void dispatch_into(const OpDef& def, const std::vector<Tensor>& inputs, const Attrs& attrs,
                    std::vector<Tensor>& outs) {
+  if (t_autocast) {
+    // NOTE: before the interceptor, so that a traced function records the casts as `to` nodes.
+    AutocastPolicy policy = detail::autocast_op(def).policy;
+    std::vector<Tensor> cast;
+    if (policy != AutocastPolicy::None && autocast_inputs(def, policy, inputs, cast))
+      return dispatch_into(def, cast, attrs, outs);
+  }
   detail::ObservedOp observed(def, inputs, &outs);  // one never-taken branch when off
   check_inputs(def, inputs);
   if (t_interceptor) {
@@ -115,19 +146,19 @@ void dispatch_into(const OpDef& def, const std::vector<Tensor>& inputs, const At
     return;
   }
   std::vector<TensorMeta> out_meta;
-  bool has_half = false;
+  bool has_half = false;  // an input the kernel does not take as it is
   {
     ScratchLease lease;
     std::vector<TensorMeta>& in_meta = lease.s->in_meta;
     in_meta.resize(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
       fill_meta(in_meta[i], inputs[i]);
-      has_half |= inputs[i].defined() && is_half(inputs[i].dtype());
+      has_half |= inputs[i].defined() && is_half(inputs[i].dtype()) && !kernel_takes_half(def, inputs[i].dtype());
     }
     out_meta = def.infer(in_meta, attrs);
   }
 
-  if (has_half && !def.supports_half && !def.view) {
+  if (has_half && !def.view) {
     // NOTE: float16/bfloat16 are storage types: compute in float32, round once at the end.
     std::vector<Tensor> wide = inputs;
     for (Tensor& t : wide)
@@ -143,6 +174,14 @@ void dispatch_into(const OpDef& def, const std::vector<Tensor>& inputs, const At
 }
 
 }  // namespace
+
+bool is_autocast_enabled() { return t_autocast; }
+DType get_autocast_dtype() { return t_autocast_dtype; }
+void set_autocast_enabled(bool on, DType dtype) {
+  TANDEM_CHECK(dtype == DType::BFloat16, "autocast: the CPU runs bfloat16 only, got {}", dtype);
+  t_autocast = on;
+  t_autocast_dtype = dtype;
+}
 
 DispatchInterceptor* set_dispatch_interceptor(DispatchInterceptor* interceptor) {
   DispatchInterceptor* old = t_interceptor;

@@ -7,6 +7,7 @@
 #include "loops.h"
 #include "onednn.h"
 #include "packed_weights.h"
+#include "tandem/autocast.h"
 
 namespace tandem::cpu {
 namespace {
@@ -75,7 +76,7 @@ struct Descs {
 
 // Plain descriptors of g, or format `any` (the primitive picks its blocked layout).
 Descs descs(const ConvGeom& g, bool any) {
-  const auto f32 = memory::data_type::f32;
+  const auto f32 = dn::data_type(g.dt);  // float32, or bfloat16 with float32 accumulation
   Descs d;
   memory::dims wd = g.groups > 1 ? memory::dims{g.groups, g.O / g.groups, g.C / g.groups, g.kh, g.kw}
                                  : memory::dims{g.O, g.C, g.kh, g.kw};
@@ -93,7 +94,7 @@ Descs descs(const ConvGeom& g, bool any) {
 dn::Key conv_key(const char* kind, const ConvGeom& g, bool flag) {
   dn::Key k(kind);
   for (int64_t v : {g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.Ho, g.Wo, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw,
-                    g.groups, int64_t{flag}})
+                    g.groups, int64_t{flag}, static_cast<int64_t>(g.dt)})
     k.add(v);
   return k;
 }
@@ -318,15 +319,35 @@ const T* ptr_or_null(const Tensor& t) {
 void zero_fill(const Tensor& t) { std::memset(t.data_ptr(), 0, t.nbytes()); }
 
 bool use_onednn(const ConvGeom& g, DType dt) {
-  return dt == DType::Float32 && g.N * g.C * g.H * g.W > 0 && g.O * g.kh * g.kw > 0 && onednn_ok(g);
+  return (dt == DType::Float32 || (dt == DType::BFloat16 && bf16_native())) && g.N * g.C * g.H * g.W > 0 &&
+         g.O * g.kh * g.kw > 0 && onednn_ok(g);
 }
+
+ConvGeom with_dtype(const ConvGeom& g, DType dt) {
+  ConvGeom r = g;
+  r.dt = dt;
+  return r;
+}
+
+// bfloat16 where oneDNN's bf16 primitives don't run (no AVX512-BF16, a forced lower ISA level, a
+// padding oneDNN can't take): the operands widened (exactly), float32, rounded once.
+bool bf16_via_f32(const Tensor& t) { return t.dtype() == DType::BFloat16; }
+Tensor widen_bf16(const Tensor& t) { return t.defined() ? t.to(DType::Float32) : t; }
 
 }  // namespace
 
 bool conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y,
                     const ConvForwardOptions& options) {
   if (y.numel() == 0) return false;
-  if (use_onednn(g, y.dtype())) return forward_onednn(g, x, w, b, y, options);
+  if (use_onednn(g, y.dtype())) return forward_onednn(with_dtype(g, y.dtype()), x, w, b, y, options);
+  if (bf16_via_f32(y)) {
+    ConvForwardOptions o = options;
+    o.prepacked = false;  // packed copies are keyed on the weight's storage, not a widened copy's
+    Tensor yf = options.accumulate ? y.to(DType::Float32) : empty(y.shape(), {.dtype = DType::Float32});
+    bool applied = conv2d_forward(g, widen_bf16(x), widen_bf16(w), widen_bf16(b), yf, o);
+    copy_into(y, yf);
+    return applied;
+  }
   TANDEM_DISPATCH_FLOAT(y.dtype(), "conv2d", [&] {
     forward_ref<scalar_t>(g, ptr_or_null<scalar_t>(x), ptr_or_null<scalar_t>(w), ptr_or_null<scalar_t>(b),
                           static_cast<scalar_t*>(y.data_ptr()));
@@ -358,7 +379,12 @@ void conv2d_backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w, 
     zero_fill(gx);
     return;
   }
-  if (use_onednn(g, gx.dtype())) return backward_data_onednn(g, gy, w, gx);
+  if (use_onednn(g, gx.dtype())) return backward_data_onednn(with_dtype(g, gx.dtype()), gy, w, gx);
+  if (bf16_via_f32(gx)) {
+    Tensor gxf = empty(gx.shape(), {.dtype = DType::Float32});
+    conv2d_backward_data(g, widen_bf16(gy), widen_bf16(w), gxf);
+    return copy_into(gx, gxf);
+  }
   TANDEM_DISPATCH_FLOAT(gx.dtype(), "conv2d_backward_data", [&] {
     backward_data_ref<scalar_t>(g, ptr_or_null<scalar_t>(gy), ptr_or_null<scalar_t>(w),
                                 static_cast<scalar_t*>(gx.data_ptr()));
@@ -373,7 +399,15 @@ void conv2d_backward_weights(const ConvGeom& g, const Tensor& x, const Tensor& g
     if (gb.defined()) zero_fill(gb);
     return;
   }
-  if (use_onednn(g, gw.dtype())) return backward_weights_onednn(g, x, gy, gw, gb);
+  if (use_onednn(g, gw.dtype())) return backward_weights_onednn(with_dtype(g, gw.dtype()), x, gy, gw, gb);
+  if (bf16_via_f32(gw)) {
+    Tensor gwf = empty(gw.shape(), {.dtype = DType::Float32});
+    Tensor gbf = gb.defined() ? empty(gb.shape(), {.dtype = DType::Float32}) : Tensor();
+    conv2d_backward_weights(g, widen_bf16(x), widen_bf16(gy), gwf, gbf);
+    copy_into(gw, gwf);
+    if (gb.defined()) copy_into(gb, gbf);
+    return;
+  }
   TANDEM_DISPATCH_FLOAT(gw.dtype(), "conv2d_backward_weights", [&] {
     backward_weights_ref<scalar_t>(g, ptr_or_null<scalar_t>(x), ptr_or_null<scalar_t>(gy),
                                    static_cast<scalar_t*>(gw.data_ptr()),

@@ -23,6 +23,7 @@ struct ConvGeom {
   int64_t Ho, Wo;
   int64_t sh, sw, ph, pw, dh, dw;  // stride, padding, dilation (1 = none)
   int64_t groups;
+  DType dt = DType::Float32;  // of the oneDNN primitive; the entry points set it from their output
 };
 
 // What a forward convolution may add to the plain one.

@@ -8,6 +8,7 @@
 #include "loops.h"
 #include "onednn.h"
 #include "reduce_table.h"
+#include "tandem/autocast.h"
 
 namespace tandem::cpu {
 
@@ -136,7 +137,7 @@ void gemm_onednn(MatView a, MatView b, Tensor bias, const Tensor& c, const Shape
   // step) is a matrix-vector product bound by reading w. oneDNN 2.6's matmul runs it at about
   // half the bandwidth of plain dot products here (1x3136 @ [128,3136]ᵀ: 52 µs vs 27 µs, one
   // AVX-512 thread), so those go through the ISA table's dot_rows, split over w's rows.
-  if (cv.ndim() == 2 && few_rows_path(M, K) && a.strides[1] == 1 && b.strides[0] == 1) {
+  if (cv.ndim() == 2 && dt == DType::Float32 && few_rows_path(M, K) && a.strides[1] == 1 && b.strides[0] == 1) {
     const float* pa = static_cast<const float*>(a.data);
     const float* pb = static_cast<const float*>(b.data);
     float* pc = static_cast<float*>(c.data_ptr());
@@ -257,6 +258,18 @@ void gemm(MatView a, MatView b, const Tensor& bias, const Tensor& c,
   const DType dt = c.dtype();
   if (dt == DType::Float32 && a.cols() > 0) {
     gemm_onednn(std::move(a), std::move(b), bias, c, cs);
+    return;
+  }
+  if (dt == DType::BFloat16 && a.cols() > 0) {
+    if (bf16_native()) return gemm_onednn(std::move(a), std::move(b), bias, c, cs);
+    // Without AVX512-BF16: the bf16 operands widened (exactly), a float32 product, rounded once.
+    // The same numbers as oneDNN's bf16 primitive up to the order of the float32 sums.
+    auto widen = [](const MatView& v) {
+      return from_blob(const_cast<void*>(v.data), v.sizes, DType::BFloat16, {}, v.strides).to(DType::Float32);
+    };
+    Tensor af = widen(a), bf = widen(b), cf = empty(cs, {.dtype = DType::Float32});
+    gemm(MatView::of(af), MatView::of(bf), bias.defined() ? bias.to(DType::Float32) : Tensor(), cf, cs);
+    copy_into(from_blob(c.data_ptr(), cs, DType::BFloat16), cf);
     return;
   }
   TANDEM_DISPATCH_NUMERIC(dt, "matmul", [&] { gemm_loop<scalar_t>(a, b, bias, c, cs); });

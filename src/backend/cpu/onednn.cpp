@@ -1,5 +1,7 @@
 #include "onednn.h"
 
+#include "elementwise.h"
+
 #include <omp.h>
 
 #include <cstring>
@@ -173,3 +175,18 @@ void clear_cache() {
 }
 
 }  // namespace tandem::cpu::onednn
+
+namespace tandem {
+
+bool bf16_native() {
+  // NOTE: oneDNN's ISA values are cumulative bit masks; its effective ISA also honours
+  // ONEDNN_MAX_CPU_ISA, so a run can simulate a CPU without AVX512-BF16 either way.
+  static const bool cpu_has = [] {
+    auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    auto want = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+    return (isa & want) == want;
+  }();
+  return cpu_has && cpu::isa_name() == "avx512";
+}
+
+}  // namespace tandem
