@@ -7,8 +7,13 @@
 //                         on large squares here), and tandem's matmul target is within 10%.
 //   memcpy/<n>            n float32 elements copied by memcpy, split across the OpenMP
 //                         threads: the bandwidth ceiling for elementwise ops (target ≥ 70%).
+//   fma_peak              float32 FMA throughput of the cores (AVX-512, registers only, every
+//                         OpenMP thread): the compute ceiling that training's GFLOP/s is a
+//                         fraction of (bench/train_peak_run.sh). Counter GFLOPs.
 #include <benchmark/benchmark.h>
 #include <omp.h>
+
+#include <immintrin.h>
 
 #include <cstring>
 #include <oneapi/dnnl/dnnl.h>
@@ -68,7 +73,42 @@ void parallel_memcpy(benchmark::State& state, int64_t n) {
   set_bytes(state, 2.0 * 4 * n);
 }
 
+// 16 independent accumulators: FMA latency 4 x 2 ports needs at least 8 in flight.
+__attribute__((target("avx512f"), noinline)) float fma_loop(int64_t iters, float seed) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(seed + static_cast<float>(i));
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  __m512 sum = acc[0];
+  for (int i = 1; i < 16; ++i) sum = _mm512_add_ps(sum, acc[i]);
+  return _mm512_reduce_add_ps(sum);
+}
+
+void fma_peak(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx512f")) {
+    state.SkipWithError("no AVX-512 on this CPU");
+    return;
+  }
+  constexpr int64_t kIters = 1 << 20;
+  int threads = 1;
+  float sink = 0;
+  for (auto _ : state) {
+#pragma omp parallel reduction(+ : sink)
+    {
+#pragma omp single
+      threads = omp_get_num_threads();
+      sink += fma_loop(kIters, static_cast<float>(omp_get_thread_num()));
+    }
+  }
+  benchmark::DoNotOptimize(sink);
+  // 2 FLOPs per lane per FMA, 16 lanes, 16 accumulators.
+  state.counters["GFLOPs"] =
+      benchmark::Counter(2.0 * 16 * 16 * kIters * threads * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
 int register_all() {
+  benchmark::RegisterBenchmark("fma_peak", fma_peak)->UseRealTime()->Unit(benchmark::kMillisecond);
   for (auto [m, k, n] : matmul_shapes())
     benchmark::RegisterBenchmark(("onednn_matmul/" + matmul_name(m, k, n)).c_str(), onednn_matmul,
                                  m, k, n)

@@ -81,9 +81,13 @@ def batches(x, y, batch_size, gen):
         yield x.index_select(0, idx), y.index_select(0, idx)
 
 
+BF16 = False  # --precision bf16: forward and loss under torch.autocast (CPU, bfloat16)
+
+
 def train_step(model, opt, xb, yb):
     opt.zero_grad(set_to_none=True)
-    loss = F.cross_entropy(model(xb), yb)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=BF16):
+        loss = F.cross_entropy(model(xb), yb)
     loss.backward()
     opt.step()
     return loss
@@ -114,7 +118,8 @@ def evaluate(model, x, y):
     model.eval()
     correct, loss = 0, 0.0
     for i in range(0, x.shape[0], 1000):
-        out = model(x[i:i + 1000])
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=BF16):
+            out = model(x[i:i + 1000]).float()
         loss += F.cross_entropy(out, y[i:i + 1000], reduction="sum").item()
         correct += (out.argmax(1) == y[i:i + 1000]).sum().item()
     return correct / x.shape[0], loss / x.shape[0]
@@ -130,12 +135,15 @@ def main():
     ap.add_argument("--epochs", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = ap.parse_args()
+    global BF16
+    BF16 = args.precision == "bf16"
     torch.set_num_threads(args.threads)
 
     x, y = load(args.data, True)
     result = {"framework": "pytorch", "version": torch.__version__, "model": args.model,
-              "threads": args.threads, "batch_size": args.batch_size,
+              "threads": args.threads, "batch_size": args.batch_size, "precision": args.precision,
               "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS",
                                                   "OMP_WAIT_POLICY") if k in os.environ}}
     result["samples_per_second"] = throughput(args, x, y)

@@ -118,6 +118,7 @@ std::map<std::string, std::string> recipe(const TrainOptions& o, const std::stri
       {"seed", std::to_string(o.seed)},
       {"schedule", o.schedule},      {"augment", o.augment},
       {"train_limit", std::to_string(o.train_limit)}};
+  if (o.precision != "fp32") r["precision"] = o.precision;  // fp32 runs keep their old recipe
   // A schedule spans all epochs: changing their number changes every lr after the resume.
   // Without one, a finished run may be extended.
   if (o.schedule != "none") r["epochs"] = std::to_string(o.epochs);
@@ -526,6 +527,7 @@ FitResult fit(const TrainOptions& options, std::shared_ptr<nn::Module> model) {
   TrainerOptions topts;
   topts.max_epochs = o.epochs;
   topts.compile = o.compile;
+  topts.precision = o.precision;
   topts.progress_bar = false;  // the bar below, with the epoch line `tandem train` prints
   topts.checkpoint_extra = recipe(o, model_name);
   topts.out = &out;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tandem/autocast.h"
 #include "tandem/autograd.h"
 #include "tandem/compile.h"
 #include "tandem/distributed/sampler.h"
@@ -211,8 +212,9 @@ void Trainer::setup(TrainModule& m, data::DataLoader& train, const std::string& 
   TANDEM_CHECK(o.gradient_clip_norm >= 0 && std::isfinite(o.gradient_clip_norm) &&
                    o.gradient_clip_value >= 0 && std::isfinite(o.gradient_clip_value),
                "Trainer: gradient clipping thresholds must be finite and >= 0");
-  TANDEM_CHECK(o.precision == "fp32",
-               "Trainer: precision '{}' is not available; only \"fp32\" is supported", o.precision);
+  TANDEM_CHECK(o.precision == "fp32" || o.precision == "bf16" || o.precision == "bf16-mixed",
+               "Trainer: precision '{}' is not available; choose \"fp32\" or \"bf16\" (\"bf16-mixed\", "
+               "Lightning's name, is the same)", o.precision);
   TANDEM_CHECK(o.val_every_n_epochs >= 0 && o.val_every_n_steps >= 0,
                "Trainer: val_every_n_epochs / val_every_n_steps must be >= 0");
   TANDEM_CHECK(!o.compile || (!m.training_step && o.accumulate_grad_batches == 1 &&
@@ -273,10 +275,15 @@ void Trainer::setup(TrainModule& m, data::DataLoader& train, const std::string& 
     optim::Optimizer* opt = opt_.get();
     LossFn loss_fn = m.loss;
     bool want_output = !m.metrics.empty();
-    auto step = [model, opt, loss_fn, want_output](const std::vector<Tensor>& xy) {
+    bool bf16 = o.precision != "fp32";
+    auto step = [model, opt, loss_fn, want_output, bf16](const std::vector<Tensor>& xy) {
       opt->zero_grad();
-      Tensor out = (*model)(xy.at(0));
-      Tensor loss = loss_fn(out, xy.at(1));
+      Tensor out, loss;
+      {
+        AutocastGuard autocast(bf16);  // traced: the graph holds the casts and bf16 ops
+        out = (*model)(xy.at(0));
+        loss = loss_fn(out, xy.at(1));
+      }
       loss.backward();
       opt->step();
       return want_output ? std::vector<Tensor>{loss, out.detach()} : std::vector<Tensor>{loss};
@@ -504,6 +511,7 @@ Logs Trainer::train_batch(const data::Batch& batch) {
     check_scalar_loss(out.loss, step_, epoch_ + 1);
   } else {
     if (pending_window_ == 0) opt_->zero_grad();
+    AutocastGuard autocast(o.precision != "fp32");  // forward and loss; backward runs without
     if (m.training_step) {
       out = m.training_step(*m.model, batch);
     } else {
@@ -592,6 +600,7 @@ Logs Trainer::validate() {
   bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
+  AutocastGuard autocast(options_.precision != "fp32");
   Logs logs;
   if (m.validate) {
     logs = m.validate(model);

@@ -170,6 +170,39 @@ TEST_F(CliUse, RunTakesInputsByPositionAndSummarizesOutputs) {
   expect_error("run " + q(dir + "/one.onnx") + " " + q(dir + "/one.onnx"), {".npy or .npz"});
 }
 
+// --precision bf16: training under autocast records the precision in the checkpoint's recipe,
+// and `run` computes a model's matmul in bfloat16 (outputs close to float32's, not equal).
+TEST_F(CliUse, Bf16PrecisionTrainsAndRuns) {
+  Result f32 = tandem_cmd(train_base() + " --epochs 1 --out " + q(root_ + "/fp32") + " --json");
+  Result bf16 = tandem_cmd(train_base() + " --epochs 1 --precision bf16 --out " + q(root_ + "/bf16") + " --json");
+  ASSERT_EQ(f32.code, 0) << f32.err;
+  ASSERT_EQ(bf16.code, 0) << bf16.err;
+  double lf = json::parse(f32.last_line())["test_loss"].get<double>();
+  double lb = json::parse(bf16.last_line())["test_loss"].get<double>();
+  EXPECT_NE(lb, lf);  // the bf16 run really ran in bf16
+  EXPECT_NEAR(lb, lf, 0.05 * lf);
+  expect_error("train --resume " + q(root_ + "/bf16/checkpoint.safetensors") + " --precision fp32",
+               {"--precision fp32", "bf16"});
+  expect_error(train_base() + " --precision fp16", {"--precision"});
+
+  std::string dir = root_ + "/run_bf16";
+  fs::create_directories(dir);
+  manual_seed(0);
+  Tensor w = randn({16, 64}), x = randn({8, 64});
+  onnx::export_model([w](const std::vector<Tensor>& in) { return std::vector<Tensor>{linear(in[0], w)}; },
+                     {x}, dir + "/lin.onnx", {.input_names = {"x"}, .output_names = {"y"}});
+  io::save_npy(dir + "/x.npy", x);
+  Result a = tandem_cmd("run " + q(dir + "/lin.onnx") + " " + q(dir + "/x.npy") + " -o " + q(dir + "/f32"));
+  Result b = tandem_cmd("run " + q(dir + "/lin.onnx") + " " + q(dir + "/x.npy") + " --precision bf16 -o " +
+                        q(dir + "/bf16"));
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_NE(b.out.find("y: float32 [8, 16]"), std::string::npos) << b.out;  // written as float32
+  Tensor ya = io::load_npy(dir + "/f32/y.npy"), yb = io::load_npy(dir + "/bf16/y.npy");
+  EXPECT_TRUE(tandem::testing::all_close(yb, ya, 0.1, 2e-2));
+  EXPECT_GT((yb - ya).abs().max().item<float>(), 0.0f);
+}
+
 TEST_F(CliUse, PlotSmoothDrawsTheSmoothedCurve) {
   std::string run = root_ + "/events";
   {

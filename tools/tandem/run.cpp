@@ -12,6 +12,7 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <tandem/autocast.h>
 #include <tandem/io/npy.h>
 #include <tandem/onnx.h>
 #include <tandem/ops.h>
@@ -84,7 +85,7 @@ static std::string describe_output(const Tensor& t) {
 
 Run add_run(CLI::App& app) {
   struct Args {
-    std::string model, out_dir = ".";
+    std::string model, out_dir = ".", precision = "fp32";
     std::vector<std::string> files, inputs;
   };
   auto a = std::make_shared<Args>();
@@ -95,6 +96,11 @@ Run add_run(CLI::App& app) {
                   "arrays are named like the inputs");
   cmd->add_option("--input,-i", a->inputs, "NAME=file.npy (an input by name)");
   cmd->add_option("--output-dir,-o", a->out_dir, "Folder for the outputs (<name>.npy)")->capture_default_str();
+  cmd->add_option("--precision", a->precision,
+                  "fp32, or bf16: matmul, Gemm and convolution in bfloat16 with float32 accumulation "
+                  "(autocast; outputs written as float32)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   return [a] {
     auto model = onnx::Model::load(a->model);
     const onnx::ModelInfo& info = model.info();
@@ -117,7 +123,13 @@ Run add_run(CLI::App& app) {
                    "input in this order, an .npz with these names, or --input NAME=file.npy)",
                    v.name, input_names(info));
     }
-    auto outs = model.run(inputs);
+    std::vector<Tensor> outs;
+    {
+      AutocastGuard autocast(a->precision == "bf16");  // the traced graph holds the casts
+      outs = model.run(inputs);
+    }
+    for (Tensor& t : outs)
+      if (t.dtype() == DType::BFloat16) t = t.to(DType::Float32);  // .npy has no bfloat16
     std::filesystem::create_directories(a->out_dir);
     for (size_t i = 0; i < outs.size(); ++i) {
       std::string name = i < info.outputs.size() ? info.outputs[i].name : "output_" + std::to_string(i);

@@ -60,6 +60,7 @@ void resume_with_recipe(const CLI::App& cmd, train::TrainOptions& o) {
   field("augment", "--augment", o.augment);
   field("train_limit", "--train-limit", o.train_limit);
   field("epochs", "--epochs", o.epochs);  // recorded when a schedule spans the epochs
+  field("precision", "--precision", o.precision);  // recorded for bf16 runs
   // The optimizer state in the checkpoint holds these; a flag would be silently overridden.
   for (const char* flag : {"--lr", "--momentum", "--weight-decay"}) {
     TANDEM_CHECK(cmd.count(flag) == 0,
@@ -138,6 +139,11 @@ Run add_train(CLI::App& app) {
                   "Profile the first N steps: RUN_DIR/trace.json (Perfetto) and a table of op times")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--compile", o->compile, "Run the training step in graph mode (tandem::compile)");
+  cmd->add_option("--precision", o->precision,
+                  "fp32, or bf16: mixed precision (matmul and convolution in bfloat16 with float32 "
+                  "accumulation, float32 master weights; torch.autocast)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
   cmd->add_flag("--json", *json, "Print one JSON object with the results as the last line");
   auto dist = std::make_shared<bool>(false);
   auto comm_timeout = std::make_shared<double>(300.0);

@@ -81,6 +81,7 @@ struct TrainOptions {
   int64_t profile_steps = 0;           // > 0: profile the first N steps -> RUN_DIR/trace.json
   bool compile = false;                // run the training step through tandem::compile (graph
                                        // mode: traced once per batch size, then a Plan)
+  std::string precision = "fp32";      // "bf16": mixed precision (TrainerOptions::precision)
   // Data-parallel training (`mpirun -np R tandem train --distributed`): every rank calls fit
   // with its group; each trains on 1/R of every batch of batch_size (the global batch), and
   // rank 0 alone prints, logs and writes the run directory. Checkpoints resume on any R.

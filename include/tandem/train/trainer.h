@@ -134,7 +134,8 @@ struct TrainerOptions {
   int64_t accumulate_grad_batches = 1;  // batches per optimizer step
   double gradient_clip_norm = 0;        // > 0: nn::utils::clip_grad_norm_ before each step
   double gradient_clip_value = 0;       // > 0: nn::utils::clip_grad_value_ before each step
-  std::string precision = "fp32";       // only "fp32" for now
+  std::string precision = "fp32";       // "bf16": forward, loss and validation under autocast
+                                        // (tandem/autocast.h); float32 master weights
   bool compile = false;                 // the default step through tandem::compile
   int threads = 0;                      // kernel threads; 0 leaves the current setting
   std::optional<uint64_t> seed;         // manual_seed at the start of a fresh fit
