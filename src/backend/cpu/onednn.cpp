@@ -1,6 +1,7 @@
 #include "onednn.h"
 
 #include "elementwise.h"
+#include "tandem/autocast.h"
 
 #include <omp.h>
 
