@@ -18,6 +18,7 @@
 #include <tandem/summary.h>
 
 #include "cli_test_util.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;

@@ -72,8 +72,11 @@ TEST(Autocast, OpByOpPolicy) {
     EXPECT_EQ(h.mean({1}).dtype(), kFloat32);
     EXPECT_EQ(layer_norm(h, {6}).dtype(), kFloat32);
     EXPECT_EQ(cross_entropy(h, tensor({0, 1, 2, 3}, {.dtype = kInt64})).dtype(), kFloat32);
+    EXPECT_EQ(relu(h).dtype(), kFloat32);  // exact either way; the float32 kernel is the fast one
+    EXPECT_EQ(max_pool2d(conv2d(img, k), {2, 2}).dtype(), kFloat32);
     // Everything else runs on what it gets.
-    EXPECT_EQ(relu(h).dtype(), kBFloat16);
+    EXPECT_EQ((h * 2.0).dtype(), kBFloat16);
+    EXPECT_EQ(tanh(h).dtype(), kBFloat16);
     EXPECT_EQ(relu(x).dtype(), kFloat32);
     EXPECT_EQ((h + b).dtype(), kFloat32);  // bf16 + f32 promotes
     EXPECT_EQ(linear(x.to(kFloat64), w.to(kFloat64)).dtype(), kFloat64);  // only float32 is lowered

@@ -369,10 +369,33 @@ TEST(TrainerErrors, AThrowingCallbackIsNamedAndEarlierCheckpointsStay) {
   EXPECT_EQ(io::load_checkpoint(dir + "/last.safetensors").epoch, 1);
 }
 
+// precision "bf16": the loop under autocast, eager and compiled, trains like float32 and leaves
+// float32 parameters (tests/ops/test_autocast.cpp checks the numbers op by op).
+TEST(Trainer, Bf16PrecisionTrainsLikeFloat32EagerAndCompiled) {
+  auto ds = blobs(64);
+  auto final_loss = [&](const std::string& precision, bool compile) {
+    manual_seed(0);
+    train::TrainModule m = classifier(small_net());
+    train::TrainResult r = train::Trainer({.max_epochs = 4, .precision = precision, .compile = compile,
+                                           .batch_size = 16, .progress_bar = false})
+                               .fit(m, ds);
+    for (const Tensor& p : m.model->parameters()) EXPECT_EQ(p.dtype(), kFloat32);
+    return std::make_pair(r.history.front().at("train_loss"), r.history.back().at("train_loss"));
+  };
+  auto [f0, f1] = final_loss("fp32", false);
+  for (bool compile : {false, true}) {
+    auto [b0, b1] = final_loss("bf16", compile);
+    EXPECT_NE(b1, f1) << "compile " << compile;  // really ran in bf16
+    EXPECT_NEAR(b0, f0, 0.05 * f0) << "compile " << compile;
+    EXPECT_NEAR(b1, f1, 0.05 + 0.2 * f1) << "compile " << compile;
+    EXPECT_LT(b1, 0.8 * b0) << "compile " << compile;
+  }
+}
+
 TEST(TrainerErrors, BadOptionsAndMissingPartsAreClear) {
   train::TrainModule m = classifier(small_net());
   auto ds = blobs(32);
-  EXPECT_TRUE(throws_error([&] { train::Trainer({.precision = "bf16"}).fit(m, ds); }, {"bf16", "fp32"}));
+  EXPECT_TRUE(throws_error([&] { train::Trainer({.precision = "fp16"}).fit(m, ds); }, {"fp16", "fp32", "bf16"}));
   EXPECT_TRUE(throws_error([&] { train::Trainer({.accumulate_grad_batches = 0}).fit(m, ds); }, {"accumulate_grad_batches"}));
   EXPECT_TRUE(throws_error([&] { train::Trainer({.accumulate_grad_batches = 2, .compile = true}).fit(m, ds); }, {"compile"}));
   train::TrainModule empty;
