@@ -25,11 +25,12 @@ epochs=${EPOCHS:-6}
 out=${BENCH_OUT:-$build/bench/train_peak}
 [ -x "$tandem" ] && [ -x "$benchbin" ] || { echo "train_peak_run.sh: build first (make build)" >&2; exit 1; }
 mkdir -p "$out"
-rm -f "$out"/*.json
+[ -n "${ONLY_TABLE:-}" ] || rm -f "$out"/*.json
+if [ -z "${ONLY_TABLE:-}" ]; then  # ONLY_TABLE=1: print the table of an earlier run's files
 uptime | tee "$out/uptime"
 
 for t in 1 2; do
-  "$benchbin" --threads="$t" --benchmark_filter='^fma_peak$' --benchmark_repetitions=3 \
+  "$benchbin" --threads="$t" --benchmark_filter='^fma_peak' --benchmark_repetitions=3 \
     --benchmark_format=json >"$out/peak_t$t.json"
 done
 recipe() {
@@ -61,6 +62,7 @@ if [ "$epochs" -gt 0 ]; then
       --no-tensorboard --out "$out/acc_$p" --json | tail -n 1 >"$out/acc_$p.json"
   done
 fi
+fi
 
 "$py" - "$out" "$epochs" <<'PY' | tee "$out/table.md"
 import glob, json, os, sys
@@ -71,7 +73,7 @@ def load(name):
     return json.load(open(p)) if os.path.exists(p) and os.path.getsize(p) else None
 def peak(t):
     j = load(f"peak_t{t}.json")
-    runs = [b["GFLOPs"] for b in j["benchmarks"] if b.get("run_type") == "iteration"]
+    runs = [b["core_GFLOPs"] for b in j["benchmarks"] if b.get("run_type") == "iteration"]
     return max(runs)
 def tandem(m, p, t):
     j = load(f"tandem_{m}_{p}_t{t}.json")
@@ -80,7 +82,7 @@ def torch(m, p, t):
     v = [json.load(open(f))["samples_per_second"] for f in glob.glob(os.path.join(out, f"torch_{m}_{p}_t{t}_tt*.json"))
          if os.path.getsize(f)]
     return max(v) if v else None
-print(f"FMA peak (fma_peak): {peak(1):.0f} GFLOP/s at 1 thread, {peak(2):.0f} at 2.")
+print(f"FMA peak (fma_peak, per thread CPU time): {peak(1):.0f} GFLOP/s at 1 thread, {peak(2):.0f} at 2.")
 print()
 print("| model | threads | precision | tandem samples/s | GFLOP/s | of FMA peak | PyTorch best samples/s | tandem / PyTorch | bf16 / fp32 (tandem) |")
 print("|---|---|---|---|---|---|---|---|---|")
