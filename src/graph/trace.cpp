@@ -559,6 +559,15 @@ void trace_host_prologue(std::function<void()> fn, const std::vector<Tensor>& wr
   t->rec.prologue.push_back(std::move(fn));
 }
 
+void run_untraced(const std::function<void()>& fn) {
+  if (!detail::t_tracer) {
+    fn();
+    return;
+  }
+  detail::Tracer::Suspend off;
+  fn();
+}
+
 void trace_guard(std::function<std::string()> check) {
   if (detail::t_tracer) detail::t_tracer->rec.guards.push_back(std::move(check));
 }

@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <unordered_set>
 #include <unordered_map>
 
 #include "importer.h"
 #include "tandem/autograd.h"
 #include "tandem/graph/compile.h"
+#include "tandem/graph/trace.h"
 
 namespace tandem::onnx {
 
@@ -329,10 +331,18 @@ std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs
   std::unordered_map<std::string, Tensor> env;
   for (const auto& vi : impl_->info.inputs) env[vi.name] = inputs.at(vi.name);
   NoGradGuard ng;
+  // Values computed from the inputs' shapes alone (Shape, Size, then arithmetic on those and
+  // constants: what exporters emit for a Reshape to [batch, ...]). They are fixed for a traced
+  // graph (it is re-traced when an input's shape changes), so they run untraced and enter the
+  // graph as constants: the converters that read them on the host (Reshape's shape, Expand,
+  // ConstantOfShape) then work in a traced model too.
+  std::unordered_set<std::string> shape_values;
   for (size_t k = 0; k < impl_->nodes.size(); ++k) {
     const auto& n = g.node(impl_->nodes[k]);
     std::vector<Tensor> ins;
     ins.reserve(n.input_size());
+    const bool shape_op = n.op_type() == "Shape" || n.op_type() == "Size";
+    bool any_shape_value = false, all_fixed = true;  // fixed: a shape value or a constant
     for (const auto& name : n.input()) {
       if (name.empty()) {
         ins.emplace_back();
@@ -340,6 +350,9 @@ std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs
       }
       auto it = env.find(name);
       if (it != env.end()) {
+        const bool sv = shape_values.count(name) != 0;
+        any_shape_value = any_shape_value || sv;
+        all_fixed = all_fixed && sv;
         ins.push_back(it->second);
         continue;
       }
@@ -348,9 +361,17 @@ std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs
                    n.op_type(), name);
       ins.push_back(c->second);
     }
-    auto outs = impl_->run_node(n, std::move(ins));
+    // Nodes of constants alone were folded at load: at least one input is a shape value.
+    // Random ops draw anew on every run: never baked.
+    const bool random = n.op_type().rfind("Random", 0) == 0 || n.op_type() == "Bernoulli" ||
+                        n.op_type() == "Multinomial";
+    const bool untraced = shape_op || (any_shape_value && all_fixed && !random);
+    std::vector<Tensor> outs;
+    if (untraced) graph::run_untraced([&] { outs = impl_->run_node(n, std::move(ins)); });
+    else outs = impl_->run_node(n, std::move(ins));
     for (int o = 0; o < n.output_size(); ++o) {
       if (n.output(o).empty()) continue;
+      if (untraced) shape_values.insert(n.output(o));
       TANDEM_CHECK(o < static_cast<int>(outs.size()), "node '{}' ({}): output {} is not produced", n.name(),
                    n.op_type(), o);
       env[n.output(o)] = outs[o];

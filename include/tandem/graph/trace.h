@@ -22,6 +22,11 @@ namespace tandem::graph {
 // True while this thread traces a function for tandem::compile.
 bool is_tracing();
 
+// Runs `fn` now with tracing off (outside tracing: just runs it). Its ops are not recorded;
+// the tensors it makes enter the graph as constants. For values fixed for the traced graph
+// only, such as arithmetic on its inputs' shapes (the graph is re-traced when those change).
+void run_untraced(const std::function<void()>& fn);
+
 // Runs `fn` now and, when tracing, again before every run of the compiled graph. `writes`
 // are the tensors fn fills; they become graph variables (never constants, never folded).
 // fn must only write tensors (no tandem ops); it may read host state (options, counters).
