@@ -8,7 +8,8 @@
 // batch dimension). Before timing, each case's input and tandem's output are written once as
 // DIR/<model>_b<batch>.input.npy and .tandem.npy (randn, seed 0; kept when present), so that
 // ONNX Runtime runs on the same input and can report the largest difference of the outputs.
-// --threads=N calls tandem::set_num_threads(N), as bench_main.cpp does.
+// --threads=N calls tandem::set_num_threads(N), as bench_main.cpp does. With
+// TANDEM_BENCH_PROFILE set, each case prints one profiled run's op table to stderr.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -70,7 +71,8 @@ bool onednn_op(const std::string& op) {
 //   nchw_convs: convolutions left in NCHW (oneDNN reorders around those itself when its
 //             kernel is blocked);
 //   onednn_pct: percent of the op time spent in oneDNN's primitives.
-void layout_counters(benchmark::State& state, const onnx::Model& m, const std::string& name, const Tensor& x) {
+void layout_counters(benchmark::State& state, const onnx::Model& m, const std::string& name, const Tensor& x,
+                     const std::string& case_name) {
   profiler::Profiler prof;
   {
     profiler::ProfileGuard on(prof);
@@ -88,6 +90,8 @@ void layout_counters(benchmark::State& state, const onnx::Model& m, const std::s
   state.counters["reorders"] = static_cast<double>(reorders);
   state.counters["nchw_convs"] = static_cast<double>(nchw_convs);
   state.counters["onednn_pct"] = total_ns > 0 ? 100.0 * static_cast<double>(onednn_ns) / total_ns : 0.0;
+  if (std::getenv("TANDEM_BENCH_PROFILE") != nullptr)
+    std::cerr << case_name << ": one run's ops by total time\n" << prof.key_averages(15) << "\n";
 }
 
 void run_case(benchmark::State& state, const OnnxCase& c) {
@@ -103,7 +107,7 @@ void run_case(benchmark::State& state, const OnnxCase& c) {
     return;
   for (auto _ : state) benchmark::DoNotOptimize(m->run({{name, x}})[0].impl());
   state.counters["compiled"] = m->runs_compiled() ? 1 : 0;  // 0: ran eagerly node by node
-  layout_counters(state, *m, name, x);
+  layout_counters(state, *m, name, x, c.input_path);
 }
 
 }  // namespace

@@ -275,6 +275,44 @@ TEST(BlockedLayout, RandomConvPoolChainsMatchEager) {
   EXPECT_GT(blocked_inputs, 5);
 }
 
+// Depthwise convolutions and groups of whole 16-channel blocks run blocked from a blocked
+// input (oneDNN's blocked kernels); other group widths, and grouped convs reading NCHW, stay
+// NCHW. Each chain: conv (16 -> 32) -> grouped conv [-> relu] -> 1x1 conv (-> 16), against eager.
+TEST(BlockedLayout, GroupedConvsStayBlockedWhereOneDnnHasKernels) {
+  struct Case {
+    int64_t groups, out;
+    bool blocked;
+  };
+  for (const Case& c : {Case{32, 32, true}, Case{2, 32, true}, Case{2, 64, true}, Case{4, 32, false},
+                        Case{32, 64, false}}) {
+    for (int64_t stride : {1, 2}) {
+      SCOPED_TRACE(fmt::format("groups {} out {} stride {}", c.groups, c.out, stride));
+      manual_seed(40 + c.groups + stride);
+      NoGradGuard ng;
+      Tensor x = randn({2, 16, 10, 10}), w0 = randn({32, 16, 3, 3}) * 0.2;
+      Tensor wg = randn({c.out, 32 / c.groups, 3, 3}) * 0.3, bg = randn({c.out}), w1 = randn({16, c.out, 1, 1}) * 0.2;
+      PlanRecorder rec;
+      rec.input("x", x);
+      for (auto [name, t] : {std::pair{"w0", w0}, {"wg", wg}, {"bg", bg}, {"w1", w1}}) rec.variable(name, t);
+      auto eager = rec.record([&] {
+        Tensor h = conv2d(x, w0, Tensor(), {1, 1}, {1, 1});
+        h = relu(conv2d(h, wg, bg, {stride, stride}, {1, 1}, {1, 1}, c.groups));
+        return std::vector<Tensor>{conv2d(h, w1)};
+      });
+      run_fuse_matmul_act(rec.graph);
+      run_blocked_layout(rec.graph);
+      int grouped_blocked = 0;
+      for (const Node* n : rec.graph.nodes())
+        if (n->op->name == "conv2d_blocked" && n->attrs.get_or<int64_t>("groups", 1) != 1) {
+          ++grouped_blocked;
+          EXPECT_EQ(n->attrs.get_or<int64_t>("blocked_input", 0), 1);
+        }
+      EXPECT_EQ(grouped_blocked, c.blocked ? 1 : 0) << rec.graph.str();
+      expect_graph_matches(rec.graph, {x}, eager, 1e-4, 1e-4);
+    }
+  }
+}
+
 TEST(BlockedLayout, ConvWithoutBlockedReaderIsLeftAlone) {
   manual_seed(3);
   NoGradGuard ng;

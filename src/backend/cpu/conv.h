@@ -50,7 +50,10 @@ bool conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
 // [n, o/16, h, w, o%16]); x is the same layout [N, C/16, H, W, 16] when x_blocked, else
 // NCHW. float32 only; the geometry must pass conv2d_blocked_supported (Error otherwise).
 // Returns whether options.act was applied, as conv2d_forward.
+// Grouped convolutions run blocked when depthwise (groups = C = O) or when every group has
+// a multiple of 16 input and output channels, and only from a blocked input.
 bool conv2d_blocked_supported(const ConvGeom& g);
+bool conv2d_blocked_groups_ok(const ConvGeom& g);
 bool conv2d_forward_blocked(const ConvGeom& g, const Tensor& x, bool x_blocked, const Tensor& w, const Tensor& b,
                             const Tensor& y, const ConvForwardOptions& options = {});
 // gx[N, C, H, W] = the input gradient of the convolution for output gradient gy[N, O, Ho, Wo].

@@ -18,10 +18,11 @@
 //     output (no activation: act(conv) + r is not act(conv + r)), r has y's static shape and
 //     dtype (no broadcast), and, when the add's only reader is a relu, that relu: one
 //     conv2d_blocked placed at the add, so r is computed before it.
-//   - a float32 conv2d / conv2d_act with groups 1, dilation 1, a 4-D input whose channel
-//     count is static and O divisible by 16, and a geometry oneDNN takes, when its input is
-//     already blocked or some reader of its output can read it blocked (such a conv, or a
-//     float32 max_pool2d). A conv none of whose readers can is left alone: its output would
+//   - a float32 conv2d / conv2d_act with dilation 1, a 4-D input whose channel count is
+//     static and O divisible by 16, and a geometry oneDNN takes, when its input is already
+//     blocked or some reader of its output can read it blocked (such a conv, or a float32
+//     max_pool2d). Grouped ones (depthwise, or groups of multiples of 16 channels: what
+//     oneDNN has blocked kernels for) only when their input is blocked. A conv none of whose readers can is left alone: its output would
 //     only be reordered back, as the conv does itself now.
 //   - a float32 max_pool2d (one output, 4-D input, dilation 1) whose input is blocked.
 // Leaves alone: graphs with updates (training steps: their values feed backward ops in
@@ -59,8 +60,9 @@ bool all_one(const IntArray& v) {
   return std::all_of(v.begin(), v.end(), [](int64_t d) { return d == 1; });
 }
 
-// A conv2d / conv2d_act that conv2d_blocked can run (the pass's first bullet).
-bool convertible_conv(const Node* n) {
+// A conv2d / conv2d_act that conv2d_blocked can run (the pass's first bullet). A grouped one
+// only from a blocked input (in_blocked: whether it would get one).
+bool convertible_conv(const Node* n, bool in_blocked) {
   const std::string& op = n->op->name;
   if (op != "conv2d" && op != "conv2d_act") return false;
   if (n->outputs.size() != 1 || n->inputs.size() < 2 || n->inputs[1] == nullptr) return false;
@@ -69,14 +71,15 @@ bool convertible_conv(const Node* n) {
   for (const Value* v : n->inputs)
     if (v != nullptr && v->dtype != DType::Float32) return false;
   if (y->dtype != DType::Float32) return false;
-  if (n->attrs.get_or<int64_t>("groups", 1) != 1 || !all_one(pair_or(n->attrs, "dilation", 1))) return false;
+  const int64_t groups = n->attrs.get_or<int64_t>("groups", 1);
+  if ((groups != 1 && !in_blocked) || !all_one(pair_or(n->attrs, "dilation", 1))) return false;
   const int64_t O = y->shape[1].value;
   if (O % kBlock != 0) return false;
   // oneDNN must take the padding (the kernel checks it too; the batch does not matter).
   const IntArray s = pair_or(n->attrs, "stride", 1), p = pair_or(n->attrs, "padding", 0);
   const Shape ws = static_shape(w->shape);
   cpu::ConvGeom g{1, x->shape[1].value, x->shape[2].value, x->shape[3].value, O, ws[2], ws[3],
-                  y->shape[2].value, y->shape[3].value, s[0], s[1], p[0], p[1], 1, 1, 1};
+                  y->shape[2].value, y->shape[3].value, s[0], s[1], p[0], p[1], 1, 1, groups};
   return cpu::conv2d_blocked_supported(g);
 }
 
@@ -109,7 +112,7 @@ std::optional<ResidualAdd> residual_add(const Graph& g, Node* add) {
     Value *y = add->inputs[i], *r = add->inputs[1 - i];
     Node* conv = y->producer;
     if (conv == nullptr || y == r || conv->op->name != "conv2d" || conv->attrs.has("act")) continue;
-    if (!only_user(g, y, add) || !convertible_conv(conv)) continue;
+    if (!only_user(g, y, add) || !convertible_conv(conv, false)) continue;
     if (r->dtype != DType::Float32 || add->output()->dtype != DType::Float32) continue;
     if (!same_static_shape(r, y) || !same_static_shape(add->output(), y)) continue;
     ResidualAdd f{conv, add, nullptr, r};
@@ -128,7 +131,7 @@ bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, Re
     auto f = fused.find(u);
     if (f != fused.end() && f->second.residual == v) return true;
     if (u->inputs[0] != v) continue;  // a weight or bias: NCHW
-    if (convertible_pool(u) || convertible_conv(u)) return true;
+    if (convertible_pool(u) || convertible_conv(u, true)) return true;
   }
   return false;
 }
@@ -185,7 +188,7 @@ PassResult run_blocked_layout(Graph& g) {
     auto it = x ? blocked.find(x) : blocked.end();
     const bool in_blocked = it != blocked.end();
     Node* b = nullptr;
-    if (convertible_conv(n) && (in_blocked || has_blocked_reader(n->output(), fused))) {
+    if (convertible_conv(n, in_blocked) && (in_blocked || has_blocked_reader(n->output(), fused))) {
       std::vector<Value*> inputs = n->inputs;
       inputs.resize(4, nullptr);
       Attrs attrs = n->attrs;

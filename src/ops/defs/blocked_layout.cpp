@@ -53,7 +53,7 @@ void register_conv2d_blocked() {
   d.num_inputs = 4;
   d.optional_inputs = {2, 3};
   d.non_differentiable = true;
-  d.doc = "conv2d (attrs stride, padding, dilation, groups = 1) writing a blocked output "
+  d.doc = "conv2d (attrs stride, padding, dilation, groups: 1, or >1 with a blocked input) writing a blocked output "
           "[N, O/16, Ho, Wo, 16]; input NCHW, or blocked [N, C/16, H, W, 16] with attr "
           "blocked_input = 1; optional residual (input 3) of the output's logical shape, added "
           "before the activation (blocked with attr residual_blocked = 1, else NCHW); optional act, "
@@ -66,8 +66,8 @@ void register_conv2d_blocked() {
     if (blocked_input(a)) nchw[0].shape = logical_shape(in[0].shape, name);
     if (a.has("act")) fused_activation(a);
     Metas out = op("conv2d").infer(nchw, a);
-    TANDEM_CHECK(a.get_or<int64_t>("groups", 1) == 1, "{}: groups must be 1, got {}", name,
-                 a.get_or<int64_t>("groups", 1));
+    TANDEM_CHECK(a.get_or<int64_t>("groups", 1) == 1 || blocked_input(a),
+                 "{}: groups {} needs a blocked input (attr blocked_input = 1)", name, a.get_or<int64_t>("groups", 1));
     const Shape y_nchw = out[0].shape;
     out[0].shape = blocked_shape(y_nchw, name);
     if (in.size() > 3 && in[3].defined) {
