@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
@@ -53,7 +54,6 @@ dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& desc) {
 dnnl::memory wrap(const Tensor& t) { return wrap(t, md(t)); }
 
 bool append_activation(dnnl::post_ops& po, Key& key, Unary act, double p0, double p1) {
-  (void)p1;
   dnnl::algorithm alg;
   float alpha = 0, beta = 0;
   switch (act) {
@@ -64,12 +64,22 @@ bool append_activation(dnnl::post_ops& po, Key& key, Unary act, double p0, doubl
     case Unary::Sigmoid: alg = dnnl::algorithm::eltwise_logistic; break;
     case Unary::Tanh: alg = dnnl::algorithm::eltwise_tanh; break;
     case Unary::Silu: alg = dnnl::algorithm::eltwise_swish; alpha = 1.0f; break;
-    default: return false;  // clamp (possibly one-sided) stays on the caller's fallback
+    case Unary::Clamp:
+      // NOTE: two-sided only (ReLU6's [0, 6], hard-sigmoid's [0, 1]): oneDNN's clip with an
+      // infinite bound would turn an infinite input into the bound's float max. A NaN
+      // convolution output follows oneDNN's clip, as max_pool2d_blocked follows its max.
+      if (!std::isfinite(p0) || !std::isfinite(p1)) return false;
+      alg = dnnl::algorithm::eltwise_clip;
+      alpha = static_cast<float>(p0);
+      beta = static_cast<float>(p1);
+      break;
+    default: return false;  // the caller applies the rest itself
   }
   po.append_eltwise(1.0f, alg, alpha, beta);
-  int32_t alpha_bits;
+  int32_t alpha_bits, beta_bits;
   std::memcpy(&alpha_bits, &alpha, sizeof alpha_bits);
-  key.add(static_cast<int64_t>(act)).add(int64_t{alpha_bits});
+  std::memcpy(&beta_bits, &beta, sizeof beta_bits);
+  key.add(static_cast<int64_t>(act)).add(int64_t{alpha_bits}).add(int64_t{beta_bits});
   return true;
 }
 
