@@ -72,6 +72,7 @@ struct CompiledCore::Impl {
   bool log = env_flag("TANDEM_LOG_RECOMPILES");
   Graph empty_graph;
   std::string pass_spec;  // CompileOptions::passes as a pipeline spec; empty: none
+  bool shapes_only_refused = false;  // fn wrote outside state in a shapes-only trace
 
   // The pass pipeline on a freshly traced graph (dumps go to dump_dir/passes_<trace>).
   void optimize(Graph& g) {
@@ -372,7 +373,19 @@ struct CompiledCore::Impl {
                   fmt::join(stats.reasons.end() - std::min<int64_t>(3, stats.reasons.size()),
                             stats.reasons.end(), "; "));
     std::vector<Tensor> outs;
-    std::unique_ptr<Entry> e = trace_entry(k, ts, fn, outs);
+    // A frozen function called without grad: trace shapes only (no eager run whose
+    // intermediates would peak above the planned run), then run the graph for the results.
+    trace_opts.shapes_only = opts.freeze && !k.grad_mode && !shapes_only_refused;
+    std::unique_ptr<Entry> e;
+    try {
+      e = trace_entry(k, ts, fn, outs);
+    } catch (const TraceRefused& refused) {
+      shapes_only_refused = true;  // nothing ran for real yet: trace again, eagerly
+      stats.notes.push_back(fmt::format("traced eagerly: {}", refused.what()));
+      trace_opts.shapes_only = false;
+      e = trace_entry(k, ts, fn, outs);
+    }
+    const bool run_graph = trace_opts.shapes_only;
     if (candidate) {
       std::vector<std::vector<bool>> sym;
       std::string diff = compare_for_batch(candidate->rec, candidate->batch, e->rec, e->batch, sym);
@@ -400,6 +413,7 @@ struct CompiledCore::Impl {
     dump(*e);
     entries.push_back(std::move(e));
     last = entries.back().get();
+    if (run_graph) outs = run_entry(*last, ts);
     return outs;
   }
 };

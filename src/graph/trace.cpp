@@ -21,6 +21,7 @@
 #include "../core/read_hook.h"
 #include "tandem/autograd.h"
 #include "tandem/graph/trace.h"
+#include "tandem/ops.h"
 #include "trace_record.h"
 
 namespace tandem::graph {
@@ -120,7 +121,9 @@ class Tracer final : public DispatchInterceptor, public tandem::detail::ValueRea
     ids.reserve(inputs.size());
     for (const Tensor& t : inputs) ids.push_back(lookup(t, def.name.c_str()));
     std::vector<Tensor> outs;
-    {
+    if (opts_.shapes_only && def.view == nullptr && reads_traced(ids) && !autograd::needs_record(def, inputs)) {
+      outs = shapes_only_outputs(def, inputs, attrs);
+    } else {
       Suspend s;
       outs = dispatch(def, inputs, attrs);
     }
@@ -146,6 +149,7 @@ class Tracer final : public DispatchInterceptor, public tandem::detail::ValueRea
                    const Attrs& attrs) override {
     const std::string where = def.name + "_";
     int self_id = lookup(self, where.c_str());
+    if (opts_.shapes_only) refuse_outside_write(self, where);
     std::vector<int> ids{self_id};
     for (const Tensor& t : others) ids.push_back(lookup(t, where.c_str()));
     check_not_input(self, where);
@@ -190,6 +194,32 @@ class Tracer final : public DispatchInterceptor, public tandem::detail::ValueRea
         stale_.insert(j);
       }
     }
+  }
+
+  void refuse_outside_write(const Tensor& self, const std::string& where) const {
+    for (const TensorImpl* j : by_storage_.at(self.storage().get()))
+      if (root_.count(j) || rec.vals[cur_.at(j)].kind == Kind::Outside)
+        throw TraceRefused(fmt::format("compile: {} writes into a tensor from outside the function", where));
+  }
+
+  // shapes_only: whether an op reads a value computed from the function's inputs (then its
+  // kernel is skipped); ops on outside tensors alone run for real.
+  bool reads_traced(const std::vector<int>& ids) const {
+    for (int v : ids)
+      if (v >= 0 && rec.vals[v].kind != Kind::Outside) return true;
+    return false;
+  }
+
+  // Uninitialized outputs of the shapes and dtypes def's shape rule gives (never written, so
+  // their pages are never touched).
+  static std::vector<Tensor> shapes_only_outputs(const OpDef& def, const std::vector<Tensor>& inputs,
+                                                 const Attrs& attrs) {
+    std::vector<TensorMeta> metas;
+    metas.reserve(inputs.size());
+    for (const Tensor& t : inputs) metas.push_back(TensorMeta::of(t));
+    std::vector<Tensor> outs;
+    for (const TensorMeta& m : def.infer(metas, attrs)) outs.push_back(empty(m.shape, {.dtype = m.dtype}));
+    return outs;
   }
 
   void on_read(const TensorImpl* impl, const char* what) override {
@@ -251,6 +281,8 @@ class Tracer final : public DispatchInterceptor, public tandem::detail::ValueRea
     }
     rec.grads_cleared.push_back(p.impl());
   }
+
+  bool shapes_only() const { return opts_.shapes_only; }
 
   std::string name_of(const TensorImpl* impl) const {
     auto n = opts_.names.find(impl);
@@ -551,6 +583,7 @@ void trace_host_prologue(std::function<void()> fn, const std::vector<Tensor>& wr
     fn();
     return;
   }
+  if (t->shapes_only()) throw detail::TraceRefused("compile: the function registers a host prologue");
   for (const Tensor& w : writes) t->mark_variable(w);
   {
     detail::Tracer::Suspend s;

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tandem/error.h"
 #include "tandem/graph/ir.h"
 #include "tandem/opdef.h"
 
@@ -46,6 +47,21 @@ struct TraceRecord {
 
 struct TraceOptions {
   std::unordered_map<const TensorImpl*, std::string> names;  // parameters and buffers
+  // Record without computing: ops that read a value of the function's inputs get fresh,
+  // uninitialized outputs of the inferred shape instead of running their kernel (views and
+  // ops on outside tensors only still run, so values the function reads on the host stay
+  // right). The traced call's results are then garbage: the caller runs the graph for them.
+  // Why: the eager run's intermediates (never touched here, so never resident) made the first
+  // call of a large inference model peak far above its planned run. Refused (TraceRefused,
+  // thrown before anything changed) when fn writes an outside tensor in place or registers a
+  // host prologue: that state would change once in the trace and again in the graph's run.
+  bool shapes_only = false;
+};
+
+// Thrown by a shapes_only trace that can't go on without running fn for real (see above).
+class TraceRefused : public Error {
+ public:
+  explicit TraceRefused(const std::string& msg) : Error(msg) {}
 };
 
 // Runs fn(inputs) eagerly while recording every dispatched op. `outputs` receives fn's

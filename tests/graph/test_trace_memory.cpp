@@ -1,6 +1,9 @@
 // Memory of compiling: the trace frees each intermediate the function drops (its peak is
 // eager's, not the sum of every activation), and the reporting passes plan without
 // allocating an arena. Measured with the caching allocator's counters (tandem/memory.h).
+#include <fstream>
+#include <string>
+
 #include "plan_recorder.h"
 #include "tandem/graph/compile.h"
 #include "tandem/graph/passes.h"
@@ -105,6 +108,58 @@ TEST(TraceMemory, ReportingPassesDoNotAllocateTheArena) {
   PipelineReport report = run_pipeline(rec.graph, po);
   EXPECT_GT(report.passes.at(1).result.counts.at("arena_bytes"), 0);
   EXPECT_LT(memory_stats().peak_allocated_bytes - before, int64_t{1} << 16);
+}
+
+// Peak resident bytes of this process since the last reset (VmHWM; /proc/self/clear_refs
+// "5" restarts it from the current RSS).
+int64_t trace_memory_hwm_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  return -1;
+}
+
+TEST(TraceMemory, FrozenNoGradFirstCallTracesShapesOnlyAndRunsThePlan) {
+  // Eager holds x*2 and (x*2)+1 at once (2 x 16 MiB); the plan fuses the chain into one
+  // kernel writing one buffer. The shapes-only trace never touches its outputs' pages, so
+  // the first call peaks like the plan, and returns the plan's results.
+  constexpr int64_t kBig = int64_t{1} << 22;  // 16 MiB of float32
+  Tensor x = randn({kBig});
+  auto fn = [](const Tensor& t) { return relu((t * 2.0 + 1.0) * 0.5); };
+  Tensor eager = fn(x);
+  eager = Tensor();
+  empty_cache();
+  auto f = compile([&](const Tensor& t) { return fn(t); }, {.freeze = true});
+  NoGradGuard ng;
+  ASSERT_TRUE(std::ofstream("/proc/self/clear_refs") << "5") << "cannot reset the peak RSS";
+  const int64_t before = trace_memory_hwm_bytes();
+  Tensor first = f(x);
+  const int64_t peak = trace_memory_hwm_bytes() - before;
+  EXPECT_LT(peak, 3 * kBig * 4 / 2) << "the first call ran eagerly: peak +" << (peak >> 20) << " MiB";
+  EXPECT_EQ(f.stats().traces, 1);
+  EXPECT_TRUE(bit_equal(first, f(x)));  // the plan's results, as on later calls
+  EXPECT_TRUE(all_close(first, fn(x), 1e-6, 1e-6));
+}
+
+TEST(TraceMemory, ShapesOnlyTraceFallsBackWhenFnWritesOutsideState) {
+  // An in-place write into a tensor from outside fn must happen once per call, on real
+  // values: the shapes-only trace refuses before writing and traces eagerly instead.
+  Tensor total = zeros({4});
+  auto f = compile(
+      [&](const Tensor& t) {
+        total.add_(t);
+        return t * 3.0;
+      },
+      {.freeze = true});
+  NoGradGuard ng;
+  Tensor x = full({4}, 2.0);
+  EXPECT_TRUE(bit_equal(f(x), full({4}, 6.0)));
+  EXPECT_TRUE(bit_equal(total, full({4}, 2.0)));
+  EXPECT_TRUE(bit_equal(f(x), full({4}, 6.0)));
+  EXPECT_TRUE(bit_equal(total, full({4}, 4.0)));
+  ASSERT_FALSE(f.stats().notes.empty());
+  EXPECT_NE(f.stats().notes[0].find("traced eagerly"), std::string::npos) << f.stats().notes[0];
 }
 
 }  // namespace

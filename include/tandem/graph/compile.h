@@ -53,6 +53,10 @@
 //     lr_decay are read from the optimizer before every run (schedules work); changing
 //     another option re-traces with its name in the reason. Parameters the fused loop can't
 //     take (16-bit floats, non-contiguous) make step() throw tandem::Error while tracing.
+//   - With freeze, a call without grad traces shapes only: ops on values computed from the
+//     inputs don't run their kernels (their outputs stay untouched, so the trace costs no
+//     resident memory) and the call returns the Plan's results. fn that writes outside
+//     tensors in place or registers a host prologue is traced eagerly instead.
 //   - Host code in fn runs only when tracing. Reading a traced tensor's value on the host
 //     (item(), to_vector(), data_ptr()) throws tandem::Error: the value would be baked into
 //     the graph (no graph breaks yet). Random ops (dropout) draw fresh numbers on every run.
