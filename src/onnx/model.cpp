@@ -13,6 +13,7 @@
 #include "importer.h"
 #include "tandem/autograd.h"
 #include "tandem/graph/compile.h"
+#include "tandem/graph/fusion.h"
 #include "tandem/graph/trace.h"
 
 namespace tandem::onnx {
@@ -61,6 +62,9 @@ struct Model::Impl {
   std::vector<std::string> output_names;
   mutable bool eager_only = false;
   mutable std::shared_ptr<graph::CompiledVector> compiled;
+  // Initializers whose plain copy goes once packed (their prepacked copies serve the plan):
+  // restored for good before anything else reads them (the eager path, to_graph).
+  std::vector<Tensor> prepack_only;
 
   std::vector<Tensor> run_node(const ::onnx::NodeProto& n, std::vector<Tensor> inputs) const {
     auto& table = converters();
@@ -216,6 +220,27 @@ struct Model::Impl {
         for (const auto& o : g.node(k).output()) defined = defined || o == name;
       TANDEM_CHECK(defined, "graph output '{}' is not produced by any node, input or initializer", name);
     }
+    mark_prepack_only_weights(keep);
+  }
+
+  // Constants read only as the weight (input 1) of Conv / Gemm nodes: the plan's prepacked
+  // kernels are their only readers, so once packed only the packed copy stays resident
+  // (graph::release_plain_when_packed; run_eager and to_graph restore them first).
+  void mark_prepack_only_weights(const std::set<std::string>& outputs) {
+    const auto& g = proto.graph();
+    std::unordered_map<std::string, bool> only_weight;
+    for (int k : nodes) {
+      const auto& n = g.node(k);
+      const bool weight_op = n.op_type() == "Conv" || n.op_type() == "Gemm";
+      for (int i = 0; i < n.input_size(); ++i) {
+        if (!consts.count(n.input(i))) continue;
+        auto [it, fresh] = only_weight.emplace(n.input(i), true);
+        it->second = it->second && weight_op && i == 1;
+      }
+    }
+    for (const auto& [name, ok] : only_weight)
+      if (ok && !outputs.count(name)) prepack_only.push_back(consts.at(name));
+    graph::release_plain_when_packed(prepack_only);
   }
 };
 
@@ -285,12 +310,17 @@ std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) cons
         impl_->compiled = std::make_shared<graph::CompiledVector>(
             std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn), CompileOptions{.retrace_limit = 64, .freeze = true});  // initializers are constants
       }
+      // No grad: inference only, and then the first call traces shapes only and runs the
+      // plan (tandem/graph/compile.h), so it peaks no higher than later calls.
+      NoGradGuard ng;
       return (*impl_->compiled)(xs);
     } catch (const Error&) {
       impl_->eager_only = true;  // fall back for good; the eager run reports real errors
       impl_->compiled.reset();
     }
   }
+  graph::restore_plain_weights(impl_->prepack_only);
+  impl_->prepack_only.clear();
   return run_eager(inputs);
 }
 
@@ -402,6 +432,9 @@ graph::Graph Model::to_graph(const std::map<std::string, Shape>& input_shapes) c
     for (size_t i = 0; i < xs.size(); ++i) named[impl_->info.inputs[i].name] = xs[i];
     return run_eager(named);
   };
+  // The graph shares the initializers and may be run by anything: they stay plain for good.
+  graph::restore_plain_weights(impl_->prepack_only);
+  impl_->prepack_only.clear();
   auto compiled = tandem::compile(std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn));
   compiled(example);
   // The compiled function is local and dies here: its traced graph can be moved out.

@@ -258,5 +258,62 @@ TEST(Prepack, Conv2dPrepackedMatchesPlainAndFallsBack) {
                    1e-12, 1e-12);
 }
 
+bool prepack_bit_equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.to_vector<float>() == b.to_vector<float>();
+}
+
+// Element i of w's buffer as it is in memory now (a released plain copy reads as zeros).
+float prepack_raw(const Tensor& w, int64_t i) { return static_cast<const float*>(w.data_ptr())[i]; }
+
+TEST(Prepack, PackedCopyReplacesThePlainOneAndRestoresItWhenNeeded) {
+  manual_seed(11);
+  NoGradGuard ng;
+  pw::clear();
+  Tensor w = randn({256, 512}), b = randn({256});  // 512 KiB: its inner pages can go back
+  const Tensor original = w.clone();
+  graph::release_plain_when_packed({w});
+  Tensor x = randn({64, 512});
+  EXPECT_ALL_CLOSE(linear_op(x, w, b, true), linear(x, original, b), 1e-5, 1e-5);
+  // Packed now: the plain copy's pages were handed back (they read as zeros).
+  EXPECT_GE(pw::released_bytes(), size_t{500} << 10);
+  EXPECT_EQ(prepack_raw(w, w.numel() / 2), 0.0f);
+  EXPECT_ALL_CLOSE(linear_op(x, w, b, true), linear(x, original, b), 1e-5, 1e-5);  // the packed copy serves
+  // One row takes the plain dot-product path: the kernel restores w from its packed copy.
+  Tensor x1 = randn({1, 512});
+  EXPECT_ALL_CLOSE(linear_op(x1, w, b, true), linear(x1, original, b), 1e-5, 1e-5);
+  EXPECT_EQ(pw::released_bytes(), size_t{0});
+  EXPECT_TRUE(prepack_bit_equal(w, original));  // the reorder back is exact
+  // Packed again at another batch size (another layout may be picked): released again;
+  // restore_plain_weights puts the values back for good.
+  Tensor x2 = randn({40, 512});
+  EXPECT_ALL_CLOSE(linear_op(x2, w, b, true), linear(x2, original, b), 1e-5, 1e-5);
+  graph::restore_plain_weights({w});
+  EXPECT_EQ(pw::released_bytes(), size_t{0});
+  EXPECT_TRUE(prepack_bit_equal(w, original));
+  pw::clear();
+  EXPECT_ALL_CLOSE(linear_op(x, w, b, true), linear(x, original, b), 1e-5, 1e-5);
+  EXPECT_EQ(pw::released_bytes(), size_t{0});  // no longer marked
+}
+
+TEST(Prepack, ReleasedConvWeightIsRestoredForEagerReaders) {
+  manual_seed(12);
+  NoGradGuard ng;
+  pw::clear();
+  Tensor x = randn({2, 64, 12, 12}), w = randn({64, 64, 3, 3}), b = randn({64});  // 144 KiB weight
+  const Tensor original = w.clone();
+  graph::release_plain_when_packed({w});
+  Attrs a = prepacked_attrs(conv_attrs({1, 1}, {1, 1}, 1), true);
+  const Tensor want = conv2d(x, original, b, {1, 1}, {1, 1});
+  EXPECT_ALL_CLOSE(dispatch1(op("conv2d"), {x, w, b}, a), want, 1e-4, 1e-4);
+  EXPECT_GT(pw::released_bytes(), size_t{100} << 10);
+  EXPECT_ALL_CLOSE(dispatch1(op("conv2d"), {x, w, b}, a), want, 1e-4, 1e-4);
+  // Dropping the cache (its size cap, clear()) restores released weights first.
+  pw::clear();
+  EXPECT_EQ(pw::released_bytes(), size_t{0});
+  EXPECT_TRUE(prepack_bit_equal(w, original));
+  EXPECT_ALL_CLOSE(conv2d(x, w, b, {1, 1}, {1, 1}), want, 1e-4, 1e-4);  // an eager reader
+  graph::restore_plain_weights({w});
+}
+
 }  // namespace
 }  // namespace tandem

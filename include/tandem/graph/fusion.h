@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "tandem/graph/ir.h"
 #include "tandem/graph/passes.h"
@@ -32,6 +33,15 @@ PassResult run_fuse_elementwise(Graph& g);
 // graph does not update with attr prepacked = 1 (counts "prepacked_linear", "prepacked_conv2d"):
 // their kernels reorder the weight once (re-packed when its storage version changes).
 PassResult run_prepack_weights(Graph& g);
+// For inference models that own their weights (onnx::Model's initializers): each of these
+// weights, once a prepacked kernel has packed it, keeps only its packed copy (the plain
+// copy's pages go back to the OS; src/backend/cpu/packed_weights.h). Kernels that need a
+// released weight plain (another batch size picking another packed layout, a fallback path)
+// restore it from the packed copy first. Give only weights that nothing else reads (no
+// host code, eager op or non-prepacked node); restore_plain_weights puts their values back
+// for good, before anything else reads them.
+void release_plain_when_packed(const std::vector<Tensor>& weights);
+void restore_plain_weights(const std::vector<Tensor>& weights);
 // Graphs without updates (inference): float32 conv2d/conv2d_act -> max_pool2d -> conv chains
 // keep oneDNN's channel-blocked layout [N, C/16, H, W, 16] between them (conv2d_blocked,
 // max_pool2d_blocked; a from_blocked in front of every other reader). Counts

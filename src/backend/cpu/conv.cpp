@@ -340,6 +340,7 @@ bool conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
                     const ConvForwardOptions& options) {
   if (y.numel() == 0) return false;
   if (use_onednn(g, y.dtype())) return forward_onednn(with_dtype(g, y.dtype()), x, w, b, y, options);
+  if (options.prepacked) packed_weights::ensure_plain(w);  // the paths below read it plain
   if (bf16_via_f32(y)) {
     ConvForwardOptions o = options;
     o.prepacked = false;  // packed copies are keyed on the weight's storage, not a widened copy's

@@ -34,6 +34,23 @@ namespace tandem::cpu::packed_weights {
 // reordered now if not cached or packed at an older version of w's storage.
 dnnl::memory get(const Tensor& w, const dnnl::memory::desc& user, const dnnl::memory::desc& target);
 
+// ---- The plain copy replaced by the packed one (inference models that own their weights)
+// release_when_packed(w): from now on, each time w is packed (at its current version), the
+// pages of w's own buffer go back to the OS (madvise MADV_DONTNEED on the whole pages inside
+// it; the buffer stays allocated and reads as zeros until restored), so the packed copy
+// replaces the plain one. Only for weights that nothing but prepacked kernels reads.
+// ensure_plain(w): puts w's values back (a reorder from its packed copy: exact) if they were
+// released; every kernel that may read a prepacked weight's plain layout calls it first, and
+// get() does before packing w into another layout. keep_plain(w): ensure_plain, and no more
+// releases (call it before host code or eager ops read w).
+// NOTE: a released weight's packed entries are never dropped (not by the size cap, not by
+// clear()) before its values are restored.
+void release_when_packed(const Tensor& w);
+void ensure_plain(const Tensor& w);
+void keep_plain(const Tensor& w);
+// Bytes of plain copies now released (live storages only). For tests and reports.
+size_t released_bytes();
+
 // Number of live entries (entries of dead storages are dropped first). For tests.
 size_t size();
 // Number of reorders done so far (cache misses and re-packs). For tests.

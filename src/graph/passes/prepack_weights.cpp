@@ -12,6 +12,7 @@
 // changes neither shapes, nor results, nor ONNX export).
 #include <unordered_set>
 
+#include "../../backend/cpu/packed_weights.h"
 #include "tandem/graph/fusion.h"
 
 namespace tandem::graph {
@@ -38,6 +39,14 @@ PassResult run_prepack_weights(Graph& g) {
     result.add(op == "linear" || op == "linear_act" ? "prepacked_linear" : "prepacked_conv2d");
   }
   return result;
+}
+
+void release_plain_when_packed(const std::vector<Tensor>& weights) {
+  for (const Tensor& w : weights) cpu::packed_weights::release_when_packed(w);
+}
+
+void restore_plain_weights(const std::vector<Tensor>& weights) {
+  for (const Tensor& w : weights) cpu::packed_weights::keep_plain(w);
 }
 
 }  // namespace tandem::graph

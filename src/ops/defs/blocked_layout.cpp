@@ -15,6 +15,7 @@
 #include "../../backend/cpu/conv.h"
 #include "../../backend/cpu/fused.h"
 #include "../../backend/cpu/loops.h"
+#include "../../backend/cpu/packed_weights.h"
 #include "defs.h"
 #include "tandem/autograd.h"
 
@@ -95,6 +96,7 @@ void register_conv2d_blocked() {
     }
     // As conv2d_kernel: only the weight's own storage is packed.
     o.prepacked = k.attrs.get_or<int64_t>("prepacked", 0) != 0 && w.is_contiguous();
+    if (!o.prepacked) cpu::packed_weights::ensure_plain(w);  // read plain: restore a released copy
     const Tensor b = k.inputs[2].defined() ? k.inputs[2].contiguous() : Tensor();
     if (k.inputs.size() > 3 && k.inputs[3].defined()) {
       // The sum post-op adds y's previous contents: start y as the residual.

@@ -9,6 +9,7 @@
 //   conv2d_weight(x, gy):    dx = conv_transpose2d(gy, G)  dgy = conv2d(x, G)
 #include "../../backend/cpu/conv.h"
 #include "../../backend/cpu/loops.h"
+#include "../../backend/cpu/packed_weights.h"
 #include "defs.h"
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
@@ -187,6 +188,7 @@ bool conv2d_kernel(const KernelArgs& k, const cpu::Activation* act) {
   // Packed copies are keyed on the weight's own storage: a converted copy made here would
   // be packed on every call, so such weights just run unpacked.
   o.prepacked = k.attrs.get_or<int64_t>("prepacked", 0) != 0 && w.dtype() == y.dtype() && w.is_contiguous();
+  if (!o.prepacked) cpu::packed_weights::ensure_plain(w);  // read plain: restore a released copy
   return cpu::conv2d_forward(g, prep(k.inputs[0], y.dtype()), prep(w, y.dtype()), prep(k.inputs[2], y.dtype()), y,
                              o);
 }

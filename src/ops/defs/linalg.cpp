@@ -4,6 +4,7 @@
 // differentiated again.
 #include "../../backend/cpu/fused.h"
 #include "../../backend/cpu/gemm.h"
+#include "../../backend/cpu/packed_weights.h"
 #include "defs.h"
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
@@ -168,9 +169,10 @@ void register_linalg() {
       const Tensor& out = k.outputs[0];
       // The weight is constant for the graph (graph::run_prepack_weights): one matmul on weights
       // reordered once; cases it does not cover (other dtypes, layouts) take the path below.
-      if (k.attrs.get_or<int64_t>("prepacked", 0) != 0 &&
-          cpu::linear_onednn(k.inputs[0], k.inputs[1], k.inputs[2], out, nullptr, true))
-        return;
+      if (k.attrs.get_or<int64_t>("prepacked", 0) != 0) {
+        if (cpu::linear_onednn(k.inputs[0], k.inputs[1], k.inputs[2], out, nullptr, true)) return;
+        cpu::packed_weights::ensure_plain(k.inputs[1]);  // the plain path reads it
+      }
       auto cast = [&](const Tensor& t) { return !t.defined() || t.dtype() == out.dtype() ? t : t.to(out.dtype()); };
       Tensor x = cast(k.inputs[0]), w = cast(k.inputs[1]), bias = cast(k.inputs[2]);
       int64_t in_f = w.size(1), out_f = w.size(0);
