@@ -8,7 +8,7 @@
 # Training: 1 epoch of Fashion-MNIST at 2 threads, the recipe of bench/train_run.sh (MLP:
 # SGD momentum; CNN, the default model: Adam), tandem train against bench/train_torch.py (its
 # --epochs mode: the whole job, data loading included); the MLP again with --train-limit 1000
-# --test-limit 100. Inference: ResNet-18 and MobileNetV2 (bench/memory_models.py, exported by
+# --test-limit 100. Inference: ResNet-18, ResNet-50 and MobileNetV2 (bench/memory_models.py, exported by
 # PyTorch) at batch 1 and 8 on 2 threads, `tandem run` against ONNX Runtime (onnxruntime-node,
 # bench/memory_ort.js) net of a bare node process. Activation bytes of a CNN training step at
 # batch 128: `tandem summary`'s dry-run estimate (eager), and the compiled step's planned arena
@@ -89,7 +89,7 @@ if [ "${MEM_SKIP_ONNX:-0}" != 1 ]; then
   "$py" bench/memory_models.py "$out" 1 8 2>"$out/export.log"
   peak node_baseline node -e ''
   base=$(mb node_baseline)
-  for m in resnet18 mobilenetv2; do
+  for m in resnet18 resnet50 mobilenetv2; do
     for b in 1 8; do
       peak "tandem_${m}_b$b" env OMP_NUM_THREADS=2 "$tandem" run "$out/$m.onnx" "$out/input_b$b.npy" \
         --output-dir "$out/out_${m}_b$b"
