@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "../../ops/weight_release.h"
 #include "onednn.h"
 
 namespace tandem::cpu::packed_weights {
@@ -60,6 +61,13 @@ Cache& cache() {
   static Cache* c = new Cache();  // never destroyed: kernels may run during static teardown
   return *c;
 }
+
+// Graph code reaches release_when_packed / keep_plain through ops' hooks (no layer includes
+// a backend). Set at static initialization: this file is linked wherever a kernel packs.
+[[maybe_unused]] const bool packed_weights_hooks_set = [] {
+  ops::weight_release_hooks() = {&release_when_packed, &keep_plain};
+  return true;
+}();
 
 bool matches(const Entry& e, const Tensor& w, const dnnl::memory::desc& user, const dnnl::memory::desc& target) {
   std::shared_ptr<Storage> s = e.storage.lock();

@@ -12,7 +12,7 @@
 // changes neither shapes, nor results, nor ONNX export).
 #include <unordered_set>
 
-#include "../../backend/cpu/packed_weights.h"
+#include "../../ops/weight_release.h"
 #include "tandem/graph/fusion.h"
 
 namespace tandem::graph {
@@ -42,11 +42,15 @@ PassResult run_prepack_weights(Graph& g) {
 }
 
 void release_plain_when_packed(const std::vector<Tensor>& weights) {
-  for (const Tensor& w : weights) cpu::packed_weights::release_when_packed(w);
+  auto* release = ops::weight_release_hooks().release_when_packed;
+  if (release != nullptr)
+    for (const Tensor& w : weights) release(w);
 }
 
 void restore_plain_weights(const std::vector<Tensor>& weights) {
-  for (const Tensor& w : weights) cpu::packed_weights::keep_plain(w);
+  auto* keep = ops::weight_release_hooks().keep_plain;
+  if (keep != nullptr)
+    for (const Tensor& w : weights) keep(w);
 }
 
 }  // namespace tandem::graph
