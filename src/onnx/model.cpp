@@ -307,8 +307,11 @@ std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) cons
           for (size_t i = 0; i < ts.size(); ++i) named[impl->info.inputs[i].name] = ts[i];
           return run_eager(named);
         };
+        CompileOptions opts;
+        opts.retrace_limit = 64;
+        opts.freeze = true;  // initializers are constants
         impl_->compiled = std::make_shared<graph::CompiledVector>(
-            std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn), CompileOptions{.retrace_limit = 64, .freeze = true});  // initializers are constants
+            std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn), opts);
       }
       // No grad: inference only, and then the first call traces shapes only and runs the
       // plan (tandem/graph/compile.h), so it peaks no higher than later calls.

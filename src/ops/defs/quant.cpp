@@ -193,7 +193,7 @@ void matmul_integer_kernel(const KernelArgs& k) {
   NoGradGuard ng;
   Tensor a = k.inputs[0].expand(as).contiguous(), b = k.inputs[1].expand(bs).contiguous();
   std::vector<int32_t> za = zero_points_n(k.inputs[2], M), zb = zero_points_n(k.inputs[3], N);
-  int64_t batches = M * N ? y.numel() / (M * N) : 0;
+  int64_t batches = M * N != 0 ? y.numel() / (M * N) : 0;
   int32_t* py = static_cast<int32_t*>(y.data_ptr());
   bool a8 = a.dtype() == DType::UInt8, b8 = b.dtype() == DType::UInt8;
   if (a8 && b8) matmul_integer_run<uint8_t, uint8_t>(a, b, za, zb, batches, M, N, K, py);
