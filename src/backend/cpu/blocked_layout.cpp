@@ -53,7 +53,7 @@ void max_pool2d_blocked(const Pool2d& p, int64_t N, int64_t C, const Tensor& x, 
         P::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, src, dst, {p.sh, p.sw},
                 {p.kh, p.kw}, {p.dh - 1, p.dw - 1}, {p.ph, p.pw},
                 {pad_r(p.H, p.OH, p.kh, p.sh, p.ph, p.dh), pad_r(p.W, p.OW, p.kw, p.sw, p.pw, p.dw)}),
-        dn::engine());
+        dn::attr(), dn::engine());
     PoolPrim r{P(pd), {}};
     r.args.add(DNNL_ARG_SRC, src).add(DNNL_ARG_DST, dst);
     return r;
@@ -78,7 +78,7 @@ void reorder_blocked(const Tensor& t, const Tensor& b, bool to_blocked) {
     memory::desc src = blocked_md(N, C, H, W);
     memory::desc dst(src.dims(), memory::data_type::f32, Tag::nchw);
     if (to_blocked) std::swap(src, dst);
-    ReorderPrim r{dnnl::reorder(dnnl::reorder::primitive_desc(dn::engine(), src, dn::engine(), dst)), {}};
+    ReorderPrim r{dnnl::reorder(dnnl::reorder::primitive_desc(dn::engine(), src, dn::engine(), dst, dn::attr())), {}};
     r.args.add(DNNL_ARG_FROM, src).add(DNNL_ARG_TO, dst);
     return r;
   });

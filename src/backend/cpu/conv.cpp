@@ -28,8 +28,8 @@ struct Port {
   Port(const memory::desc& user_md, const memory::desc& prim_md, bool input)
       : user(user_md), prim(prim_md), same(user_md == prim_md) {
     if (!same)
-      reorder = dnnl::reorder(dnnl::reorder::primitive_desc(dn::engine(), input ? user : prim,
-                                                            dn::engine(), input ? prim : user));
+      reorder = dnnl::reorder(dnnl::reorder::primitive_desc(dn::engine(), input ? user : prim, dn::engine(),
+                                                            input ? prim : user, dn::attr()));
   }
 };
 
@@ -43,7 +43,7 @@ memory bind_in(const Port& p, const Tensor& t, std::vector<Tensor>& hold) {
   memory user(p.user, dn::engine(), t.data_ptr());
   if (p.same) return user;
   memory m = scratch(p.prim, hold);
-  p.reorder.execute(dn::stream(), user, m);
+  dn::execute(p.reorder, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, m}});
   return m;
 }
 
@@ -54,7 +54,7 @@ memory bind_out(const Port& p, const Tensor& t, std::vector<Tensor>& hold) {
 void finish_out(const Port& p, memory m, const Tensor& t) {
   if (p.same) return;
   memory user(p.user, dn::engine(), t.data_ptr());
-  p.reorder.execute(dn::stream(), m, user);
+  dn::execute(p.reorder, {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, user}});
 }
 
 // oneDNN's right padding: any value with floor((H - dk + pl + pr) / s) + 1 == Ho works;
@@ -104,7 +104,7 @@ dn::Key conv_key(const char* kind, const ConvGeom& g, bool flag) {
 // its brgconv kernel with channels-last layouts, 5-50% slower than the direct jit kernel
 // it picks for forward_training (cnn conv2 at batch 64: 4.2 ms vs 3.7 ms; conv1 0.48 vs
 // 0.32 ms), and the channels-last reorders around it cost twice as much.
-dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool bias, const dnnl::primitive_attr& attr = {}) {
+dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool bias, const dnnl::primitive_attr& attr = dn::attr()) {
   using F = dnnl::convolution_forward;
   const auto prop = dnnl::prop_kind::forward_training;
   auto desc = bias ? F::desc(prop, dnnl::algorithm::convolution_direct, d.x, d.w, d.b, d.y, d.strides, d.dilates,
@@ -137,7 +137,7 @@ bool forward_onednn(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
     const auto f32 = memory::data_type::f32;
     if (x_blocked) prim.x = user.x = memory::desc({g.N, g.C, g.H, g.W}, f32, Tag::nChw16c);
     if (y_blocked) prim.y = user.y = memory::desc({g.N, g.O, g.Ho, g.Wo}, f32, Tag::nChw16c);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = dn::attr();
     attr.set_post_ops(po);
     auto pd = forward_pd(prim, bias, attr);
     return FwdPrim{dnnl::convolution_forward(pd), Port(user.x, pd.src_desc(), true),
@@ -151,7 +151,7 @@ bool forward_onednn(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
                                        {DNNL_ARG_WEIGHTS, wm},
                                        {DNNL_ARG_DST, ym}};
   if (bias) args.emplace(DNNL_ARG_BIAS, memory(descs(g, false).b, dn::engine(), b.data_ptr()));
-  p->prim.execute(dn::stream(), args);
+  dn::execute(p->prim, args);
   finish_out(p->y, ym, y);
   dn::stream().wait();
   return fused_act;
@@ -171,13 +171,13 @@ void backward_data_onednn(const ConvGeom& g, const Tensor& gy, const Tensor& w, 
     using B = dnnl::convolution_backward_data;
     B::primitive_desc pd(B::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.strides,
                                  d.dilates, d.pad_l, d.pad_r),
-                         dn::engine(), forward_pd(d, false));
+                         dn::attr(), dn::engine(), forward_pd(d, false));
     return BwdDataPrim{B(pd), Port(user.y, pd.diff_dst_desc(), true),
                        Port(user.w, pd.weights_desc(), true), Port(user.x, pd.diff_src_desc(), false)};
   });
   std::vector<Tensor> hold;
   memory gxm = bind_out(p->gx, gx, hold);
-  p->prim.execute(dn::stream(), {{DNNL_ARG_DIFF_DST, bind_in(p->gy, gy, hold)},
+  dn::execute(p->prim, {{DNNL_ARG_DIFF_DST, bind_in(p->gy, gy, hold)},
                                  {DNNL_ARG_WEIGHTS, bind_in(p->w, w, hold)},
                                  {DNNL_ARG_DIFF_SRC, gxm}});
   finish_out(p->gx, gxm, gx);
@@ -200,7 +200,7 @@ void backward_weights_onednn(const ConvGeom& g, const Tensor& x, const Tensor& g
                                d.dilates, d.pad_l, d.pad_r)
                      : B::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.strides,
                                d.dilates, d.pad_l, d.pad_r);
-    B::primitive_desc pd(desc, dn::engine(), forward_pd(d, bias));
+    B::primitive_desc pd(desc, dn::attr(), dn::engine(), forward_pd(d, bias));
     return BwdWeightsPrim{B(pd), Port(user.x, pd.src_desc(), true),
                           Port(user.y, pd.diff_dst_desc(), true),
                           Port(user.w, pd.diff_weights_desc(), false)};
@@ -211,7 +211,7 @@ void backward_weights_onednn(const ConvGeom& g, const Tensor& x, const Tensor& g
                                        {DNNL_ARG_DIFF_DST, bind_in(p->gy, gy, hold)},
                                        {DNNL_ARG_DIFF_WEIGHTS, gwm}};
   if (bias) args.emplace(DNNL_ARG_DIFF_BIAS, memory(descs(g, false).b, dn::engine(), gb.data_ptr()));
-  p->prim.execute(dn::stream(), args);
+  dn::execute(p->prim, args);
   finish_out(p->gw, gwm, gw);
   dn::stream().wait();
 }

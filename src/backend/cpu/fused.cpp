@@ -254,7 +254,7 @@ bool linear_onednn(const Tensor& x, const Tensor& w, const Tensor& bias, const T
     dnnl::memory::desc wmd = prepacked ? dnnl::memory::desc({K, N}, dnnl::memory::data_type::f32,
                                                             dnnl::memory::format_tag::any)
                                        : bmd;
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = dn::attr();
     attr.set_post_ops(po);
     dnnl::memory::desc biasmd = dn::md({1, N}, {N, 1}, DType::Float32);
     auto pd = bias.defined()

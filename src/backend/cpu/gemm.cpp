@@ -188,9 +188,9 @@ void gemm_onednn(MatView a, MatView b, Tensor bias, const Tensor& c, const Shape
       bst.back() = 1;
       dnnl::memory::desc biasmd = dn::md(bs, bst, dt);
       m.args.add(DNNL_ARG_BIAS, biasmd);
-      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, biasmd, cmd), dn::engine()));
+      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, biasmd, cmd), dn::attr(), dn::engine()));
     } else {
-      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, cmd), dn::engine()));
+      m.prim = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, cmd), dn::attr(), dn::engine()));
     }
     return m;
   });

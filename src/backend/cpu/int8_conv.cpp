@@ -41,7 +41,7 @@ Int8ConvPrim make_int8_conv(const quant::ConvShape& s, DType xt) {
   p.user_y = memory::desc({s.N, s.O, s.Ho, s.Wo}, memory::data_type::s32, Tag::nchw);
   memory::desc x_any({s.N, s.C, s.H, s.W}, xdt, Tag::any), y_any({s.N, s.O, s.Ho, s.Wo}, memory::data_type::s32, Tag::any);
   try {
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = dn::attr();
     attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x_any,
                                       int8_conv_weights_md(s, Tag::any), y_any, {s.sh, s.sw}, {s.dh - 1, s.dw - 1},
@@ -77,7 +77,7 @@ Int8ConvRequantPrim make_int8_conv_requant(const quant::ConvShape& s, DType xt, 
   p.b = memory::desc({s.O}, memory::data_type::f32, Tag::x);
   memory::desc x_any({s.N, s.C, s.H, s.W}, q8(xt), Tag::any), y_any({s.N, s.O, s.Ho, s.Wo}, q8(yt), Tag::any);
   try {
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = dn::attr();
     attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
     attr.set_zero_points(DNNL_ARG_DST, 0, {y_zp});
     attr.set_output_scales(mult.size() == 1 ? 0 : 1 << 1, mult);
@@ -129,7 +129,7 @@ bool conv_int8_onednn_requant(const quant::ConvShape& s, const Tensor& x, int32_
   memory xm(p->user_x, eng, x.data_ptr());
   if (p->x != p->user_x) {
     memory r(p->x, eng);
-    dnnl::reorder(xm, r).execute(st, xm, r);
+    dn::reorder(xm, r);
     xm = r;
   }
   memory wm = p->w == p->user_w ? memory(p->user_w, eng, w.data_ptr()) : packed_weights::get(w, p->user_w, p->w);
@@ -140,9 +140,9 @@ bool conv_int8_onednn_requant(const quant::ConvShape& s, const Tensor& x, int32_
   memory bm(p->b, eng, b.data());
   int32_t zp = x_zp;
   memory zpm(memory::desc({1}, memory::data_type::s32, memory::format_tag::x), eng, &zp);
-  p->prim.execute(st, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym},
+  dn::execute(p->prim, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym},
                        {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zpm}});
-  if (p->y != p->user_y) dnnl::reorder(ym, user_y).execute(st, ym, user_y);
+  if (p->y != p->user_y) dn::reorder(ym, user_y);
   st.wait();
   return true;
 }
@@ -160,7 +160,7 @@ bool conv_int8_onednn(const quant::ConvShape& s, const Tensor& x, int32_t x_zp, 
   memory xm(p->user_x, eng, x.data_ptr());
   if (p->x != p->user_x) {
     memory r(p->x, eng);
-    dnnl::reorder(xm, r).execute(st, xm, r);
+    dn::reorder(xm, r);
     xm = r;
   }
   memory wm = p->w == p->user_w ? memory(p->user_w, eng, w.data_ptr()) : packed_weights::get(w, p->user_w, p->w);
@@ -168,9 +168,9 @@ bool conv_int8_onednn(const quant::ConvShape& s, const Tensor& x, int32_t x_zp, 
   memory ym = p->y == p->user_y ? user_y : memory(p->y, eng);
   int32_t zp = x_zp;
   memory zpm(memory::desc({1}, memory::data_type::s32, memory::format_tag::x), eng, &zp);
-  p->prim.execute(st, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym},
+  dn::execute(p->prim, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym},
                        {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zpm}});
-  if (p->y != p->user_y) dnnl::reorder(ym, user_y).execute(st, ym, user_y);
+  if (p->y != p->user_y) dn::reorder(ym, user_y);
   st.wait();
   return true;
 }

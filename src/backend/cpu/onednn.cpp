@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
@@ -83,6 +84,54 @@ bool append_activation(dnnl::post_ops& po, Key& key, Unary act, double p0, doubl
   return true;
 }
 
+dnnl::primitive_attr attr() {
+  dnnl::primitive_attr a;
+  a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return a;
+}
+
+namespace {
+
+// The calling thread's scratchpad: grown to the largest any primitive asked for on this thread.
+// Primitives on one thread run one after another (execute waits or the stream is in order).
+void* thread_scratchpad(size_t bytes) {
+  struct Buffer {
+    void* p = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(p); }
+  };
+  thread_local Buffer buf;
+  if (bytes > buf.size) {
+    size_t size = (bytes + 4095) / 4096 * 4096;
+    void* p = std::aligned_alloc(4096, size);
+    TANDEM_CHECK(p != nullptr, "oneDNN: out of memory for a {} byte scratchpad", size);
+    std::free(buf.p);
+    buf.p = p;
+    buf.size = size;
+  }
+  return buf.p;
+}
+
+// Adds prim's scratchpad (if it wants one) to args.
+void add_scratchpad(const dnnl::primitive& prim, std::unordered_map<int, dnnl::memory>& args) {
+  const dnnl_memory_desc_t* md = dnnl_primitive_desc_query_md(prim.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
+  if (md == nullptr) return;
+  const size_t bytes = dnnl_memory_desc_get_size(md);
+  if (bytes == 0) return;
+  args.insert_or_assign(DNNL_ARG_SCRATCHPAD, dnnl::memory(dnnl::memory::desc(*md), engine(), thread_scratchpad(bytes)));
+}
+
+}  // namespace
+
+void execute(const dnnl::primitive& prim, std::unordered_map<int, dnnl::memory> args) {
+  add_scratchpad(prim, args);
+  prim.execute(stream(), args);
+}
+
+void reorder(const dnnl::memory& from, const dnnl::memory& to) {
+  execute(dnnl::reorder(from, to, attr()), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+}
+
 Args& Args::add(int arg, const dnnl::memory::desc& md) {
   descs_.emplace_back(arg, md);
   map_.emplace(arg, dnnl::memory(md, engine(), DNNL_MEMORY_NONE));
@@ -96,11 +145,13 @@ void Args::execute(const dnnl::primitive& prim, std::initializer_list<void*> dat
   if (lock.owns_lock()) {
     auto it = data.begin();
     for (const auto& [arg, md] : descs_) map_.at(arg).set_data_handle(*it++);
+    add_scratchpad(prim, map_);
     prim.execute(stream(), map_);
   } else {
     std::unordered_map<int, dnnl::memory> own;
     auto it = data.begin();
     for (const auto& [arg, md] : descs_) own.emplace(arg, dnnl::memory(md, engine(), *it++));
+    add_scratchpad(prim, own);
     prim.execute(stream(), own);
   }
   stream().wait();

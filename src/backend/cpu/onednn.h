@@ -55,6 +55,22 @@ dnnl::memory::desc md(const Shape& dims, const Shape& strides, DType t);
 dnnl::memory wrap(const Tensor& t);
 dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& desc);
 
+// NOTE: thread safety. oneDNN as Debian builds it (DNNL_ENABLE_CONCURRENT_EXEC off) gives a
+// primitive in its default scratchpad mode the scratch memory of the thread that created it,
+// shared with every other primitive that thread created: cached primitives run by two threads
+// at once (a server's workers, Python threads) then overwrite each other's partial results.
+// So every primitive tandem creates takes attr() (scratchpad mode `user`) and runs through
+// execute() or Args, which hand it scratch memory of the calling thread.
+//
+//   dnnl::primitive_attr a = attr();  a.set_post_ops(po);
+//   auto pd = dnnl::matmul::primitive_desc(desc, a, engine());
+//   execute(prim, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+dnnl::primitive_attr attr();
+// Runs prim on this thread's stream with args and this thread's scratchpad; does not wait.
+void execute(const dnnl::primitive& prim, std::unordered_map<int, dnnl::memory> args);
+// A reorder from `from` to `to` (both memory objects on engine()), created and run here.
+void reorder(const dnnl::memory& from, const dnnl::memory& to);
+
 // A primitive's arguments as memory objects built once (with the primitive, in a
 // cached entry) and re-pointed at each call's data: creating memory objects and the
 // argument map per call costs about as much as running a small matmul.

@@ -113,7 +113,7 @@ void restore_locked(Cache& c, std::unordered_map<const Storage*, Released>::iter
     void* base = static_cast<char*>(s->data()) + r.offset;
     dnnl::memory dst(r.user, dn::engine(), base);
     try {
-      dnnl::reorder(r.packed, dst).execute(dn::stream(), r.packed, dst);
+      dn::reorder(r.packed, dst);
       dn::stream().wait();
     } catch (const dnnl::error& e) {
       TANDEM_FAIL("packed_weights: could not restore a released weight from its packed copy: {}", e.what());
@@ -160,7 +160,7 @@ dnnl::memory get(const Tensor& w, const dnnl::memory::desc& user, const dnnl::me
   dnnl::memory packed(target, dn::engine());
   dnnl::memory src(user, dn::engine(), w.data_ptr());
   try {
-    dnnl::reorder(src, packed).execute(dn::stream(), src, packed);
+    dn::reorder(src, packed);
     dn::stream().wait();
   } catch (const dnnl::error& e) {
     TANDEM_FAIL("packed_weights: oneDNN could not reorder weight {} into the primitive's layout: {}",
