@@ -94,6 +94,45 @@ TEST(PassSimplify, AlmostIdentitiesStay) {
   EXPECT_FALSE(run_simplify(f.g).changed);
 }
 
+// Exact GELU as ONNX exporters write it: PyTorch 1.13 as ((x * (erf(x / √2) + 1)) * 0.5), others
+// as (0.5 * x) * (1 + erf(x * (1/√2))) or x * (0.5 * (1 + erf(...))). Each becomes gelu(x).
+TEST(PassSimplify, ErfFormOfGeluBecomesGelu) {
+  for (int form = 0; form < 3; ++form) {
+    SCOPED_TRACE(form);
+    Fixture f({2, 5});
+    auto c = [&](double v) { return f.g.add_constant(scalar_tensor(v).to(DType::Float32)); };
+    Value* scaled = form == 0 ? f.node("div", {f.x, c(1.4142135)}) : f.node("mul", {c(0.70710677), f.x});
+    Value* erf = f.node("onnx_unary", {scaled}, {{"fn", std::string("erf")}});
+    Value* term = form == 0 ? f.node("add", {erf, c(1.0)}) : f.node("add", {c(1.0), erf});
+    Value* out = form == 0   ? f.node("mul", {f.node("mul", {f.x, term}), c(0.5)})
+                 : form == 1 ? f.node("mul", {f.node("mul", {c(0.5), f.x}), term})
+                             : f.node("mul", {f.x, f.node("mul", {c(0.5), term})});
+    f.finish(out);
+    PassResult r = run_simplify(f.g);
+    EXPECT_EQ(r.counts["erf_gelu"], 1);
+    Node* g = f.exp_input()->producer;
+    ASSERT_EQ(g->op->name, "gelu");
+    EXPECT_EQ(g->inputs[0], f.x);
+    run_dce(f.g);
+    EXPECT_EQ(f.g.num_nodes(), 3u);  // relu, gelu, exp
+    f.g.verify();
+  }
+}
+
+TEST(PassSimplify, NearMissesOfGeluStay) {
+  for (int miss = 0; miss < 3; ++miss) {
+    SCOPED_TRACE(miss);
+    Fixture f({4});
+    auto c = [&](double v) { return f.g.add_constant(scalar_tensor(v).to(DType::Float32)); };
+    Value* other = f.node("neg", {f.x});
+    // miss 0: erf of another value than the one multiplied; 1: 0.51 instead of 0.5; 2: x / 1.5.
+    Value* scaled = f.node("div", {miss == 0 ? other : f.x, c(miss == 2 ? 1.5 : 1.4142135)});
+    Value* term = f.node("add", {f.node("onnx_unary", {scaled}, {{"fn", std::string("erf")}}), c(1.0)});
+    f.finish(f.node("mul", {f.node("mul", {f.x, term}), c(miss == 1 ? 0.51 : 0.5)}));
+    EXPECT_EQ(run_simplify(f.g).counts["erf_gelu"], 0);
+  }
+}
+
 TEST(PassSimplify, NegNeg) {
   Fixture f;
   f.finish(f.node("neg", {f.node("neg", {f.node("neg", {f.node("neg", {f.x})})})}));

@@ -33,7 +33,7 @@ std::vector<Pass> builtin_passes() {
       {"simplify", run_simplify, false, "algebraic identities: x*1, x+0, neg(neg x), view chains"},
       {"cse", run_cse, false, "merges identical nodes and constants"},
       {"dce", run_dce, false, "removes nodes whose results are unused"},
-      // Other helpers' passes go here:
+      // Fusion, layout and planning passes:
       {"fold_batchnorm", run_fold_batchnorm, true,
        "folds eval-mode batch_norm into the preceding conv2d/linear (new constants)"},
       {"fuse_matmul_act", run_fuse_matmul_act, false,

@@ -9,13 +9,18 @@
 //   expand(expand(x, a), b)         -> expand(x, b)      (chains of any length collapse)
 //   reshape / expand / permute that keep x's shape (identity permutation) -> x
 //   clone(x), to(x, same dtype)     -> x       when x is a fresh buffer (a kernel's output)
+//   0.5 * x * (1 + erf(x / √2))     -> gelu(x) (the three factors in any order and grouping,
+//                                    x / √2 also as x * (1/√2): exact GELU as ONNX exporters
+//                                    write it, which then runs as one kernel or a oneDNN post-op)
 //
 // Leaves alone: any rewrite that would change the result's dtype or shape, so broadcasting
 // stays (x + zeros([4, 3]) with x of shape [3] is a broadcast, not a no-op) and so does
 // promotion (int x * 1.0 is a float); a rewrite that would make a graph output or update
 // alias an input, a variable, a view or another result (can_forward). x + 0 gives +0 for
 // x = -0 while x does not; this is the one rewrite that is not bit-exact, as in XLA.
+#include <cmath>
 #include <numeric>
+#include <string>
 
 #include "tandem/graph/passes.h"
 
@@ -34,6 +39,60 @@ bool all_equal(const Value* v, double k) {
 
 bool is_op(const Value* v, const char* name) {
   return v && v->kind == Value::Kind::Op && v->producer && v->producer->op->name == name;
+}
+
+// A constant whose every element is within a relative 1e-6 of k (exporters round √2 and 1/√2
+// to float32).
+bool all_near(const Value* v, double k) {
+  if (!v || !v->is_constant()) return false;
+  Tensor t = v->data.to(DType::Float64).contiguous();
+  const double* p = t.data<double>();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!(std::abs(p[i] - k) <= 1e-6 * std::abs(k))) return false;
+  return t.numel() > 0;
+}
+
+// x when v is x / √2 or x * (1/√2) (either order), else null.
+Value* gelu_scaled_input(Value* v) {
+  if (is_op(v, "div") && all_near(v->producer->inputs[1], std::sqrt(2.0))) return v->producer->inputs[0];
+  if (!is_op(v, "mul")) return nullptr;
+  Node* m = v->producer;
+  for (int i = 0; i < 2; ++i)
+    if (all_near(m->inputs[1 - i], std::sqrt(0.5))) return m->inputs[i];
+  return nullptr;
+}
+
+// x when v is 1 + erf(x / √2) (either order of the add), else null.
+Value* gelu_erf_term(Value* v) {
+  if (!is_op(v, "add") || v->producer->attrs.get_or<double>("alpha", 1.0) != 1.0) return nullptr;
+  Node* a = v->producer;
+  for (int i = 0; i < 2; ++i) {
+    Value* e = a->inputs[i];
+    if (all_near(a->inputs[1 - i], 1.0) && is_op(e, "onnx_unary") &&
+        e->producer->attrs.get_or<std::string>("fn", "") == "erf")
+      return gelu_scaled_input(e->producer->inputs[0]);
+  }
+  return nullptr;
+}
+
+// x when n (a mul) computes 0.5 * x * (1 + erf(x / √2)) with the three factors in any order
+// and grouping, else null.
+Value* gelu_product(const Node* n) {
+  std::vector<Value*> f;
+  for (Value* v : n->inputs) {
+    if (is_op(v, "mul")) f.insert(f.end(), v->producer->inputs.begin(), v->producer->inputs.end());
+    else f.push_back(v);
+  }
+  if (f.size() != 3) return nullptr;
+  for (int half = 0; half < 3; ++half) {
+    if (!all_near(f[half], 0.5)) continue;
+    for (int term = 0; term < 3; ++term) {
+      if (term == half) continue;
+      Value* x = f[3 - half - term];
+      if (gelu_erf_term(f[term]) == x) return x;
+    }
+  }
+  return nullptr;
 }
 
 bool is_identity(const std::vector<int64_t>& perm) {
@@ -94,6 +153,10 @@ class Simplifier {
     if (op == "mul") {
       if (all_equal(in(1), 1.0) && forward(n, in(0), "mul_by_one")) return;
       if (all_equal(in(0), 1.0) && forward(n, in(1), "mul_by_one")) return;
+      if (Value* x = gelu_product(n)) {
+        if (const OpDef* gelu = find_op("gelu"); gelu && (x->dtype == DType::Float32 || x->dtype == DType::Float64))
+          replace_with(n, *gelu, {x}, Attrs{}, "erf_gelu");
+      }
     } else if (op == "div") {
       if (all_equal(in(1), 1.0)) forward(n, in(0), "div_by_one");
     } else if (op == "add") {
