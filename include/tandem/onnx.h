@@ -35,11 +35,39 @@ class Unsupported : public Error {
   explicit Unsupported(const std::string& msg) : Error(msg) {}
 };
 
+// A value of an ONNX graph: a tensor, a sequence of tensors (Sequence* ops, SplitToSequence,
+// Loop-carried sequences), or an empty optional. An optional that holds an element is that
+// element itself (a Tensor or Sequence value), so OptionalGetElement is the identity on it.
+// Copying a Value copies Tensor handles (shallow, like Tensor itself).
+struct Value {
+  enum class Kind { Tensor, Sequence, None };
+  Kind kind = Kind::None;
+  Tensor tensor;                  // Kind::Tensor
+  std::vector<Tensor> sequence;   // Kind::Sequence (may be empty)
+
+  Value() = default;
+  Value(Tensor t) : kind(Kind::Tensor), tensor(std::move(t)) {}  // NOLINT: a tensor is a value
+  static Value of_sequence(std::vector<Tensor> ts) {
+    Value v;
+    v.kind = Kind::Sequence;
+    v.sequence = std::move(ts);
+    return v;
+  }
+  static Value none() { return Value(); }
+  bool is_tensor() const { return kind == Kind::Tensor; }
+  bool is_sequence() const { return kind == Kind::Sequence; }
+  bool is_none() const { return kind == Kind::None; }
+};
+
 struct ValueInfo {
   std::string name;
-  DType dtype = DType::Float32;
+  DType dtype = DType::Float32;  // a tensor's (or a sequence's / optional's element) dtype
   graph::SymShape shape;  // dim_param -> symbolic Dim; unknown rank -> empty with has_shape false
   bool has_shape = true;
+  // The ONNX type as ONNX writes it: "tensor(float)", "seq(tensor(int64))",
+  // "optional(seq(tensor(float)))"; non-empty only when the value is not a plain tensor of a
+  // dtype tandem has (then dtype and shape mean nothing).
+  std::string type;
 };
 
 struct ModelInfo {
@@ -48,7 +76,8 @@ struct ModelInfo {
   int64_t opset = 0;               // default ("" / "ai.onnx") domain
   int64_t ir_version = 0;
   std::string producer;
-  std::map<std::string, int64_t> op_histogram;  // op_type -> node count
+  std::map<std::string, int64_t> op_histogram;  // op_type -> node count (subgraphs' nodes included)
+  std::map<std::string, int64_t> unsupported_ops;  // ops (as "domain::Op" outside ONNX's domain) not imported
   int64_t num_parameters = 0;      // elements in initializers
   int64_t num_folded = 0;          // nodes evaluated at load time
   std::string str() const;         // readable multi-line summary (tandem inspect)
@@ -66,6 +95,9 @@ class Model {
   // Runs the model on named inputs (every graph input that has no initializer is required).
   // Error when an input is missing, unknown, or has the wrong dtype/shape (names the input).
   std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs) const;
+  // The same for models whose inputs or outputs are sequences or optionals (any model: run()
+  // is this for tensors). Runs eagerly when any input or output is not a tensor.
+  std::vector<Value> run_values(const std::map<std::string, Value>& inputs) const;
   const ModelInfo& info() const;
   // True after a run() that went through the traced graph (a Plan), false when the model
   // runs eagerly node by node (not run yet, or its import reads run-time values).
@@ -77,6 +109,7 @@ class Model {
   Model();
   void check_inputs(const std::map<std::string, Tensor>& inputs) const;
   std::vector<Tensor> run_eager(const std::map<std::string, Tensor>& inputs) const;
+  std::vector<Value> run_eager_values(const std::map<std::string, Value>& inputs) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -84,8 +117,16 @@ class Model {
 // Model::load(path).to_graph().
 graph::Graph load(const std::string& path);
 
+// What `tandem inspect` prints: the model's inputs, outputs, opset, op histogram and
+// parameter count for any valid ONNX model, whether tandem can run it or not; the ops it
+// cannot import are listed in unsupported_ops. Nothing is run or folded (num_folded is 0).
+ModelInfo inspect(const std::string& path);
+
 // A TensorProto file (ONNX test data input_N.pb / output_N.pb) as a Tensor.
 Tensor load_tensor_proto(const std::string& path);
+// A TensorProto, SequenceProto or OptionalProto file (test data of sequence and optional
+// cases) as a Value; `kind` is "tensor", "sequence" or "optional" (the file does not say).
+Value load_value_proto(const std::string& path, const std::string& kind);
 
 // ---- conformance (ONNX backend test cases: <case>/model.onnx + test_data_set_*/)
 struct CaseResult {

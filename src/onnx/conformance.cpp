@@ -66,6 +66,35 @@ bool compare(const Tensor& got, const Tensor& want, const ConformanceOptions& o,
   return ok;
 }
 
+// How a test data file of this graph value is stored.
+std::string conf_kind(const ValueInfo& vi) {
+  if (vi.type.rfind("seq(", 0) == 0) return "sequence";
+  if (vi.type.rfind("optional(", 0) == 0) return "optional";
+  return "tensor";
+}
+
+bool compare_values(const Value& got, const Value& want, const ConformanceOptions& o, double& max_err,
+                    std::string& why) {
+  auto kind = [](const Value& v) { return v.is_tensor() ? "a tensor" : v.is_sequence() ? "a sequence" : "empty"; };
+  if (got.kind != want.kind) {
+    why = fmt::format("got {}, expected {}", kind(got), kind(want));
+    return false;
+  }
+  if (got.is_tensor()) return compare(got.tensor, want.tensor, o, max_err, why);
+  if (got.is_none()) return true;
+  if (got.sequence.size() != want.sequence.size()) {
+    why = fmt::format("sequence of {} tensors, expected {}", got.sequence.size(), want.sequence.size());
+    return false;
+  }
+  for (size_t k = 0; k < got.sequence.size(); ++k) {
+    if (!compare(got.sequence[k], want.sequence[k], o, max_err, why)) {
+      why = fmt::format("sequence element {}: {}", k, why);
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 CaseResult run_case(const std::string& case_dir, const ConformanceOptions& options) {
@@ -97,31 +126,32 @@ CaseResult run_case(const std::string& case_dir, const ConformanceOptions& optio
     for (const auto& set : sets) {
       auto in_files = sorted_files(set, "input_");
       auto out_files = sorted_files(set, "output_");
-      std::map<std::string, Tensor> inputs;
+      std::map<std::string, Value> inputs;
       const auto& infos = model.info().inputs;
-      // Inputs are given in the order of the graph inputs that are not initializers.
+      // Inputs are given in the order of the graph inputs that are not initializers; a
+      // sequence or optional input is a SequenceProto / OptionalProto file.
       for (size_t i = 0; i < in_files.size(); ++i) {
-        std::ifstream f(in_files[i], std::ios::binary);
-        std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-        ::onnx::TensorProto t;
-        TANDEM_CHECK(t.ParseFromString(bytes), "{}: not a TensorProto", in_files[i]);
-        if (t.data_type() == 0) throw Unsupported(fmt::format("{}: not a tensor (sequence/optional)", in_files[i]));
-        std::string name = t.name();
-        bool known = false;
-        for (const auto& vi : infos) known = known || vi.name == name;
-        if (!known) {
-          TANDEM_CHECK(i < infos.size(), "{}: more test inputs than model inputs", set.string());
-          name = infos[i].name;
+        TANDEM_CHECK(i < infos.size(), "{}: more test inputs than model inputs", set.string());
+        std::string kind = conf_kind(infos[i]);
+        Value v = load_value_proto(in_files[i], kind);
+        std::string name = infos[i].name;
+        if (kind == "tensor") {  // a tensor file names its input (older cases list them out of order)
+          ::onnx::TensorProto t;
+          std::ifstream f(in_files[i], std::ios::binary);
+          std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+          if (t.ParseFromString(bytes))
+            for (const auto& vi : infos)
+              if (vi.name == t.name() && vi.type.empty()) name = t.name();
         }
-        inputs[name] = detail::tensor_from_proto(t, set.string());
+        inputs[name] = v;
       }
-      std::vector<Tensor> outs = model.run(inputs);
+      std::vector<Value> outs = model.run_values(inputs);
       TANDEM_CHECK(outs.size() >= out_files.size(), "model gave {} outputs, test has {}", outs.size(), out_files.size());
       for (size_t i = 0; i < out_files.size(); ++i) {
-        Tensor want = load_tensor_proto(out_files[i]);
+        Value want = load_value_proto(out_files[i], conf_kind(model.info().outputs.at(i)));
         double err = 0;
         std::string why;
-        if (!compare(outs[i], want, options, err, why)) {
+        if (!compare_values(outs[i], want, options, err, why)) {
           r.status = CaseResult::Status::Failed;
           r.max_abs_error = err;
           r.message = fmt::format("{} output {}: {}", set.filename().string(), i, why);

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tandem/onnx.h"
@@ -19,6 +20,11 @@ DType dtype_from_onnx(int32_t elem_type, const std::string& where);  // Unsuppor
 int32_t dtype_to_onnx(DType dtype);
 // A TensorProto (raw or typed data; external data read relative to base_dir) as a Tensor.
 Tensor tensor_from_proto(const ::onnx::TensorProto& t, const std::string& base_dir);
+
+// A graph input/output/value_info entry. Sequences and optionals get `type` set; a tensor of
+// an element type tandem lacks (or a map) throws Unsupported when `strict`, else gets `type`.
+ValueInfo value_info_of(const ::onnx::ValueInfoProto& v, bool strict);
+std::string onnx_type_str(const ::onnx::TypeProto& t);  // "tensor(float)", "seq(tensor(int64))", ...
 
 // What a converter sees of one node.
 struct Ctx {
@@ -50,6 +56,48 @@ struct Ctx {
 };
 
 using Converter = std::vector<Tensor> (*)(Ctx& ctx);
+
+// Values by name while a graph runs. A subgraph's scope (If branch, Loop/Scan body) sees the
+// values of the scopes around it (ONNX lets a subgraph read any outer value by name); the
+// model's scope falls back to its constants (initializers and values folded at load).
+struct Scope {
+  const Scope* parent = nullptr;
+  const std::unordered_map<std::string, Tensor>* consts = nullptr;
+  std::unordered_map<std::string, Value> values;
+  const Value* find(const std::string& name) const;  // nullptr when no scope has it
+};
+
+// What a converter of sequence, optional and control-flow ops sees of one node: its inputs as
+// Values, the node's attributes through `attrs` (whose tensor inputs are left empty), and the
+// scope it runs in (for subgraphs).
+struct ValueCtx {
+  Ctx& attrs;
+  std::vector<Value> inputs;  // Value::none() for an omitted optional input
+  const Scope& scope;
+  bool has_input(size_t i) const { return i < inputs.size() && !inputs[i].is_none(); }
+  const Tensor& tensor(size_t i) const;               // Error unless input i is a tensor
+  const std::vector<Tensor>& sequence(size_t i) const;  // Error unless input i is a sequence
+};
+using ValueConverter = std::vector<Value> (*)(ValueCtx& ctx);
+std::map<std::string, ValueConverter>& value_converters();  // filled by register_all_converters
+void register_sequence(std::map<std::string, ValueConverter>& t);  // import_sequence.cpp
+void register_flow(std::map<std::string, ValueConverter>& t);      // import_flow.cpp
+bool is_value_op(const std::string& op_type);  // in value_converters()
+// Ops that never fold at load: their subgraphs read outer values the node does not list.
+bool has_subgraph(const ::onnx::NodeProto& n);
+// Names a node's subgraphs read from outside themselves (recursively), for liveness.
+std::vector<std::string> captured_names(const ::onnx::NodeProto& n);
+
+// Runs one node of any kind: tensor converters get tensors (Error when an input is a sequence
+// or an empty optional), value converters get Values.
+std::vector<Value> run_any_node(const ::onnx::NodeProto& n, std::vector<Value> inputs, const Scope& scope,
+                                int64_t opset, const std::string& base_dir);
+std::vector<Tensor> run_tensor_node(const ::onnx::NodeProto& n, std::vector<Tensor> inputs, int64_t opset,
+                                    const std::string& base_dir);
+// Runs a subgraph: its formal inputs bound to `inputs` (in order), its initializers, its nodes
+// in order; returns its outputs. Outer values are read through `outer`.
+std::vector<Value> run_subgraph(const ::onnx::GraphProto& g, const std::vector<Value>& inputs, const Scope& outer,
+                                int64_t opset, const std::string& base_dir);
 std::map<std::string, Converter>& converters();  // filled once, by register_all_converters
 void register_all_converters();
 void register_elementwise(std::map<std::string, Converter>& t);

@@ -5,6 +5,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <set>
 #include <unordered_set>
@@ -29,26 +30,17 @@ bool is_random(const std::string& op) {
          op == "RandomUniformLike" || op == "Multinomial" || op == "Bernoulli";
 }
 
-ValueInfo value_info(const ::onnx::ValueInfoProto& v) {
-  ValueInfo info;
-  info.name = v.name();
-  const auto& type = v.type();
-  if (!type.has_tensor_type()) {
-    throw Unsupported(fmt::format("graph value '{}' is not a tensor (sequence/map/optional types are not supported)",
-                                  v.name()));
+ValueInfo value_info(const ::onnx::ValueInfoProto& v) { return detail::value_info_of(v, true); }
+
+// A node and the nodes of its subgraphs, recursively.
+void for_each_node_of(const ::onnx::NodeProto& n, const std::function<void(const ::onnx::NodeProto&)>& fn) {
+  fn(n);
+  for (const auto& a : n.attribute()) {
+    if (a.has_g())
+      for (const auto& m : a.g().node()) for_each_node_of(m, fn);
+    for (const auto& sub : a.graphs())
+      for (const auto& m : sub.node()) for_each_node_of(m, fn);
   }
-  info.dtype = dtype_from_onnx(type.tensor_type().elem_type(), fmt::format("graph value '{}'", v.name()));
-  if (!type.tensor_type().has_shape()) {
-    info.has_shape = false;
-    return info;
-  }
-  int unknown = 0;
-  for (const auto& d : type.tensor_type().shape().dim()) {
-    if (d.has_dim_value()) info.shape.push_back(graph::Dim(d.dim_value()));
-    else if (d.has_dim_param() && !d.dim_param().empty()) info.shape.push_back(graph::Dim::sym(d.dim_param()));
-    else info.shape.push_back(graph::Dim::sym(fmt::format("{}_dim{}", v.name(), unknown++)));
-  }
-  return info;
 }
 }  // namespace
 
@@ -67,24 +59,14 @@ struct Model::Impl {
   std::vector<Tensor> prepack_only;
 
   std::vector<Tensor> run_node(const ::onnx::NodeProto& n, std::vector<Tensor> inputs) const {
-    auto& table = converters();
-    auto it = table.find(n.op_type());
-    Ctx ctx{n, std::move(inputs), info.opset, static_cast<size_t>(n.output_size()), base_dir};
-    if (it == table.end())
-      throw Unsupported(fmt::format("{}: op '{}' is not supported by tandem's ONNX importer", ctx.where(), n.op_type()));
-    std::vector<Tensor> outs;
-    try {
-      outs = it->second(ctx);
-    } catch (const Unsupported&) {
-      throw;
-    } catch (const Error& e) {
-      std::string msg = e.what();
-      if (msg.rfind("node '", 0) == 0) throw;
-      TANDEM_FAIL("{}: {}", ctx.where(), msg);
-    } catch (const std::exception& e) {  // a malformed node (e.g. missing inputs) in a converter
-      TANDEM_FAIL("{}: invalid node ({})", ctx.where(), e.what());
-    }
-    return outs;
+    return run_tensor_node(n, std::move(inputs), info.opset, base_dir);
+  }
+  bool has_value_io() const {  // an input or output that is a sequence or an optional
+    for (const auto& v : info.inputs)
+      if (!v.type.empty()) return true;
+    for (const auto& v : info.outputs)
+      if (!v.type.empty()) return true;
+    return false;
   }
 
   void load(const std::string& bytes) {
@@ -165,12 +147,20 @@ struct Model::Impl {
       if (!n.domain().empty() && n.domain() != "ai.onnx")
         throw Unsupported(fmt::format("{}: op '{}' of domain '{}' is not supported (only the default ONNX domain)",
                                       where, n.op_type(), n.domain()));
-      info.op_histogram[n.op_type()]++;
-      if (!table.count(n.op_type()))
-        throw Unsupported(fmt::format("{}: op '{}' is not supported by tandem's ONNX importer", where, n.op_type()));
+      for_each_node_of(n, [&](const ::onnx::NodeProto& m) {
+        info.op_histogram[m.op_type()]++;
+        if (!m.domain().empty() && m.domain() != "ai.onnx")
+          throw Unsupported(fmt::format("{}: op '{}' of domain '{}' (in a subgraph) is not supported", where,
+                                        m.op_type(), m.domain()));
+        if (!table.count(m.op_type()) && !is_value_op(m.op_type()))
+          throw Unsupported(fmt::format("{}: op '{}' is not supported by tandem's ONNX importer", where, m.op_type()));
+      });
       // DequantizeLinear of an int8 initializer stays a node: the graph's QDQ fusion
       // (graph::run_fuse_qdq) needs the int8 weight, which folding would replace by floats.
-      bool foldable = !is_random(n.op_type()) && n.op_type() != "DequantizeLinear";
+      // Sequence, optional and control-flow nodes run every time (their values are not
+      // tensors, and subgraphs read outer values the node does not list).
+      bool foldable = !is_random(n.op_type()) && n.op_type() != "DequantizeLinear" && !is_value_op(n.op_type()) &&
+                      !has_subgraph(n);
       std::vector<Tensor> ins;
       for (const auto& name : n.input()) {
         if (name.empty()) {
@@ -207,8 +197,11 @@ struct Model::Impl {
     }
     // Liveness: free each intermediate after its last reader.
     std::unordered_map<std::string, int> last;
-    for (size_t k = 0; k < nodes.size(); ++k)
+    for (size_t k = 0; k < nodes.size(); ++k) {
       for (const auto& name : g.node(nodes[k]).input()) last[name] = static_cast<int>(k);
+      if (has_subgraph(g.node(nodes[k])))
+        for (const auto& name : captured_names(g.node(nodes[k]))) last[name] = static_cast<int>(k);
+    }
     std::set<std::string> keep(output_names.begin(), output_names.end());
     frees.assign(nodes.size(), {});
     for (auto& [name, k] : last)
@@ -293,6 +286,17 @@ const ModelInfo& Model::info() const { return impl_->info; }
 bool Model::runs_compiled() const { return !impl_->eager_only && impl_->compiled != nullptr; }
 
 std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) const {
+  if (impl_->has_value_io()) {
+    std::map<std::string, Value> vs(inputs.begin(), inputs.end());
+    std::vector<Tensor> out;
+    auto values = run_values(vs);
+    for (size_t i = 0; i < values.size(); ++i) {
+      TANDEM_CHECK(values[i].is_tensor(), "output '{}' is {}, not a tensor: use Model::run_values",
+                   impl_->output_names[i], values[i].is_sequence() ? "a sequence" : "an empty optional");
+      out.push_back(values[i].tensor);
+    }
+    return out;
+  }
   check_inputs(inputs);
   // Static-shape models run as a traced graph through tandem::compile (cached per input
   // shapes, executed as a graph::Plan). A model whose import reads run-time values (a Reshape
@@ -327,6 +331,39 @@ std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) cons
   return run_eager(inputs);
 }
 
+std::vector<Value> Model::run_values(const std::map<std::string, Value>& inputs) const {
+  if (!impl_->has_value_io()) {
+    std::map<std::string, Tensor> ts;
+    for (const auto& [name, v] : inputs) {
+      TANDEM_CHECK(v.is_tensor(), "input '{}' must be a tensor, got {}", name,
+                   v.is_sequence() ? "a sequence" : "an empty optional");
+      ts[name] = v.tensor;
+    }
+    auto out = run(ts);
+    return {out.begin(), out.end()};
+  }
+  // Sequences and optionals cross the model's boundary: eager (a traced graph holds tensors).
+  std::map<std::string, Tensor> ts;
+  for (const auto& [name, v] : inputs) {
+    const ValueInfo* vi = nullptr;
+    for (const auto& x : impl_->info.inputs) vi = x.name == name ? &x : vi;
+    TANDEM_CHECK(vi, "input '{}' is not an input of this model", name);
+    if (vi->type.empty()) {
+      TANDEM_CHECK(v.is_tensor(), "input '{}' must be a tensor", name);
+      ts[name] = v.tensor;
+    } else if (vi->type.rfind("seq(", 0) == 0) {
+      TANDEM_CHECK(v.is_sequence(), "input '{}' must be a sequence ({})", name, vi->type);
+    }
+  }
+  for (const auto& vi : impl_->info.inputs)
+    TANDEM_CHECK(vi.type.rfind("optional(", 0) == 0 || inputs.count(vi.name), "input '{}' ({}) is missing", vi.name,
+                 vi.type.empty() ? "a tensor" : vi.type);
+  check_inputs(ts);
+  graph::restore_plain_weights(impl_->prepack_only);
+  impl_->prepack_only.clear();
+  return run_eager_values(inputs);
+}
+
 void Model::check_inputs(const std::map<std::string, Tensor>& inputs) const {
   std::map<std::string, int64_t> symbols;
   for (const auto& [name, t] : inputs) {
@@ -335,6 +372,7 @@ void Model::check_inputs(const std::map<std::string, Tensor>& inputs) const {
     TANDEM_CHECK(found, "input '{}' is not an input of this model", name);
   }
   for (const auto& vi : impl_->info.inputs) {
+    if (!vi.type.empty()) continue;  // a sequence or optional input (run_values checks it)
     auto it = inputs.find(vi.name);
     TANDEM_CHECK(it != inputs.end() && it->second.defined(), "input '{}' ({} {}) is missing", vi.name, vi.dtype,
                  graph::shape_str(vi.shape));
@@ -360,9 +398,24 @@ void Model::check_inputs(const std::map<std::string, Tensor>& inputs) const {
 }
 
 std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs) const {
+  std::map<std::string, Value> vs(inputs.begin(), inputs.end());
+  std::vector<Tensor> result;
+  for (auto& v : run_eager_values(vs)) {
+    TANDEM_CHECK(v.is_tensor(), "an output of the model is not a tensor: use Model::run_values");
+    result.push_back(std::move(v.tensor));
+  }
+  return result;
+}
+
+std::vector<Value> Model::run_eager_values(const std::map<std::string, Value>& inputs) const {
   const auto& g = impl_->proto.graph();
-  std::unordered_map<std::string, Tensor> env;
-  for (const auto& vi : impl_->info.inputs) env[vi.name] = inputs.at(vi.name);
+  Scope root;
+  root.consts = &impl_->consts;
+  auto& env = root.values;
+  for (const auto& vi : impl_->info.inputs) {
+    auto it = inputs.find(vi.name);
+    env[vi.name] = it != inputs.end() ? it->second : Value::none();  // an optional input may be left out
+  }
   NoGradGuard ng;
   // Values computed from the inputs' shapes alone (Shape, Size, then arithmetic on those and
   // constants: what exporters emit for a Reshape to [batch, ...]). They are fixed for a traced
@@ -372,7 +425,7 @@ std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs
   std::unordered_set<std::string> shape_values;
   for (size_t k = 0; k < impl_->nodes.size(); ++k) {
     const auto& n = g.node(impl_->nodes[k]);
-    std::vector<Tensor> ins;
+    std::vector<Value> ins;
     ins.reserve(n.input_size());
     const bool shape_op = n.op_type() == "Shape" || n.op_type() == "Size";
     bool any_shape_value = false, all_fixed = true;  // fixed: a shape value or a constant
@@ -392,16 +445,19 @@ std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs
       auto c = impl_->consts.find(name);
       TANDEM_CHECK(c != impl_->consts.end(), "node '{}' ({}): input '{}' is not defined before it", n.name(),
                    n.op_type(), name);
-      ins.push_back(c->second);
+      ins.push_back(Value(c->second));
     }
     // Nodes of constants alone were folded at load: at least one input is a shape value.
-    // Random ops draw anew on every run: never baked.
+    // Random ops draw anew on every run: never baked. Control flow and sequences run as they
+    // are (a subgraph reads more than the node's inputs).
     const bool random = n.op_type().rfind("Random", 0) == 0 || n.op_type() == "Bernoulli" ||
                         n.op_type() == "Multinomial";
-    const bool untraced = shape_op || (any_shape_value && all_fixed && !random);
-    std::vector<Tensor> outs;
-    if (untraced) graph::run_untraced([&] { outs = impl_->run_node(n, std::move(ins)); });
-    else outs = impl_->run_node(n, std::move(ins));
+    const bool value_op = is_value_op(n.op_type()) || has_subgraph(n);
+    const bool untraced = !value_op && (shape_op || (any_shape_value && all_fixed && !random));
+    std::vector<Value> outs;
+    auto run = [&] { outs = run_any_node(n, std::move(ins), root, impl_->info.opset, impl_->base_dir); };
+    if (untraced) graph::run_untraced(run);
+    else run();
     for (int o = 0; o < n.output_size(); ++o) {
       if (n.output(o).empty()) continue;
       if (untraced) shape_values.insert(n.output(o));
@@ -411,11 +467,11 @@ std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs
     }
     for (const auto& name : impl_->frees[k]) env.erase(name);
   }
-  std::vector<Tensor> result;
+  std::vector<Value> result;
   for (const auto& name : impl_->output_names) {
     auto it = env.find(name);
     if (it != env.end()) result.push_back(it->second);
-    else result.push_back(impl_->consts.at(name));
+    else result.push_back(Value(impl_->consts.at(name)));
   }
   return result;
 }
@@ -448,12 +504,20 @@ graph::Graph load(const std::string& path) { return Model::load(path).to_graph()
 
 std::string ModelInfo::str() const {
   std::string s = fmt::format("opset {} (ir_version {}, producer '{}')\ninputs:\n", opset, ir_version, producer);
-  for (const auto& v : inputs) s += fmt::format("  {}: {} {}\n", v.name, v.dtype, graph::shape_str(v.shape));
+  auto line = [](const ValueInfo& v) {
+    if (!v.type.empty()) return fmt::format("  {}: {}\n", v.name, v.type);
+    return fmt::format("  {}: {} {}\n", v.name, v.dtype, v.has_shape ? graph::shape_str(v.shape) : "(shape unknown)");
+  };
+  for (const auto& v : inputs) s += line(v);
   s += "outputs:\n";
-  for (const auto& v : outputs) s += fmt::format("  {}: {} {}\n", v.name, v.dtype, graph::shape_str(v.shape));
+  for (const auto& v : outputs) s += line(v);
   s += fmt::format("parameters: {}\nops ({} nodes, {} folded at load):\n", num_parameters,
                    [&] { int64_t n = 0; for (auto& [k, c] : op_histogram) n += c; return n; }(), num_folded);
   for (const auto& [op, c] : op_histogram) s += fmt::format("  {:<24} {}\n", op, c);
+  if (!unsupported_ops.empty()) {
+    s += fmt::format("unsupported ops ({} kinds; tandem cannot run this model):\n", unsupported_ops.size());
+    for (const auto& [op, c] : unsupported_ops) s += fmt::format("  {:<24} {}\n", op, c);
+  }
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "importer.h"
+#include <onnx/onnx-data_pb.h>  // SequenceProto, OptionalProto (after onnx_pb.h)
 #include "tandem/opdef.h"
 
 namespace tandem::onnx::detail {
@@ -250,6 +251,8 @@ void register_all_converters() {
     register_extra(t);
     register_resize(t);
     register_quant(t);
+    register_sequence(value_converters());
+    register_flow(value_converters());
     return true;
   }();
   (void)done;
@@ -268,6 +271,44 @@ Tensor load_tensor_proto(const std::string& path) {
   if (!t.has_data_type() || t.data_type() == 0)
     throw Unsupported(fmt::format("'{}' holds no tensor (a sequence, map or optional value?)", path));
   return detail::tensor_from_proto(t, std::filesystem::path(path).parent_path().string());
+}
+
+}  // namespace tandem::onnx
+
+namespace tandem::onnx {
+
+namespace {
+
+Value value_from_sequence_proto(const ::onnx::SequenceProto& s, const std::string& dir, const std::string& path) {
+  if (s.elem_type() != ::onnx::SequenceProto::TENSOR && s.tensor_values_size() == 0 && s.elem_type() != 0)
+    throw Unsupported(fmt::format("'{}': a sequence of non-tensors (elem_type {}) is not supported", path, s.elem_type()));
+  std::vector<Tensor> ts;
+  for (const auto& t : s.tensor_values()) ts.push_back(detail::tensor_from_proto(t, dir));
+  return Value::of_sequence(std::move(ts));
+}
+
+}  // namespace
+
+Value load_value_proto(const std::string& path, const std::string& kind) {
+  if (kind == "tensor") return Value(load_tensor_proto(path));
+  std::ifstream f(path, std::ios::binary);
+  TANDEM_CHECK(f.good(), "cannot open '{}'", path);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  if (kind == "sequence") {
+    ::onnx::SequenceProto s;
+    TANDEM_CHECK(s.ParseFromString(bytes), "'{}' is not a valid SequenceProto", path);
+    return value_from_sequence_proto(s, dir, path);
+  }
+  TANDEM_CHECK(kind == "optional", "load_value_proto: kind must be tensor, sequence or optional, got '{}'", kind);
+  ::onnx::OptionalProto o;
+  TANDEM_CHECK(o.ParseFromString(bytes), "'{}' is not a valid OptionalProto", path);
+  switch (o.elem_type()) {
+    case ::onnx::OptionalProto::UNDEFINED: return Value::none();
+    case ::onnx::OptionalProto::TENSOR: return Value(detail::tensor_from_proto(o.tensor_value(), dir));
+    case ::onnx::OptionalProto::SEQUENCE: return value_from_sequence_proto(o.sequence_value(), dir, path);
+    default: throw Unsupported(fmt::format("'{}': an optional of elem_type {} is not supported", path, o.elem_type()));
+  }
 }
 
 }  // namespace tandem::onnx

@@ -1,4 +1,5 @@
-// tandem inspect model.onnx: inputs, outputs, opset, op histogram, parameter count.
+// tandem inspect model.onnx: inputs, outputs, opset, op histogram, parameter count, and the
+// ops tandem cannot import (the model need not be one tandem runs).
 #include <iostream>
 #include <memory>
 
@@ -13,8 +14,8 @@ Run add_inspect(CLI::App& app) {
   auto* cmd = app.add_subcommand("inspect", "Print an ONNX model's inputs, outputs, opset, ops and parameter count");
   cmd->add_option("model", *path, "The .onnx file")->required();
   return [path] {
-    auto model = onnx::Model::load(*path);
-    std::cout << model.info().str();
+    // Any valid model is described, supported or not (its unsupported ops are listed).
+    std::cout << onnx::inspect(*path).str();
     return 0;
   };
 }

@@ -1,0 +1,303 @@
+#!/usr/bin/python3
+"""ONNX control flow, sequence and optional models with numpy reference outputs.
+
+Run with Debian's python (onnx 1.12 + numpy), from anywhere:
+
+    /usr/bin/python3 tests/reference/gen_control_flow.py [OUT_DIR]
+
+Layout, one folder per case (tests/data/onnx_flow/<case>/ unless OUT_DIR is given):
+    model.onnx            built with onnx.helper (opset 16)
+    input_<i>.npy         the inputs, in the model's input order
+    output_<i>.npy        the reference for a tensor output, computed with numpy
+    output_<i>_<k>.npy    element k of a sequence output
+
+The references are plain numpy written from the ONNX operator specs (loops in Python), not
+anything tandem computed. tests/onnx/test_control_flow.cpp imports every model, runs it
+and compares. The models exercise what exporters emit around control flow: an If on a
+condition computed from the data, Loops whose trip count and exit condition come from
+input values, subgraphs that read values of the enclosing graph (initializers and
+intermediate values) by name, loop-carried sequences, Scan in both directions, and a nested
+If inside a Loop body.
+
+unsupported/model.onnx is not runnable on purpose (an op of another domain, a string-typed
+input, an unknown op inside an If branch): `tandem inspect` must still describe it.
+"""
+import os
+import shutil
+import sys
+import zlib
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "data", "onnx_flow")
+OPSET = 16
+
+F = TensorProto.FLOAT
+I64 = TensorProto.INT64
+B = TensorProto.BOOL
+
+
+def rng(name):
+    return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+def f32(name, *shape):
+    return rng(name).standard_normal(shape).astype(np.float32)
+
+
+def const(name, array):
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(array), name + "_v"))
+
+
+def model(graph):
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="gen_control_flow")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m
+
+
+def write(name, m, inputs, outputs):
+    d = os.path.join(OUT_DIR, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    onnx.save(m, os.path.join(d, "model.onnx"))
+    for i, x in enumerate(inputs):
+        np.save(os.path.join(d, f"input_{i}.npy"), x)
+    for i, y in enumerate(outputs):
+        if isinstance(y, list):
+            for k, t in enumerate(y):
+                np.save(os.path.join(d, f"output_{i}_{k}.npy"), t)
+        else:
+            np.save(os.path.join(d, f"output_{i}.npy"), y)
+
+
+# ---- If on a data-dependent condition; both branches read outer values (an initializer
+# and an intermediate of the main graph) that the If node does not list as inputs.
+def if_model():
+    scale = np.array([2.0, -1.0, 0.5, 3.0], np.float32)
+    then_g = helper.make_graph(
+        [helper.make_node("Mul", ["x2", "scale"], ["t"])], "then",
+        [], [helper.make_tensor_value_info("t", F, [3, 4])])
+    else_g = helper.make_graph(
+        [helper.make_node("Sub", ["x2", "scale"], ["e0"]), helper.make_node("Neg", ["e0"], ["e"])], "else",
+        [], [helper.make_tensor_value_info("e", F, [3, 4])])
+    g = helper.make_graph(
+        [helper.make_node("Add", ["x", "x"], ["x2"]),
+         helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+         const("zero", np.float32(0)),
+         helper.make_node("Greater", ["s", "zero"], ["cond"]),
+         helper.make_node("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g)],
+        "if_data_cond", [helper.make_tensor_value_info("x", F, [3, 4])],
+        [helper.make_tensor_value_info("y", F, [3, 4])],
+        [numpy_helper.from_array(scale, "scale")])
+    m = model(g)
+
+    def ref(x):
+        x2 = x + x
+        return [x2 * scale if x.sum() > 0 else -(x2 - scale)]
+    return m, ref
+
+
+# ---- Loop: trip count from an input, exit condition from the data, a captured initializer,
+# a scan output, and a nested If in the body that reads the loop-carried value.
+def loop_model():
+    bias = np.array([0.25, -0.5, 1.0], np.float32)
+    limit = np.float32(6.0)
+    inner_then = helper.make_graph([helper.make_node("Add", ["acc_in", "bias"], ["it"])], "inner_then", [],
+                                   [helper.make_tensor_value_info("it", F, [3])])
+    inner_else = helper.make_graph([helper.make_node("Sub", ["acc_in", "bias"], ["ie"])], "inner_else", [],
+                                   [helper.make_tensor_value_info("ie", F, [3])])
+    body = helper.make_graph(
+        [const("two", np.int64(2)),
+         helper.make_node("Mod", ["i", "two"], ["parity"]),
+         const("zero_i", np.int64(0)),
+         helper.make_node("Equal", ["parity", "zero_i"], ["even"]),
+         helper.make_node("If", ["even"], ["step"], then_branch=inner_then, else_branch=inner_else),
+         helper.make_node("Cast", ["i"], ["fi"], to=F),
+         helper.make_node("Mul", ["step", "fi"], ["scaled"]),
+         helper.make_node("Add", ["scaled", "x"], ["acc_out"]),
+         helper.make_node("ReduceSum", ["acc_out"], ["total"], keepdims=0),
+         helper.make_node("Abs", ["total"], ["mag"]),
+         helper.make_node("Less", ["mag", "limit"], ["cond_out"]),
+         helper.make_node("Identity", ["total"], ["scan_total"])],
+        "body",
+        [helper.make_tensor_value_info("i", I64, []), helper.make_tensor_value_info("cond_in", B, []),
+         helper.make_tensor_value_info("acc_in", F, [3])],
+        [helper.make_tensor_value_info("cond_out", B, []), helper.make_tensor_value_info("acc_out", F, [3]),
+         helper.make_tensor_value_info("scan_total", F, [])])
+    g = helper.make_graph(
+        [const("start", np.zeros(3, np.float32)),
+         const("true", np.bool_(True)),
+         helper.make_node("Loop", ["n", "true", "start"], ["acc", "totals"], body=body)],
+        "loop_data_trip",
+        [helper.make_tensor_value_info("x", F, [3]), helper.make_tensor_value_info("n", I64, [])],
+        [helper.make_tensor_value_info("acc", F, [3]), helper.make_tensor_value_info("totals", F, [None])],
+        [numpy_helper.from_array(bias, "bias"), numpy_helper.from_array(limit, "limit")])
+    m = model(g)
+
+    def ref(x, n):
+        acc = np.zeros(3, np.float32)
+        totals = []
+        for i in range(int(n)):
+            step = acc + bias if i % 2 == 0 else acc - bias
+            acc = (step * np.float32(i) + x).astype(np.float32)
+            total = acc.sum(dtype=np.float32)
+            totals.append(total)
+            if not abs(total) < limit:
+                break
+        return [acc, np.array(totals, np.float32)]
+    return m, ref
+
+
+# ---- Loop carrying a sequence: each iteration appends x * i; afterwards the sequence is
+# stacked, concatenated and counted.
+def loop_seq_model():
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Cast", ["i"], ["fi"], to=F),
+         helper.make_node("Mul", ["x", "fi"], ["xi"]),
+         helper.make_node("SequenceInsert", ["seq_in", "xi"], ["seq_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", I64, []), helper.make_tensor_value_info("cond_in", B, []),
+         helper.make_tensor_sequence_value_info("seq_in", F, [2, 3])],
+        [helper.make_tensor_value_info("cond_out", B, []), helper.make_tensor_sequence_value_info("seq_out", F, [2, 3])])
+    g = helper.make_graph(
+        [helper.make_node("SequenceEmpty", [], ["empty"], dtype=F),
+         helper.make_node("Loop", ["n", "", "empty"], ["seq"], body=body),
+         helper.make_node("ConcatFromSequence", ["seq"], ["stacked"], axis=0, new_axis=1),
+         helper.make_node("ConcatFromSequence", ["seq"], ["joined"], axis=-1),
+         helper.make_node("SequenceLength", ["seq"], ["count"])],
+        "loop_seq",
+        [helper.make_tensor_value_info("x", F, [2, 3]), helper.make_tensor_value_info("n", I64, [])],
+        [helper.make_tensor_value_info("stacked", F, [None, 2, 3]), helper.make_tensor_value_info("joined", F, [2, None]),
+         helper.make_tensor_value_info("count", I64, [])])
+    m = model(g)
+
+    def ref(x, n):
+        parts = [x * np.float32(i) for i in range(int(n))]
+        return [np.stack(parts, 0), np.concatenate(parts, -1), np.array(len(parts), np.int64)]
+    return m, ref
+
+
+# ---- Scan: a running sum forward along axis 0 of one input and a running product
+# backward along axis 1 of another, with a captured initializer in the body.
+def scan_model():
+    offset = np.array([0.5, -0.25], np.float32)
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s_in", "a_t"], ["s_sum"]),
+         helper.make_node("Add", ["s_sum", "offset"], ["s_out"]),
+         helper.make_node("Mul", ["p_in", "b_t"], ["p_out"]),
+         helper.make_node("Identity", ["s_out"], ["s_scan"]),
+         helper.make_node("Identity", ["p_out"], ["p_scan"])],
+        "body",
+        [helper.make_tensor_value_info("s_in", F, [2]), helper.make_tensor_value_info("p_in", F, [3]),
+         helper.make_tensor_value_info("a_t", F, [2]), helper.make_tensor_value_info("b_t", F, [3])],
+        [helper.make_tensor_value_info("s_out", F, [2]), helper.make_tensor_value_info("p_out", F, [3]),
+         helper.make_tensor_value_info("s_scan", F, [2]), helper.make_tensor_value_info("p_scan", F, [3])])
+    g = helper.make_graph(
+        [helper.make_node("Scan", ["s0", "p0", "a", "b"], ["s", "p", "s_all", "p_all"], body=body, num_scan_inputs=2,
+                          scan_input_axes=[0, 1], scan_input_directions=[0, 1], scan_output_axes=[0, 1],
+                          scan_output_directions=[0, 0])],
+        "scan_both_ways",
+        [helper.make_tensor_value_info("s0", F, [2]), helper.make_tensor_value_info("p0", F, [3]),
+         helper.make_tensor_value_info("a", F, [4, 2]), helper.make_tensor_value_info("b", F, [3, 4])],
+        [helper.make_tensor_value_info("s", F, [2]), helper.make_tensor_value_info("p", F, [3]),
+         helper.make_tensor_value_info("s_all", F, [4, 2]), helper.make_tensor_value_info("p_all", F, [3, 4])],
+        [numpy_helper.from_array(offset, "offset")])
+    m = model(g)
+
+    def ref(s0, p0, a, b):
+        s, p = s0.copy(), p0.copy()
+        s_all, p_all = [], []
+        for t in range(4):
+            s = (s + a[t] + offset).astype(np.float32)
+            p = (p * b[:, 3 - t]).astype(np.float32)
+            s_all.append(s)
+            p_all.append(p)
+        return [s, p, np.stack(s_all, 0), np.stack(p_all, 1)]
+    return m, ref
+
+
+# ---- Sequences and optionals without control flow: SplitToSequence, SequenceAt,
+# SequenceErase, SequenceInsert at a position, Optional / OptionalHasElement /
+# OptionalGetElement; the split sequence itself is an output.
+def sequence_model():
+    g = helper.make_graph(
+        [const("sizes", np.array([1, 2, 3], np.int64)),
+         helper.make_node("SplitToSequence", ["x", "sizes"], ["parts"], axis=1),
+         const("last", np.int64(-1)),
+         helper.make_node("SequenceAt", ["parts", "last"], ["tail"]),
+         const("first", np.int64(0)),
+         helper.make_node("SequenceErase", ["parts", "first"], ["rest"]),
+         helper.make_node("SequenceInsert", ["rest", "tail", "first"], ["again"]),
+         helper.make_node("ConcatFromSequence", ["again"], ["joined"], axis=1),
+         helper.make_node("Optional", ["tail"], ["opt"]),
+         helper.make_node("OptionalHasElement", ["opt"], ["has"]),
+         helper.make_node("OptionalGetElement", ["opt"], ["got"]),
+         helper.make_node("Mul", ["got", "got"], ["sq"])],
+        "sequences",
+        [helper.make_tensor_value_info("x", F, [2, 6])],
+        [helper.make_tensor_sequence_value_info("parts", F, [2, None]), helper.make_tensor_value_info("joined", F, [2, 6]),
+         helper.make_tensor_value_info("has", B, []), helper.make_tensor_value_info("sq", F, [2, 3])])
+    m = model(g)
+
+    def ref(x):
+        parts = [x[:, 0:1], x[:, 1:3], x[:, 3:6]]
+        tail = parts[-1]
+        again = [tail] + parts[1:]
+        return [parts, np.concatenate(again, 1), np.array(True), tail * tail]
+    return m, ref
+
+
+# ---- Not runnable by tandem; `tandem inspect` describes it and names what is missing.
+def unsupported_model():
+    then_g = helper.make_graph([helper.make_node("MadeUpOp", ["x"], ["t"])], "then", [],
+                               [helper.make_tensor_value_info("t", F, [2])])
+    else_g = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", F, [2])])
+    g = helper.make_graph(
+        [helper.make_node("FancyOp", ["x"], ["f"], domain="com.example"),
+         helper.make_node("FancyOp", ["f"], ["f2"], domain="com.example"),
+         helper.make_node("ReduceSum", ["f2"], ["s"], keepdims=0),
+         const("zero", np.float32(0)),
+         helper.make_node("Greater", ["s", "zero"], ["cond"]),
+         helper.make_node("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g)],
+        "unsupported",
+        [helper.make_tensor_value_info("x", F, [2]), helper.make_tensor_value_info("label", TensorProto.STRING, [1])],
+        [helper.make_tensor_value_info("y", F, [2])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.example", 1)],
+                          producer_name="gen_control_flow")
+    m.ir_version = 8
+    return m
+
+
+def main():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    m, ref = if_model()
+    for name, x in [("if_then", np.abs(f32("if_then", 3, 4))), ("if_else", -np.abs(f32("if_else", 3, 4)))]:
+        write(name, m, [x], ref(x))
+    m, ref = loop_model()
+    for name, n in [("loop_trip_count", 3), ("loop_exit_condition", 50), ("loop_zero_trips", 0)]:
+        x = (f32(name, 3) * 0.5).astype(np.float32)
+        n = np.array(n, np.int64)
+        write(name, m, [x, n], ref(x, n))
+    m, ref = loop_seq_model()
+    x, n = f32("loop_sequence", 2, 3), np.array(4, np.int64)
+    write("loop_sequence", m, [x, n], ref(x, n))
+    m, ref = scan_model()
+    ins = [f32("scan_s0", 2), f32("scan_p0", 3), f32("scan_a", 4, 2), f32("scan_b", 3, 4)]
+    write("scan_both_ways", m, ins, ref(*ins))
+    m, ref = sequence_model()
+    x = f32("sequences", 2, 6)
+    write("sequences", m, [x], ref(x))
+    d = os.path.join(OUT_DIR, "unsupported")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    onnx.save(unsupported_model(), os.path.join(d, "model.onnx"))
+
+
+if __name__ == "__main__":
+    main()
