@@ -73,9 +73,9 @@ std::string conf_kind(const ValueInfo& vi) {
   return "tensor";
 }
 
-bool compare_values(const Value& got, const Value& want, const ConformanceOptions& o, double& max_err,
+bool compare_values(const onnx::Value& got, const onnx::Value& want, const ConformanceOptions& o, double& max_err,
                     std::string& why) {
-  auto kind = [](const Value& v) { return v.is_tensor() ? "a tensor" : v.is_sequence() ? "a sequence" : "empty"; };
+  auto kind = [](const onnx::Value& v) { return v.is_tensor() ? "a tensor" : v.is_sequence() ? "a sequence" : "empty"; };
   if (got.kind != want.kind) {
     why = fmt::format("got {}, expected {}", kind(got), kind(want));
     return false;
@@ -126,14 +126,14 @@ CaseResult run_case(const std::string& case_dir, const ConformanceOptions& optio
     for (const auto& set : sets) {
       auto in_files = sorted_files(set, "input_");
       auto out_files = sorted_files(set, "output_");
-      std::map<std::string, Value> inputs;
+      std::map<std::string, onnx::Value> inputs;
       const auto& infos = model.info().inputs;
       // Inputs are given in the order of the graph inputs that are not initializers; a
       // sequence or optional input is a SequenceProto / OptionalProto file.
       for (size_t i = 0; i < in_files.size(); ++i) {
         TANDEM_CHECK(i < infos.size(), "{}: more test inputs than model inputs", set.string());
         std::string kind = conf_kind(infos[i]);
-        Value v = load_value_proto(in_files[i], kind);
+        onnx::Value v = load_value_proto(in_files[i], kind);
         std::string name = infos[i].name;
         if (kind == "tensor") {  // a tensor file names its input (older cases list them out of order)
           ::onnx::TensorProto t;
@@ -145,10 +145,10 @@ CaseResult run_case(const std::string& case_dir, const ConformanceOptions& optio
         }
         inputs[name] = v;
       }
-      std::vector<Value> outs = model.run_values(inputs);
+      std::vector<onnx::Value> outs = model.run_values(inputs);
       TANDEM_CHECK(outs.size() >= out_files.size(), "model gave {} outputs, test has {}", outs.size(), out_files.size());
       for (size_t i = 0; i < out_files.size(); ++i) {
-        Value want = load_value_proto(out_files[i], conf_kind(model.info().outputs.at(i)));
+        onnx::Value want = load_value_proto(out_files[i], conf_kind(model.info().outputs.at(i)));
         double err = 0;
         std::string why;
         if (!compare_values(outs[i], want, options, err, why)) {

@@ -10,7 +10,7 @@
 
 namespace tandem::onnx::detail {
 
-const Value* Scope::find(const std::string& name) const {
+const onnx::Value* Scope::find(const std::string& name) const {
   for (const Scope* s = this; s; s = s->parent) {
     auto it = s->values.find(name);
     if (it != s->values.end()) return &it->second;
@@ -19,7 +19,7 @@ const Value* Scope::find(const std::string& name) const {
       if (c != s->consts->end()) {
         // Constants are Tensors; hand out a Value that lives as long as the scope's values.
         auto& cache = const_cast<Scope*>(s)->values;
-        return &cache.emplace(name, Value(c->second)).first->second;
+        return &cache.emplace(name, onnx::Value(c->second)).first->second;
       }
     }
   }
@@ -28,7 +28,7 @@ const Value* Scope::find(const std::string& name) const {
 
 namespace {
 
-const char* flow_kind_name(const Value& v) {
+const char* flow_kind_name(const onnx::Value& v) {
   return v.is_tensor() ? "a tensor" : v.is_sequence() ? "a sequence" : "an empty optional";
 }
 
@@ -107,7 +107,7 @@ std::vector<Tensor> run_tensor_node(const ::onnx::NodeProto& n, std::vector<Tens
   }
 }
 
-std::vector<Value> run_any_node(const ::onnx::NodeProto& n, std::vector<Value> inputs, const Scope& scope,
+std::vector<onnx::Value> run_any_node(const ::onnx::NodeProto& n, std::vector<onnx::Value> inputs, const Scope& scope,
                                 int64_t opset, const std::string& base_dir) {
   auto& table = value_converters();
   auto it = table.find(n.op_type());
@@ -140,23 +140,23 @@ std::vector<Value> run_any_node(const ::onnx::NodeProto& n, std::vector<Value> i
   }
 }
 
-std::vector<Value> run_subgraph(const ::onnx::GraphProto& g, const std::vector<Value>& inputs, const Scope& outer,
+std::vector<onnx::Value> run_subgraph(const ::onnx::GraphProto& g, const std::vector<onnx::Value>& inputs, const Scope& outer,
                                 int64_t opset, const std::string& base_dir) {
   Scope scope;
   scope.parent = &outer;
   TANDEM_CHECK(static_cast<size_t>(g.input_size()) == inputs.size(), "subgraph '{}' takes {} inputs, got {}",
                g.name(), g.input_size(), inputs.size());
   for (int i = 0; i < g.input_size(); ++i) scope.values[g.input(i).name()] = inputs[i];
-  for (const auto& t : g.initializer()) scope.values[t.name()] = Value(tensor_from_proto(t, base_dir));
+  for (const auto& t : g.initializer()) scope.values[t.name()] = onnx::Value(tensor_from_proto(t, base_dir));
   for (const auto& n : g.node()) {
-    std::vector<Value> ins;
+    std::vector<onnx::Value> ins;
     ins.reserve(n.input_size());
     for (const auto& name : n.input()) {
       if (name.empty()) {
         ins.emplace_back();
         continue;
       }
-      const Value* v = scope.find(name);
+      const onnx::Value* v = scope.find(name);
       TANDEM_CHECK(v, "subgraph '{}': node '{}' ({}): input '{}' is not defined before it", g.name(), n.name(),
                    n.op_type(), name);
       ins.push_back(*v);
@@ -169,9 +169,9 @@ std::vector<Value> run_subgraph(const ::onnx::GraphProto& g, const std::vector<V
       scope.values[n.output(o)] = outs[o];
     }
   }
-  std::vector<Value> result;
+  std::vector<onnx::Value> result;
   for (const auto& o : g.output()) {
-    const Value* v = scope.find(o.name());
+    const onnx::Value* v = scope.find(o.name());
     TANDEM_CHECK(v, "subgraph '{}': output '{}' is not produced", g.name(), o.name());
     result.push_back(*v);
   }
@@ -180,7 +180,7 @@ std::vector<Value> run_subgraph(const ::onnx::GraphProto& g, const std::vector<V
 
 namespace {
 
-using Vs = std::vector<Value>;
+using Vs = std::vector<onnx::Value>;
 
 const ::onnx::GraphProto& flow_graph_attr(const ValueCtx& c, const std::string& name) {
   const auto* a = c.attrs.attr(name);
@@ -238,15 +238,15 @@ Vs loop_(ValueCtx& c) {
   std::vector<std::vector<Tensor>> scans(n_scan);
   for (int64_t i = 0; (!trip || i < *trip) && cond; ++i) {
     Vs ins;
-    ins.push_back(Value(full({}, static_cast<double>(i), {.dtype = DType::Int64})));
-    ins.push_back(Value(full({}, 1.0, {.dtype = DType::Bool})));
+    ins.push_back(onnx::Value(full({}, static_cast<double>(i), {.dtype = DType::Int64})));
+    ins.push_back(onnx::Value(full({}, 1.0, {.dtype = DType::Bool})));
     ins.insert(ins.end(), carried.begin(), carried.end());
     Vs outs = run_subgraph(body, ins, c.scope, c.attrs.opset, c.attrs.base_dir);
     if (!outs[0].is_tensor()) c.attrs.fail("the body's condition output is not a tensor");
     cond = flow_scalar_bool(c, outs[0].tensor, "the body's condition output");
     for (size_t k = 0; k < n_carried; ++k) carried[k] = outs[1 + k];
     for (size_t k = 0; k < n_scan; ++k) {
-      const Value& s = outs[1 + n_carried + k];
+      const onnx::Value& s = outs[1 + n_carried + k];
       if (!s.is_tensor()) c.attrs.fail(fmt::format("scan output {} is not a tensor", k));
       scans[k].push_back(s.tensor);
     }
@@ -277,7 +277,7 @@ Vs flow_scan_once(const ValueCtx& c, const ::onnx::GraphProto& body, Vs state, c
   std::vector<std::vector<Tensor>> scans(n_out);
   for (int64_t t = 0; t < steps; ++t) {
     Vs ins = state;
-    for (size_t k = 0; k < n_in; ++k) ins.push_back(Value(xs[k].select(in_axes[k], in_dirs[k] ? steps - 1 - t : t).contiguous()));
+    for (size_t k = 0; k < n_in; ++k) ins.push_back(onnx::Value(xs[k].select(in_axes[k], in_dirs[k] ? steps - 1 - t : t).contiguous()));
     Vs outs = run_subgraph(body, ins, c.scope, c.attrs.opset, c.attrs.base_dir);
     for (size_t k = 0; k < n_state; ++k) state[k] = outs[k];
     for (size_t k = 0; k < n_out; ++k) {
@@ -347,7 +347,7 @@ Vs scan_(ValueCtx& c) {
     Vs st;
     for (const auto& s : state) {
       if (!s.is_tensor()) c.attrs.fail("Scan states must be tensors");
-      st.push_back(Value(s.tensor.select(0, b).contiguous()));
+      st.push_back(onnx::Value(s.tensor.select(0, b).contiguous()));
     }
     std::vector<Tensor> xb;
     for (const auto& x : xs) xb.push_back(x.select(0, b).contiguous());
@@ -355,7 +355,7 @@ Vs scan_(ValueCtx& c) {
     for (size_t k = 0; k < outs.size(); ++k) rows[k].push_back(outs[k].tensor);
   }
   Vs result;
-  for (auto& r : rows) result.push_back(Value(stack(r, 0)));
+  for (auto& r : rows) result.push_back(onnx::Value(stack(r, 0)));
   return result;
 }
 

@@ -9,7 +9,7 @@
 namespace tandem::onnx::detail {
 namespace {
 
-using Vs = std::vector<Value>;
+using Vs = std::vector<onnx::Value>;
 
 // A position input (scalar int32/int64) checked against [-n, n - 1] (or [-n, n] to insert).
 int64_t seq_position(const ValueCtx& c, size_t input, int64_t n, bool insert) {
@@ -24,7 +24,7 @@ int64_t seq_position(const ValueCtx& c, size_t input, int64_t n, bool insert) {
 
 Vs seq_empty_(ValueCtx& c) {
   (void)c;
-  return {Value::of_sequence({})};
+  return {onnx::Value::of_sequence({})};
 }
 
 Vs seq_construct_(ValueCtx& c) {
@@ -33,7 +33,7 @@ Vs seq_construct_(ValueCtx& c) {
   if (ts.empty()) c.attrs.fail("needs at least one input");
   for (const auto& t : ts)
     if (t.dtype() != ts[0].dtype()) c.attrs.fail(fmt::format("mixed dtypes {} and {}", ts[0].dtype(), t.dtype()));
-  return {Value::of_sequence(std::move(ts))};
+  return {onnx::Value::of_sequence(std::move(ts))};
 }
 
 Vs seq_insert_(ValueCtx& c) {
@@ -44,12 +44,12 @@ Vs seq_insert_(ValueCtx& c) {
   int64_t n = static_cast<int64_t>(ts.size());
   int64_t pos = c.has_input(2) ? seq_position(c, 2, n, true) : n;
   ts.insert(ts.begin() + pos, x);
-  return {Value::of_sequence(std::move(ts))};
+  return {onnx::Value::of_sequence(std::move(ts))};
 }
 
 Vs seq_at_(ValueCtx& c) {
   const auto& ts = c.sequence(0);
-  return {Value(ts.at(seq_position(c, 1, static_cast<int64_t>(ts.size()), false)))};
+  return {onnx::Value(ts.at(seq_position(c, 1, static_cast<int64_t>(ts.size()), false)))};
 }
 
 Vs seq_erase_(ValueCtx& c) {
@@ -58,11 +58,11 @@ Vs seq_erase_(ValueCtx& c) {
   if (n == 0) c.attrs.fail("cannot erase from an empty sequence");
   int64_t pos = c.has_input(1) ? seq_position(c, 1, n, false) : n - 1;
   ts.erase(ts.begin() + pos);
-  return {Value::of_sequence(std::move(ts))};
+  return {onnx::Value::of_sequence(std::move(ts))};
 }
 
 Vs seq_length_(ValueCtx& c) {
-  return {Value(full({}, static_cast<double>(c.sequence(0).size()), {.dtype = DType::Int64}))};
+  return {onnx::Value(full({}, static_cast<double>(c.sequence(0).size()), {.dtype = DType::Int64}))};
 }
 
 Vs concat_from_seq_(ValueCtx& c) {
@@ -71,7 +71,7 @@ Vs concat_from_seq_(ValueCtx& c) {
   const bool new_axis = c.attrs.i("new_axis", 0) != 0;
   const int64_t rank = ts[0].dim() + (new_axis ? 1 : 0);
   int64_t axis = norm_axis(c.attrs.i("axis", 0), rank, c.attrs);
-  return {Value(new_axis ? stack(ts, axis).contiguous() : cat(ts, axis))};
+  return {onnx::Value(new_axis ? stack(ts, axis).contiguous() : cat(ts, axis))};
 }
 
 Vs split_to_seq_(ValueCtx& c) {
@@ -106,7 +106,7 @@ Vs split_to_seq_(ValueCtx& c) {
     ts.push_back(squeeze_axis ? squeeze(part, axis) : part);
     start += s;
   }
-  return {Value::of_sequence(std::move(ts))};
+  return {onnx::Value::of_sequence(std::move(ts))};
 }
 
 // Runs the body once per position of the sequence inputs; tensor inputs are passed whole.
@@ -122,7 +122,7 @@ Vs seq_map_(ValueCtx& c) {
   std::vector<std::vector<Tensor>> outs(static_cast<size_t>(body.output_size()));
   for (size_t i = 0; i < n; ++i) {
     Vs ins;
-    for (const auto& v : c.inputs) ins.push_back(v.is_sequence() ? Value(v.sequence[i]) : v);
+    for (const auto& v : c.inputs) ins.push_back(v.is_sequence() ? onnx::Value(v.sequence[i]) : v);
     Vs r = run_subgraph(body, ins, c.scope, c.attrs.opset, c.attrs.base_dir);
     for (size_t k = 0; k < outs.size(); ++k) {
       if (!r[k].is_tensor()) c.attrs.fail(fmt::format("body output {} is not a tensor", k));
@@ -130,17 +130,17 @@ Vs seq_map_(ValueCtx& c) {
     }
   }
   Vs result;
-  for (auto& o : outs) result.push_back(Value::of_sequence(std::move(o)));
+  for (auto& o : outs) result.push_back(onnx::Value::of_sequence(std::move(o)));
   return result;
 }
 
 Vs optional_(ValueCtx& c) {
   if (!c.inputs.empty() && !c.inputs[0].is_none()) return {c.inputs[0]};
-  return {Value::none()};
+  return {onnx::Value::none()};
 }
 
 Vs optional_has_(ValueCtx& c) {
-  return {Value(full({}, c.has_input(0) ? 1.0 : 0.0, {.dtype = DType::Bool}))};
+  return {onnx::Value(full({}, c.has_input(0) ? 1.0 : 0.0, {.dtype = DType::Bool}))};
 }
 
 Vs optional_get_(ValueCtx& c) {

@@ -63,8 +63,8 @@ using Converter = std::vector<Tensor> (*)(Ctx& ctx);
 struct Scope {
   const Scope* parent = nullptr;
   const std::unordered_map<std::string, Tensor>* consts = nullptr;
-  std::unordered_map<std::string, Value> values;
-  const Value* find(const std::string& name) const;  // nullptr when no scope has it
+  std::unordered_map<std::string, onnx::Value> values;
+  const onnx::Value* find(const std::string& name) const;  // nullptr when no scope has it
 };
 
 // What a converter of sequence, optional and control-flow ops sees of one node: its inputs as
@@ -72,13 +72,13 @@ struct Scope {
 // scope it runs in (for subgraphs).
 struct ValueCtx {
   Ctx& attrs;
-  std::vector<Value> inputs;  // Value::none() for an omitted optional input
+  std::vector<onnx::Value> inputs;  // onnx::Value::none() for an omitted optional input
   const Scope& scope;
   bool has_input(size_t i) const { return i < inputs.size() && !inputs[i].is_none(); }
   const Tensor& tensor(size_t i) const;               // Error unless input i is a tensor
   const std::vector<Tensor>& sequence(size_t i) const;  // Error unless input i is a sequence
 };
-using ValueConverter = std::vector<Value> (*)(ValueCtx& ctx);
+using ValueConverter = std::vector<onnx::Value> (*)(ValueCtx& ctx);
 std::map<std::string, ValueConverter>& value_converters();  // filled by register_all_converters
 void register_sequence(std::map<std::string, ValueConverter>& t);  // import_sequence.cpp
 void register_flow(std::map<std::string, ValueConverter>& t);      // import_flow.cpp
@@ -90,13 +90,13 @@ std::vector<std::string> captured_names(const ::onnx::NodeProto& n);
 
 // Runs one node of any kind: tensor converters get tensors (Error when an input is a sequence
 // or an empty optional), value converters get Values.
-std::vector<Value> run_any_node(const ::onnx::NodeProto& n, std::vector<Value> inputs, const Scope& scope,
+std::vector<onnx::Value> run_any_node(const ::onnx::NodeProto& n, std::vector<onnx::Value> inputs, const Scope& scope,
                                 int64_t opset, const std::string& base_dir);
 std::vector<Tensor> run_tensor_node(const ::onnx::NodeProto& n, std::vector<Tensor> inputs, int64_t opset,
                                     const std::string& base_dir);
 // Runs a subgraph: its formal inputs bound to `inputs` (in order), its initializers, its nodes
 // in order; returns its outputs. Outer values are read through `outer`.
-std::vector<Value> run_subgraph(const ::onnx::GraphProto& g, const std::vector<Value>& inputs, const Scope& outer,
+std::vector<onnx::Value> run_subgraph(const ::onnx::GraphProto& g, const std::vector<onnx::Value>& inputs, const Scope& outer,
                                 int64_t opset, const std::string& base_dir);
 std::map<std::string, Converter>& converters();  // filled once, by register_all_converters
 void register_all_converters();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -100,6 +101,8 @@ ModelInfo inspect(const std::string& path) {
   detail::register_all_converters();
   std::ifstream f(path, std::ios::binary);
   TANDEM_CHECK(f.good(), "cannot open ONNX model '{}'", path);
+  std::error_code ec;
+  TANDEM_CHECK(std::filesystem::file_size(path, ec) > 0 || ec, "{}: ONNX model is empty (0 bytes)", path);
   ::onnx::ModelProto proto;
   TANDEM_CHECK(proto.ParseFromIstream(&f),
                "{}: not a valid ONNX model: the protobuf does not parse (truncated or corrupt file?)", path);

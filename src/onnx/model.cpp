@@ -287,7 +287,7 @@ bool Model::runs_compiled() const { return !impl_->eager_only && impl_->compiled
 
 std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) const {
   if (impl_->has_value_io()) {
-    std::map<std::string, Value> vs(inputs.begin(), inputs.end());
+    std::map<std::string, onnx::Value> vs(inputs.begin(), inputs.end());
     std::vector<Tensor> out;
     auto values = run_values(vs);
     for (size_t i = 0; i < values.size(); ++i) {
@@ -331,7 +331,7 @@ std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) cons
   return run_eager(inputs);
 }
 
-std::vector<Value> Model::run_values(const std::map<std::string, Value>& inputs) const {
+std::vector<onnx::Value> Model::run_values(const std::map<std::string, onnx::Value>& inputs) const {
   if (!impl_->has_value_io()) {
     std::map<std::string, Tensor> ts;
     for (const auto& [name, v] : inputs) {
@@ -398,7 +398,7 @@ void Model::check_inputs(const std::map<std::string, Tensor>& inputs) const {
 }
 
 std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs) const {
-  std::map<std::string, Value> vs(inputs.begin(), inputs.end());
+  std::map<std::string, onnx::Value> vs(inputs.begin(), inputs.end());
   std::vector<Tensor> result;
   for (auto& v : run_eager_values(vs)) {
     TANDEM_CHECK(v.is_tensor(), "an output of the model is not a tensor: use Model::run_values");
@@ -407,14 +407,14 @@ std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs
   return result;
 }
 
-std::vector<Value> Model::run_eager_values(const std::map<std::string, Value>& inputs) const {
+std::vector<onnx::Value> Model::run_eager_values(const std::map<std::string, onnx::Value>& inputs) const {
   const auto& g = impl_->proto.graph();
   Scope root;
   root.consts = &impl_->consts;
   auto& env = root.values;
   for (const auto& vi : impl_->info.inputs) {
     auto it = inputs.find(vi.name);
-    env[vi.name] = it != inputs.end() ? it->second : Value::none();  // an optional input may be left out
+    env[vi.name] = it != inputs.end() ? it->second : onnx::Value::none();  // an optional input may be left out
   }
   NoGradGuard ng;
   // Values computed from the inputs' shapes alone (Shape, Size, then arithmetic on those and
@@ -425,7 +425,7 @@ std::vector<Value> Model::run_eager_values(const std::map<std::string, Value>& i
   std::unordered_set<std::string> shape_values;
   for (size_t k = 0; k < impl_->nodes.size(); ++k) {
     const auto& n = g.node(impl_->nodes[k]);
-    std::vector<Value> ins;
+    std::vector<onnx::Value> ins;
     ins.reserve(n.input_size());
     const bool shape_op = n.op_type() == "Shape" || n.op_type() == "Size";
     bool any_shape_value = false, all_fixed = true;  // fixed: a shape value or a constant
@@ -445,7 +445,7 @@ std::vector<Value> Model::run_eager_values(const std::map<std::string, Value>& i
       auto c = impl_->consts.find(name);
       TANDEM_CHECK(c != impl_->consts.end(), "node '{}' ({}): input '{}' is not defined before it", n.name(),
                    n.op_type(), name);
-      ins.push_back(Value(c->second));
+      ins.push_back(onnx::Value(c->second));
     }
     // Nodes of constants alone were folded at load: at least one input is a shape value.
     // Random ops draw anew on every run: never baked. Control flow and sequences run as they
@@ -454,7 +454,7 @@ std::vector<Value> Model::run_eager_values(const std::map<std::string, Value>& i
                         n.op_type() == "Multinomial";
     const bool value_op = is_value_op(n.op_type()) || has_subgraph(n);
     const bool untraced = !value_op && (shape_op || (any_shape_value && all_fixed && !random));
-    std::vector<Value> outs;
+    std::vector<onnx::Value> outs;
     auto run = [&] { outs = run_any_node(n, std::move(ins), root, impl_->info.opset, impl_->base_dir); };
     if (untraced) graph::run_untraced(run);
     else run();
@@ -467,11 +467,11 @@ std::vector<Value> Model::run_eager_values(const std::map<std::string, Value>& i
     }
     for (const auto& name : impl_->frees[k]) env.erase(name);
   }
-  std::vector<Value> result;
+  std::vector<onnx::Value> result;
   for (const auto& name : impl_->output_names) {
     auto it = env.find(name);
     if (it != env.end()) result.push_back(it->second);
-    else result.push_back(Value(impl_->consts.at(name)));
+    else result.push_back(onnx::Value(impl_->consts.at(name)));
   }
   return result;
 }

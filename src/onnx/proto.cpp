@@ -279,18 +279,18 @@ namespace tandem::onnx {
 
 namespace {
 
-Value value_from_sequence_proto(const ::onnx::SequenceProto& s, const std::string& dir, const std::string& path) {
+onnx::Value value_from_sequence_proto(const ::onnx::SequenceProto& s, const std::string& dir, const std::string& path) {
   if (s.elem_type() != ::onnx::SequenceProto::TENSOR && s.tensor_values_size() == 0 && s.elem_type() != 0)
     throw Unsupported(fmt::format("'{}': a sequence of non-tensors (elem_type {}) is not supported", path, s.elem_type()));
   std::vector<Tensor> ts;
   for (const auto& t : s.tensor_values()) ts.push_back(detail::tensor_from_proto(t, dir));
-  return Value::of_sequence(std::move(ts));
+  return onnx::Value::of_sequence(std::move(ts));
 }
 
 }  // namespace
 
-Value load_value_proto(const std::string& path, const std::string& kind) {
-  if (kind == "tensor") return Value(load_tensor_proto(path));
+onnx::Value load_value_proto(const std::string& path, const std::string& kind) {
+  if (kind == "tensor") return onnx::Value(load_tensor_proto(path));
   std::ifstream f(path, std::ios::binary);
   TANDEM_CHECK(f.good(), "cannot open '{}'", path);
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -304,8 +304,8 @@ Value load_value_proto(const std::string& path, const std::string& kind) {
   ::onnx::OptionalProto o;
   TANDEM_CHECK(o.ParseFromString(bytes), "'{}' is not a valid OptionalProto", path);
   switch (o.elem_type()) {
-    case ::onnx::OptionalProto::UNDEFINED: return Value::none();
-    case ::onnx::OptionalProto::TENSOR: return Value(detail::tensor_from_proto(o.tensor_value(), dir));
+    case ::onnx::OptionalProto::UNDEFINED: return onnx::Value::none();
+    case ::onnx::OptionalProto::TENSOR: return onnx::Value(detail::tensor_from_proto(o.tensor_value(), dir));
     case ::onnx::OptionalProto::SEQUENCE: return value_from_sequence_proto(o.sequence_value(), dir, path);
     default: throw Unsupported(fmt::format("'{}': an optional of elem_type {} is not supported", path, o.elem_type()));
   }

@@ -1,5 +1,5 @@
 // tandem inspect model.onnx: inputs, outputs, opset, op histogram, parameter count, and the
-// ops tandem cannot import (the model need not be one tandem runs).
+// ops tandem cannot import. Any valid ONNX model is described, whether tandem runs it or not.
 #include <iostream>
 #include <memory>
 
@@ -14,8 +14,18 @@ Run add_inspect(CLI::App& app) {
   auto* cmd = app.add_subcommand("inspect", "Print an ONNX model's inputs, outputs, opset, ops and parameter count");
   cmd->add_option("model", *path, "The .onnx file")->required();
   return [path] {
-    // Any valid model is described, supported or not (its unsupported ops are listed).
-    std::cout << onnx::inspect(*path).str();
+    onnx::ModelInfo info = onnx::inspect(*path);  // Error only when the file is not an ONNX model
+    std::string why_not;
+    if (info.unsupported_ops.empty()) {
+      // Importable as far as its ops go: the import adds what folds at load.
+      try {
+        info = onnx::Model::load(*path).info();
+      } catch (const Error& e) {
+        why_not = e.what();
+      }
+    }
+    std::cout << info.str();
+    if (!why_not.empty()) std::cout << "tandem cannot run this model: " << why_not << "\n";
     return 0;
   };
 }
