@@ -68,6 +68,32 @@ TEST(FuseMatmulAct, SeparateBiasAddJoinsTheLinear) {
   expect_graph_matches(rec.graph, {x}, eager, 1e-5, 1e-5);
 }
 
+// Exporters' fully-connected layers on [N, H, W, C] or [B, T, C]: MatMul by a constant, Add of a
+// constant bias (either operand, [N] or [1, N]), then maybe an activation -> one linear(_act).
+// A matmul by a variable (a weight the graph may update) stays.
+TEST(FuseMatmulAct, MatmulByConstantBecomesLinear) {
+  manual_seed(4);
+  NoGradGuard ng;
+  Tensor x = randn({2, 3, 5, 7}), w = randn({7, 4}), b = randn({4}), w2 = randn({4, 6}), b2 = randn({1, 6});
+  Tensor wv = randn({7, 3});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.variable("wv", wv);  // w, b, w2, b2 are constants of the graph
+  auto eager = rec.record([&] {
+    Tensor h = gelu(matmul(x, w) + b);
+    return std::vector<Tensor>{add(b2, matmul(h, w2)), matmul(x, w), matmul(x, wv)};
+  });
+  PassResult r = run_fuse_matmul_act(rec.graph);
+  EXPECT_EQ(r.counts["matmul_add_to_linear"], 2);
+  EXPECT_EQ(r.counts["matmul_to_linear"], 1);
+  EXPECT_EQ(r.counts["fused_linear_act"], 1);
+  EXPECT_EQ(count_ops(rec.graph, "matmul"), 1);  // the one by the variable
+  EXPECT_EQ(count_ops(rec.graph, "linear_act"), 1);
+  EXPECT_EQ(count_ops(rec.graph, "linear"), 2);
+  EXPECT_EQ(count_ops(rec.graph, "add"), 0);
+  expect_graph_matches(rec.graph, {x}, eager, 1e-5, 1e-5);
+}
+
 TEST(FuseMatmulAct, PreActivationReadElsewhereStaysUnfused) {
   manual_seed(2);
   NoGradGuard ng;
