@@ -278,6 +278,43 @@ TEST(BlockedLayout, RandomConvPoolChainsMatchEager) {
 // Depthwise convolutions and groups of whole 16-channel blocks run blocked from a blocked
 // input (oneDNN's blocked kernels); other group widths, and grouped convs reading NCHW, stay
 // NCHW. Each chain: conv (16 -> 32) -> grouped conv [-> relu] -> 1x1 conv (-> 16), against eager.
+// Fire / inception blocks: convs joined by a cat along the channels, read by a conv and a pool.
+// With every channel count divisible by 16 the branches, the cat (along dim 1 of the blocked
+// twins) and its readers stay blocked; one branch of 8 channels keeps the cat in NCHW.
+TEST(BlockedLayout, ChannelCatOfBlockedBranchesStaysBlocked) {
+  for (int64_t c1 : {16, 8}) {
+    for (bool cat_last : {false, true}) {
+      SCOPED_TRACE(fmt::format("first branch {} channels, cat dim {}", c1, cat_last ? -3 : 1));
+      manual_seed(31);
+      NoGradGuard ng;
+      Tensor x = randn({2, 16, 9, 9}), w0 = randn({16, 16, 1, 1}) * 0.3, w1 = randn({c1, 16, 1, 1}) * 0.3;
+      Tensor w2 = randn({32, 16, 3, 3}) * 0.2, w3 = randn({16, c1 + 32, 3, 3}) * 0.2, b2 = randn({32});
+      PlanRecorder rec;
+      rec.input("x", x);
+      for (auto [name, t] : {std::pair{"w0", w0}, {"w1", w1}, {"w2", w2}, {"w3", w3}, {"b2", b2}}) rec.variable(name, t);
+      auto eager = rec.record([&] {
+        Tensor s = relu(conv2d(x, w0));
+        Tensor e1 = relu(conv2d(s, w1));
+        Tensor e3 = relu(conv2d(s, w2, b2, {1, 1}, {1, 1}));
+        Tensor cat_out = cat({e1, e3}, cat_last ? -3 : 1);
+        return std::vector<Tensor>{conv2d(cat_out, w3, Tensor(), {1, 1}, {1, 1}), max_pool2d(cat_out, {3, 3}, {2, 2})};
+      });
+      run_fuse_matmul_act(rec.graph);
+      PassResult r = run_blocked_layout(rec.graph);
+      if (c1 == 16) {
+        EXPECT_EQ(r.counts["blocked_cat"], 1) << rec.graph.str();
+        EXPECT_EQ(count_ops(rec.graph, "conv2d_blocked"), 4) << rec.graph.str();
+        EXPECT_EQ(count_ops(rec.graph, "max_pool2d_blocked"), 1) << rec.graph.str();
+        EXPECT_EQ(count_ops(rec.graph, "from_blocked"), 2) << rec.graph.str();  // the two outputs
+      } else {
+        EXPECT_EQ(r.counts["blocked_cat"], 0) << rec.graph.str();
+        EXPECT_EQ(count_ops(rec.graph, "cat"), 1) << rec.graph.str();
+      }
+      expect_graph_matches(rec.graph, {x}, eager, 1e-4, 1e-4);
+    }
+  }
+}
+
 TEST(BlockedLayout, GroupedConvsStayBlockedWhereOneDnnHasKernels) {
   struct Case {
     int64_t groups, out;

@@ -25,6 +25,10 @@
 //     oneDNN has blocked kernels for) only when their input is blocked. A conv none of whose readers can is left alone: its output would
 //     only be reordered back, as the conv does itself now.
 //   - a float32 max_pool2d (one output, 4-D input, dilation 1) whose input is blocked.
+//   - a cat along the channels whose inputs are all blocked (channel counts divisible by 16):
+//     the same cat along dim 1 of the blocked twins. A conv whose reader is such a cat (its
+//     other inputs blocked or convs that will be, its output read blocked) counts as having a
+//     blocked reader: SqueezeNet's fire modules, GoogLeNet's inception blocks.
 // Leaves alone: graphs with updates (training steps: their values feed backward ops in
 // NCHW) and everything not listed above. Shapes are unchanged for every reader outside
 // the rewritten nodes (from_blocked gives back the NCHW value), so the graph's results are
@@ -125,11 +129,39 @@ std::optional<ResidualAdd> residual_add(const Graph& g, Node* add) {
   return std::nullopt;
 }
 
+// A cat along the channels of 4-D float32 values whose channel counts are all divisible by 16:
+// on blocked twins [N, C/16, H, W, 16] it is the same cat along dim 1 (the blocks of each input
+// follow each other), so it stays blocked when all its inputs are.
+bool channel_cat(const Node* n) {
+  if (n->op->name != "cat" || n->outputs.size() != 1 || n->inputs.empty()) return false;
+  const int64_t dim = n->attrs.get_or<int64_t>("dim", 0);
+  if (dim != 1 && dim != -3) return false;
+  if (!static_4d(n->output()) || n->output()->dtype != DType::Float32) return false;
+  for (const Value* v : n->inputs)
+    if (!static_4d(v) || v->dtype != DType::Float32 || v->shape[1].value % kBlock != 0) return false;
+  return true;
+}
+
+bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, ResidualAdd>& fused,
+                        const std::unordered_map<const Value*, Value*>& blocked, int depth = 0);
+
+// Whether channel cat `n` will run blocked (its inputs are, or are convs that will be) and
+// something reads its output blocked.
+bool blocked_cat_pays(const Node* n, const std::unordered_map<const Node*, ResidualAdd>& fused,
+                      const std::unordered_map<const Value*, Value*>& blocked, int depth) {
+  if (depth > 4 || !channel_cat(n)) return false;
+  for (const Value* v : n->inputs)
+    if (!blocked.count(v) && !(v->producer && convertible_conv(v->producer, false))) return false;
+  return has_blocked_reader(n->output(), fused, blocked, depth + 1);
+}
+
 // Whether some reader of v (a conv's output, channels divisible by 16) can read it blocked.
-bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, ResidualAdd>& fused) {
+bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, ResidualAdd>& fused,
+                        const std::unordered_map<const Value*, Value*>& blocked, int depth) {
   for (const Node* u : v->users) {
     auto f = fused.find(u);
     if (f != fused.end() && f->second.residual == v) return true;
+    if (blocked_cat_pays(u, fused, blocked, depth)) return true;
     if (u->inputs[0] != v) continue;  // a weight or bias: NCHW
     if (convertible_pool(u) || convertible_conv(u, true)) return true;
   }
@@ -144,6 +176,7 @@ PassResult run_blocked_layout(Graph& g) {
   const OpDef& conv_def = op("conv2d_blocked");
   const OpDef& pool_def = op("max_pool2d_blocked");
   const OpDef& from_def = op("from_blocked");
+  const OpDef& cat_def = op("cat");
 
   // NCHW value -> its blocked twin, and the nodes replaced by blocked ones (in order).
   std::unordered_map<const Value*, Value*> blocked;
@@ -188,7 +221,7 @@ PassResult run_blocked_layout(Graph& g) {
     auto it = x ? blocked.find(x) : blocked.end();
     const bool in_blocked = it != blocked.end();
     Node* b = nullptr;
-    if (convertible_conv(n, in_blocked) && (in_blocked || has_blocked_reader(n->output(), fused))) {
+    if (convertible_conv(n, in_blocked) && (in_blocked || has_blocked_reader(n->output(), fused, blocked))) {
       std::vector<Value*> inputs = n->inputs;
       inputs.resize(4, nullptr);
       Attrs attrs = n->attrs;
@@ -199,6 +232,12 @@ PassResult run_blocked_layout(Graph& g) {
     } else if (in_blocked && convertible_pool(n)) {
       b = g.add_node(pool_def, {it->second}, n->attrs, n->name);
       result.add("blocked_max_pool2d");
+    } else if (channel_cat(n) && std::all_of(n->inputs.begin(), n->inputs.end(),
+                                             [&](const Value* v) { return blocked.count(v) != 0; })) {
+      std::vector<Value*> twins;
+      for (Value* v : n->inputs) twins.push_back(blocked.at(v));
+      b = g.add_node(cat_def, twins, Attrs{{"dim", int64_t{1}}}, n->name);
+      result.add("blocked_cat");
     }
     if (b == nullptr) continue;
     g.move_before(b, n);
