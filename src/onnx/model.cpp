@@ -511,8 +511,10 @@ std::string ModelInfo::str() const {
   for (const auto& v : inputs) s += line(v);
   s += "outputs:\n";
   for (const auto& v : outputs) s += line(v);
-  s += fmt::format("parameters: {}\nops ({} nodes, {} folded at load):\n", num_parameters,
-                   [&] { int64_t n = 0; for (auto& [k, c] : op_histogram) n += c; return n; }(), num_folded);
+  const int64_t nodes = [&] { int64_t n = 0; for (auto& [k, c] : op_histogram) n += c; return n; }();
+  // A model described without being imported (onnx::inspect) folded nothing: no count then.
+  if (unsupported_ops.empty()) s += fmt::format("parameters: {}\nops ({} nodes, {} folded at load):\n", num_parameters, nodes, num_folded);
+  else s += fmt::format("parameters: {}\nops ({} nodes):\n", num_parameters, nodes);
   for (const auto& [op, c] : op_histogram) s += fmt::format("  {:<24} {}\n", op, c);
   if (!unsupported_ops.empty()) {
     s += fmt::format("unsupported ops ({} kinds; tandem cannot run this model):\n", unsupported_ops.size());

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """ONNX control flow, sequence and optional models with numpy reference outputs.
 
-Run with Debian's python (onnx 1.12 + numpy), from anywhere:
+Run with Debian's python (onnx 1.12 + numpy, torch 1.13 for the exported case), from anywhere:
 
     /usr/bin/python3 tests/reference/gen_control_flow.py [OUT_DIR]
 
@@ -274,6 +274,45 @@ def unsupported_model():
     return m
 
 
+# ---- What PyTorch's exporter writes for TorchScript control flow: a while loop whose trip
+# count and exit condition depend on the inputs, with an if inside (Loop + If, the loop
+# condition computed before the loop and again in the body).
+def torch_script_model():
+    import io
+
+    import torch
+
+    @torch.jit.script
+    def run(x, n: int):
+        acc = torch.zeros_like(x)
+        i = 0
+        while i < n and bool(acc.sum() < 5.0):
+            if bool(x.sum() > 0):
+                acc = acc + x * float(i)
+            else:
+                acc = acc - x
+            i += 1
+        return acc
+
+    class Scripted(torch.nn.Module):
+        def forward(self, x, n):
+            return run(x, int(n))
+
+    buf = io.BytesIO()
+    torch.onnx.export(torch.jit.script(Scripted()), (torch.ones(3), torch.tensor(4)), buf, opset_version=OPSET,
+                      input_names=["x", "n"], output_names=["y"])
+    m = onnx.load_from_string(buf.getvalue())
+
+    def ref(x, n):
+        acc = np.zeros_like(x)
+        i = 0
+        while i < int(n) and acc.sum(dtype=np.float32) < 5.0:
+            acc = (acc + x * np.float32(i)) if x.sum() > 0 else (acc - x)
+            i += 1
+        return [acc.astype(np.float32)]
+    return m, ref
+
+
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     m, ref = if_model()
@@ -293,6 +332,11 @@ def main():
     m, ref = sequence_model()
     x = f32("sequences", 2, 6)
     write("sequences", m, [x], ref(x))
+    m, ref = torch_script_model()
+    for name, x, n in [("torch_loop_then", np.abs(f32("torch_loop_then", 3)), 20),
+                       ("torch_loop_else", -np.abs(f32("torch_loop_else", 3)), 6)]:
+        n = np.array(n, np.int64)
+        write(name, m, [x, n], ref(x, n))
     d = os.path.join(OUT_DIR, "unsupported")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
