@@ -190,7 +190,9 @@ const ::onnx::GraphProto& flow_graph_attr(const ValueCtx& c, const std::string& 
 
 bool flow_scalar_bool(const ValueCtx& c, const Tensor& t, const char* what) {
   if (t.numel() != 1) c.attrs.fail(fmt::format("{} must have one element, got shape {}", what, shape_str(t.shape())));
-  return t.reshape({}).to(DType::Float64).item<double>() != 0;
+  // NOTE: read in place (no op first): a condition computed from shapes alone is then an
+  // outside value that a trace may read, and the branch it picks is traced.
+  return t.item<double>() != 0;
 }
 
 Vs if_(ValueCtx& c) {

@@ -93,7 +93,32 @@ INSTANTIATE_TEST_SUITE_P(Models, OnnxFlow, ::testing::ValuesIn(flow_cases()),
                          [](const auto& info) { return info.param; });
 
 // The data set is committed: a missing folder must fail, not shrink the suite.
-TEST(OnnxFlowData, AllCasesArePresent) { EXPECT_GE(flow_cases().size(), 10u) << kRoot; }
+TEST(OnnxFlowData, AllCasesArePresent) { EXPECT_GE(flow_cases().size(), 12u) << kRoot; }
+
+// A branch chosen by the input's shape alone is fixed per traced shape: the model runs as a
+// compiled plan, and a new batch size re-traces and takes the other branch.
+TEST(OnnxFlow, ShapeOnlyConditionRunsCompiledAndRetraces) {
+  auto model = onnx::Model::load((kRoot / "if_batch_3" / "model.onnx").string());
+  for (const char* c : {"if_batch_3", "if_batch_1", "if_batch_3"}) {
+    SCOPED_TRACE(c);
+    auto got = model.run({{"x", npy(kRoot / c / "input_0.npy")}});
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(same_tensor(got[0], npy(kRoot / c / "output_0.npy")));
+    EXPECT_TRUE(model.runs_compiled());
+  }
+}
+
+// A branch chosen by the data cannot be traced: the model runs eagerly, with the right result.
+TEST(OnnxFlow, DataDependentConditionRunsEagerly) {
+  auto model = onnx::Model::load((kRoot / "if_then" / "model.onnx").string());
+  for (const char* c : {"if_then", "if_else"}) {
+    SCOPED_TRACE(c);
+    auto got = model.run({{"x", npy(kRoot / c / "input_0.npy")}});
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(same_tensor(got[0], npy(kRoot / c / "output_0.npy")));
+    EXPECT_FALSE(model.runs_compiled());
+  }
+}
 
 TEST(OnnxFlow, TensorOnlyModelsRunThroughRunToo) {
   auto model = onnx::Model::load((kRoot / "if_else" / "model.onnx").string());

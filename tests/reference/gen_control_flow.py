@@ -14,7 +14,8 @@ Layout, one folder per case (tests/data/onnx_flow/<case>/ unless OUT_DIR is give
 The references are plain numpy written from the ONNX operator specs (loops in Python), not
 anything tandem computed. tests/onnx/test_control_flow.cpp imports every model, runs it
 and compares. The models exercise what exporters emit around control flow: an If on a
-condition computed from the data, Loops whose trip count and exit condition come from
+condition computed from the data (and one computed from the input's shape alone, which
+still compiles), Loops whose trip count and exit condition come from
 input values, subgraphs that read values of the enclosing graph (initializers and
 intermediate values) by name, loop-carried sequences, Scan in both directions, and a nested
 If inside a Loop body.
@@ -98,6 +99,31 @@ def if_model():
     def ref(x):
         x2 = x + x
         return [x2 * scale if x.sum() > 0 else -(x2 - scale)]
+    return m, ref
+
+
+# ---- If on a condition computed from the input's shape alone (batch > 2): nothing depends on
+# the data, so the model still runs as a compiled plan, re-traced per batch size.
+def if_shape_model():
+    then_g = helper.make_graph([helper.make_node("Mul", ["x", "x"], ["t"])], "then", [],
+                               [helper.make_tensor_value_info("t", F, ["N", 3])])
+    else_g = helper.make_graph([helper.make_node("Sub", ["x", "one"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", F, ["N", 3])])
+    g = helper.make_graph(
+        [helper.make_node("Shape", ["x"], ["shape"]),
+         const("zero", np.int64(0)),
+         helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
+         const("two", np.int64(2)),
+         helper.make_node("Greater", ["batch", "two"], ["cond"]),
+         helper.make_node("If", ["cond"], ["y0"], then_branch=then_g, else_branch=else_g),
+         helper.make_node("Relu", ["y0"], ["y"])],
+        "if_on_batch", [helper.make_tensor_value_info("x", F, ["N", 3])],
+        [helper.make_tensor_value_info("y", F, ["N", 3])],
+        [numpy_helper.from_array(np.float32(1), "one")])
+    m = model(g)
+
+    def ref(x):
+        return [np.maximum(x * x if x.shape[0] > 2 else x - 1, 0).astype(np.float32)]
     return m, ref
 
 
@@ -317,6 +343,10 @@ def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     m, ref = if_model()
     for name, x in [("if_then", np.abs(f32("if_then", 3, 4))), ("if_else", -np.abs(f32("if_else", 3, 4)))]:
+        write(name, m, [x], ref(x))
+    m, ref = if_shape_model()
+    for name, batch in [("if_batch_3", 3), ("if_batch_1", 1)]:
+        x = f32(name, batch, 3)
         write(name, m, [x], ref(x))
     m, ref = loop_model()
     for name, n in [("loop_trip_count", 3), ("loop_exit_condition", 50), ("loop_zero_trips", 0)]:
