@@ -315,6 +315,39 @@ TEST(BlockedLayout, ChannelCatOfBlockedBranchesStaysBlocked) {
   }
 }
 
+// An MBConv block as exporters write it (EfficientNet, MobileNetV3): SiLU as x * sigmoid(x),
+// a depthwise conv, squeeze-excitation (spatial mean, two small convs, a channel scale), hard-swish
+// as x * clamp(x / 6 + 0.5, 0, 1), a projection. The activations, the mean and the scale run on
+// the blocked twins; only the squeeze convs (8 channels) read NCHW.
+TEST(BlockedLayout, ElementwiseOpsAndSqueezeExcitationStayBlocked) {
+  for (int64_t batch : {1, 3}) {
+    SCOPED_TRACE(batch);
+    manual_seed(41);
+    NoGradGuard ng;
+    Tensor x = randn({batch, 16, 7, 7}), w0 = randn({32, 16, 1, 1}) * 0.3, wd = randn({32, 1, 3, 3}) * 0.3;
+    Tensor w1 = randn({8, 32, 1, 1}) * 0.3, w2 = randn({32, 8, 1, 1}) * 0.3, w3 = randn({16, 32, 1, 1}) * 0.3;
+    PlanRecorder rec;
+    rec.input("x", x);
+    for (auto [name, t] : {std::pair{"w0", w0}, {"wd", wd}, {"w1", w1}, {"w2", w2}, {"w3", w3}}) rec.variable(name, t);
+    auto eager = rec.record([&] {
+      Tensor h = conv2d(x, w0);
+      h = h * sigmoid(h);
+      Tensor d = conv2d(h, wd, Tensor(), {1, 1}, {1, 1}, {1, 1}, 32);
+      d = d * clamp(d / 6.0 + 0.5, 0.0, 1.0);
+      Tensor s = sigmoid(conv2d(relu(conv2d(mean(d, {2, 3}, true), w1)), w2));
+      return std::vector<Tensor>{conv2d(d * s, w3)};
+    });
+    run_fuse_matmul_act(rec.graph);
+    PassResult r = run_blocked_layout(rec.graph);
+    EXPECT_GE(r.counts["blocked_elementwise"], 6) << rec.graph.str();
+    EXPECT_EQ(r.counts["blocked_spatial_reduction"], 1) << rec.graph.str();
+    EXPECT_EQ(count_ops(rec.graph, "conv2d_blocked"), 3) << rec.graph.str();
+    // The mean's NCHW value for the 8-channel squeeze conv, and the result.
+    EXPECT_EQ(count_ops(rec.graph, "from_blocked"), 2) << rec.graph.str();
+    expect_graph_matches(rec.graph, {x}, eager, 1e-4, 1e-4);
+  }
+}
+
 TEST(BlockedLayout, GroupedConvsStayBlockedWhereOneDnnHasKernels) {
   struct Case {
     int64_t groups, out;

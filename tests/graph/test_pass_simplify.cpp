@@ -119,6 +119,27 @@ TEST(PassSimplify, ErfFormOfGeluBecomesGelu) {
   }
 }
 
+// SiLU as exporters write it (Sigmoid then Mul, either operand order) becomes silu; a sigmoid of
+// another value stays a product.
+TEST(PassSimplify, SigmoidTimesItsInputBecomesSilu) {
+  for (int form = 0; form < 3; ++form) {
+    SCOPED_TRACE(form);
+    Fixture f({2, 5});
+    Value* other = f.node("neg", {f.x});
+    Value* s = f.node("sigmoid", {form == 2 ? other : f.x});
+    f.finish(form == 0 ? f.node("mul", {f.x, s}) : f.node("mul", {s, f.x}));
+    PassResult r = run_simplify(f.g);
+    EXPECT_EQ(r.counts["sigmoid_mul_silu"], form == 2 ? 0 : 1);
+    if (form == 2) continue;
+    Node* g = f.exp_input()->producer;
+    ASSERT_EQ(g->op->name, "silu");
+    EXPECT_EQ(g->inputs[0], f.x);
+    run_dce(f.g);
+    EXPECT_EQ(f.g.num_nodes(), 3u);  // relu, silu, exp
+    f.g.verify();
+  }
+}
+
 TEST(PassSimplify, NearMissesOfGeluStay) {
   for (int miss = 0; miss < 3; ++miss) {
     SCOPED_TRACE(miss);

@@ -29,12 +29,21 @@
 //     the same cat along dim 1 of the blocked twins. A conv whose reader is such a cat (its
 //     other inputs blocked or convs that will be, its output read blocked) counts as having a
 //     blocked reader: SqueezeNet's fire modules, GoogLeNet's inception blocks.
+//   - an elementwise op (activations, add/sub/mul/div, ...) with a blocked operand of its
+//     result's shape, whose other operands are blocked too, per-channel [1 or N, C, 1, 1]
+//     values (reshaped to [., C/16, 1, 1, 16], the same memory order) or single elements: the
+//     same op on the twins. A conv read by such an op whose result has a blocked reader counts
+//     as having one (SiLU / hard-swish written as products, squeeze-excitation's channel scale).
+//   - mean / sum over H and W with keepdim of a blocked value: the same over dims 2, 3 of the
+//     twin ([N, C/16, 1, 1, 16], the twin of the [N, C, 1, 1] result).
 // Leaves alone: graphs with updates (training steps: their values feed backward ops in
 // NCHW) and everything not listed above. Shapes are unchanged for every reader outside
 // the rewritten nodes (from_blocked gives back the NCHW value), so the graph's results are
 // the same up to oneDNN's rounding (the same kernels as eager mode run).
 #include <algorithm>
 #include <optional>
+#include <set>
+#include <string>
 #include <unordered_map>
 
 #include "../../backend/cpu/conv.h"
@@ -144,6 +153,7 @@ bool channel_cat(const Node* n) {
 
 bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, ResidualAdd>& fused,
                         const std::unordered_map<const Value*, Value*>& blocked, int depth = 0);
+bool elementwise_op(const Node* n);
 
 // Whether channel cat `n` will run blocked (its inputs are, or are convs that will be) and
 // something reads its output blocked.
@@ -162,10 +172,67 @@ bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, Re
     auto f = fused.find(u);
     if (f != fused.end() && f->second.residual == v) return true;
     if (blocked_cat_pays(u, fused, blocked, depth)) return true;
+    if (depth < 8 && elementwise_op(u) && static_4d(u->output()) && u->output()->shape == v->shape &&
+        has_blocked_reader(u->output(), fused, blocked, depth + 1))
+      return true;
     if (u->inputs[0] != v) continue;  // a weight or bias: NCHW
     if (convertible_pool(u) || convertible_conv(u, true)) return true;
   }
   return false;
+}
+
+// Elementwise ops: each output element depends only on the same element of each operand, so
+// they run unchanged on blocked twins.
+bool elementwise_op(const Node* n) {
+  static const std::set<std::string> ops = {"neg",     "exp",     "log",  "sqrt", "rsqrt",   "abs",     "tanh",
+                                            "sigmoid", "relu",    "gelu", "silu", "softplus", "clamp",   "leaky_relu",
+                                            "add",     "sub",     "mul",  "div",  "minimum", "maximum", "pow"};
+  return ops.count(n->op->name) != 0 && n->outputs.size() == 1;
+}
+
+enum class Operand { Blocked, PerChannel, Scalar, No };
+
+// How operand v of an elementwise node with result `out` (4-D, channels divisible by 16) can
+// be read in the blocked layout: its blocked twin (same logical shape), a per-channel value
+// [1 or N, C, 1, 1] (reshaped to [., C/16, 1, 1, 16]: the same memory order), or one element
+// (broadcast either way).
+Operand blocked_operand(const Value* v, const Value* out, const std::unordered_map<const Value*, Value*>& blocked) {
+  if (v == nullptr) return Operand::No;
+  if (blocked.count(v) && v->shape == out->shape) return Operand::Blocked;
+  if (!is_floating(v->dtype)) return Operand::No;
+  const SymShape& s = v->shape;
+  if (is_static(s) && s.size() <= 5 && shape_numel(static_shape(s)) == 1) return Operand::Scalar;
+  if (v->dtype == DType::Float32 && s.size() == 4 && s[1] == out->shape[1] && s[2] == Dim(1) && s[3] == Dim(1) &&
+      (s[0] == Dim(1) || s[0] == out->shape[0]))
+    return Operand::PerChannel;
+  return Operand::No;
+}
+
+// Whether elementwise node n can run on blocked twins: a float32 4-D result with channels
+// divisible by 16, a blocked operand of the result's shape, and every other operand readable.
+bool blocked_elementwise(const Node* n, const std::unordered_map<const Value*, Value*>& blocked) {
+  if (!elementwise_op(n)) return false;
+  const Value* out = n->output();
+  if (!static_4d(out) || out->dtype != DType::Float32 || out->shape[1].value % kBlock != 0) return false;
+  bool any_blocked = false;
+  for (const Value* v : n->inputs) {
+    Operand o = blocked_operand(v, out, blocked);
+    if (o == Operand::No) return false;
+    any_blocked |= o == Operand::Blocked;
+  }
+  return any_blocked;
+}
+
+// mean / sum over H and W (keepdim) of a blocked value: the same reduction over dims 2, 3 of
+// its twin gives the twin of the [N, C, 1, 1] result.
+bool blocked_spatial_reduction(const Node* n, const std::unordered_map<const Value*, Value*>& blocked) {
+  if ((n->op->name != "mean" && n->op->name != "sum") || n->inputs.size() != 1 || n->outputs.size() != 1) return false;
+  if (!blocked.count(n->inputs[0]) || n->attrs.has("dtype") || !n->attrs.get_or<bool>("keepdim", false)) return false;
+  std::vector<int64_t> dims = n->attrs.get_or<std::vector<int64_t>>("dims", {});
+  for (int64_t& d : dims)
+    if (d < 0) d += 4;
+  std::sort(dims.begin(), dims.end());
+  return dims == std::vector<int64_t>{2, 3} && n->output()->dtype == DType::Float32;
 }
 
 }  // namespace
@@ -177,6 +244,7 @@ PassResult run_blocked_layout(Graph& g) {
   const OpDef& pool_def = op("max_pool2d_blocked");
   const OpDef& from_def = op("from_blocked");
   const OpDef& cat_def = op("cat");
+  const OpDef& reshape_def = op("reshape");
 
   // NCHW value -> its blocked twin, and the nodes replaced by blocked ones (in order).
   std::unordered_map<const Value*, Value*> blocked;
@@ -232,6 +300,29 @@ PassResult run_blocked_layout(Graph& g) {
     } else if (in_blocked && convertible_pool(n)) {
       b = g.add_node(pool_def, {it->second}, n->attrs, n->name);
       result.add("blocked_max_pool2d");
+    } else if (blocked_elementwise(n, blocked)) {
+      std::vector<Value*> twins;
+      const Value* out = n->output();
+      for (Value* v : n->inputs) {
+        switch (blocked_operand(v, out, blocked)) {
+          case Operand::Blocked: twins.push_back(blocked.at(v)); break;
+          case Operand::PerChannel: {
+            Node* r = g.add_node(reshape_def, {v}, Attrs{{"shape", Shape{-1, out->shape[1].value / kBlock, 1, 1, kBlock}}},
+                                 v->producer ? v->producer->name : n->name);
+            g.move_before(r, n);
+            twins.push_back(r->output());
+            break;
+          }
+          default: twins.push_back(v); break;  // one element
+        }
+      }
+      b = g.add_node(*n->op, twins, n->attrs, n->name);
+      result.add("blocked_elementwise");
+    } else if (blocked_spatial_reduction(n, blocked)) {
+      Attrs attrs = n->attrs;
+      attrs.set("dims", std::vector<int64_t>{2, 3});
+      b = g.add_node(*n->op, {blocked.at(n->inputs[0])}, attrs, n->name);
+      result.add("blocked_spatial_reduction");
     } else if (channel_cat(n) && std::all_of(n->inputs.begin(), n->inputs.end(),
                                              [&](const Value* v) { return blocked.count(v) != 0; })) {
       std::vector<Value*> twins;
@@ -240,6 +331,11 @@ PassResult run_blocked_layout(Graph& g) {
       result.add("blocked_cat");
     }
     if (b == nullptr) continue;
+    const SymShape& y = n->output()->shape;
+    if (b->output()->shape != SymShape{y[0], y[1].value / kBlock, y[2], y[3], kBlock}) {
+      g.remove_node(b);  // shape rules disagree (should not happen): keep n (a reshape made for it is unused)
+      continue;
+    }
     g.move_before(b, n);
     blocked.emplace(n->output(), b->output());
     replaced.push_back(n);

@@ -12,6 +12,7 @@
 //   0.5 * x * (1 + erf(x / √2))     -> gelu(x) (the three factors in any order and grouping,
 //                                    x / √2 also as x * (1/√2): exact GELU as ONNX exporters
 //                                    write it, which then runs as one kernel or a oneDNN post-op)
+//   x * sigmoid(x), sigmoid(x) * x  -> silu(x) (SiLU / swish as exporters write it)
 //
 // Leaves alone: any rewrite that would change the result's dtype or shape, so broadcasting
 // stays (x + zeros([4, 3]) with x of shape [3] is a broadcast, not a no-op) and so does
@@ -153,6 +154,14 @@ class Simplifier {
     if (op == "mul") {
       if (all_equal(in(1), 1.0) && forward(n, in(0), "mul_by_one")) return;
       if (all_equal(in(0), 1.0) && forward(n, in(1), "mul_by_one")) return;
+      for (int i = 0; i < 2; ++i) {
+        Value* s = in(1 - i);
+        if (is_op(s, "sigmoid") && s->producer->inputs[0] == in(i) &&
+            (in(i)->dtype == DType::Float32 || in(i)->dtype == DType::Float64)) {
+          replace_with(n, *find_op("silu"), {in(i)}, Attrs{}, "sigmoid_mul_silu");
+          return;
+        }
+      }
       if (Value* x = gelu_product(n)) {
         if (const OpDef* gelu = find_op("gelu"); gelu && (x->dtype == DType::Float32 || x->dtype == DType::Float64))
           replace_with(n, *gelu, {x}, Attrs{}, "erf_gelu");
