@@ -55,6 +55,19 @@ TEST_F(CliOnnx, RunTakesSeveralInputsAndWritesSeveralOutputs) {
   EXPECT_ALL_CLOSE(io::load_npy(file("split/y1.npy")), tandem::testing::load_npy("onnx_torch/split_sizes/output_1.npy"));
 }
 
+// A sequence output is written element by element (<name>_<k>.npy).
+TEST_F(CliOnnx, RunWritesSequenceOutputsElementByElement) {
+  std::string dir = kData + "/onnx_flow/sequences/";
+  CliResult r = tandem_cmd("run " + quote(dir + "model.onnx") + " " + quote(dir + "input_0.npy") + " -o " +
+                           quote(file("seq")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("parts: a sequence of 3 tensors"), std::string::npos) << r.out;
+  for (int k = 0; k < 3; ++k)
+    EXPECT_ALL_CLOSE(io::load_npy(file("seq/parts_" + std::to_string(k) + ".npy")),
+                     tandem::testing::load_npy("onnx_flow/sequences/output_0_" + std::to_string(k) + ".npy"));
+  EXPECT_ALL_CLOSE(io::load_npy(file("seq/joined.npy")), tandem::testing::load_npy("onnx_flow/sequences/output_1.npy"));
+}
+
 TEST_F(CliOnnx, RunRejectsBadInputSpecs) {
   std::string run = "run " + quote(kModel) + " -o " + quote(file("bad")) + " ";
   EXPECT_TRUE(error_naming(tandem_cmd(run + "--input x"), "expected NAME=file.npy"));

@@ -266,7 +266,7 @@ def sequence_model():
          helper.make_node("Mul", ["got", "got"], ["sq"])],
         "sequences",
         [helper.make_tensor_value_info("x", F, [2, 6])],
-        [helper.make_tensor_sequence_value_info("parts", F, [2, None]), helper.make_tensor_value_info("joined", F, [2, 6]),
+        [helper.make_tensor_sequence_value_info("parts", F, [2, None]), helper.make_tensor_value_info("joined", F, [2, 8]),
          helper.make_tensor_value_info("has", B, []), helper.make_tensor_value_info("sq", F, [2, 3])])
     m = model(g)
 

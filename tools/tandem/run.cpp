@@ -118,26 +118,37 @@ Run add_run(CLI::App& app) {
                    input_names(info));
     }
     for (const auto& v : info.inputs) {
+      if (v.type.rfind("optional(", 0) == 0) continue;  // an optional input may be left out
       TANDEM_CHECK(inputs.count(v.name),
                    "run: no value for input '{}'; the model's inputs are {} (give x.npy per "
                    "input in this order, an .npz with these names, or --input NAME=file.npy)",
                    v.name, input_names(info));
     }
-    std::vector<Tensor> outs;
+    std::vector<onnx::Value> outs;
     {
       AutocastGuard autocast(a->precision == "bf16");  // the traced graph holds the casts
-      outs = model.run(inputs);
+      outs = model.run_values({inputs.begin(), inputs.end()});
     }
-    for (Tensor& t : outs)
-      if (t.dtype() == DType::BFloat16) t = t.to(DType::Float32);  // .npy has no bfloat16
     std::filesystem::create_directories(a->out_dir);
+    // One .npy per tensor; a sequence output as <name>_<k>.npy per element.
+    auto save = [&](const std::string& name, Tensor t) {
+      if (t.dtype() == DType::BFloat16) t = t.to(DType::Float32);  // .npy has no bfloat16
+      std::string path = (std::filesystem::path(a->out_dir) / (name + ".npy")).string();
+      io::save_npy(path, t.contiguous());
+      std::cout << fmt::format("{}: {} -> {}\n", name, describe_output(t), path);
+    };
     for (size_t i = 0; i < outs.size(); ++i) {
       std::string name = i < info.outputs.size() ? info.outputs[i].name : "output_" + std::to_string(i);
       for (char& ch : name)
         if (ch == '/' || ch == '\\' || ch == ':') ch = '_';
-      std::string path = (std::filesystem::path(a->out_dir) / (name + ".npy")).string();
-      io::save_npy(path, outs[i].contiguous());
-      std::cout << fmt::format("{}: {} -> {}\n", name, describe_output(outs[i]), path);
+      if (outs[i].is_tensor()) {
+        save(name, outs[i].tensor);
+      } else if (outs[i].is_sequence()) {
+        std::cout << fmt::format("{}: a sequence of {} tensors\n", name, outs[i].sequence.size());
+        for (size_t k = 0; k < outs[i].sequence.size(); ++k) save(fmt::format("{}_{}", name, k), outs[i].sequence[k]);
+      } else {
+        std::cout << fmt::format("{}: an empty optional (nothing written)\n", name);
+      }
     }
     return 0;
   };
