@@ -93,7 +93,7 @@ INSTANTIATE_TEST_SUITE_P(Models, OnnxFlow, ::testing::ValuesIn(flow_cases()),
                          [](const auto& info) { return info.param; });
 
 // The data set is committed: a missing folder must fail, not shrink the suite.
-TEST(OnnxFlowData, AllCasesArePresent) { EXPECT_GE(flow_cases().size(), 12u) << kRoot; }
+TEST(OnnxFlowData, AllCasesArePresent) { EXPECT_GE(flow_cases().size(), 13u) << kRoot; }
 
 // A branch chosen by the input's shape alone is fixed per traced shape: the model runs as a
 // compiled plan, and a new batch size re-traces and takes the other branch.
@@ -142,6 +142,20 @@ TEST(OnnxFlow, SequenceWhereATensorIsExpectedIsAnError) {
   std::map<std::string, onnx::Value> feed{{"x", onnx::Value::of_sequence({ones({2, 3})})},
                                           {"n", full({}, 2.0, {.dtype = DType::Int64})}};
   EXPECT_THROW(model.run_values(feed), Error);
+}
+
+TEST(OnnxFlow, SequencePositionOutOfRangeIsAnError) {
+  auto model = onnx::Model::load((kRoot / "sequence_at" / "model.onnx").string());
+  Tensor x = npy(kRoot / "sequence_at" / "input_0.npy");
+  for (double pos : {3.0, -4.0}) {
+    try {
+      model.run({{"x", x}, {"pos", full({}, pos, {.dtype = DType::Int64})}});
+      ADD_FAILURE() << "position " << pos << ": expected an Error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("out of range for a sequence of 3 tensors"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("SequenceAt"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(OnnxInspect, ListsUnsupportedOpsWithCounts) {

@@ -278,6 +278,21 @@ def sequence_model():
     return m, ref
 
 
+# ---- SequenceAt at a position given as an input (the test also feeds one out of range).
+def sequence_at_model():
+    g = helper.make_graph(
+        [helper.make_node("SplitToSequence", ["x"], ["parts"], axis=1, keepdims=0),
+         helper.make_node("SequenceAt", ["parts", "pos"], ["y"])],
+        "sequence_at",
+        [helper.make_tensor_value_info("x", F, [2, 3]), helper.make_tensor_value_info("pos", I64, [])],
+        [helper.make_tensor_value_info("y", F, [2])])
+    m = model(g)
+
+    def ref(x, pos):
+        return [np.ascontiguousarray(x[:, int(pos)])]
+    return m, ref
+
+
 # ---- Not runnable by tandem; `tandem inspect` describes it and names what is missing.
 def unsupported_model():
     then_g = helper.make_graph([helper.make_node("MadeUpOp", ["x"], ["t"])], "then", [],
@@ -362,6 +377,9 @@ def main():
     m, ref = sequence_model()
     x = f32("sequences", 2, 6)
     write("sequences", m, [x], ref(x))
+    m, ref = sequence_at_model()
+    x, pos = f32("sequence_at", 2, 3), np.array(-2, np.int64)
+    write("sequence_at", m, [x, pos], ref(x, pos))
     m, ref = torch_script_model()
     for name, x, n in [("torch_loop_then", np.abs(f32("torch_loop_then", 3)), 20),
                        ("torch_loop_else", -np.abs(f32("torch_loop_else", 3)), 6)]:
