@@ -39,7 +39,7 @@ LEVEL = {layer: i for i, names in enumerate(LEVELS) for layer in names}
 TOP_HEADERS = {
     "tensor": "core", "dtype": "core", "error": "core", "generator": "core",
     "generator_scope": "core", "memory": "core",
-    "opdef": "ops", "operators": "ops", "ops": "ops", "autocast": "ops",
+    "opdef": "ops", "operators": "ops", "ops": "ops", "autocast": "ops", "vision_ops": "ops",
     "autograd": "autograd", "autograd_callback": "autograd",
     "compile": "graph", "state_dict": "nn", "tandem": "umbrella",
 }

@@ -19,6 +19,7 @@
 #include "tandem/summary.h"
 #include "tandem/tensor.h"
 #include "tandem/train.h"
+#include "tandem/vision_ops.h"
 #if __has_include("tandem/onnx.h")
 #include "tandem/onnx.h"
 #endif

@@ -499,6 +499,29 @@ void bind_ops(py::module_& m) {
     return binary_cross_entropy_with_logits(x, t, wt, p, rd);
   }, "input"_a, "target"_a, "weight"_a = py::none(), "reduction"_a = "mean",
         "pos_weight"_a = py::none());
+
+  // ---- detection ops (tandem.ops re-exports them, torchvision.ops' names)
+  py::module_ v = m.def_submodule("_vision");
+  v.def("box_area", [](const Tensor& b) { Rel r; return box_area(b); }, "boxes"_a);
+  v.def("box_iou", [](const Tensor& a, const Tensor& b) { Rel r; return box_iou(a, b); },
+        "boxes1"_a, "boxes2"_a);
+  v.def("box_convert", [](const Tensor& b, const std::string& in, const std::string& out) {
+    Rel r;
+    return box_convert(b, in, out);
+  }, "boxes"_a, "in_fmt"_a, "out_fmt"_a);
+  v.def("nms", [](const Tensor& b, const Tensor& s, double t) { Rel r; return nms(b, s, t); },
+        "boxes"_a, "scores"_a, "iou_threshold"_a);
+  v.def("batched_nms", [](const Tensor& b, const Tensor& s, const Tensor& i, double t) {
+    Rel r;
+    return batched_nms(b, s, i, t);
+  }, "boxes"_a, "scores"_a, "idxs"_a, "iou_threshold"_a);
+  v.def("roi_align", [](const Tensor& x, const Tensor& boxes, py::handle output_size,
+                        double spatial_scale, int64_t sampling_ratio, bool aligned) {
+    IntArray os = int_list(output_size, "output_size");
+    Rel r;
+    return roi_align(x, boxes, os, spatial_scale, sampling_ratio, aligned);
+  }, "input"_a, "boxes"_a, "output_size"_a, "spatial_scale"_a = 1.0, "sampling_ratio"_a = -1,
+        "aligned"_a = false);
 }
 
 }  // namespace tandem::py

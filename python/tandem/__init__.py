@@ -188,7 +188,7 @@ def equal(input, other):
 
 _builtin_bool = type(True)
 
-from . import autograd, nn, optim, utils  # noqa: E402
+from . import autograd, nn, ops, optim, utils  # noqa: E402
 from .serialization import save, load  # noqa: E402
 from ._compile import compile  # noqa: E402
 from . import onnx  # noqa: E402

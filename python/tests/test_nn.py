@@ -1,4 +1,5 @@
-"""tandem.nn from Python: custom Modules, the built-in layers and functions against PyTorch."""
+"""tandem.nn from Python: custom Modules, the built-in layers and functions against PyTorch;
+the detection ops (tandem.ops) against torchvision.ops."""
 from collections import OrderedDict
 
 import numpy as np
@@ -216,3 +217,63 @@ def test_module_to_dtype_keeps_tensors_alive():
     lin.double()
     assert lin.weight.dtype == tandem.float64 and opt_view[0].dtype == tandem.float64
     assert lin(tandem.ones(1, 2, dtype=tandem.float64)).dtype == tandem.float64
+
+
+# ---- tandem.ops (detection) against torchvision.ops
+@pytest.fixture
+def tv(torch):
+    return pytest.importorskip("torchvision", reason="python3-torchvision is not installed "
+                               "(apt-get install python3-torchvision)")
+
+
+def boxes_np(n, seed):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 20, (n, 2))
+    return np.concatenate([xy, xy + rng.uniform(1, 8, (n, 2))], 1)
+
+
+def test_box_utilities_match_torchvision(torch, tv):
+    a, b = boxes_np(6, 0), boxes_np(4, 1)
+    ta, tb = tandem.from_numpy(a).requires_grad_(), tandem.from_numpy(b)
+    pa = torch.from_numpy(a).requires_grad_()
+    iou, piou = tandem.ops.box_iou(ta, tb), tv.ops.box_iou(pa, torch.from_numpy(b))
+    assert_close(iou, piou, 1e-10, 1e-12)
+    iou.sum().backward()
+    piou.sum().backward()
+    assert_close(ta.grad, pa.grad, 1e-8, 1e-10)
+    assert_close(tandem.ops.box_area(tb), tv.ops.box_area(torch.from_numpy(b)), 1e-12, 1e-12)
+    assert_close(tandem.ops.box_convert(tb, "xywh", "cxcywh"),
+                 tv.ops.box_convert(torch.from_numpy(b), "xywh", "cxcywh"), 1e-12, 1e-12)
+
+
+def test_nms_and_batched_nms_match_torchvision(torch, tv):
+    b = boxes_np(40, 2).astype(np.float32)
+    s = np.round(np.random.default_rng(3).uniform(0, 1, 40) * 10).astype(np.float32) / 10  # ties
+    idx = np.random.default_rng(4).integers(0, 3, 40)
+    keep = tandem.ops.nms(tandem.from_numpy(b), tandem.from_numpy(s), 0.4)
+    assert keep.dtype == tandem.int64
+    np.testing.assert_array_equal(keep.numpy(), tv.ops.nms(torch.from_numpy(b), torch.from_numpy(s), 0.4).numpy())
+    keep = tandem.ops.batched_nms(tandem.from_numpy(b), tandem.from_numpy(s), tandem.from_numpy(idx), 0.4)
+    ref = tv.ops.batched_nms(torch.from_numpy(b), torch.from_numpy(s), torch.from_numpy(idx), 0.4)
+    np.testing.assert_array_equal(keep.numpy(), ref.numpy())
+
+
+def test_roi_align_matches_torchvision(torch, tv):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 9, 11))
+    rois = np.concatenate([[[0], [1], [1]], boxes_np(3, 6) * 0.5], 1)
+    tx = tandem.from_numpy(x).requires_grad_()
+    px = torch.from_numpy(x).requires_grad_()
+    y = tandem.ops.roi_align(tx, tandem.from_numpy(rois), (3, 2), 0.8, -1, True)
+    py = tv.ops.roi_align(px, torch.from_numpy(rois), (3, 2), 0.8, -1, True)
+    assert_close(y, py, 1e-10, 1e-12)
+    y.sum().backward()
+    py.sum().backward()
+    assert_close(tx.grad, px.grad, 1e-10, 1e-12)
+
+
+def test_detection_op_errors_are_tandem_errors():
+    with pytest.raises(tandem.Error, match="nms"):
+        tandem.ops.nms(tandem.zeros(3, 5), tandem.zeros(3), 0.5)
+    with pytest.raises(tandem.Error, match="roi_align"):
+        tandem.ops.roi_align(tandem.zeros(1, 1, 4, 4), tandem.zeros(1, 4), 2)

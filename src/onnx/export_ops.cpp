@@ -632,6 +632,29 @@ void emit_topk(ExportCtx& c, const Node& n) {
   set_attr(p, "sorted", int64_t{n.attrs.get_or<bool>("sorted", true) ? 1 : 0});
 }
 
+// roi_align(x, boxes [K, 5]) -> RoiAlign(x, rois = boxes[:, 1:5], batch_indices = int64(boxes[:, 0])).
+void emit_roi_align(ExportCtx& c, const Node& n) {
+  const bool aligned = n.attrs.get_or<bool>("aligned", false);
+  TANDEM_CHECK(!aligned || c.opset() >= 16,
+               "onnx export: roi_align with aligned=true needs RoiAlign-16 "
+               "(coordinate_transformation_mode half_pixel); export with opset 16 or 17");
+  std::string rois = c.tmp(n, "rois"), bidx = c.tmp(n, "batch"), batch = c.tmp(n, "batch_indices");
+  set_attr(c.add("Gather", {c.input(n, 1), c.ints({1, 2, 3, 4}, c.base(n, "coords"))}, {rois}), "axis",
+           int64_t{1});
+  set_attr(c.add("Gather", {c.input(n, 1), c.scalar(0, DType::Int64, c.base(n, "zero"))}, {bidx}), "axis",
+           int64_t{1});
+  set_attr(c.add("Cast", {bidx}, {batch}), "to", static_cast<int64_t>(onnx_dtype(DType::Int64)));
+  auto* p = c.add("RoiAlign", {c.input(n, 0), rois, batch}, {c.output(n)});
+  const IntVec os = n.attrs.get<IntVec>("output_size");
+  set_attr(p, "output_height", os.at(0));
+  set_attr(p, "output_width", os.at(1));
+  set_attr(p, "sampling_ratio", std::max<int64_t>(0, n.attrs.get_or<int64_t>("sampling_ratio", -1)));
+  set_attr(p, "spatial_scale", n.attrs.get_or<double>("spatial_scale", 1.0));
+  set_attr(p, "mode", n.attrs.get_or<std::string>("mode", "avg"));
+  if (c.opset() >= 16)
+    set_attr(p, "coordinate_transformation_mode", std::string(aligned ? "half_pixel" : "output_half_pixel"));
+}
+
 void emit_sort(ExportCtx& c, const Node& n) {
   int64_t dim = n.attrs.get_or<int64_t>("dim", -1);
   Shape s = static_shape_of(n.inputs.at(0), "sort input");
@@ -738,6 +761,7 @@ const std::map<std::string, Emitter>& emitters() {
       {"pad", emit_pad},
       {"topk", emit_topk},
       {"sort", emit_sort},
+      {"roi_align", emit_roi_align},
       {"dropout", emit_dropout},
       {"rnn_layer", emit_rnn_layer},
   };

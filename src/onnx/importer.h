@@ -108,6 +108,7 @@ void register_rnn(std::map<std::string, Converter>& t);
 void register_extra(std::map<std::string, Converter>& t);
 void register_resize(std::map<std::string, Converter>& t);
 void register_quant(std::map<std::string, Converter>& t);  // import_quant.cpp
+void register_detection(std::map<std::string, Converter>& t);  // import_detection.cpp
 
 // Shared helpers.
 std::vector<int64_t> to_int64s(const Tensor& t);           // any integer tensor -> values

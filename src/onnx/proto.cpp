@@ -253,6 +253,7 @@ void register_all_converters() {
     register_quant(t);
     register_sequence(value_converters());
     register_flow(value_converters());
+    register_detection(t);
     return true;
   }();
   (void)done;

@@ -93,6 +93,12 @@ const std::string& ops_dir() {
                pad(x, {1, 1, 1, 1}, "replicate"), tv, ti, sv, si, x.clone(),
                one_hot(in[1], 10)};
     }, {randn({2, 3, 4}), tensor(std::vector<int64_t>{1, 9, 4, 4}, Shape{2, 2})});
+    // roi_align (RoiAlign-16: both coordinate modes; the batch index column becomes int64).
+    Tensor rois = tensor({0.0, 0.5, 1.0, 6.0, 5.5, 1.0, 2.0, 0.0, 7.5, 4.0, 1.0, -1.0, 3.0, 2.0, 8.5})
+                      .reshape({3, 5});
+    write_case(d, "roi_align", [=](const V& in) {
+      return V{roi_align(in[0], rois, {2, 3}, 1.0, 2, false), roi_align(in[0], rois, {3, 3}, 0.5, 0, true)};
+    }, {randn({2, 3, 8, 9})});
     // Modules: Sequential of layers, dynamic batch traced at 4 and run at 5.
     auto seq = std::make_shared<nn::Sequential>(
         std::make_shared<nn::Conv2d>(2, 4, 3, nn::Conv2dOptions{.padding = 1}),
@@ -123,15 +129,15 @@ TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInIndependentEvaluator) {
   std::string log;
   int rc = exptest::run_checker(ops_dir(), log);
   EXPECT_EQ(rc, 0) << log;
-  EXPECT_NE(log.find("11/11 exported models pass"), std::string::npos) << log;
+  EXPECT_NE(log.find("12/12 exported models pass"), std::string::npos) << log;
 }
 
-TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInOnnxRuntime) { TANDEM_EXPECT_ORT_PASSES(ops_dir(), 11); }
+TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInOnnxRuntime) { TANDEM_EXPECT_ORT_PASSES(ops_dir(), 12); }
 
 TEST(OnnxExportOps, EveryOpFamilyRoundTripsThroughTheImporter) {
   int n = 0;
   std::string failures = exptest::roundtrip_failures(ops_dir(), &n);
-  EXPECT_EQ(n, 11);
+  EXPECT_EQ(n, 12);
   EXPECT_TRUE(failures.empty()) << failures;
 }
 

@@ -3,7 +3,10 @@
 // Models and expected outputs come from tests/data/onnx/gen_onnx.py (python3-onnx + numpy).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "tandem/graph/compile.h"
@@ -167,4 +170,35 @@ TEST(OnnxImport, SliceAtTheInt64ExtremesMatchesNumpy) {
 TEST(OnnxImport, FloatSliceBoundsAreAnError) {
   EXPECT_TRUE(throws_error([] { onnx::Model::load(model_path("slice_float_bounds.onnx")).run({{"x", zeros({4})}}); },
                            {"node 'cut' (Slice)", "expected an integer tensor", "float32"}));
+}
+
+// NonMaxSuppression's output length depends on the values: the model cannot be traced and runs
+// node by node, on every call; max_output_boxes_per_class and score_threshold are run-time inputs.
+TEST(OnnxImport, NonMaxSuppressionRunsEagerlyWithRunTimeLimits) {
+  const std::string dir = "/usr/share/libonnx-testdata/data/node/test_nonmaxsuppression_two_batches";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "libonnx-testdata is not installed (" << dir << ")";
+  auto m = onnx::Model::load(dir + "/model.onnx");
+  std::map<std::string, Tensor> in;
+  const char* names[] = {"boxes", "scores", "max_output_boxes_per_class", "iou_threshold", "score_threshold"};
+  for (int i = 0; i < 5; ++i)
+    in[names[i]] = onnx::load_tensor_proto(dir + "/test_data_set_0/input_" + std::to_string(i) + ".pb");
+  Tensor want = onnx::load_tensor_proto(dir + "/test_data_set_0/output_0.pb");
+  for (int pass = 0; pass < 2; ++pass) {
+    auto y = m.run(in);
+    ASSERT_EQ(y.size(), 1u);
+    EXPECT_EQ(y[0].dtype(), DType::Int64);
+    EXPECT_EQ(y[0].contiguous().to_vector<int64_t>(), want.to_vector<int64_t>());
+    EXPECT_FALSE(m.runs_compiled());
+  }
+  // At most one box per batch and class: the highest-scoring one of each batch (the
+  // case's first and third rows); none at all with a limit of 0 (ONNX's default).
+  in["max_output_boxes_per_class"] = tensor(std::vector<int64_t>{1});
+  std::vector<int64_t> first;
+  for (int64_t r : {0, 2})
+    for (int64_t k = 0; k < 3; ++k) first.push_back(want.to_vector<int64_t>()[static_cast<size_t>(3 * r + k)]);
+  EXPECT_EQ(m.run(in)[0].contiguous().to_vector<int64_t>(), first);
+  in["max_output_boxes_per_class"] = tensor(std::vector<int64_t>{0});
+  EXPECT_EQ(m.run(in)[0].shape(), (Shape{0, 3}));
+  in["iou_threshold"] = tensor(std::vector<float>{std::nanf("")});
+  EXPECT_TRUE(throws_error([&] { m.run(in); }, {"NonMaxSuppression", "iou_threshold is NaN"}));
 }

@@ -234,6 +234,14 @@ def run_node(n, ins):
         v, i = torch.topk(x, k, dim=a.get("axis", -1), largest=bool(a.get("largest", 1)),
                           sorted=bool(a.get("sorted", 1)))
         return [v, i]
+    if op == "RoiAlign":  # avg mode through torchvision.ops.roi_align (boxes [K, 5])
+        import torchvision
+        if a.get("mode", "avg") != "avg":
+            raise NotImplementedError("RoiAlign mode " + a["mode"])
+        boxes = torch.cat([ins[2].to(x.dtype)[:, None], ins[1].to(x.dtype)], 1)
+        aligned = a.get("coordinate_transformation_mode", "half_pixel") == "half_pixel"
+        return [torchvision.ops.roi_align(x, boxes, (a.get("output_height", 1), a.get("output_width", 1)),
+                                          a.get("spatial_scale", 1.0), a.get("sampling_ratio", 0), aligned)]
     if op in ("LSTM", "GRU", "RNN"):
         return recurrent(op, ins, a)
     raise NotImplementedError(op)

@@ -47,6 +47,7 @@ bool conv2d_kernel(const KernelArgs& k, const cpu::Activation* act);
 
 void register_blocked_layout();  // blocked_layout.cpp: conv2d_blocked, max_pool2d_blocked, from_blocked
 void register_interpolate();     // interpolate.cpp: interpolate (resampling) and its adjoint
+void register_detection();       // detection.cpp: nms, roi_align and its adjoint
 
 // Shared with the blocked-layout ops (blocked_layout.cpp), which check and compute as their
 // NCHW counterparts do:
@@ -71,6 +72,7 @@ inline void register_all() {
   register_fused();
   register_blocked_layout();
   register_interpolate();
+  register_detection();
   register_onnx();
   register_quant();
   register_qlinear();
