@@ -25,8 +25,9 @@ Tensor box_convert(const Tensor& boxes, const std::string& in_fmt, const std::st
 
 // Indices (int64) of the boxes kept by greedy non-maximum suppression, by decreasing score
 // (equal scores: lower index first). A box is dropped when its IoU with a kept, higher-scoring
-// box is > iou_threshold. The result's length depends on the values: a traced (compiled)
-// function that calls nms runs eagerly.
+// box is > iou_threshold. The result's length depends on the values: tandem::compile cannot
+// trace a function that calls nms (an Error names the read), and an imported ONNX model with
+// NonMaxSuppression runs node by node.
 Tensor nms(const Tensor& boxes, const Tensor& scores, double iou_threshold);
 // nms within each category of idxs ([N] integers): boxes of different categories never
 // suppress each other. Indices by decreasing score over all categories.

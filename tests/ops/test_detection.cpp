@@ -7,6 +7,7 @@
 #include <string>
 
 #include "grad_cases.h"
+#include "tandem/graph/compile.h"
 
 using namespace tandem;
 using namespace tandem::testing;
@@ -96,6 +97,14 @@ TEST(Detection, NmsEdgeCases) {
   Tensor kept = nms(same, tensor({0.5, 0.5}), 0.1);
   ASSERT_EQ(kept.numel(), 1);
   EXPECT_EQ(kept.item<int64_t>(), 0);
+}
+
+// nms's result length depends on the values: tracing it stops at the read of the kept count.
+TEST(Detection, NmsCannotBeTraced) {
+  auto f = compile([](const Tensor& b, const Tensor& s) { return nms(b, s, 0.5); });
+  Tensor b = tensor({0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0}).reshape({2, 4});
+  EXPECT_TRUE(throws_error([&] { f(b, tensor({0.5, 0.7})); },
+                           {"compile: fn reads the value of a traced tensor", "'nms'", "data-dependent"}));
 }
 
 TEST(Detection, RoiAlignMatchesTorchvision) {

@@ -4,7 +4,7 @@
 //   nms(boxes [N, 4], scores [N], groups [N] int64 or none) -> keep [N] int64, count [] int64:
 //       the kept indices by decreasing score, padded with -1 after the first `count`
 //       (a fixed output shape; the public nms() reads `count` and slices, a data-dependent
-//       step, so a traced function holding nms runs eagerly)
+//       step: tandem::compile refuses to trace it, onnx::Model runs such a model node by node)
 //   roi_align(x [N, C, H, W], boxes [K, 5]) -> [K, C, ph, pw]; linear in x, so
 //       roi_align(x)              -> grad: roi_align_backward(g)
 //       roi_align_backward(g)     -> grad: roi_align(gg)
