@@ -158,13 +158,14 @@ WinPlan plan_windows(const Pool2d& p) {
 // Per-chunk-of-planes scratch.
 template <typename T> struct MaxScratch {
   WinPlan plan;
-  std::vector<T> best, pad;
+  std::vector<T> best, pad, colmax;
   std::vector<const T*> rows;
   std::vector<int32_t> idx32;  // used when narrow_index(), else idx64
   std::vector<int64_t> idx64;
   static bool narrow_index(const Pool2d& p) { return sizeof(T) == 4 && p.H * p.W < (int64_t{1} << 31); }
   explicit MaxScratch(const Pool2d& p)
-      : plan(plan_windows(p)), best(p.OW), pad(plan.padded ? p.kh * plan.width : 0), rows(p.kh),
+      : plan(plan_windows(p)), best(p.OW), pad(plan.padded ? p.kh * plan.width : 0),
+        colmax(std::max<int64_t>(1, (p.OW - 1) * p.sw + plan.off.back() - plan.off.front() + 1)), rows(p.kh),
         idx32(narrow_index(p) ? p.OW : 0), idx64(narrow_index(p) ? 0 : p.OW) {}
 };
 
@@ -296,6 +297,41 @@ TANDEM_NN_INLINE void window_max_row(const Pool2d& p, MaxScratch<T>& s, const T*
   }
 }
 
+// Values only, any window: the maximum over the window's rows of each column the row of
+// outputs reads (contiguous, so it vectorizes), then over each window's columns. Measured on
+// a [8, 24, 112, 112] 3x3/stride-2/pad-1 pool (AVX-512, 1 thread): the lane-by-lane window
+// scan with stride-2 shuffles compiled to per-lane extracts and was several times slower.
+// The value is the same as the row-major scan's (NaN wins; only the sign of a zero tied with
+// the other zero may differ).
+template <typename T>
+TANDEM_NN_INLINE void window_values_row(const Pool2d& p, MaxScratch<T>& s, const T* x, int64_t oh, T* y) {
+  const WinPlan& w = s.plan;
+  window_rows(p, w, x, oh, s.pad.data(), s.rows.data());
+  const int64_t c0 = w.off.front(), c1 = (p.OW - 1) * p.sw + w.off.back();
+  T* col = s.colmax.data() - c0;  // col[c] for c in [c0, c1]
+  bool any = false;
+  for (int64_t i = 0; i < p.kh; ++i) {
+    const T* r = s.rows[i];
+    if (r == nullptr) continue;
+    if (!any) {
+      std::memcpy(col + c0, r + c0, sizeof(T) * (c1 - c0 + 1));
+      any = true;
+      continue;
+    }
+    for (int64_t c = c0; c <= c1; ++c) col[c] = takes(r[c], col[c]) ? r[c] : col[c];
+  }
+  if (!any) {
+    std::fill(y, y + p.OW, -std::numeric_limits<T>::infinity());
+    return;
+  }
+  for (int64_t ow = 0; ow < p.OW; ++ow) {
+    const T* c = col + ow * p.sw;
+    T m = c[w.off[0]];
+    for (int64_t j = 1; j < p.kw; ++j) m = takes(c[w.off[j]], m) ? c[w.off[j]] : m;
+    y[ow] = m;
+  }
+}
+
 template <typename T>
 TANDEM_NN_INLINE void max_plane_impl(const Pool2d& p, MaxScratch<T>& s, const T* x, T* y) {
   if (is_2x2(p)) {
@@ -305,8 +341,7 @@ TANDEM_NN_INLINE void max_plane_impl(const Pool2d& p, MaxScratch<T>& s, const T*
     }
     return;
   }
-  for (int64_t oh = 0; oh < p.OH; ++oh)
-    window_max_row<T, int64_t, false>(p, s, x, oh, y + oh * p.OW, static_cast<int64_t*>(nullptr));
+  for (int64_t oh = 0; oh < p.OH; ++oh) window_values_row(p, s, x, oh, y + oh * p.OW);
 }
 
 template <typename T, typename I>
