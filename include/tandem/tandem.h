@@ -15,6 +15,7 @@
 #include "tandem/operators.h"
 #include "tandem/ops.h"
 #include "tandem/optim.h"
+#include "tandem/sampling.h"
 #include "tandem/state_dict.h"
 #include "tandem/summary.h"
 #include "tandem/tensor.h"

@@ -9,6 +9,7 @@
 #include "tandem/autograd.h"
 #include "tandem/nn/init.h"
 #include "tandem/ops.h"
+#include "tandem/sampling.h"
 
 namespace tandem::nn {
 
@@ -421,6 +422,18 @@ std::string Upsample::extra_repr() const {
   if (options.align_corners) r += ", align_corners=True";
   return r;
 }
+
+PixelShuffle::PixelShuffle(int64_t r) : Module("PixelShuffle"), upscale_factor(r) {
+  check_positive(r, "PixelShuffle", "upscale_factor");
+}
+Tensor PixelShuffle::forward(const Tensor& x) { return pixel_shuffle(x, upscale_factor); }
+std::string PixelShuffle::extra_repr() const { return fmt::format("upscale_factor={}", upscale_factor); }
+
+PixelUnshuffle::PixelUnshuffle(int64_t r) : Module("PixelUnshuffle"), downscale_factor(r) {
+  check_positive(r, "PixelUnshuffle", "downscale_factor");
+}
+Tensor PixelUnshuffle::forward(const Tensor& x) { return pixel_unshuffle(x, downscale_factor); }
+std::string PixelUnshuffle::extra_repr() const { return fmt::format("downscale_factor={}", downscale_factor); }
 
 std::string AdaptiveAvgPool2d::extra_repr() const {
   return "output_size=" + (output_size.h == output_size.w ? fmt::format("{}", output_size.h)

@@ -561,6 +561,60 @@ void emit_cumsum(ExportCtx& c, const Node& n) {
   c.add("CumSum", {c.input_as(n, 0, t), axis}, {c.output(n)});
 }
 
+// grid_sample -> GridSample (opset 16).
+void emit_grid_sample(ExportCtx& c, const Node& n) {
+  TANDEM_CHECK(c.opset() >= 16, "onnx export: grid_sample needs opset 16 or newer (GridSample), "
+               "exporting at opset {}", c.opset());
+  TANDEM_CHECK(n.inputs.at(0)->shape.size() == 4, "onnx export: GridSample takes a 4-D input; "
+               "5-D grid_sample has no ONNX operator in the opsets tandem writes");
+  DType t = out_dtype(n);
+  const std::string mode = n.attrs.get_or<std::string>("mode", "bilinear");
+  auto* g = c.add("GridSample", {c.input_as(n, 0, t), c.input_as(n, 1, t)}, {c.output(n)});
+  set_attr(g, "mode", mode);
+  set_attr(g, "padding_mode", n.attrs.get_or<std::string>("padding_mode", "zeros"));
+  set_attr(g, "align_corners", static_cast<int64_t>(n.attrs.get_or<bool>("align_corners", false)));
+}
+
+// pixel_shuffle -> DepthToSpace (CRD); on other than 4-D inputs, Reshape around it.
+void emit_pixel_shuffle(ExportCtx& c, const Node& n) {
+  const Shape in = static_shape_of(n.inputs.at(0), "pixel_shuffle");
+  const Shape out = static_shape_of(n.outputs.at(0), "pixel_shuffle");
+  const int64_t r = n.attrs.get<int64_t>("upscale_factor");
+  const size_t k = in.size();
+  std::string x = c.input(n, 0);
+  if (k != 4) {
+    std::string flat = c.tmp(n, "in4d");
+    c.add("Reshape", {x, c.ints({-1, in[k - 3], in[k - 2], in[k - 1]}, c.base(n, "shape4d"))}, {flat});
+    x = flat;
+  }
+  std::string y = k == 4 ? c.output(n) : c.tmp(n, "out4d");
+  auto* d = c.add("DepthToSpace", {x}, {y});
+  set_attr(d, "blocksize", r);
+  set_attr(d, "mode", std::string("CRD"));
+  if (k != 4) c.add("Reshape", {y, c.ints(IntVec(out.begin(), out.end()), c.base(n, "shape"))}, {c.output(n)});
+}
+
+// pixel_unshuffle -> SpaceToDepth, whose channels come block-major ([b*b, C]); a
+// Reshape/Transpose/Reshape reorders them to pixel_unshuffle's [C, b*b].
+void emit_pixel_unshuffle(ExportCtx& c, const Node& n) {
+  const Shape in = static_shape_of(n.inputs.at(0), "pixel_unshuffle");
+  const Shape out = static_shape_of(n.outputs.at(0), "pixel_unshuffle");
+  const int64_t r = n.attrs.get<int64_t>("downscale_factor");
+  const size_t k = in.size();
+  const int64_t C = in[k - 3], H = out[k - 2], W = out[k - 1];
+  std::string x = c.input(n, 0);
+  if (k != 4) {
+    std::string flat = c.tmp(n, "in4d");
+    c.add("Reshape", {x, c.ints({-1, C, in[k - 2], in[k - 1]}, c.base(n, "shape4d"))}, {flat});
+    x = flat;
+  }
+  std::string s2d = c.tmp(n, "s2d"), split = c.tmp(n, "split"), swapped = c.tmp(n, "swapped");
+  set_attr(c.add("SpaceToDepth", {x}, {s2d}), "blocksize", r);
+  c.add("Reshape", {s2d, c.ints({-1, r * r, C, H, W}, c.base(n, "split_shape"))}, {split});
+  set_attr(c.add("Transpose", {split}, {swapped}), "perm", IntVec{0, 2, 1, 3, 4});
+  c.add("Reshape", {swapped, c.ints(IntVec(out.begin(), out.end()), c.base(n, "shape"))}, {c.output(n)});
+}
+
 // ---- shapes
 
 void emit_permute(ExportCtx& c, const Node& n) {
@@ -745,6 +799,9 @@ const std::map<std::string, Emitter>& emitters() {
       {"argmax", emit_arg_extreme<true>},
       {"argmin", emit_arg_extreme<false>},
       {"cumsum", emit_cumsum},
+      {"grid_sample", emit_grid_sample},
+      {"pixel_shuffle", emit_pixel_shuffle},
+      {"pixel_unshuffle", emit_pixel_unshuffle},
       {"var", emit_var<false>},
       {"std", emit_var<true>},
       {"group_norm", emit_group_norm},

@@ -1,7 +1,8 @@
 // ONNX ops beyond the core list (conformance.cpp) that the backend tests use and that decompose cheaply into
 // tandem ops: NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss Trilu Mod Hardmax OneHot
-// DepthToSpace SpaceToDepth EyeLike Shrink GatherND.
+// DepthToSpace SpaceToDepth EyeLike Shrink GatherND GridSample BitShift.
 #include "importer.h"
+#include "tandem/sampling.h"
 
 namespace tandem::onnx::detail {
 namespace {
@@ -104,9 +105,8 @@ Ts depth_to_space_(Ctx& c) {
   const Tensor& x = c.in(0);
   int64_t b = c.i("blocksize", 1), N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   if (C % (b * b) != 0) c.fail("channels not divisible by blocksize^2");
-  Tensor y;
-  if (c.s("mode", "DCR") == "DCR") y = permute(reshape(x, {N, b, b, C / (b * b), H, W}), {0, 3, 4, 1, 5, 2});
-  else y = permute(reshape(x, {N, C / (b * b), b, b, H, W}), {0, 1, 4, 2, 5, 3});
+  if (c.s("mode", "DCR") == "CRD") return {pixel_shuffle(x, b)};
+  Tensor y = permute(reshape(x, {N, b, b, C / (b * b), H, W}), {0, 3, 4, 1, 5, 2});
   return {reshape(y.contiguous(), {N, C / (b * b), H * b, W * b})};
 }
 
@@ -116,6 +116,30 @@ Ts space_to_depth_(Ctx& c) {
   if (H % b != 0 || W % b != 0) c.fail("spatial dims not divisible by blocksize");
   Tensor y = permute(reshape(x, {N, C, H / b, b, W / b, b}), {0, 3, 5, 1, 2, 4});
   return {reshape(y.contiguous(), {N, C * b * b, H / b, W / b})};
+}
+
+// GridSample (opset 16; opset 20 renamed bilinear/bicubic to linear/cubic).
+Ts grid_sample_(Ctx& c) {
+  std::string mode = c.s("mode", "bilinear");
+  if (mode == "linear") mode = "bilinear";
+  if (mode == "cubic") mode = "bicubic";
+  return {grid_sample(c.in(0), c.in(1), mode, c.s("padding_mode", "zeros"), c.i("align_corners", 0) != 0)};
+}
+
+// BitShift on unsigned integers (uint8: the one tandem has): x * 2^s modulo 2^8, or x / 2^s
+// rounded down; shifts of 8 or more give 0.
+Ts bit_shift_(Ctx& c) {
+  const Tensor &x = c.in(0), &s = c.in(1);
+  if (x.dtype() != DType::UInt8 || s.dtype() != DType::UInt8)
+    c.fail(fmt::format("BitShift supports uint8 (the unsigned type tandem has), got {} and {}",
+                       dtype_name(x.dtype()), dtype_name(s.dtype())));
+  const std::string dir = c.s("direction", "");
+  if (dir != "LEFT" && dir != "RIGHT") c.fail(fmt::format("direction must be LEFT or RIGHT, got '{}'", dir));
+  Tensor sf = clamp(s.to(DType::Float64), 0.0, 8.0);
+  Tensor p = pow(full_like(sf, 2.0), sf).to(DType::Int64);
+  Tensor xi = x.to(DType::Int64);
+  Tensor y = dir == "LEFT" ? int_div(xi * p, full_like(p, 256.0), "mod") : int_div(xi, p, "div");
+  return {y.to(DType::UInt8)};
 }
 
 Ts eye_like_(Ctx& c) {
@@ -171,6 +195,8 @@ void register_extra(std::map<std::string, Converter>& t) {
   t["EyeLike"] = eye_like_;
   t["Shrink"] = shrink_;
   t["GatherND"] = gather_nd_;
+  t["GridSample"] = grid_sample_;
+  t["BitShift"] = bit_shift_;
 }
 
 }  // namespace tandem::onnx::detail

@@ -99,6 +99,14 @@ const std::string& ops_dir() {
     write_case(d, "roi_align", [=](const V& in) {
       return V{roi_align(in[0], rois, {2, 3}, 1.0, 2, false), roi_align(in[0], rois, {3, 3}, 0.5, 0, true)};
     }, {randn({2, 3, 8, 9})});
+    // Sampling: grid_sample (GridSample, opset 16+) in each mode, pixel_shuffle (DepthToSpace
+    // CRD) and pixel_unshuffle (SpaceToDepth + a channel reorder), 4-D and 5-D.
+    write_case(d, "sampling", [](const V& in) {
+      const Tensor &x = in[0], &g = in[1];
+      return V{grid_sample(x, g), grid_sample(x, g, "nearest", "border", true),
+               grid_sample(x, g, "bicubic", "reflection"), pixel_shuffle(x, 2),
+               pixel_unshuffle(x, 2), pixel_shuffle(x.unsqueeze(0), 2)};
+    }, {randn({2, 4, 4, 6}), rand({2, 3, 5, 2}) * 2.4 - 1.2});
     // Modules: Sequential of layers, dynamic batch traced at 4 and run at 5.
     auto seq = std::make_shared<nn::Sequential>(
         std::make_shared<nn::Conv2d>(2, 4, 3, nn::Conv2dOptions{.padding = 1}),
@@ -129,15 +137,15 @@ TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInIndependentEvaluator) {
   std::string log;
   int rc = exptest::run_checker(ops_dir(), log);
   EXPECT_EQ(rc, 0) << log;
-  EXPECT_NE(log.find("12/12 exported models pass"), std::string::npos) << log;
+  EXPECT_NE(log.find("13/13 exported models pass"), std::string::npos) << log;
 }
 
-TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInOnnxRuntime) { TANDEM_EXPECT_ORT_PASSES(ops_dir(), 12); }
+TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInOnnxRuntime) { TANDEM_EXPECT_ORT_PASSES(ops_dir(), 13); }
 
 TEST(OnnxExportOps, EveryOpFamilyRoundTripsThroughTheImporter) {
   int n = 0;
   std::string failures = exptest::roundtrip_failures(ops_dir(), &n);
-  EXPECT_EQ(n, 12);
+  EXPECT_EQ(n, 13);
   EXPECT_TRUE(failures.empty()) << failures;
 }
 

@@ -197,6 +197,24 @@ def run_node(n, ins):
         return [f(x, dim=a.get("axis", 0), keepdim=bool(a.get("keepdims", 1)))]
     if op == "CumSum":
         return [torch.cumsum(x, int(ins[1].item()))]
+    if op == "GridSample":
+        mode = a.get("mode", "bilinear")
+        return [F.grid_sample(x, ins[1], mode={"linear": "bilinear", "cubic": "bicubic"}.get(mode, mode),
+                              padding_mode=a.get("padding_mode", "zeros"),
+                              align_corners=bool(a.get("align_corners", 0)))]
+    if op == "DepthToSpace":
+        b = a["blocksize"]
+        N, C, H, W = x.shape
+        if a.get("mode", "DCR") == "DCR":
+            y = x.reshape(N, b, b, C // (b * b), H, W).permute(0, 3, 4, 1, 5, 2)
+        else:
+            y = x.reshape(N, C // (b * b), b, b, H, W).permute(0, 1, 4, 2, 5, 3)
+        return [y.reshape(N, C // (b * b), H * b, W * b)]
+    if op == "SpaceToDepth":
+        b = a["blocksize"]
+        N, C, H, W = x.shape
+        y = x.reshape(N, C, H // b, b, W // b, b).permute(0, 3, 5, 1, 2, 4)
+        return [y.reshape(N, C * b * b, H // b, W // b)]
     if op == "Pad":
         pads = ins[1].tolist()
         r = x.dim()

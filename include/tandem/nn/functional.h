@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tandem/ops.h"
+#include "tandem/sampling.h"
 
 namespace tandem::nn::functional {
 
@@ -29,7 +30,11 @@ using tandem::conv_transpose2d;
 using tandem::linear;
 // Pooling
 using tandem::adaptive_avg_pool2d;
+using tandem::affine_grid;
+using tandem::grid_sample;
 using tandem::interpolate;
+using tandem::pixel_shuffle;
+using tandem::pixel_unshuffle;
 using tandem::InterpolateOptions;
 using tandem::avg_pool2d;
 using tandem::max_pool2d;

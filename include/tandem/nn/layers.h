@@ -292,6 +292,23 @@ class Upsample : public Module {
   InterpolateOptions options;
 };
 
+// torch.nn.PixelShuffle / PixelUnshuffle: [*, C*r*r, H, W] <-> [*, C, H*r, W*r] (no parameters).
+class PixelShuffle : public Module {
+ public:
+  explicit PixelShuffle(int64_t upscale_factor);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  int64_t upscale_factor;
+};
+
+class PixelUnshuffle : public Module {
+ public:
+  explicit PixelUnshuffle(int64_t downscale_factor);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  int64_t downscale_factor;
+};
+
 // ---- shape
 
 class Flatten : public Module {

@@ -48,6 +48,8 @@ bool conv2d_kernel(const KernelArgs& k, const cpu::Activation* act);
 void register_blocked_layout();  // blocked_layout.cpp: conv2d_blocked, max_pool2d_blocked, from_blocked
 void register_interpolate();     // interpolate.cpp: interpolate (resampling) and its adjoint
 void register_detection();       // detection.cpp: nms, roi_align and its adjoint
+void register_grid_sample();     // grid_sample.cpp: grid_sample and its gradient, pixel_shuffle/unshuffle
+void register_cumprod();         // cumprod.cpp: cumprod and its gradient
 
 // Shared with the blocked-layout ops (blocked_layout.cpp), which check and compute as their
 // NCHW counterparts do:
@@ -73,6 +75,8 @@ inline void register_all() {
   register_blocked_layout();
   register_interpolate();
   register_detection();
+  register_grid_sample();
+  register_cumprod();
   register_onnx();
   register_quant();
   register_qlinear();
