@@ -388,7 +388,8 @@ void register_grid_sample() {
         return Metas{{o, in[0].dtype}};
       };
       d.cpu = [](const KernelArgs& k) {
-        k.outputs[0].copy_(gs_apply_shuffle(k.inputs[0], k.attrs.get<int64_t>("upscale_factor"), true));
+        k.outputs[0].copy_(gs_apply_shuffle(k.inputs[0], k.attrs.get<int64_t>("upscale_factor"), true)
+                               .reshape(k.outputs[0].shape()));
       };
       d.backward = [](const BackwardContext& c) {
         static const OpDef& u = op("pixel_unshuffle");
@@ -411,7 +412,8 @@ void register_grid_sample() {
         return Metas{{o, in[0].dtype}};
       };
       d.cpu = [](const KernelArgs& k) {
-        k.outputs[0].copy_(gs_apply_shuffle(k.inputs[0], k.attrs.get<int64_t>("downscale_factor"), false));
+        k.outputs[0].copy_(gs_apply_shuffle(k.inputs[0], k.attrs.get<int64_t>("downscale_factor"), false)
+                               .reshape(k.outputs[0].shape()));
       };
       d.backward = [](const BackwardContext& c) {
         static const OpDef& s = op("pixel_shuffle");
