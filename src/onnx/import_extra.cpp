@@ -1,6 +1,6 @@
 // ONNX ops beyond the core list (conformance.cpp) that the backend tests use and that decompose cheaply into
 // tandem ops: NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss Trilu Mod Hardmax OneHot
-// DepthToSpace SpaceToDepth EyeLike Shrink GatherND GridSample BitShift.
+// DepthToSpace SpaceToDepth EyeLike Shrink GatherND GridSample BitShift NonZero.
 #include "importer.h"
 #include "tandem/sampling.h"
 
@@ -181,9 +181,36 @@ Ts gather_nd_(Ctx& c) {
   return {reshape(picked, out)};
 }
 
+// NonZero: the indices of the nonzero elements (NaN counts), [rank, count] int64 in row-major
+// order; a 0-d input counts as 1-D, as NumPy's nonzero does. Its length depends on the data:
+// the converter reads the values on the host, so a model holding it runs node by node
+// (Model::run falls back from the traced plan when a converter reads a run-time value), as
+// detection models' score filtering does.
+Ts non_zero_(Ctx& c) {
+  const Tensor& in = c.in(0);
+  const Tensor x = (in.dtype() == DType::Bool ? in.to(DType::UInt8) : in).to(DType::Float64).contiguous();
+  const double* p = static_cast<const double*>(x.data_ptr());
+  const Shape shape = in.dim() == 0 ? Shape{1} : in.shape();
+  const int64_t rank = static_cast<int64_t>(shape.size()), n = x.numel();
+  std::vector<int64_t> flat;
+  for (int64_t i = 0; i < n; ++i)
+    if (p[i] != 0.0) flat.push_back(i);  // NaN != 0
+  const int64_t count = static_cast<int64_t>(flat.size());
+  std::vector<int64_t> idx(static_cast<size_t>(rank * count));
+  for (int64_t j = 0; j < count; ++j) {
+    int64_t r = flat[j];
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      idx[d * count + j] = r % shape[d];
+      r /= shape[d];
+    }
+  }
+  return {tensor(idx, Shape{rank, count}, {.dtype = DType::Int64})};
+}
+
 }  // namespace
 
 void register_extra(std::map<std::string, Converter>& t) {
+  t["NonZero"] = non_zero_;
   t["NegativeLogLikelihoodLoss"] = nll_loss_;
   t["SoftmaxCrossEntropyLoss"] = sce_loss_;
   t["Trilu"] = trilu_;

@@ -172,6 +172,24 @@ TEST(OnnxImport, FloatSliceBoundsAreAnError) {
                            {"node 'cut' (Slice)", "expected an integer tensor", "float32"}));
 }
 
+// NonZero's output length depends on the values: the model runs node by node; indices come in
+// row-major order, one row per dimension (NumPy's nonzero).
+TEST(OnnxImport, NonZeroRunsEagerlyInRowMajorOrder) {
+  const std::string dir = "/usr/share/libonnx-testdata/data/node/test_nonzero_example";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "libonnx-testdata is not installed (" << dir << ")";
+  auto m = onnx::Model::load(dir + "/model.onnx");
+  const std::string name = m.info().inputs.at(0).name;
+  auto run = [&](std::vector<uint8_t> v) {
+    return m.run({{name, tensor(v, Shape{2, 2}).to(DType::Bool)}})[0].contiguous();
+  };
+  Tensor y = run({0, 1, 1, 1});  // [[0, 1], [1, 1]]
+  EXPECT_EQ(y.dtype(), DType::Int64);
+  EXPECT_EQ(y.shape(), (Shape{2, 3}));
+  EXPECT_EQ(y.to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 1, 1, 0, 1}));
+  EXPECT_FALSE(m.runs_compiled());
+  EXPECT_EQ(run({0, 0, 0, 0}).shape(), (Shape{2, 0}));
+}
+
 // NonMaxSuppression's output length depends on the values: the model cannot be traced and runs
 // node by node, on every call; max_output_boxes_per_class and score_threshold are run-time inputs.
 TEST(OnnxImport, NonMaxSuppressionRunsEagerlyWithRunTimeLimits) {
