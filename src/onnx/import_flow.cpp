@@ -87,6 +87,24 @@ std::vector<std::string> captured_names(const ::onnx::NodeProto& n) {
   return {names.begin(), names.end()};
 }
 
+// Runs a converter, naming the node in its errors: Unsupported and errors that already name a
+// node pass through; other Errors get the node's name in front; anything else (a malformed node,
+// e.g. missing inputs) becomes an Error saying the node is invalid.
+template <typename F>
+auto convert_naming_node(const Ctx& ctx, F&& convert) -> decltype(convert()) {
+  try {
+    return convert();
+  } catch (const Unsupported&) {
+    throw;
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    if (msg.rfind("node '", 0) == 0) throw;
+    TANDEM_FAIL("{}: {}", ctx.where(), msg);
+  } catch (const std::exception& e) {
+    TANDEM_FAIL("{}: invalid node ({})", ctx.where(), e.what());
+  }
+}
+
 std::vector<Tensor> run_tensor_node(const ::onnx::NodeProto& n, std::vector<Tensor> inputs, int64_t opset,
                                     const std::string& base_dir) {
   auto& table = converters();
@@ -94,17 +112,7 @@ std::vector<Tensor> run_tensor_node(const ::onnx::NodeProto& n, std::vector<Tens
   Ctx ctx{n, std::move(inputs), opset, static_cast<size_t>(n.output_size()), base_dir};
   if (it == table.end())
     throw Unsupported(fmt::format("{}: op '{}' is not supported by tandem's ONNX importer", ctx.where(), n.op_type()));
-  try {
-    return it->second(ctx);
-  } catch (const Unsupported&) {
-    throw;
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    if (msg.rfind("node '", 0) == 0) throw;
-    TANDEM_FAIL("{}: {}", ctx.where(), msg);
-  } catch (const std::exception& e) {  // a malformed node (e.g. missing inputs) in a converter
-    TANDEM_FAIL("{}: invalid node ({})", ctx.where(), e.what());
-  }
+  return convert_naming_node(ctx, [&] { return it->second(ctx); });
 }
 
 std::vector<onnx::Value> run_any_node(const ::onnx::NodeProto& n, std::vector<onnx::Value> inputs, const Scope& scope,
@@ -127,17 +135,7 @@ std::vector<onnx::Value> run_any_node(const ::onnx::NodeProto& n, std::vector<on
   }
   Ctx attrs{n, {}, opset, static_cast<size_t>(n.output_size()), base_dir};
   ValueCtx ctx{attrs, std::move(inputs), scope};
-  try {
-    return it->second(ctx);
-  } catch (const Unsupported&) {
-    throw;
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    if (msg.rfind("node '", 0) == 0) throw;
-    TANDEM_FAIL("{}: {}", attrs.where(), msg);
-  } catch (const std::exception& e) {
-    TANDEM_FAIL("{}: invalid node ({})", attrs.where(), e.what());
-  }
+  return convert_naming_node(attrs, [&] { return it->second(ctx); });
 }
 
 std::vector<onnx::Value> run_subgraph(const ::onnx::GraphProto& g, const std::vector<onnx::Value>& inputs, const Scope& outer,
