@@ -678,6 +678,71 @@ void emit_pad(ExportCtx& c, const Node& n) {
   set_attr(c.add("Pad", ins, {c.output(n)}), "mode", onnx_mode);
 }
 
+// interpolate -> Resize (opset 13+): the coordinate transformation, nearest rounding and cubic
+// coefficient carry over as attributes. A call with a scale factor exports the scales (the
+// coordinates then use the scale, as PyTorch does), else the output sizes; leading dims that do
+// not change (batch, channels) keep their symbolic sizes through Shape -> Slice -> Concat.
+void emit_interpolate(ExportCtx& c, const Node& n) {
+  const Attrs& a = n.attrs;
+  const std::string mode = a.get_or<std::string>("mode", "nearest");
+  TANDEM_CHECK(mode != "area", "onnx export: interpolate mode 'area' has no ONNX Resize "
+               "equivalent (adaptive_avg_pool2d exports where the sizes divide)");
+  const Value* x = n.inputs.at(0);
+  const Value* y = n.outputs.at(0);
+  const size_t rank = x->shape.size();
+  const IntVec sizes = a.get<IntVec>("sizes");
+  std::vector<double> sc = a.get_or<std::vector<double>>("scales", {});
+  if (sc.empty()) sc.assign(rank, 0.0);
+  const ExportCtx::DimSyms in_dims = c.dims(x);
+  auto changes = [&](size_t d) {
+    return y->shape[d] != x->shape[d] || (sc[d] > 0 && sc[d] != 1.0);
+  };
+  bool all_scaled = true;
+  for (size_t d = 0; d < rank; ++d) all_scaled &= !changes(d) || sc[d] > 0;
+
+  std::vector<std::string> ins{c.input(n, 0), ""};
+  if (all_scaled) {
+    std::vector<float> f(rank, 1.0f);
+    for (size_t d = 0; d < rank; ++d)
+      if (changes(d)) f[d] = static_cast<float>(sc[d]);
+    ins.push_back(c.init(tensor(f), c.base(n, "scales")));
+  } else {
+    size_t lead = 0;  // leading dims kept as they are
+    while (lead < rank && !changes(lead)) ++lead;
+    bool dynamic_lead = false;
+    for (size_t d = 0; d < rank; ++d) {
+      TANDEM_CHECK(d < lead || in_dims[d] < 0 || !changes(d),
+                   "onnx export: interpolate resamples dim {}, whose size is dynamic", d);
+      dynamic_lead |= d < lead && in_dims[d] >= 0;
+    }
+    if (!dynamic_lead) {
+      ins.push_back("");
+      ins.push_back(c.ints(sizes, c.base(n, "sizes")));
+    } else {
+      std::string shp = c.tmp(n, "shape"), head = c.tmp(n, "lead"), all = c.tmp(n, "sizes");
+      c.add("Shape", {c.input(n, 0)}, {shp});
+      c.add("Slice", {shp, c.ints({0}, c.base(n, "lead_start")),
+                      c.ints({static_cast<int64_t>(lead)}, c.base(n, "lead_end"))}, {head});
+      IntVec rest(sizes.begin() + static_cast<std::ptrdiff_t>(lead), sizes.end());
+      set_attr(c.add("Concat", {head, c.ints(rest, c.base(n, "rest"))}, {all}), "axis", int64_t{0});
+      ins.push_back("");
+      ins.push_back(all);
+    }
+  }
+  ExportCtx::DimSyms out(rank, -1);
+  for (size_t d = 0; d < rank; ++d)
+    if (!changes(d)) out[d] = in_dims[d];
+  c.set_dims(y, out);
+  auto* p = c.add("Resize", ins, {c.output(n)});
+  set_attr(p, "mode", mode);
+  set_attr(p, "coordinate_transformation_mode", a.get_or<std::string>("coord", "asymmetric"));
+  if (mode == "nearest") set_attr(p, "nearest_mode", a.get_or<std::string>("nearest_mode", "floor"));
+  if (mode == "cubic") {
+    set_attr(p, "cubic_coeff_a", a.get_or<double>("cubic_a", -0.75));
+    set_attr(p, "exclude_outside", int64_t{a.get_or<bool>("exclude_outside", false) ? 1 : 0});
+  }
+}
+
 void emit_topk(ExportCtx& c, const Node& n) {
   int64_t k = n.attrs.get<int64_t>("k"), dim = n.attrs.get_or<int64_t>("dim", -1);
   auto* p = c.add("TopK", {c.input(n, 0), c.ints({k}, c.base(n, "k"))}, {c.output(n, 0), c.output(n, 1)});
@@ -816,6 +881,7 @@ const std::map<std::string, Emitter>& emitters() {
       {"gather", emit_gather},
       {"embedding", emit_embedding},
       {"pad", emit_pad},
+      {"interpolate", emit_interpolate},
       {"topk", emit_topk},
       {"sort", emit_sort},
       {"roi_align", emit_roi_align},

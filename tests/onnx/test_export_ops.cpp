@@ -107,6 +107,23 @@ const std::string& ops_dir() {
                grid_sample(x, g, "bicubic", "reflection"), pixel_shuffle(x, 2),
                pixel_unshuffle(x, 2), pixel_shuffle(x.unsqueeze(0), 2)};
     }, {randn({2, 4, 4, 6}), rand({2, 3, 5, 2}) * 2.4 - 1.2});
+    // Resampling: interpolate in each mode as Resize (scales from a scale factor, else sizes),
+    // and with a dynamic batch, whose size reaches Resize's sizes through Shape.
+    write_case(d, "interpolate", [](const V& in) {
+      const Tensor& x = in[0];
+      return V{interpolate(x, {.scale_factor = {2.0}}),
+               interpolate(x, {.size = {5, 7}, .mode = "bilinear"}),
+               interpolate(x, {.scale_factor = {1.5, 0.5}, .mode = "bilinear", .align_corners = true}),
+               interpolate(x, {.scale_factor = {1.7}, .mode = "bicubic"}),
+               interpolate(x, {.size = {3, 9}, .mode = "bicubic", .align_corners = true}),
+               interpolate(x, {.size = {6, 9}, .mode = "nearest-exact"}),
+               interpolate(x.flatten(2), {.scale_factor = {2.5}, .mode = "linear"}),
+               interpolate(x.unsqueeze(2), {.size = {2, 5, 3}, .mode = "trilinear"})};
+    }, {randn({2, 3, 4, 6})});
+    write_case(d, "interpolate_dynamic", [](const V& in) {
+      return V{interpolate(in[0], {.size = {5, 9}, .mode = "bilinear"}),
+               interpolate(in[0], {.scale_factor = {2.0}})};
+    }, {randn({2, 3, 4, 6})}, {.dynamic_batch = true}, {}, {randn({3, 3, 4, 6})});
     // Modules: Sequential of layers, dynamic batch traced at 4 and run at 5.
     auto seq = std::make_shared<nn::Sequential>(
         std::make_shared<nn::Conv2d>(2, 4, 3, nn::Conv2dOptions{.padding = 1}),
@@ -137,15 +154,15 @@ TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInIndependentEvaluator) {
   std::string log;
   int rc = exptest::run_checker(ops_dir(), log);
   EXPECT_EQ(rc, 0) << log;
-  EXPECT_NE(log.find("13/13 exported models pass"), std::string::npos) << log;
+  EXPECT_NE(log.find("15/15 exported models pass"), std::string::npos) << log;
 }
 
-TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInOnnxRuntime) { TANDEM_EXPECT_ORT_PASSES(ops_dir(), 13); }
+TEST(OnnxExportOps, EveryOpFamilyMatchesEagerInOnnxRuntime) { TANDEM_EXPECT_ORT_PASSES(ops_dir(), 15); }
 
 TEST(OnnxExportOps, EveryOpFamilyRoundTripsThroughTheImporter) {
   int n = 0;
   std::string failures = exptest::roundtrip_failures(ops_dir(), &n);
-  EXPECT_EQ(n, 13);
+  EXPECT_EQ(n, 15);
   EXPECT_TRUE(failures.empty()) << failures;
 }
 

@@ -260,9 +260,77 @@ def run_node(n, ins):
         aligned = a.get("coordinate_transformation_mode", "half_pixel") == "half_pixel"
         return [torchvision.ops.roi_align(x, boxes, (a.get("output_height", 1), a.get("output_width", 1)),
                                           a.get("spatial_scale", 1.0), a.get("sampling_ratio", 0), aligned)]
+    if op == "Resize":
+        return [resize(ins, a)]
     if op in ("LSTM", "GRU", "RNN"):
         return recurrent(op, ins, a)
     raise NotImplementedError(op)
+
+
+def resize(ins, a):
+    """ONNX Resize (opset 13) as the operator spec writes it: one axis at a time, each output
+    coordinate mapped back to the input, then nearest / linear / cubic taps (edge-clamped)."""
+    x = ins[0]
+    given = lambda i: ins[i] if len(ins) > i and ins[i] is not None and ins[i].numel() > 0 else None
+    scales, sizes = given(2), given(3)
+    if scales is not None:
+        scales = [float(s) for s in scales.tolist()]
+        out = [int(np.floor(n * s)) for n, s in zip(x.shape, scales)]
+    else:
+        out = [int(v) for v in sizes.tolist()]
+        scales = [o / n for o, n in zip(out, x.shape)]
+    mode = a.get("mode", "nearest")
+    coord = a.get("coordinate_transformation_mode", "half_pixel")
+    nearest = a.get("nearest_mode", "round_prefer_floor")
+    ca, exclude = a.get("cubic_coeff_a", -0.75), a.get("exclude_outside", 0)
+    y = x.detach().to(torch.float64).numpy()
+    for d in range(x.dim()):
+        n, m, s = x.shape[d], out[d], scales[d]
+        if n == m and s == 1.0:
+            continue
+        w = np.zeros((m, n))
+        for i in range(m):
+            if coord == "half_pixel":
+                c = (i + 0.5) / s - 0.5
+            elif coord == "pytorch_half_pixel":
+                c = (i + 0.5) / s - 0.5 if m > 1 else 0.0
+            elif coord == "align_corners":
+                c = i * (n - 1) / (m - 1) if m > 1 else 0.0
+            elif coord == "asymmetric":
+                c = i / s
+            else:
+                raise NotImplementedError("Resize coordinate_transformation_mode " + coord)
+            if mode == "nearest":
+                f = np.floor(c)
+                half = c - f == 0.5
+                k = {"floor": f, "ceil": np.ceil(c),
+                     "round_prefer_floor": f if half else np.floor(c + 0.5),
+                     "round_prefer_ceil": f + 1 if half else np.floor(c + 0.5)}[nearest]
+                w[i, int(min(max(k, 0), n - 1))] = 1.0
+            elif mode == "linear":
+                c = min(max(c, 0.0), n - 1.0)
+                lo = int(np.floor(c))
+                hi, t = min(lo + 1, n - 1), c - lo
+                w[i, lo] += 1 - t
+                w[i, hi] += t
+            elif mode == "cubic":
+                f = np.floor(c)
+                t = c - f
+                taps = []
+                for j, dist in zip(range(-1, 3), (1 + t, t, 1 - t, 2 - t)):
+                    z = abs(dist)
+                    wt = ((ca + 2) * z - (ca + 3)) * z * z + 1 if z <= 1 else ((ca * z - 5 * ca) * z + 8 * ca) * z - 4 * ca
+                    taps.append((int(f) + j, wt))
+                if exclude:
+                    taps = [(k, wt) for k, wt in taps if 0 <= k < n]
+                    total = sum(wt for _, wt in taps)
+                    taps = [(k, wt / total) for k, wt in taps]
+                for k, wt in taps:
+                    w[i, min(max(k, 0), n - 1)] += wt
+            else:
+                raise NotImplementedError("Resize mode " + mode)
+        y = np.moveaxis(np.tensordot(w, np.moveaxis(y, d, 0), axes=(1, 0)), 0, d)
+    return torch.from_numpy(np.ascontiguousarray(y)).to(x.dtype)
 
 
 def recurrent(op, ins, a):
