@@ -83,6 +83,20 @@ struct ModelInfo {
   std::string str() const;         // readable multi-line summary (tandem inspect)
 };
 
+// How run() executes a model's nodes (those left after folding at load): as one traced plan,
+// as several plans with the nodes that cannot be traced (they read run-time values: NonZero,
+// NonMaxSuppression, a data-dependent Loop or If) run eagerly between them, or all eagerly.
+struct PlanSummary {
+  bool has_run = false;            // false before the first run() (nothing decided yet)
+  int64_t nodes = 0;               // nodes left after folding at load
+  int64_t planned_segments = 0;    // traced plans
+  int64_t planned_nodes = 0;       // nodes inside those plans
+  int64_t eager_nodes = 0;         // nodes run eagerly, one by one
+  std::vector<std::string> eager;  // "'name' (OpType)" per eager node, in order
+  // "planned segments: 3 (410 nodes), eager nodes: 5: 'a' (NonZero), ..."
+  std::string str() const;
+};
+
 class Model {
  public:
   // Parses and imports the model; nodes whose inputs are all known are folded here.
@@ -99,9 +113,11 @@ class Model {
   // is this for tensors). Runs eagerly when any input or output is not a tensor.
   std::vector<Value> run_values(const std::map<std::string, Value>& inputs) const;
   const ModelInfo& info() const;
-  // True after a run() that went through the traced graph (a Plan), false when the model
-  // runs eagerly node by node (not run yet, or its import reads run-time values).
+  // True after a run() that went through one traced graph of the whole model (a Plan), false
+  // when it runs eagerly in part or whole (not run yet, or nodes read run-time values).
   bool runs_compiled() const;
+  // Which nodes the last run() ran in traced plans and which eagerly.
+  PlanSummary plan_summary() const;
   // The model as a tandem Graph traced at these input shapes (symbolic dims default to 1).
   graph::Graph to_graph(const std::map<std::string, Shape>& input_shapes = {}) const;
 

@@ -1,5 +1,6 @@
-// onnx::Model: parse a ModelProto, fold what is known at load time, run the rest eagerly
-// node by node through the converter table (src/onnx/import_*.cpp).
+// onnx::Model: parse a ModelProto, fold what is known at load time, run the rest as one
+// traced plan, or split into traced plans around the nodes that cannot be traced (those run
+// eagerly, node by node, through the converter table: src/onnx/import_*.cpp).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <onnx/shape_inference/implementation.h>
@@ -7,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <unordered_set>
 #include <unordered_map>
@@ -54,6 +56,31 @@ struct Model::Impl {
   std::vector<std::string> output_names;
   mutable bool eager_only = false;
   mutable std::shared_ptr<graph::CompiledVector> compiled;
+  std::set<std::string> output_set;
+  std::unordered_map<std::string, size_t> last_use;  // value -> position of its last reader
+
+  // Partial planning, once the whole model failed to trace at a node: the node list split
+  // into runs of traceable nodes (each traced and compiled, cached per input shapes) and the
+  // nodes that run eagerly between them. A node goes eager when tracing it throws (it reads a
+  // run-time value: NonZero's count, a data-dependent branch) and it then runs eagerly; a
+  // plan that fails as a whole (re-trace limit, a value that is not a tensor) goes eager too.
+  struct SegmentFn {
+    using Fn = std::function<std::vector<Tensor>(const std::vector<Tensor>&, const std::string&)>;
+    std::vector<std::string> traced;                     // this call's traced inputs, in order
+    std::vector<std::pair<std::string, Tensor>> fixed;   // this call's shape values (in the key)
+    std::set<std::string> shape_outputs;                 // outputs that are shape values
+    std::optional<graph::Compiled<Fn, std::vector<Tensor>(const std::vector<Tensor>&, const std::string&)>> compiled;
+  };
+  struct Segment {
+    size_t begin = 0, end = 0;  // positions in `nodes`
+    bool eager = false;
+    std::vector<std::string> inputs;   // read in [begin, end), made before it
+    std::vector<std::string> outputs;  // made in [begin, end), read after it or model outputs
+    std::shared_ptr<SegmentFn> fn;     // null when eager
+  };
+  mutable bool segmented = false;
+  mutable std::vector<Segment> segments;
+  mutable int trace_failed_at = -1;  // position of the node whose trace threw, or -1
   // Initializers whose plain copy goes once packed (their prepacked copies serve the plan):
   // restored for good before anything else reads them (the eager path, to_graph).
   std::vector<Tensor> prepack_only;
@@ -203,6 +230,8 @@ struct Model::Impl {
         for (const auto& name : captured_names(g.node(nodes[k]))) last[name] = static_cast<int>(k);
     }
     std::set<std::string> keep(output_names.begin(), output_names.end());
+    output_set = keep;
+    for (const auto& [name, k] : last) last_use[name] = static_cast<size_t>(k);
     frees.assign(nodes.size(), {});
     for (auto& [name, k] : last)
       if (!keep.count(name) && !consts.count(name) && !name.empty()) frees[k].push_back(name);
@@ -214,6 +243,207 @@ struct Model::Impl {
       TANDEM_CHECK(defined, "graph output '{}' is not produced by any node, input or initializer", name);
     }
     mark_prepack_only_weights(keep);
+  }
+
+  // Runs nodes [begin, end) of `nodes` in `root` (eagerly, or recorded when tracing).
+  // shape_values: the values computed from the inputs' shapes alone (see below), kept across
+  // calls so that a range continues where the previous one stopped.
+  void run_range(size_t begin, size_t end, Scope& root, std::unordered_set<std::string>& shape_values) const {
+    const auto& g = proto.graph();
+    auto& env = root.values;
+    // Values computed from the inputs' shapes alone (Shape, Size, then arithmetic on those and
+    // constants: what exporters emit for a Reshape to [batch, ...]). They are fixed for a traced
+    // graph (it is re-traced when an input's shape changes), so they run untraced and enter the
+    // graph as constants: the converters that read them on the host (Reshape's shape, Expand,
+    // ConstantOfShape) then work in a traced model too.
+    for (size_t k = begin; k < end; ++k) {
+      const auto& n = g.node(nodes[k]);
+      std::vector<onnx::Value> ins;
+      ins.reserve(n.input_size());
+      const bool shape_op = n.op_type() == "Shape" || n.op_type() == "Size";
+      bool any_shape_value = false, all_fixed = true;  // fixed: a shape value or a constant
+      for (const auto& name : n.input()) {
+        if (name.empty()) {
+          ins.emplace_back();
+          continue;
+        }
+        auto it = env.find(name);
+        if (it != env.end()) {
+          const bool sv = shape_values.count(name) != 0;
+          any_shape_value = any_shape_value || sv;
+          all_fixed = all_fixed && sv;
+          ins.push_back(it->second);
+          continue;
+        }
+        auto c = consts.find(name);
+        TANDEM_CHECK(c != consts.end(), "node '{}' ({}): input '{}' is not defined before it", n.name(),
+                     n.op_type(), name);
+        ins.push_back(onnx::Value(c->second));
+      }
+      // Nodes of constants alone were folded at load: at least one input is a shape value.
+      // Random ops draw anew on every run: never baked. Control flow and sequences run as they
+      // are (a subgraph reads more than the node's inputs).
+      const bool random = n.op_type().rfind("Random", 0) == 0 || n.op_type() == "Bernoulli" ||
+                          n.op_type() == "Multinomial";
+      const bool value_op = is_value_op(n.op_type()) || has_subgraph(n);
+      const bool untraced = !value_op && (shape_op || (any_shape_value && all_fixed && !random));
+      std::vector<onnx::Value> outs;
+      auto run = [&] { outs = run_any_node(n, std::move(ins), root, info.opset, base_dir); };
+      try {
+        if (untraced) graph::run_untraced(run);
+        else run();
+      } catch (...) {
+        if (graph::is_tracing()) trace_failed_at = static_cast<int>(k);  // where a plan must split
+        throw;
+      }
+      for (int o = 0; o < n.output_size(); ++o) {
+        if (n.output(o).empty()) continue;
+        if (untraced) shape_values.insert(n.output(o));
+        TANDEM_CHECK(o < static_cast<int>(outs.size()), "node '{}' ({}): output {} is not produced", n.name(),
+                     n.op_type(), o);
+        env[n.output(o)] = outs[o];
+      }
+      for (const auto& name : frees[k]) env.erase(name);
+    }
+  }
+
+  // Nodes [begin, end) as one segment: what it reads from before it, what it leaves for the
+  // nodes after it, and (unless eager) its compiled function.
+  Segment make_segment(size_t begin, size_t end, bool eager) const {
+    const auto& g = proto.graph();
+    Segment seg;
+    seg.begin = begin;
+    seg.end = end;
+    seg.eager = eager;
+    if (eager) return seg;
+    std::unordered_set<std::string> made, seen;
+    for (size_t k = begin; k < end; ++k) {
+      const auto& n = g.node(nodes[k]);
+      std::vector<std::string> reads(n.input().begin(), n.input().end());
+      if (has_subgraph(n))
+        for (auto& name : captured_names(n)) reads.push_back(name);
+      for (const auto& name : reads)
+        if (!name.empty() && !made.count(name) && !consts.count(name) && seen.insert(name).second)
+          seg.inputs.push_back(name);
+      for (const auto& o : n.output())
+        if (!o.empty()) made.insert(o);
+    }
+    for (size_t k = begin; k < end; ++k)
+      for (const auto& o : g.node(nodes[k]).output()) {
+        auto last = last_use.find(o);
+        if (!o.empty() && (output_set.count(o) || (last != last_use.end() && last->second >= end)))
+          seg.outputs.push_back(o);
+      }
+    if (seg.outputs.empty()) {  // nothing it makes is read later: nothing worth a plan
+      seg.eager = true;
+      return seg;
+    }
+    auto fn = std::make_shared<SegmentFn>();
+    SegmentFn* f = fn.get();
+    SegmentFn::Fn body = [this, f, begin, end, outputs = seg.outputs](const std::vector<Tensor>& xs,
+                                                                       const std::string&) {
+      Scope scope;
+      scope.consts = &consts;
+      std::unordered_set<std::string> shape_values;
+      for (size_t i = 0; i < xs.size(); ++i) scope.values[f->traced[i]] = xs[i];
+      for (const auto& [name, t] : f->fixed) {
+        scope.values[name] = t;
+        shape_values.insert(name);
+      }
+      run_range(begin, end, scope, shape_values);
+      std::vector<Tensor> outs;
+      for (const auto& name : outputs) {
+        auto it = scope.values.find(name);
+        TANDEM_CHECK(it != scope.values.end() && it->second.is_tensor(), "value '{}' is not a tensor", name);
+        outs.push_back(it->second.tensor);
+        if (shape_values.count(name)) f->shape_outputs.insert(name);
+      }
+      return outs;
+    };
+    CompileOptions opts;
+    opts.retrace_limit = 64;  // a segment after a data-dependent count re-traces per count
+    opts.freeze = true;
+    f->compiled.emplace(tandem::compile(std::move(body), opts));
+    seg.fn = std::move(fn);
+    return seg;
+  }
+
+  // Runs a planned segment on the values in `root` and leaves its outputs there. Values from
+  // the shapes alone enter the plan as constants, their contents part of the cache key.
+  void run_planned(const Segment& seg, Scope& root, std::unordered_set<std::string>& shape_values) const {
+    SegmentFn& f = *seg.fn;
+    f.traced.clear();
+    f.fixed.clear();
+    std::vector<Tensor> xs;
+    std::string key;
+    for (const auto& name : seg.inputs) {
+      auto it = root.values.find(name);
+      if (it == root.values.end()) continue;  // an outer value only a subgraph names: looked up there
+      TANDEM_CHECK(it->second.is_tensor(), "value '{}' is not a tensor: the segment runs eagerly", name);
+      const Tensor& t = it->second.tensor;
+      if (shape_values.count(name)) {
+        f.fixed.emplace_back(name, t);
+        key += fmt::format("{}={}{}:{};", name, dtype_name(t.dtype()), shape_str(t.shape()),
+                           fmt::join(t.to(DType::Float64).contiguous().to_vector<double>(), ","));
+      } else {
+        f.traced.push_back(name);
+        xs.push_back(t);
+      }
+    }
+    trace_failed_at = -1;
+    auto outs = (*f.compiled)(xs, key);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      root.values[seg.outputs[i]] = outs[i];
+      if (f.shape_outputs.count(seg.outputs[i])) shape_values.insert(seg.outputs[i]);
+    }
+    for (size_t k = seg.begin; k < seg.end; ++k)
+      for (const auto& name : frees[k]) root.values.erase(name);
+  }
+
+  // Runs the model segment by segment. A planned segment whose trace throws at a node splits
+  // around it (that node runs eagerly from now on) and runs again from its first part; one
+  // that fails elsewhere runs eagerly from now on. An error of an eager node is the model's.
+  std::vector<Tensor> run_segments(const std::map<std::string, Tensor>& inputs) const {
+    if (segments.empty()) segments.push_back(make_segment(0, nodes.size(), false));
+    Scope root;
+    root.consts = &consts;
+    for (const auto& [name, t] : inputs) root.values[name] = t;
+    std::unordered_set<std::string> shape_values;
+    NoGradGuard ng;
+    for (size_t s = 0; s < segments.size();) {
+      const Segment seg = segments[s];
+      if (seg.eager) {
+        run_range(seg.begin, seg.end, root, shape_values);
+        ++s;
+        continue;
+      }
+      try {
+        run_planned(seg, root, shape_values);
+        ++s;
+        continue;
+      } catch (const Error&) {
+      }
+      const size_t k = trace_failed_at >= 0 ? static_cast<size_t>(trace_failed_at) : seg.end;
+      std::vector<Segment> parts;
+      if (k >= seg.begin && k < seg.end) {
+        if (k > seg.begin) parts.push_back(make_segment(seg.begin, k, false));
+        parts.push_back(make_segment(k, k + 1, true));
+        if (k + 1 < seg.end) parts.push_back(make_segment(k + 1, seg.end, false));
+      } else {
+        parts.push_back(make_segment(seg.begin, seg.end, true));
+      }
+      segments.erase(segments.begin() + static_cast<std::ptrdiff_t>(s));
+      segments.insert(segments.begin() + static_cast<std::ptrdiff_t>(s), parts.begin(), parts.end());
+    }
+    std::vector<Tensor> result;
+    for (const auto& name : output_names) {
+      auto it = root.values.find(name);
+      const Tensor* t = it != root.values.end() ? (it->second.is_tensor() ? &it->second.tensor : nullptr)
+                                                : &consts.at(name);
+      TANDEM_CHECK(t, "an output of the model is not a tensor: use Model::run_values");
+      result.push_back(*t);
+    }
+    return result;
   }
 
   // Constants read only as the weight (input 1) of Conv / Gemm nodes: the plan's prepacked
@@ -283,7 +513,49 @@ Model Model::load(const std::string& path) {
 }
 
 const ModelInfo& Model::info() const { return impl_->info; }
-bool Model::runs_compiled() const { return !impl_->eager_only && impl_->compiled != nullptr; }
+bool Model::runs_compiled() const {
+  return !impl_->eager_only && !impl_->segmented && impl_->compiled != nullptr;
+}
+
+PlanSummary Model::plan_summary() const {
+  PlanSummary p;
+  const auto& g = impl_->proto.graph();
+  p.nodes = static_cast<int64_t>(impl_->nodes.size());
+  auto eager = [&](size_t begin, size_t end) {
+    for (size_t k = begin; k < end; ++k) {
+      const auto& n = g.node(impl_->nodes[k]);
+      p.eager.push_back(fmt::format("'{}' ({})", n.name(), n.op_type()));
+    }
+    p.eager_nodes += static_cast<int64_t>(end - begin);
+  };
+  if (impl_->eager_only) {
+    p.has_run = true;
+    eager(0, impl_->nodes.size());
+  } else if (impl_->segmented) {
+    p.has_run = true;
+    for (const auto& s : impl_->segments) {
+      if (s.eager) {
+        eager(s.begin, s.end);
+      } else {
+        p.planned_segments++;
+        p.planned_nodes += static_cast<int64_t>(s.end - s.begin);
+      }
+    }
+  } else if (impl_->compiled) {
+    p.has_run = true;
+    p.planned_segments = 1;
+    p.planned_nodes = p.nodes;
+  }
+  return p;
+}
+
+std::string PlanSummary::str() const {
+  if (!has_run) return fmt::format("{} nodes, not run yet", nodes);
+  std::string s = fmt::format("planned segments: {} ({} nodes), eager nodes: {}", planned_segments, planned_nodes,
+                              eager_nodes);
+  if (!eager.empty()) s += fmt::format(": {}", fmt::join(eager, ", "));
+  return s;
+}
 
 std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) const {
   if (impl_->has_value_io()) {
@@ -299,9 +571,11 @@ std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) cons
   }
   check_inputs(inputs);
   // Static-shape models run as a traced graph through tandem::compile (cached per input
-  // shapes, executed as a graph::Plan). A model whose import reads run-time values (a Reshape
-  // to a computed shape, Range, TopK's k from an input) cannot be traced: it runs eagerly.
-  if (!impl_->eager_only) {
+  // shapes, executed as a graph::Plan). A model with nodes that read run-time values (NonZero,
+  // a Reshape to a computed shape, Range, TopK's k from an input) cannot be traced whole: it
+  // runs as plans around those nodes, which run eagerly (Impl::run_segments).
+  const bool was_segmented = impl_->segmented;
+  if (!impl_->eager_only && !impl_->segmented) {
     std::vector<Tensor> xs;
     for (const auto& vi : impl_->info.inputs) xs.push_back(inputs.at(vi.name));
     try {
@@ -320,10 +594,41 @@ std::vector<Tensor> Model::run(const std::map<std::string, Tensor>& inputs) cons
       // No grad: inference only, and then the first call traces shapes only and runs the
       // plan (tandem/graph/compile.h), so it peaks no higher than later calls.
       NoGradGuard ng;
+      impl_->trace_failed_at = -1;
       return (*impl_->compiled)(xs);
     } catch (const Error&) {
-      impl_->eager_only = true;  // fall back for good; the eager run reports real errors
+      // A node that cannot be traced: plan around it (below). Anything else: eager for good;
+      // the eager run reports real errors.
       impl_->compiled.reset();
+      if (impl_->trace_failed_at >= 0) {
+        impl_->segmented = true;
+        impl_->segments = {impl_->make_segment(0, static_cast<size_t>(impl_->trace_failed_at), false),
+                           impl_->make_segment(static_cast<size_t>(impl_->trace_failed_at),
+                                               static_cast<size_t>(impl_->trace_failed_at) + 1, true),
+                           impl_->make_segment(static_cast<size_t>(impl_->trace_failed_at) + 1,
+                                               impl_->nodes.size(), false)};
+        std::erase_if(impl_->segments, [](const Impl::Segment& s) { return s.begin == s.end; });
+      } else {
+        impl_->eager_only = true;
+      }
+    }
+  }
+  if (impl_->segmented && !impl_->eager_only) {
+    // Eager nodes read plain weights: they stay plain from now on.
+    graph::restore_plain_weights(impl_->prepack_only);
+    impl_->prepack_only.clear();
+    auto saved = impl_->segments;
+    try {
+      return impl_->run_segments(inputs);
+    } catch (const Error&) {
+      // A node that fails when run eagerly has a real error (reported as it is); the split
+      // made on the way is not kept, so the next run starts from the same plans as this one.
+      impl_->segments = std::move(saved);
+      if (!was_segmented) {
+        impl_->segmented = false;
+        impl_->segments.clear();
+      }
+      throw;
     }
   }
   graph::restore_plain_weights(impl_->prepack_only);
@@ -408,7 +713,6 @@ std::vector<Tensor> Model::run_eager(const std::map<std::string, Tensor>& inputs
 }
 
 std::vector<onnx::Value> Model::run_eager_values(const std::map<std::string, onnx::Value>& inputs) const {
-  const auto& g = impl_->proto.graph();
   Scope root;
   root.consts = &impl_->consts;
   auto& env = root.values;
@@ -417,56 +721,8 @@ std::vector<onnx::Value> Model::run_eager_values(const std::map<std::string, onn
     env[vi.name] = it != inputs.end() ? it->second : onnx::Value::none();  // an optional input may be left out
   }
   NoGradGuard ng;
-  // Values computed from the inputs' shapes alone (Shape, Size, then arithmetic on those and
-  // constants: what exporters emit for a Reshape to [batch, ...]). They are fixed for a traced
-  // graph (it is re-traced when an input's shape changes), so they run untraced and enter the
-  // graph as constants: the converters that read them on the host (Reshape's shape, Expand,
-  // ConstantOfShape) then work in a traced model too.
   std::unordered_set<std::string> shape_values;
-  for (size_t k = 0; k < impl_->nodes.size(); ++k) {
-    const auto& n = g.node(impl_->nodes[k]);
-    std::vector<onnx::Value> ins;
-    ins.reserve(n.input_size());
-    const bool shape_op = n.op_type() == "Shape" || n.op_type() == "Size";
-    bool any_shape_value = false, all_fixed = true;  // fixed: a shape value or a constant
-    for (const auto& name : n.input()) {
-      if (name.empty()) {
-        ins.emplace_back();
-        continue;
-      }
-      auto it = env.find(name);
-      if (it != env.end()) {
-        const bool sv = shape_values.count(name) != 0;
-        any_shape_value = any_shape_value || sv;
-        all_fixed = all_fixed && sv;
-        ins.push_back(it->second);
-        continue;
-      }
-      auto c = impl_->consts.find(name);
-      TANDEM_CHECK(c != impl_->consts.end(), "node '{}' ({}): input '{}' is not defined before it", n.name(),
-                   n.op_type(), name);
-      ins.push_back(onnx::Value(c->second));
-    }
-    // Nodes of constants alone were folded at load: at least one input is a shape value.
-    // Random ops draw anew on every run: never baked. Control flow and sequences run as they
-    // are (a subgraph reads more than the node's inputs).
-    const bool random = n.op_type().rfind("Random", 0) == 0 || n.op_type() == "Bernoulli" ||
-                        n.op_type() == "Multinomial";
-    const bool value_op = is_value_op(n.op_type()) || has_subgraph(n);
-    const bool untraced = !value_op && (shape_op || (any_shape_value && all_fixed && !random));
-    std::vector<onnx::Value> outs;
-    auto run = [&] { outs = run_any_node(n, std::move(ins), root, impl_->info.opset, impl_->base_dir); };
-    if (untraced) graph::run_untraced(run);
-    else run();
-    for (int o = 0; o < n.output_size(); ++o) {
-      if (n.output(o).empty()) continue;
-      if (untraced) shape_values.insert(n.output(o));
-      TANDEM_CHECK(o < static_cast<int>(outs.size()), "node '{}' ({}): output {} is not produced", n.name(),
-                   n.op_type(), o);
-      env[n.output(o)] = outs[o];
-    }
-    for (const auto& name : impl_->frees[k]) env.erase(name);
-  }
+  impl_->run_range(0, impl_->nodes.size(), root, shape_values);
   std::vector<onnx::Value> result;
   for (const auto& name : impl_->output_names) {
     auto it = env.find(name);

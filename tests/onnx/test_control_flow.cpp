@@ -93,7 +93,7 @@ INSTANTIATE_TEST_SUITE_P(Models, OnnxFlow, ::testing::ValuesIn(flow_cases()),
                          [](const auto& info) { return info.param; });
 
 // The data set is committed: a missing folder must fail, not shrink the suite.
-TEST(OnnxFlowData, AllCasesArePresent) { EXPECT_GE(flow_cases().size(), 13u) << kRoot; }
+TEST(OnnxFlowData, AllCasesArePresent) { EXPECT_GE(flow_cases().size(), 15u) << kRoot; }
 
 // A branch chosen by the input's shape alone is fixed per traced shape: the model runs as a
 // compiled plan, and a new batch size re-traces and takes the other branch.
@@ -118,6 +118,39 @@ TEST(OnnxFlow, DataDependentConditionRunsEagerly) {
     EXPECT_TRUE(same_tensor(got[0], npy(kRoot / c / "output_0.npy")));
     EXPECT_FALSE(model.runs_compiled());
   }
+}
+
+// NonZero in the middle of an exported network: its count is read on the host, so it runs
+// eagerly while the conv prefix and the suffix on the selected values run as two traced plans
+// (the suffix re-traced per count), with PyTorch's outputs at either count.
+TEST(OnnxFlow, NonZeroInTheMiddleRunsBetweenTwoPlans) {
+  auto model = onnx::Model::load((kRoot / "torch_nonzero_many" / "model.onnx").string());
+  EXPECT_FALSE(model.plan_summary().has_run);
+  for (const char* c : {"torch_nonzero_many", "torch_nonzero_few", "torch_nonzero_many"}) {
+    SCOPED_TRACE(c);
+    auto got = model.run({{"x", npy(kRoot / c / "input_0.npy")}});
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_TRUE(same_tensor(got[0], npy(kRoot / c / "output_0.npy")));
+    EXPECT_TRUE(same_tensor(got[1], npy(kRoot / c / "output_1.npy")));
+    auto plan = model.plan_summary();
+    EXPECT_TRUE(plan.has_run);
+    EXPECT_EQ(plan.planned_segments, 2) << plan.str();
+    EXPECT_EQ(plan.eager_nodes, 1) << plan.str();
+    EXPECT_EQ(plan.planned_nodes + plan.eager_nodes, plan.nodes);
+    ASSERT_EQ(plan.eager.size(), 1u);
+    EXPECT_NE(plan.eager[0].find("(NonZero)"), std::string::npos) << plan.eager[0];
+    EXPECT_FALSE(model.runs_compiled());  // not one plan for the whole model
+  }
+}
+
+// A model that traces whole keeps one plan.
+TEST(OnnxFlow, TraceableModelIsOnePlan) {
+  auto model = onnx::Model::load((kRoot / "if_batch_3" / "model.onnx").string());
+  model.run({{"x", npy(kRoot / "if_batch_3" / "input_0.npy")}});
+  auto plan = model.plan_summary();
+  EXPECT_EQ(plan.planned_segments, 1) << plan.str();
+  EXPECT_EQ(plan.eager_nodes, 0) << plan.str();
+  EXPECT_EQ(plan.planned_nodes, plan.nodes);
 }
 
 TEST(OnnxFlow, TensorOnlyModelsRunThroughRunToo) {

@@ -7,10 +7,12 @@ boxes (within 1e-3 of the image size), scores and labels, matched one to one.
     torchvision_tasks_test.py TANDEM_CLI DATA_DIR MODEL[,MODEL...]
 
 Exports into DATA_DIR (the build tree) unless the files there are newer than this script.
-Detection models hold NonZero / NonMaxSuppression (data-dependent lengths): tandem runs them
-node by node.
+Detection models hold NonZero / NonMaxSuppression (data-dependent lengths): tandem runs those
+nodes eagerly and the rest (backbone, FPN, heads) as traced plans between them; `tandem run -v`
+reports the split, checked here (segmentation models: one plan, no eager node).
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -107,6 +109,20 @@ def compare(name, got, want):
     return [f"{unmatched} of {n} PyTorch detections have no match"] if unmatched else []
 
 
+def check_plan(name, stdout):
+    """Problems with how tandem split the model into plans (`tandem run -v`'s summary line)."""
+    plan = re.search(r"planned segments: (\d+) \((\d+) nodes\), eager nodes: (\d+)", stdout)
+    if not plan:
+        return ["tandem run -v printed no plan summary"]
+    segments, planned, eager = map(int, plan.groups())
+    print(f"{name}: {plan.group(0)}")
+    if name in DETECTION:
+        # The data-dependent nodes (NonZero, NonMaxSuppression, If on their counts) run eagerly,
+        # and only those: the backbone, FPN and heads stay planned.
+        return [] if segments >= 2 and 0 < eager < planned else [f"not split into plans: {plan.group(0)}"]
+    return [] if segments == 1 and eager == 0 else [f"not one plan: {plan.group(0)}"]
+
+
 def main():
     cli, data, models = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
     os.makedirs(data, exist_ok=True)
@@ -117,11 +133,12 @@ def main():
             export(data, m)
         names = OUTPUTS if m in DETECTION else ["out"]
         with tempfile.TemporaryDirectory() as out:
-            run = subprocess.run([cli, "run", onnx_file, os.path.join(data, m + ".input.npy"), "-o", out],
+            run = subprocess.run([cli, "run", "-v", onnx_file, os.path.join(data, m + ".input.npy"), "-o", out],
                                  capture_output=True, text=True, timeout=300)
             if run.returncode != 0:
                 failed.append(f"{m}: tandem run exited {run.returncode}: {run.stderr.strip()[-500:]}")
                 continue
+            failed += [f"{m}: {p}" for p in check_plan(m, run.stdout)]
             got = {k: np.load(os.path.join(out, k + ".npy")) for k in names}
         want = {k: np.load(os.path.join(data, f"{m}.torch_{k}.npy")) for k in names}
         failed += [f"{m}: {p}" for p in compare(m, got, want)]

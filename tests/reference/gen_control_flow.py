@@ -354,6 +354,43 @@ def torch_script_model():
     return m, ref
 
 
+# ---- A data-dependent count in the middle of a network, as PyTorch's exporter writes it:
+# a conv prefix, NonZero on a threshold, then a suffix on the selected values (Gather with
+# indices of data-dependent length), plus an output of the prefix alone. The references are
+# PyTorch's own outputs.
+def torch_nonzero_model():
+    import io
+
+    import torch
+
+    torch.manual_seed(0)
+
+    class Mid(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(2, 4, 3, padding=1)
+            self.fc = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            y = torch.relu(self.conv(x))
+            flat = y.flatten()
+            idx = torch.nonzero(flat > 0.25).squeeze(1)
+            v = flat[idx]
+            picked = torch.sigmoid(v * 2.0) + torch.tanh(v) * idx.to(torch.float32) / flat.numel()
+            return picked, self.fc(y.mean(dim=(2, 3)))
+
+    net = Mid().eval()
+    buf = io.BytesIO()
+    torch.onnx.export(net, (torch.ones(1, 2, 5, 6),), buf, opset_version=OPSET, input_names=["x"],
+                      output_names=["picked", "pooled"], dynamic_axes={"x": {0: "batch"}})
+    m = onnx.load_from_string(buf.getvalue())
+
+    def ref(x):
+        with torch.no_grad():
+            return [t.numpy() for t in net(torch.from_numpy(x))]
+    return m, ref
+
+
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     m, ref = if_model()
@@ -385,6 +422,10 @@ def main():
                        ("torch_loop_else", -np.abs(f32("torch_loop_else", 3)), 6)]:
         n = np.array(n, np.int64)
         write(name, m, [x, n], ref(x, n))
+    m, ref = torch_nonzero_model()
+    for name, scale in [("torch_nonzero_many", 1.0), ("torch_nonzero_few", 0.3)]:
+        x = (f32(name, 1, 2, 5, 6) * scale).astype(np.float32)
+        write(name, m, [x], ref(x))
     d = os.path.join(OUT_DIR, "unsupported")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)

@@ -87,6 +87,7 @@ Run add_run(CLI::App& app) {
   struct Args {
     std::string model, out_dir = ".", precision = "fp32";
     std::vector<std::string> files, inputs;
+    bool verbose = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("run", "Run an ONNX model on .npy/.npz inputs, summarize the outputs and write them as .npy");
@@ -101,6 +102,8 @@ Run add_run(CLI::App& app) {
                   "(autocast; outputs written as float32)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
+  cmd->add_flag("--verbose,-v", a->verbose,
+                "Print how the nodes ran: traced plans, and the nodes run eagerly between them");
   return [a] {
     auto model = onnx::Model::load(a->model);
     const onnx::ModelInfo& info = model.info();
@@ -129,6 +132,7 @@ Run add_run(CLI::App& app) {
       AutocastGuard autocast(a->precision == "bf16");  // the traced graph holds the casts
       outs = model.run_values({inputs.begin(), inputs.end()});
     }
+    if (a->verbose) std::cout << model.plan_summary().str() << "\n";
     std::filesystem::create_directories(a->out_dir);
     // One .npy per tensor; a sequence output as <name>_<k>.npy per element.
     auto save = [&](const std::string& name, Tensor t) {
