@@ -1,4 +1,5 @@
-"""torchvision's segmentation and detection models, exported by PyTorch (opset 11, random
+"""torchvision's segmentation and detection models (FCN, DeepLabV3, LRASPP; Faster R-CNN,
+RetinaNet, SSDlite), exported by PyTorch (opset 11, random
 weights with seeded BN statistics and seeded non-uniform heads, so that scores do not tie and
 NMS decisions are well defined), run through `tandem run` and give PyTorch's outputs:
 segmentation maps within a tolerance relative to the output's scale, detections as the same
@@ -31,8 +32,21 @@ SEGMENTATION = {
 DETECTION = {
     "fasterrcnn_mobilenet_v3_large_320_fpn": lambda tv: tv.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
         weights=None, weights_backbone=None, num_classes=5),
+    # Single-stage detectors; RetinaNet at 256 pixels (its default resizes to 800).
+    "retinanet_resnet50_fpn": lambda tv: tv.models.detection.retinanet_resnet50_fpn(
+        weights=None, weights_backbone=None, num_classes=5, min_size=256, max_size=256),
+    "ssdlite320_mobilenet_v3_large": lambda tv: tv.models.detection.ssdlite320_mobilenet_v3_large(
+        weights=None, weights_backbone=None, num_classes=5),
 }
 OUTPUTS = ["boxes", "scores", "labels"]
+# The seeded heads' weight scale per detector, chosen so that the scores spread without
+# saturating (RetinaNet's head is 5 convolutions deep: its logits scale as the 5th power).
+HEAD_STD = {"fasterrcnn_mobilenet_v3_large_320_fpn": 0.2, "retinanet_resnet50_fpn": 0.007,
+            "ssdlite320_mobilenet_v3_large": 0.05}
+# SSDlite's default initialization leaves its feature maps nearly constant across the image
+# (hundreds of detections tie to 1e-7, so which of them NMS and the top-k keep is arbitrary):
+# its convolutions are drawn anew (He normal, seeded).
+REDRAW_CONVS = {"ssdlite320_mobilenet_v3_large"}
 
 
 def export(data, name):
@@ -46,12 +60,14 @@ def export(data, name):
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.running_mean.uniform_(-0.1, 0.1)
             mod.running_var.uniform_(0.5, 1.5)
+        if name in REDRAW_CONVS and isinstance(mod, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(mod.weight)
     if detection:
         # Fresh heads give (nearly) equal scores everywhere; seeded normal weights separate them.
         heads = [model.roi_heads.box_predictor, model.rpn.head] if hasattr(model, "roi_heads") else [model.head]
         for head in heads:
             for p in head.parameters():
-                torch.nn.init.normal_(p, std=0.2)
+                torch.nn.init.normal_(p, std=HEAD_STD[name])
         x = torch.rand(3, 256, 256)
         with torch.no_grad():
             y = model([x])[0]

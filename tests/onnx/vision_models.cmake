@@ -21,7 +21,8 @@ if(TANDEM_VISION_PYTHON)
   endforeach()
   # torchvision's segmentation and detection models (tests/onnx/torchvision_tasks_test.py).
   foreach(task "segmentation;fcn_resnet50,deeplabv3_mobilenet_v3_large,lraspp_mobilenet_v3_large"
-               "detection;fasterrcnn_mobilenet_v3_large_320_fpn")
+               "detection;fasterrcnn_mobilenet_v3_large_320_fpn"
+               "single_stage_detection;retinanet_resnet50_fpn,ssdlite320_mobilenet_v3_large")
     list(GET task 0 name)
     list(GET task 1 models)
     add_test(NAME OnnxTorchvision.${name}
