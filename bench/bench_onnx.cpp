@@ -5,7 +5,7 @@
 //   tandem_bench_onnx --onnx-dir=DIR [--batches=1,64] [--threads=N] [Google Benchmark flags]
 //
 // Cases onnx/<model>_b<batch>, one per DIR/<model>.onnx and batch (models with a dynamic
-// batch dimension). Before timing, each case's input and tandem's output are written once as
+// batch dimension, or with DIR/<model>_b<batch>.input.npy given). Before timing, each case's input and tandem's output are written once as
 // DIR/<model>_b<batch>.input.npy and .tandem.npy (randn, seed 0; kept when present), so that
 // ONNX Runtime runs on the same input and can report the largest difference of the outputs.
 // --threads=N calls tandem::set_num_threads(N), as bench_main.cpp does. With
@@ -40,19 +40,25 @@ std::string input_name(const onnx::Model& m) {
   return m.info().inputs[0].name;
 }
 
-// Writes the case's input and tandem's output unless they are there already.
+// Writes the case's input and tandem's output unless they are there already. An input given
+// beforehand (a model of static input shape, e.g. a detector's one image) is kept.
 void write_io(const std::string& model_path, const std::string& stem, int64_t batch) {
   std::string in = stem + ".input.npy", out = stem + ".tandem.npy";
   if (std::filesystem::exists(in) && std::filesystem::exists(out)) return;
   onnx::Model m = onnx::Model::load(model_path);
-  graph::SymShape sym = m.info().inputs.at(0).shape;
-  TANDEM_CHECK(!sym.empty() && !sym[0].is_static(), "bench_onnx: {}: the input has no symbolic batch dimension ({})",
-               model_path, graph::shape_str(sym));
-  sym[0] = batch;
-  Shape shape = graph::static_shape(sym);
-  manual_seed(0);
-  Tensor x = randn(shape);
-  io::save_npy(in, x);
+  Tensor x;
+  if (std::filesystem::exists(in)) {
+    x = io::load_npy(in);
+  } else {
+    graph::SymShape sym = m.info().inputs.at(0).shape;
+    TANDEM_CHECK(!sym.empty() && !sym[0].is_static(),
+                 "bench_onnx: {}: the input has no symbolic batch dimension ({}) and no {} is given", model_path,
+                 graph::shape_str(sym), in);
+    sym[0] = batch;
+    manual_seed(0);
+    x = randn(graph::static_shape(sym));
+    io::save_npy(in, x);
+  }
   io::save_npy(out, m.run({{input_name(m), x}})[0].contiguous());
 }
 

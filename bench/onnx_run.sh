@@ -12,6 +12,9 @@
 # --dynamic-batch` (eval mode; latency does not depend on the weights' values); the deployed
 # architectures (resnet18 ... vit_block, `bench/vision_models.py --list`) by PyTorch through
 # bench/vision_models.py (needs Debian's python3-torchvision).
+# torchvision's segmentation and detection models (fcn_resnet50 ... ssdlite320_mobilenet_v3_large,
+# `bench/vision_tasks.py --list`; batch 1 only, their inputs are static) when named in
+# BENCH_MODELS, e.g. BENCH_MODELS="$(/usr/bin/python3 bench/vision_tasks.py --list)" BENCH_BATCHES=1.
 # Environment: BUILD_DIR (build/release), BENCH_MODELS (the zoo and the whole set),
 # BENCH_BATCHES (1,8), BENCH_THREADS ("1 2"), BENCH_REPETITIONS (5), BENCH_MIN_TIME (0.1 s per
 # repetition), BENCH_OUT (results dir), TANDEM_ONNXRUNTIME_NODE (where onnxruntime-node is
@@ -22,6 +25,7 @@ cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build/release}
 zoo="mlp cnn resnet"
 vision=$(/usr/bin/python3 bench/vision_models.py --list)
+tasks=$(/usr/bin/python3 bench/vision_tasks.py --list)
 models=${BENCH_MODELS:-$zoo $vision}
 batches=${BENCH_BATCHES:-1,8}
 reps=${BENCH_REPETITIONS:-5}
@@ -41,18 +45,28 @@ mkdir -p "$out"
 rm -f "$out"/*.onnx "$out"/*.npy "$out"/*.json "$out"/others_t* "$out"/table.md
 # PyTorch's exports are kept in $out/vision (re-exported when bench/vision_models.py changes).
 vision_wanted=()
+tasks_wanted=()
 for m in $models; do
   if [[ " $zoo " == *" $m "* ]]; then
     "$build/tools/tandem" export --model "$m" --random-weights --dynamic-batch --out "$out/$m.onnx" >&2
   elif [[ " $vision " == *" $m "* ]]; then
     vision_wanted+=("$m")
+  elif [[ " $tasks " == *" $m "* ]]; then
+    tasks_wanted+=("$m")
   else
-    die "unknown model $m (zoo: $zoo; set: $vision)"
+    die "unknown model $m (zoo: $zoo; set: $vision; tasks: $tasks)"
   fi
 done
 if [ ${#vision_wanted[@]} -gt 0 ]; then
   /usr/bin/python3 bench/vision_models.py "$out/vision" --models "$(IFS=,; echo "${vision_wanted[*]}")" >&2
   for m in "${vision_wanted[@]}"; do ln -sf "vision/$m.onnx" "$out/$m.onnx"; done
+fi
+if [ ${#tasks_wanted[@]} -gt 0 ]; then
+  /usr/bin/python3 bench/vision_tasks.py "$out/tasks" --models "$(IFS=,; echo "${tasks_wanted[*]}")" >&2
+  for m in "${tasks_wanted[@]}"; do
+    ln -sf "tasks/$m.onnx" "$out/$m.onnx"
+    cp "$out/tasks/${m}_b1.input.npy" "$out/${m}_b1.input.npy"
+  done
 fi
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 if awk '{exit !($1 > 0.5)}' /proc/loadavg; then
