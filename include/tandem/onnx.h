@@ -92,7 +92,7 @@ struct PlanSummary {
   int64_t planned_segments = 0;    // traced plans
   int64_t planned_nodes = 0;       // nodes inside those plans
   int64_t eager_nodes = 0;         // nodes run eagerly, one by one
-  std::vector<std::string> eager;  // "'name' (OpType)" per eager node, in order
+  std::vector<std::string> eager;  // "'name' (OpType)" per eager node (unnamed: its first output)
   // "planned segments: 3 (410 nodes), eager nodes: 5: 'a' (NonZero), ..."
   std::string str() const;
 };

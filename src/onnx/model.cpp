@@ -524,7 +524,9 @@ PlanSummary Model::plan_summary() const {
   auto eager = [&](size_t begin, size_t end) {
     for (size_t k = begin; k < end; ++k) {
       const auto& n = g.node(impl_->nodes[k]);
-      p.eager.push_back(fmt::format("'{}' ({})", n.name(), n.op_type()));
+      // An unnamed node by its first output's name.
+      const std::string& name = n.name().empty() && n.output_size() > 0 ? n.output(0) : n.name();
+      p.eager.push_back(fmt::format("'{}' ({})", name, n.op_type()));
     }
     p.eager_nodes += static_cast<int64_t>(end - begin);
   };

@@ -93,7 +93,7 @@ INSTANTIATE_TEST_SUITE_P(Models, OnnxFlow, ::testing::ValuesIn(flow_cases()),
                          [](const auto& info) { return info.param; });
 
 // The data set is committed: a missing folder must fail, not shrink the suite.
-TEST(OnnxFlowData, AllCasesArePresent) { EXPECT_GE(flow_cases().size(), 15u) << kRoot; }
+TEST(OnnxFlowData, AllCasesArePresent) { EXPECT_GE(flow_cases().size(), 16u) << kRoot; }
 
 // A branch chosen by the input's shape alone is fixed per traced shape: the model runs as a
 // compiled plan, and a new batch size re-traces and takes the other branch.
@@ -141,6 +141,29 @@ TEST(OnnxFlow, NonZeroInTheMiddleRunsBetweenTwoPlans) {
     EXPECT_NE(plan.eager[0].find("(NonZero)"), std::string::npos) << plan.eager[0];
     EXPECT_FALSE(model.runs_compiled());  // not one plan for the whole model
   }
+}
+
+// A node that fails on the data (a Reshape into pairs of an odd count) reports its own error,
+// as in an eager run; the next call with good data runs planned around NonZero alone.
+TEST(OnnxFlow, ErrorOfANodeAfterASplitNamesThatNode) {
+  auto model = onnx::Model::load((kRoot / "nonzero_pairs" / "model.onnx").string());
+  Tensor odd = tensor(std::vector<float>{1, 2, 3, -1, -2, -3, -4, 0});  // 3 positive values
+  try {
+    model.run({{"x", odd}});
+    ADD_FAILURE() << "an odd count reshaped into pairs must be an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'pairs' (Reshape)"), std::string::npos) << e.what();
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    auto got = model.run({{"x", npy(kRoot / "nonzero_pairs" / "input_0.npy")}});
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(same_tensor(got[0], npy(kRoot / "nonzero_pairs" / "output_0.npy")));
+    auto plan = model.plan_summary();
+    EXPECT_EQ(plan.planned_segments, 2) << plan.str();
+    ASSERT_EQ(plan.eager.size(), 1u) << plan.str();
+    EXPECT_NE(plan.eager[0].find("(NonZero)"), std::string::npos) << plan.str();
+  }
+  EXPECT_THROW(model.run({{"x", odd}}), Error);  // and again once the plans exist
 }
 
 // A model that traces whole keeps one plan.
