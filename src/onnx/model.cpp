@@ -361,7 +361,9 @@ struct Model::Impl {
       return outs;
     };
     CompileOptions opts;
-    opts.retrace_limit = 64;  // a segment after a data-dependent count re-traces per count
+    // A segment after a data-dependent count is traced per count, and every cached plan keeps
+    // its arena: past 8 counts the segment runs eagerly for good (bounded memory).
+    opts.retrace_limit = 8;
     opts.freeze = true;
     f->compiled.emplace(tandem::compile(std::move(body), opts));
     seg.fn = std::move(fn);

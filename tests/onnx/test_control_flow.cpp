@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "tandem/onnx.h"
 #include "test_util.h"
@@ -140,6 +141,24 @@ TEST(OnnxFlow, NonZeroInTheMiddleRunsBetweenTwoPlans) {
     ASSERT_EQ(plan.eager.size(), 1u);
     EXPECT_NE(plan.eager[0].find("(NonZero)"), std::string::npos) << plan.eager[0];
     EXPECT_FALSE(model.runs_compiled());  // not one plan for the whole model
+  }
+}
+
+// Each new count re-traces the plan after NonZero; past the limit of cached plans that part
+// runs eagerly for good, with the same (PyTorch's) results.
+TEST(OnnxFlow, SegmentTracedForTooManyCountsRunsEagerly) {
+  auto model = onnx::Model::load((kRoot / "torch_nonzero_many" / "model.onnx").string());
+  Tensor x = npy(kRoot / "torch_nonzero_many" / "input_0.npy");
+  std::set<int64_t> counts;
+  for (int k = 1; k <= 20; ++k) counts.insert(model.run({{"x", mul(x, scalar_tensor(0.1 * k))}})[0].numel());
+  ASSERT_GT(counts.size(), 9u);  // more counts than cached plans
+  auto plan = model.plan_summary();
+  EXPECT_EQ(plan.planned_segments, 1) << plan.str();  // the conv prefix
+  EXPECT_GT(plan.eager_nodes, 1) << plan.str();
+  for (const char* c : {"torch_nonzero_many", "torch_nonzero_few"}) {
+    auto got = model.run({{"x", npy(kRoot / c / "input_0.npy")}});
+    EXPECT_TRUE(same_tensor(got[0], npy(kRoot / c / "output_0.npy"))) << c;
+    EXPECT_TRUE(same_tensor(got[1], npy(kRoot / c / "output_1.npy"))) << c;
   }
 }
 
