@@ -222,6 +222,7 @@ void bind_data_io(py::module_& m) {
         return model.run(inputs);
       })
       .def("__str__", [](const onnx::Model& model) { return model.info().str(); })
+      .def("plan_summary", [](const onnx::Model& model) { return model.plan_summary().str(); })
       .def("input_names", [](const onnx::Model& model) {
         std::vector<std::string> names;
         for (auto& i : model.info().inputs) names.push_back(i.name);

@@ -62,6 +62,11 @@ class InferenceSession:
               for k, v in inputs.items()}
         return self._model.run(ts)
 
+    def plan_summary(self):
+        """How the last run() executed the nodes: "planned segments: N (M nodes), eager nodes:
+        K: ..." (nodes that read run-time values, such as NonZero, run eagerly between plans)."""
+        return self._model.plan_summary()
+
     def __repr__(self):
         return str(self._model)
 

@@ -147,6 +147,18 @@ def test_onnx_export_and_import(tmp_path):
     onnx.checker.check_model(onnx.load(str(tmp_path / "lin.onnx")))
 
 
+def test_onnx_plan_summary_names_the_eager_nodes():
+    # A PyTorch export with NonZero between a conv prefix and a suffix on the selected values
+    # (tests/reference/gen_control_flow.py; the outputs are PyTorch's).
+    case = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "onnx_flow", "torch_nonzero_many")
+    sess = tandem.onnx.InferenceSession(os.path.join(case, "model.onnx"))
+    picked, pooled = sess.run({"x": np.load(os.path.join(case, "input_0.npy"))})
+    np.testing.assert_allclose(picked.numpy(), np.load(os.path.join(case, "output_0.npy")), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(pooled.numpy(), np.load(os.path.join(case, "output_1.npy")), rtol=1e-5, atol=1e-5)
+    assert sess.plan_summary().startswith("planned segments: 2 (")
+    assert "eager nodes: 1: '/NonZero' (NonZero)" in sess.plan_summary()
+
+
 def _records(path):
     out = []
     with open(path, "rb") as f:
