@@ -5,8 +5,9 @@
 //   tandem_bench_onnx --onnx-dir=DIR [--batches=1,64] [--threads=N] [Google Benchmark flags]
 //
 // Cases onnx/<model>_b<batch>, one per DIR/<model>.onnx and batch (models with a dynamic
-// batch dimension, or with DIR/<model>_b<batch>.input.npy given). Before timing, each case's input and tandem's output are written once as
-// DIR/<model>_b<batch>.input.npy and .tandem.npy (randn, seed 0; kept when present), so that
+// batch dimension, or with DIR/<model>_b<batch>.input.npy given). Before timing, each case's
+// input and tandem's output are written once as DIR/<model>_b<batch>.input.npy and
+// .tandem.npy (randn, seed 0; kept when present), so that
 // ONNX Runtime runs on the same input and can report the largest difference of the outputs.
 // --threads=N calls tandem::set_num_threads(N), as bench_main.cpp does. With
 // TANDEM_BENCH_PROFILE set, each case prints one profiled run's op table to stderr.

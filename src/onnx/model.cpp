@@ -385,8 +385,12 @@ struct Model::Impl {
       const Tensor& t = it->second.tensor;
       if (shape_values.count(name)) {
         f.fixed.emplace_back(name, t);
-        key += fmt::format("{}={}{}:{};", name, dtype_name(t.dtype()), shape_str(t.shape()),
-                           fmt::join(t.to(DType::Float64).contiguous().to_vector<double>(), ","));
+        // Exact contents: integers as int64 (sizes, INT64_MAX slice ends), floats as double.
+        key += fmt::format("{}={}{}:", name, dtype_name(t.dtype()), shape_str(t.shape()));
+        if (is_floating(t.dtype()))
+          key += fmt::format("{};", fmt::join(t.to(DType::Float64).contiguous().to_vector<double>(), ","));
+        else
+          key += fmt::format("{};", fmt::join(t.to(DType::Int64).contiguous().to_vector<int64_t>(), ","));
       } else {
         f.traced.push_back(name);
         xs.push_back(t);
