@@ -374,6 +374,7 @@ struct Model::Impl {
   // the shapes alone enter the plan as constants, their contents part of the cache key.
   void run_planned(const Segment& seg, Scope& root, std::unordered_set<std::string>& shape_values) const {
     SegmentFn& f = *seg.fn;
+    trace_failed_at = -1;  // an error before the trace (a value that is not a tensor) names no node
     f.traced.clear();
     f.fixed.clear();
     std::vector<Tensor> xs;
@@ -396,7 +397,6 @@ struct Model::Impl {
         xs.push_back(t);
       }
     }
-    trace_failed_at = -1;
     auto outs = (*f.compiled)(xs, key);
     for (size_t i = 0; i < outs.size(); ++i) {
       root.values[seg.outputs[i]] = outs[i];

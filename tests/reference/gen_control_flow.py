@@ -416,6 +416,30 @@ def nonzero_pairs_model():
     return m, ref
 
 
+# ---- A sequence made before NonZero and joined after it: the sequence crosses from one
+# traced part of the model to the next (plans hold tensors only, so those parts run eagerly).
+def nonzero_sequence_model():
+    g = helper.make_graph(
+        [helper.make_node("SplitToSequence", ["x"], ["seq"], axis=0),
+         const("zero", np.float32(0)),
+         helper.make_node("Greater", ["x", "zero"], ["pos"]),
+         helper.make_node("NonZero", ["pos"], ["nz"]),
+         const("flat", np.array([-1], np.int64)),
+         helper.make_node("Reshape", ["nz", "flat"], ["idx"]),
+         helper.make_node("Gather", ["x", "idx"], ["picked"]),
+         helper.make_node("ReduceSum", ["picked"], ["s"], keepdims=1),
+         helper.make_node("ConcatFromSequence", ["seq"], ["back"], axis=0),
+         helper.make_node("Mul", ["back", "back"], ["sq"]),
+         helper.make_node("Add", ["sq", "s"], ["y"])],
+        "nonzero_sequence", [helper.make_tensor_value_info("x", F, [4])],
+        [helper.make_tensor_value_info("y", F, [4])])
+    m = model(g)
+
+    def ref(x):
+        return [(x * x + x[x > 0].sum(dtype=np.float32)).astype(np.float32)]
+    return m, ref
+
+
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     m, ref = if_model()
@@ -454,6 +478,9 @@ def main():
     m, ref = nonzero_pairs_model()
     x = np.array([1.5, -1, 2, 0.25, -3, 4, 0, -0.5], np.float32)  # 4 positive values, then 2 pairs
     write("nonzero_pairs", m, [x], ref(x))
+    m, ref = nonzero_sequence_model()
+    x = np.array([0.5, -2, 1.25, 3], np.float32)
+    write("nonzero_sequence", m, [x], ref(x))
     d = os.path.join(OUT_DIR, "unsupported")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
