@@ -22,8 +22,10 @@ ALLOWLIST = os.path.join(ROOT, "scripts", "layer_allowlist.txt")
 # with two exceptions: no layer includes a backend (backends register kernels into the OpDefs),
 # and backend and autograd, peers, do not include each other (kernels never use autograd).
 # quant: portable int8 kernels on plain arrays (no Tensor), for every layer and a small runtime.
+# lite: tandem-lite (src/lite), the standalone runtime: it includes nothing outside itself, and
+# the converter (src/onnx) reads its file format header.
 LEVELS = [
-    ["core", "quant"],
+    ["core", "quant", "lite"],
     ["ops"],
     ["backend", "autograd"],
     ["graph"],
@@ -67,6 +69,8 @@ def layer_of(rel):
 def allowed(src, dst):
     if src == dst:
         return True
+    if src == "lite":
+        return False
     if src not in LEVEL or dst not in LEVEL:
         return False
     if dst == "backend":

@@ -120,6 +120,8 @@ class Model {
   PlanSummary plan_summary() const;
   // The model as a tandem Graph traced at these input shapes (symbolic dims default to 1).
   graph::Graph to_graph(const std::map<std::string, Shape>& input_shapes = {}) const;
+  // The same with the graph passes of `passes` (CompileOptions::passes; {} = none, as traced).
+  graph::Graph to_graph(const std::map<std::string, Shape>& input_shapes, const std::vector<std::string>& passes) const;
 
  private:
   Model();

@@ -741,6 +741,11 @@ std::vector<onnx::Value> Model::run_eager_values(const std::map<std::string, onn
 }
 
 graph::Graph Model::to_graph(const std::map<std::string, Shape>& input_shapes) const {
+  return to_graph(input_shapes, {"all"});
+}
+
+graph::Graph Model::to_graph(const std::map<std::string, Shape>& input_shapes,
+                             const std::vector<std::string>& passes) const {
   std::vector<Tensor> example;
   for (const auto& vi : impl_->info.inputs) {
     Shape s;
@@ -758,7 +763,9 @@ graph::Graph Model::to_graph(const std::map<std::string, Shape>& input_shapes) c
   // The graph shares the initializers and may be run by anything: they stay plain for good.
   graph::restore_plain_weights(impl_->prepack_only);
   impl_->prepack_only.clear();
-  auto compiled = tandem::compile(std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn));
+  CompileOptions options;
+  options.passes = passes;
+  auto compiled = tandem::compile(std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn), options);
   compiled(example);
   // The compiled function is local and dies here: its traced graph can be moved out.
   return std::move(const_cast<graph::Graph&>(compiled.graph()));

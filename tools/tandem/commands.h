@@ -37,6 +37,7 @@ Run add_graph(CLI::App& app);  // graph.cpp: a model's captured graph, the passe
 Run add_onnx_test(CLI::App& app); Run add_run(CLI::App& app); Run add_inspect(CLI::App& app);  // ONNX (onnx_test/run/inspect.cpp)
 Run add_serve(CLI::App& app);
 Run add_quantize(CLI::App& app);  // quantize.cpp: an ONNX model to int8 QDQ
+Run add_convert(CLI::App& app);  // convert.cpp: an ONNX model to a .tlite file for tandem-lite
 Run add_data(CLI::App& app);  // data.cpp: `tandem data import` into SQLite / PostgreSQL  // serve.cpp: TF Serving REST + v2 inference protocol model server
 
 }  // namespace tandem::cli

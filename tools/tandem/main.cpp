@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     auto serve = tandem::cli::add_serve(app);
     auto data = tandem::cli::add_data(app);
     auto quantize = tandem::cli::add_quantize(app);
+    auto convert = tandem::cli::add_convert(app);
     // CLI11 alone would answer "A subcommand is required" to a misspelt command.
     if (argc > 1 && argv[1][0] != '-' &&
         app.get_subcommands([&](CLI::App* c) { return c->check_name(argv[1]); }).empty()) {
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
     }
     app.parse(argc, argv);
     for (auto [name, run] : {std::pair{"train", train}, {"eval", eval}, {"summary", summary},
-                             {"logs", logs}, {"plot", plot}, {"graph", graph}, {"onnx-test", onnx_test}, {"export", export_model}, {"run", run_model}, {"inspect", inspect}, {"serve", serve}, {"data", data}, {"quantize", quantize}}) {
+                             {"logs", logs}, {"plot", plot}, {"graph", graph}, {"onnx-test", onnx_test}, {"export", export_model}, {"run", run_model}, {"inspect", inspect}, {"serve", serve}, {"data", data}, {"quantize", quantize}, {"convert", convert}}) {
       if (app.got_subcommand(name)) return run();
     }
     return 0;

@@ -1,0 +1,450 @@
+// tandem-lite's float32 kernels (see kernels.h).
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace tlite::kernels {
+
+namespace {
+
+// NOTE: GCC vector extensions: 8 floats compile to one AVX register (two SSE / NEON registers
+// where AVX is absent); scalar operands broadcast. Loads and stores go through memcpy, which
+// the compiler turns into unaligned vector moves.
+typedef float lite_v8f __attribute__((vector_size(32)));
+
+inline lite_v8f lite_load8(const float* p) {
+  lite_v8f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void lite_store8(float* p, lite_v8f v) { std::memcpy(p, &v, sizeof v); }
+
+// x86-64: the GEMM is compiled twice (baseline SSE2 and Haswell's AVX2 + FMA) and the loader
+// picks one at start-up; other architectures get one build for their baseline (NEON on aarch64).
+#if defined(__x86_64__) && !defined(__clang__)
+#define LITE_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define LITE_CLONES
+#endif
+
+// C[MR rows, 16 cols] (+)= A[MR, K] · B[K, 16]: MR x 2 vector accumulators stay in registers.
+template <int MR>
+inline __attribute__((always_inline)) void lite_micro_16(int64_t K, const float* A, int64_t lda, const float* B,
+                                                         int64_t ldb, float* C, int64_t ldc, bool acc) {
+  lite_v8f c0[MR], c1[MR];
+  for (int i = 0; i < MR; ++i) {
+    if (acc) {
+      c0[i] = lite_load8(C + i * ldc);
+      c1[i] = lite_load8(C + i * ldc + 8);
+    } else {
+      c0[i] = lite_v8f{};
+      c1[i] = lite_v8f{};
+    }
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    lite_v8f b0 = lite_load8(B + k * ldb), b1 = lite_load8(B + k * ldb + 8);
+    for (int i = 0; i < MR; ++i) {
+      float a = A[i * lda + k];
+      c0[i] += a * b0;
+      c1[i] += a * b1;
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    lite_store8(C + i * ldc, c0[i]);
+    lite_store8(C + i * ldc + 8, c1[i]);
+  }
+}
+
+template <int MR>
+inline __attribute__((always_inline)) void lite_micro_8(int64_t K, const float* A, int64_t lda, const float* B,
+                                                        int64_t ldb, float* C, int64_t ldc, bool acc) {
+  lite_v8f c0[MR];
+  for (int i = 0; i < MR; ++i) c0[i] = acc ? lite_load8(C + i * ldc) : lite_v8f{};
+  for (int64_t k = 0; k < K; ++k) {
+    lite_v8f b0 = lite_load8(B + k * ldb);
+    for (int i = 0; i < MR; ++i) c0[i] += A[i * lda + k] * b0;
+  }
+  for (int i = 0; i < MR; ++i) lite_store8(C + i * ldc, c0[i]);
+}
+
+// Rows [i0, i0 + MR) of one K block: full 16-column tiles, one 8-column tile, scalar tail.
+template <int MR>
+inline __attribute__((always_inline)) void lite_row_block(int64_t N, int64_t K, const float* A, int64_t lda,
+                                                          const float* B, int64_t ldb, float* C, int64_t ldc,
+                                                          bool acc) {
+  int64_t j = 0;
+  for (; j + 16 <= N; j += 16) lite_micro_16<MR>(K, A, lda, B + j, ldb, C + j, ldc, acc);
+  for (; j + 8 <= N; j += 8) lite_micro_8<MR>(K, A, lda, B + j, ldb, C + j, ldc, acc);
+  for (; j < N; ++j) {
+    for (int i = 0; i < MR; ++i) {
+      float s = acc ? C[i * ldc + j] : 0.f;
+      for (int64_t k = 0; k < K; ++k) s += A[i * lda + k] * B[k * ldb + j];
+      C[i * ldc + j] = s;
+    }
+  }
+}
+
+}  // namespace
+
+LITE_CLONES void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                      float* C, int64_t ldc, bool accumulate) {
+  if (K == 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
+    return;
+  }
+  // K in blocks, so a 16-column panel of B stays in L1/L2 across the row blocks.
+  const int64_t KC = 256;
+  for (int64_t k0 = 0; k0 < K; k0 += KC) {
+    int64_t kc = std::min(KC, K - k0);
+    bool acc = accumulate || k0 > 0;
+    const float* Ak = A + k0;
+    const float* Bk = B + k0 * ldb;
+    int64_t i = 0;
+    for (; i + 4 <= M; i += 4) lite_row_block<4>(N, kc, Ak + i * lda, lda, Bk, ldb, C + i * ldc, ldc, acc);
+    switch (M - i) {
+      case 3: lite_row_block<3>(N, kc, Ak + i * lda, lda, Bk, ldb, C + i * ldc, ldc, acc); break;
+      case 2: lite_row_block<2>(N, kc, Ak + i * lda, lda, Bk, ldb, C + i * ldc, ldc, acc); break;
+      case 1: lite_row_block<1>(N, kc, Ak + i * lda, lda, Bk, ldb, C + i * ldc, ldc, acc); break;
+      default: break;
+    }
+  }
+}
+
+namespace {
+
+inline float lite_act1(float v, Act kind, float p0, float p1) {
+  switch (kind) {
+    case Act::None: return v;
+    case Act::Relu: return v > 0.f ? v : 0.f;
+    case Act::Clamp: return std::min(std::max(v, p0), p1);
+    case Act::Sigmoid: return 1.f / (1.f + std::exp(-v));
+    case Act::Tanh: return std::tanh(v);
+    case Act::Silu: return v / (1.f + std::exp(-v));
+    case Act::Hardswish: return v * std::min(std::max(v + 3.f, 0.f), 6.f) / 6.f;
+    case Act::Hardsigmoid: return std::min(std::max(p0 * v + p1, 0.f), 1.f);
+    case Act::Gelu: return 0.5f * v * (1.f + std::erf(v * 0.70710678118654752f));
+    case Act::GeluTanh: {
+      float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+      return 0.5f * v * (1.f + std::tanh(u));
+    }
+    case Act::LeakyRelu: return v >= 0.f ? v : v * p0;
+    case Act::Exp: return std::exp(v);
+    case Act::Neg: return -v;
+    case Act::Sqrt: return std::sqrt(v);
+    case Act::Abs: return std::fabs(v);
+    case Act::Erf: return std::erf(v);
+    case Act::Log: return std::log(v);
+    case Act::Rsqrt: return 1.f / std::sqrt(v);
+  }
+  return v;
+}
+
+}  // namespace
+
+void unary(const float* x, float* y, int64_t n, const ActParams& a) {
+  const float p0 = a.p0, p1 = a.p1;
+  switch (a.kind) {  // the common ones as plain loops the compiler vectorizes
+    case Act::None:
+      if (x != y) std::memcpy(y, x, size_t(n) * sizeof(float));
+      return;
+    case Act::Relu:
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+      return;
+    case Act::Clamp:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i], p0), p1);
+      return;
+    case Act::Hardswish:
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] * std::min(std::max(x[i] + 3.f, 0.f), 6.f) * (1.f / 6.f);
+      return;
+    default:
+      for (int64_t i = 0; i < n; ++i) y[i] = lite_act1(x[i], a.kind, p0, p1);
+  }
+}
+
+void apply_act(float* x, int64_t n, const ActParams& a) {
+  if (a.kind != Act::None) unary(x, x, n, a);
+}
+
+int64_t conv2d_scratch(const ConvGeom& g) {
+  const int64_t Cg = g.C / g.groups, Og = g.O / g.groups;
+  if (Cg == 1 && Og == 1) return 0;  // depthwise: direct
+  if (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0)
+    return 0;
+  return Cg * g.kh * g.kw * g.Ho * g.Wo;
+}
+
+namespace {
+
+// col[(c, ki, kj), (oh, ow)] = x[c, oh*sh - pt + ki*dh, ow*sw - pl + kj*dw] (0 outside).
+void lite_im2col(const ConvGeom& g, int64_t Cg, const float* x, float* col) {
+  const int64_t HoWo = g.Ho * g.Wo;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t ki = 0; ki < g.kh; ++ki)
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        float* row = col + ((c * g.kh + ki) * g.kw + kj) * HoWo;
+        const float* xc = x + c * g.H * g.W;
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+          float* r = row + oh * g.Wo;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(r, r + g.Wo, 0.f);
+            continue;
+          }
+          const float* xr = xc + ih * g.W;
+          int64_t off = kj * g.dw - g.pl;
+          if (g.sw == 1) {
+            // ow valid where 0 <= ow + off < W.
+            int64_t lo = std::clamp<int64_t>(-off, 0, g.Wo), hi = std::clamp<int64_t>(g.W - off, lo, g.Wo);
+            std::fill(r, r + lo, 0.f);
+            std::memcpy(r + lo, xr + lo + off, size_t(hi - lo) * sizeof(float));
+            std::fill(r + hi, r + g.Wo, 0.f);
+          } else {
+            for (int64_t ow = 0; ow < g.Wo; ++ow) {
+              int64_t iw = ow * g.sw + off;
+              r[ow] = iw >= 0 && iw < g.W ? xr[iw] : 0.f;
+            }
+          }
+        }
+      }
+}
+
+void lite_depthwise(const ConvGeom& g, const float* x, const float* w, float bias, float* y) {
+  for (int64_t oh = 0; oh < g.Ho; ++oh)
+    for (int64_t ow = 0; ow < g.Wo; ++ow) {
+      float s = bias;
+      for (int64_t ki = 0; ki < g.kh; ++ki) {
+        int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+        if (ih < 0 || ih >= g.H) continue;
+        for (int64_t kj = 0; kj < g.kw; ++kj) {
+          int64_t iw = ow * g.sw - g.pl + kj * g.dw;
+          if (iw >= 0 && iw < g.W) s += x[ih * g.W + iw] * w[ki * g.kw + kj];
+        }
+      }
+      y[oh * g.Wo + ow] = s;
+    }
+}
+
+}  // namespace
+
+void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, float* scratch,
+            const ActParams& act) {
+  const int64_t Cg = g.C / g.groups, Og = g.O / g.groups;
+  const int64_t HoWo = g.Ho * g.Wo, K = Cg * g.kh * g.kw;
+  const bool direct = conv2d_scratch(g) == 0;
+  for (int64_t n = 0; n < g.N; ++n) {
+    const float* xn = x + n * g.C * g.H * g.W;
+    float* yn = y + n * g.O * HoWo;
+    if (Cg == 1 && Og == 1) {
+      for (int64_t c = 0; c < g.C; ++c)
+        lite_depthwise(g, xn + c * g.H * g.W, w + c * g.kh * g.kw, bias ? bias[c] : 0.f, yn + c * HoWo);
+      apply_act(yn, g.O * HoWo, act);
+      continue;
+    }
+    for (int64_t gr = 0; gr < g.groups; ++gr) {
+      const float* xg = xn + gr * Cg * g.H * g.W;
+      const float* B = xg;
+      if (!direct) {
+        lite_im2col(g, Cg, xg, scratch);
+        B = scratch;
+      }
+      gemm(Og, HoWo, K, w + gr * Og * K, K, B, HoWo, yn + gr * Og * HoWo, HoWo, false);
+    }
+    for (int64_t o = 0; o < g.O; ++o) {
+      float* r = yn + o * HoWo;
+      if (bias) {
+        float b = bias[o];
+        for (int64_t i = 0; i < HoWo; ++i) r[i] += b;
+      }
+    }
+    apply_act(yn, g.O * HoWo, act);
+  }
+}
+
+void max_pool2d(const PoolGeom& g, const float* x, float* y) {
+  for (int64_t c = 0; c < g.NC; ++c) {
+    const float* xc = x + c * g.H * g.W;
+    float* yc = y + c * g.Ho * g.Wo;
+    for (int64_t oh = 0; oh < g.Ho; ++oh)
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        float m = -std::numeric_limits<float>::infinity();
+        for (int64_t ki = 0; ki < g.kh; ++ki) {
+          int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t kj = 0; kj < g.kw; ++kj) {
+            int64_t iw = ow * g.sw - g.pl + kj * g.dw;
+            if (iw < 0 || iw >= g.W) continue;
+            float v = xc[ih * g.W + iw];
+            if (v > m || std::isnan(v)) m = v;
+          }
+        }
+        yc[oh * g.Wo + ow] = m;
+      }
+  }
+}
+
+void avg_pool2d(const PoolGeom& g, bool count_include_pad, const float* x, float* y) {
+  for (int64_t c = 0; c < g.NC; ++c) {
+    const float* xc = x + c * g.H * g.W;
+    float* yc = y + c * g.Ho * g.Wo;
+    for (int64_t oh = 0; oh < g.Ho; ++oh)
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        // PyTorch's divisor: the window clipped to the padded input (count_include_pad), or
+        // to the input itself.
+        int64_t h0 = oh * g.sh - g.pt, w0 = ow * g.sw - g.pl;
+        int64_t h1 = std::min(h0 + g.kh, g.H + g.pt), w1 = std::min(w0 + g.kw, g.W + g.pl);
+        int64_t pool = (h1 - h0) * (w1 - w0);
+        h0 = std::max<int64_t>(h0, 0);
+        w0 = std::max<int64_t>(w0, 0);
+        h1 = std::min(h1, g.H);
+        w1 = std::min(w1, g.W);
+        float s = 0.f;
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) s += xc[ih * g.W + iw];
+        int64_t div = count_include_pad ? pool : (h1 - h0) * (w1 - w0);
+        yc[oh * g.Wo + ow] = div > 0 ? s / float(div) : 0.f;
+      }
+  }
+}
+
+void adaptive_avg_pool2d(int64_t NC, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const float* x, float* y) {
+  for (int64_t c = 0; c < NC; ++c) {
+    const float* xc = x + c * H * W;
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+      int64_t h0 = oh * H / Ho, h1 = ((oh + 1) * H + Ho - 1) / Ho;
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        int64_t w0 = ow * W / Wo, w1 = ((ow + 1) * W + Wo - 1) / Wo;
+        float s = 0.f;
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) s += xc[ih * W + iw];
+        y[(c * Ho + oh) * Wo + ow] = s / float((h1 - h0) * (w1 - w0));
+      }
+    }
+  }
+}
+
+namespace {
+
+template <typename F>
+inline void lite_binary_row(int64_t n, const float* a, int64_t sa, const float* b, int64_t sb, float* o, F f) {
+  if (sa == 1 && sb == 1) {
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
+  } else if (sa == 1 && sb == 0) {
+    float bv = b[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], bv);
+  } else if (sa == 0 && sb == 1) {
+    float av = a[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = f(av, b[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i * sa], b[i * sb]);
+  }
+}
+
+template <typename F>
+void lite_binary_nd(int rank, const int64_t* od, const float* a, const int64_t* as, const float* b,
+                    const int64_t* bs, float* out, F f) {
+  if (rank == 0) {
+    out[0] = f(a[0], b[0]);
+    return;
+  }
+  int64_t inner = od[rank - 1];
+  int64_t outer = 1;
+  for (int d = 0; d < rank - 1; ++d) outer *= od[d];
+  int64_t idx[kMaxRank] = {0};
+  for (int64_t r = 0; r < outer; ++r) {
+    int64_t ao = 0, bo = 0;
+    for (int d = 0; d < rank - 1; ++d) {
+      ao += idx[d] * as[d];
+      bo += idx[d] * bs[d];
+    }
+    lite_binary_row(inner, a + ao, as[rank - 1], b + bo, bs[rank - 1], out + r * inner, f);
+    for (int d = rank - 2; d >= 0; --d) {
+      if (++idx[d] < od[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+void binary(Binary op, int rank, const int64_t* od, const float* a, const int64_t* as, const float* b,
+            const int64_t* bs, float* out) {
+  switch (op) {
+    case Binary::Add: return lite_binary_nd(rank, od, a, as, b, bs, out, [](float x, float y) { return x + y; });
+    case Binary::Sub: return lite_binary_nd(rank, od, a, as, b, bs, out, [](float x, float y) { return x - y; });
+    case Binary::Mul: return lite_binary_nd(rank, od, a, as, b, bs, out, [](float x, float y) { return x * y; });
+    case Binary::Div: return lite_binary_nd(rank, od, a, as, b, bs, out, [](float x, float y) { return x / y; });
+    case Binary::Pow:
+      return lite_binary_nd(rank, od, a, as, b, bs, out, [](float x, float y) { return std::pow(x, y); });
+    case Binary::Max:
+      return lite_binary_nd(rank, od, a, as, b, bs, out,
+                            [](float x, float y) { return std::isnan(x) || x > y ? x : y; });
+    case Binary::Min:
+      return lite_binary_nd(rank, od, a, as, b, bs, out,
+                            [](float x, float y) { return std::isnan(x) || x < y ? x : y; });
+  }
+}
+
+void strided_copy(int rank, const int64_t* od, const float* x, const int64_t* xs, float* out) {
+  static const int64_t zero[kMaxRank] = {0};
+  lite_binary_nd(rank, od, x, xs, x, zero, out, [](float v, float) { return v; });
+}
+
+void softmax(const float* x, float* y, int64_t outer, int64_t n, int64_t inner, bool log) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const float* xr = x + o * n * inner + i;
+      float* yr = y + o * n * inner + i;
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t k = 0; k < n; ++k) m = std::max(m, xr[k * inner]);
+      float s = 0.f;
+      for (int64_t k = 0; k < n; ++k) {
+        float e = std::exp(xr[k * inner] - m);
+        yr[k * inner] = e;
+        s += e;
+      }
+      if (log) {
+        float ls = std::log(s) + m;
+        for (int64_t k = 0; k < n; ++k) yr[k * inner] = xr[k * inner] - ls;
+      } else {
+        float inv = 1.f / s;
+        for (int64_t k = 0; k < n; ++k) yr[k * inner] *= inv;
+      }
+    }
+}
+
+void layer_norm(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t n, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < n; ++i) mean += xr[i];
+    mean /= double(n);
+    for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    var /= double(n);
+    float inv = float(1.0 / std::sqrt(var + eps)), m = float(mean);
+    for (int64_t i = 0; i < n; ++i) {
+      float v = (xr[i] - m) * inv;
+      if (w) v *= w[i];
+      if (b) v += b[i];
+      yr[i] = v;
+    }
+  }
+}
+
+void batch_norm(const float* x, const float* mean, const float* var, const float* w, const float* b, float* y,
+                int64_t N, int64_t C, int64_t inner, float eps) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      float scale = 1.f / std::sqrt(var[c] + eps) * (w ? w[c] : 1.f);
+      float shift = (b ? b[c] : 0.f) - mean[c] * scale;
+      const float* xr = x + (n * C + c) * inner;
+      float* yr = y + (n * C + c) * inner;
+      for (int64_t i = 0; i < inner; ++i) yr[i] = xr[i] * scale + shift;
+    }
+}
+
+}  // namespace tlite::kernels

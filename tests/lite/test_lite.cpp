@@ -1,0 +1,186 @@
+// tandem-lite against the full runtime: models converted by onnx::convert_to_lite (the zoo
+// models, torchvision's ResNet-18 and MobileNetV2 with random weights) give the full runtime's
+// outputs within 1e-4 of the output's scale; the committed self-test data still matches a fresh
+// full-runtime run; bad inputs and corrupt files give errors; ops tandem-lite lacks are named.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "npy.h"
+#include "tandem/generator.h"
+#include "tandem/io/npy.h"
+#include "tandem/models.h"
+#include "tandem/onnx.h"
+#include "tandem/onnx/convert_lite.h"
+#include "tandem/onnx/export.h"
+#include "tandem/ops.h"
+#include "tandem_lite.hpp"
+#include "test_util.h"
+
+namespace tandem {
+namespace {
+
+using tandem::testing::throws_error;
+
+std::string lite_dir() {
+  static const std::string d = [] {
+    auto p = std::filesystem::temp_directory_path() / ("tandem_lite_test_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(p);
+    std::filesystem::create_directories(p);
+    return p.string();
+  }();
+  return d;
+}
+
+std::vector<int64_t> shape_of(const Tensor& t) { return std::vector<int64_t>(t.shape().begin(), t.shape().end()); }
+
+// max |lite - full| / max |full| over one output.
+double rel_diff(const tl::Output& y, const Tensor& ref) {
+  Tensor r = ref.to(DType::Float32).contiguous();
+  EXPECT_EQ(y.shape, shape_of(r));
+  const float* p = r.data<float>();
+  double scale = 1e-12, err = 0;
+  for (int64_t i = 0; i < r.numel(); ++i) scale = std::max(scale, double(std::fabs(p[i])));
+  for (int64_t i = 0; i < std::min(r.numel(), y.numel()); ++i) err = std::max(err, double(std::fabs(y.data[i] - p[i])));
+  return err / scale;
+}
+
+// Converts `onnx_path`, runs lite and the full runtime on `x` (input "input"), compares.
+void expect_lite_matches(const std::string& onnx_path, const std::vector<Tensor>& xs) {
+  std::string tlite = onnx_path + ".tlite";
+  onnx::LiteConvertReport r = onnx::convert_to_lite(onnx_path, tlite);
+  EXPECT_GT(r.file_bytes, 0);
+  onnx::Model full = onnx::Model::load(onnx_path);
+  tl::Model lite(tlite);
+  tl::Context ctx(lite);
+  for (const Tensor& x : xs) {  // several batch sizes through one context
+    std::vector<Tensor> ref = full.run({{full.info().inputs[0].name, x}});
+    Tensor xc = x.contiguous();
+    ctx.set_input(0, shape_of(xc), xc.data<float>());
+    ctx.run();
+    ASSERT_EQ(size_t(lite.num_outputs()), ref.size());
+    for (size_t i = 0; i < ref.size(); ++i)
+      EXPECT_LE(rel_diff(ctx.output(int(i)), ref[i]), 1e-4) << onnx_path << " output " << i << " batch " << x.size(0);
+  }
+}
+
+TEST(Lite, ZooModelsMatchTheFullRuntime) {
+  manual_seed(7);
+  for (std::string name : {"mlp", "cnn", "resnet"}) {
+    auto m = models::create(name);
+    m->eval();
+    std::string path = lite_dir() + "/" + name + ".onnx";
+    onnx::export_model(m, randn({2, 1, 28, 28}), path, {.dynamic_batch = true});
+    expect_lite_matches(path, {randn({2, 1, 28, 28}), randn({3, 1, 28, 28}), randn({1, 1, 28, 28})});
+  }
+}
+
+TEST(Lite, TorchvisionResNet18AndMobileNetV2MatchTheFullRuntime) {
+  if (std::system("/usr/bin/python3 -c 'import torch, torchvision' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "/usr/bin/python3 with torch and torchvision is not available";
+  std::string dir = lite_dir() + "/tv";
+  std::string cmd = "/usr/bin/python3 " TANDEM_LITE_EXPORT_SCRIPT " " + dir + " 64 resnet18 mobilenet_v2 > " + dir +
+                    ".log 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  for (std::string name : {"resnet18", "mobilenet_v2"}) {
+    Tensor x = io::load_npy(dir + "/" + name + ".input.npy");
+    expect_lite_matches(dir + "/" + name + ".onnx", {x, x.slice(0, 0, 1).contiguous()});
+  }
+}
+
+// The committed self-test data (tests/lite/gen_lite_data.py): the expected outputs are still
+// what the full runtime computes from the committed ONNX models, and lite reproduces them.
+TEST(Lite, CommittedSelftestDataMatchesTheFullRuntime) {
+  std::string dir = TANDEM_LITE_DATA_DIR;
+  std::ifstream cases(dir + "/cases.txt");
+  ASSERT_TRUE(cases.good());
+  std::string line;
+  int n = 0;
+  while (std::getline(cases, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ls(line);
+    std::string name;
+    int nin, nout;
+    ls >> name >> nin >> nout;
+    onnx::Model full = onnx::Model::load(dir + "/" + name + ".onnx");
+    std::map<std::string, Tensor> inputs;
+    for (int i = 0; i < nin; ++i)
+      inputs[full.info().inputs[size_t(i)].name] = io::load_npy(dir + "/" + name + ".input_" + std::to_string(i) + ".npy");
+    std::vector<Tensor> ref = full.run(inputs);
+    ASSERT_EQ(int(ref.size()), nout);
+    for (int i = 0; i < nout; ++i) {
+      Tensor want = io::load_npy(dir + "/" + name + ".output_" + std::to_string(i) + ".npy");
+      EXPECT_TRUE(tandem::testing::all_close(ref[size_t(i)], want, 1e-6, 1e-5)) << name << " output " << i;
+    }
+    // The committed .tlite is what convert writes today.
+    std::string fresh = lite_dir() + "/" + name + ".tlite";
+    onnx::convert_to_lite(dir + "/" + name + ".onnx", fresh);
+    std::ifstream a(fresh, std::ios::binary), b(dir + "/" + name + ".tlite", std::ios::binary);
+    std::stringstream sa, sb;
+    sa << a.rdbuf();
+    sb << b.rdbuf();
+    EXPECT_TRUE(sa.str() == sb.str()) << name << ".tlite differs from a fresh conversion: rerun gen_lite_data.py";
+    ++n;
+  }
+  EXPECT_GE(n, 2);
+}
+
+TEST(Lite, BadInputsGiveErrors) {
+  std::string dir = TANDEM_LITE_DATA_DIR;
+  tl::Model m(dir + "/tiny_cnn.tlite");
+  EXPECT_EQ(m.input(0).name, "input");
+  EXPECT_EQ(m.input(0).shape, (std::vector<int64_t>{-1, 3, 16, 16}));
+  tl::Context c(m);
+  std::vector<float> x(2 * 3 * 16 * 16, 0.5f);
+  auto expect_error = [](const std::function<void()>& f, tl_status s, const std::string& needle) {
+    try {
+      f();
+      ADD_FAILURE() << "no error, wanted " << needle;
+    } catch (const tl::Error& e) {
+      EXPECT_EQ(e.status, s) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_error([&] { c.set_input(0, {2, 3, 16, 15}, x.data()); }, TL_INVALID_ARGUMENT, "does not match");
+  expect_error([&] { c.set_input(0, {2, 3, 16}, x.data()); }, TL_INVALID_ARGUMENT, "does not match");
+  expect_error([&] { c.set_input(1, {2, 3, 16, 16}, x.data()); }, TL_INVALID_ARGUMENT, "out of range");
+  expect_error([&] { c.run(); }, TL_NOT_READY, "not set");
+  expect_error([&] { c.output(0); }, TL_NOT_READY, "no run");
+  EXPECT_EQ(m.input_index("nope"), -1);
+  c.set_input(0, {2, 3, 16, 16}, x.data());
+  c.run();
+  size_t arena = c.arena_bytes();
+  EXPECT_GT(arena, 0u);
+  c.run();  // same shape: the plan and its arena are reused
+  EXPECT_EQ(c.arena_bytes(), arena);
+  expect_error([&] { c.output(1); }, TL_INVALID_ARGUMENT, "out of range");
+  expect_error([&] { tl::Model("/nonexistent/x.tlite"); }, TL_IO_ERROR, "cannot open");
+  // Corrupt files: truncated, a wrong magic, a newer version.
+  std::ifstream f(dir + "/tiny_cnn.tlite", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), {});
+  expect_error([&] { tl::Model::from_buffer(bytes.data(), bytes.size() - 64); }, TL_INVALID_MODEL, "truncated");
+  std::string b = bytes;
+  b[0] = 'X';
+  expect_error([&] { tl::Model::from_buffer(b.data(), b.size()); }, TL_INVALID_MODEL, "bad magic");
+  b = bytes;
+  b[4] = 9;
+  expect_error([&] { tl::Model::from_buffer(b.data(), b.size()); }, TL_INVALID_MODEL, "version 9");
+}
+
+TEST(Lite, ConvertNamesEveryMissingOp) {
+  // cumsum and sin: ops tandem-lite does not have.
+  auto fn = [](const std::vector<Tensor>& xs) { return std::vector<Tensor>{sin(cumsum(xs[0], 1)) + xs[0]}; };
+  std::string path = lite_dir() + "/missing.onnx";
+  onnx::export_model(fn, {randn({2, 5})}, path);
+  EXPECT_TRUE(throws_error([&] { onnx::convert_to_lite(path, lite_dir() + "/missing.tlite"); },
+                           {"tandem-lite lacks", "cumsum", "sin", "tandem-lite maps"}));
+  EXPECT_FALSE(std::filesystem::exists(lite_dir() + "/missing.tlite"));
+}
+
+}  // namespace
+}  // namespace tandem
