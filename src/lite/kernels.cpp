@@ -15,17 +15,17 @@ namespace {
 // the compiler turns into unaligned vector moves.
 typedef float lite_v8f __attribute__((vector_size(32)));
 
-inline lite_v8f lite_load8(const float* p) {
+inline __attribute__((always_inline)) lite_v8f lite_load8(const float* p) {
   lite_v8f v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void lite_store8(float* p, lite_v8f v) { std::memcpy(p, &v, sizeof v); }
+inline __attribute__((always_inline)) void lite_store8(float* p, lite_v8f v) { std::memcpy(p, &v, sizeof v); }
 
 // x86-64: the GEMM is compiled twice (baseline SSE2 and Haswell's AVX2 + FMA) and the loader
 // picks one at start-up; other architectures get one build for their baseline (NEON on aarch64).
 #if defined(__x86_64__) && !defined(__clang__)
-#define LITE_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define LITE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define LITE_CLONES
 #endif
@@ -70,20 +70,20 @@ inline __attribute__((always_inline)) void lite_micro_8(int64_t K, const float* 
   for (int i = 0; i < MR; ++i) lite_store8(C + i * ldc, c0[i]);
 }
 
-// Rows [i0, i0 + MR) of one K block: full 16-column tiles, one 8-column tile, scalar tail.
-template <int MR>
-inline __attribute__((always_inline)) void lite_row_block(int64_t N, int64_t K, const float* A, int64_t lda,
-                                                          const float* B, int64_t ldb, float* C, int64_t ldc,
-                                                          bool acc) {
-  int64_t j = 0;
-  for (; j + 16 <= N; j += 16) lite_micro_16<MR>(K, A, lda, B + j, ldb, C + j, ldc, acc);
-  for (; j + 8 <= N; j += 8) lite_micro_8<MR>(K, A, lda, B + j, ldb, C + j, ldc, acc);
-  for (; j < N; ++j) {
-    for (int i = 0; i < MR; ++i) {
-      float s = acc ? C[i * ldc + j] : 0.f;
-      for (int64_t k = 0; k < K; ++k) s += A[i * lda + k] * B[k * ldb + j];
-      C[i * ldc + j] = s;
-    }
+// All rows of one K block against one column tile of NR (16 or 8) columns of B, which is read
+// from `Bp` with leading dimension ldb (a packed copy: ldb = NR).
+template <int NR>
+inline __attribute__((always_inline)) void lite_col_tile(int64_t M, int64_t K, const float* A, int64_t lda,
+                                                         const float* Bp, int64_t ldb, float* C, int64_t ldc,
+                                                         bool acc) {
+  int64_t i = 0;
+  for (; i + 4 <= M; i += 4) {
+    if constexpr (NR == 16) lite_micro_16<4>(K, A + i * lda, lda, Bp, ldb, C + i * ldc, ldc, acc);
+    else lite_micro_8<4>(K, A + i * lda, lda, Bp, ldb, C + i * ldc, ldc, acc);
+  }
+  for (; i < M; ++i) {
+    if constexpr (NR == 16) lite_micro_16<1>(K, A + i * lda, lda, Bp, ldb, C + i * ldc, ldc, acc);
+    else lite_micro_8<1>(K, A + i * lda, lda, Bp, ldb, C + i * ldc, ldc, acc);
   }
 }
 
@@ -96,21 +96,27 @@ LITE_CLONES void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t l
       for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
     return;
   }
-  // K in blocks, so a 16-column panel of B stays in L1/L2 across the row blocks.
-  const int64_t KC = 256;
+  // Loop order: K blocks, then 16-column tiles of B copied into a contiguous panel (16 KB: it
+  // stays in L1 while every row block of A streams past it), then 4-row blocks of A.
+  constexpr int64_t KC = 256;
+  alignas(64) float panel[KC * 16];
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
-    int64_t kc = std::min(KC, K - k0);
-    bool acc = accumulate || k0 > 0;
+    const int64_t kc = std::min(KC, K - k0);
+    const bool acc = accumulate || k0 > 0;
     const float* Ak = A + k0;
     const float* Bk = B + k0 * ldb;
-    int64_t i = 0;
-    for (; i + 4 <= M; i += 4) lite_row_block<4>(N, kc, Ak + i * lda, lda, Bk, ldb, C + i * ldc, ldc, acc);
-    switch (M - i) {
-      case 3: lite_row_block<3>(N, kc, Ak + i * lda, lda, Bk, ldb, C + i * ldc, ldc, acc); break;
-      case 2: lite_row_block<2>(N, kc, Ak + i * lda, lda, Bk, ldb, C + i * ldc, ldc, acc); break;
-      case 1: lite_row_block<1>(N, kc, Ak + i * lda, lda, Bk, ldb, C + i * ldc, ldc, acc); break;
-      default: break;
+    int64_t j = 0;
+    for (; j + 16 <= N; j += 16) {
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(panel + k * 16, Bk + k * ldb + j, 16 * sizeof(float));
+      lite_col_tile<16>(M, kc, Ak, lda, panel, 16, C + j, ldc, acc);
     }
+    for (; j + 8 <= N; j += 8) lite_col_tile<8>(M, kc, Ak, lda, Bk + j, ldb, C + j, ldc, acc);
+    for (; j < N; ++j)
+      for (int64_t i = 0; i < M; ++i) {
+        float s = acc ? C[i * ldc + j] : 0.f;
+        for (int64_t k = 0; k < kc; ++k) s += Ak[i * lda + k] * Bk[k * ldb + j];
+        C[i * ldc + j] = s;
+      }
   }
 }
 
@@ -212,20 +218,31 @@ void lite_im2col(const ConvGeom& g, int64_t Cg, const float* x, float* col) {
       }
 }
 
+// One channel of a depthwise convolution: per output row, one axpy per kernel tap over the
+// output columns whose input column is inside the image (vectorizes for stride 1).
 void lite_depthwise(const ConvGeom& g, const float* x, const float* w, float bias, float* y) {
-  for (int64_t oh = 0; oh < g.Ho; ++oh)
-    for (int64_t ow = 0; ow < g.Wo; ++ow) {
-      float s = bias;
-      for (int64_t ki = 0; ki < g.kh; ++ki) {
-        int64_t ih = oh * g.sh - g.pt + ki * g.dh;
-        if (ih < 0 || ih >= g.H) continue;
-        for (int64_t kj = 0; kj < g.kw; ++kj) {
-          int64_t iw = ow * g.sw - g.pl + kj * g.dw;
-          if (iw >= 0 && iw < g.W) s += x[ih * g.W + iw] * w[ki * g.kw + kj];
+  for (int64_t oh = 0; oh < g.Ho; ++oh) {
+    float* yr = y + oh * g.Wo;
+    std::fill(yr, yr + g.Wo, bias);
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+      if (ih < 0 || ih >= g.H) continue;
+      const float* xr = x + ih * g.W;
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const float wv = w[ki * g.kw + kj];
+        const int64_t off = kj * g.dw - g.pl;
+        // ow with 0 <= ow * sw + off < W
+        int64_t lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+        int64_t hi = g.W - 1 - off < 0 ? -1 : std::min<int64_t>((g.W - 1 - off) / g.sw, g.Wo - 1);
+        if (g.sw == 1) {
+          const float* xo = xr + off;
+          for (int64_t ow = lo; ow <= hi; ++ow) yr[ow] += wv * xo[ow];
+        } else {
+          for (int64_t ow = lo; ow <= hi; ++ow) yr[ow] += wv * xr[ow * g.sw + off];
         }
       }
-      y[oh * g.Wo + ow] = s;
     }
+  }
 }
 
 }  // namespace
