@@ -52,6 +52,7 @@ double rel_diff(const tl::Output& y, const Tensor& ref) {
 
 // Converts `onnx_path`, runs lite and the full runtime on `x` (input "input"), compares.
 void expect_lite_matches(const std::string& onnx_path, const std::vector<Tensor>& xs) {
+  set_num_threads(1);  // as tandem-lite runs; cores oversubscribed by ctest -j cost more than they give
   std::string tlite = onnx_path + ".tlite";
   onnx::LiteConvertReport r = onnx::convert_to_lite(onnx_path, tlite);
   EXPECT_GT(r.file_bytes, 0);
