@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "npy.h"
 #include "tandem/generator.h"
@@ -171,6 +172,36 @@ TEST(Lite, BadInputsGiveErrors) {
   b = bytes;
   b[4] = 9;
   expect_error([&] { tl::Model::from_buffer(b.data(), b.size()); }, TL_INVALID_MODEL, "version 9");
+}
+
+// One model, a context per thread: concurrent runs give each thread the single-threaded result.
+TEST(Lite, ContextsRunConcurrentlyOnOneModel) {
+  std::string dir = TANDEM_LITE_DATA_DIR;
+  tl::Model m(dir + "/tiny_cnn.tlite");
+  tlite::npy::Array x;
+  ASSERT_EQ(tlite::npy::read(dir + "/tiny_cnn.input_0.npy", x), "");
+  std::vector<float> want;
+  {
+    tl::Context c(m);
+    c.set_input(0, x.shape, x.data.data());
+    c.run();
+    tl::Output y = c.output(0);
+    want.assign(y.data, y.data + y.numel());
+  }
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      tl::Context c(m);
+      for (int rep = 0; rep < 20; ++rep) {
+        c.set_input(0, x.shape, x.data.data());
+        c.run();
+        tl::Output y = c.output(0);
+        for (int64_t i = 0; i < y.numel(); ++i) mismatches[size_t(t)] += y.data[i] != want[size_t(i)];
+      }
+    });
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(mismatches, (std::vector<int>{0, 0, 0, 0}));
 }
 
 TEST(Lite, ConvertNamesEveryMissingOp) {
