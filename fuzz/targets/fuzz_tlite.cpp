@@ -1,6 +1,6 @@
 // tandem-lite's model loader (src/lite/format.h's parse and each node's attribute checks), then
 // a run on ones at the model's input shapes (dynamic dims 1) with the activation arena capped
-// at 64 MiB: bytes load and run, or fail with a tlite::LiteError that says why; never a crash.
+// at 64 MiB and the work at 2^24 operations: bytes load and run, or fail with a tlite::LiteError that says why; never a crash.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -19,6 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<tlite::Model> m = tlite::Model::load_buffer(data, size);  // loaded above: must load again
   tlite::Context ctx(*m);
   ctx.set_arena_limit(size_t{64} << 20);
+  ctx.set_work_limit(int64_t{1} << 24);  // a run stays well under libFuzzer's 10 s per input (ASan, loaded machine)
   try {
     for (size_t i = 0; i < m->input_shapes().size(); ++i) {
       std::vector<int64_t> shape = m->input_shapes()[i];

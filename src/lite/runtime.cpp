@@ -556,14 +556,26 @@ void Context::infer(const PreparedNode& n, size_t index) {
   }
   lite_check(o.numel() <= kMaxNumel, Status::InvalidArgument, w + ": output " + o.str() + " too large");
   dims_[n.outputs[0]] = o;
+  // Work estimate: output elements times the reduction length of each (saturating).
+  int64_t per = 1;
+  if (n.op == Op::Conv2d) per = D(1).d[1] * D(1).d[2] * D(1).d[3];
+  else if (n.op == Op::Linear) per = D(1).d[0];
+  else if (n.op == Op::MatMul) per = D(0).d[D(0).rank - 1];
+  else if (n.op == Op::MaxPool2d || n.op == Op::AvgPool2d) per = n.kernel[0] * n.kernel[1];
+  else if (n.op == Op::Mean || n.op == Op::AdaptiveAvgPool2d) per = std::max<int64_t>(1, D(0).numel() / std::max<int64_t>(1, o.numel())) * std::max(1, D(0).rank);
+  int64_t add = per > 0 && o.numel() > INT64_MAX / 4 / per ? INT64_MAX / 4 : o.numel() * std::max<int64_t>(per, 1);
+  work_ = work_ > INT64_MAX / 2 - add ? INT64_MAX / 2 : work_ + add;
 }
 
 void Context::plan() {
   const File& f = model_.file();
   for (size_t i = 0; i < f.inputs.size(); ++i) dims_[f.inputs[i]] = input_dims_[i];
   scratch_need_ = 0;
+  work_ = 0;
   const auto& nodes = model_.nodes();
   for (size_t i = 0; i < nodes.size(); ++i) infer(nodes[i], i);
+  lite_check(work_ <= work_limit_, Status::InvalidArgument,
+             "the model's work at these input shapes (" + std::to_string(work_) + " operations) is above the limit");
   // Lifetimes [def, last use] of the activations, then first-fit placement in one arena: a
   // value may share bytes with any value whose lifetime does not overlap its own.
   const size_t nv = f.values.size();

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <cstddef>
+#include <climits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -89,6 +90,9 @@ class Context {
   // A plan needing more activation bytes than this is refused (InvalidArgument); the fuzzer
   // sets it low. Default: no limit beyond the per-value one.
   void set_arena_limit(size_t bytes) { arena_limit_ = bytes; }
+  // A plan whose estimated work (multiply-adds, and elements read by the other ops) exceeds
+  // this is refused the same way. Default: no limit.
+  void set_work_limit(int64_t ops) { work_limit_ = ops; }
 
  private:
   void plan();                   // shapes of every value, arena offsets, scratch (input shapes changed)
@@ -108,6 +112,7 @@ class Context {
   std::vector<float> arena_, scratch_;
   size_t arena_limit_ = SIZE_MAX;
   int64_t scratch_need_ = 0;
+  int64_t work_limit_ = INT64_MAX, work_ = 0;
 };
 
 }  // namespace tlite

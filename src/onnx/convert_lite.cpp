@@ -107,6 +107,7 @@ std::vector<std::string> supported() {
 }
 
 struct Converter {
+  explicit Converter(graph::Graph& graph) : g(graph) {}
   graph::Graph& g;
   bool dynamic = false;
   tlite::Writer w;
@@ -325,7 +326,7 @@ std::string convert_graph_to_lite(graph::Graph& g, const std::vector<bool>& dyna
   graph::PipelineReport pr = graph::run_pipeline(g, po);
   TANDEM_CHECK(g.updates().empty(), "convert: the graph updates variables in place (a training step?); "
                "tandem-lite runs inference graphs only");
-  lite_conv::Converter c{g};
+  lite_conv::Converter c(g);
   c.report = report;
   for (bool d : dynamic_batch) c.dynamic |= d;
   std::vector<uint32_t> ins, outs;

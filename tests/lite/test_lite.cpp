@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "npy.h"
+#include "runtime.h"
 #include "tandem/generator.h"
 #include "tandem/io/npy.h"
 #include "tandem/models.h"
@@ -172,6 +173,32 @@ TEST(Lite, BadInputsGiveErrors) {
   b = bytes;
   b[4] = 9;
   expect_error([&] { tl::Model::from_buffer(b.data(), b.size()); }, TL_INVALID_MODEL, "version 9");
+}
+
+// The limits a host (the fuzzer) can put on a run: too much work or arena is refused before
+// anything is allocated or computed.
+TEST(Lite, WorkAndArenaLimitsRefuseAPlan) {
+  std::unique_ptr<tlite::Model> m = tlite::Model::load_file(std::string(TANDEM_LITE_DATA_DIR) + "/tiny_cnn.tlite");
+  std::vector<float> x(2 * 3 * 16 * 16, 0.25f);
+  const int64_t shape[4] = {2, 3, 16, 16};
+  for (int which = 0; which < 2; ++which) {
+    tlite::Context c(*m);
+    if (which == 0) c.set_work_limit(1000);
+    else c.set_arena_limit(1000);
+    c.set_input(0, shape, 4, x.data());
+    try {
+      c.run();
+      ADD_FAILURE() << "ran past the limit";
+    } catch (const tlite::LiteError& e) {
+      EXPECT_NE(std::string(e.what()).find(which == 0 ? "above the limit" : "arena too large"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(c.arena_bytes(), 0u);
+  }
+  tlite::Context c(*m);  // no limits: runs
+  c.set_input(0, shape, 4, x.data());
+  c.run();
+  EXPECT_GT(c.arena_bytes(), 0u);
 }
 
 // One model, a context per thread: concurrent runs give each thread the single-threaded result.
