@@ -14,7 +14,9 @@
 
 #include "npy.h"
 #include "runtime.h"
+#include "tandem/compile.h"
 #include "tandem/generator.h"
+#include "tandem/graph/passes.h"
 #include "tandem/io/npy.h"
 #include "tandem/models.h"
 #include "tandem/onnx.h"
@@ -173,6 +175,40 @@ TEST(Lite, BadInputsGiveErrors) {
   b = bytes;
   b[4] = 9;
   expect_error([&] { tl::Model::from_buffer(b.data(), b.size()); }, TL_INVALID_MODEL, "version 9");
+}
+
+// Graph ops that the ONNX importer writes as compositions (layer_norm, batch_norm without a conv
+// to fold into, log_softmax, gelu, leaky_relu, pow, maximum/minimum, expand), converted from a
+// traced graph and checked against tandem's eager ops.
+TEST(Lite, TracedGraphOpsMatchEager) {
+  manual_seed(5);
+  Tensor w6 = randn({6}), b6 = randn({6}), rm = randn({4}), rv = rand({4}) + 0.5, w4 = randn({4}), b4 = randn({4});
+  auto fn = [&](const std::vector<Tensor>& xs) {
+    const Tensor& x = xs[0];
+    Tensor y = layer_norm(x, {6}, w6, b6, 1e-5);
+    Tensor z = leaky_relu(batch_norm(y, rm, rv, w4, b4, false, 0.1, 1e-3), 0.1);
+    Tensor g = gelu(z), t = gelu(z, "tanh");
+    Tensor m = maximum(g, t) + minimum(g, t) * pow(abs(z) + 1.0, 1.5);
+    Tensor e = x.mean({2, 3}, true).expand({2, 4, 6, 6});
+    return std::vector<Tensor>{log_softmax(m + e, 3), softmax(z, 1), y};
+  };
+  Tensor x = randn({2, 4, 6, 6});
+  CompileOptions o;
+  o.passes = {};
+  auto traced = tandem::compile(std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn), o);
+  traced({x});
+  graph::Graph g = graph::copy_graph(traced.graph());
+  onnx::LiteConvertReport r;
+  std::string bytes = onnx::convert_graph_to_lite(g, {false}, {}, &r);
+  EXPECT_EQ(r.lite_ops.count("layer_norm"), 1u) << r.str();
+  EXPECT_EQ(r.lite_ops.count("batch_norm"), 1u) << r.str();
+  tl::Model lite = tl::Model::from_buffer(bytes.data(), bytes.size());
+  tl::Context ctx(lite);
+  ctx.set_input(0, {2, 4, 6, 6}, x.contiguous().data<float>());
+  ctx.run();
+  std::vector<Tensor> want = fn({x});
+  ASSERT_EQ(lite.num_outputs(), 3);
+  for (int i = 0; i < 3; ++i) EXPECT_LE(rel_diff(ctx.output(i), want[size_t(i)]), 1e-4) << "output " << i;
 }
 
 // The limits a host (the fuzzer) can put on a run: too much work or arena is refused before
