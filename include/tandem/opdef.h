@@ -130,6 +130,14 @@ struct OpDef {
   bool supports_half = false;
   // Elementwise kernels may write into one of their inputs (in-place ops, fusion).
   bool elementwise = false;
+  // ONNX export. onnx_op: the ONNX operator a one-to-one op becomes (no attributes, every input
+  // converted to the output's dtype: Neg, Exp, Mul, ...). An op with attributes or a
+  // decomposition has an emitter of its own in src/onnx/export_ops.cpp instead. An op that
+  // cannot be exported leaves both empty and says why in no_onnx_export (a gradient op, an
+  // optimizer update, a kernel that only graph passes create). The registry test requires one
+  // of the three for every op.
+  std::string onnx_op;
+  std::string no_onnx_export;
   std::string doc;
 };
 

@@ -2,12 +2,14 @@
 // emitter (export_ops.cpp), then builds the ModelProto (opset import, inputs/outputs with
 // dim_param "batch" in dynamic mode, initializers for variables and constants), checks it
 // with ONNX's checker and shape inference, and writes it atomically.
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
 
@@ -286,25 +288,26 @@ void set_value_info(::onnx::ValueInfoProto* vi, const std::string& name, const g
   }
 
   // Nodes.
-  const auto& table = emitters();
   for (const graph::Node* n : g.nodes()) {
-    auto it = table.find(n->op->name);
-    if (it == table.end()) {
-      std::string names;
-      for (const auto& [k, v] : table) names += (names.empty() ? "" : ", ") + k;
+    Emitter emit = find_emitter(*n->op);
+    if (!emit) {
       // Fused kernels come from tandem::compile's passes (on by default).
       const std::string& op = n->op->name;
       bool fused = op.starts_with("fused_") || op.ends_with("_act");
       std::string hint = fused ? " (a fused op made by a graph pass: export a graph compiled with "
                                "CompileOptions{.passes = {}}, or use onnx::export_model)"
                              : "";
+      if (!n->op->no_onnx_export.empty())
+        TANDEM_FAIL("onnx export: op '{}' ({}) is not exportable: {}{}", op, node_str(*n),
+                    n->op->no_onnx_export, hint);
+      std::string names = fmt::format("{}", fmt::join(supported_ops(), ", "));
       TANDEM_FAIL("onnx export: op '{}' ({}) has no ONNX mapping{}; supported ops: {}", n->op->name,
                   node_str(*n), hint, names);
     }
     c.current = n;
     c.node_prefix = !n->name.empty() ? n->name : fmt::format("{}_{}", n->op->name, n->id);
     try {
-      it->second(c, *n);
+      emit(c, *n);
       c.propagate(*n);
     } catch (const Error& e) {
       std::string msg = e.what();
@@ -414,7 +417,9 @@ void export_model(const std::shared_ptr<nn::Module>& module, const Tensor& examp
 
 std::vector<std::string> supported_ops() {
   std::vector<std::string> out;
-  for (const auto& [k, v] : detail::emitters()) out.push_back(k);
+  for (const OpDef* d : all_ops())
+    if (detail::find_emitter(*d)) out.push_back(d->name);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -93,7 +93,11 @@ void emit_rnn_layer(ExportCtx& c, const graph::Node& n);  // export_rnn.cpp
 void emit_reshape(ExportCtx& c, const graph::Node& n);    // export_dims.cpp
 void emit_expand(ExportCtx& c, const graph::Node& n);
 void emit_slice(ExportCtx& c, const graph::Node& n);
+// The emitters of ops with attributes or decompositions (export_ops.cpp's table).
 const std::map<std::string, Emitter>& emitters();
+// The emitter for `op`: its table entry, or the one-to-one emitter when the OpDef names an ONNX
+// operator (OpDef::onnx_op); nullptr when the op has no export.
+Emitter find_emitter(const OpDef& op);
 
 // "%3 conv2d(f32[1,1,28,28], ...)" for messages.
 std::string node_str(const graph::Node& n);

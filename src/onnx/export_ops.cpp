@@ -45,20 +45,6 @@ DType compute_dtype(const Node& n, size_t first = 0) {
   return result_type(metas);
 }
 
-void unary(ExportCtx& c, const Node& n, const char* op) {
-  c.add(op, {c.input_as(n, 0, out_dtype(n))}, {c.output(n)});
-}
-
-template <const char* kOp>
-void emit_unary(ExportCtx& c, const Node& n) { unary(c, n, kOp); }
-
-// Arithmetic: inputs converted to the output dtype.
-template <const char* kOp>
-void emit_binary(ExportCtx& c, const Node& n) {
-  DType t = out_dtype(n);
-  c.add(kOp, {c.input_as(n, 0, t), c.input_as(n, 1, t)}, {c.output(n)});
-}
-
 // Comparisons: inputs converted to their common dtype, bool output.
 template <const char* kOp>
 void emit_compare(ExportCtx& c, const Node& n) {
@@ -83,13 +69,9 @@ void emit_add_sub(ExportCtx& c, const Node& n, const char* op) {
   c.add(op, {a, b}, {c.output(n)});
 }
 
-constexpr char kMul[] = "Mul", kDiv[] = "Div", kPow[] = "Pow", kMin[] = "Min", kMax[] = "Max";
 constexpr char kEqual[] = "Equal", kLess[] = "Less", kLessEq[] = "LessOrEqual", kGreater[] = "Greater",
                kGreaterEq[] = "GreaterOrEqual";
 constexpr char kAnd[] = "And", kOr[] = "Or", kXor[] = "Xor";
-constexpr char kNeg[] = "Neg", kExp[] = "Exp", kLog[] = "Log", kSqrt[] = "Sqrt", kAbs[] = "Abs",
-               kSign[] = "Sign", kSin[] = "Sin", kCos[] = "Cos", kTanh[] = "Tanh", kSigmoid[] = "Sigmoid",
-               kRelu[] = "Relu", kIdentity[] = "Identity", kNot[] = "Not";
 
 void emit_ne(ExportCtx& c, const Node& n) {
   DType t = compute_dtype(n);
@@ -743,6 +725,45 @@ void emit_interpolate(ExportCtx& c, const Node& n) {
   }
 }
 
+// fill (x.fill_(v), zeros_like, ...): the value expanded to x's shape.
+void emit_fill(ExportCtx& c, const Node& n) {
+  std::string shp = c.tmp(n, "shape");
+  c.add("Shape", {c.input(n, 0)}, {shp});
+  c.add("Expand", {c.scalar(n.attrs.get<double>("value"), out_dtype(n), c.base(n, "value")), shp},
+        {c.output(n)});
+}
+
+// The importer's elementwise math back to the ONNX operator it came from.
+void emit_onnx_unary(ExportCtx& c, const Node& n) {
+  static const std::map<std::string, std::string> kOps = {
+      {"erf", "Erf"},   {"floor", "Floor"}, {"ceil", "Ceil"},   {"round", "Round"},
+      {"tan", "Tan"},   {"asin", "Asin"},   {"acos", "Acos"},   {"atan", "Atan"},
+      {"sinh", "Sinh"}, {"cosh", "Cosh"},   {"asinh", "Asinh"}, {"acosh", "Acosh"},
+      {"atanh", "Atanh"}, {"isnan", "IsNaN"}, {"isinf", "IsInf"}};
+  const std::string& fn = n.attrs.get<std::string>("fn");
+  auto it = kOps.find(fn);
+  TANDEM_CHECK(it != kOps.end(), "onnx export: onnx_unary fn '{}' has no ONNX operator", fn);
+  c.add(it->second, {c.input(n, 0)}, {c.output(n)});
+}
+
+// Integer division (truncating), Mod (the divisor's sign) and Mod fmod=1 (the dividend's sign).
+void emit_onnx_int_div(ExportCtx& c, const Node& n) {
+  const std::string& fn = n.attrs.get<std::string>("fn");
+  TANDEM_CHECK(fn == "div" || fn == "mod" || fn == "fmod", "onnx export: onnx_int_div fn '{}' is unknown", fn);
+  auto* p = c.add(fn == "div" ? "Div" : "Mod", {c.input(n, 0), c.input(n, 1)}, {c.output(n)});
+  if (fn == "fmod") set_attr(p, "fmod", int64_t{1});
+}
+
+// scatter_add -> ScatterElements with reduction "add" (opset 16+).
+void emit_scatter_add(ExportCtx& c, const Node& n) {
+  TANDEM_CHECK(c.opset() >= 16, "onnx export: scatter_add needs ScatterElements' reduction (opset 16+), "
+               "the export targets opset {}", c.opset());
+  DType t = out_dtype(n);
+  auto* p = c.add("ScatterElements", {c.input_as(n, 0, t), c.input(n, 1), c.input_as(n, 2, t)}, {c.output(n)});
+  set_attr(p, "axis", n.attrs.get<int64_t>("dim"));
+  set_attr(p, "reduction", std::string("add"));
+}
+
 void emit_topk(ExportCtx& c, const Node& n) {
   int64_t k = n.attrs.get<int64_t>("k"), dim = n.attrs.get_or<int64_t>("dim", -1);
   auto* p = c.add("TopK", {c.input(n, 0), c.ints({k}, c.base(n, "k"))}, {c.output(n, 0), c.output(n, 1)});
@@ -798,15 +819,18 @@ void emit_dropout(ExportCtx& c, const Node& n) {
 
 }  // namespace
 
+// An op whose OpDef names its ONNX operator: every input converted to the output's dtype.
+void emit_one_to_one(ExportCtx& c, const Node& n) {
+  const DType t = out_dtype(n);
+  std::vector<std::string> ins;
+  for (size_t i = 0; i < n.inputs.size(); ++i) ins.push_back(c.input_as(n, i, t));
+  c.add(n.op->onnx_op, ins, {c.output(n)});
+}
+
 const std::map<std::string, Emitter>& emitters() {
   static const std::map<std::string, Emitter> table = {
       {"add", [](ExportCtx& c, const Node& n) { emit_add_sub(c, n, "Add"); }},
       {"sub", [](ExportCtx& c, const Node& n) { emit_add_sub(c, n, "Sub"); }},
-      {"mul", emit_binary<kMul>},
-      {"div", emit_binary<kDiv>},
-      {"pow", emit_binary<kPow>},
-      {"minimum", emit_binary<kMin>},
-      {"maximum", emit_binary<kMax>},
       {"eq", emit_compare<kEqual>},
       {"ne", emit_ne},
       {"lt", emit_compare<kLess>},
@@ -819,19 +843,8 @@ const std::map<std::string, Emitter>& emitters() {
       {"logical_not", emit_logical_not},
       {"where", emit_where},
       {"masked_fill", emit_masked_fill},
-      {"neg", emit_unary<kNeg>},
-      {"exp", emit_unary<kExp>},
-      {"log", emit_unary<kLog>},
       {"log1p", emit_log1p},
-      {"sqrt", emit_unary<kSqrt>},
       {"rsqrt", emit_rsqrt},
-      {"abs", emit_unary<kAbs>},
-      {"sign", emit_unary<kSign>},
-      {"sin", emit_unary<kSin>},
-      {"cos", emit_unary<kCos>},
-      {"tanh", emit_unary<kTanh>},
-      {"sigmoid", emit_unary<kSigmoid>},
-      {"relu", emit_unary<kRelu>},
       {"silu", emit_silu},
       {"gelu", emit_gelu},
       {"leaky_relu", emit_leaky_relu},
@@ -882,6 +895,10 @@ const std::map<std::string, Emitter>& emitters() {
       {"embedding", emit_embedding},
       {"pad", emit_pad},
       {"interpolate", emit_interpolate},
+      {"fill", emit_fill},
+      {"onnx_unary", emit_onnx_unary},
+      {"onnx_int_div", emit_onnx_int_div},
+      {"scatter_add", emit_scatter_add},
       {"topk", emit_topk},
       {"sort", emit_sort},
       {"roi_align", emit_roi_align},
@@ -889,6 +906,13 @@ const std::map<std::string, Emitter>& emitters() {
       {"rnn_layer", emit_rnn_layer},
   };
   return table;
+}
+
+Emitter find_emitter(const OpDef& op) {
+  const auto& table = emitters();
+  auto it = table.find(op.name);
+  if (it != table.end()) return it->second;
+  return op.onnx_op.empty() ? nullptr : emit_one_to_one;
 }
 
 }  // namespace tandem::onnx::detail

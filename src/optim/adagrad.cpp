@@ -102,6 +102,7 @@ namespace detail {
 void register_adagrad_step_op() {
   OpDef d;
   d.name = "adagrad_step";
+  d.no_onnx_export = "an optimizer update (training graphs only)";
   d.num_inputs = 4;
   d.doc = "One Adagrad update: adagrad_step(param, grad, sum, hyper) -> (param', sum'); hyper is "
           "float64 [lr / (1 + (step - 1) * lr_decay)]; attrs eps, weight_decay. The optimizer's "

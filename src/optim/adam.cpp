@@ -136,6 +136,7 @@ namespace detail {
 void register_adam_step_op() {
   OpDef d;
   d.name = "adam_step";
+  d.no_onnx_export = "an optimizer update (training graphs only)";
   d.num_inputs = 6;
   d.optional_inputs = {4};
   d.doc = "One Adam/AdamW update: adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq?, "

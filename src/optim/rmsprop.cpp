@@ -136,6 +136,7 @@ namespace detail {
 void register_rmsprop_step_op() {
   OpDef d;
   d.name = "rmsprop_step";
+  d.no_onnx_export = "an optimizer update (training graphs only)";
   d.num_inputs = 6;
   d.optional_inputs = {3, 4};
   d.doc = "One RMSprop update: rmsprop_step(param, grad, square_avg, grad_avg?, momentum_buffer?, "

@@ -112,6 +112,7 @@ namespace detail {
 void register_sgd_step_op() {
   OpDef d;
   d.name = "sgd_step";
+  d.no_onnx_export = "an optimizer update (training graphs only)";
   d.num_inputs = 4;
   d.optional_inputs = {2};
   d.doc = "One SGD update of a parameter: sgd_step(param, grad, momentum_buffer?, hyper) -> "

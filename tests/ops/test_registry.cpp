@@ -1,7 +1,10 @@
 // Walks the operator registry: every shipped op has a backward formula or is
-// marked non-differentiable, and every differentiable op has a gradcheck case
-// that really dispatches it. Then runs every gradcheck case.
+// marked non-differentiable, every differentiable op has a gradcheck case
+// that really dispatches it, and every op exports to ONNX or says why not.
+// Then runs every gradcheck case.
 #include <set>
+
+#include "tandem/onnx/export.h"
 
 #include "grad_cases.h"
 
@@ -43,6 +46,20 @@ TEST(Registry, EveryDifferentiableOpHasAGradcheckCase) {
   for (const OpDef* d : all_ops()) {
     if (d->non_differentiable) continue;
     EXPECT_TRUE(covered.count(d->name)) << "op '" << d->name << "' has no TANDEM_GRAD_CASE";
+  }
+}
+
+TEST(Registry, EveryOpExportsToOnnxOrSaysWhyNot) {
+  const std::vector<std::string> names = onnx::supported_ops();
+  const std::set<std::string> exportable(names.begin(), names.end());
+  for (const OpDef* d : all_ops()) {
+    const bool exports = exportable.count(d->name) != 0;
+    EXPECT_TRUE(exports || !d->no_onnx_export.empty())
+        << "op '" << d->name << "' has no ONNX export (OpDef::onnx_op or an emitter in "
+        << "src/onnx/export_ops.cpp) and no no_onnx_export reason";
+    EXPECT_FALSE(exports && !d->no_onnx_export.empty())
+        << "op '" << d->name << "' exports to ONNX but is marked no_onnx_export: "
+        << d->no_onnx_export;
   }
 }
 

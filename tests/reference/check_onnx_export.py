@@ -96,7 +96,10 @@ def run_node(n, ins):
               "Log": torch.log, "Sqrt": torch.sqrt, "Abs": torch.abs, "Neg": torch.neg,
               "Sign": torch.sign, "Sin": torch.sin, "Cos": torch.cos, "Erf": torch.erf,
               "Reciprocal": torch.reciprocal, "Not": torch.logical_not, "Identity": lambda t: t,
-              "Softplus": F.softplus}
+              "Softplus": F.softplus, "Floor": torch.floor, "Ceil": torch.ceil,
+              "Round": torch.round, "Tan": torch.tan, "Asin": torch.asin, "Acos": torch.acos,
+              "Atan": torch.atan, "Sinh": torch.sinh, "Cosh": torch.cosh, "Asinh": torch.asinh,
+              "Acosh": torch.acosh, "Atanh": torch.atanh, "IsNaN": torch.isnan}
     if op in simple:
         return [simple[op](x)]
     binary = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Pow": torch.pow,
@@ -110,6 +113,19 @@ def run_node(n, ins):
         if ins[0].dtype.is_floating_point:
             return [ins[0] / ins[1]]
         return [torch.div(ins[0], ins[1], rounding_mode="trunc")]
+    if op == "Mod":  # fmod=1: the dividend's sign (C fmod); else the divisor's (Python %)
+        return [torch.fmod(ins[0], ins[1]) if a.get("fmod", 0) else torch.remainder(ins[0], ins[1])]
+    if op == "IsInf":
+        pos, neg = bool(a.get("detect_positive", 1)), bool(a.get("detect_negative", 1))
+        return [(torch.isposinf(x) & pos) | (torch.isneginf(x) & neg)]
+    if op == "ScatterElements":
+        red = a.get("reduction", "none")
+        axis = a.get("axis", 0)
+        if red == "none":
+            return [torch.scatter(x, axis, ins[1], ins[2])]
+        if red == "add":
+            return [torch.scatter_add(x, axis, ins[1], ins[2])]
+        raise NotImplementedError("ScatterElements reduction " + red)
     if op == "LeakyRelu":
         return [F.leaky_relu(x, a.get("alpha", 0.01))]
     if op == "Conv":

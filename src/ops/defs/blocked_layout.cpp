@@ -51,6 +51,7 @@ bool residual_blocked(const Attrs& a) { return a.get_or<int64_t>("residual_block
 void register_conv2d_blocked() {
   OpDef d;
   d.name = "conv2d_blocked";
+  d.no_onnx_export = "made by the CPU backend's graph passes, which export does not run";
   d.num_inputs = 4;
   d.optional_inputs = {2, 3};
   d.non_differentiable = true;
@@ -114,6 +115,7 @@ void register_conv2d_blocked() {
 void register_max_pool2d_blocked() {
   OpDef d;
   d.name = "max_pool2d_blocked";
+  d.no_onnx_export = "made by the CPU backend's graph passes, which export does not run";
   d.num_inputs = 1;
   d.non_differentiable = true;
   d.doc = "max_pool2d (attrs kernel_size, stride, padding, dilation, ceil_mode; values only) from "
@@ -138,6 +140,7 @@ void register_max_pool2d_blocked() {
 void register_from_blocked() {
   OpDef d;
   d.name = "from_blocked";
+  d.no_onnx_export = "made by the CPU backend's graph passes, which export does not run";
   d.num_inputs = 1;
   d.non_differentiable = true;
   d.doc = "Blocked [N, C/16, H, W, 16] (oneDNN nChw16c) to NCHW [N, C, H, W]: y[n, c, h, w] = "

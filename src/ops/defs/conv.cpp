@@ -277,6 +277,7 @@ void register_conv() {
   {
     OpDef d;
     d.name = "conv2d_weight";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.num_inputs = 2;
     d.doc = "Weight gradient of conv2d: from its input x [N, C, H, W] and output gradient gy, the "
             "gradient of attribute weight_size [O, C/groups, kh, kw]; with attribute bias=true also "

@@ -70,6 +70,7 @@ void register_cumprod() {
   {
     OpDef d;
     d.name = "cumprod";
+    d.no_onnx_export = "ONNX has no cumulative product (only CumSum)";
     d.doc = "Running product along `dim`. Integers and bool multiply to int64.";
     d.infer = [](const Metas& in, const Attrs& a) {
       wrap_dim(a.get<int64_t>("dim"), static_cast<int64_t>(in[0].shape.size()), "cumprod");
@@ -95,6 +96,7 @@ void register_cumprod() {
   {
     OpDef d;
     d.name = "cumprod_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.num_inputs = 2;
     d.doc = "The gradient of cumprod from (grad_output, input), exact where the input has zeros.";
     d.infer = [](const Metas& in, const Attrs& a) {

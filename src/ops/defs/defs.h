@@ -1,5 +1,17 @@
 // Op families: each file in this folder defines and registers one family of OpDefs.
 // To add a family: write register_<family>() in its own file and list it in register_all().
+//
+// Adding an op, the one path:
+//   1. Its OpDef in the family's file: name, infer (shapes and dtypes), cpu kernel (a
+//      src/backend/cpu routine), backward (or non_differentiable), and its ONNX export:
+//      onnx_op for a one-to-one operator, else an emitter in src/onnx/export_ops.cpp, else
+//      no_onnx_export with the reason.
+//   2. The public function (include/tandem/ops.h or the family's header) that dispatches it.
+//   3. Tests: a TANDEM_GRAD_CASE (finite differences), PyTorch reference cases from a
+//      tests/reference/gen_*.py generator (`make refdata` reruns them all), and for an export
+//      a case in tests/onnx/test_export_ops.cpp. tests/ops/test_registry.cpp fails while an op
+//      lacks a backward or non_differentiable, a gradcheck, or an export or its reason.
+//   4. ONNX import, if ONNX has the operator: a converter in src/onnx/import_*.cpp.
 #pragma once
 #include "tandem/autograd.h"
 #include "tandem/opdef.h"

@@ -76,6 +76,7 @@ void register_detection() {
   {
     OpDef d;
     d.name = "nms";
+    d.no_onnx_export = "its output length depends on the data, which a traced graph cannot hold";
     d.doc = "Greedy non-maximum suppression (torchvision.ops.nms; batched_nms with groups): "
             "kept indices by decreasing score padded with -1, and their count.";
     d.num_inputs = 3;
@@ -154,6 +155,7 @@ void register_detection() {
   {
     OpDef d;
     d.name = "roi_align_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.doc = "The adjoint of roi_align in x (attrs as roi_align's, plus input_size).";
     d.num_inputs = 2;
     d.nondiff_inputs = {1};

@@ -130,6 +130,7 @@ void register_elementwise() {
       return Tensors{c.needs_input_grad(0) ? c.grad(0) * c.input(1) : Tensor(),
                      c.needs_input_grad(1) ? c.grad(0) * c.input(0) : Tensor()};
     };
+    d.onnx_op = "Mul";
     register_op(std::move(d));
   }
   {
@@ -148,6 +149,7 @@ void register_elementwise() {
       return Tensors{c.needs_input_grad(0) ? c.grad(0) / b : Tensor(),
                      c.needs_input_grad(1) ? -c.grad(0) * ((a / b) / b) : Tensor()};
     };
+    d.onnx_op = "Div";
     register_op(std::move(d));
   }
   {
@@ -176,6 +178,7 @@ void register_elementwise() {
       return Tensors{gx, gexp};
     };
     d.save_outputs = true;
+    d.onnx_op = "Pow";
     register_op(std::move(d));
   }
   {
@@ -188,6 +191,7 @@ void register_elementwise() {
       return Tensors{c.needs_input_grad(0) ? minmax_grad(c.grad(0), a, b, false) : Tensor(),
                      c.needs_input_grad(1) ? minmax_grad(c.grad(0), b, a, false) : Tensor()};
     };
+    d.onnx_op = "Min";
     register_op(std::move(d));
   }
   {
@@ -200,6 +204,7 @@ void register_elementwise() {
       return Tensors{c.needs_input_grad(0) ? minmax_grad(c.grad(0), a, b, true) : Tensor(),
                      c.needs_input_grad(1) ? minmax_grad(c.grad(0), b, a, true) : Tensor()};
     };
+    d.onnx_op = "Max";
     register_op(std::move(d));
   }
   {

@@ -77,6 +77,7 @@ OpDef unary_def(const char* name, InferFn infer, KernelFn cpu) {
 OpDef backward_def(const char* name, KernelFn cpu) {
   OpDef d;
   d.name = name;
+  d.no_onnx_export = "a gradient op (training graphs only)";
   d.num_inputs = 2;
   d.infer = [](const Metas& in, const Attrs&) {
     Metas r(1);
@@ -154,6 +155,7 @@ void register_elementwise_unary() {
                         unary_kernel<Unary::Neg>);
     d.backward = [](const BackwardContext& c) { return Tensors{-c.grad(0)}; };
     d.save_inputs = false;
+    d.onnx_op = "Neg";
     register_op(std::move(d));
   }
   {
@@ -162,12 +164,14 @@ void register_elementwise_unary() {
     d.backward = [](const BackwardContext& c) { return Tensors{c.grad(0) * c.output(0)}; };
     d.save_inputs = false;
     d.save_outputs = true;
+    d.onnx_op = "Exp";
     register_op(std::move(d));
   }
   {
     OpDef d = unary_def("log", [](const Metas& in, const Attrs&) { return float_math_meta(in); },
                         unary_kernel<Unary::Log>);
     d.backward = [](const BackwardContext& c) { return Tensors{c.grad(0) / c.input(0)}; };
+    d.onnx_op = "Log";
     register_op(std::move(d));
   }
   {
@@ -182,6 +186,7 @@ void register_elementwise_unary() {
     d.backward = [](const BackwardContext& c) { return Tensors{c.grad(0) / (c.output(0) * 2.0)}; };
     d.save_inputs = false;
     d.save_outputs = true;
+    d.onnx_op = "Sqrt";
     register_op(std::move(d));
   }
   {
@@ -198,6 +203,7 @@ void register_elementwise_unary() {
     OpDef d = unary_def("abs", [](const Metas& in, const Attrs&) { return numeric_meta(in, "abs"); },
                         unary_kernel<Unary::Abs>);
     d.backward = [](const BackwardContext& c) { return Tensors{c.grad(0) * sign(c.input(0))}; };
+    d.onnx_op = "Abs";
     register_op(std::move(d));
   }
   {
@@ -206,18 +212,21 @@ void register_elementwise_unary() {
     d.doc = "-1, 0 or 1 (0 for NaN); its gradient is zero.";
     d.backward = [](const BackwardContext& c) { return Tensors{zeros_like(c.grad(0))}; };
     d.save_inputs = false;
+    d.onnx_op = "Sign";
     register_op(std::move(d));
   }
   {
     OpDef d = unary_def("sin", [](const Metas& in, const Attrs&) { return float_math_meta(in); },
                         unary_kernel<Unary::Sin>);
     d.backward = [](const BackwardContext& c) { return Tensors{c.grad(0) * cos(c.input(0))}; };
+    d.onnx_op = "Sin";
     register_op(std::move(d));
   }
   {
     OpDef d = unary_def("cos", [](const Metas& in, const Attrs&) { return float_math_meta(in); },
                         unary_kernel<Unary::Cos>);
     d.backward = [](const BackwardContext& c) { return Tensors{c.grad(0) * -sin(c.input(0))}; };
+    d.onnx_op = "Cos";
     register_op(std::move(d));
   }
   {
@@ -226,6 +235,7 @@ void register_elementwise_unary() {
     d.backward = [](const BackwardContext& c) { return Tensors{tanh_backward(c.grad(0), c.output(0))}; };
     d.save_inputs = false;
     d.save_outputs = true;
+    d.onnx_op = "Tanh";
     register_op(std::move(d));
   }
   {
@@ -236,6 +246,7 @@ void register_elementwise_unary() {
     };
     d.save_inputs = false;
     d.save_outputs = true;
+    d.onnx_op = "Sigmoid";
     register_op(std::move(d));
   }
 
@@ -247,6 +258,7 @@ void register_elementwise_unary() {
     d.backward = [](const BackwardContext& c) { return Tensors{relu_backward(c.grad(0), c.output(0))}; };
     d.save_inputs = false;
     d.save_outputs = true;
+    d.onnx_op = "Relu";
     register_op(std::move(d));
   }
   {

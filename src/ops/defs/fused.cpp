@@ -34,6 +34,7 @@ void register_with_act(const char* name) {
   OpDef d;
   d.name = name;
   d.num_inputs = 3;
+  d.no_onnx_export = "made by the CPU backend's graph passes, which export does not run";
   d.optional_inputs = {2};
   d.non_differentiable = true;
   d.doc = std::string(Base) + " followed by an activation in the same kernel (attrs: those of " + Base +
@@ -75,6 +76,7 @@ void register_fused() {
   {
     OpDef d;
     d.name = "fused_elementwise";
+    d.no_onnx_export = "made by the CPU backend's graph passes, which export does not run";
     d.num_inputs = -1;
     d.non_differentiable = true;
     d.doc = "A region of float32 elementwise ops as one register program over blocks of 512 "

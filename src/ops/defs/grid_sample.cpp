@@ -339,6 +339,7 @@ void register_grid_sample() {
   {
     OpDef d;
     d.name = "grid_sample_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.num_inputs = 3;
     d.doc = "Gradients of grid_sample w.r.t. input and grid from (grad_output, input, grid).";
     d.infer = [](const Metas& in, const Attrs& a) {

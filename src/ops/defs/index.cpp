@@ -114,6 +114,7 @@ void register_index_select() {
   {
     OpDef d;
     d.name = "index_select_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.num_inputs = 2;
     d.nondiff_inputs = {1};
     d.doc = "index_select_backward(g, index): zeros of `input_shape` with g's rows added into "

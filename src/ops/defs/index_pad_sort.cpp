@@ -137,6 +137,7 @@ void register_pad() {
   {
     OpDef d;
     d.name = "pad_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.doc = "The adjoint of a reflect/replicate/circular pad: g summed back onto `input_shape`.";
     d.infer = [](const Metas& in, const Attrs& a) {
       const Shape& s = a.get<IntArray>("input_shape");

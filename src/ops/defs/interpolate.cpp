@@ -148,6 +148,7 @@ void register_interpolate() {
   {
     OpDef d;
     d.name = "interpolate_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.doc = "The adjoint of interpolate (attrs as interpolate's, plus input_size).";
     d.infer = [](const Metas& in, const Attrs& a) {
       const Shape& is = a.get<IntArray>("input_size");

@@ -144,6 +144,7 @@ void register_embedding() {
   {
     OpDef d;
     d.name = "embedding_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.num_inputs = 2;
     d.nondiff_inputs = {1};
     d.doc = "embedding_backward(g, indices) -> [num_weights, D]: rows of g summed by index, the "

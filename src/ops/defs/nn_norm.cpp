@@ -175,6 +175,7 @@ void register_layer_norm() {
   {
     OpDef d;
     d.name = "layer_norm_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.num_inputs = 7;
     d.optional_inputs = {2};
     d.doc = "Fused first-order gradient of layer_norm: (gy, x, w?, mean, rstd, gmean, grstd) -> "
@@ -269,6 +270,7 @@ void register_group_norm() {
   {
     OpDef d;
     d.name = "group_norm_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.num_inputs = 7;
     d.optional_inputs = {2};
     d.doc = "Fused first-order gradient of group_norm (see layer_norm_backward); attrs num_groups, "
@@ -398,6 +400,7 @@ void register_batch_norm() {
   {
     OpDef d;
     d.name = "batch_norm_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.num_inputs = 7;
     d.optional_inputs = {2};
     d.doc = "Fused first-order gradient of training-mode batch_norm (see layer_norm_backward); "

@@ -167,6 +167,7 @@ void register_max_pool() {
   {
     OpDef d;
     d.name = "max_pool2d_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.num_inputs = 2;
     d.doc = "max_pool2d_backward(g, x): g scattered into the argmax of each window of x.";
     d.infer = [](const Metas& in, const Attrs& a) {
@@ -193,6 +194,7 @@ void register_max_pool() {
   {
     OpDef d;
     d.name = "max_pool2d_gather";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.num_inputs = 2;
     d.doc = "max_pool2d_gather(s, x): s (shaped like x) read at the argmax of each window of x.";
     d.infer = [](const Metas& in, const Attrs& a) {
@@ -250,6 +252,7 @@ void register_avg_pool() {
   {
     OpDef d;
     d.name = "avg_pool2d_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.doc = "The adjoint of avg_pool2d (attrs as avg_pool2d plus input_size).";
     d.infer = [](const Metas& in, const Attrs& a) {
       const Shape& is = a.get<IntArray>("input_size");
@@ -303,6 +306,7 @@ void register_avg_pool() {
   {
     OpDef d;
     d.name = "adaptive_avg_pool2d_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.doc = "The adjoint of adaptive_avg_pool2d (attrs output_size, input_size).";
     d.infer = [](const Metas& in, const Attrs& a) {
       const Shape& is = a.get<IntArray>("input_size");

@@ -187,6 +187,7 @@ void qlinear_register(const char* name, InferFn infer, KernelFn cpu, const char*
   OpDef d;
   d.name = name;
   d.num_inputs = 9;
+  d.no_onnx_export = "quantized graphs are written as QDQ ONNX by tandem quantize, not exported from a trace";
   d.optional_inputs = {2, 5, 8};
   d.infer = infer;
   d.cpu = cpu;

@@ -256,6 +256,7 @@ void quant_register(const char* name, int n, std::vector<int> optional, InferFn 
   OpDef d;
   d.name = name;
   d.num_inputs = n;
+  d.no_onnx_export = "quantized graphs are written as QDQ ONNX by tandem quantize, not exported from a trace";
   d.optional_inputs = std::move(optional);
   d.infer = infer;
   d.cpu = cpu;

@@ -437,6 +437,7 @@ void register_softmax_backward() {
   static constexpr const char* kName = kLog ? "log_softmax_backward" : "softmax_backward";
   OpDef d;
   d.name = kName;
+  d.no_onnx_export = "a gradient op (training graphs only)";
   d.num_inputs = 2;
   d.doc = kLog ? "Gradient of log_softmax: inputs (grad, output), `dim`."
                : "Gradient of softmax: inputs (grad, output), `dim`.";

@@ -183,6 +183,7 @@ void register_shape() {
   {
     OpDef d;
     d.name = "slice_backward";
+    d.no_onnx_export = "a gradient op (training graphs only)";
     d.doc = "Zeros of `input_shape` with the gradient written into the slice (dim, start, end, step).";
     d.infer = [](const Metas& in, const Attrs& a) {
       return meta_with_shape(in[0], a.get<IntArray>("input_shape"));
