@@ -16,6 +16,7 @@ packages=(
   libmicrohttpd-dev rapidjson-dev curl
   libopenmpi-dev openmpi-bin
   libsqlite3-dev libpq-dev postgresql
+  g++-aarch64-linux-gnu qemu-user-static
 )
 for arg in "$@"; do
   case "$arg" in
