@@ -17,7 +17,8 @@ gens=(tests/reference/gen_reference.py tests/reference/gen_nn.py tests/reference
       tests/reference/gen_optim.py tests/reference/gen_dataio.py tests/reference/gen_safetensors.py
       tests/reference/gen_onnx_torch.py tests/data/onnx/gen_onnx.py
       tests/reference/gen_distributed.py tests/reference/gen_bf16.py tests/reference/gen_detection.py
-      tests/reference/gen_grid_sample.py tests/reference/gen_control_flow.py)
+      tests/reference/gen_grid_sample.py tests/reference/gen_control_flow.py
+      tests/reference/gen_scatter.py)
 # Two at a time, each from its own folder (ONNX's checker finds external data relative to the
 # working directory); one thread each keeps the results deterministic.
 printf '%s\n' "${gens[@]}" |

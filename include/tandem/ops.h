@@ -162,6 +162,29 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+// The scatter family and advanced indexing (src/ops/defs/scatter.cpp), PyTorch 1.13's
+// semantics; every index is bounds-checked (tandem::Error). Out of place.
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, double value);
+// reduce: "sum", "prod", "mean", "amax" or "amin".
+Tensor scatter_reduce(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src,
+                      const std::string& reduce, bool include_self = true);
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source,
+                 double alpha = 1.0);
+Tensor index_copy(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source);
+Tensor index_fill(const Tensor& x, int64_t dim, const Tensor& index, double value);
+Tensor take_along_dim(const Tensor& x, const Tensor& indices,
+                      std::optional<int64_t> dim = std::nullopt);
+// x[indices]: one entry per leading dim, an undefined Tensor for a full slice (x[i0, :, i2]
+// is {i0, Tensor(), i2}); int64/int32 indices broadcast together, bool masks stand for
+// their nonzero positions. index_put returns x with x[indices] = values (+= when accumulate).
+Tensor index(const Tensor& x, const std::vector<Tensor>& indices);
+Tensor index_put(const Tensor& x, const std::vector<Tensor>& indices, const Tensor& values,
+                 bool accumulate = false);
+// 1-D: x's elements where the (broadcast) mask is true; its length depends on the mask.
+Tensor masked_select(const Tensor& x, const Tensor& mask);
+// x with the positions where mask is true filled, in order, from source's elements.
+Tensor masked_scatter(const Tensor& x, const Tensor& mask, const Tensor& source);
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0);

@@ -636,6 +636,32 @@ void emit_gather(ExportCtx& c, const Node& n) {
            n.attrs.get<int64_t>("dim"));
 }
 
+// scatter -> ScatterElements; scatter_add and scatter_reduce (sum, prod with self included) ->
+// ScatterElements with reduction add / mul (opset 16). amax/amin need opset 18's max/min,
+// newer than tandem writes; mean and include_self=false have no ONNX reduction.
+void emit_scatter_elements(ExportCtx& c, const Node& n, const std::string& reduction) {
+  if (!reduction.empty())
+    TANDEM_CHECK(c.opset() >= 16, "onnx export: {} needs opset 16 or newer (ScatterElements with "
+                 "reduction '{}'), exporting at opset {}", n.op->name, reduction, c.opset());
+  DType t = out_dtype(n);
+  auto* s = c.add("ScatterElements", {c.input_as(n, 0, t), c.input(n, 1), c.input_as(n, 2, t)}, {c.output(n)});
+  set_attr(s, "axis", n.attrs.get<int64_t>("dim"));
+  if (!reduction.empty()) set_attr(s, "reduction", reduction);
+}
+
+void emit_scatter(ExportCtx& c, const Node& n) { emit_scatter_elements(c, n, ""); }
+void emit_scatter_add(ExportCtx& c, const Node& n) { emit_scatter_elements(c, n, "add"); }
+
+void emit_scatter_reduce(ExportCtx& c, const Node& n) {
+  const std::string r = n.attrs.get<std::string>("reduce");
+  TANDEM_CHECK(n.attrs.get<bool>("include_self"), "onnx export: scatter_reduce with include_self=false "
+               "has no ONNX equivalent (ScatterElements always reduces into the input)");
+  TANDEM_CHECK(r == "sum" || r == "prod", "onnx export: scatter_reduce '{}' has no ScatterElements "
+               "reduction in opsets 13..17 ({})", r,
+               r == "mean" ? "ONNX has no mean reduction" : "max/min arrive in opset 18");
+  emit_scatter_elements(c, n, r == "sum" ? "add" : "mul");
+}
+
 void emit_embedding(ExportCtx& c, const Node& n) {
   set_attr(c.add("Gather", {c.input(n, 0), c.input(n, 1)}, {c.output(n)}), "axis", int64_t{0});
 }
@@ -892,6 +918,9 @@ const std::map<std::string, Emitter>& emitters() {
       {"index_select", emit_index_select},
       {"unbind", emit_unbind},
       {"gather", emit_gather},
+      {"scatter", emit_scatter},
+      {"scatter_add", emit_scatter_add},
+      {"scatter_reduce", emit_scatter_reduce},
       {"embedding", emit_embedding},
       {"pad", emit_pad},
       {"interpolate", emit_interpolate},

@@ -1,6 +1,6 @@
 // ONNX ops beyond the core list (conformance.cpp) that the backend tests use and that decompose cheaply into
 // tandem ops: NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss Trilu Mod Hardmax OneHot
-// DepthToSpace SpaceToDepth EyeLike Shrink GatherND GridSample BitShift NonZero.
+// DepthToSpace SpaceToDepth EyeLike Shrink GatherND ScatterND GridSample BitShift NonZero.
 #include "importer.h"
 #include "tandem/sampling.h"
 
@@ -159,26 +159,74 @@ Ts shrink_(Ctx& c) {
   return {y.to(x.dtype())};
 }
 
+// The index tuples of GatherND / ScatterND as flat positions into `data` reshaped to
+// [batch * rows, rest...]: indices [b..., n..., k] -> int64 [batch * n] (batch-major), each
+// coordinate wrapped (negative counts from the end). Tensor ops only, so a traced plan keeps
+// it; index_select / scatter check the positions.
+Tensor nd_linear(Ctx& c, const Tensor& data, const Tensor& indices, int64_t b, int64_t& rows) {
+  const int64_t k = indices.size(-1), r = data.dim();
+  if (b < 0 || b >= std::min<int64_t>(indices.dim(), r)) c.fail(fmt::format("batch_dims {} out of range", b));
+  for (int64_t d = 0; d < b; ++d)
+    if (indices.size(d) != data.size(d)) c.fail("the batch dims of data and indices differ");
+  if (k < 1 || b + k > r)
+    c.fail(fmt::format("index tuples of length {} do not fit data of rank {} after {} batch dims", k, r, b));
+  Tensor idx = as_dtype(indices, DType::Int64);
+  int64_t batch = 1;
+  for (int64_t d = 0; d < b; ++d) batch *= data.size(d);
+  rows = 1;
+  Tensor lin = zeros(Shape(idx.shape().begin(), idx.shape().end() - 1), {.dtype = DType::Int64});
+  for (int64_t j = 0; j < k; ++j) {
+    lin = lin * wrap_scalar(data.size(b + j)) + fix_negative(idx.select(-1, j), data.size(b + j));
+    rows *= data.size(b + j);
+  }
+  lin = lin.reshape({batch, -1});
+  if (b > 0) lin = lin + arange(static_cast<double>(batch)).reshape({batch, 1}) * wrap_scalar(rows);
+  return lin.reshape({-1});
+}
+
 Ts gather_nd_(Ctx& c) {
   const Tensor &data = c.in(0), &indices = c.in(1);
-  if (c.i("batch_dims", 0) != 0) c.unsupported("GatherND with batch_dims");
-  int64_t k = indices.size(-1), r = data.dim();
-  if (k > r) c.fail("index tuples longer than the data's rank");
-  Tensor idx = as_dtype(indices, DType::Int64);
-  Tensor lin = zeros(Shape(idx.shape().begin(), idx.shape().end() - 1), {.dtype = DType::Int64});
-  int64_t rows = 1;
-  for (int64_t j = 0; j < k; ++j) {
-    Tensor ij = fix_negative(idx.select(-1, j), data.size(j));
-    lin = lin * wrap_scalar(data.size(j)) + ij;
-    rows *= data.size(j);
-  }
-  Shape rest(data.shape().begin() + k, data.shape().end());
-  Shape flat{rows};
+  const int64_t b = c.i("batch_dims", 0);
+  int64_t rows = 0;
+  Tensor lin = nd_linear(c, data, indices, b, rows);
+  const int64_t k = indices.size(-1);
+  Shape rest(data.shape().begin() + b + k, data.shape().end());
+  Shape flat{-1};
   flat.insert(flat.end(), rest.begin(), rest.end());
-  Tensor picked = index_select(reshape(data, flat), 0, lin.reshape({-1}));
-  Shape out(idx.shape().begin(), idx.shape().end() - 1);
+  Tensor picked = index_select(reshape(data, flat), 0, lin);
+  Shape out(indices.shape().begin(), indices.shape().end() - 1);
   out.insert(out.end(), rest.begin(), rest.end());
   return {reshape(picked, out)};
+}
+
+// ScatterND (reduction none/add/mul, and max/min from opset 18): data with the slices named by
+// the index tuples replaced by (or reduced with) updates, as one scatter along the flattened
+// indexed dims.
+Ts scatter_nd_(Ctx& c) {
+  const Tensor &data = c.in(0), &indices = c.in(1), &updates = c.in(2);
+  int64_t rows = 0;
+  Tensor lin = nd_linear(c, data, indices, 0, rows);
+  const int64_t k = indices.size(-1), n = lin.numel();
+  Shape rest(data.shape().begin() + k, data.shape().end());
+  Shape want(indices.shape().begin(), indices.shape().end() - 1);
+  want.insert(want.end(), rest.begin(), rest.end());
+  if (updates.shape() != want)
+    c.fail(fmt::format("updates of shape {} do not match the expected {}", shape_str(updates.shape()), shape_str(want)));
+  Shape flat{rows}, uflat{n}, one{n};
+  flat.insert(flat.end(), rest.begin(), rest.end());
+  uflat.insert(uflat.end(), rest.begin(), rest.end());
+  one.insert(one.end(), rest.size(), 1);
+  Tensor where_to = lin.reshape(one).expand(uflat).contiguous();
+  Tensor x = reshape(data, flat), u = reshape(updates, uflat);
+  const std::string red = c.s("reduction", "none");
+  Tensor y;
+  if (red == "none") y = scatter(x, 0, where_to, u);
+  else if (red == "add") y = scatter_reduce(x, 0, where_to, u, "sum");
+  else if (red == "mul") y = scatter_reduce(x, 0, where_to, u, "prod");
+  else if (red == "max") y = scatter_reduce(x, 0, where_to, u, "amax");
+  else if (red == "min") y = scatter_reduce(x, 0, where_to, u, "amin");
+  else c.unsupported(fmt::format("reduction '{}'", red));
+  return {reshape(y, data.shape())};
 }
 
 // NonZero: the indices of the nonzero elements (NaN counts), [rank, count] int64 in row-major
@@ -222,6 +270,7 @@ void register_extra(std::map<std::string, Converter>& t) {
   t["EyeLike"] = eye_like_;
   t["Shrink"] = shrink_;
   t["GatherND"] = gather_nd_;
+  t["ScatterND"] = scatter_nd_;
   t["GridSample"] = grid_sample_;
   t["BitShift"] = bit_shift_;
 }

@@ -194,17 +194,19 @@ Ts gather_elements_(Ctx& c) {
   return {gather(x, axis, fix_negative(idx, x.size(axis)))};
 }
 
+// ScatterElements (and opset 9's Scatter): reduction none/add/mul/max/min (opsets 16, 18)
+// as tandem's scatter / scatter_reduce with self included.
 Ts scatter_elements_(Ctx& c) {
   const Tensor &x = c.in(0), &idx = c.in(1), &upd = c.in(2);
   int64_t axis = norm_axis(c.i("axis", 0), x.dim(), c);
   std::string red = c.s("reduction", "none");
   Tensor i = fix_negative(idx, x.size(axis));
-  if (red == "add") return {scatter_add(x, axis, i, upd)};
-  if (red != "none") c.unsupported(fmt::format("reduction '{}'", red));
-  // Replace: zero the targeted positions, then add the updates (indices are unique in ONNX).
-  Tensor hit = scatter_add(zeros_like(x), axis, i, ones_like(upd).to(x.dtype()));
-  Tensor kept = where(hit != zeros_like(hit), zeros_like(x), x);
-  return {scatter_add(kept, axis, i, upd)};
+  if (red == "none") return {scatter(x, axis, i, upd)};
+  if (red == "add") return {scatter_reduce(x, axis, i, upd, "sum")};
+  if (red == "mul") return {scatter_reduce(x, axis, i, upd, "prod")};
+  if (red == "max") return {scatter_reduce(x, axis, i, upd, "amax")};
+  if (red == "min") return {scatter_reduce(x, axis, i, upd, "amin")};
+  c.unsupported(fmt::format("reduction '{}'", red));
 }
 
 Ts expand_(Ctx& c) {

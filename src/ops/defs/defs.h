@@ -62,6 +62,7 @@ void register_interpolate();     // interpolate.cpp: interpolate (resampling) an
 void register_detection();       // detection.cpp: nms, roi_align and its adjoint
 void register_grid_sample();     // grid_sample.cpp: grid_sample and its gradient, pixel_shuffle/unshuffle
 void register_cumprod();         // cumprod.cpp: cumprod and its gradient
+void register_scatter();         // scatter.cpp: scatter, scatter_reduce
 
 // Shared with the blocked-layout ops (blocked_layout.cpp), which check and compute as their
 // NCHW counterparts do:
@@ -89,6 +90,7 @@ inline void register_all() {
   register_detection();
   register_grid_sample();
   register_cumprod();
+  register_scatter();
   register_onnx();
   register_quant();
   register_qlinear();
