@@ -99,6 +99,15 @@ const std::string& ops_dir() {
     write_case(d, "roi_align", [=](const V& in) {
       return V{roi_align(in[0], rois, {2, 3}, 1.0, 2, false), roi_align(in[0], rois, {3, 3}, 0.5, 0, true)};
     }, {randn({2, 3, 8, 9})});
+    // Scatter: ScatterElements, and its add/mul reductions (opset 16+).
+    write_case(d, "scatter", [](const V& in) {
+      const Tensor& x = in[0];
+      const Tensor idx = tensor(std::vector<int64_t>{2, 0, 1, 0, 3, 3}, Shape{2, 3});
+      const Tensor src = in[1];
+      return V{scatter(x, 1, idx, src), scatter(x, 0, tensor(std::vector<int64_t>{2, 0, 1, 1}, Shape{1, 4}), 1.5),
+               scatter_add(x, 1, idx, src), scatter_reduce(x, -1, idx, src, "sum"),
+               scatter_reduce(x, 1, idx, src, "prod")};
+    }, {randn({3, 4}), randn({2, 3})});
     // Sampling: grid_sample (GridSample, opset 16+) in each mode, pixel_shuffle (DepthToSpace
     // CRD) and pixel_unshuffle (SpaceToDepth + a channel reorder), 4-D and 5-D.
     write_case(d, "sampling", [](const V& in) {
@@ -190,6 +199,21 @@ TEST(OnnxExportOps, EveryExportableOpIsExercised) {
     if (name == "copy") continue;     // in-place copy_ is not traced into inference graphs
     EXPECT_NE(all.find(" " + name + "("), std::string::npos) << name << " is not covered";
   }
+}
+
+TEST(OnnxExportOps, ScatterReductionsWithoutAnOnnxEquivalentAreRefused) {
+  using tandem::testing::throws_error;
+  const Tensor idx = tensor(std::vector<int64_t>{1, 0, 1}, Shape{1, 3});
+  const V in{randn({2, 3}), randn({1, 3})};
+  std::string d = exptest::fresh_dir("scatter_refused");
+  auto reduce = [&](const std::string& r, bool self) {
+    return [=](const V& x) { return V{scatter_reduce(x[0], 0, idx, x[1], r, self)}; };
+  };
+  EXPECT_TRUE(throws_error([&] { export_model(reduce("amax", true), in, d + "/a.onnx"); }, {"scatter_reduce", "amax", "opset 18"}));
+  EXPECT_TRUE(throws_error([&] { export_model(reduce("mean", true), in, d + "/b.onnx"); }, {"scatter_reduce", "mean"}));
+  EXPECT_TRUE(throws_error([&] { export_model(reduce("sum", false), in, d + "/c.onnx"); }, {"include_self"}));
+  Fn add = [=](const V& x) { return V{scatter_add(x[0], 0, idx, x[1])}; };
+  EXPECT_TRUE(throws_error([&] { export_model(add, in, d + "/d.onnx", {.opset = 13}); }, {"scatter_add", "opset 16"}));
 }
 
 TEST(OnnxExportOps, TrainingModeOpsAreRefused) {

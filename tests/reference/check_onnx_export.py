@@ -180,6 +180,13 @@ def run_node(n, ins):
             x.shape[:axis] + i.shape + x.shape[axis + 1:])]
     if op == "GatherElements":
         return [torch.gather(x, a.get("axis", 0), ins[1])]
+    if op == "ScatterElements":  # the spec: updates written (or reduced) at the indexed positions
+        axis = a.get("axis", 0) % x.dim()
+        i = torch.where(ins[1] < 0, ins[1] + x.shape[axis], ins[1])
+        red = a.get("reduction", "none")
+        if red == "none":
+            return [torch.scatter(x, axis, i, ins[2])]
+        return [torch.scatter_reduce(x, axis, i, ins[2], {"add": "sum", "mul": "prod"}[red])]
     if op == "Cast":
         return [x.to(DT[a["to"]])]
     if op == "Clip":
