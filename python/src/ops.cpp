@@ -305,6 +305,58 @@ void bind_ops(py::module_& m) {
     return masked_fill(x, mask, v);
   }, "input"_a, "mask"_a, "value"_a);
   method("masked_fill");
+  m.def("scatter", [](const Tensor& x, int64_t dim, const Tensor& i, const Tensor& s) {
+    Rel r;
+    return scatter(x, dim, i, s);
+  }, "input"_a, "dim"_a, "index"_a, "src"_a);
+  m.def("scatter", [](const Tensor& x, int64_t dim, const Tensor& i, double v) {
+    Rel r;
+    return scatter(x, dim, i, v);
+  }, "input"_a, "dim"_a, "index"_a, "value"_a);
+  method("scatter");
+  m.def("scatter_reduce", [](const Tensor& x, int64_t dim, const Tensor& i, const Tensor& s,
+                             const std::string& reduce, bool include_self) {
+    Rel r;
+    return scatter_reduce(x, dim, i, s, reduce, include_self);
+  }, "input"_a, "dim"_a, "index"_a, "src"_a, "reduce"_a, "include_self"_a = true);
+  method("scatter_reduce");
+  m.def("index_add", [](const Tensor& x, int64_t dim, const Tensor& i, const Tensor& s, double alpha) {
+    Rel r;
+    return index_add(x, dim, i, s, alpha);
+  }, "input"_a, "dim"_a, "index"_a, "source"_a, "alpha"_a = 1.0);
+  method("index_add");
+  m.def("index_copy", [](const Tensor& x, int64_t dim, const Tensor& i, const Tensor& s) {
+    Rel r;
+    return index_copy(x, dim, i, s);
+  }, "input"_a, "dim"_a, "index"_a, "source"_a);
+  method("index_copy");
+  m.def("index_fill", [](const Tensor& x, int64_t dim, const Tensor& i, double v) {
+    Rel r;
+    return index_fill(x, dim, i, v);
+  }, "input"_a, "dim"_a, "index"_a, "value"_a);
+  method("index_fill");
+  m.def("take_along_dim", [](const Tensor& x, const Tensor& i, std::optional<int64_t> dim) {
+    Rel r;
+    return take_along_dim(x, i, dim);
+  }, "input"_a, "indices"_a, "dim"_a = py::none());
+  method("take_along_dim");
+  // indices: tensors, None for a full slice.
+  m.def("index_put", [](const Tensor& x, const std::vector<std::optional<Tensor>>& idx, const Tensor& v,
+                        bool accumulate) {
+    std::vector<Tensor> ts;
+    for (const auto& t : idx) ts.push_back(t ? *t : Tensor());
+    Rel r;
+    return index_put(x, ts, v, accumulate);
+  }, "input"_a, "indices"_a, "values"_a, "accumulate"_a = false);
+  method("index_put");
+  m.def("masked_select", [](const Tensor& x, const Tensor& mask) { Rel r; return masked_select(x, mask); },
+        "input"_a, "mask"_a);
+  method("masked_select");
+  m.def("masked_scatter", [](const Tensor& x, const Tensor& mask, const Tensor& s) {
+    Rel r;
+    return masked_scatter(x, mask, s);
+  }, "input"_a, "mask"_a, "source"_a);
+  method("masked_scatter");
   m.def("cat", [](const std::vector<Tensor>& ts, int64_t dim) { Rel r; return cat(ts, dim); },
         "tensors"_a, "dim"_a = 0);
   m.attr("concat") = m.attr("cat");

@@ -31,7 +31,9 @@ from ._C import (Error, Tensor, dtype, from_dlpack, promote_types, manual_seed,
                  clamp, clip, sum, mean, prod, amax, amin, max, min, argmax, argmin, var, std,
                  logsumexp, norm, softmax, log_softmax, cumsum, matmul, mm, bmm, outer, dot,
                  reshape, permute, transpose, swapaxes, squeeze, unsqueeze, flatten,
-                 index_select, gather, scatter_add, masked_fill, cat, concat, stack, split, chunk,
+                 index_select, gather, scatter_add, scatter, scatter_reduce, index_add,
+                 index_copy, index_fill, take_along_dim, index_put, masked_select, masked_scatter,
+                 masked_fill, cat, concat, stack, split, chunk,
                  unbind, topk, sort, argsort)
 from . import _tensor  # noqa: F401  (adds the Python-level Tensor methods)
 from ._tensor import Size, device
