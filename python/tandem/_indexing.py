@@ -137,8 +137,15 @@ def setitem(self, idx, value):
         return
     full = _expand_ellipsis(idx, self.dim())
     if any(_is_advanced(i) for i in full):
-        raise Error("assignment through integer-array or partial bool-mask indices is not "
-                    "supported; use a full-shape bool mask, masked_fill_ or scatter_add")
+        # x[i0, :, i2] = v: index_put with None for each full slice.
+        if not all(_is_advanced(i) or i == slice(None) for i in full):
+            raise Error("assignment through integer-array or bool-mask indices mixed with ints, "
+                        "None or partial slices is not supported; index with tensors and ':' only")
+        indices = [None if isinstance(i, slice) else _as_index_tensor(i) for i in full]
+        if not isinstance(value, Tensor):
+            value = _C._full([], value, self.dtype, False)
+        self.copy_(_C.index_put(self, indices, value, False))
+        return
     view, _ = _basic(self, full)
     if isinstance(value, Tensor):
         if tuple(value._shape) != tuple(view._shape):

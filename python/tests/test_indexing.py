@@ -58,4 +58,19 @@ def test_bad_indices_raise():
     with pytest.raises(TypeError):
         a["x"]
     with pytest.raises(tandem.Error):
-        a[[0, 1]] = 1.0
+        a[[0, 1], 2] = 1.0
+    with pytest.raises(tandem.Error, match="out of bounds"):
+        a[[0, 3]] = 1.0
+
+
+def test_setitem_with_index_tensors_matches_torch(torch):
+    x = np.random.default_rng(2).standard_normal((3, 4, 5))
+    a, b = tandem.tensor(x), torch.tensor(x)
+    for idx, v in [(([0, 2], slice(None), [4, -1]), 7.0), ((slice(None), [1, 3]), 0.5),
+                   ((np.array([[True, False, True, False]] * 3),), -1.0)]:
+        a[idx] = v
+        b[idx] = v
+        assert_close(a, b)
+    a[[2, 0]] = tandem.tensor(x[:2] * 3)
+    b[[2, 0]] = torch.tensor(x[:2] * 3)
+    assert_close(a, b)
