@@ -636,8 +636,8 @@ void emit_gather(ExportCtx& c, const Node& n) {
            n.attrs.get<int64_t>("dim"));
 }
 
-// scatter -> ScatterElements; scatter_add and scatter_reduce (sum, prod with self included) ->
-// ScatterElements with reduction add / mul (opset 16). amax/amin need opset 18's max/min,
+// scatter -> ScatterElements; scatter_reduce (sum, prod with self included) -> ScatterElements
+// with reduction add / mul (opset 16). amax/amin need opset 18's max/min,
 // newer than tandem writes; mean and include_self=false have no ONNX reduction.
 void emit_scatter_elements(ExportCtx& c, const Node& n, const std::string& reduction) {
   if (!reduction.empty())
@@ -650,7 +650,6 @@ void emit_scatter_elements(ExportCtx& c, const Node& n, const std::string& reduc
 }
 
 void emit_scatter(ExportCtx& c, const Node& n) { emit_scatter_elements(c, n, ""); }
-void emit_scatter_add(ExportCtx& c, const Node& n) { emit_scatter_elements(c, n, "add"); }
 
 void emit_scatter_reduce(ExportCtx& c, const Node& n) {
   const std::string r = n.attrs.get<std::string>("reduce");
@@ -919,7 +918,6 @@ const std::map<std::string, Emitter>& emitters() {
       {"unbind", emit_unbind},
       {"gather", emit_gather},
       {"scatter", emit_scatter},
-      {"scatter_add", emit_scatter_add},
       {"scatter_reduce", emit_scatter_reduce},
       {"embedding", emit_embedding},
       {"pad", emit_pad},

@@ -125,6 +125,8 @@ def run_node(n, ins):
             return [torch.scatter(x, axis, ins[1], ins[2])]
         if red == "add":
             return [torch.scatter_add(x, axis, ins[1], ins[2])]
+        if red == "mul":
+            return [torch.scatter_reduce(x, axis, ins[1], ins[2], "prod")]
         raise NotImplementedError("ScatterElements reduction " + red)
     if op == "LeakyRelu":
         return [F.leaky_relu(x, a.get("alpha", 0.01))]
@@ -180,13 +182,6 @@ def run_node(n, ins):
             x.shape[:axis] + i.shape + x.shape[axis + 1:])]
     if op == "GatherElements":
         return [torch.gather(x, a.get("axis", 0), ins[1])]
-    if op == "ScatterElements":  # the spec: updates written (or reduced) at the indexed positions
-        axis = a.get("axis", 0) % x.dim()
-        i = torch.where(ins[1] < 0, ins[1] + x.shape[axis], ins[1])
-        red = a.get("reduction", "none")
-        if red == "none":
-            return [torch.scatter(x, axis, i, ins[2])]
-        return [torch.scatter_reduce(x, axis, i, ins[2], {"add": "sum", "mul": "prod"}[red])]
     if op == "Cast":
         return [x.to(DT[a["to"]])]
     if op == "Clip":
