@@ -8,11 +8,16 @@
 
 namespace tandem {
 
-enum class DType : uint8_t { Bool, UInt8, Int8, Int32, Int64, Float16, BFloat16, Float32, Float64 };
-inline constexpr int kNumDTypes = 9;
+// NOTE: the order is the promotion rank within a kind (promote_types); nothing stores
+// these values, so a new dtype goes where its rank is.
+enum class DType : uint8_t {
+  Bool, UInt8, Int8, Int16, UInt16, Int32, Int64, Float16, BFloat16, Float32, Float64
+};
+inline constexpr int kNumDTypes = 11;
 
 inline constexpr DType kBool = DType::Bool, kUInt8 = DType::UInt8, kInt8 = DType::Int8,
-                       kInt32 = DType::Int32, kInt64 = DType::Int64, kFloat16 = DType::Float16,
+                       kInt16 = DType::Int16, kUInt16 = DType::UInt16, kInt32 = DType::Int32,
+                       kInt64 = DType::Int64, kFloat16 = DType::Float16,
                        kBFloat16 = DType::BFloat16, kFloat32 = DType::Float32,
                        kFloat64 = DType::Float64;
 
@@ -25,7 +30,8 @@ inline bool is_floating(DType t) {
 inline bool is_integral(DType t, bool include_bool = false) {
   return (t == DType::Bool) ? include_bool : !is_floating(t);
 }
-// Promotion of two dtypes, as torch.promote_types.
+// Promotion of two dtypes, as torch.promote_types. PyTorch has no uint16: it promotes as
+// NumPy does (with uint8 -> uint16; with int8 or int16 -> int32; with wider types -> those).
 DType promote_types(DType a, DType b);
 
 // IEEE half precision, storage only: arithmetic goes through float.
@@ -62,6 +68,8 @@ template <typename T> struct dtype_of;
 template <> struct dtype_of<bool> { static constexpr DType value = DType::Bool; };
 template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::UInt8; };
 template <> struct dtype_of<int8_t> { static constexpr DType value = DType::Int8; };
+template <> struct dtype_of<int16_t> { static constexpr DType value = DType::Int16; };
+template <> struct dtype_of<uint16_t> { static constexpr DType value = DType::UInt16; };
 template <> struct dtype_of<int32_t> { static constexpr DType value = DType::Int32; };
 template <> struct dtype_of<int64_t> { static constexpr DType value = DType::Int64; };
 template <> struct dtype_of<Half> { static constexpr DType value = DType::Float16; };
@@ -105,6 +113,8 @@ struct fmt::formatter<tandem::DType> : fmt::formatter<std::string_view> {
       TANDEM_DTYPE_CASE(Int32, int32_t, __VA_ARGS__)                                   \
       TANDEM_DTYPE_CASE(UInt8, uint8_t, __VA_ARGS__)                                   \
       TANDEM_DTYPE_CASE(Int8, int8_t, __VA_ARGS__)                                     \
+      TANDEM_DTYPE_CASE(Int16, int16_t, __VA_ARGS__)                                   \
+      TANDEM_DTYPE_CASE(UInt16, uint16_t, __VA_ARGS__)                                 \
       default:                                                                         \
         TANDEM_FAIL("{}: dtype {} is not supported", opname, dtype);                   \
     }                                                                                  \
@@ -118,6 +128,8 @@ struct fmt::formatter<tandem::DType> : fmt::formatter<std::string_view> {
       TANDEM_DTYPE_CASE(Int32, int32_t, __VA_ARGS__)                                   \
       TANDEM_DTYPE_CASE(UInt8, uint8_t, __VA_ARGS__)                                   \
       TANDEM_DTYPE_CASE(Int8, int8_t, __VA_ARGS__)                                     \
+      TANDEM_DTYPE_CASE(Int16, int16_t, __VA_ARGS__)                                   \
+      TANDEM_DTYPE_CASE(UInt16, uint16_t, __VA_ARGS__)                                 \
       TANDEM_DTYPE_CASE(Bool, bool, __VA_ARGS__)                                       \
       TANDEM_DTYPE_CASE(Float16, ::tandem::Half, __VA_ARGS__)                          \
       TANDEM_DTYPE_CASE(BFloat16, ::tandem::BFloat16, __VA_ARGS__)                     \

@@ -19,6 +19,8 @@ py::dtype numpy_dtype(DType d) {
     case DType::Bool: return py::dtype("bool");
     case DType::UInt8: return py::dtype("uint8");
     case DType::Int8: return py::dtype("int8");
+    case DType::Int16: return py::dtype("int16");
+    case DType::UInt16: return py::dtype("uint16");
     case DType::Int32: return py::dtype("int32");
     case DType::Int64: return py::dtype("int64");
     case DType::Float16: return py::dtype("float16");
@@ -39,13 +41,15 @@ DType from_numpy_dtype(const py::dtype& dt) {
   if (kind == 'b' && size == 1) return DType::Bool;
   if (kind == 'u' && size == 1) return DType::UInt8;
   if (kind == 'i' && size == 1) return DType::Int8;
+  if (kind == 'i' && size == 2) return DType::Int16;
+  if (kind == 'u' && size == 2) return DType::UInt16;
   if (kind == 'i' && size == 4) return DType::Int32;
   if (kind == 'i' && size == 8) return DType::Int64;
   if (kind == 'f' && size == 2) return DType::Float16;
   if (kind == 'f' && size == 4) return DType::Float32;
   if (kind == 'f' && size == 8) return DType::Float64;
   throw Error(fmt::format("from_numpy: can't convert a NumPy array of type {}; supported: "
-                          "float64, float32, float16, int64, int32, int8, uint8 and bool",
+                          "float64, float32, float16, int64, int32, int16, int8, uint16, uint8 and bool",
                           std::string(py::str(py::handle(dt)))));
 }
 
@@ -127,6 +131,8 @@ DLDataType dl_dtype(DType d) {
     case DType::Bool: return {6, 8, 1};
     case DType::UInt8: return {1, 8, 1};
     case DType::Int8: return {0, 8, 1};
+    case DType::Int16: return {0, 16, 1};
+    case DType::UInt16: return {1, 16, 1};
     case DType::Int32: return {0, 32, 1};
     case DType::Int64: return {0, 64, 1};
     case DType::Float16: return {2, 16, 1};

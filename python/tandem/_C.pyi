@@ -12,6 +12,8 @@ class dtype:
     bool: dtype
     uint8: dtype
     int8: dtype
+    int16: dtype
+    uint16: dtype
     int32: dtype
     int64: dtype
     float16: dtype

@@ -44,13 +44,15 @@ __version__ = "0.1.0"
 bool = dtype.bool
 uint8 = dtype.uint8
 int8 = dtype.int8
+int16 = dtype.int16
+uint16 = dtype.uint16
 int32 = dtype.int32
 int64 = dtype.int64
 float16 = dtype.float16
 bfloat16 = dtype.bfloat16
 float32 = dtype.float32
 float64 = dtype.float64
-half, float, double, int, long = float16, float32, float64, int32, int64
+half, float, double, int, long, short = float16, float32, float64, int32, int64, int16
 
 _builtin_int = type(0)
 

@@ -308,7 +308,7 @@ for _name, _fn in {
     "half": _type_conv(_dtype.float16), "bfloat16": _type_conv(_dtype.bfloat16),
     "long": _type_conv(_dtype.int64), "int": _type_conv(_dtype.int32),
     "bool": _type_conv(_dtype.bool), "byte": _type_conv(_dtype.uint8),
-    "char": _type_conv(_dtype.int8),
+    "char": _type_conv(_dtype.int8), "short": _type_conv(_dtype.int16),
     "cpu": lambda self: self, "type_as": lambda self, other: self.to(other.dtype),
     "view_as": lambda self, other: self._view(list(other._shape)),
     "reshape_as": lambda self, other: self._reshape(list(other._shape)),

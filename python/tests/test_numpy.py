@@ -78,12 +78,23 @@ def test_array_refcount_is_released():
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int8, np.uint8,
-                                   np.int32, np.int64, np.bool_])
+                                   np.int16, np.uint16, np.int32, np.int64, np.bool_])
 def test_dtypes_roundtrip(dtype):
     a = (np.arange(5) % 2).astype(dtype)
     t = tandem.from_numpy(a)
     b = t.numpy()
     assert b.dtype == a.dtype and np.shares_memory(a, b)
+
+
+def test_int16_and_uint16_keep_their_values_and_promote_as_numpy():
+    a = np.array([-32768, -1, 0, 32767], dtype=np.int16)
+    u = np.array([0, 1, 40000, 65535], dtype=np.uint16)
+    ta, tu = tandem.from_numpy(a), tandem.from_numpy(u)
+    assert ta.dtype == tandem.int16 and tu.dtype == tandem.uint16
+    np.testing.assert_array_equal((ta + ta).numpy(), a + a)  # wraps, as NumPy
+    s = (tu + ta).numpy()
+    assert s.dtype == np.int32 and (s == u.astype(np.int32) + a).all()
+    assert tandem.promote_types(tandem.uint16, tandem.uint8) == tandem.uint16
 
 
 def test_bad_arrays_give_errors():

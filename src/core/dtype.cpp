@@ -8,7 +8,7 @@ namespace tandem {
 size_t itemsize(DType t) {
   switch (t) {
     case DType::Bool: case DType::UInt8: case DType::Int8: return 1;
-    case DType::Float16: case DType::BFloat16: return 2;
+    case DType::Int16: case DType::UInt16: case DType::Float16: case DType::BFloat16: return 2;
     case DType::Int32: case DType::Float32: return 4;
     case DType::Int64: case DType::Float64: return 8;
   }
@@ -16,7 +16,7 @@ size_t itemsize(DType t) {
 }
 
 static constexpr std::array<std::string_view, kNumDTypes> kNames = {
-    "bool", "uint8", "int8", "int32", "int64", "float16", "bfloat16", "float32", "float64"};
+    "bool", "uint8", "int8", "int16", "uint16", "int32", "int64", "float16", "bfloat16", "float32", "float64"};
 
 std::string_view dtype_name(DType t) { return kNames[static_cast<int>(t)]; }
 
@@ -29,8 +29,9 @@ DType dtype_from_name(std::string_view name) {
 DType promote_types(DType a, DType b) {
   if (a == b) return a;
   // NOTE: torch.promote_types table. Mixed float16/bfloat16 goes to float32; a signed
-  // and an unsigned 8-bit integer go to int16 in PyTorch, which we lack: int32 keeps
-  // every value exact.
+  // and an unsigned integer go to the smallest signed type that holds both (uint8 with
+  // int8 -> int16 as PyTorch; uint16, which PyTorch lacks, with int8/int16 -> int32 as
+  // NumPy). Otherwise the higher rank (the enum order) wins.
   auto rank = [](DType t) { return static_cast<int>(t); };
   if (is_floating(a) || is_floating(b)) {
     if (is_floating(a) && is_floating(b)) {
@@ -43,8 +44,12 @@ DType promote_types(DType a, DType b) {
   }
   if (a == DType::Bool) return b;
   if (b == DType::Bool) return a;
-  if ((a == DType::UInt8 && b == DType::Int8) || (a == DType::Int8 && b == DType::UInt8))
-    return DType::Int32;
+  auto is_unsigned = [](DType t) { return t == DType::UInt8 || t == DType::UInt16; };
+  if (is_unsigned(a) != is_unsigned(b)) {
+    DType u = is_unsigned(a) ? a : b, s = is_unsigned(a) ? b : a;
+    if (itemsize(s) > itemsize(u)) return s;
+    return u == DType::UInt8 ? DType::Int16 : DType::Int32;
+  }
   return rank(a) > rank(b) ? a : b;
 }
 

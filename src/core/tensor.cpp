@@ -206,6 +206,8 @@ TANDEM_INSTANTIATE(int64_t)
 TANDEM_INSTANTIATE(int32_t)
 TANDEM_INSTANTIATE(uint8_t)
 TANDEM_INSTANTIATE(int8_t)
+TANDEM_INSTANTIATE(int16_t)
+TANDEM_INSTANTIATE(uint16_t)
 TANDEM_INSTANTIATE(bool)
 #undef TANDEM_INSTANTIATE
 
@@ -383,6 +385,8 @@ template Tensor tensor<int64_t>(const std::vector<int64_t>&, std::optional<Shape
 template Tensor tensor<int32_t>(const std::vector<int32_t>&, std::optional<Shape>, TensorOptions);
 template Tensor tensor<uint8_t>(const std::vector<uint8_t>&, std::optional<Shape>, TensorOptions);
 template Tensor tensor<int8_t>(const std::vector<int8_t>&, std::optional<Shape>, TensorOptions);
+template Tensor tensor<int16_t>(const std::vector<int16_t>&, std::optional<Shape>, TensorOptions);
+template Tensor tensor<uint16_t>(const std::vector<uint16_t>&, std::optional<Shape>, TensorOptions);
 
 Tensor tensor(std::initializer_list<double> values, TensorOptions opts) {
   return tensor(std::vector<double>(values), std::nullopt, opts);

@@ -42,11 +42,13 @@ DType parse_descr(const std::string& descr, bool* big_endian, const std::string&
   if (kind == "f2") return DType::Float16;
   if (kind == "i8") return DType::Int64;
   if (kind == "i4") return DType::Int32;
+  if (kind == "i2") return DType::Int16;
+  if (kind == "u2") return DType::UInt16;
   if (kind == "i1") return DType::Int8;
   if (kind == "u1") return DType::UInt8;
   if (kind == "b1") return DType::Bool;
-  TANDEM_FAIL("load_npy: {}: dtype '{}' is not supported (supported: float16/32/64, int8/32/64, "
-              "uint8, bool); convert it in NumPy first, e.g. a.astype(np.int64)",
+  TANDEM_FAIL("load_npy: {}: dtype '{}' is not supported (supported: float16/32/64, "
+              "int8/16/32/64, uint8/16, bool); convert it in NumPy first, e.g. a.astype(np.int64)",
               name, descr);
 }
 
@@ -57,6 +59,8 @@ std::string descr_of(DType dt) {
     case DType::Float16: return "<f2";
     case DType::Int64: return "<i8";
     case DType::Int32: return "<i4";
+    case DType::Int16: return "<i2";
+    case DType::UInt16: return "<u2";
     case DType::Int8: return "|i1";
     case DType::UInt8: return "|u1";
     case DType::Bool: return "|b1";

@@ -26,13 +26,12 @@ struct DTypeName {
 };
 constexpr DTypeName kDTypes[] = {
     {"BOOL", DType::Bool, 1},     {"U8", DType::UInt8, 1},      {"I8", DType::Int8, 1},
-    {"I32", DType::Int32, 4},     {"I64", DType::Int64, 8},     {"F16", DType::Float16, 2},
+    {"I16", DType::Int16, 2},     {"U16", DType::UInt16, 2},    {"I32", DType::Int32, 4},     {"I64", DType::Int64, 8},     {"F16", DType::Float16, 2},
     {"BF16", DType::BFloat16, 2}, {"F32", DType::Float32, 4},   {"F64", DType::Float64, 8},
 };
 // In the spec, but tandem has no such dtype.
-constexpr std::string_view kUnsupported[] = {"I16",     "U16",     "U32",     "U64",
-                                             "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4",
-                                             "F6_E2M3", "F6_E3M2", "C64"};
+constexpr std::string_view kUnsupported[] = {"U32",     "U64",     "F8_E4M3", "F8_E5M2",
+                                             "F8_E8M0", "F4",      "F6_E2M3", "F6_E3M2", "C64"};
 
 const char* json_type(const json& j) { return j.type_name(); }
 

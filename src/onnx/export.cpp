@@ -34,6 +34,8 @@ int32_t onnx_dtype(DType t) {
     case DType::Bool: return TP::BOOL;
     case DType::UInt8: return TP::UINT8;
     case DType::Int8: return TP::INT8;
+    case DType::Int16: return TP::INT16;
+    case DType::UInt16: return TP::UINT16;
     case DType::Int32: return TP::INT32;
     case DType::Int64: return TP::INT64;
     case DType::Float16: return TP::FLOAT16;

@@ -1,6 +1,8 @@
 // ONNX ops beyond the core list (conformance.cpp) that the backend tests use and that decompose cheaply into
 // tandem ops: NegativeLogLikelihoodLoss SoftmaxCrossEntropyLoss Trilu Mod Hardmax OneHot
 // DepthToSpace SpaceToDepth EyeLike Shrink GatherND ScatterND GridSample BitShift NonZero.
+#include <cmath>
+
 #include "importer.h"
 #include "tandem/sampling.h"
 
@@ -126,20 +128,23 @@ Ts grid_sample_(Ctx& c) {
   return {grid_sample(c.in(0), c.in(1), mode, c.s("padding_mode", "zeros"), c.i("align_corners", 0) != 0)};
 }
 
-// BitShift on unsigned integers (uint8: the one tandem has): x * 2^s modulo 2^8, or x / 2^s
-// rounded down; shifts of 8 or more give 0.
+// BitShift on unsigned integers (uint8 and uint16: the unsigned types tandem has): x * 2^s
+// modulo 2^bits, or x / 2^s rounded down; shifts of `bits` or more give 0.
 Ts bit_shift_(Ctx& c) {
   const Tensor &x = c.in(0), &s = c.in(1);
-  if (x.dtype() != DType::UInt8 || s.dtype() != DType::UInt8)
-    c.fail(fmt::format("BitShift supports uint8 (the unsigned type tandem has), got {} and {}",
+  const bool is_unsigned = x.dtype() == DType::UInt8 || x.dtype() == DType::UInt16;
+  if (!is_unsigned || s.dtype() != x.dtype())
+    c.fail(fmt::format("BitShift supports uint8 and uint16 (the unsigned types tandem has) with "
+                       "both inputs of one type, got {} and {}",
                        dtype_name(x.dtype()), dtype_name(s.dtype())));
   const std::string dir = c.s("direction", "");
   if (dir != "LEFT" && dir != "RIGHT") c.fail(fmt::format("direction must be LEFT or RIGHT, got '{}'", dir));
-  Tensor sf = clamp(s.to(DType::Float64), 0.0, 8.0);
+  const double bits = 8.0 * static_cast<double>(itemsize(x.dtype()));
+  Tensor sf = clamp(s.to(DType::Float64), 0.0, bits);
   Tensor p = pow(full_like(sf, 2.0), sf).to(DType::Int64);
   Tensor xi = x.to(DType::Int64);
-  Tensor y = dir == "LEFT" ? int_div(xi * p, full_like(p, 256.0), "mod") : int_div(xi, p, "div");
-  return {y.to(DType::UInt8)};
+  Tensor y = dir == "LEFT" ? int_div(xi * p, full_like(p, std::exp2(bits)), "mod") : int_div(xi, p, "div");
+  return {y.to(x.dtype())};
 }
 
 Ts eye_like_(Ctx& c) {

@@ -16,6 +16,8 @@ DType dtype_from_onnx(int32_t t, const std::string& where) {
     case ::onnx::TensorProto::FLOAT: return DType::Float32;
     case ::onnx::TensorProto::UINT8: return DType::UInt8;
     case ::onnx::TensorProto::INT8: return DType::Int8;
+    case ::onnx::TensorProto::INT16: return DType::Int16;
+    case ::onnx::TensorProto::UINT16: return DType::UInt16;
     case ::onnx::TensorProto::INT32: return DType::Int32;
     case ::onnx::TensorProto::INT64: return DType::Int64;
     case ::onnx::TensorProto::BOOL: return DType::Bool;
@@ -28,7 +30,7 @@ DType dtype_from_onnx(int32_t t, const std::string& where) {
                          ? ::onnx::TensorProto::DataType_Name(static_cast<::onnx::TensorProto::DataType>(t)).c_str()
                          : "invalid";
   throw Unsupported(fmt::format("{}: ONNX element type {} ({}) is not supported (tandem has "
-                                "float32/64, float16, bfloat16, int8/32/64, uint8, bool)",
+                                "float32/64, float16, bfloat16, int8/16/32/64, uint8/16, bool)",
                                 where, name, t));
 }
 
@@ -37,6 +39,8 @@ int32_t dtype_to_onnx(DType d) {
     case DType::Float32: return ::onnx::TensorProto::FLOAT;
     case DType::UInt8: return ::onnx::TensorProto::UINT8;
     case DType::Int8: return ::onnx::TensorProto::INT8;
+    case DType::Int16: return ::onnx::TensorProto::INT16;
+    case DType::UInt16: return ::onnx::TensorProto::UINT16;
     case DType::Int32: return ::onnx::TensorProto::INT32;
     case DType::Int64: return ::onnx::TensorProto::INT64;
     case DType::Bool: return ::onnx::TensorProto::BOOL;
@@ -137,6 +141,8 @@ Tensor tensor_from_proto(const ::onnx::TensorProto& t, const std::string& base_d
     case DType::Int32: copy_field(t.int32_data(), out.data<int32_t>(), numel, t.name()); break;
     case DType::Int8: copy_field(t.int32_data(), static_cast<int8_t*>(out.data_ptr()), numel, t.name()); break;
     case DType::UInt8: copy_field(t.int32_data(), static_cast<uint8_t*>(out.data_ptr()), numel, t.name()); break;
+    case DType::Int16: copy_field(t.int32_data(), static_cast<int16_t*>(out.data_ptr()), numel, t.name()); break;
+    case DType::UInt16: copy_field(t.int32_data(), static_cast<uint16_t*>(out.data_ptr()), numel, t.name()); break;
     case DType::Bool: copy_field(t.int32_data(), static_cast<uint8_t*>(out.data_ptr()), numel, t.name()); break;
     case DType::Float16:
     case DType::BFloat16: copy_field(t.int32_data(), static_cast<uint16_t*>(out.data_ptr()), numel, t.name()); break;

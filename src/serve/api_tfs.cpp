@@ -24,6 +24,8 @@ std::string tf_dtype(DType t) {
     case DType::Bool: return "DT_BOOL";
     case DType::UInt8: return "DT_UINT8";
     case DType::Int8: return "DT_INT8";
+    case DType::Int16: return "DT_INT16";
+    case DType::UInt16: return "DT_UINT16";
     case DType::Int32: return "DT_INT32";
     case DType::Int64: return "DT_INT64";
     case DType::Float16: return "DT_HALF";

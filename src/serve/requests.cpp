@@ -106,6 +106,8 @@ std::string v2_dtype(DType t) {
     case DType::Bool: return "BOOL";
     case DType::UInt8: return "UINT8";
     case DType::Int8: return "INT8";
+    case DType::Int16: return "INT16";
+    case DType::UInt16: return "UINT16";
     case DType::Int32: return "INT32";
     case DType::Int64: return "INT64";
     case DType::Float16: return "FP16";
@@ -125,7 +127,8 @@ std::optional<int64_t> parse_version(const std::string& s) {
 
 namespace {
 std::optional<DType> dtype_from_v2(const std::string& s) {
-  for (DType t : {kBool, kUInt8, kInt8, kInt32, kInt64, kFloat16, kBFloat16, kFloat32, kFloat64})
+  for (DType t : {kBool, kUInt8, kInt8, kInt16, kUInt16, kInt32, kInt64, kFloat16, kBFloat16,
+                  kFloat32, kFloat64})
     if (v2_dtype(t) == s) return t;
   return std::nullopt;
 }

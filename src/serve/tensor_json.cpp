@@ -18,6 +18,8 @@ void visit_dtype(DType dt, F&& f) {
     case DType::Bool: return f(bool{});
     case DType::UInt8: return f(uint8_t{});
     case DType::Int8: return f(int8_t{});
+    case DType::Int16: return f(int16_t{});
+    case DType::UInt16: return f(uint16_t{});
     case DType::Int32: return f(int32_t{});
     case DType::Int64: return f(int64_t{});
     case DType::Float16: return f(Half{});

@@ -204,6 +204,8 @@ Tensor load_npy(const std::string& relative_path) {
   else if (descr == "<i4") dt = DType::Int32;
   else if (descr == "|u1") dt = DType::UInt8;
   else if (descr == "|i1") dt = DType::Int8;
+  else if (descr == "<i2") dt = DType::Int16;
+  else if (descr == "<u2") dt = DType::UInt16;
   else if (descr == "|b1") dt = DType::Bool;
   else if (descr == "<f2") dt = DType::Float16;
   else TANDEM_FAIL("load_npy: {} has unsupported dtype {}", path, descr);

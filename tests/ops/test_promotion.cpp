@@ -68,10 +68,12 @@ const std::vector<Case>& cases() {
       {"tensor(1.5, float64) * tensor(1, int32)", zero_dim(kFloat64), zero_dim(kInt32), kFloat64},
       {"2.5 + tensor([1, 2], int32) (number first)", number_f(), dim(kInt32), kFloat32},
       {"torch.maximum(tensor([1], int32), tensor([1.], float16))", dim(kInt32), dim(kFloat16), kFloat16},
-      // NOTE: PyTorch gives int16 here; tandem has no int16 and uses int32, which
-      // holds every uint8 and int8 value exactly.
-      {"tensor([1, 2], uint8) + tensor([1, 2], int8)  (torch: int16)", dim(kUInt8), dim(kInt8), kInt32},
-      {"tensor(1, int8) * tensor(1, uint8)  (torch: int16)", zero_dim(kInt8), zero_dim(kUInt8), kInt32},
+      {"tensor([1, 2], uint8) + tensor([1, 2], int8)", dim(kUInt8), dim(kInt8), kInt16},
+      {"tensor(1, int8) * tensor(1, uint8)", zero_dim(kInt8), zero_dim(kUInt8), kInt16},
+      {"tensor([1], int16) + tensor(1, int64)", dim(kInt16), zero_dim(kInt64), kInt16},
+      {"tensor([1], int16) + 100000", dim(kInt16), number_i(), kInt16},
+      {"tensor([1], uint8) + tensor(1, int16)", dim(kUInt8), zero_dim(kInt16), kUInt8},
+      {"tensor([1], int16) + 2.5", dim(kInt16), number_f(), kFloat32},
   };
   return c;
 }

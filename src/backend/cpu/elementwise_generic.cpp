@@ -42,8 +42,10 @@ inline void unary_run(const std::array<char*, 2>& p, const std::array<int64_t, 2
 }
 
 // NOTE: signed overflow is undefined in C++ but wraps in PyTorch: do integer
-// arithmetic in the unsigned type (C++20 converts back modulo 2^n).
-template <typename T> using Unsigned = std::make_unsigned_t<T>;
+// arithmetic in the unsigned type (C++20 converts back modulo 2^n). Types narrower
+// than int use unsigned int: a uint16_t product would promote to (signed) int and overflow.
+template <typename T>
+using Unsigned = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
 template <typename T> T wrap_add(T a, T b) { return static_cast<T>(Unsigned<T>(a) + Unsigned<T>(b)); }
 template <typename T> T wrap_sub(T a, T b) { return static_cast<T>(Unsigned<T>(a) - Unsigned<T>(b)); }
 template <typename T> T wrap_mul(T a, T b) { return static_cast<T>(Unsigned<T>(a) * Unsigned<T>(b)); }
@@ -146,6 +148,8 @@ void ew_binary_int(Binary op, const Tensor& a, const Tensor& b, const Tensor& ou
     case DType::Bool: return int_binary<bool>(op, ops, p);
     case DType::UInt8: return int_binary<uint8_t>(op, ops, p);
     case DType::Int8: return int_binary<int8_t>(op, ops, p);
+    case DType::Int16: return int_binary<int16_t>(op, ops, p);
+    case DType::UInt16: return int_binary<uint16_t>(op, ops, p);
     case DType::Int32: return int_binary<int32_t>(op, ops, p);
     case DType::Int64: return int_binary<int64_t>(op, ops, p);
     default: TANDEM_FAIL("internal: integer kernel called with dtype {}", out.dtype());
@@ -160,6 +164,8 @@ void ew_unary_int(Unary op, const Tensor& x, const Tensor& out, const EwParams& 
     case DType::Bool: return int_unary<bool>(op, ops, p);
     case DType::UInt8: return int_unary<uint8_t>(op, ops, p);
     case DType::Int8: return int_unary<int8_t>(op, ops, p);
+    case DType::Int16: return int_unary<int16_t>(op, ops, p);
+    case DType::UInt16: return int_unary<uint16_t>(op, ops, p);
     case DType::Int32: return int_unary<int32_t>(op, ops, p);
     case DType::Int64: return int_unary<int64_t>(op, ops, p);
     default: TANDEM_FAIL("internal: integer kernel called with dtype {}", out.dtype());

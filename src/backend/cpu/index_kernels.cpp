@@ -33,6 +33,8 @@ void by_type(DType t, const char* op, F&& f) {
     case DType::Int64: return f(static_cast<int64_t*>(nullptr));
     case DType::Int32: return f(static_cast<int32_t*>(nullptr));
     case DType::Int8: return f(static_cast<int8_t*>(nullptr));
+    case DType::Int16: return f(static_cast<int16_t*>(nullptr));
+    case DType::UInt16: return f(static_cast<uint16_t*>(nullptr));
     case DType::UInt8: return f(static_cast<uint8_t*>(nullptr));
     case DType::Bool: return f(static_cast<bool*>(nullptr));
     default: TANDEM_FAIL("{}: dtype {} is not supported", op, t);

@@ -25,6 +25,8 @@ void dispatch_ints(DType t, const char* op, F&& f) {
     case DType::Bool: return f(TypeTag<bool>{});
     case DType::UInt8: return f(TypeTag<uint8_t>{});
     case DType::Int8: return f(TypeTag<int8_t>{});
+    case DType::Int16: return f(TypeTag<int16_t>{});
+    case DType::UInt16: return f(TypeTag<uint16_t>{});
     case DType::Int32: return f(TypeTag<int32_t>{});
     case DType::Int64: return f(TypeTag<int64_t>{});
     default: TANDEM_FAIL("{}: dtype {} is not supported here", op, t);

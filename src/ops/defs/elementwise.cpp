@@ -4,8 +4,8 @@
 //
 // Types follow PyTorch 1.13: binary ops promote with result_type() (dimensioned
 // tensors > 0-dim tensors > C++ numbers, by category), div is true division,
-// comparisons and logical ops return bool and have no gradient. One deliberate
-// difference: uint8 with int8 promotes to int32 (we have no int16).
+// comparisons and logical ops return bool and have no gradient. uint16, which PyTorch
+// lacks, promotes as NumPy (promote_types).
 // Kernels: float32/float64 go to the per-ISA vectorized table, integers and bool
 // to the generic loops (src/backend/cpu/elementwise*.cpp).
 #include "../../backend/cpu/elementwise.h"

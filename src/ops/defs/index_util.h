@@ -36,6 +36,8 @@ inline FillBytes fill_bytes(DType dt, double v, const char* op) {
     case DType::Bool: case DType::Float64: break;
     case DType::UInt8: ok = v >= 0 && v < 256; break;
     case DType::Int8: ok = v >= -128 && v < 128; break;
+    case DType::Int16: ok = v >= -32768 && v < 32768; break;
+    case DType::UInt16: ok = v >= 0 && v < 65536; break;
     case DType::Int32: ok = v >= -2147483648.0 && v < 2147483648.0; break;
     case DType::Int64: ok = v >= -9223372036854775808.0 && v < 9223372036854775808.0; break;
     case DType::Float16: ok = !std::isfinite(v) || std::abs(v) <= 65504.0; break;
