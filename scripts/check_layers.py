@@ -42,7 +42,7 @@ TOP_HEADERS = {
     "tensor": "core", "dtype": "core", "error": "core", "generator": "core",
     "generator_scope": "core", "memory": "core",
     "opdef": "ops", "operators": "ops", "ops": "ops", "autocast": "ops", "vision_ops": "ops",
-    "sampling": "ops",
+    "sampling": "ops", "einsum": "ops",
     "autograd": "autograd", "autograd_callback": "autograd",
     "compile": "graph", "state_dict": "nn", "tandem": "umbrella",
 }

@@ -5,6 +5,7 @@
 #include "tandem/compile.h"
 #include "tandem/data.h"
 #include "tandem/dtype.h"
+#include "tandem/einsum.h"
 #include "tandem/error.h"
 #include "tandem/generator.h"
 #include "tandem/io.h"

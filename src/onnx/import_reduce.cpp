@@ -1,10 +1,9 @@
 // ONNX reductions and ordering ops: Reduce{Sum,Mean,Max,Min,Prod,L1,L2,LogSumExp,SumSquare,
-// LogSum}, ArgMax ArgMin TopK CumSum, and Einsum (as broadcast products summed over the
-// contracted labels).
+// LogSum}, ArgMax ArgMin TopK CumSum, and Einsum (tandem::einsum).
 #include <algorithm>
-#include <set>
 
 #include "importer.h"
+#include "tandem/einsum.h"
 
 namespace tandem::onnx::detail {
 namespace {
@@ -89,86 +88,11 @@ Ts cumsum_(Ctx& c) {
   return {y.contiguous()};
 }
 
+// Einsum: tandem::einsum (diagonals, "..." anywhere, the implicit form).
 Ts einsum_(Ctx& c) {
-  std::string eq = c.s("equation", "");
-  eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
-  std::string lhs = eq, rhs;
-  bool has_arrow = false;
-  if (auto p = eq.find("->"); p != std::string::npos) {
-    lhs = eq.substr(0, p);
-    rhs = eq.substr(p + 2);
-    has_arrow = true;
-  }
-  std::vector<std::string> terms;
-  size_t start = 0;
-  while (true) {
-    size_t p = lhs.find(',', start);
-    terms.push_back(lhs.substr(start, p == std::string::npos ? std::string::npos : p - start));
-    if (p == std::string::npos) break;
-    start = p + 1;
-  }
-  if (terms.size() != c.num_inputs()) c.fail(fmt::format("equation '{}' has {} operands, node has {} inputs", eq, terms.size(), c.num_inputs()));
-  // Ellipsis: the broadcast dims get labels '0', '1', ... aligned from the right.
-  int64_t ell = 0;
-  for (size_t i = 0; i < terms.size(); ++i)
-    if (auto p = terms[i].find("..."); p != std::string::npos)
-      ell = std::max<int64_t>(ell, c.in(i).dim() - static_cast<int64_t>(terms[i].size() - 3));
-  auto expand_ell = [&](std::string t, int64_t n) {
-    auto p = t.find("...");
-    if (p == std::string::npos) return t;
-    std::string labels;
-    for (int64_t k = ell - n; k < ell; ++k) labels += static_cast<char>('0' + k);
-    return t.substr(0, p) + labels + t.substr(p + 3);
-  };
-  for (size_t i = 0; i < terms.size(); ++i) {
-    int64_t n = terms[i].find("...") == std::string::npos ? 0 : c.in(i).dim() - static_cast<int64_t>(terms[i].size() - 3);
-    terms[i] = expand_ell(terms[i], n);
-    if (static_cast<int64_t>(terms[i].size()) != c.in(i).dim()) c.fail(fmt::format("operand {} rank does not match '{}'", i, terms[i]));
-    if (std::set<char>(terms[i].begin(), terms[i].end()).size() != terms[i].size())
-      c.unsupported("Einsum with a repeated label in one operand (diagonals)");
-  }
-  std::string all;
-  for (const auto& t : terms)
-    for (char ch : t)
-      if (all.find(ch) == std::string::npos) all += ch;
-  if (has_arrow) {
-    rhs = expand_ell(rhs, ell);
-  } else {
-    std::string e, l;
-    for (char ch : all) {
-      int count = 0;
-      for (const auto& t : terms) count += static_cast<int>(std::count(t.begin(), t.end(), ch));
-      if (ch >= '0' && ch <= '9') e += ch;
-      else if (count == 1) l += ch;
-    }
-    std::sort(l.begin(), l.end());
-    rhs = e + l;
-  }
-  // Output labels first, then the contracted ones.
-  std::string order = rhs;
-  for (char ch : all)
-    if (order.find(ch) == std::string::npos) order += ch;
-  Tensor acc;
-  for (size_t i = 0; i < terms.size(); ++i) {
-    const std::string& t = terms[i];
-    std::vector<int64_t> perm;
-    Shape shape;
-    for (char ch : order) {
-      auto p = t.find(ch);
-      if (p != std::string::npos) {
-        perm.push_back(static_cast<int64_t>(p));
-        shape.push_back(c.in(i).size(p));
-      } else {
-        shape.push_back(1);
-      }
-    }
-    Tensor x = reshape(permute(c.in(i), perm).contiguous(), shape);
-    acc = acc.defined() ? mul(acc, x) : x;
-  }
-  std::vector<int64_t> red;
-  for (size_t d = rhs.size(); d < order.size(); ++d) red.push_back(static_cast<int64_t>(d));
-  if (!red.empty()) acc = sum(acc, red, false);
-  return {acc.contiguous()};
+  std::vector<Tensor> xs;
+  for (size_t i = 0; i < c.num_inputs(); ++i) xs.push_back(c.in(i));
+  return {einsum(c.s("equation", ""), xs).contiguous()};
 }
 
 }  // namespace
