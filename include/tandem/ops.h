@@ -128,6 +128,8 @@ Tensor adaptive_avg_pool2d(const Tensor& x, IntArray output_size);
 // torch.nn.functional.interpolate over [N, C, L], [N, C, H, W] or [N, C, D, H, W]: give size or
 // scale_factor (one value for every spatial dim, or one per dim). Modes: nearest,
 // nearest-exact, linear (3-D), bilinear (4-D), bicubic (4-D), trilinear (5-D), area.
+// antialias (bilinear, bicubic): when downsampling, the filter widens by the input/output
+// ratio so that every input pixel contributes (PIL's and PyTorch's antialias=True).
 //   Tensor up = interpolate(x, {.scale_factor = {2.0}, .mode = "bilinear"});
 struct InterpolateOptions {
   IntArray size = {};
@@ -135,6 +137,7 @@ struct InterpolateOptions {
   std::string mode = "nearest";
   bool align_corners = false;
   bool recompute_scale_factor = false;
+  bool antialias = false;
 };
 Tensor interpolate(const Tensor& x, const InterpolateOptions& options);
 // Updates running_mean/running_var in place when training and they are defined.

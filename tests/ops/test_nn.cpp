@@ -68,6 +68,16 @@ TANDEM_GRAD_CASE(interpolate, trilinear_down_align,
                    return interpolate(x[0], {.size = {2, 3, 2}, .mode = "trilinear", .align_corners = true});
                  },
                  [] { return Tensors{randn({1, 2, 3, 5, 4}, kF64g)}; });
+TANDEM_GRAD_CASE(interpolate, bicubic_antialias_down_noncontiguous,
+                 [](const Tensors& x) {
+                   return interpolate(x[0], {.size = {3, 2}, .mode = "bicubic", .antialias = true});
+                 },
+                 [] { return Tensors{noncontiguous({1, 2, 7, 5})}; }, GradcheckOptions{.second_order = true});
+TANDEM_GRAD_CASE(interpolate, bilinear_antialias_down,
+                 [](const Tensors& x) {
+                   return interpolate(x[0], {.scale_factor = {0.4, 0.5}, .mode = "bilinear", .antialias = true});
+                 },
+                 [] { return Tensors{randn({2, 1, 8, 6}, kF64g)}; });
 TANDEM_GRAD_CASE(interpolate_backward, grad_wrt_upstream,
                  [](const Tensors& x) {
                    return grad_of(interpolate(x[0], {.scale_factor = {1.5, 0.7}, .mode = "bilinear"}), x[1], x[0]);
@@ -84,6 +94,8 @@ TEST(Interpolate, BadArgumentsAreErrors) {
   EXPECT_THROW(interpolate(x, {.size = {8}, .mode = "trilinear"}), Error);        // wants 5-D
   EXPECT_THROW(interpolate(x, {.size = {8}, .mode = "nearest", .align_corners = true}), Error);
   EXPECT_THROW(interpolate(x, {.size = {8}, .mode = "lanczos"}), Error);
+  EXPECT_TRUE(throws_error([&] { interpolate(x, {.size = {2}, .mode = "nearest", .antialias = true}); },
+                           {"antialias", "bilinear and bicubic", "'nearest'"}));
   EXPECT_THROW(interpolate(randn({4, 4}), {.size = {8}}), Error);                  // no batch/channel
   EXPECT_THROW(interpolate(arange(16).reshape({1, 1, 4, 4}), {.size = {8}}), Error);  // integer
 }

@@ -52,7 +52,7 @@ SECOND_ORDER = {
     "cumsum_last", "matmul_batch_broadcast", "matmul_1d_2d", "linear_bias", "bmm", "outer",
     "conv1d_stride_pad_dil", "conv2d_groups2", "conv_transpose2d_stride2_pad1_outpad1",
     "max_pool2d_pad_dil", "avg_pool2d_ceil_pad_exclude", "adaptive_avg_pool2d_uneven",
-    "interpolate_bilinear_scale", "interpolate_bicubic",
+    "interpolate_bilinear_scale", "interpolate_bicubic", "interpolate_bicubic_aa_down",
     "batch_norm_train_2d", "batch_norm_eval_4d", "layer_norm_two_dims", "group_norm_affine",
     "embedding_padding_idx", "index_select_dim0", "gather_dim1_smaller_index", "scatter_add_dim0",
     "masked_fill_broadcast", "cat_dim1", "stack_dim1", "split_sizes", "pad_reflect_2d",
@@ -336,6 +336,23 @@ case("interpolate_bicubic_align_down", "F.interpolate(x0, size=(3, 4), mode='bic
 case("interpolate_trilinear", "F.interpolate(x0, scale_factor=2, mode='trilinear')", lambda g: [g.n(1, 2, 2, 3, 2)])
 case("interpolate_area", "F.interpolate(x0, size=(3, 4), mode='area')", lambda g: [g.n(1, 2, 7, 9)])
 case("interpolate_area_1d", "F.interpolate(x0, scale_factor=0.5, mode='area')", lambda g: [g.n(2, 2, 9)])
+# antialias=True: downsampling widens the filter (and one dim up, one down, and align_corners).
+case("interpolate_bilinear_aa_down", "F.interpolate(x0, size=(3, 4), mode='bilinear', antialias=True)",
+     lambda g: [g.n(1, 2, 10, 9)])
+case("interpolate_bilinear_aa_scale", "F.interpolate(x0, scale_factor=(0.3, 1.6), mode='bilinear', antialias=True)",
+     lambda g: [g.n(2, 1, 11, 5)])
+case("interpolate_bilinear_aa_align",
+     "F.interpolate(x0, size=(4, 3), mode='bilinear', align_corners=True, antialias=True)",
+     lambda g: [g.n(1, 2, 9, 8)])
+case("interpolate_bilinear_aa_f32", "F.interpolate(x0, size=(5, 3), mode='bilinear', antialias=True)",
+     lambda g: [g.n(1, 3, 12, 10)], f32=True)
+case("interpolate_bicubic_aa_down", "F.interpolate(x0, size=(4, 3), mode='bicubic', antialias=True)",
+     lambda g: [g.n(1, 2, 11, 10)])
+case("interpolate_bicubic_aa_scale", "F.interpolate(x0, scale_factor=(0.45, 2.0), mode='bicubic', antialias=True)",
+     lambda g: [g.n(1, 2, 9, 4)])
+case("interpolate_bicubic_aa_align",
+     "F.interpolate(x0, size=(3, 5), mode='bicubic', align_corners=True, antialias=True)",
+     lambda g: [g.n(1, 1, 8, 11)])
 
 # ---------------------------------------------------------------------------------------
 # normalization (batch_norm outputs: y, then the running stats after the update)

@@ -58,12 +58,52 @@ R source_coord(const ResampleSpec& s, int64_t o, int64_t in, int64_t out, double
   throw Error(fmt::format("interpolate: unknown coordinate transformation '{}'", s.coord));
 }
 
+// Antialiased linear / cubic (PyTorch's antialias=True, as PIL resizes): output o is centred
+// at ratio * (o + 0.5) in input pixels; when downsampling (ratio > 1) the filter is stretched by
+// the ratio, so its support covers every input pixel under the output one; the weights of the
+// inputs inside the support are normalized to sum 1 (which also handles the borders).
+template <typename R>
+void antialias_taps(const ResampleSpec& s, Taps& t, double scale, int64_t o) {
+  const int64_t in = t.in, out = t.out;
+  R ratio;
+  if (s.coord == "align_corners") ratio = out > 1 ? static_cast<R>(in - 1) / static_cast<R>(out - 1) : R(0);
+  else ratio = scale > 0 ? static_cast<R>(1.0 / scale) : static_cast<R>(in) / static_cast<R>(out);
+  const bool cubic = s.mode == "cubic";
+  const R half = cubic ? R(2) : R(1);  // the filter's half-width at ratio 1
+  const R support = ratio >= 1 ? half * ratio : half;
+  const R inv = ratio >= 1 ? R(1) / ratio : R(1);
+  auto filter = [cubic](R x) -> R {
+    x = std::abs(x);
+    if (!cubic) return x < 1 ? 1 - x : R(0);
+    const R a = R(-0.5);  // Keys's a = -0.5 (PIL's bicubic), not interpolate's -0.75
+    if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+    if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+    return R(0);
+  };
+  const R center = ratio * (static_cast<R>(o) + R(0.5));
+  const int64_t lo = std::max<int64_t>(static_cast<int64_t>(center - support + R(0.5)), 0);
+  const int64_t hi = std::min<int64_t>(static_cast<int64_t>(center + support + R(0.5)), in);
+  std::vector<R> w;
+  R total = 0;
+  for (int64_t i = lo; i < hi; ++i) {
+    w.push_back(filter((static_cast<R>(i) - center + R(0.5)) * inv));
+    total += w.back();
+  }
+  for (int64_t i = lo; i < hi; ++i) {
+    t.idx.push_back(i);
+    const R wi = w[static_cast<size_t>(i - lo)];
+    t.w.push_back(static_cast<double>(total != 0 ? wi / total : wi));
+  }
+}
+
 template <typename R>
 void fill_taps(const ResampleSpec& s, Taps& t, double scale) {
   const int64_t in = t.in, out = t.out;
   t.off.assign(1, 0);
   for (int64_t o = 0; o < out; ++o) {
-    if (s.mode == "area") {
+    if (s.antialias && (s.mode == "linear" || s.mode == "cubic")) {
+      antialias_taps<R>(s, t, scale, o);
+    } else if (s.mode == "area") {
       // Adaptive average: the window [floor(o*in/out), ceil((o+1)*in/out)).
       const int64_t a = (o * in) / out, b = ((o + 1) * in + out - 1) / out;
       for (int64_t i = a; i < b; ++i) {

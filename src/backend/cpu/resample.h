@@ -33,6 +33,7 @@ struct ResampleSpec {
   bool pytorch_ratio = false;    // multiply by PyTorch's input/output ratio instead of dividing
                                  // by the scale (they round differently)
   bool coords_f32 = false;       // compute coordinates in float32, as PyTorch does for float32 data
+  bool antialias = false;        // linear/cubic: a filter widened by in/out when downsampling, normalized
 };
 
 // The taps of one dimension. `scale` is the output/input scale factor used for the coordinate

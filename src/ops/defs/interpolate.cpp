@@ -28,6 +28,7 @@ cpu::ResampleSpec spec_of(const Attrs& a) {
   s.clamp_linear_low = a.get_or<bool>("clamp_linear_low", true);
   s.pytorch_ratio = a.get_or<bool>("pytorch_ratio", false);
   s.coords_f32 = a.get_or<bool>("coords_f32", false);
+  s.antialias = a.get_or<bool>("antialias", false);
   return s;
 }
 
@@ -202,6 +203,9 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& o) {
   TANDEM_CHECK(linear_family || !o.align_corners,
                "interpolate: align_corners can only be set with the linear, bilinear, bicubic or "
                "trilinear modes, not '{}'", mode);
+  TANDEM_CHECK(!o.antialias || mode == "bilinear" || mode == "bicubic",
+               "interpolate: antialias is supported with the bilinear and bicubic modes, not '{}'",
+               mode);
   TANDEM_CHECK(o.size.empty() != o.scale_factor.empty(),
                "interpolate: give exactly one of size and scale_factor");
 
@@ -247,6 +251,7 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& o) {
   }
   a.set("pytorch_ratio", true);
   a.set("coords_f32", x.dtype() != DType::Float64);
+  if (o.antialias) a.set("antialias", true);
   return dispatch1(d, {x}, a);
 }
 
