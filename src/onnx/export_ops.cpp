@@ -694,6 +694,9 @@ void emit_interpolate(ExportCtx& c, const Node& n) {
   const std::string mode = a.get_or<std::string>("mode", "nearest");
   TANDEM_CHECK(mode != "area", "onnx export: interpolate mode 'area' has no ONNX Resize "
                "equivalent (adaptive_avg_pool2d exports where the sizes divide)");
+  TANDEM_CHECK(!a.get_or<bool>("antialias", false),
+               "onnx export: interpolate with antialias has no ONNX form in opsets 13-17 (Resize's "
+               "antialias attribute is opset 18); export without antialias or resample first");
   const Value* x = n.inputs.at(0);
   const Value* y = n.outputs.at(0);
   const size_t rank = x->shape.size();

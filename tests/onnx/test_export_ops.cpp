@@ -227,5 +227,12 @@ TEST(OnnxExportOps, TrainingModeOpsAreRefused) {
                                             {"dropout", "eval"}));
 }
 
+TEST(OnnxExportOps, AntialiasedInterpolateIsRefused) {
+  Fn f = [](const V& in) { return V{interpolate(in[0], {.size = {2, 3}, .mode = "bilinear", .antialias = true})}; };
+  std::string d = exptest::fresh_dir("antialias");
+  EXPECT_TRUE(tandem::testing::throws_error([&] { export_model(f, {randn({1, 2, 6, 7})}, d + "/a.onnx"); },
+                                            {"antialias", "opset 18"}));
+}
+
 }  // namespace
 }  // namespace tandem::onnx
