@@ -20,13 +20,13 @@ Layout, one folder per case (tests/data/scatter/<case>/), as tests/data/grid_sam
 manifest.json lists every case with the exact PyTorch expression it evaluated (inputs are
 x0, x1, ...). The C++ test holds a table with the same case names.
 """
-import json
 import os
-import shutil
 import zlib
 
 import numpy as np
 import torch
+
+from weighted_cases import write_cases
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "data", "scatter")
@@ -140,48 +140,8 @@ def put(x, index, v):
     return y
 
 
-def run_case(name, expr, inputs, grad, rng):
-    xs = [torch.from_numpy(a.copy()) for a in inputs]
-    for i in grad:
-        xs[i].requires_grad_(True)
-    env = {f"x{i}": x for i, x in enumerate(xs)}
-    env.update(torch=torch, put=put)
-    y = eval(expr, env)
-    files = {f"in_{i}": a for i, a in enumerate(inputs)}
-    files["out_0"] = y.detach().numpy().copy()
-    w = rng.standard_normal(y.shape).astype(files["out_0"].dtype)
-    files["w_0"] = w
-    gs = torch.autograd.grad((y * torch.from_numpy(w)).sum(), [xs[i] for i in grad], allow_unused=True)
-    for i, gi in zip(grad, gs):
-        files[f"grad_{i}"] = (torch.zeros_like(xs[i]) if gi is None else gi).detach().numpy().copy()
-
-    def sig(a):
-        return f"{a.dtype}{list(a.shape)}".replace(" ", "")
-
-    entry = {"expr": expr,
-             "inputs": [sig(a) + (" grad" if i in grad else "") for i, a in enumerate(inputs)],
-             "outputs": [sig(files["out_0"]) + " weighted"]}
-    return files, entry
-
-
 def main():
-    if os.path.isdir(OUT_DIR):
-        shutil.rmtree(OUT_DIR)
-    os.makedirs(OUT_DIR)
-    cases = {}
-    for name, expr, inputs, grad, rng in CASES:
-        files, entry = run_case(name, expr, inputs, grad, rng)
-        os.makedirs(os.path.join(OUT_DIR, name))
-        for fname, arr in files.items():
-            np.save(os.path.join(OUT_DIR, name, fname + ".npy"), np.array(arr, order="C"))
-        cases[name] = entry
-    with open(os.path.join(OUT_DIR, "manifest.json"), "w") as f:  # one line per case
-        f.write('{\n"generator": "tests/reference/gen_scatter.py",\n')
-        f.write(f'"torch": {json.dumps(torch.__version__)},\n"cases": {{\n')
-        f.write(",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in cases.items()))
-        f.write("\n}}\n")
-    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(OUT_DIR) for f in fs)
-    print(f"{len(CASES)} cases, {total / 1024:.0f} KiB in {os.path.relpath(OUT_DIR)}")
+    write_cases(OUT_DIR, "tests/reference/gen_scatter.py", CASES, {"torch": torch, "put": put})
 
 
 if __name__ == "__main__":
