@@ -38,6 +38,7 @@ TEST(Npy, LoadsEveryDtypeNumpyWrote) {
   expect_ramp(io::load_npy(ref("i32_4.npy")), kInt32, {4}, 1000, -2000);
   expect_ramp(io::load_npy(ref("i8_3.npy")), kInt8, {3}, 50, -100);
   expect_ramp(io::load_npy(ref("u8_5.npy")), kUInt8, {5}, 60, 0);
+  expect_ramp(io::load_npy(ref("i16_3.npy")), kInt16, {3}, 300, -400);
   expect_ramp(io::load_npy(ref("f32_2x3x4.npy")), kFloat32, {2, 3, 4}, 1, 0);
   Tensor b = io::load_npy(ref("bool_4.npy"));
   EXPECT_EQ(b.dtype(), kBool);
@@ -91,8 +92,8 @@ TEST(Npy, RoundTripKeepsDtypeShapeAndValues) {
 TEST(Npy, ErrorsNameTheFileAndTheProblem) {
   TempDir dir;
   EXPECT_TRUE(throws_error([&] { io::load_npy(dir / "missing.npy"); }, {"missing.npy", "cannot open"}));
-  EXPECT_TRUE(throws_error([&] { io::load_npy(ref("i16_3_unsupported.npy")); },
-                           {"i16_3_unsupported.npy", "<i2", "not supported"}));
+  EXPECT_TRUE(throws_error([&] { io::load_npy(ref("u4_3_unsupported.npy")); },
+                           {"u4_3_unsupported.npy", "<u4", "not supported"}));
   write_bytes(dir / "junk.npy", "hello world, not numpy");
   EXPECT_TRUE(throws_error([&] { io::load_npy(dir / "junk.npy"); }, {"junk.npy", "not a .npy"}));
   std::string good = read_bytes(ref("f32_2x3.npy"));

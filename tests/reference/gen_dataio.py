@@ -37,7 +37,8 @@ save("f32_2x3x4.npy", ramp((2, 3, 4), np.float32, 1.0, 0.0))
 save("f32_2x3x4_fortran.npy", np.asfortranarray(ramp((2, 3, 4), np.float32, 1.0, 0.0)))
 save("f64_2x3_bigendian.npy", ramp((2, 3), ">f8", 0.5, -1.0))
 save("i32_3_bigendian.npy", ramp((3,), ">i4", 70000, -1))
-save("i16_3_unsupported.npy", ramp((3,), np.int16, 1, 0))
+save("i16_3.npy", ramp((3,), np.int16, 300, -400))
+save("u4_3_unsupported.npy", ramp((3,), np.uint32, 1, 0))
 with open(os.path.join(OUT, "f32_2x3_v2.npy"), "wb") as f:
     np.lib.format.write_array(f, ramp((2, 3), np.float32, 0.5, -1.0), version=(2, 0))
 
