@@ -53,7 +53,7 @@ demo: setup
 # Serve.* client tests: tandem_cli). For TSan, also add the threaded tests' names to TSAN_TESTS.
 ASAN_CORE_TARGETS := test_core test_autograd test_ops
 ASAN_TARGETS := test_core test_autograd test_ops test_io test_onnx test_summary test_dataio \
-                test_train test_serve test_sql test_lite lite_selftest tandem_cli
+                test_train test_serve test_sql test_lite lite_selftest tandem_lite_cli tandem_cli
 TSAN_TARGETS := test_threads tandem_cli
 # The tests that start threads: DataLoader workers, generators across threads, training with a
 # worker, and `tandem serve`'s batching threads under concurrent clients.

@@ -40,8 +40,8 @@ if(TANDEM_BUILD_TESTS)
   set(_lite_data ${TANDEM_LITE_ROOT}/tests/lite/data)
   add_test(NAME LiteCli.run COMMAND tandem_lite_cli run ${_lite_data}/tiny_block.tlite
            --input ${_lite_data}/tiny_block.input_0.npy --output-dir ${CMAKE_BINARY_DIR})
-  set_tests_properties(LiteCli.run PROPERTIES LABELS lite_selftest
+  set_tests_properties(LiteCli.run PROPERTIES LABELS tandem_lite_cli
                        PASS_REGULAR_EXPRESSION "tokens: \\[2, 6, 16\\]\npooled: \\[2, 16\\]")
   add_test(NAME LiteCli.bad_file COMMAND tandem_lite_cli info ${_lite_data}/tiny_block.input_0.npy)
-  set_tests_properties(LiteCli.bad_file PROPERTIES LABELS lite_selftest WILL_FAIL ON)
+  set_tests_properties(LiteCli.bad_file PROPERTIES LABELS tandem_lite_cli WILL_FAIL ON)
 endif()
