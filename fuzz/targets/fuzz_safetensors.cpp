@@ -14,6 +14,7 @@ namespace {
 size_t item_size(tandem::DType t) {
   switch (t) {
     case tandem::DType::Bool: case tandem::DType::UInt8: case tandem::DType::Int8: return 1;
+    case tandem::DType::Int16: case tandem::DType::UInt16:
     case tandem::DType::Float16: case tandem::DType::BFloat16: return 2;
     case tandem::DType::Int32: case tandem::DType::Float32: return 4;
     case tandem::DType::Int64: case tandem::DType::Float64: return 8;
