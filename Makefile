@@ -1,13 +1,14 @@
 # make demo   set up, build and run the main job
 # make test   set up, build and run every test (release); clang ASan+UBSan over the parsing and
 #             compute tests; 60 s per fuzzer; TSan over the threaded tests; tandem-lite
-#             cross-built for aarch64, its tests under qemu
+#             cross-built for aarch64, its tests under qemu; the WebAssembly build's tests
+# make wasm   tandem-lite for the browser (emscripten): web/dist/tandem_lite.{mjs,wasm}
 # make test-asan-core  the core tests under GCC's ASan+UBSan (which runs the AVX2/AVX-512 kernels)
 # make fuzz   each libFuzzer target for LONG_FUZZ_SECONDS (600)
 # make bench  set up (with PyTorch) and print the side-by-side benchmark table
 # make bench-graph  the same for graph mode (eager vs tandem::compile vs PyTorch eager/jit)
 # make refdata  rerun every reference generator (tests/reference) into a temporary folder; fail on a difference
-.PHONY: setup demo test test-release test-asan-core asan-build test-asan test-fuzz fuzz test-tsan test-aarch64 build bench bench-graph clean refdata
+.PHONY: setup demo test test-release test-asan-core asan-build test-asan test-fuzz fuzz test-tsan test-aarch64 wasm test-wasm build bench bench-graph clean refdata
 
 JOBS ?= $(shell nproc)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
@@ -25,7 +26,7 @@ demo: setup
 	@cmake --build --preset release -j $(JOBS) --target tandem_cli
 	./build/release/tools/tandem train --model cnn
 
-# `make test` (what CI runs) runs five stages, each also a target of its own, and prints the wall
+# `make test` (what CI runs) runs six stages, each also a target of its own, and prints the wall
 # time of each:
 #   test-release   release build (GCC), every test
 #   test-asan      clang ASan+UBSan build (build/asan, -O1) of the library, the ASAN_TARGETS
@@ -36,6 +37,9 @@ demo: setup
 #                  start threads, a program only TSan builds define; tests/CMakeLists.txt)
 #   test-aarch64   tandem-lite alone (TANDEM_LITE_ONLY) cross-compiled with g++-aarch64-linux-gnu
 #                  (build/lite-aarch64); its self-test and CLI tests run under qemu-aarch64-static
+#   test-wasm      tandem-lite for WebAssembly (lite-wasm preset, Debian's emscripten with its
+#                  prebuilt system libraries; build/lite-wasm, module copied to web/dist); the
+#                  JavaScript API's tests under node (label wasm)
 # Not in `make test`:
 #   test-asan-core GCC ASan+UBSan build (build/asan-core) of ASAN_CORE_TARGETS; runs their tests.
 #                  GCC's build dispatches the AVX2/AVX-512 kernel clones; clang's runs baseline.
@@ -83,6 +87,7 @@ test: setup
 	$(call stage,test-fuzz)
 	$(call stage,test-tsan)
 	$(call stage,test-aarch64)
+	$(call stage,test-wasm)
 
 test-release: setup
 	cmake --preset release >/dev/null
@@ -116,6 +121,14 @@ test-aarch64: setup
 	cmake --preset lite-aarch64 >/dev/null
 	cmake --build --preset lite-aarch64 -j $(JOBS)
 	ctest --preset lite-aarch64 -j $(JOBS)
+
+wasm: setup
+	cmake --preset lite-wasm >/dev/null
+	cmake --build --preset lite-wasm -j $(JOBS)
+	@ls -l web/dist/tandem_lite.mjs web/dist/tandem_lite.wasm
+
+test-wasm: wasm
+	ctest --preset lite-wasm -j $(JOBS) -L wasm
 
 bench:
 	@scripts/setup.sh --bench

@@ -3,7 +3,7 @@
 # C++ standard library alone (no fmt, oneDNN, protobuf or libtandem), so it builds standalone and
 # cross-compiles; its kernels are plain loops and GCC vector extensions. Included by the full
 # build and, with TANDEM_LITE_ONLY, alone (the lite-aarch64 preset: cross-compiled, its tests
-# run under qemu-user).
+# run under qemu-user; the lite-wasm preset: WebAssembly for the browser, cmake/wasm.cmake).
 include(GNUInstallDirs)
 set(TANDEM_LITE_ROOT ${CMAKE_CURRENT_LIST_DIR}/..)
 add_library(tandem_lite STATIC ${TANDEM_LITE_ROOT}/src/lite/runtime.cpp ${TANDEM_LITE_ROOT}/src/lite/kernels.cpp
@@ -13,6 +13,13 @@ target_include_directories(tandem_lite
   PRIVATE ${TANDEM_LITE_ROOT}/src/lite)
 target_compile_options(tandem_lite PRIVATE -Wall -Wextra -Wno-psabi -O3 -fno-math-errno -ffunction-sections -fdata-sections)
 set_target_properties(tandem_lite PROPERTIES POSITION_INDEPENDENT_CODE ON)
+
+# The WebAssembly build (the lite-wasm preset, emscripten) stops here: the module and its tests
+# are in cmake/wasm.cmake; the CLI and the self-test need a file system and a process.
+if(EMSCRIPTEN)
+  include(${CMAKE_CURRENT_LIST_DIR}/wasm.cmake)
+  return()
+endif()
 
 # The command line: links tandem_lite alone. TANDEM_LITE_STATIC=ON links it fully static (one
 # file to copy to a board).

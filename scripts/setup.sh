@@ -17,6 +17,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libsqlite3-dev libpq-dev postgresql
   g++-aarch64-linux-gnu qemu-user-static
+  emscripten chromium
 )
 for arg in "$@"; do
   case "$arg" in
