@@ -25,10 +25,16 @@ add_custom_command(TARGET tandem_lite_wasm POST_BUILD
           ${TANDEM_WEB_DIST}
   VERBATIM)
 
-# Tests (label wasm): the JavaScript API under node on the committed tests/lite/data cases.
+# Tests (label wasm): the JavaScript API under node on the committed tests/lite/data cases; the
+# demo page (web/demo) in headless Chromium against the native run's logits, with a screenshot
+# in build/lite-wasm/artifacts.
 if(TANDEM_BUILD_TESTS)
   find_program(TANDEM_NODE node REQUIRED)
   add_test(NAME Wasm.api COMMAND ${TANDEM_NODE} ${TANDEM_LITE_ROOT}/web/test/test_api.mjs
            ${TANDEM_LITE_ROOT}/tests/lite/data)
   set_tests_properties(Wasm.api PROPERTIES LABELS wasm)
+  find_program(TANDEM_CHROMIUM chromium REQUIRED)
+  add_test(NAME Wasm.page COMMAND /usr/bin/python3 ${TANDEM_LITE_ROOT}/web/test/test_page.py ${TANDEM_LITE_ROOT}/web
+           ${CMAKE_BINARY_DIR}/artifacts)
+  set_tests_properties(Wasm.page PROPERTIES LABELS wasm TIMEOUT 120)
 endif()
