@@ -7,12 +7,15 @@
 include(GNUInstallDirs)
 set(TANDEM_LITE_ROOT ${CMAKE_CURRENT_LIST_DIR}/..)
 add_library(tandem_lite STATIC ${TANDEM_LITE_ROOT}/src/lite/runtime.cpp ${TANDEM_LITE_ROOT}/src/lite/kernels.cpp
+            ${TANDEM_LITE_ROOT}/src/lite/kernels_int8.cpp
             ${TANDEM_LITE_ROOT}/src/lite/c_api.cpp ${TANDEM_LITE_ROOT}/src/lite/npy.cpp)
 target_include_directories(tandem_lite
   PUBLIC $<BUILD_INTERFACE:${TANDEM_LITE_ROOT}/include> $<INSTALL_INTERFACE:include>
   PRIVATE ${TANDEM_LITE_ROOT}/src/lite)
 target_compile_options(tandem_lite PRIVATE -Wall -Wextra -Wno-psabi -O3 -fno-math-errno -ffunction-sections -fdata-sections)
 set_target_properties(tandem_lite PROPERTIES POSITION_INDEPENDENT_CODE ON)
+# The int8 requantization is bit-exact across targets only without fused multiply-adds.
+set_source_files_properties(${TANDEM_LITE_ROOT}/src/lite/kernels_int8.cpp PROPERTIES COMPILE_OPTIONS -ffp-contract=off)
 
 # The WebAssembly build (the lite-wasm preset, emscripten) stops here: the module and its tests
 # are in cmake/wasm.cmake; the CLI and the self-test need a file system and a process.

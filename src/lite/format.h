@@ -96,8 +96,14 @@ enum class Op : uint16_t {
   Expand = 21,       // shape (-1 / 0 = keep the input's dim)
   Pow = 22,          // broadcast binary
   Maximum = 23, Minimum = 24,
+  // int8: each quantized value carries its scale and zero point (ValueInfo::quant).
+  Quantize = 25,     // x float32 -> y int8/uint8 (y per-tensor): saturate(round_half_even(x / scale) + zp)
+  Dequantize = 26,   // x int8/uint8 (per tensor, or per axis) -> float32: (x - zp) * scale
+  QConv2d = 27,      // x q8, w q8 [O, C/g, kh, kw] constant (per tensor or axis 0), bias? f32 [O] ->
+                     // y q8; conv2d's attrs, act (none/relu), rounding; int32 accumulation
+  QLinear = 28,      // x q8 [..., K], w q8 [N, K] constant (per tensor or axis 0), bias? f32 [N] -> y q8; act, rounding
 };
-inline constexpr uint16_t kMaxOp = 24;
+inline constexpr uint16_t kMaxOp = 28;
 const char* op_name(Op op);
 
 // Activations fused into Conv2d/Linear or run by Activation (attribute "act").
@@ -113,6 +119,8 @@ enum class Key : uint16_t {
   Stride = 1, Pad = 2, Dilation = 3, Groups = 4, ActKind = 5, ActP0 = 6, ActP1 = 7, Kernel = 8,
   CeilMode = 9, CountIncludePad = 10, Output = 11, Axis = 12, Start = 13, End = 14, Step = 15,
   Shape = 16, Perm = 17, Eps = 18, Dims = 19, KeepDim = 20, Sizes = 21, Log = 22,
+  Rounding = 23,  // QConv2d/QLinear requantization, with m = x_scale * w_scale[o] / y_scale (float32):
+                  // 0: round(acc * m + bias / y_scale) + y_zp; 1: round((acc + bias / y_scale / m) * m + y_zp)
 };
 enum class AttrType : uint8_t { Int = 0, Float = 1, Ints = 2 };
 
@@ -270,6 +278,10 @@ inline const char* op_name(Op op) {
     case Op::Pow: return "pow";
     case Op::Maximum: return "maximum";
     case Op::Minimum: return "minimum";
+    case Op::Quantize: return "quantize";
+    case Op::Dequantize: return "dequantize";
+    case Op::QConv2d: return "qconv2d";
+    case Op::QLinear: return "qlinear";
   }
   return "?";
 }

@@ -83,7 +83,8 @@ PreparedNode lite_prepare(const NodeInfo& n, size_t index) {
     for (size_t i = 0; i < v.size(); ++i) dst[i] = v[i];
   };
   switch (n.op) {
-    case Op::Conv2d: {
+    case Op::Conv2d:
+    case Op::QConv2d: {
       lite_check_io(n, 2, 3, 1, w);
       auto s = lite_ints(n, Key::Stride, w, "stride", 2, 1, 1 << 16, false);
       auto pd = lite_ints(n, Key::Pad, w, "pad", 4, 0, 1 << 16, false);
@@ -93,11 +94,18 @@ PreparedNode lite_prepare(const NodeInfo& n, size_t index) {
       if (!d.empty()) copy2(p.dilation, d);
       p.groups = lite_int(n, Key::Groups, 1, w, "groups", 1, big);
       act();
+      if (n.op == Op::QConv2d) p.rounding = lite_int(n, Key::Rounding, 0, w, "rounding", 0, 1);
       break;
     }
     case Op::Linear:
+    case Op::QLinear:
       lite_check_io(n, 2, 3, 1, w);
       act();
+      if (n.op == Op::QLinear) p.rounding = lite_int(n, Key::Rounding, 0, w, "rounding", 0, 1);
+      break;
+    case Op::Quantize:
+    case Op::Dequantize:
+      lite_check_io(n, 1, 1, 1, w);
       break;
     case Op::MatMul:
       lite_check_io(n, 2, 2, 1, w);
@@ -176,6 +184,61 @@ PreparedNode lite_prepare(const NodeInfo& n, size_t index) {
       break;
   }
   return p;
+}
+
+bool lite_is_q8(DType t) { return t == DType::I8 || t == DType::U8; }
+
+// Per-tensor parameters of a quantized value, zero point within its dtype's range.
+bool lite_q_ok(const ValueInfo& v, bool per_tensor_only) {
+  if (!lite_is_q8(v.dtype) || !v.quant.present()) return false;
+  if (per_tensor_only && v.quant.axis != -1) return false;
+  for (int32_t z : v.quant.zero_points)
+    if (v.dtype == DType::I8 ? (z < -128 || z > 127) : (z < 0 || z > 255)) return false;
+  return true;
+}
+
+// The dtypes each op reads and writes (float32 everywhere but the int8 ops).
+void lite_check_types(const File& f, const NodeInfo& n, size_t index) {
+  const std::string w = "node " + std::to_string(index) + " (" + op_name(n.op) + ")";
+  auto dt = [&](uint32_t id) { return f.values[id].dtype; };
+  auto in_ok = [&](size_t i, bool ok, const char* what) {
+    if (i < n.inputs.size() && n.inputs[i] != kNone && !ok)
+      lite_fail(Status::InvalidModel, w + ": input " + std::to_string(i) + " must be " + what + ", got " +
+                                          dtype_name(dt(n.inputs[i])));
+  };
+  auto out_ok = [&](bool ok, const char* what) {
+    for (uint32_t id : n.outputs)
+      lite_check(ok, Status::InvalidModel, w + ": output must be " + what + ", got " + dtype_name(dt(id)));
+  };
+  const uint32_t x = n.inputs.empty() ? kNone : n.inputs[0];
+  switch (n.op) {
+    case Op::Quantize:
+      in_ok(0, x != kNone && dt(x) == DType::F32, "float32");
+      out_ok(lite_q_ok(f.values[n.outputs[0]], true), "int8/uint8 with per-tensor quantization");
+      return;
+    case Op::Dequantize:
+      in_ok(0, x != kNone && lite_q_ok(f.values[x], false), "int8/uint8 with quantization parameters");
+      out_ok(dt(n.outputs[0]) == DType::F32, "float32");
+      return;
+    case Op::QConv2d:
+    case Op::QLinear: {
+      in_ok(0, x != kNone && lite_q_ok(f.values[x], true), "int8/uint8 with per-tensor quantization");
+      const ValueInfo& wv = f.values[n.inputs[1]];
+      in_ok(1, wv.kind == ValueKind::Constant && lite_q_ok(wv, false) && wv.quant.axis <= 0,
+            "an int8/uint8 constant quantized per tensor or along axis 0");
+      in_ok(2, n.inputs.size() > 2 && n.inputs[2] != kNone && dt(n.inputs[2]) == DType::F32 &&
+                   f.values[n.inputs[2]].kind == ValueKind::Constant,
+            "a float32 constant");
+      out_ok(lite_q_ok(f.values[n.outputs[0]], true), "int8/uint8 with per-tensor quantization");
+      return;
+    }
+    default:
+      for (size_t i = 0; i < n.inputs.size(); ++i)
+        if (n.inputs[i] != kNone) in_ok(i, dt(n.inputs[i]) == DType::F32, "float32");
+      for (uint32_t id : n.outputs)
+        lite_check(dt(id) == DType::F32, Status::InvalidModel, w + ": output must be float32");
+      return;
+  }
 }
 
 // Broadcast of two shapes (numpy rules), or an error naming the node.
@@ -283,15 +346,9 @@ void Model::init() {
   lite_check(err.empty(), Status::InvalidModel, err);
   for (size_t i = 0; i < file_.nodes.size(); ++i) {
     const NodeInfo& n = file_.nodes[i];
-    for (uint32_t id : n.inputs)
-      if (id != kNone && file_.values[id].dtype != DType::F32)
-        lite_fail(Status::Unsupported, "node " + std::to_string(i) + " (" + op_name(n.op) + ") reads a " +
-                                           dtype_name(file_.values[id].dtype) +
-                                           " value: this runtime has float32 kernels only");
-    for (uint32_t id : n.outputs)
-      lite_check(file_.values[id].dtype == DType::F32, Status::Unsupported,
-                 "node " + std::to_string(i) + ": non-float32 outputs are not supported by this runtime");
     nodes_.push_back(lite_prepare(n, i));
+    lite_check_types(file_, n, i);
+    prepare_qlayer(i);
   }
   for (uint32_t id : file_.inputs) {
     const ValueInfo& v = file_.values[id];
@@ -301,6 +358,88 @@ void Model::init() {
   }
   for (uint32_t id : file_.outputs)
     lite_check(file_.values[id].dtype == DType::F32, Status::Unsupported, "graph outputs must be float32");
+}
+
+void Model::prepare_qlayer(size_t index) {
+  const NodeInfo& n = file_.nodes[index];
+  PreparedNode& p = nodes_[index];
+  const std::string w = lite_node_name(p, index);
+  if (n.op == Op::Quantize || n.op == Op::Dequantize) {
+    const ValueInfo& v = file_.values[n.op == Op::Quantize ? n.outputs[0] : n.inputs[0]];
+    p.q_scales = v.quant.scales;
+    p.q_zps = v.quant.zero_points;
+    p.q_axis = v.quant.axis;
+    p.q_signed = v.dtype == DType::I8;
+    return;
+  }
+  if (n.op != Op::QConv2d && n.op != Op::QLinear) return;
+  const ValueInfo &xv = file_.values[n.inputs[0]], &wv = file_.values[n.inputs[1]], &yv = file_.values[n.outputs[0]];
+  lite_check(p.act.kind == Act::None || p.act.kind == Act::Relu, Status::InvalidModel,
+             w + ": the int8 layers fuse relu only");
+  const bool conv = n.op == Op::QConv2d;
+  lite_check(wv.dims.size() == (conv ? 4u : 2u), Status::InvalidModel,
+             w + (conv ? ": weight must be [O, C/groups, kh, kw]" : ": weight must be [N, K]"));
+  auto L = std::make_shared<kernels::QLayer>();
+  L->O = wv.dims[0];
+  L->K = 1;
+  for (size_t d = 1; d < wv.dims.size(); ++d) L->K *= wv.dims[d];
+  lite_check(L->O >= 1 && L->K >= 1 && L->K <= (int64_t{1} << 24), Status::InvalidModel, w + ": bad weight shape");
+  if (conv) lite_check(L->O % p.groups == 0, Status::InvalidModel, w + ": output channels not divisible by groups");
+  // NOTE: the constants below are computed with the same float32 operations, in the same
+  // order, as the full runtime's qlinear ops (src/ops/defs/qlinear.cpp), so they are the
+  // same bits: m = x_scale * w_scale / y_scale, offset = bias / y_scale (rounding 1:
+  // offset / m, the bias in accumulator units).
+  const float xs = xv.quant.scales[0], ys = yv.quant.scales[0];
+  const bool w_unsigned = wv.dtype == DType::U8;
+  const int8_t* wd = reinterpret_cast<const int8_t*>(base_ + wv.data_offset);
+  const float* bias = n.inputs.size() > 2 && n.inputs[2] != kNone ? constant(n.inputs[2]) : nullptr;
+  if (bias) {
+    const ValueInfo& bv = file_.values[n.inputs[2]];
+    int64_t bn = 1;
+    for (int64_t d : bv.dims) bn *= d;
+    lite_check(bn == L->O, Status::InvalidModel, w + ": bias size does not match the output channels");
+  }
+  L->Kp = (L->K + 3) / 4 * 4;
+  L->w.assign(size_t(L->O * L->Kp), 0);
+  L->w_zp.resize(size_t(L->O));
+  L->mult.resize(size_t(L->O));
+  if (bias) L->bias.resize(size_t(L->O));
+  for (int64_t o = 0; o < L->O; ++o) {
+    const size_t qi = wv.quant.axis == 0 ? size_t(o) : 0;
+    const int32_t wz = wv.quant.zero_points[qi] - (w_unsigned ? 128 : 0);
+    L->w_zp[size_t(o)] = wz;
+    L->w_zp_zero &= wz == 0;
+    for (int64_t k = 0; k < L->K; ++k) {
+      const int32_t raw = w_unsigned ? int32_t(uint8_t(wd[o * L->K + k])) - 128 : int32_t(wd[o * L->K + k]);
+      L->w[size_t(o * L->Kp + k)] = int8_t(raw);
+    }
+    const float m = xs * wv.quant.scales[qi] / ys;
+    L->mult[size_t(o)] = m;
+    if (bias) {
+      const float off = bias[o] / ys;
+      L->bias[size_t(o)] = p.rounding == 0 ? off : (m != 0 ? off / m : 0.0f);
+    }
+  }
+  L->x_signed = xv.dtype == DType::I8;
+  L->x_zp = xv.quant.zero_points[0] + (L->x_signed ? 128 : 0);
+  L->y_signed = yv.dtype == DType::I8;
+  L->y_zp = yv.quant.zero_points[0];
+  L->relu = p.act.kind == Act::Relu;
+  L->rounding = int(p.rounding);
+  const int64_t Og = conv ? L->O / p.groups : L->O;
+  const bool depthwise = conv && wv.dims[1] == 1 && Og == 1;
+  kernels::qlayer_pack(*L, !depthwise && (!conv || p.groups == 1));
+  if (conv && p.groups > 1 && !depthwise) {
+    for (int64_t g = 0; g < p.groups; ++g) {
+      kernels::QLayer G;
+      G.O = Og;
+      G.K = L->K;
+      G.w.assign(L->w.begin() + g * Og * L->Kp, L->w.begin() + (g + 1) * Og * L->Kp);
+      kernels::qlayer_pack(G, true);
+      L->groups.push_back(std::move(G));
+    }
+  }
+  p.q = std::move(L);
 }
 
 const float* Model::constant(uint32_t id) const {
@@ -362,7 +501,8 @@ void Context::infer(const PreparedNode& n, size_t index) {
   auto has = [&](size_t i) { return i < n.inputs.size() && n.inputs[i] != kNone; };
   Dims o;
   switch (n.op) {
-    case Op::Conv2d: {
+    case Op::Conv2d:
+    case Op::QConv2d: {
       const Dims &x = D(0), &wt = D(1);
       lite_check(x.rank == 4 && wt.rank == 4, Status::InvalidArgument,
                  w + ": needs input [N, C, H, W] and weight [O, C/groups, kh, kw], got " + x.str() + " and " + wt.str());
@@ -376,7 +516,7 @@ void Context::infer(const PreparedNode& n, size_t index) {
       o.d[3] = lite_pool_out(x.d[3], n.pad[1] + n.pad[3], n.pad[1], wt.d[3], n.stride[1], n.dilation[1], false, w);
       kernels::ConvGeom g{x.d[0], x.d[1], x.d[2], x.d[3], wt.d[0], wt.d[2], wt.d[3], n.stride[0], n.stride[1],
                           n.pad[0], n.pad[1], n.pad[2], n.pad[3], n.dilation[0], n.dilation[1], n.groups, o.d[2], o.d[3]};
-      int64_t s = kernels::conv2d_scratch(g);
+      int64_t s = n.op == Op::Conv2d ? kernels::conv2d_scratch(g) : (kernels::qconv2d_scratch_bytes(g, *n.q) + 3) / 4;
       lite_check(s <= kMaxNumel, Status::InvalidArgument, w + ": too large");
       scratch_need_ = std::max(scratch_need_, s);
       break;
@@ -390,6 +530,26 @@ void Context::infer(const PreparedNode& n, size_t index) {
       o.d[o.rank - 1] = wt.d[1];
       break;
     }
+    case Op::QLinear: {
+      const Dims &x = D(0), &wt = D(1);
+      lite_check(x.rank >= 1 && wt.rank == 2 && x.d[x.rank - 1] == wt.d[1], Status::InvalidArgument,
+                 w + ": input " + x.str() + " does not fit weight [N, K] " + wt.str());
+      o = x;
+      o.d[o.rank - 1] = wt.d[0];
+      const int64_t M = x.numel() / std::max<int64_t>(wt.d[1], 1);
+      scratch_need_ = std::max(scratch_need_, (kernels::qlinear_scratch_bytes(M, *n.q) + 3) / 4);
+      break;
+    }
+    case Op::Quantize:
+      o = D(0);
+      break;
+    case Op::Dequantize:
+      o = D(0);
+      if (n.q_axis >= 0)
+        lite_check(n.q_axis < o.rank && o.d[n.q_axis] == int64_t(n.q_scales.size()), Status::InvalidArgument,
+                   w + ": " + std::to_string(n.q_scales.size()) + " quantization parameters do not fit axis " +
+                       std::to_string(n.q_axis) + " of " + o.str());
+      break;
     case Op::MatMul: {
       const Dims &a = D(0), &b = D(1);
       lite_check(a.rank >= 2 && b.rank >= 2 && a.d[a.rank - 1] == b.d[b.rank - 2], Status::InvalidArgument,
@@ -558,8 +718,9 @@ void Context::infer(const PreparedNode& n, size_t index) {
   dims_[n.outputs[0]] = o;
   // Work estimate: output elements times the reduction length of each (saturating).
   int64_t per = 1;
-  if (n.op == Op::Conv2d) per = D(1).d[1] * D(1).d[2] * D(1).d[3];
+  if (n.op == Op::Conv2d || n.op == Op::QConv2d) per = D(1).d[1] * D(1).d[2] * D(1).d[3];
   else if (n.op == Op::Linear) per = D(1).d[0];
+  else if (n.op == Op::QLinear) per = D(1).d[1];
   else if (n.op == Op::MatMul) per = D(0).d[D(0).rank - 1];
   else if (n.op == Op::MaxPool2d || n.op == Op::AvgPool2d) per = n.kernel[0] * n.kernel[1];
   else if (n.op == Op::Mean || n.op == Op::AdaptiveAvgPool2d) per = std::max<int64_t>(1, D(0).numel() / std::max<int64_t>(1, o.numel())) * std::max(1, D(0).rank);
@@ -594,7 +755,10 @@ void Context::plan() {
   std::fill(offset_.begin(), offset_.end(), -1);
   for (size_t i = 0; i < nodes.size(); ++i)
     for (uint32_t id : nodes[i].outputs) {
-      int64_t size = (dims_[id].numel() + 15) / 16 * 16;
+      // Sizes in floats: an int8/uint8 value takes a quarter of its element count.
+      const int64_t elems = dims_[id].numel();
+      const int64_t floats = f.values[id].dtype == DType::F32 ? elems : (elems + 3) / 4;
+      int64_t size = (floats + 15) / 16 * 16;
       int64_t l = std::max(last[id], def[id]);
       std::vector<std::pair<int64_t, int64_t>> busy;
       for (const Placed& p : placed)
@@ -647,6 +811,33 @@ void Context::exec(const PreparedNode& n) {
       kernels::ConvGeom g{x.d[0], x.d[1], x.d[2], x.d[3], wt.d[0], wt.d[2], wt.d[3], n.stride[0], n.stride[1],
                           n.pad[0], n.pad[1], n.pad[2], n.pad[3], n.dilation[0], n.dilation[1], n.groups, od.d[2], od.d[3]};
       kernels::conv2d(g, in(n.inputs[0]), in(n.inputs[1]), opt(2), y, scratch_.data(), n.act);
+      return;
+    }
+    case Op::QConv2d: {
+      const Dims &x = D(0), &wt = D(1);
+      kernels::ConvGeom g{x.d[0], x.d[1], x.d[2], x.d[3], wt.d[0], wt.d[2], wt.d[3], n.stride[0], n.stride[1],
+                          n.pad[0], n.pad[1], n.pad[2], n.pad[3], n.dilation[0], n.dilation[1], n.groups, od.d[2], od.d[3]};
+      kernels::qconv2d(g, *n.q, in(n.inputs[0]), y, reinterpret_cast<uint8_t*>(scratch_.data()));
+      return;
+    }
+    case Op::QLinear: {
+      const int64_t K = D(1).d[1];
+      kernels::qlinear(K ? D(0).numel() / K : 0, *n.q, in(n.inputs[0]), y, reinterpret_cast<uint8_t*>(scratch_.data()));
+      return;
+    }
+    case Op::Quantize:
+      kernels::quantize(in(n.inputs[0]), od.numel(), n.q_scales[0], n.q_zps[0], n.q_signed, y);
+      return;
+    case Op::Dequantize: {
+      int64_t outer = 1, inner = 1, C = 1;
+      if (n.q_axis >= 0) {
+        C = od.d[n.q_axis];
+        for (int i = 0; i < n.q_axis; ++i) outer *= od.d[i];
+        for (int i = int(n.q_axis) + 1; i < od.rank; ++i) inner *= od.d[i];
+      } else {
+        inner = od.numel();
+      }
+      kernels::dequantize(in(n.inputs[0]), n.q_signed, outer, C, inner, n.q_scales.data(), n.q_zps.data(), y);
       return;
     }
     case Op::Linear: {

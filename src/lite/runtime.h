@@ -52,6 +52,13 @@ struct PreparedNode {
   int64_t axis = 0, start = 0, end = 0, step = 1, keepdim = 0, log = 0;
   std::vector<int64_t> ints;  // shape (reshape/expand), perm, dims (mean), sizes (split)
   float eps = 1e-5f;
+  // int8: quantize's output / dequantize's input parameters (per tensor: one each; per axis:
+  // one per index along q_axis); QConv2d / QLinear: the layer prepared at load
+  std::vector<float> q_scales;
+  std::vector<int32_t> q_zps;
+  int64_t q_axis = -1, rounding = 0;
+  bool q_signed = false;
+  std::shared_ptr<const kernels::QLayer> q;
 };
 
 class Model {
@@ -69,6 +76,7 @@ class Model {
  private:
   Model() = default;
   void init();  // parse + prepare (throws LiteError)
+  void prepare_qlayer(size_t index);  // QConv2d / QLinear: weights and requantization constants
   File file_;
   std::vector<PreparedNode> nodes_;
   std::vector<std::vector<int64_t>> input_shapes_;

@@ -101,7 +101,8 @@ std::vector<std::string> supported() {
                                 "maximum", "minimum", "relu", "sigmoid", "tanh", "silu", "gelu", "leaky_relu",
                                 "clamp", "neg", "exp", "log", "sqrt", "rsqrt", "abs", "onnx_unary(erf)", "cat",
                                 "slice", "reshape", "expand", "permute", "softmax", "log_softmax", "layer_norm",
-                                "batch_norm", "mean", "to(float32)"};
+                                "batch_norm", "mean", "to(float32)", "quantize_linear", "dequantize_linear",
+                                "qlinear_conv2d", "qlinear_linear"};
   for (const std::string& s : identity_ops()) v.push_back(s);
   return v;
 }
@@ -152,6 +153,146 @@ struct Converter {
     return i;
   }
 
+  // ---- int8 ----
+
+  static bool is_q8(DType t) { return t == DType::Int8 || t == DType::UInt8; }
+  static tlite::DType lite_q8(DType t) { return t == DType::Int8 ? tlite::DType::I8 : tlite::DType::U8; }
+
+  // Quantization parameters from a scale and an optional zero-point constant (axis -1: one value).
+  bool quant_of(const graph::Value* scale, const graph::Value* zp, int64_t axis, tlite::Quant& q, std::string what) {
+    if (scale == nullptr || !scale->data.defined() || (zp != nullptr && !zp->data.defined())) {
+      problems.push_back(what + ": scale and zero point must be constants");
+      return false;
+    }
+    std::vector<float> s = scale->data.to(DType::Float32).contiguous().reshape({-1}).to_vector<float>();
+    std::vector<int32_t> z = zp ? zp->data.to(DType::Int32).contiguous().reshape({-1}).to_vector<int32_t>()
+                                : std::vector<int32_t>(s.size(), 0);
+    if (s.empty() || z.size() != s.size() || (s.size() > 1 && axis < 0)) {
+      problems.push_back(what + ": scale and zero point sizes do not match");
+      return false;
+    }
+    q.axis = s.size() == 1 ? -1 : int32_t(axis);
+    q.scales = s;
+    q.zero_points = z;
+    return true;
+  }
+
+  static bool same_quant(const tlite::Quant& a, const tlite::Quant& b) {
+    return a.axis == b.axis && a.scales == b.scales && a.zero_points == b.zero_points;
+  }
+
+  uint32_t q_constant(const Tensor& t, const std::string& name, tlite::Quant q) {
+    Tensor c = t.contiguous();
+    tlite::ValueInfo vi;
+    vi.name = name;
+    vi.dtype = lite_q8(c.dtype());
+    vi.quant = std::move(q);
+    for (int64_t d : c.shape()) vi.dims.push_back(d);
+    const_bytes += c.numel();
+    return w.add_constant(std::move(vi), c.data_ptr(), size_t(c.numel()));
+  }
+
+  // The lite id of an int8 activation `v` whose parameters must be `want` (per tensor).
+  uint32_t q_input(const graph::Value* v, const tlite::Quant& want, const std::string& what) {
+    uint32_t i = id(v);
+    if (i == tlite::kNone) return i;
+    auto it = pending_quant.find(i);
+    if (it == pending_quant.end() || !same_quant(it->second, want))
+      problems.push_back(what + ": its int8 input was not quantized with the parameters it reads");
+    return i;
+  }
+
+  void quantize_node(const graph::Node* n) {
+    tlite::Quant q;
+    const graph::Value* zp = n->inputs.size() > 2 ? n->inputs[2] : nullptr;
+    if (!quant_of(n->inputs[1], zp, -1, q, "quantize_linear")) return;
+    if (q.scales.size() != 1) return (void)problems.push_back("quantize_linear per axis (tandem-lite quantizes per tensor)");
+    uint32_t x = id(n->inputs[0]);
+    emit_q(Op::Quantize, n, {x}, {}, q);
+  }
+
+  void dequantize_node(const graph::Node* n) {
+    const graph::Value* x = n->inputs[0];
+    const graph::Value* zp = n->inputs.size() > 2 ? n->inputs[2] : nullptr;
+    tlite::Quant q;
+    int64_t axis = n->attrs.get_or<int64_t>("axis", 1);
+    if (axis < 0) axis += int64_t(x->shape.size());
+    if (!quant_of(n->inputs[1], zp, axis, q, "dequantize_linear")) return;
+    if (!is_q8(x->dtype)) return (void)problems.push_back(fmt::format("dequantize_linear of {}", x->dtype));
+    uint32_t xi;
+    if (x->data.defined() && !ids.count(x)) {
+      xi = q_constant(x->data, x->name, q);
+      ids[x] = xi;
+    } else {
+      xi = id(x);
+      auto it = pending_quant.find(xi);
+      if (xi != tlite::kNone && (it == pending_quant.end() || !same_quant(it->second, q)))
+        problems.push_back("dequantize_linear with other parameters than its input was quantized with");
+    }
+    emit(Op::Dequantize, n, {xi}, {});
+  }
+
+  // qlinear_conv2d / qlinear_linear (fuse_qdq's int8 layers): x_q, x_scale, x_zp, w_q, w_scale,
+  // w_zp, y_scale, y_zp, bias.
+  void qlayer_node(const graph::Node* n) {
+    const bool conv = n->op->name == "qlinear_conv2d";
+    const std::string& op = n->op->name;
+    auto at = [&](size_t i) { return i < n->inputs.size() ? n->inputs[i] : nullptr; };
+    tlite::Quant xq, wq, yq;
+    const graph::Value* wv = at(3);
+    if (!quant_of(at(1), at(2), -1, xq, op) || !quant_of(at(4), at(5), 0, wq, op) || !quant_of(at(6), at(7), -1, yq, op))
+      return;
+    if (!wv->data.defined() || !is_q8(wv->dtype)) return (void)problems.push_back(op + " with a weight that is not an int8 constant");
+    uint32_t x = q_input(at(0), xq, op);
+    uint32_t wid = ids.count(wv) ? ids[wv] : q_constant(wv->data, wv->name, wq);
+    ids[wv] = wid;
+    uint32_t b = tlite::kNone;
+    if (const graph::Value* bv = at(8)) {
+      if (!bv->data.defined()) return (void)problems.push_back(op + " with a bias that is not a constant");
+      b = id(bv);
+    }
+    const Attrs& a = n->attrs;
+    std::vector<Attr> attrs;
+    if (conv) {
+      attrs = {al(Key::Stride, a.get_or<std::vector<int64_t>>("stride", {1, 1})),
+               al(Key::Pad, a.get_or<std::vector<int64_t>>("padding", {0, 0, 0, 0})),
+               al(Key::Dilation, a.get_or<std::vector<int64_t>>("dilation", {1, 1})),
+               ai(Key::Groups, a.get_or<int64_t>("groups", 1))};
+    }
+    if (a.get_or<std::string>("act", "none") == "relu") attrs.push_back(ai(Key::ActKind, int64_t(Act::Relu)));
+    // The full runtime runs an int8-weight, zero-weight-zero-point convolution as one oneDNN
+    // primitive, whose requantization adds the bias before scaling (rounding 1); everything
+    // else requantizes as src/quant does (rounding 0).
+    bool zero_wzp = std::all_of(wq.zero_points.begin(), wq.zero_points.end(), [](int32_t z) { return z == 0; });
+    bool onednn = conv && wv->dtype == DType::Int8 && zero_wzp && a.get_or<int64_t>("reference", 0) == 0;
+    attrs.push_back(ai(Key::Rounding, onednn ? 1 : 0));
+    emit_q(conv ? Op::QConv2d : Op::QLinear, n, {x, wid, b}, attrs, yq);
+  }
+
+  void emit_q(Op op, const graph::Node* n, std::vector<uint32_t> inputs, std::vector<Attr> attrs, tlite::Quant q) {
+    const graph::Value* y = n->output();
+    if (!is_q8(y->dtype)) return (void)problems.push_back(fmt::format("{} with a {} output", n->op->name, y->dtype));
+    NodeInfo info;
+    info.op = op;
+    info.inputs = std::move(inputs);
+    info.attrs = std::move(attrs);
+    tlite::ValueInfo vi;
+    vi.name = y->name;
+    vi.dims = dims(y);
+    for (int64_t& d : vi.dims)
+      if (d < 0) d = 1;
+    vi.dtype = lite_q8(y->dtype);
+    vi.quant = q;
+    uint32_t i = w.add_value(std::move(vi));
+    ids[y] = i;
+    pending_quant[i] = std::move(q);
+    info.outputs.push_back(i);
+    w.add_node(std::move(info));
+    if (report) report->lite_ops[tlite::op_name(op)]++;
+  }
+
+  std::map<uint32_t, tlite::Quant> pending_quant;  // lite id -> parameters of an int8 value
+
   uint32_t out_value(const graph::Value* v) {
     tlite::ValueInfo vi;
     vi.name = v->name;
@@ -198,6 +339,9 @@ struct Converter {
     }
     std::vector<Attr> act;
     if (act_of(op, a, act)) return emit(Op::Activation, n, {in(0)}, act);
+    if (op == "quantize_linear") return quantize_node(n);
+    if (op == "dequantize_linear") return dequantize_node(n);
+    if (op == "qlinear_conv2d" || op == "qlinear_linear") return qlayer_node(n);
     if (op == "conv2d" || op == "conv2d_act") {
       auto [sh, sw] = pair_attr(a, "stride", {1, 1});
       auto [ph, pw] = pair_attr(a, "padding", {0, 0});
@@ -321,7 +465,8 @@ std::string convert_graph_to_lite(graph::Graph& g, const std::vector<bool>& dyna
                                   const std::vector<std::string>& output_names, LiteConvertReport* report) {
   graph::PipelineOptions po;
   // The backend-independent inference passes: no prepacking or blocked layouts (oneDNN-specific).
-  po.passes = "shape_infer,const_fold,simplify,cse,dce,fold_batchnorm,fuse_matmul_act,dce";
+  // fuse_qdq before const_fold, as in the full pipeline: the int8 layers keep their int8 weights.
+  po.passes = "shape_infer,fuse_qdq,const_fold,simplify,cse,dce,fold_batchnorm,fuse_matmul_act,dce";
   po.inference = true;
   graph::PipelineReport pr = graph::run_pipeline(g, po);
   TANDEM_CHECK(g.updates().empty(), "convert: the graph updates variables in place (a training step?); "
