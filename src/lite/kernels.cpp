@@ -32,8 +32,20 @@ inline __attribute__((always_inline)) void lite_store8(float* p, lite_v8f v) { s
 
 // C[MR rows, 16 cols] (+)= A[MR, K] · B[K, 16]: MR x 2 vector accumulators stay in registers.
 template <int MR>
+inline __attribute__((always_inline)) void lite_micro_8(int64_t K, const float* A, int64_t lda, const float* B,
+                                                        int64_t ldb, float* C, int64_t ldc, bool acc);
+
+template <int MR>
 inline __attribute__((always_inline)) void lite_micro_16(int64_t K, const float* A, int64_t lda, const float* B,
                                                          int64_t ldb, float* C, int64_t ldc, bool acc) {
+#if defined(__wasm_simd128__)
+  // NOTE: wasm SIMD is 4 floats wide and V8 maps it onto 16 SSE registers: MR x 16 columns
+  // would hold 16 accumulators plus 4 B vectors and spill in the inner loop, so the tile runs as
+  // two MR x 8 halves (8 accumulators each).
+  lite_micro_8<MR>(K, A, lda, B, ldb, C, ldc, acc);
+  lite_micro_8<MR>(K, A, lda, B + 8, ldb, C + 8, ldc, acc);
+  return;
+#endif
   lite_v8f c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) {
     if (acc) {
