@@ -2,7 +2,8 @@
 # Installs every Debian package tandem needs. Idempotent; quiet when all is present.
 #   scripts/setup.sh          build + test dependencies (PyTorch and ONNX Runtime included: the
 #                             comparison tests run them, and CI lets no test skip)
-#   scripts/setup.sh --bench  also hyperfine and OpenBLAS for bench/
+#   scripts/setup.sh --bench  also hyperfine and OpenBLAS for bench/, and (npm) ONNX Runtime Web
+#                             and TF.js's wasm backend for bench/wasm_run.sh
 set -euo pipefail
 
 packages=(
@@ -19,9 +20,10 @@ packages=(
   g++-aarch64-linux-gnu qemu-user-static
   emscripten chromium
 )
+bench=""
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(hyperfine libopenblas0-pthread wrk python3-pandas python3-psycopg2) ;;
+    --bench) bench=1; packages+=(hyperfine libopenblas0-pthread wrk python3-pandas python3-psycopg2) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -42,7 +44,19 @@ install_ort() {
   mkdir -p "$dir"
   npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error onnxruntime-node@1.31.1 >/dev/null
 }
-[ ${#missing[@]} -eq 0 ] && { install_ort; exit 0; }
+# With --bench: onnxruntime-web and TF.js (core + wasm backend) for bench/wasm_run.sh, into
+# build/web-bench (the benchmark only; no test uses them). Versions pinned.
+install_web_bench() {
+  [ -n "$bench" ] || return 0
+  local dir; dir="$(cd "$(dirname "$0")/.." && pwd)/build/web-bench"
+  NODE_PATH="$dir/node_modules" node -e "require('onnxruntime-web'); require('@tensorflow/tfjs-backend-wasm')" \
+    >/dev/null 2>&1 && return 0
+  echo "setup.sh: installing onnxruntime-web and TF.js (wasm backend) into $dir"
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error onnxruntime-web@1.31.1 \
+    @tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-backend-cpu@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0 >/dev/null
+}
+[ ${#missing[@]} -eq 0 ] && { install_ort; install_web_bench; exit 0; }
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
@@ -51,3 +65,4 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 install_ort
+install_web_bench
