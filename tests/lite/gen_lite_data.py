@@ -7,8 +7,13 @@ links tandem-lite alone, so it can run under qemu on another architecture).
 
 Per case NAME: NAME.onnx (kept so test_lite can check the expected outputs against a fresh
 full-runtime run), NAME.tlite, NAME.input_<i>.npy, NAME.output_<i>.npy, and a line in
-cases.txt: "NAME <number of inputs> <number of outputs>". Seeded: a rerun writes the same
+cases.txt: "NAME <number of inputs> <number of outputs> [exact]". Seeded: a rerun writes the same
 models and inputs (PyTorch 1.13's exporter, Debian's python3-torch).
+
+tiny_int8 is int8: its ONNX file is the QDQ model `tandem quantize` writes (int8 activations,
+calibrated on 16 seeded samples), its .tlite holds int8 weights, and its output is dequantized
+int8 values (the last op is a view), so "exact": tandem-lite must reproduce the full
+runtime's int8 path bit for bit, on every architecture.
 """
 import os
 import subprocess
@@ -71,11 +76,30 @@ class TinyBlock(nn.Module):
         return z, z.mean(dim=1)
 
 
+class TinyInt8(nn.Module):
+    """Conv + ReLU, depthwise strided conv + ReLU, grouped 1x1 conv + ReLU, max pool, linear +
+    ReLU, a view: every conv/linear becomes an int8 layer, the output stays exact."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.dw = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
+        self.pw = nn.Conv2d(8, 12, 1, groups=2)
+        self.fc = nn.Linear(12 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = F.relu(self.c1(x))
+        x = F.relu(self.dw(x))
+        x = F.max_pool2d(F.relu(self.pw(x)), 2)
+        x = F.relu(self.fc(x.flatten(1)))
+        return x.view(x.shape[0], 2, 5)
+
+
 def export(model, name, example, dynamic):
     model.eval()
     path = os.path.join(OUT, name + ".onnx")
     names_in = ["input"]
-    names_out = ["output"] if isinstance(model, TinyCnn) else ["tokens", "pooled"]
+    names_out = ["tokens", "pooled"] if isinstance(model, TinyBlock) else ["output"]
     axes = {n: {0: "batch"} for n in names_in + names_out} if dynamic else None
     torch.onnx.export(model, example, path, opset_version=17, input_names=names_in, output_names=names_out,
                       dynamic_axes=axes, do_constant_folding=True)
@@ -92,23 +116,30 @@ def main():
         cnn.bn.running_mean.uniform_(-0.5, 0.5)
         cnn.bn.running_var.uniform_(0.5, 2.0)
     rng = np.random.default_rng(0)
-    specs = [("tiny_cnn", cnn, [2, 3, 16, 16]), ("tiny_block", TinyBlock(), [2, 6, 16])]
+    specs = [("tiny_cnn", cnn, [2, 3, 16, 16]), ("tiny_block", TinyBlock(), [2, 6, 16]),
+             ("tiny_int8", TinyInt8(), [2, 3, 16, 16])]
     for name, model, shape in specs:
         x = rng.standard_normal(shape).astype(np.float32)
         onnx_path = export(model, name, torch.from_numpy(x), dynamic=True)
+        if name == "tiny_int8":
+            with tempfile.TemporaryDirectory() as tmp:
+                calib = os.path.join(tmp, "calib.npy")
+                np.save(calib, rng.standard_normal([16] + shape[1:]).astype(np.float32))
+                subprocess.run([tandem, "quantize", onnx_path, "--data", calib, "--out", onnx_path,
+                                "--activations", "int8"], check=True, stdout=subprocess.DEVNULL)
         tlite = os.path.join(OUT, name + ".tlite")
         subprocess.run([tandem, "convert", "-q", onnx_path, tlite], check=True)
         np.save(os.path.join(OUT, name + ".input_0.npy"), x)
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run([tandem, "run", onnx_path, "--input", "input=" + os.path.join(OUT, name + ".input_0.npy"),
                             "--output-dir", tmp], check=True, stdout=subprocess.DEVNULL)
-            outs = ["output"] if name == "tiny_cnn" else ["tokens", "pooled"]
+            outs = ["tokens", "pooled"] if name == "tiny_block" else ["output"]
             for i, o in enumerate(outs):
                 y = np.load(os.path.join(tmp, o + ".npy")).astype(np.float32)
                 np.save(os.path.join(OUT, f"{name}.output_{i}.npy"), y)
-        cases.append(f"{name} 1 {len(outs)}")
+        cases.append(f"{name} 1 {len(outs)}" + (" exact" if name == "tiny_int8" else ""))
     with open(os.path.join(OUT, "cases.txt"), "w") as f:
-        f.write("# NAME INPUTS OUTPUTS (written by tests/lite/gen_lite_data.py)\n")
+        f.write("# NAME INPUTS OUTPUTS [exact: bit-identical outputs] (written by tests/lite/gen_lite_data.py)\n")
         f.write("\n".join(cases) + "\n")
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"wrote {len(cases)} cases, {total} bytes, into {OUT}")

@@ -4,9 +4,10 @@
 //
 //   lite_selftest tests/lite/data
 //
-// Per case in DATA/cases.txt ("NAME INPUTS OUTPUTS"): loads NAME.tlite from the file (mmap) and
-// from a buffer, runs NAME.input_<i>.npy and compares with NAME.output_<i>.npy (the full tandem
-// runtime's outputs, tests/lite/gen_lite_data.py) within 1e-4 of the output's scale, runs the
+// Per case in DATA/cases.txt ("NAME INPUTS OUTPUTS [exact]"): loads NAME.tlite from the file (mmap)
+// and from a buffer, runs NAME.input_<i>.npy and compares with NAME.output_<i>.npy (the full tandem
+// runtime's outputs, tests/lite/gen_lite_data.py) within 1e-4 of the output's scale (an "exact"
+// case, an int8 model: bit for bit), runs the
 // first sample alone (dynamic batch) against the first rows, and checks the errors: a wrong
 // shape, an index out of range, an output before a run, and every truncation and a set of byte
 // flips of the file (each must fail to load or run cleanly). One line per case; exit 1 on any
@@ -14,11 +15,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "kernels.h"
 #include "npy.h"
 #include "tandem_lite.h"
 
@@ -55,7 +58,7 @@ double rel_err(const float* a, const float* b, size_t n) {
 // Runs `m` on the inputs; compares every output with `expected` (rows: the first `rows` of
 // dim 0, or all when rows < 0). Returns "" or what differs.
 std::string run_and_compare(tl_model* m, const std::vector<tlite::npy::Array>& inputs,
-                            const std::vector<tlite::npy::Array>& expected, int64_t rows) {
+                            const std::vector<tlite::npy::Array>& expected, int64_t rows, bool exact) {
   tl_context* c = nullptr;
   if (tl_context_create(m, &c) != TL_OK) return tl_last_error();
   std::string err;
@@ -86,6 +89,12 @@ std::string run_and_compare(tl_model* m, const std::vector<tlite::npy::Array>& i
       }
       size_t n = 1;
       for (int64_t d : want) n *= size_t(d);
+      if (exact) {
+        size_t differ = 0;
+        for (size_t i = 0; i < n; ++i) differ += std::memcmp(&y[i], &expected[o].data[i], sizeof(float)) != 0;
+        if (differ) err = "output " + std::to_string(o) + ": " + std::to_string(differ) + " values not bit-identical";
+        continue;
+      }
       double e = rel_err(y, expected[o].data.data(), n);
       if (!(e <= 1e-4)) err = "output " + std::to_string(o) + " differs by " + std::to_string(e) + " of its scale";
     }
@@ -94,7 +103,7 @@ std::string run_and_compare(tl_model* m, const std::vector<tlite::npy::Array>& i
   return err;
 }
 
-void check_case(const std::string& dir, const std::string& name, int nin, int nout) {
+void check_case(const std::string& dir, const std::string& name, int nin, int nout, bool exact) {
   std::vector<tlite::npy::Array> inputs(static_cast<size_t>(nin)), expected(static_cast<size_t>(nout));
   for (int i = 0; i < nin; ++i) {
     std::string e = tlite::npy::read(dir + "/" + name + ".input_" + std::to_string(i) + ".npy", inputs[size_t(i)]);
@@ -108,9 +117,9 @@ void check_case(const std::string& dir, const std::string& name, int nin, int no
   tl_model* m = nullptr;
   if (tl_model_load_file(path.c_str(), &m) != TL_OK) return report(false, name + " load", tl_last_error());
   report(tl_model_num_inputs(m) == nin && tl_model_num_outputs(m) == nout, name + " io counts", "");
-  std::string all = run_and_compare(m, inputs, expected, -1);
+  std::string all = run_and_compare(m, inputs, expected, -1, exact);
   report(all.empty(), name + " matches the full runtime", all);
-  std::string one = run_and_compare(m, inputs, expected, 1);
+  std::string one = run_and_compare(m, inputs, expected, 1, exact);
   report(one.empty(), name + " batch 1 of the dynamic batch", one);
 
   // Errors: a wrong shape, an index out of range, an output before any run.
@@ -135,7 +144,7 @@ void check_case(const std::string& dir, const std::string& name, int nin, int no
   std::string bytes = slurp(path);
   tl_model* mb = nullptr;
   bool ok = tl_model_load_buffer(bytes.data(), bytes.size(), &mb) == TL_OK;
-  std::string from_buffer = ok ? run_and_compare(mb, inputs, expected, -1) : std::string(tl_last_error());
+  std::string from_buffer = ok ? run_and_compare(mb, inputs, expected, -1, exact) : std::string(tl_last_error());
   report(ok && from_buffer.empty(), name + " from a buffer", from_buffer);
   tl_model_destroy(mb);
   int loaded = 0, refused = 0;
@@ -195,12 +204,13 @@ int main(int argc, char** argv) {
     std::istringstream ls(line);
     std::string name;
     int nin = 0, nout = 0;
-    ls >> name >> nin >> nout;
-    if (name.empty() || nin < 1 || nout < 1) {
+    std::string flag;
+    ls >> name >> nin >> nout >> flag;
+    if (name.empty() || nin < 1 || nout < 1 || !(flag.empty() || flag == "exact")) {
       report(false, "cases.txt", "bad line '" + line + "'");
       continue;
     }
-    check_case(dir, name, nin, nout);
+    check_case(dir, name, nin, nout, flag == "exact");
     ++n;
   }
   // A file that is not a model, and a missing file.
@@ -210,6 +220,7 @@ int main(int argc, char** argv) {
   tl_status s2 = tl_model_load_file((dir + "/no-such-file.tlite").c_str(), &m);
   report(s2 == TL_IO_ERROR, "missing file", tl_last_error());
   report(n >= 1, "cases run", std::to_string(n));
+  std::printf("int8 GEMM: %s\n", tlite::kernels::int8_path());
   std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "passed", failures);
   return failures ? 1 : 0;
 }
