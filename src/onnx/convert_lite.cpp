@@ -15,6 +15,7 @@
 #include "tandem/graph/passes.h"
 #include "tandem/io/atomic_file.h"
 #include "tandem/onnx.h"
+#include "tandem/quant.h"
 
 namespace tandem::onnx {
 
@@ -139,6 +140,11 @@ struct Converter {
     if (v == nullptr) return tlite::kNone;
     auto it = ids.find(v);
     if (it != ids.end()) return it->second;
+    if (auto f = folded.find(v); f != folded.end()) {
+      uint32_t i = constant(f->second, v->name);
+      ids[v] = i;
+      return i;
+    }
     if (v->kind != graph::Value::Kind::Constant && v->kind != graph::Value::Kind::Variable) {
       // Produced by a node that could not be mapped (reported there).
       if (missing.empty() && problems.empty())
@@ -214,6 +220,13 @@ struct Converter {
   void dequantize_node(const graph::Node* n) {
     const graph::Value* x = n->inputs[0];
     const graph::Value* zp = n->inputs.size() > 2 ? n->inputs[2] : nullptr;
+    // An int8 weight that no int8 layer took (a layer left float; const_fold skips large
+    // results): dequantized here, it becomes a float32 constant like any other.
+    if (x->data.defined() && n->inputs[1]->data.defined() && (zp == nullptr || zp->data.defined())) {
+      folded[n->output()] = tandem::dequantize_linear(x->data, n->inputs[1]->data, zp ? zp->data : Tensor(),
+                                                      n->attrs.get_or<int64_t>("axis", 1));
+      return;
+    }
     tlite::Quant q;
     int64_t axis = n->attrs.get_or<int64_t>("axis", 1);
     if (axis < 0) axis += int64_t(x->shape.size());
@@ -292,6 +305,40 @@ struct Converter {
   }
 
   std::map<uint32_t, tlite::Quant> pending_quant;  // lite id -> parameters of an int8 value
+  std::unordered_map<const graph::Value*, Tensor> folded;  // dequantized int8 constants (float32)
+
+  // A float layer's int8 weight (dequantize_linear of an int8 constant [N, K]): kept int8 in the
+  // file, transposed to [K, N], and dequantized by a lite node at run time (the same float
+  // values the full runtime folds it to), so the file stays ~4x smaller. kNone: not such a weight.
+  uint32_t int8_linear_weight(const graph::Value* wv) {
+    const graph::Node* dq = wv->producer;
+    if (!folded.count(wv) || dq == nullptr || dq->op->name != "dequantize_linear" || wv->shape.size() != 2) return tlite::kNone;
+    Tensor q = dq->inputs[0]->data;
+    tlite::Quant qq;
+    int64_t axis = dq->attrs.get_or<int64_t>("axis", 1);
+    if (axis < 0) axis += 2;
+    if (!quant_of(dq->inputs[1], dq->inputs.size() > 2 ? dq->inputs[2] : nullptr, axis, qq, "linear weight"))
+      return tlite::kNone;
+    if (qq.axis >= 0) qq.axis = 1 - qq.axis;
+    uint32_t qid = q_constant(q.t().contiguous(), wv->name.empty() ? "" : wv->name + "_t", qq);
+    tlite::ValueInfo vi;
+    vi.dims = {q.size(1), q.size(0)};
+    uint32_t out = w.add_value(std::move(vi));
+    NodeInfo info;
+    info.op = Op::Dequantize;
+    info.inputs = {qid};
+    info.outputs = {out};
+    w.add_node(std::move(info));
+    if (report) report->lite_ops[tlite::op_name(Op::Dequantize)]++;
+    return out;
+  }
+
+  // A constant's data: a graph constant's, or one the converter folded.
+  Tensor const_data(const graph::Value* v) {
+    if (v->data.defined()) return v->data;
+    auto f = folded.find(v);
+    return f == folded.end() ? Tensor() : f->second;
+  }
 
   uint32_t out_value(const graph::Value* v) {
     tlite::ValueInfo vi;
@@ -355,12 +402,19 @@ struct Converter {
     }
     if (op == "linear" || op == "linear_act") {
       const graph::Value* wv = n->inputs[1];
-      if (!wv->data.defined() || wv->shape.size() != 2) {
+      if (uint32_t wq = int8_linear_weight(wv); wq != tlite::kNone) {
+        std::vector<Attr> at;
+        if (op == "linear_act" && !act_of(a.get<std::string>("act"), a, at))
+          problems.push_back("linear_act: activation '" + a.get<std::string>("act") + "' not in tandem-lite");
+        return emit(Op::Linear, n, {in(0), wq, in(2)}, at);
+      }
+      Tensor wd = const_data(wv);
+      if (!wd.defined() || wv->shape.size() != 2) {
         problems.push_back("linear with a weight that is not a 2-D constant");
         return;
       }
       // Lite's Linear reads the weight as [K, N]: transposed once here.
-      uint32_t wt = constant(wv->data.t().contiguous(), wv->name.empty() ? "" : wv->name + "_t");
+      uint32_t wt = constant(wd.t().contiguous(), wv->name.empty() ? "" : wv->name + "_t");
       std::vector<Attr> at;
       if (op == "linear_act" && !act_of(a.get<std::string>("act"), a, at))
         problems.push_back("linear_act: activation '" + a.get<std::string>("act") + "' not in tandem-lite");
