@@ -211,7 +211,7 @@ TEST(BlockedLayout, RandomConvPoolChainsMatchEager) {
       Layer l;
       l.conv = i == 0 || rng() % 3 != 0;
       if (l.conv) {
-        l.out = pick({16, 32, 48, 24});
+        l.out = pick({16, 32, 48, 24, 10});
         l.k = pick({1, 3});
         l.s = pick({1, 2});
         l.p = pick({0, 1});
@@ -317,22 +317,29 @@ TEST(BlockedLayout, ChannelCatOfBlockedBranchesStaysBlocked) {
 
 // An MBConv block as exporters write it (EfficientNet, MobileNetV3): SiLU as x * sigmoid(x),
 // a depthwise conv, squeeze-excitation (spatial mean, two small convs, a channel scale), hard-swish
-// as x * clamp(x / 6 + 0.5, 0, 1), a projection. The activations, the mean and the scale run on
-// the blocked twins; only the squeeze convs (8 channels) read NCHW.
+// as x * clamp(x / 6 + 0.5, 0, 1), a projection. The activations, the mean, the squeeze convs
+// (8 channels: one padded block) and the scale run on the blocked twins; only the result is
+// reordered back. Channel counts that are not multiples of 16 (24 -> 40 -> squeeze 10) run the
+// same way on padded blocks: the sigmoids make the padding nonzero, which must not leak.
 TEST(BlockedLayout, ElementwiseOpsAndSqueezeExcitationStayBlocked) {
-  for (int64_t batch : {1, 3}) {
-    SCOPED_TRACE(batch);
+  struct Channels {
+    int64_t in, mid, squeeze;
+  };
+  for (auto [batch, ch] : {std::pair{int64_t{1}, Channels{16, 32, 8}}, {3, Channels{16, 32, 8}},
+                           {2, Channels{24, 40, 10}}}) {
+    SCOPED_TRACE(fmt::format("batch {} channels {} {} {}", batch, ch.in, ch.mid, ch.squeeze));
     manual_seed(41);
     NoGradGuard ng;
-    Tensor x = randn({batch, 16, 7, 7}), w0 = randn({32, 16, 1, 1}) * 0.3, wd = randn({32, 1, 3, 3}) * 0.3;
-    Tensor w1 = randn({8, 32, 1, 1}) * 0.3, w2 = randn({32, 8, 1, 1}) * 0.3, w3 = randn({16, 32, 1, 1}) * 0.3;
+    Tensor x = randn({batch, ch.in, 7, 7}), w0 = randn({ch.mid, ch.in, 1, 1}) * 0.3;
+    Tensor wd = randn({ch.mid, 1, 3, 3}) * 0.3, w1 = randn({ch.squeeze, ch.mid, 1, 1}) * 0.3;
+    Tensor w2 = randn({ch.mid, ch.squeeze, 1, 1}) * 0.3, w3 = randn({ch.in, ch.mid, 1, 1}) * 0.3;
     PlanRecorder rec;
     rec.input("x", x);
     for (auto [name, t] : {std::pair{"w0", w0}, {"wd", wd}, {"w1", w1}, {"w2", w2}, {"w3", w3}}) rec.variable(name, t);
     auto eager = rec.record([&] {
       Tensor h = conv2d(x, w0);
       h = h * sigmoid(h);
-      Tensor d = conv2d(h, wd, Tensor(), {1, 1}, {1, 1}, {1, 1}, 32);
+      Tensor d = conv2d(h, wd, Tensor(), {1, 1}, {1, 1}, {1, 1}, ch.mid);
       d = d * clamp(d / 6.0 + 0.5, 0.0, 1.0);
       Tensor s = sigmoid(conv2d(relu(conv2d(mean(d, {2, 3}, true), w1)), w2));
       return std::vector<Tensor>{conv2d(d * s, w3)};
@@ -341,9 +348,8 @@ TEST(BlockedLayout, ElementwiseOpsAndSqueezeExcitationStayBlocked) {
     PassResult r = run_blocked_layout(rec.graph);
     EXPECT_GE(r.counts["blocked_elementwise"], 6) << rec.graph.str();
     EXPECT_EQ(r.counts["blocked_spatial_reduction"], 1) << rec.graph.str();
-    EXPECT_EQ(count_ops(rec.graph, "conv2d_blocked"), 3) << rec.graph.str();
-    // The mean's NCHW value for the 8-channel squeeze conv, and the result.
-    EXPECT_EQ(count_ops(rec.graph, "from_blocked"), 2) << rec.graph.str();
+    EXPECT_EQ(count_ops(rec.graph, "conv2d_blocked"), 5) << rec.graph.str();
+    EXPECT_EQ(count_ops(rec.graph, "from_blocked"), 1) << rec.graph.str();
     expect_graph_matches(rec.graph, {x}, eager, 1e-4, 1e-4);
   }
 }
@@ -386,15 +392,15 @@ TEST(BlockedLayout, GroupedConvsStayBlockedWhereOneDnnHasKernels) {
 TEST(BlockedLayout, ConvWithoutBlockedReaderIsLeftAlone) {
   manual_seed(3);
   NoGradGuard ng;
-  Tensor x = randn({2, 3, 8, 8}), w = randn({16, 3, 3, 3}), w2 = randn({10, 16, 1, 1});
+  Tensor x = randn({2, 3, 8, 8}), w = randn({16, 3, 3, 3}), w2 = randn({10, 16, 3, 3});
   PlanRecorder rec;
   rec.input("x", x);
   rec.variable("w", w);
   rec.variable("w2", w2);
-  // conv -> add (no blocked reader); conv -> conv with 10 outputs (not a multiple of 16).
+  // conv -> add (no blocked reader); conv -> dilated conv (no blocked kernel).
   rec.record([&] {
     Tensor h = conv2d(x, w);
-    return std::vector<Tensor>{h + 1.0, conv2d(relu(conv2d(x, w)), w2)};
+    return std::vector<Tensor>{h + 1.0, conv2d(relu(conv2d(x, w)), w2, Tensor(), {1, 1}, {2, 2}, {2, 2})};
   });
   run_fuse_matmul_act(rec.graph);
   const std::string before = rec.graph.str();
@@ -484,10 +490,16 @@ TEST(BlockedLayout, BlockedMaxPoolMatchesMaxPool) {
 
 TEST(BlockedLayout, OpsRejectWrongShapesClearly) {
   Tensor x = randn({2, 24, 4, 4});
-  EXPECT_TRUE(throws_error([&] { dispatch1(op("from_blocked"), {x}, {}); }, {"blocked input [N, C/16, H, W, 16]"}));
-  Tensor w = randn({24, 24, 3, 3});
-  Attrs a{{"stride", IntArray{1, 1}}, {"padding", IntArray{1, 1}}};
-  EXPECT_TRUE(throws_error([&] { dispatch1(op("conv2d_blocked"), {x, w, Tensor(), Tensor()}, a); }, {"C divisible by 16"}));
+  EXPECT_TRUE(throws_error([&] { dispatch1(op("from_blocked"), {x}, {}); }, {"blocked input [N, ceil(C/16), H, W, 16]"}));
+  // 24 channels take 2 blocks of 16: 40 do not fit, 16 leave one empty.
+  Tensor xb = randn({2, 2, 4, 4, 16});
+  for (int64_t c : {40, 16})
+    EXPECT_TRUE(throws_error([&] { dispatch1(op("from_blocked"), {xb}, {{"channels", c}}); },
+                             {"channels do not fill the 2 blocks"}));
+  Tensor w = randn({24, 40, 3, 3});
+  Attrs a{{"stride", IntArray{1, 1}}, {"padding", IntArray{1, 1}}, {"blocked_input", int64_t{1}}};
+  EXPECT_TRUE(throws_error([&] { dispatch1(op("conv2d_blocked"), {xb, w, Tensor(), Tensor()}, a); },
+                           {"channels do not fill the 2 blocks"}));
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ memory::desc blocked_md(int64_t N, int64_t C, int64_t H, int64_t W) {
 
 void check_blocked(const Tensor& t, const Shape& expected, const char* op, const char* what) {
   TANDEM_CHECK(t.dtype() == DType::Float32 && t.shape() == expected && t.is_contiguous(),
-               "{}: {} must be a contiguous float32 tensor of shape {} (blocked [N, C/16, H, W, 16]), "
+               "{}: {} must be a contiguous float32 tensor of shape {} (blocked [N, ceil(C/16), H, W, 16]), "
                "got {} {}{}", op, what, shape_str(expected), t.dtype(), shape_str(t.shape()),
                t.is_contiguous() ? "" : " (not contiguous)");
 }
@@ -63,14 +63,15 @@ void max_pool2d_blocked(const Pool2d& p, int64_t N, int64_t C, const Tensor& x, 
 
 namespace {
 
-// NCHW t [N, C, H, W] <-> blocked b [N, C/16, H, W, 16], either way (a cached oneDNN reorder).
+// NCHW t [N, C, H, W] <-> blocked b [N, ceil(C/16), H, W, 16], either way (a cached oneDNN
+// reorder; into the blocked layout it zeroes the last block's padding).
 void reorder_blocked(const Tensor& t, const Tensor& b, bool to_blocked) {
   const char* op = to_blocked ? "to_blocked" : "from_blocked";
-  TANDEM_CHECK(t.dim() == 4 && t.dtype() == DType::Float32 && t.is_contiguous() && t.size(1) % 16 == 0,
-               "{}: the NCHW {} must be a contiguous float32 [N, C, H, W] with C divisible by 16, got {} {}",
-               op, to_blocked ? "input" : "output", t.dtype(), shape_str(t.shape()));
+  TANDEM_CHECK(t.dim() == 4 && t.dtype() == DType::Float32 && t.is_contiguous(),
+               "{}: the NCHW {} must be a contiguous float32 [N, C, H, W], got {} {}", op,
+               to_blocked ? "input" : "output", t.dtype(), shape_str(t.shape()));
   const int64_t N = t.size(0), C = t.size(1), H = t.size(2), W = t.size(3);
-  check_blocked(b, {N, C / 16, H, W, 16}, op, to_blocked ? "output" : "input");
+  check_blocked(b, {N, (C + 15) / 16, H, W, 16}, op, to_blocked ? "output" : "input");
   if (t.numel() == 0) return;
   dn::Key key(op);
   for (int64_t v : {N, C, H, W}) key.add(v);

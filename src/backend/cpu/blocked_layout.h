@@ -1,9 +1,10 @@
 // Kernels on oneDNN's channel-blocked activation layout, for graph mode (made by
 // graph::run_blocked_layout; see also conv2d_forward_blocked in conv.h).
 //
-// A blocked activation of logical shape [N, C, H, W] (C divisible by 16) is a contiguous
-// float32 tensor [N, C/16, H, W, 16]: channel c of pixel (h, w) is at [n, c/16, h, w, c%16]
-// (oneDNN's nChw16c). Convolutions with oneDNN's direct kernels read and write this layout
+// A blocked activation of logical shape [N, C, H, W] is a contiguous float32 tensor
+// [N, ceil(C/16), H, W, 16]: channel c of pixel (h, w) is at [n, c/16, h, w, c%16]
+// (oneDNN's nChw16c; when C is not a multiple of 16 the last block is padded, as oneDNN pads
+// such dimensions: its primitives write zeros there and read it only against zero weights). Convolutions with oneDNN's direct kernels read and write this layout
 // natively, so a chain conv -> pool -> conv kept in it skips the NCHW reorders eager mode
 // does around every convolution.
 //
@@ -24,10 +25,11 @@ namespace tandem::cpu {
 // inputs follow oneDNN's max, not PyTorch's NaN propagation.
 void max_pool2d_blocked(const Pool2d& p, int64_t N, int64_t C, const Tensor& x, const Tensor& y);
 
-// blocked y [N, C/16, H, W, 16] = x [N, C, H, W] (contiguous NCHW; a oneDNN reorder).
+// blocked y [N, ceil(C/16), H, W, 16] = x [N, C, H, W] (contiguous NCHW; a oneDNN reorder,
+// the padding zeroed).
 void to_blocked(const Tensor& x, const Tensor& y);
 
-// y [N, C, H, W] (contiguous NCHW) = blocked x [N, C/16, H, W, 16] (a oneDNN reorder).
+// y [N, C, H, W] (contiguous NCHW) = blocked x [N, ceil(C/16), H, W, 16] (a oneDNN reorder).
 void from_blocked(const Tensor& x, const Tensor& y);
 
 }  // namespace tandem::cpu

@@ -357,25 +357,26 @@ bool conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
 }
 
 bool conv2d_blocked_supported(const ConvGeom& g) {
-  return conv2d_blocked_groups_ok(g) && g.O % 16 == 0 && g.C * g.H * g.W > 0 && g.O * g.kh * g.kw > 0 &&
+  return conv2d_blocked_groups_ok(g) && g.C * g.H * g.W > 0 && g.O * g.kh * g.kw > 0 &&
          onednn_ok(g);
 }
 
-// NOTE: oneDNN has blocked (nChw16c) kernels for depthwise convolutions and for groups of
-// whole 16-channel blocks; other grouped convolutions would take its reference kernel there.
+// NOTE: oneDNN has blocked (nChw16c) kernels for depthwise convolutions (the last block
+// padded when C is not a multiple of 16) and for groups of whole 16-channel blocks; other
+// grouped convolutions would take its reference kernel there.
 bool conv2d_blocked_groups_ok(const ConvGeom& g) {
   if (g.groups == 1) return true;
   if (g.groups <= 0 || g.C % g.groups != 0 || g.O % g.groups != 0) return false;
-  const bool depthwise = g.groups == g.C && g.O == g.C && g.C % 16 == 0;
+  const bool depthwise = g.groups == g.C && g.O == g.C;
   return depthwise || ((g.C / g.groups) % 16 == 0 && (g.O / g.groups) % 16 == 0);
 }
 
 bool conv2d_forward_blocked(const ConvGeom& g, const Tensor& x, bool x_blocked, const Tensor& w, const Tensor& b,
                             const Tensor& y, const ConvForwardOptions& options) {
-  TANDEM_CHECK(conv2d_blocked_supported(g) && (!x_blocked || g.C % 16 == 0) && (g.groups == 1 || x_blocked),
+  TANDEM_CHECK(conv2d_blocked_supported(g) && (g.groups == 1 || x_blocked),
                "conv2d_blocked: unsupported geometry (input [{}, {}, {}, {}]{}, {} output channels, groups "
-               "{}): needs output channels divisible by 16 (input channels too for a blocked input), "
-               "groups 1 or, with a blocked input, depthwise or groups of multiples of 16 channels, and a "
+               "{}): needs groups 1 or, with a blocked input, depthwise or groups of multiples of 16 "
+               "channels, and a "
                "oneDNN-compatible padding; run the graph without the blocked_layout pass",
                g.N, g.C, g.H, g.W, x_blocked ? " blocked" : "", g.O, g.groups);
   TANDEM_CHECK(y.dtype() == DType::Float32 && x.dtype() == DType::Float32,

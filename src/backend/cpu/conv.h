@@ -46,9 +46,9 @@ bool conv2d_forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
                     const Tensor& y, const ConvForwardOptions& options = {});
 // The forward convolution in oneDNN's channel-blocked layout (graph mode: made by
 // graph::run_blocked_layout so that consecutive convolutions and poolings skip the
-// reorders to and from NCHW). y is [N, O/16, Ho, Wo, 16] (nChw16c: channel o at
-// [n, o/16, h, w, o%16]); x is the same layout [N, C/16, H, W, 16] when x_blocked, else
-// NCHW. float32 only; the geometry must pass conv2d_blocked_supported (Error otherwise).
+// reorders to and from NCHW). y is [N, ceil(O/16), Ho, Wo, 16] (nChw16c: channel o at
+// [n, o/16, h, w, o%16], the last block padded with zeros); x is the same layout
+// [N, ceil(C/16), H, W, 16] when x_blocked, else NCHW. float32 only; the geometry must pass conv2d_blocked_supported (Error otherwise).
 // Returns whether options.act was applied, as conv2d_forward.
 // Grouped convolutions run blocked when depthwise (groups = C = O) or when every group has
 // a multiple of 16 input and output channels, and only from a blocked input.

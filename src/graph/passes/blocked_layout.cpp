@@ -2,7 +2,8 @@
 // convolutions and max poolings. oneDNN's direct convolution kernels compute in nChw16c;
 // with NCHW tensors between them every conv2d reorders its input to blocks and its output
 // back (the zoo CNN at batch 1: ~6 of its ~105 µs). Here a conv2d / conv2d_act becomes a
-// conv2d_blocked writing [N, O/16, Ho, Wo, 16], a max_pool2d reading such a value becomes
+// conv2d_blocked writing [N, ceil(O/16), Ho, Wo, 16] (the last block padded when O is not a
+// multiple of 16, as oneDNN pads it), a max_pool2d reading such a value becomes
 // a max_pool2d_blocked, a conv reading one takes it as is (attr blocked_input = 1), and
 // every other reader (flatten, add, batch_norm, a graph output) gets one from_blocked in
 // front of it (src/ops/defs/blocked_layout.cpp).
@@ -19,7 +20,7 @@
 //     dtype (no broadcast), and, when the add's only reader is a relu, that relu: one
 //     conv2d_blocked placed at the add, so r is computed before it.
 //   - a float32 conv2d / conv2d_act with dilation 1, a 4-D input whose channel count is
-//     static and O divisible by 16, and a geometry oneDNN takes, when its input is already
+//     static, and a geometry oneDNN takes, when its input is already
 //     blocked or some reader of its output can read it blocked (such a conv, or a float32
 //     max_pool2d). Grouped ones (depthwise, or groups of multiples of 16 channels: what
 //     oneDNN has blocked kernels for) only when their input is blocked. A conv none of whose readers can is left alone: its output would
@@ -31,8 +32,10 @@
 //     blocked reader: SqueezeNet's fire modules, GoogLeNet's inception blocks.
 //   - an elementwise op (activations, add/sub/mul/div, ...) with a blocked operand of its
 //     result's shape, whose other operands are blocked too, per-channel [1 or N, C, 1, 1]
-//     values (reshaped to [., C/16, 1, 1, 16], the same memory order) or single elements: the
-//     same op on the twins. A conv read by such an op whose result has a blocked reader counts
+//     values (their own blocked twins, or reshaped to [., C/16, 1, 1, 16] when C divides by 16:
+//     the same memory order) or single elements: the same op on the twins. On padded twins
+//     only ops that keep the padding finite (no division by a tensor, log, sqrt, exp, pow: a
+//     NaN there would reach every channel of the next convolution's sum). A conv read by such an op whose result has a blocked reader counts
 //     as having one (SiLU / hard-swish written as products, squeeze-excitation's channel scale).
 //   - mean / sum over H and W with keepdim of a blocked value: the same over dims 2, 3 of the
 //     twin ([N, C/16, 1, 1, 16], the twin of the [N, C, 1, 1] result).
@@ -87,7 +90,6 @@ bool convertible_conv(const Node* n, bool in_blocked) {
   const int64_t groups = n->attrs.get_or<int64_t>("groups", 1);
   if ((groups != 1 && !in_blocked) || !all_one(pair_or(n->attrs, "dilation", 1))) return false;
   const int64_t O = y->shape[1].value;
-  if (O % kBlock != 0) return false;
   // oneDNN must take the padding (the kernel checks it too; the batch does not matter).
   const IntArray s = pair_or(n->attrs, "stride", 1), p = pair_or(n->attrs, "padding", 0);
   const Shape ws = static_shape(w->shape);
@@ -101,7 +103,7 @@ bool convertible_pool(const Node* n) {
   if (n->op->name != "max_pool2d" || n->outputs.size() != 1 || n->inputs.size() != 1) return false;
   const Value *x = n->inputs[0], *y = n->output();
   return static_4d(x) && static_4d(y) && x->dtype == DType::Float32 && y->dtype == DType::Float32 &&
-         x->shape[1].value % kBlock == 0 && all_one(pair_or(n->attrs, "dilation", 1));
+         all_one(pair_or(n->attrs, "dilation", 1));
 }
 
 bool same_static_shape(const Value* a, const Value* b) {
@@ -155,6 +157,16 @@ bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, Re
                         const std::unordered_map<const Value*, Value*>& blocked, int depth = 0);
 bool elementwise_op(const Node* n);
 
+// Whether v is a per-channel value [1 or N, C, 1, 1] of `out`'s channels (4-D, static).
+bool blocked_per_channel(const Value* v, const Value* out) {
+  const SymShape& s = v->shape;
+  return v->dtype == DType::Float32 && s.size() == 4 && out->shape.size() == 4 && s[1] == out->shape[1] &&
+         s[2] == Dim(1) && s[3] == Dim(1) && (s[0] == Dim(1) || s[0] == out->shape[0]);
+}
+
+// The channel count of 4-D value v fills whole blocks (no padding in its blocked twin).
+bool whole_blocks(const Value* v) { return v->shape[1].is_static() && v->shape[1].value % kBlock == 0; }
+
 // Whether channel cat `n` will run blocked (its inputs are, or are convs that will be) and
 // something reads its output blocked.
 bool blocked_cat_pays(const Node* n, const std::unordered_map<const Node*, ResidualAdd>& fused,
@@ -172,7 +184,10 @@ bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, Re
     auto f = fused.find(u);
     if (f != fused.end() && f->second.residual == v) return true;
     if (blocked_cat_pays(u, fused, blocked, depth)) return true;
-    if (depth < 8 && elementwise_op(u) && static_4d(u->output()) && u->output()->shape == v->shape &&
+    // An elementwise reader of v's shape, or one that broadcasts v (a per-channel value, as
+    // squeeze-excitation's scale) over the same channels.
+    if (depth < 8 && elementwise_op(u) && static_4d(u->output()) &&
+        (u->output()->shape == v->shape || blocked_per_channel(v, u->output())) &&
         has_blocked_reader(u->output(), fused, blocked, depth + 1))
       return true;
     if (u->inputs[0] != v) continue;  // a weight or bias: NCHW
@@ -190,22 +205,31 @@ bool elementwise_op(const Node* n) {
   return ops.count(n->op->name) != 0 && n->outputs.size() == 1;
 }
 
-enum class Operand { Blocked, PerChannel, Scalar, No };
+enum class Operand { Blocked, BlockedPerChannel, PerChannel, Scalar, No };
 
-// How operand v of an elementwise node with result `out` (4-D, channels divisible by 16) can
-// be read in the blocked layout: its blocked twin (same logical shape), a per-channel value
-// [1 or N, C, 1, 1] (reshaped to [., C/16, 1, 1, 16]: the same memory order), or one element
-// (broadcast either way).
+// How operand v of an elementwise node with result `out` (4-D) can be read in the blocked
+// layout: its blocked twin (same logical shape), the blocked twin [., ceil(C/16), 1, 1, 16] of
+// a per-channel value [1 or N, C, 1, 1] (broadcast over H and W as it is), an NCHW per-channel
+// value when C divides by 16 (reshaped to [., C/16, 1, 1, 16]: the same memory order), or one
+// element (broadcast either way).
 Operand blocked_operand(const Value* v, const Value* out, const std::unordered_map<const Value*, Value*>& blocked) {
   if (v == nullptr) return Operand::No;
   if (blocked.count(v) && v->shape == out->shape) return Operand::Blocked;
   if (!is_floating(v->dtype)) return Operand::No;
   const SymShape& s = v->shape;
   if (is_static(s) && s.size() <= 5 && shape_numel(static_shape(s)) == 1) return Operand::Scalar;
-  if (v->dtype == DType::Float32 && s.size() == 4 && s[1] == out->shape[1] && s[2] == Dim(1) && s[3] == Dim(1) &&
-      (s[0] == Dim(1) || s[0] == out->shape[0]))
-    return Operand::PerChannel;
+  if (blocked_per_channel(v, out) && blocked.count(v)) return Operand::BlockedPerChannel;
+  if (blocked_per_channel(v, out) && whole_blocks(out)) return Operand::PerChannel;
   return Operand::No;
+}
+
+// Elementwise ops that keep a padded block's padding finite (starting from oneDNN's zeros,
+// with finite operands): the padding then never turns a convolution's sum into NaN (0 * inf).
+// Division by a tensor, logarithms, roots, powers and exp may not.
+bool padding_safe_op(const Node* n) {
+  static const std::set<std::string> ops = {"neg",  "abs",   "tanh",       "sigmoid", "relu", "gelu",    "silu",
+                                            "clamp", "leaky_relu", "add", "sub", "mul", "minimum", "maximum"};
+  return ops.count(n->op->name) != 0;
 }
 
 // Whether elementwise node n can run on blocked twins: a float32 4-D result with channels
@@ -213,7 +237,11 @@ Operand blocked_operand(const Value* v, const Value* out, const std::unordered_m
 bool blocked_elementwise(const Node* n, const std::unordered_map<const Value*, Value*>& blocked) {
   if (!elementwise_op(n)) return false;
   const Value* out = n->output();
-  if (!static_4d(out) || out->dtype != DType::Float32 || out->shape[1].value % kBlock != 0) return false;
+  if (!static_4d(out) || out->dtype != DType::Float32) return false;
+  // Division by one element (hard-swish's x / 6) keeps the padding finite too.
+  if (!whole_blocks(out) && !padding_safe_op(n) &&
+      !(n->op->name == "div" && n->inputs.size() == 2 && blocked_operand(n->inputs[1], out, blocked) == Operand::Scalar))
+    return false;
   bool any_blocked = false;
   for (const Value* v : n->inputs) {
     Operand o = blocked_operand(v, out, blocked);
@@ -305,7 +333,8 @@ PassResult run_blocked_layout(Graph& g) {
       const Value* out = n->output();
       for (Value* v : n->inputs) {
         switch (blocked_operand(v, out, blocked)) {
-          case Operand::Blocked: twins.push_back(blocked.at(v)); break;
+          case Operand::Blocked:
+          case Operand::BlockedPerChannel: twins.push_back(blocked.at(v)); break;
           case Operand::PerChannel: {
             Node* r = g.add_node(reshape_def, {v}, Attrs{{"shape", Shape{-1, out->shape[1].value / kBlock, 1, 1, kBlock}}},
                                  v->producer ? v->producer->name : n->name);
@@ -332,7 +361,7 @@ PassResult run_blocked_layout(Graph& g) {
     }
     if (b == nullptr) continue;
     const SymShape& y = n->output()->shape;
-    if (b->output()->shape != SymShape{y[0], y[1].value / kBlock, y[2], y[3], kBlock}) {
+    if (b->output()->shape != SymShape{y[0], (y[1].value + kBlock - 1) / kBlock, y[2], y[3], kBlock}) {
       g.remove_node(b);  // shape rules disagree (should not happen): keep n (a reshape made for it is unused)
       continue;
     }
@@ -351,7 +380,7 @@ PassResult run_blocked_layout(Graph& g) {
       // reader is removed before it).
       TANDEM_CHECK(blocked.count(y) != 0, "blocked_layout: internal error: '{}' ({}) still has readers",
                    n->name, n->op->name);
-      Node* back = g.add_node(from_def, {blocked.at(y)}, {}, n->name);
+      Node* back = g.add_node(from_def, {blocked.at(y)}, Attrs{{"channels", y->shape[1].value}}, n->name);
       g.move_before(back, n);
       g.replace_all_uses(y, back->output());
       result.add("from_blocked");

@@ -1,14 +1,15 @@
 // Ops on oneDNN's channel-blocked activation layout, made by graph::run_blocked_layout
 // (src/graph/passes/blocked_layout.cpp) for compiled inference; never called from eager
-// code. A blocked activation of logical shape [N, C, H, W] (C divisible by 16) is a
-// contiguous float32 [N, C/16, H, W, 16] (channel c at [n, c/16, h, w, c%16];
-// src/backend/cpu/blocked_layout.h):
+// code. A blocked activation of logical shape [N, C, H, W] is a contiguous float32
+// [N, ceil(C/16), H, W, 16] (channel c at [n, c/16, h, w, c%16]; channels C and up, the
+// padding, hold finite values, zero where oneDNN writes them; src/backend/cpu/blocked_layout.h):
 //   conv2d_blocked(x, w, b, r)  conv2d / conv2d_act with a blocked output; x is NCHW, or
 //                             blocked with attr blocked_input = 1; optional residual r of
 //                             the output's logical shape: y = act(conv(x) + b + r), r blocked
 //                             with attr residual_blocked = 1, else NCHW
 //   max_pool2d_blocked(x)     max_pool2d (values only) from blocked to blocked
-//   from_blocked(x)           blocked [N, C/16, H, W, 16] -> NCHW [N, C, H, W]
+//   from_blocked(x)           blocked [N, ceil(C/16), H, W, 16] -> NCHW [N, C, H, W] (attr
+//                             channels: C, default all 16 of every block)
 // Shapes, attributes and their errors are those of the NCHW ops (their `infer` runs on the
 // logical shape). Forward only (non_differentiable): the pass rewrites inference graphs.
 #include "../../backend/cpu/blocked_layout.h"
@@ -26,19 +27,23 @@ using Metas = std::vector<TensorMeta>;
 
 constexpr int64_t kBlock = 16;
 
-// The logical NCHW shape of blocked shape [N, C/16, H, W, 16].
-Shape logical_shape(const Shape& blocked, const char* op) {
+// The logical NCHW shape of blocked shape [N, ceil(C/16), H, W, 16] holding C channels
+// (channels < 0: every block full).
+Shape logical_shape(const Shape& blocked, const char* op, int64_t channels = -1) {
   TANDEM_CHECK(blocked.size() == 5 && blocked[4] == kBlock,
-               "{}: expected a blocked input [N, C/16, H, W, 16], got shape {}", op, shape_str(blocked));
-  return {blocked[0], blocked[1] * kBlock, blocked[2], blocked[3]};
+               "{}: expected a blocked input [N, ceil(C/16), H, W, 16], got shape {}", op, shape_str(blocked));
+  if (channels < 0) channels = blocked[1] * kBlock;
+  TANDEM_CHECK(channels > (blocked[1] - 1) * kBlock && channels <= blocked[1] * kBlock,
+               "{}: {} channels do not fill the {} blocks of 16 of the blocked input {}", op, channels, blocked[1],
+               shape_str(blocked));
+  return {blocked[0], channels, blocked[2], blocked[3]};
 }
 
-// The blocked shape of logical NCHW shape [N, C, H, W].
+// The blocked shape of logical NCHW shape [N, C, H, W] (the last block padded).
 Shape blocked_shape(const Shape& s, const char* op) {
-  TANDEM_CHECK(s.size() == 4 && s[1] % kBlock == 0,
-               "{}: the blocked layout needs a 4-D [N, C, H, W] result with C divisible by {}, got {}", op,
-               kBlock, shape_str(s));
-  return {s[0], s[1] / kBlock, s[2], s[3], kBlock};
+  TANDEM_CHECK(s.size() == 4 && s[1] > 0,
+               "{}: the blocked layout needs a 4-D [N, C, H, W] result with C > 0, got {}", op, shape_str(s));
+  return {s[0], (s[1] + kBlock - 1) / kBlock, s[2], s[3], kBlock};
 }
 
 void check_float32(const TensorMeta& m, const char* op, const char* what) {
@@ -48,6 +53,12 @@ void check_float32(const TensorMeta& m, const char* op, const char* what) {
 bool blocked_input(const Attrs& a) { return a.get_or<int64_t>("blocked_input", 0) != 0; }
 bool residual_blocked(const Attrs& a) { return a.get_or<int64_t>("residual_blocked", 0) != 0; }
 
+// The input channels of a convolution with weight shape w ([O, C/groups, kh, kw]): a blocked
+// input's padding makes its own shape say only how many blocks it has.
+int64_t blocked_channels(const Shape& w, const Attrs& a) {
+  return w.size() == 4 ? w[1] * a.get_or<int64_t>("groups", 1) : -1;
+}
+
 void register_conv2d_blocked() {
   OpDef d;
   d.name = "conv2d_blocked";
@@ -56,7 +67,7 @@ void register_conv2d_blocked() {
   d.optional_inputs = {2, 3};
   d.non_differentiable = true;
   d.doc = "conv2d (attrs stride, padding, dilation, groups: 1, or >1 with a blocked input) writing a blocked output "
-          "[N, O/16, Ho, Wo, 16]; input NCHW, or blocked [N, C/16, H, W, 16] with attr "
+          "[N, ceil(O/16), Ho, Wo, 16]; input NCHW, or blocked [N, ceil(C/16), H, W, 16] with attr "
           "blocked_input = 1; optional residual (input 3) of the output's logical shape, added "
           "before the activation (blocked with attr residual_blocked = 1, else NCHW); optional act, "
           "act_p0, act_p1 (as conv2d_act) and prepacked. Made by graph::run_blocked_layout.";
@@ -65,7 +76,7 @@ void register_conv2d_blocked() {
     for (const TensorMeta& m : in)
       if (m.defined) check_float32(m, name, "every input");
     Metas nchw(in.begin(), in.begin() + 3);
-    if (blocked_input(a)) nchw[0].shape = logical_shape(in[0].shape, name);
+    if (blocked_input(a)) nchw[0].shape = logical_shape(in[0].shape, name, blocked_channels(in[1].shape, a));
     if (a.has("act")) fused_activation(a);
     Metas out = op("conv2d").infer(nchw, a);
     TANDEM_CHECK(a.get_or<int64_t>("groups", 1) == 1 || blocked_input(a),
@@ -87,7 +98,8 @@ void register_conv2d_blocked() {
     const Tensor x = k.inputs[0].contiguous();
     const Tensor& w = k.inputs[1];
     const Tensor& y = k.outputs[0];
-    const Shape xs = blocked ? logical_shape(x.shape(), "conv2d_blocked") : x.shape();
+    const Shape xs = blocked ? logical_shape(x.shape(), "conv2d_blocked", blocked_channels(w.shape(), k.attrs))
+                             : x.shape();
     cpu::ConvGeom g = conv2d_geometry(xs, w.shape(), k.attrs);
     cpu::Activation act{};
     cpu::ConvForwardOptions o;
@@ -119,7 +131,8 @@ void register_max_pool2d_blocked() {
   d.num_inputs = 1;
   d.non_differentiable = true;
   d.doc = "max_pool2d (attrs kernel_size, stride, padding, dilation, ceil_mode; values only) from "
-          "blocked [N, C/16, H, W, 16] to blocked [N, C/16, OH, OW, 16]. Made by graph::run_blocked_layout.";
+          "blocked [N, ceil(C/16), H, W, 16] to blocked [N, ceil(C/16), OH, OW, 16] (the padding pooled "
+          "along). Made by graph::run_blocked_layout.";
   d.infer = [](const Metas& in, const Attrs& a) {
     const char* name = "max_pool2d_blocked";
     check_float32(in[0], name, "the input");
@@ -143,11 +156,11 @@ void register_from_blocked() {
   d.no_onnx_export = "made by the CPU backend's graph passes, which export does not run";
   d.num_inputs = 1;
   d.non_differentiable = true;
-  d.doc = "Blocked [N, C/16, H, W, 16] (oneDNN nChw16c) to NCHW [N, C, H, W]: y[n, c, h, w] = "
-          "x[n, c/16, h, w, c%16]. Made by graph::run_blocked_layout.";
-  d.infer = [](const Metas& in, const Attrs&) {
+  d.doc = "Blocked [N, ceil(C/16), H, W, 16] (oneDNN nChw16c) to NCHW [N, C, H, W]: y[n, c, h, w] = "
+          "x[n, c/16, h, w, c%16]; attr channels: C (default 16 per block). Made by graph::run_blocked_layout.";
+  d.infer = [](const Metas& in, const Attrs& a) {
     check_float32(in[0], "from_blocked", "the input");
-    return Metas{{logical_shape(in[0].shape, "from_blocked"), DType::Float32}};
+    return Metas{{logical_shape(in[0].shape, "from_blocked", a.get_or<int64_t>("channels", -1)), DType::Float32}};
   };
   d.cpu = [](const KernelArgs& k) { cpu::from_blocked(k.inputs[0].contiguous(), k.outputs[0]); };
   register_op(std::move(d));
