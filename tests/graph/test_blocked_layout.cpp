@@ -280,7 +280,8 @@ TEST(BlockedLayout, RandomConvPoolChainsMatchEager) {
 // NCHW. Each chain: conv (16 -> 32) -> grouped conv [-> relu] -> 1x1 conv (-> 16), against eager.
 // Fire / inception blocks: convs joined by a cat along the channels, read by a conv and a pool.
 // With every channel count divisible by 16 the branches, the cat (along dim 1 of the blocked
-// twins) and its readers stay blocked; one branch of 8 channels keeps the cat in NCHW.
+// twins) and its readers stay blocked; with one branch of 8 channels (a padded block) the cat is
+// a gather_channels_blocked and its readers stay blocked too.
 TEST(BlockedLayout, ChannelCatOfBlockedBranchesStaysBlocked) {
   for (int64_t c1 : {16, 8}) {
     for (bool cat_last : {false, true}) {
@@ -301,15 +302,11 @@ TEST(BlockedLayout, ChannelCatOfBlockedBranchesStaysBlocked) {
       });
       run_fuse_matmul_act(rec.graph);
       PassResult r = run_blocked_layout(rec.graph);
-      if (c1 == 16) {
-        EXPECT_EQ(r.counts["blocked_cat"], 1) << rec.graph.str();
-        EXPECT_EQ(count_ops(rec.graph, "conv2d_blocked"), 4) << rec.graph.str();
-        EXPECT_EQ(count_ops(rec.graph, "max_pool2d_blocked"), 1) << rec.graph.str();
-        EXPECT_EQ(count_ops(rec.graph, "from_blocked"), 2) << rec.graph.str();  // the two outputs
-      } else {
-        EXPECT_EQ(r.counts["blocked_cat"], 0) << rec.graph.str();
-        EXPECT_EQ(count_ops(rec.graph, "cat"), 1) << rec.graph.str();
-      }
+      EXPECT_EQ(r.counts["blocked_cat"], 1) << rec.graph.str();
+      EXPECT_EQ(count_ops(rec.graph, "conv2d_blocked"), 4) << rec.graph.str();
+      EXPECT_EQ(count_ops(rec.graph, "max_pool2d_blocked"), 1) << rec.graph.str();
+      EXPECT_EQ(count_ops(rec.graph, "from_blocked"), 2) << rec.graph.str();  // the two outputs
+      EXPECT_EQ(count_ops(rec.graph, "gather_channels_blocked"), c1 == 16 ? 0 : 1) << rec.graph.str();
       expect_graph_matches(rec.graph, {x}, eager, 1e-4, 1e-4);
     }
   }
@@ -350,6 +347,52 @@ TEST(BlockedLayout, ElementwiseOpsAndSqueezeExcitationStayBlocked) {
     EXPECT_EQ(r.counts["blocked_spatial_reduction"], 1) << rec.graph.str();
     EXPECT_EQ(count_ops(rec.graph, "conv2d_blocked"), 5) << rec.graph.str();
     EXPECT_EQ(count_ops(rec.graph, "from_blocked"), 1) << rec.graph.str();
+    expect_graph_matches(rec.graph, {x}, eager, 1e-4, 1e-4);
+  }
+}
+
+// ShuffleNetV2 units as exporters write them: split the channels in two (slices), a branch of
+// 1x1 -> depthwise 3x3 -> 1x1 convs on one half, cat with the other half, channel shuffle
+// (reshape [N, 2, C/2, H, W], permute, clone, reshape back). With 24-channel halves (padded
+// blocks) and 32-channel ones, the slices, cats and shuffles run as gathers on the blocked twins:
+// only the result is reordered to NCHW, and a cat -> shuffle -> slice reads its sources once.
+TEST(BlockedLayout, ChannelSplitCatAndShuffleStayBlocked) {
+  for (int64_t half : {24, 32}) {
+    SCOPED_TRACE(fmt::format("halves of {} channels", half));
+    manual_seed(43);
+    NoGradGuard ng;
+    const int64_t C = 2 * half;
+    Tensor x = randn({2, C, 6, 6}), w0 = randn({C, C, 1, 1}) * 0.2;
+    std::vector<Tensor> w;
+    for (int unit = 0; unit < 2; ++unit)
+      for (Tensor t : {randn({half, half, 1, 1}) * 0.3, randn({half, 1, 3, 3}) * 0.3, randn({half, half, 1, 1}) * 0.3})
+        w.push_back(t);
+    PlanRecorder rec;
+    rec.input("x", x);
+    rec.variable("w0", w0);
+    for (size_t i = 0; i < w.size(); ++i) rec.variable(fmt::format("w{}", i + 1), w[i]);
+    auto eager = rec.record([&] {
+      Tensor h = relu(conv2d(x, w0));
+      for (int unit = 0; unit < 2; ++unit) {
+        Tensor a = h.slice(1, 0, half).clone(), b = h.slice(1, half, C).clone();
+        b = relu(conv2d(b, w[3 * unit]));
+        b = conv2d(b, w[3 * unit + 1], Tensor(), {1, 1}, {1, 1}, {1, 1}, half);
+        b = relu(conv2d(b, w[3 * unit + 2]));
+        h = cat({a, b}, 1).reshape({2, 2, half, 6, 6}).permute({0, 2, 1, 3, 4}).clone().reshape({2, C, 6, 6});
+      }
+      return std::vector<Tensor>{h};
+    });
+    run_fuse_matmul_act(rec.graph);
+    PassResult r = run_blocked_layout(rec.graph);
+    run_dce(rec.graph);
+    EXPECT_EQ(r.counts["blocked_channel_shuffle"], 2) << rec.graph.str();
+    EXPECT_EQ(r.counts["blocked_channel_slice"], 4) << rec.graph.str();
+    EXPECT_EQ(count_ops(rec.graph, "conv2d_blocked"), 7) << rec.graph.str();
+    EXPECT_EQ(count_ops(rec.graph, "from_blocked"), 1) << rec.graph.str();
+    for (const char* nchw : {"slice", "cat", "permute", "reshape", "conv2d", "conv2d_act"})
+      EXPECT_EQ(count_ops(rec.graph, nchw), 0) << nchw << "\n" << rec.graph.str();
+    // The second unit's slices read the first unit's sources: cat and shuffle are gone.
+    EXPECT_LE(count_ops(rec.graph, "gather_channels_blocked"), 5) << rec.graph.str();
     expect_graph_matches(rec.graph, {x}, eager, 1e-4, 1e-4);
   }
 }
@@ -486,6 +529,40 @@ TEST(BlockedLayout, BlockedMaxPoolMatchesMaxPool) {
     Tensor got = dispatch1(op("from_blocked"), {dispatch1(op("max_pool2d_blocked"), {to_blocked_ref(x)}, a)}, {});
     EXPECT_ALL_CLOSE(got, ref, 0.0, 0.0);
   }
+}
+
+// The blocked twin of NCHW x with its channels padded to whole blocks of 16 (zeros).
+Tensor to_padded_blocked_ref(const Tensor& x) {
+  const int64_t pad = (16 - x.size(1) % 16) % 16;
+  return to_blocked_ref(pad == 0 ? x : cat({x, zeros({x.size(0), pad, x.size(2), x.size(3)})}, 1));
+}
+
+// gather_channels_blocked against index_select on the NCHW concatenation: a permutation with
+// repeats over inputs of 24 (padded) and 32 channels, a slice, whole blocks; exact, padding zero.
+TEST(BlockedLayout, GatherChannelsIsTheExactIndexSelect) {
+  manual_seed(44);
+  Tensor a = randn({2, 24, 5, 3}), b = randn({2, 32, 5, 3});
+  const Tensor both = cat({a, b}, 1);
+  std::vector<IntArray> indexes = {{}, {}, {}};
+  for (int64_t c = 0; c < 30; ++c) indexes[0].push_back((c * 7 + 3) % 56);  // scattered, with repeats
+  for (int64_t c = 20; c < 45; ++c) indexes[1].push_back(c);                // a slice across the inputs
+  for (int64_t c = 24; c < 56; ++c) indexes[2].push_back(c);                // b's whole blocks
+  for (const IntArray& index : indexes) {
+    SCOPED_TRACE(fmt::format("index [{}]", fmt::join(index, ",")));
+    Attrs attrs{{"channels", IntArray{24, 32}}, {"index", index}};
+    Tensor y = dispatch1(op("gather_channels_blocked"), {to_padded_blocked_ref(a), to_padded_blocked_ref(b)}, attrs);
+    const int64_t K = static_cast<int64_t>(index.size());
+    ASSERT_EQ(y.shape(), (Shape{2, (K + 15) / 16, 5, 3, 16}));
+    Tensor want = index_select(both, 1, tensor(index));
+    EXPECT_ALL_CLOSE(dispatch1(op("from_blocked"), {y}, {{"channels", K}}), want, 0.0, 0.0);
+    EXPECT_ALL_CLOSE(y, to_padded_blocked_ref(want), 0.0, 0.0);  // the padding is zero
+  }
+  EXPECT_TRUE(throws_error(
+      [&] {
+        dispatch1(op("gather_channels_blocked"), {to_padded_blocked_ref(a)},
+                  {{"channels", IntArray{24}}, {"index", IntArray{0, 24}}});
+      },
+      {"channel index 24 out of range for 24 input channels"}));
 }
 
 TEST(BlockedLayout, OpsRejectWrongShapesClearly) {

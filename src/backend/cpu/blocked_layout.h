@@ -13,6 +13,7 @@
 //   cpu::from_blocked(y5, y);                     // y [N, C, OH, OW], contiguous NCHW
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "nn_kernels.h"
 #include "tandem/tensor.h"
@@ -31,5 +32,13 @@ void to_blocked(const Tensor& x, const Tensor& y);
 
 // y [N, C, H, W] (contiguous NCHW) = blocked x [N, ceil(C/16), H, W, 16] (a oneDNN reorder).
 void from_blocked(const Tensor& x, const Tensor& y);
+
+// Channel gather on blocked activations: y's channel o is channel index[o] of the inputs' channel
+// concatenation (xs[i] blocked [N, ceil(channels[i]/16), H, W, 16] holding channels[i]); y is
+// blocked [N, ceil(index.size()/16), H, W, 16], its padding zeroed. One pass for a channel
+// concatenation, a slice of channels, a channel shuffle or any mix of them (no NCHW round trip).
+// A run of 16 output channels that is a whole input block is one block copy.
+void gather_channels_blocked(const std::vector<Tensor>& xs, const std::vector<int64_t>& channels,
+                             const std::vector<int64_t>& index, const Tensor& y);
 
 }  // namespace tandem::cpu

@@ -26,8 +26,8 @@
 //     oneDNN has blocked kernels for) only when their input is blocked. A conv none of whose readers can is left alone: its output would
 //     only be reordered back, as the conv does itself now.
 //   - a float32 max_pool2d (one output, 4-D input, dilation 1) whose input is blocked.
-//   - a cat along the channels whose inputs are all blocked (channel counts divisible by 16):
-//     the same cat along dim 1 of the blocked twins. A conv whose reader is such a cat (its
+//   - a cat along the channels whose inputs are all blocked: the same cat along dim 1 of the
+//     blocked twins when every channel count divides by 16, else a gather_channels_blocked. A conv whose reader is such a cat (its
 //     other inputs blocked or convs that will be, its output read blocked) counts as having a
 //     blocked reader: SqueezeNet's fire modules, GoogLeNet's inception blocks.
 //   - an elementwise op (activations, add/sub/mul/div, ...) with a blocked operand of its
@@ -39,6 +39,12 @@
 //     as having one (SiLU / hard-swish written as products, squeeze-excitation's channel scale).
 //   - mean / sum over H and W with keepdim of a blocked value: the same over dims 2, 3 of the
 //     twin ([N, C/16, 1, 1, 16], the twin of the [N, C, 1, 1] result).
+//   - a slice of the channels (step 1) of a blocked value, and a channel shuffle (reshape to
+//     [N, g, C/g, H, W], permute [0, 2, 1, 3, 4], optional clone, reshape back) of one: a
+//     gather_channels_blocked. A gather reads through the gathers, blocked cats and clones
+//     before it to their sources, so ShuffleNet's cat -> shuffle -> split is one pass per half
+//     (the copies in between lose their readers; dce removes them). A conv read by such a
+//     slice, shuffle or cat whose result has a blocked reader counts as having one.
 // Leaves alone: graphs with updates (training steps: their values feed backward ops in
 // NCHW) and everything not listed above. Shapes are unchanged for every reader outside
 // the rewritten nodes (from_blocked gives back the NCHW value), so the graph's results are
@@ -140,17 +146,71 @@ std::optional<ResidualAdd> residual_add(const Graph& g, Node* add) {
   return std::nullopt;
 }
 
-// A cat along the channels of 4-D float32 values whose channel counts are all divisible by 16:
-// on blocked twins [N, C/16, H, W, 16] it is the same cat along dim 1 (the blocks of each input
-// follow each other), so it stays blocked when all its inputs are.
+// A cat along the channels of 4-D float32 values. When every channel count divides by 16, on
+// blocked twins [N, C/16, H, W, 16] it is the same cat along dim 1 (the blocks of each input
+// follow each other); otherwise a gather_channels_blocked. It stays blocked when all its
+// inputs are.
 bool channel_cat(const Node* n) {
   if (n->op->name != "cat" || n->outputs.size() != 1 || n->inputs.empty()) return false;
   const int64_t dim = n->attrs.get_or<int64_t>("dim", 0);
   if (dim != 1 && dim != -3) return false;
   if (!static_4d(n->output()) || n->output()->dtype != DType::Float32) return false;
   for (const Value* v : n->inputs)
-    if (!static_4d(v) || v->dtype != DType::Float32 || v->shape[1].value % kBlock != 0) return false;
+    if (!static_4d(v) || v->dtype != DType::Float32) return false;
   return true;
+}
+
+// A slice of the channels (dim 1, step 1) of a 4-D float32 value: its first channel, if it is one.
+std::optional<int64_t> channel_slice_start(const Node* n) {
+  if (n->op->name != "slice" || n->inputs.size() != 1 || n->outputs.size() != 1) return std::nullopt;
+  const Value *x = n->inputs[0], *y = n->output();
+  if (!static_4d(x) || !static_4d(y) || x->dtype != DType::Float32 || y->dtype != DType::Float32) return std::nullopt;
+  const int64_t dim = n->attrs.get_or<int64_t>("dim", 0), start = n->attrs.get_or<int64_t>("start", 0);
+  if ((dim != 1 && dim != -3) || n->attrs.get_or<int64_t>("step", 1) != 1) return std::nullopt;
+  if (start < 0 || start + y->shape[1].value > x->shape[1].value || y->shape[1].value <= 0) return std::nullopt;
+  return start;
+}
+
+// A channel shuffle (ShuffleNet's; as exporters write it): reshape x [N, C, H, W] to
+// [N, g, C/g, H, W], permute [0, 2, 1, 3, 4], an optional clone, reshape back to [N, C, H, W].
+// Output channel o is input channel (o % g) * (C/g) + o / g.
+struct ChannelShuffle {
+  Value* x = nullptr;
+  int64_t groups = 0;
+};
+
+// The channel shuffle whose last reshape is n, if n ends one.
+std::optional<ChannelShuffle> channel_shuffle_at(const Node* n) {
+  if (n->op->name != "reshape" || n->inputs.size() != 1 || n->outputs.size() != 1) return std::nullopt;
+  const Value* y = n->output();
+  const Value* t = n->inputs[0];
+  if (!static_4d(y) || t->shape.size() != 5) return std::nullopt;
+  const Node* p = t->producer;
+  if (p != nullptr && p->op->name == "clone" && p->inputs.size() == 1) p = p->inputs[0]->producer;
+  if (p == nullptr || p->op->name != "permute" || p->inputs.size() != 1 ||
+      p->attrs.get_or<IntArray>("dims", {}) != IntArray{0, 2, 1, 3, 4})
+    return std::nullopt;
+  const Value* r = p->inputs[0];
+  const Node* q = r->producer;
+  if (q == nullptr || q->op->name != "reshape" || q->inputs.size() != 1 || r->shape.size() != 5) return std::nullopt;
+  Value* x = q->inputs[0];
+  if (!static_4d(x) || x->dtype != DType::Float32 || x->shape != y->shape) return std::nullopt;
+  const SymShape& rs = r->shape;
+  if (!(rs[0] == x->shape[0] && rs[1].is_static() && rs[2].is_static() && rs[3] == x->shape[2] &&
+        rs[4] == x->shape[3] && rs[1].value * rs[2].value == x->shape[1].value && rs[1].value > 0))
+    return std::nullopt;
+  return ChannelShuffle{x, rs[1].value};
+}
+
+// The last reshape of the channel shuffle that reshape u (reading x) begins, if any.
+const Node* channel_shuffle_from(const Node* u, const Value* x) {
+  const Node* n = u;
+  for (int step = 0; step < 3; ++step) {
+    if (n->outputs.size() != 1 || n->output()->users.size() != 1) return nullptr;
+    n = n->output()->users[0];
+    if (auto s = channel_shuffle_at(n); s && s->x == x) return n;
+  }
+  return nullptr;
 }
 
 bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, ResidualAdd>& fused,
@@ -184,6 +244,12 @@ bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, Re
     auto f = fused.find(u);
     if (f != fused.end() && f->second.residual == v) return true;
     if (blocked_cat_pays(u, fused, blocked, depth)) return true;
+    // A channel slice or shuffle of v runs blocked: what reads its result decides.
+    if (depth < 8 && u->inputs[0] == v && channel_slice_start(u) && has_blocked_reader(u->output(), fused, blocked, depth + 1))
+      return true;
+    if (depth < 8 && u->op->name == "reshape" && u->inputs[0] == v)
+      if (const Node* last = channel_shuffle_from(u, v); last && has_blocked_reader(last->output(), fused, blocked, depth + 1))
+        return true;
     // An elementwise reader of v's shape, or one that broadcasts v (a per-channel value, as
     // squeeze-excitation's scale) over the same channels.
     if (depth < 8 && elementwise_op(u) && static_4d(u->output()) &&
@@ -201,7 +267,8 @@ bool has_blocked_reader(const Value* v, const std::unordered_map<const Node*, Re
 bool elementwise_op(const Node* n) {
   static const std::set<std::string> ops = {"neg",     "exp",     "log",  "sqrt", "rsqrt",   "abs",     "tanh",
                                             "sigmoid", "relu",    "gelu", "silu", "softplus", "clamp",   "leaky_relu",
-                                            "add",     "sub",     "mul",  "div",  "minimum", "maximum", "pow"};
+                                            "add",     "sub",     "mul",  "div",  "minimum", "maximum", "pow",
+                                            "clone"};
   return ops.count(n->op->name) != 0 && n->outputs.size() == 1;
 }
 
@@ -228,7 +295,7 @@ Operand blocked_operand(const Value* v, const Value* out, const std::unordered_m
 // Division by a tensor, logarithms, roots, powers and exp may not.
 bool padding_safe_op(const Node* n) {
   static const std::set<std::string> ops = {"neg",  "abs",   "tanh",       "sigmoid", "relu", "gelu",    "silu",
-                                            "clamp", "leaky_relu", "add", "sub", "mul", "minimum", "maximum"};
+                                            "clamp", "leaky_relu", "add", "sub", "mul", "minimum", "maximum", "clone"};
   return ops.count(n->op->name) != 0;
 }
 
@@ -263,6 +330,39 @@ bool blocked_spatial_reduction(const Node* n, const std::unordered_map<const Val
   return dims == std::vector<int64_t>{2, 3} && n->output()->dtype == DType::Float32;
 }
 
+// Channel `channel` of blocked twin `twin`, which holds `channels` channels.
+struct ChannelSource {
+  Value* twin;
+  int64_t channels, channel;
+};
+
+// Where the channels of blocked twin t (holding `channels` channels) were copied from: through
+// the gather_channels_blocked, cat (of whole blocks, along dim 1) and clone nodes this pass made,
+// down to the twins they read; t itself when it is none of those.
+std::vector<ChannelSource> channel_sources(Value* t, int64_t channels) {
+  while (t->producer != nullptr && t->producer->op->name == "clone" && t->producer->inputs.size() == 1 &&
+         t->producer->inputs[0]->shape == t->shape)
+    t = t->producer->inputs[0];
+  const Node* p = t->producer;
+  std::vector<ChannelSource> in, out;
+  if (p != nullptr && p->op->name == "gather_channels_blocked") {
+    const IntArray ch = p->attrs.get<IntArray>("channels"), index = p->attrs.get<IntArray>("index");
+    for (size_t i = 0; i < p->inputs.size(); ++i)
+      for (int64_t c = 0; c < ch[i]; ++c) in.push_back({p->inputs[i], ch[i], c});
+    for (int64_t o = 0; o < channels; ++o) out.push_back(in[index[o]]);
+    return out;
+  }
+  if (p != nullptr && p->op->name == "cat" && p->attrs.get_or<int64_t>("dim", 0) == 1 &&
+      std::all_of(p->inputs.begin(), p->inputs.end(), [](const Value* v) { return v->shape.size() == 5; })) {
+    for (Value* v : p->inputs)
+      for (int64_t c = 0; c < v->shape[1].value * kBlock; ++c) out.push_back({v, v->shape[1].value * kBlock, c});
+    out.resize(channels);
+    return out;
+  }
+  for (int64_t c = 0; c < channels; ++c) out.push_back({t, channels, c});
+  return out;
+}
+
 }  // namespace
 
 PassResult run_blocked_layout(Graph& g) {
@@ -278,6 +378,30 @@ PassResult run_blocked_layout(Graph& g) {
   std::unordered_map<const Value*, Value*> blocked;
   std::vector<Node*> replaced;
   const std::vector<Node*> nodes = g.nodes();
+  const OpDef& gather_def = op("gather_channels_blocked");
+  // A gather_channels_blocked of the blocked twins of `from` (logical values) by index, reading
+  // through earlier gathers, blocked cats and clones to the twins they copied from (a cat, a
+  // shuffle and a slice in a row become one pass; the copies in between lose their readers).
+  auto gather = [&](const std::vector<Value*>& from, const IntArray& index, const std::string& name) {
+    std::vector<ChannelSource> all;
+    for (Value* v : from) {
+      const std::vector<ChannelSource> s = channel_sources(blocked.at(v), v->shape[1].value);
+      all.insert(all.end(), s.begin(), s.end());
+    }
+    std::vector<Value*> twins;
+    IntArray channels, offsets, composed;
+    for (int64_t o : index) {
+      const ChannelSource& s = all[o];
+      size_t i = std::find(twins.begin(), twins.end(), s.twin) - twins.begin();
+      if (i == twins.size()) {
+        twins.push_back(s.twin);
+        channels.push_back(s.channels);
+        offsets.push_back(offsets.empty() ? 0 : offsets.back() + channels[channels.size() - 2]);
+      }
+      composed.push_back(offsets[i] + s.channel);
+    }
+    return g.add_node(gather_def, twins, Attrs{{"channels", channels}, {"index", composed}}, name);
+  };
 
   // The residual adds to fold, by add node, and their convs and relus (rewritten at the add).
   std::unordered_map<const Node*, ResidualAdd> fused;
@@ -354,10 +478,27 @@ PassResult run_blocked_layout(Graph& g) {
       result.add("blocked_spatial_reduction");
     } else if (channel_cat(n) && std::all_of(n->inputs.begin(), n->inputs.end(),
                                              [&](const Value* v) { return blocked.count(v) != 0; })) {
-      std::vector<Value*> twins;
-      for (Value* v : n->inputs) twins.push_back(blocked.at(v));
-      b = g.add_node(cat_def, twins, Attrs{{"dim", int64_t{1}}}, n->name);
+      if (std::all_of(n->inputs.begin(), n->inputs.end(), whole_blocks)) {
+        std::vector<Value*> twins;
+        for (Value* v : n->inputs) twins.push_back(blocked.at(v));
+        b = g.add_node(cat_def, twins, Attrs{{"dim", int64_t{1}}}, n->name);
+      } else {
+        IntArray index(n->output()->shape[1].value);
+        for (size_t c = 0; c < index.size(); ++c) index[c] = static_cast<int64_t>(c);
+        b = gather(n->inputs, index, n->name);
+      }
       result.add("blocked_cat");
+    } else if (auto start = in_blocked ? channel_slice_start(n) : std::nullopt) {
+      IntArray index(n->output()->shape[1].value);
+      for (size_t c = 0; c < index.size(); ++c) index[c] = *start + static_cast<int64_t>(c);
+      b = gather({x}, index, n->name);
+      result.add("blocked_channel_slice");
+    } else if (auto shuffle = channel_shuffle_at(n); shuffle && blocked.count(shuffle->x)) {
+      const int64_t C = shuffle->x->shape[1].value, per = C / shuffle->groups;
+      IntArray index(C);
+      for (int64_t o = 0; o < C; ++o) index[o] = (o % shuffle->groups) * per + o / shuffle->groups;
+      b = gather({shuffle->x}, index, n->name);
+      result.add("blocked_channel_shuffle");
     }
     if (b == nullptr) continue;
     const SymShape& y = n->output()->shape;

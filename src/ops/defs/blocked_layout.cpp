@@ -10,6 +10,9 @@
 //   max_pool2d_blocked(x)     max_pool2d (values only) from blocked to blocked
 //   from_blocked(x)           blocked [N, ceil(C/16), H, W, 16] -> NCHW [N, C, H, W] (attr
 //                             channels: C, default all 16 of every block)
+//   gather_channels_blocked(x...)  channel o of the output is channel index[o] of the inputs'
+//                             channel concatenation (attrs channels: each input's C, index):
+//                             a channel cat, slice or shuffle from blocked to blocked
 // Shapes, attributes and their errors are those of the NCHW ops (their `infer` runs on the
 // logical shape). Forward only (non_differentiable): the pass rewrites inference graphs.
 #include "../../backend/cpu/blocked_layout.h"
@@ -150,6 +153,46 @@ void register_max_pool2d_blocked() {
   register_op(std::move(d));
 }
 
+void register_gather_channels_blocked() {
+  OpDef d;
+  d.name = "gather_channels_blocked";
+  d.no_onnx_export = "made by the CPU backend's graph passes, which export does not run";
+  d.num_inputs = -1;
+  d.non_differentiable = true;
+  d.doc = "Blocked inputs [N, ceil(C_i/16), H, W, 16] holding channels[i] channels (attr channels) to blocked "
+          "[N, ceil(K/16), H, W, 16]: output channel o is channel index[o] (attr index, K entries) of the "
+          "inputs' channel concatenation. A channel cat, slice or shuffle in one pass. Made by "
+          "graph::run_blocked_layout.";
+  d.infer = [](const Metas& in, const Attrs& a) {
+    const char* name = "gather_channels_blocked";
+    const IntArray channels = a.get<IntArray>("channels"), index = a.get<IntArray>("index");
+    TANDEM_CHECK(!in.empty() && in.size() == channels.size(), "{}: {} inputs but {} channel counts (attr channels)",
+                 name, in.size(), channels.size());
+    int64_t total = 0;
+    Shape first;
+    for (size_t i = 0; i < in.size(); ++i) {
+      check_float32(in[i], name, "every input");
+      const Shape s = logical_shape(in[i].shape, name, channels[i]);
+      TANDEM_CHECK(i == 0 || (s[0] == first[0] && s[2] == first[2] && s[3] == first[3]),
+                   "{}: inputs must agree in N, H and W, got {} and {}", name, shape_str(in[0].shape),
+                   shape_str(in[i].shape));
+      if (i == 0) first = s;
+      total += channels[i];
+    }
+    for (int64_t c : index)
+      TANDEM_CHECK(c >= 0 && c < total, "{}: channel index {} out of range for {} input channels", name, c, total);
+    return Metas{{blocked_shape({first[0], static_cast<int64_t>(index.size()), first[2], first[3]}, name),
+                  DType::Float32}};
+  };
+  d.cpu = [](const KernelArgs& k) {
+    std::vector<Tensor> xs;
+    for (const Tensor& t : k.inputs) xs.push_back(t.contiguous());
+    cpu::gather_channels_blocked(xs, k.attrs.get<IntArray>("channels"), k.attrs.get<IntArray>("index"),
+                                 k.outputs[0]);
+  };
+  register_op(std::move(d));
+}
+
 void register_from_blocked() {
   OpDef d;
   d.name = "from_blocked";
@@ -172,6 +215,7 @@ void register_blocked_layout() {
   register_conv2d_blocked();
   register_max_pool2d_blocked();
   register_from_blocked();
+  register_gather_channels_blocked();
 }
 
 }  // namespace tandem::defs
