@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "fused.h"
+#include "step_ops.h"
 #include "tandem/autograd.h"
 #include "tandem/graph/trace.h"
 #include "tandem/opdef.h"
@@ -46,15 +46,10 @@ double adagrad_clr(double lr, double lr_decay, int64_t t) {
 // The step's learning rate (from lr, lr_decay and the step count) reaches it through a float64
 // tensor that a prologue refreshes before every compiled run, so schedules are not baked in.
 void adagrad_step_kernel(const KernelArgs& k) {
-  if (detail::run_if_crossed(k, {0, 2}, adagrad_step_kernel)) return;
+  if (detail::begin_step(k, {0, 2}, adagrad_step_kernel)) return;
   const double eps = k.attrs.get<double>("eps"), weight_decay = k.attrs.get<double>("weight_decay");
   const double clr = k.inputs[3].data<double>()[0];
   const Tensor& p = k.inputs[0];
-  // An executor may hand the live parameter/sum as the output (an in-place update).
-  for (size_t i = 0; i < 2; ++i) {
-    const Tensor& in = k.inputs[i == 0 ? 0 : 2];
-    if (k.outputs[i].data_ptr() != in.data_ptr()) cpu::copy_into(k.outputs[i], in);
-  }
   TANDEM_DISPATCH_FLOAT(p.dtype(), "adagrad_step", [&] {
     detail::with_flags(
         [&](auto wd) {
@@ -68,59 +63,36 @@ void adagrad_step_kernel(const KernelArgs& k) {
 
 void traced_adagrad_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
                          Optimizer::ParamState& st) {
-  const ParamGroup& group = opt.param_groups()[gi];
-  detail::check_capturable(opt, p, g);
-  const std::map<std::string, double> baked = group.options;
-  Tensor hyper = empty({1}, {.dtype = DType::Float64});
-  Optimizer* o = &opt;
-  // lr and lr_decay are read here, on every run: neither is baked into the graph.
-  graph::trace_host_prologue(
-      [o, gi, &st, hyper] {
-        const auto& opts = o->param_groups()[gi].options;
-        if (st.tensors.empty()) st.step = 0;  // fresh state, as in the eager step
-        const int64_t t = ++st.step;
-        hyper.data<double>()[0] = adagrad_clr(opts.at("lr"), opts.at("lr_decay"), t);
-      },
-      {hyper});
+  const std::map<std::string, double> baked = opt.param_groups()[gi].options;
+  // lr and lr_decay are read on every run: neither is baked into the graph.
+  auto refresh = [](double* h, const std::map<std::string, double>& o, Optimizer::ParamState& s) {
+    if (s.tensors.empty()) s.step = 0;  // fresh state, as in the eager step
+    h[0] = adagrad_clr(o.at("lr"), o.at("lr_decay"), ++s.step);
+  };
   // initial_accumulator_value only fills a new sum (here, at trace time), as in eager steps.
-  Tensor sum = detail::state_tensor(st, "sum", p, baked.at("initial_accumulator_value"));
-  graph::trace_guard(detail::step_guard(opt, gi, {"eps", "weight_decay"}, st, {{"sum", sum}}));
-  graph::trace_name(sum, p, "sum");
-  graph::trace_name(hyper, p, "adagrad_hyper");
-  static const OpDef& def = op("adagrad_step");
-  std::vector<Tensor> outs =
-      dispatch(def, {p, g, sum, hyper},
-               {{"eps", baked.at("eps")}, {"weight_decay", baked.at("weight_decay")}});
-  Tensor dst = p;
-  dst.copy_(outs[0]);
-  sum.copy_(outs[1]);
+  auto state = [&] {
+    return detail::NamedTensors{
+        {"sum", detail::state_tensor(st, "sum", p, baked.at("initial_accumulator_value"))}};
+  };
+  detail::traced_step(opt, gi, p, g, st, "adagrad_step", 1, refresh, state,
+                      {{"eps", baked.at("eps")}, {"weight_decay", baked.at("weight_decay")}},
+                      {"eps", "weight_decay"});
 }
+
+const detail::StepOpSpec kAdagradStep{
+    .name = "adagrad_step",
+    .doc = "One Adagrad update: adagrad_step(param, grad, sum, hyper) -> (param', sum'); hyper "
+           "is float64 [lr / (1 + (step - 1) * lr_decay)]; attrs eps, weight_decay. The "
+           "optimizer's fused loop (tandem::compile).",
+    .num_state = 1,
+    .hyper_size = 1,
+    .kernel = adagrad_step_kernel,
+};
 
 }  // namespace
 
 namespace detail {
-void register_adagrad_step_op() {
-  OpDef d;
-  d.name = "adagrad_step";
-  d.no_onnx_export = "an optimizer update (training graphs only)";
-  d.num_inputs = 4;
-  d.doc = "One Adagrad update: adagrad_step(param, grad, sum, hyper) -> (param', sum'); hyper is "
-          "float64 [lr / (1 + (step - 1) * lr_decay)]; attrs eps, weight_decay. The optimizer's "
-          "fused loop (tandem::compile).";
-  d.infer = [](const std::vector<TensorMeta>& in, const Attrs&) {
-    TANDEM_CHECK(in[3].dtype == DType::Float64 && in[3].shape == Shape{1},
-                 "adagrad_step: hyper must be float64 [1]");
-    for (int i : {1, 2})
-      TANDEM_CHECK(in[i].shape == in[0].shape && in[i].dtype == in[0].dtype,
-                   "adagrad_step: input {} is {}{}, the param is {}{}", i, in[i].dtype,
-                   shape_str(in[i].shape), in[0].dtype, shape_str(in[0].shape));
-    return std::vector<TensorMeta>(2, TensorMeta{in[0].shape, in[0].dtype});
-  };
-  d.cpu = adagrad_step_kernel;
-  d.non_differentiable = true;
-  d.elementwise = true;  // element i of the outputs reads element i of param, grad, sum
-  register_op(std::move(d));
-}
+void register_adagrad_step_op() { register_step_op<kAdagradStep>(); }
 }  // namespace detail
 
 Adagrad::Adagrad(std::vector<Tensor> params, AdagradOptions opts)

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "fused.h"
+#include "step_ops.h"
 #include "tandem/autograd.h"
 #include "tandem/graph/trace.h"
 #include "tandem/opdef.h"
@@ -56,7 +56,7 @@ void adam_fused(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamScal
 // host-side scalars (lr, lr / bias_correction1, sqrt(bias_correction2), from the step count)
 // reach it through a float64 tensor that a prologue refreshes before every compiled run.
 void adam_step_kernel(const KernelArgs& k) {
-  if (detail::run_if_crossed(k, {0, 2, 3, 4}, adam_step_kernel)) return;
+  if (detail::begin_step(k, {0, 2, 3, 4}, adam_step_kernel)) return;
   const Attrs& a = k.attrs;
   const double* h = k.inputs[5].data<double>();
   AdamScalars s{};
@@ -70,11 +70,6 @@ void adam_step_kernel(const KernelArgs& k) {
   s.amsgrad = a.get<bool>("amsgrad");
   s.decoupled = a.get<bool>("decoupled");
   const Tensor& p = k.inputs[0];
-  // An executor may hand the live parameter/state as the output (an in-place update).
-  for (size_t i = 0; i < k.outputs.size(); ++i) {
-    const Tensor& in = k.inputs[i == 0 ? 0 : i + 1];
-    if (k.outputs[i].data_ptr() != in.data_ptr()) cpu::copy_into(k.outputs[i], in);
-  }
   TANDEM_DISPATCH_FLOAT(p.dtype(), "adam_step", [&] {
     detail::with_flags(
         [&](auto l2, auto dec, auto ams) {
@@ -89,76 +84,45 @@ void adam_step_kernel(const KernelArgs& k) {
 
 void traced_adam_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
                       Optimizer::ParamState& st, bool decoupled) {
-  const ParamGroup& group = opt.param_groups()[gi];
-  detail::check_capturable(opt, p, g);
-  const std::map<std::string, double> baked = group.options;
-  Tensor hyper = empty({3}, {.dtype = DType::Float64});
-  Optimizer* o = &opt;
-  graph::trace_host_prologue(
-      [o, gi, &st, hyper] {
-        const auto& opts = o->param_groups()[gi].options;
-        if (st.tensors.empty()) st.step = 0;  // fresh state, as in the eager step
-        const int64_t t = ++st.step;
-        const double lr = opts.at("lr");
-        double* h = hyper.data<double>();
-        h[0] = lr;
-        h[1] = lr / (1 - std::pow(opts.at("beta1"), static_cast<double>(t)));
-        h[2] = std::sqrt(1 - std::pow(opts.at("beta2"), static_cast<double>(t)));
-      },
-      {hyper});
+  const std::map<std::string, double> baked = opt.param_groups()[gi].options;
+  auto refresh = [](double* h, const std::map<std::string, double>& o, Optimizer::ParamState& s) {
+    if (s.tensors.empty()) s.step = 0;  // fresh state, as in the eager step
+    const auto t = static_cast<double>(++s.step);
+    h[0] = o.at("lr");
+    h[1] = o.at("lr") / (1 - std::pow(o.at("beta1"), t));
+    h[2] = std::sqrt(1 - std::pow(o.at("beta2"), t));
+  };
   const bool amsgrad = baked.at("amsgrad") != 0;
-  Tensor m = detail::state_tensor(st, "exp_avg", p);
-  Tensor v = detail::state_tensor(st, "exp_avg_sq", p);
-  Tensor vmax;
-  if (amsgrad) vmax = detail::state_tensor(st, "max_exp_avg_sq", p);
-  graph::trace_guard(detail::step_guard(opt, gi, {"beta1", "beta2", "eps", "weight_decay", "amsgrad"}, st,
-                                        {{"exp_avg", m}, {"exp_avg_sq", v}}));
-  graph::trace_name(m, p, "exp_avg");
-  graph::trace_name(v, p, "exp_avg_sq");
-  graph::trace_name(vmax, p, "max_exp_avg_sq");
-  graph::trace_name(hyper, p, "adam_hyper");
-  static const OpDef& def = op("adam_step");
-  std::vector<Tensor> outs =
-      dispatch(def, {p, g, m, v, vmax, hyper},
-               {{"beta1", baked.at("beta1")}, {"beta2", baked.at("beta2")}, {"eps", baked.at("eps")},
-                {"weight_decay", baked.at("weight_decay")}, {"amsgrad", amsgrad},
-                {"decoupled", decoupled}});
-  Tensor dst = p;
-  dst.copy_(outs[0]);
-  m.copy_(outs[1]);
-  v.copy_(outs[2]);
-  if (amsgrad) vmax.copy_(outs[3]);
+  auto state = [&] {
+    return detail::NamedTensors{
+        {"exp_avg", detail::state_tensor(st, "exp_avg", p)},
+        {"exp_avg_sq", detail::state_tensor(st, "exp_avg_sq", p)},
+        {"max_exp_avg_sq", amsgrad ? detail::state_tensor(st, "max_exp_avg_sq", p) : Tensor()}};
+  };
+  detail::traced_step(opt, gi, p, g, st, "adam_step", 3, refresh, state,
+                      {{"beta1", baked.at("beta1")}, {"beta2", baked.at("beta2")},
+                       {"eps", baked.at("eps")}, {"weight_decay", baked.at("weight_decay")},
+                       {"amsgrad", amsgrad}, {"decoupled", decoupled}},
+                      {"beta1", "beta2", "eps", "weight_decay", "amsgrad"});
 }
+
+const detail::StepOpSpec kAdamStep{
+    .name = "adam_step",
+    .doc = "One Adam/AdamW update: adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq?, "
+           "hyper) -> (param', exp_avg', exp_avg_sq', max_exp_avg_sq'?); hyper is float64 [lr, "
+           "lr / bias_correction1, sqrt(bias_correction2)]; attrs beta1, beta2, eps, "
+           "weight_decay, amsgrad, decoupled. The optimizer's fused loop (tandem::compile).",
+    .num_state = 3,
+    .hyper_size = 3,
+    .optional_inputs = {4},
+    .state_used = [](const Attrs& a) { return std::vector<bool>{true, true, a.get<bool>("amsgrad")}; },
+    .kernel = adam_step_kernel,
+};
 
 }  // namespace
 
 namespace detail {
-void register_adam_step_op() {
-  OpDef d;
-  d.name = "adam_step";
-  d.no_onnx_export = "an optimizer update (training graphs only)";
-  d.num_inputs = 6;
-  d.optional_inputs = {4};
-  d.doc = "One Adam/AdamW update: adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq?, "
-          "hyper) -> (param', exp_avg', exp_avg_sq', max_exp_avg_sq'?); hyper is float64 [lr, "
-          "lr / bias_correction1, sqrt(bias_correction2)]; attrs beta1, beta2, eps, weight_decay, "
-          "amsgrad, decoupled. The optimizer's fused loop (tandem::compile).";
-  d.infer = [](const std::vector<TensorMeta>& in, const Attrs& a) {
-    for (int i : {1, 2, 3})
-      TANDEM_CHECK(in[i].shape == in[0].shape && in[i].dtype == in[0].dtype,
-                   "adam_step: input {} is {}{}, the param is {}{}", i, in[i].dtype,
-                   shape_str(in[i].shape), in[0].dtype, shape_str(in[0].shape));
-    TANDEM_CHECK(in[5].dtype == DType::Float64 && in[5].shape == Shape{3},
-                 "adam_step: hyper must be float64 [3]");
-    size_t n = a.get<bool>("amsgrad") ? 4 : 3;
-    if (n == 4) TANDEM_CHECK(in[4].defined, "adam_step: amsgrad needs max_exp_avg_sq");
-    return std::vector<TensorMeta>(n, TensorMeta{in[0].shape, in[0].dtype});
-  };
-  d.cpu = adam_step_kernel;
-  d.non_differentiable = true;
-  d.elementwise = true;  // element i of the outputs reads element i of param, grad, moments
-  register_op(std::move(d));
-}
+void register_adam_step_op() { register_step_op<kAdamStep>(); }
 }  // namespace detail
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions opts)

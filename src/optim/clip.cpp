@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "fused.h"
+#include "step_ops.h"
 #include "tandem/autograd.h"
 #include "tandem/ops.h"
 

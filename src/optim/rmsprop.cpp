@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "fused.h"
+#include "step_ops.h"
 #include "tandem/autograd.h"
 #include "tandem/graph/trace.h"
 #include "tandem/opdef.h"
@@ -68,14 +68,9 @@ void rmsprop_step_kernel(const KernelArgs& k) {
                weight_decay = a.get<double>("weight_decay"), momentum = a.get<double>("momentum");
   const bool centered = a.get<bool>("centered");
   const std::vector<int> src = rmsprop_sources(centered, momentum > 0);
-  if (detail::run_if_crossed(k, src, rmsprop_step_kernel)) return;
+  if (detail::begin_step(k, src, rmsprop_step_kernel)) return;
   const double lr = k.inputs[5].data<double>()[0];
   const Tensor& p = k.inputs[0];
-  // An executor may hand the live parameter/state as the output (an in-place update).
-  for (size_t i = 0; i < k.outputs.size(); ++i) {
-    const Tensor& in = k.inputs[static_cast<size_t>(src[i])];
-    if (k.outputs[i].data_ptr() != in.data_ptr()) cpu::copy_into(k.outputs[i], in);
-  }
   const Tensor* ga = centered ? &k.outputs[2] : nullptr;
   const Tensor* buf = momentum > 0 ? &k.outputs[centered ? 3 : 2] : nullptr;
   TANDEM_DISPATCH_FLOAT(p.dtype(), "rmsprop_step", [&] {
@@ -93,75 +88,48 @@ void rmsprop_step_kernel(const KernelArgs& k) {
 
 void traced_rmsprop_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
                          Optimizer::ParamState& st) {
-  const ParamGroup& group = opt.param_groups()[gi];
-  detail::check_capturable(opt, p, g);
-  const std::map<std::string, double> baked = group.options;
+  const std::map<std::string, double> baked = opt.param_groups()[gi].options;
   const double momentum = baked.at("momentum");
   const bool centered = baked.at("centered") != 0;
-  Tensor hyper = empty({1}, {.dtype = DType::Float64});
-  Optimizer* o = &opt;
-  graph::trace_host_prologue(
-      [o, gi, &st, hyper] {
-        if (st.tensors.empty()) st.step = 0;  // fresh state, as in the eager step
-        ++st.step;
-        hyper.data<double>()[0] = o->param_groups()[gi].options.at("lr");
-      },
-      {hyper});
-  Tensor sq = detail::state_tensor(st, "square_avg", p);
-  Tensor buf, ga;
-  if (momentum > 0) buf = detail::state_tensor(st, "momentum_buffer", p);
-  if (centered) ga = detail::state_tensor(st, "grad_avg", p);
-  graph::trace_guard(detail::step_guard(opt, gi, {"alpha", "eps", "weight_decay", "momentum", "centered"}, st,
-                                        {{"square_avg", sq}, {"momentum_buffer", buf}, {"grad_avg", ga}}));
-  graph::trace_name(sq, p, "square_avg");
-  graph::trace_name(ga, p, "grad_avg");
-  graph::trace_name(buf, p, "momentum_buffer");
-  graph::trace_name(hyper, p, "rmsprop_hyper");
-  static const OpDef& def = op("rmsprop_step");
-  std::vector<Tensor> outs =
-      dispatch(def, {p, g, sq, ga, buf, hyper},
-               {{"alpha", baked.at("alpha")}, {"eps", baked.at("eps")},
-                {"weight_decay", baked.at("weight_decay")}, {"momentum", momentum},
-                {"centered", centered}});
-  Tensor dst = p;
-  dst.copy_(outs[0]);
-  sq.copy_(outs[1]);
-  if (centered) ga.copy_(outs[2]);
-  if (momentum > 0) buf.copy_(outs[centered ? 3 : 2]);
+  auto refresh = [](double* h, const std::map<std::string, double>& o, Optimizer::ParamState& s) {
+    if (s.tensors.empty()) s.step = 0;  // fresh state, as in the eager step
+    ++s.step;
+    h[0] = o.at("lr");
+  };
+  auto state = [&] {
+    return detail::NamedTensors{
+        {"square_avg", detail::state_tensor(st, "square_avg", p)},
+        {"grad_avg", centered ? detail::state_tensor(st, "grad_avg", p) : Tensor()},
+        {"momentum_buffer", momentum > 0 ? detail::state_tensor(st, "momentum_buffer", p) : Tensor()}};
+  };
+  detail::traced_step(opt, gi, p, g, st, "rmsprop_step", 1, refresh, state,
+                      {{"alpha", baked.at("alpha")}, {"eps", baked.at("eps")},
+                       {"weight_decay", baked.at("weight_decay")}, {"momentum", momentum},
+                       {"centered", centered}},
+                      {"alpha", "eps", "weight_decay", "momentum", "centered"});
 }
+
+const detail::StepOpSpec kRMSpropStep{
+    .name = "rmsprop_step",
+    .doc = "One RMSprop update: rmsprop_step(param, grad, square_avg, grad_avg?, "
+           "momentum_buffer?, hyper) -> (param', square_avg', grad_avg'?, momentum_buffer'?); "
+           "hyper is float64 [lr]; attrs alpha, eps, weight_decay, momentum, centered "
+           "(grad_avg when centered, momentum_buffer when momentum > 0). The optimizer's fused "
+           "loop (tandem::compile).",
+    .num_state = 3,
+    .hyper_size = 1,
+    .optional_inputs = {3, 4},
+    .state_used =
+        [](const Attrs& a) {
+          return std::vector<bool>{true, a.get<bool>("centered"), a.get<double>("momentum") > 0};
+        },
+    .kernel = rmsprop_step_kernel,
+};
 
 }  // namespace
 
 namespace detail {
-void register_rmsprop_step_op() {
-  OpDef d;
-  d.name = "rmsprop_step";
-  d.no_onnx_export = "an optimizer update (training graphs only)";
-  d.num_inputs = 6;
-  d.optional_inputs = {3, 4};
-  d.doc = "One RMSprop update: rmsprop_step(param, grad, square_avg, grad_avg?, momentum_buffer?, "
-          "hyper) -> (param', square_avg', grad_avg'?, momentum_buffer'?); hyper is float64 [lr]; "
-          "attrs alpha, eps, weight_decay, momentum, centered (grad_avg when centered, "
-          "momentum_buffer when momentum > 0). The optimizer's fused loop (tandem::compile).";
-  d.infer = [](const std::vector<TensorMeta>& in, const Attrs& a) {
-    TANDEM_CHECK(in[5].dtype == DType::Float64 && in[5].shape == Shape{1},
-                 "rmsprop_step: hyper must be float64 [1]");
-    const bool centered = a.get<bool>("centered"), momentum = a.get<double>("momentum") > 0;
-    TANDEM_CHECK(!centered || in[3].defined, "rmsprop_step: centered needs grad_avg (input 3)");
-    TANDEM_CHECK(!momentum || in[4].defined,
-                 "rmsprop_step: momentum > 0 needs momentum_buffer (input 4)");
-    for (int i : {1, 2, 3, 4})
-      TANDEM_CHECK(!in[i].defined || (in[i].shape == in[0].shape && in[i].dtype == in[0].dtype),
-                   "rmsprop_step: input {} is {}{}, the param is {}{}", i, in[i].dtype,
-                   shape_str(in[i].shape), in[0].dtype, shape_str(in[0].shape));
-    const size_t n = 2 + (centered ? 1 : 0) + (momentum ? 1 : 0);
-    return std::vector<TensorMeta>(n, TensorMeta{in[0].shape, in[0].dtype});
-  };
-  d.cpu = rmsprop_step_kernel;
-  d.non_differentiable = true;
-  d.elementwise = true;  // element i of the outputs reads element i of param, grad, state
-  register_op(std::move(d));
-}
+void register_rmsprop_step_op() { register_step_op<kRMSpropStep>(); }
 }  // namespace detail
 
 RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions opts)

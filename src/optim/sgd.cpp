@@ -1,6 +1,6 @@
 #include "tandem/optim/sgd.h"
 
-#include "fused.h"
+#include "step_ops.h"
 #include "tandem/autograd.h"
 #include "tandem/graph/trace.h"
 #include "tandem/opdef.h"
@@ -46,7 +46,7 @@ void sgd_fused(T* p, const T* g, T* buf, int64_t n, double lr, double momentum, 
 // variable updates). Host-side values (lr, whether the buffer is new) reach the op through a
 // small float64 tensor refreshed before every compiled run, so schedules are not baked in.
 void sgd_step_kernel(const KernelArgs& k) {
-  if (detail::run_if_crossed(k, {0, 2}, sgd_step_kernel)) return;
+  if (detail::begin_step(k, {0, 2}, sgd_step_kernel)) return;
   const Attrs& a = k.attrs;
   const double momentum = a.get<double>("momentum"), dampening = a.get<double>("dampening"),
                weight_decay = a.get<double>("weight_decay");
@@ -55,13 +55,7 @@ void sgd_step_kernel(const KernelArgs& k) {
   const double lr = h[0];
   const bool first = h[1] != 0;
   const Tensor &p = k.inputs[0], &g = k.inputs[1];
-  // An executor may hand the live parameter/buffer as the output (an in-place update).
-  if (k.outputs[0].data_ptr() != p.data_ptr()) cpu::copy_into(k.outputs[0], p);
-  Tensor buf;
-  if (momentum != 0) {
-    buf = k.outputs[1];
-    if (buf.data_ptr() != k.inputs[2].data_ptr()) cpu::copy_into(buf, k.inputs[2]);
-  }
+  Tensor buf = momentum != 0 ? k.outputs[1] : Tensor();
   TANDEM_DISPATCH_FLOAT(p.dtype(), "sgd_step", [&] {
     detail::with_flags(
         [&](auto wd, auto mom, auto fst, auto nes) {
@@ -76,67 +70,41 @@ void sgd_step_kernel(const KernelArgs& k) {
 
 void traced_sgd_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
                      Optimizer::ParamState& st) {
-  const ParamGroup& group = opt.param_groups()[gi];
-  detail::check_capturable(opt, p, g);
-  const std::map<std::string, double> baked = group.options;
+  const std::map<std::string, double> baked = opt.param_groups()[gi].options;
   const double momentum = baked.at("momentum");
-  Tensor hyper = empty({2}, {.dtype = DType::Float64});
-  Optimizer* o = &opt;
-  graph::trace_host_prologue(
-      [o, gi, &st, hyper, momentum] {
-        ++st.step;
-        double* h = hyper.data<double>();
-        h[0] = o->param_groups()[gi].options.at("lr");
-        h[1] = momentum != 0 && !st.tensors.count("momentum_buffer") ? 1.0 : 0.0;
-      },
-      {hyper});
-  Tensor buf;
-  if (momentum != 0) buf = detail::state_tensor(st, "momentum_buffer", p);
-  graph::trace_guard(detail::step_guard(opt, gi, {"momentum", "dampening", "weight_decay", "nesterov"}, st,
-                                        {{"momentum_buffer", buf}}, "momentum buffer"));
-  graph::trace_name(buf, p, "momentum_buffer");
-  graph::trace_name(hyper, p, "sgd_hyper");
-  static const OpDef& def = op("sgd_step");
-  std::vector<Tensor> outs =
-      dispatch(def, {p, g, buf, hyper},
-               {{"momentum", momentum}, {"dampening", baked.at("dampening")},
-                {"weight_decay", baked.at("weight_decay")}, {"nesterov", baked.at("nesterov") != 0}});
-  Tensor dst = p;
-  dst.copy_(outs[0]);
-  if (buf.defined()) buf.copy_(outs[1]);
+  auto refresh = [momentum](double* h, const std::map<std::string, double>& o,
+                            Optimizer::ParamState& s) {
+    ++s.step;
+    h[0] = o.at("lr");
+    h[1] = momentum != 0 && !s.tensors.count("momentum_buffer") ? 1.0 : 0.0;
+  };
+  auto state = [&] {
+    return detail::NamedTensors{
+        {"momentum_buffer", momentum != 0 ? detail::state_tensor(st, "momentum_buffer", p) : Tensor()}};
+  };
+  detail::traced_step(opt, gi, p, g, st, "sgd_step", 2, refresh, state,
+                      {{"momentum", momentum}, {"dampening", baked.at("dampening")},
+                       {"weight_decay", baked.at("weight_decay")},
+                       {"nesterov", baked.at("nesterov") != 0}},
+                      {"momentum", "dampening", "weight_decay", "nesterov"}, "momentum buffer");
 }
+
+const detail::StepOpSpec kSGDStep{
+    .name = "sgd_step",
+    .doc = "One SGD update of a parameter: sgd_step(param, grad, momentum_buffer?, hyper) -> "
+           "(param', momentum_buffer'?); hyper is float64 [lr, first step]; attrs momentum, "
+           "dampening, weight_decay, nesterov. The optimizer's fused loop (tandem::compile).",
+    .num_state = 1,
+    .hyper_size = 2,
+    .optional_inputs = {2},
+    .state_used = [](const Attrs& a) { return std::vector<bool>{a.get<double>("momentum") != 0}; },
+    .kernel = sgd_step_kernel,
+};
 
 }  // namespace
 
 namespace detail {
-void register_sgd_step_op() {
-  OpDef d;
-  d.name = "sgd_step";
-  d.no_onnx_export = "an optimizer update (training graphs only)";
-  d.num_inputs = 4;
-  d.optional_inputs = {2};
-  d.doc = "One SGD update of a parameter: sgd_step(param, grad, momentum_buffer?, hyper) -> "
-          "(param', momentum_buffer'?); hyper is float64 [lr, first step]; attrs momentum, "
-          "dampening, weight_decay, nesterov. The optimizer's fused loop (tandem::compile).";
-  d.infer = [](const std::vector<TensorMeta>& in, const Attrs& a) {
-    TANDEM_CHECK(in[0].shape == in[1].shape && in[0].dtype == in[1].dtype,
-                 "sgd_step: grad {}{} does not match param {}{}", in[1].dtype,
-                 shape_str(in[1].shape), in[0].dtype, shape_str(in[0].shape));
-    TANDEM_CHECK(in[3].dtype == DType::Float64 && in[3].shape == Shape{2},
-                 "sgd_step: hyper must be float64 [2]");
-    std::vector<TensorMeta> out{{in[0].shape, in[0].dtype}};
-    if (a.get<double>("momentum") != 0) {
-      TANDEM_CHECK(in[2].defined && in[2].shape == in[0].shape,
-                   "sgd_step: momentum needs a buffer of the param's shape");
-      out.push_back({in[0].shape, in[0].dtype});
-    }
-    return out;
-  };
-  d.cpu = sgd_step_kernel;
-  d.non_differentiable = true;
-  d.elementwise = true;  // element i of the outputs reads element i of param, grad, buffer
-  register_op(std::move(d));
-}
+void register_sgd_step_op() { register_step_op<kSGDStep>(); }
 }  // namespace detail
 
 SGD::SGD(std::vector<Tensor> params, SGDOptions opts) : SGD(std::vector<ParamGroup>{{std::move(params), {}}}, opts) {}

@@ -2,7 +2,7 @@
 // tandem::compile records for an optimizer's step(). Their kernels are the optimizers' fused
 // loops, defined next to them in src/optim (eager step() calls the loops directly, without
 // dispatch).
-#include "../../optim/fused.h"
+#include "../../optim/step_ops.h"
 #include "defs.h"
 
 namespace tandem::defs {

@@ -1,4 +1,5 @@
-// Helpers for the optimizers' fused per-parameter loops (private to src/optim).
+// Helpers for the optimizers' fused per-parameter loops and their step ops (private to
+// src/optim).
 //
 // NOTE: the fast path runs one loop per parameter over raw float/double data, in PyTorch's
 // operation order (each `a.mul_(x).add_(y)` of the reference becomes the same two roundings),
@@ -118,6 +119,59 @@ inline bool run_if_crossed(const KernelArgs& k, const std::vector<int>& correspo
   for (size_t o = 0; o < tmp.size(); ++o) cpu::copy_into(k.outputs[o], tmp[o]);
   return true;
 }
+
+// Start of a step op's kernel. Output i is the new value of input src[i] (param', state'...).
+// Returns true when the kernel already ran (on temporaries, see run_if_crossed); otherwise
+// copies each input into its output unless the executor handed the same buffer (an in-place
+// update), and the kernel goes on to update the outputs in place.
+template <typename K>
+inline bool begin_step(const KernelArgs& k, const std::vector<int>& src, K kernel) {
+  if (run_if_crossed(k, src, kernel)) return true;
+  for (size_t i = 0; i < k.outputs.size(); ++i) {
+    const Tensor& in = k.inputs[static_cast<size_t>(src[i])];
+    if (k.outputs[i].data_ptr() != in.data_ptr()) cpu::copy_into(k.outputs[i], in);
+  }
+  return false;
+}
+
+// An optimizer's step op: inputs (param, grad, state..., hyper), outputs (param', the new
+// values of the states in use...). hyper is a float64 [hyper_size] tensor of host-computed
+// scalars (learning rate, bias corrections), refreshed before every compiled run.
+struct StepOpSpec {
+  const char* name = nullptr;
+  const char* doc = nullptr;
+  int num_state = 1;                        // state inputs between grad and hyper
+  int64_t hyper_size = 1;
+  std::vector<int> optional_inputs = {};    // optional state inputs (absent: not in use)
+  // Which state inputs these attributes use (size num_state); default: all.
+  std::function<std::vector<bool>(const Attrs&)> state_used = nullptr;
+  KernelFn kernel = nullptr;
+};
+std::vector<TensorMeta> step_infer(const StepOpSpec& spec, const std::vector<TensorMeta>& in,
+                                   const Attrs& attrs);
+void register_step_op(const StepOpSpec& spec, InferFn infer);
+// Registers the step op of `Spec` (a const StepOpSpec with static storage duration).
+template <const StepOpSpec& Spec>
+void register_step_op() {
+  register_step_op(Spec, [](const std::vector<TensorMeta>& in, const Attrs& a) {
+    return step_infer(Spec, in, a);
+  });
+}
+
+// While tandem::compile traces opt.step(): one step of parameter p of group gi through the
+// step op `op_name`. `refresh(hyper, options, st)` fills the hyper tensor (hyper_size doubles)
+// now and before every compiled run; then `make_state()` gives the state tensors in the op's
+// input order (undefined: not in use), creating new ones (after the first refresh, which may
+// look at whether they exist). `attrs` are baked into the graph, and so are the options named
+// in `guard_keys`: a change of one of them, or a state tensor replaced, re-traces. The results
+// are copied back into p and the states (recorded as variable updates).
+using HyperFn = std::function<void(double* hyper, const std::map<std::string, double>& options,
+                                   Optimizer::ParamState& st)>;
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+void traced_step(Optimizer& opt, size_t gi, const Tensor& p, const Tensor& g,
+                 Optimizer::ParamState& st, const char* op_name, int64_t hyper_size,
+                 HyperFn refresh, const std::function<NamedTensors()>& make_state, Attrs attrs,
+                 std::vector<std::string> guard_keys, const std::string& state_what = "state");
 
 // OpDefs of the fused steps, used while tandem::compile traces a step (registered with the
 // other ops by src/ops/defs/optim_ops.cpp).
