@@ -18,7 +18,7 @@ gens=(tests/reference/gen_reference.py tests/reference/gen_nn.py tests/reference
       tests/reference/gen_onnx_torch.py tests/data/onnx/gen_onnx.py
       tests/reference/gen_distributed.py tests/reference/gen_bf16.py tests/reference/gen_detection.py
       tests/reference/gen_grid_sample.py tests/reference/gen_control_flow.py
-      tests/reference/gen_scatter.py tests/reference/gen_int16.py)
+      tests/reference/gen_scatter.py tests/reference/gen_int16.py tests/reference/gen_quant_calib.py)
 # Two at a time, each from its own folder (ONNX's checker finds external data relative to the
 # working directory); one thread each keeps the results deterministic.
 printf '%s\n' "${gens[@]}" |

@@ -1,6 +1,8 @@
 // `tandem quantize` as a user runs it: an exported CNN and an .npy of calibration inputs give a
-// QDQ file that `tandem run` runs; bad inputs (missing model or data, data that does not fit
-// the model, an unknown method) end with a message and a non-zero status, never a crash.
+// QDQ file that `tandem run` runs; a data set named as `tandem train` names it calibrates on
+// its normalized images; the sensitivity report, --keep-float-worst and --dynamic; bad inputs
+// (missing model or data, data that does not fit the model, an unknown method, flags that do
+// not go together) end with a message and a non-zero status, never a crash.
 #include <filesystem>
 
 #include "cli_test_util.h"
@@ -18,6 +20,8 @@ class CliQuantize : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = tandem::testing::fresh_temp_dir("cli_quantize");
     CliResult r = run_tandem(root_, "export --model cnn --random-weights --dynamic-batch -o " + quote(file("cnn.onnx")));
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run_tandem(root_, "export --model mlp --random-weights --dynamic-batch -o " + quote(file("mlp.onnx")));
     ASSERT_EQ(r.code, 0) << r.err;
     io::save_npy(file("calib.npy"), randn({20, 1, 28, 28}));
     io::save_npy(file("wrong.npy"), randn({20, 3, 28, 28}));
@@ -39,6 +43,50 @@ TEST_F(CliQuantize, WritesAQdqModelThatRuns) {
   EXPECT_NE(r.out.find("float32 [20, 10]"), std::string::npos) << r.out;
 }
 
+TEST_F(CliQuantize, CalibratesOnADataSetAsTrainNamesIt) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist")) GTEST_SKIP() << "dataset-fashion-mnist missing";
+  CliResult r = tandem_cmd("quantize " + quote(file("mlp.onnx")) + " --data fashion-mnist --samples 20 --batch 10 "
+                           "--method entropy --out " + quote(file("mlp.fm.onnx")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("quantized 3 of 3 Conv/Gemm/MatMul nodes (2 calibration batches)"), std::string::npos) << r.out;
+  // Min-max of the input over 20 training images: black and white pixels, normalized as
+  // training normalizes them ((0 - 0.2860) / 0.3530 and (1 - 0.2860) / 0.3530).
+  r = tandem_cmd("quantize " + quote(file("mlp.onnx")) + " --data fashion-mnist --samples 20 --out " +
+                 quote(file("mlp.fm.onnx")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("[-0.8102, 2.0227]"), std::string::npos) << r.out;
+  EXPECT_TRUE(fails_with(tandem_cmd("quantize " + quote(file("mlp.onnx")) + " --data " + quote(file("no_such_dir")) +
+                                    " --out " + quote(file("x.onnx"))),
+                         "no_such_dir"));
+}
+
+TEST_F(CliQuantize, SensitivityReportAndKeepFloatWorst) {
+  const std::string base = "quantize " + quote(file("cnn.onnx")) + " --data " + quote(file("calib.npy")) + " --samples 16 --batch 8";
+  CliResult r = tandem_cmd(base + " --sensitivity");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("rel L2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cosine"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(file("x.onnx")));
+  r = tandem_cmd(base + " --keep-float-worst 1 --out " + quote(file("cnn.keep.onnx")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("quantized 3 of 4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kept float"), std::string::npos) << r.out;
+  EXPECT_TRUE(fails_with(tandem_cmd(base), "--out"));
+}
+
+TEST_F(CliQuantize, DynamicNeedsNoDataAndRuns) {
+  CliResult r = tandem_cmd("quantize --dynamic " + quote(file("mlp.onnx")) + " --out " + quote(file("mlp.dyn.onnx")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("quantized 3 of 3 Conv/Gemm/MatMul nodes (dynamic"), std::string::npos) << r.out;
+  EXPECT_GT(fs::file_size(file("mlp.onnx")), 3 * fs::file_size(file("mlp.dyn.onnx")));
+  r = tandem_cmd("run " + quote(file("mlp.dyn.onnx")) + " " + quote(file("calib.npy")) + " --output-dir " + quote(file("dyn_out")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("float32 [20, 10]"), std::string::npos) << r.out;
+  EXPECT_TRUE(fails_with(tandem_cmd("quantize --dynamic " + quote(file("mlp.onnx")) + " --data " + quote(file("calib.npy")) +
+                                    " --out " + quote(file("x.onnx"))),
+                         "takes no calibration data"));
+}
+
 TEST_F(CliQuantize, BadInputsFailWithAMessage) {
   const std::string out = " --out " + quote(file("x.onnx"));
   EXPECT_TRUE(fails_with(tandem_cmd("quantize " + quote(file("none.onnx")) + " --data " + quote(file("calib.npy")) + out),
@@ -48,8 +96,8 @@ TEST_F(CliQuantize, BadInputsFailWithAMessage) {
   EXPECT_TRUE(fails_with(tandem_cmd("quantize " + quote(file("cnn.onnx")) + " --data " + quote(file("wrong.npy")) + out),
                          "input"));
   EXPECT_TRUE(fails_with(tandem_cmd("quantize " + quote(file("cnn.onnx")) + " --data " + quote(file("calib.npy")) +
-                                    " --method entropy" + out),
-                         "entropy", 105));
+                                    " --method kmeans" + out),
+                         "kmeans", 105));
   EXPECT_FALSE(fs::exists(file("x.onnx")));
 }
 

@@ -52,7 +52,17 @@ TEST(CliSql, ImportAndTrainFromSqliteEqualsIdx) {
   if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist"))
     GTEST_SKIP() << "dataset-fashion-mnist missing";
   TempDir dir;
-  expect_same_run_as_idx(dir.path(), "sqlite:///" + dir.path() + "/fmnist.db");
+  const std::string url = "sqlite:///" + dir.path() + "/fmnist.db";
+  expect_same_run_as_idx(dir.path(), url);
+  // `tandem quantize` calibrates on the table's images as on the IDX files': the same file.
+  CliResult r = run_tandem(dir.path(), "export --model mlp --random-weights --dynamic-batch -o " + quote(dir.path() + "/mlp.onnx"));
+  ASSERT_EQ(r.code, 0) << r.all();
+  for (const std::string& data : {quote(url) + " --table train", std::string("fashion-mnist")}) {
+    r = run_tandem(dir.path(), "quantize " + quote(dir.path() + "/mlp.onnx") + " --data " + data + " --samples 30 --out " +
+                                   quote(dir.path() + "/" + (data == "fashion-mnist" ? "idx" : "db") + ".onnx"));
+    ASSERT_EQ(r.code, 0) << r.all();
+  }
+  EXPECT_EQ(slurp(dir.path() + "/db.onnx"), slurp(dir.path() + "/idx.onnx"));
 }
 
 TEST(CliSql, ImportAndTrainFromPostgresEqualsIdx) {

@@ -101,6 +101,27 @@ TEST(QuantizeOnnx, KeepFloatAndPercentile) {
   fs::remove_all(q.dir);
 }
 
+TEST(QuantizeOnnx, EntropyRangesLieWithinMinMaxOnes) {
+  QuantizedCnn mm = make_quantized("minmax", {});
+  QuantizedCnn en = make_quantized("entropy", {.method = onnx::Calibration::Entropy});
+  ASSERT_EQ(en.report.ranges.size(), mm.report.ranges.size());
+  int narrower = 0;
+  for (const auto& [name, r] : en.report.ranges) {
+    auto m = mm.report.ranges.at(name);
+    EXPECT_GE(r.first, m.first) << name;
+    EXPECT_LE(r.second, m.second) << name;
+    EXPECT_GT(r.second, 0.0f) << name;
+    narrower += r.second < m.second;
+  }
+  EXPECT_GT(narrower, 0);  // the tails of random activations get clipped somewhere
+  auto i8 = onnx::Model::load((en.dir / "case" / "model.onnx").string());
+  auto fp = onnx::Model::load((en.dir / "cnn.onnx").string());
+  Tensor x = en.calib[0].at("input");
+  EXPECT_GT(cosine(i8.run({{"input", x}})[0], fp.run({{"input", x}})[0]), 0.99);
+  fs::remove_all(mm.dir);
+  fs::remove_all(en.dir);
+}
+
 TEST(QuantizeOnnx, BadInputsAreErrors) {
   EXPECT_TRUE(tandem::testing::throws_error([] { onnx::quantize_model("/nonexistent.onnx", "/tmp/x.onnx", {{}}); },
                                             {"cannot open"}));

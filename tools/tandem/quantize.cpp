@@ -1,57 +1,136 @@
-// tandem quantize: static post-training quantization of an ONNX model into a QDQ ONNX file
-// (int8 per-channel weights, uint8/int8 activations calibrated on samples from an .npy file).
+// tandem quantize: post-training quantization of an ONNX model into an int8 ONNX file. Static
+// (QDQ: int8 per-channel weights, uint8/int8 activations calibrated on samples from an .npy
+// file or a data set as `tandem train` names it) or dynamic (--dynamic: int8 MatMul/Gemm
+// weights, activations quantized at run time; no data).
 //
 //   tandem quantize model.onnx --data calib.npy --samples 500 --out model.int8.onnx
+//   tandem quantize model.onnx --data fashion-mnist --method entropy --out q.onnx
 //   tandem quantize model.onnx --data calib.npy --method percentile --keep-float Gemm --out q.onnx
+//   tandem quantize model.onnx --data calib.npy --sensitivity              # per-layer error table
+//   tandem quantize model.onnx --data calib.npy --keep-float-worst 2 --out q.onnx
+//   tandem quantize --dynamic model.onnx --out q.onnx
 #include <algorithm>
 #include <iostream>
 #include <memory>
 
 #include <tandem/io/npy.h>
 #include <tandem/onnx.h>
+#include <tandem/ops.h>
 #include <tandem/onnx/quantize.h>
+#include <tandem/train/fit.h>
 
 #include "commands.h"
 
 namespace tandem::cli {
+namespace {
+
+bool quantize_is_npy(const std::string& path) { return path.size() > 4 && path.substr(path.size() - 4) == ".npy"; }
+
+// The first `n` samples of `data` (an .npy array, or a data set as `tandem train --data` reads
+// it, with its preprocessing) in batches of `batch`, fed to input `name`.
+std::vector<std::map<std::string, Tensor>> quantize_calibration(const std::string& data, const std::string& table,
+                                                                const std::string& name, int64_t n, int64_t batch) {
+  std::vector<std::map<std::string, Tensor>> batches;
+  if (quantize_is_npy(data)) {
+    Tensor x = io::load_npy(data);
+    TANDEM_CHECK(x.dim() >= 1 && x.size(0) > 0, "quantize: '{}' holds no samples", data);
+    n = std::min<int64_t>(n, x.size(0));
+    for (int64_t s = 0; s < n; s += batch) batches.push_back({{name, x.slice(0, s, std::min(n, s + batch)).contiguous()}});
+    return batches;
+  }
+  // The training split, as the model saw it in training (normalized like `tandem train`).
+  auto ds = train::load_dataset(data, /*train=*/true, n, table);
+  n = std::min<int64_t>(n, ds->size());
+  TANDEM_CHECK(n > 0, "quantize: the data set '{}' holds no samples", data);
+  for (int64_t s = 0; s < n; s += batch) {
+    const int64_t e = std::min(n, s + batch);
+    std::vector<int64_t> idx;
+    for (int64_t i = s; i < e; ++i) idx.push_back(i);
+    Tensor x;
+    if (auto b = ds->get_batch(idx.data(), e - s)) {
+      x = b->data;
+    } else {
+      std::vector<Tensor> xs;
+      for (int64_t i : idx) xs.push_back(ds->get(i).data);
+      x = stack(xs);
+    }
+    batches.push_back({{name, x.contiguous()}});
+  }
+  return batches;
+}
+
+}  // namespace
 
 Run add_quantize(CLI::App& app) {
   struct Args {
-    std::string model, data, out, method = "minmax", activations = "uint8", input;
+    std::string model, data, table, out, method = "minmax", activations = "uint8", input;
     int64_t samples = 500, batch = 50;
     double percentile = 99.99;
     std::vector<std::string> keep_float;
+    bool sensitivity = false, dynamic = false, per_tensor = false;
+    int keep_float_worst = 0;
+    double auto_keep_float = 0;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("quantize", "Quantize an ONNX model to int8 (QDQ format) with calibration samples");
+  auto* cmd = app.add_subcommand("quantize", "Quantize an ONNX model to int8 (static QDQ with calibration samples, or --dynamic)");
   cmd->add_option("model", a->model, "The float .onnx model")->required();
-  cmd->add_option("--data", a->data, "Calibration inputs: an .npy array [N, ...] for the model's input")->required();
-  cmd->add_option("--out", a->out, "The quantized .onnx file to write")->required();
+  cmd->add_option("--data", a->data,
+                  "Calibration inputs: an .npy array [N, ...] for the model's input, or a data set as `tandem train "
+                  "--data` reads it (fashion-mnist, a directory of IDX files, a database URL; its training split, "
+                  "normalized as for training)");
+  cmd->add_option("--table", a->table, "With a database URL: the table to read (default: train)");
+  cmd->add_option("--out", a->out, "The quantized .onnx file to write (required unless --sensitivity)");
   cmd->add_option("--input", a->input, "The model input the data feeds (default: the first)");
   cmd->add_option("--samples", a->samples, "Calibration samples: the first N of --data")->check(positive());
   cmd->add_option("--batch", a->batch, "Samples per calibration run")->check(positive());
-  cmd->add_option("--method", a->method, "Calibration: minmax or percentile")->check(CLI::IsMember({"minmax", "percentile"}));
+  cmd->add_option("--method", a->method, "Calibration: minmax, percentile or entropy (KL divergence)")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy"}));
   cmd->add_option("--percentile", a->percentile, "Percentile for --method percentile")->check(CLI::Range(50.0, 100.0));
   cmd->add_option("--activations", a->activations, "Activation type: uint8 or int8")->check(CLI::IsMember({"uint8", "int8"}));
   cmd->add_option("--keep-float", a->keep_float, "Node names or op types to leave in float (comma-separated)")->delimiter(',');
+  cmd->add_flag("--sensitivity", a->sensitivity,
+                "Print each node's error when it alone is quantized (relative L2, cosine, max abs of the outputs), worst first");
+  cmd->add_option("--keep-float-worst", a->keep_float_worst, "Leave the K nodes the sensitivity report ranks worst in float")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--auto-keep-float", a->auto_keep_float,
+                  "Leave in float every node whose relative L2 error alone exceeds this (e.g. 0.05)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--dynamic", a->dynamic,
+                "Dynamic quantization: int8 MatMul/Gemm weights, activations quantized at run time (no --data)");
+  cmd->add_flag("--per-tensor", a->per_tensor, "With --dynamic: one weight scale per MatMul/Gemm (default: per column)");
   return [a] {
+    if (a->dynamic) {
+      TANDEM_CHECK(!a->out.empty(), "quantize --dynamic: give --out (the file to write)");
+      TANDEM_CHECK(a->data.empty() && !a->sensitivity && a->keep_float_worst == 0 && a->auto_keep_float == 0,
+                   "quantize --dynamic takes no calibration data (--data, --sensitivity, --keep-float-worst, "
+                   "--auto-keep-float are for static quantization)");
+      auto report = onnx::quantize_dynamic(a->model, a->out, {.per_channel = !a->per_tensor, .keep_float = a->keep_float});
+      std::cout << report.str() << "wrote " << a->out << "\n";
+      return 0;
+    }
+    TANDEM_CHECK(!a->data.empty(), "quantize: give --data (calibration samples) or --dynamic");
+    TANDEM_CHECK(!a->out.empty() || a->sensitivity, "quantize: give --out (the file to write) or --sensitivity (the report alone)");
     auto model = onnx::Model::load(a->model);
     const auto& inputs = model.info().inputs;
     TANDEM_CHECK(!inputs.empty(), "quantize: '{}' has no inputs", a->model);
     std::string name = a->input.empty() ? inputs[0].name : a->input;
     TANDEM_CHECK(std::any_of(inputs.begin(), inputs.end(), [&](const onnx::ValueInfo& v) { return v.name == name; }),
                  "quantize: the model has no input '{}'", name);
-    Tensor data = io::load_npy(a->data);
-    TANDEM_CHECK(data.dim() >= 1 && data.size(0) > 0, "quantize: '{}' holds no samples", a->data);
-    int64_t n = std::min<int64_t>(a->samples, data.size(0));
-    std::vector<std::map<std::string, Tensor>> batches;
-    for (int64_t s = 0; s < n; s += a->batch)
-      batches.push_back({{name, data.slice(0, s, std::min(n, s + a->batch)).contiguous()}});
+    auto batches = quantize_calibration(a->data, a->table, name, a->samples, a->batch);
     onnx::QuantizeOptions o;
-    o.method = a->method == "percentile" ? onnx::Calibration::Percentile : onnx::Calibration::MinMax;
+    o.method = a->method == "percentile" ? onnx::Calibration::Percentile
+               : a->method == "entropy"  ? onnx::Calibration::Entropy
+                                         : onnx::Calibration::MinMax;
     o.percentile = a->percentile;
     o.int8_activations = a->activations == "int8";
     o.keep_float = a->keep_float;
+    o.keep_float_worst = a->keep_float_worst;
+    o.keep_float_above = a->auto_keep_float;
+    const bool report_in_quantize = o.keep_float_worst > 0 || o.keep_float_above > 0;
+    if (a->sensitivity && !(report_in_quantize && !a->out.empty()))
+      std::cout << "sensitivity (each node alone quantized, worst first):\n"
+                << onnx::sensitivity_table(onnx::quantization_sensitivity(a->model, batches, o));
+    if (a->out.empty()) return 0;
     auto report = onnx::quantize_model(a->model, a->out, batches, o);
     std::cout << report.str() << "wrote " << a->out << "\n";
     return 0;
