@@ -1,5 +1,5 @@
-// The demo page: the Fashion-MNIST CNN (cnn.tlite, written by gen_demo.py) on a drawing or a
-// test image, through the JavaScript API (../tandem_lite.js). With ?test=1 the page classifies
+// The demo page: the Fashion-MNIST CNN (cnn.tlite, or its int8 twin cnn_int8.tlite; both written
+// by gen_demo.py) on a drawing or a test image, through the JavaScript API (../tandem_lite.js). With ?test=1 the page classifies
 // the first test image by itself and writes {index, top, logits} into #result (the headless
 // Chromium test reads it); body[data-state] becomes "done" or "error".
 import { TandemLite, tensorFromImageData } from '../tandem_lite.js';
@@ -7,10 +7,23 @@ import { TandemLite, tensorFromImageData } from '../tandem_lite.js';
 const $ = (id) => document.getElementById(id);
 const pad = $('pad');
 const padCtx = pad.getContext('2d');
-const testMode = new URLSearchParams(location.search).has('test');
+const params = new URLSearchParams(location.search);
+const testMode = params.has('test');
+if (params.get('model') === 'int8') $('model').value = 'cnn_int8.tlite';
 
 let model = null;
 let meta = null;
+let last = null;  // the last classified image and its label, rerun when the model changes
+const models = new Map();  // file -> loaded model
+
+function loadModel(file) {
+  if (!models.has(file)) {
+    const p = TandemLite.load(new URL(file, import.meta.url));
+    p.catch(() => models.delete(file));
+    models.set(file, p);
+  }
+  return models.get(file);
+}
 
 function setStatus(text, isError = false) {
   $('status').textContent = text;
@@ -47,6 +60,7 @@ function drawGray(canvas, image) {
 }
 
 async function classify(image, label) {
+  last = { image, label };
   const input = tensorFromImageData(image, { channels: 1, mean: meta.mean, std: meta.std });
   const { output } = await model.run({ input });
   const times = [];
@@ -148,7 +162,7 @@ function setupExamples() {
       drawGray(pad, image);
       try {
         const r = await classify(image, ex.label);
-        if (testMode) finishTest({ example: n, index: ex.index, ...r });
+        if (testMode) finishTest({ example: n, index: ex.index, model: $('model').value, ...r });
       } catch (e) {
         report(e);
       }
@@ -171,7 +185,7 @@ function report(e) {
 async function main() {
   clearPad();
   const [m, examples] = await Promise.all([
-    TandemLite.load(new URL('cnn.tlite', import.meta.url)),
+    loadModel($('model').value),
     fetch(new URL('examples.json', import.meta.url)).then((r) => {
       if (!r.ok) throw new Error(`examples.json: HTTP ${r.status}`);
       return r.json();
@@ -181,6 +195,17 @@ async function main() {
   meta = examples;
   setupDrawing();
   setupExamples();
+  $('model').addEventListener('change', async () => {
+    const file = $('model').value;
+    setStatus('Loading the model…');
+    try {
+      model = await loadModel(file);
+      if (last) await classify(last.image, last.label);
+      else setStatus('Draw something, or pick a test image.');
+    } catch (e) {
+      report(e);
+    }
+  });
   setStatus('Draw something, or pick a test image.');
   if (testMode) document.querySelector('.examples button').click();
 }

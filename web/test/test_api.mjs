@@ -176,6 +176,34 @@ test('tensorFromImageData normalizes RGBA bytes into NCHW or NHWC', () => {
   assert.throws(() => tensorFromImageData(null), /expected an ImageData/);
 });
 
+// The demo's float32 and int8 CNNs on its 20 Fashion-MNIST test images, the input made as the
+// page makes it (tensorFromImageData from the gray bytes): the native `tandem-lite run` logits
+// (web/test/demo_expected.json, gen_demo.py) within 1e-5, the int8 model through wasm's
+// portable int8 kernels.
+const webDir = new URL('..', import.meta.url);
+test('demo CNN, float32 and int8: the native tandem-lite run logits within 1e-5 on 20 test images', async () => {
+  const examples = JSON.parse(readFileSync(new URL('demo/examples.json', webDir), 'utf8'));
+  const expected = JSON.parse(readFileSync(new URL('test/demo_expected.json', webDir), 'utf8'));
+  assert.equal(examples.examples.length, 20);
+  for (const [file, key] of [['cnn.tlite', 'logits'], ['cnn_int8.tlite', 'int8_logits']]) {
+    const model = await TandemLite.load(new URL('demo/' + file, webDir));
+    let worst = 0;
+    examples.examples.forEach((ex, n) => {
+      const gray = Buffer.from(ex.pixels, 'base64');
+      const rgba = new Uint8ClampedArray(28 * 28 * 4);
+      gray.forEach((v, i) => rgba.set([v, v, v, 255], 4 * i));
+      const input = tensorFromImageData({ data: rgba, width: 28, height: 28 },
+                                        { channels: 1, mean: examples.mean, std: examples.std });
+      const y = model.runSync({ input }).output;
+      assert.equal(expected.examples[n].index, ex.index);
+      worst = Math.max(worst, maxAbsDiff(y.data, expected.examples[n][key]));
+    });
+    assert.ok(worst <= 1e-5, `${file}: max |diff| ${worst}`);
+    console.log(`     ${file}: max |diff| ${worst.toExponential(2)}`);
+    model.dispose();
+  }
+});
+
 let failed = 0;
 for (const t of tests) {
   try {

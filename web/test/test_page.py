@@ -5,9 +5,10 @@
 
 Serves WEB_DIR on a free loopback port (a server thread in this process, stopped at the end),
 opens demo/index.html?test=1 (the page classifies its first test image by itself and writes
-the result into #result), and checks:
+the result into #result), with the float32 model and with &model=int8, and checks:
 - the page finished (body data-state="done"), its top class and its ten logits equal the native
-  `tandem-lite run` on the same image (web/test/demo_expected.json, gen_demo.py) within 1e-5;
+  `tandem-lite run` on the same image (web/test/demo_expected.json, gen_demo.py) within 1e-5,
+  for both models;
 - no console error or warning (the page records them in #console-errors under ?test=1), no
   uncaught exception or failed load in Chromium's log, no failed request at the server;
 - a screenshot at phone width (ARTIFACT_DIR/demo_phone.png) is a PNG of the window's size.
@@ -68,12 +69,43 @@ def png_size(path):
     return struct.unpack(">II", head[16:24])
 
 
+def check_page(dom, model, top, logits, index):
+    """What one --dump-dom shows against the native run; returns the failures."""
+    failures = []
+    recorded = re.search(r'<pre id="console-errors"[^>]*>([^<]*)</pre>', dom)
+    if recorded is None:
+        failures.append(f"{model}: the page has no #console-errors record")
+    elif recorded.group(1).strip():
+        failures.append(f"{model}: console errors on the page:\n  " + html.unescape(recorded.group(1)).strip())
+    state = re.search(r'<body[^>]*data-state="([a-z]+)"', dom)
+    if not state or state.group(1) != "done":
+        status = re.search(r'id="status"[^>]*>([^<]*)<', dom)
+        failures.append(f"{model}: page state {state.group(1) if state else 'missing'}; status: "
+                        f"{html.unescape(status.group(1)) if status else '?'}")
+        return failures
+    m = re.search(r'<pre id="result"[^>]*>([^<]*)</pre>', dom)
+    result = json.loads(html.unescape(m.group(1)))
+    if result["model"] != model:
+        failures.append(f"the page ran {result['model']}, expected {model}")
+    if result["index"] != index:
+        failures.append(f"{model}: first example is test image {result['index']}, expected {index}")
+    if result["top"] != top:
+        failures.append(f"{model}: top class {result['top']}, native {top}")
+    diff = max(abs(a - b) for a, b in zip(result["logits"], logits))
+    if len(result["logits"]) != len(logits) or diff > 1e-5:
+        failures.append(f"{model}: logits differ from the native run: max |diff| {diff}")
+    elif not failures:
+        print(f"page, {model}: test image {result['index']}, top class {result['top']}, "
+              f"logits within {diff:.2e} of the native run")
+    return failures
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     web, art = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     os.makedirs(art, exist_ok=True)
-    for f in ("dist/tandem_lite.mjs", "dist/tandem_lite.wasm", "demo/cnn.tlite", "demo/examples.json"):
+    for f in ("dist/tandem_lite.mjs", "dist/tandem_lite.wasm", "demo/cnn.tlite", "demo/cnn_int8.tlite", "demo/examples.json"):
         if not os.path.exists(os.path.join(web, f)):
             sys.exit(f"missing {os.path.join(web, f)} (make wasm builds web/dist)")
     with open(os.path.join(web, "test", "demo_expected.json")) as f:
@@ -87,6 +119,7 @@ def main():
     try:
         with tempfile.TemporaryDirectory() as profile:
             dom, log = chromium(url, ["--dump-dom"], profile)
+            dom8, log8 = chromium(url + "&model=int8", ["--dump-dom"], profile)
             shot = os.path.join(art, "demo_phone.png")
             if os.path.exists(shot):
                 os.remove(shot)
@@ -98,34 +131,15 @@ def main():
 
     with open(os.path.join(art, "demo_dom.html"), "w") as f:
         f.write(dom)
-    errors = console_errors(log) + console_errors(log2)
+    with open(os.path.join(art, "demo_dom_int8.html"), "w") as f:
+        f.write(dom8)
+    errors = console_errors(log) + console_errors(log8) + console_errors(log2)
     if errors:
         failures.append("console errors:\n  " + "\n  ".join(errors))
     if Quiet.failures:
         failures.append("failed requests: " + "; ".join(Quiet.failures))
-    recorded = re.search(r'<pre id="console-errors"[^>]*>([^<]*)</pre>', dom)
-    if recorded is None:
-        failures.append("the page has no #console-errors record")
-    elif recorded.group(1).strip():
-        failures.append("console errors on the page:\n  " + html.unescape(recorded.group(1)).strip())
-    state = re.search(r'<body[^>]*data-state="([a-z]+)"', dom)
-    if not state or state.group(1) != "done":
-        status = re.search(r'id="status"[^>]*>([^<]*)<', dom)
-        failures.append(f"page state {state.group(1) if state else 'missing'}; status: "
-                        f"{html.unescape(status.group(1)) if status else '?'}")
-    else:
-        m = re.search(r'<pre id="result"[^>]*>([^<]*)</pre>', dom)
-        result = json.loads(html.unescape(m.group(1)))
-        if result["index"] != expected["index"]:
-            failures.append(f"first example is test image {result['index']}, expected {expected['index']}")
-        if result["top"] != expected["top"]:
-            failures.append(f"top class {result['top']}, native {expected['top']}")
-        diff = max(abs(a - b) for a, b in zip(result["logits"], expected["logits"]))
-        if len(result["logits"]) != len(expected["logits"]) or diff > 1e-5:
-            failures.append(f"logits differ from the native run: max |diff| {diff}")
-        else:
-            print(f"page: test image {result['index']}, top class {result['top']}, "
-                  f"logits within {diff:.2e} of the native run")
+    for page, model, key in ((dom, "cnn.tlite", ""), (dom8, "cnn_int8.tlite", "int8_")):
+        failures += check_page(page, model, expected[key + "top"], expected[key + "logits"], expected["index"])
     if not os.path.exists(shot):
         failures.append("no screenshot written")
     else:
