@@ -6,6 +6,7 @@
 #include <string>
 
 #include "tandem/einsum.h"
+#include "reference_case.h"
 #include "test_util.h"
 
 using namespace tandem;
@@ -38,39 +39,13 @@ const std::map<std::string, std::string>& einsum_cases() {
   return m;
 }
 
-Tensor einsum_load(const std::string& c, const std::string& f) { return load_npy("einsum/" + c + "/" + f + ".npy"); }
-
-// The same values in every other element of a buffer twice as long in the last dim.
-Tensor einsum_strided(const Tensor& t) {
-  if (t.dim() == 0) return t;
-  Shape big = t.shape();
-  big.back() *= 2;
-  Tensor view = zeros(big, {.dtype = t.dtype()}).slice(-1, 0, std::nullopt, 2);
-  view.copy_(t);
-  return view.detach();
-}
-
 class EinsumReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EinsumReference, OutputAndGradientsMatchPyTorch) {
-  const std::string name = GetParam();
-  const std::string& eq = einsum_cases().at(name);
-  const size_t n = std::count(eq.begin(), eq.end(), ',') + 1;
-  for (bool strided : {false, true}) {
-    SCOPED_TRACE(strided ? "non-contiguous inputs" : "contiguous inputs");
-    Tensors xs;
-    for (size_t i = 0; i < n; ++i) {
-      Tensor t = einsum_load(name, "in_" + std::to_string(i));
-      if (strided) t = einsum_strided(t);
-      xs.push_back(t.requires_grad_());
-    }
-    Tensor out = einsum(eq, xs);
-    EXPECT_TRUE(all_close(out, einsum_load(name, "out_0"), 1e-12, 1e-10)) << eq;
-    Tensors g = tandem::grad({(out * einsum_load(name, "w_0")).sum()}, xs);
-    for (size_t i = 0; i < n; ++i)
-      EXPECT_TRUE(all_close(g[i], einsum_load(name, "grad_" + std::to_string(i)), 1e-12, 1e-10))
-          << eq << " gradient of operand " << i;
-  }
+  const std::string& eq = einsum_cases().at(GetParam());
+  check_reference_case(
+      "einsum", GetParam(), [&](const Tensors& x) { return Tensors{einsum(eq, x)}; },
+      [](const Tensor& actual, const Tensor& expected) { return all_close(actual, expected, 1e-12, 1e-10); });
 }
 
 std::vector<std::string> einsum_case_names() {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "grad_cases.h"
+#include "reference_case.h"
 #include "test_util.h"
 
 using namespace tandem;
@@ -81,80 +82,19 @@ std::vector<std::string> grid_case_names() {
   return names;
 }
 
-const std::string kGridDir = std::string(TANDEM_TEST_DATA_DIR) + "/grid_sample/";
-
-bool grid_has(const std::string& c, const std::string& f) {
-  return std::filesystem::exists(kGridDir + c + "/" + f + ".npy");
-}
-Tensor grid_load(const std::string& c, const std::string& f) { return load_npy("grid_sample/" + c + "/" + f + ".npy"); }
-
-::testing::AssertionResult grid_close(const Tensor& actual, const Tensor& expected) {
-  if (actual.dtype() != expected.dtype())
-    return ::testing::AssertionFailure() << "dtype " << dtype_name(actual.dtype()) << " vs expected "
-                                         << dtype_name(expected.dtype());
-  if (expected.dtype() == DType::Float64) return all_close(actual, expected, 1e-10, 1e-8);
-  return all_close(actual, expected, 1e-5, 1e-4);
-}
-
-// The same values, every other element of a buffer twice as long in the last dim.
-Tensor grid_strided(const Tensor& t) {
-  Shape big = t.shape();
-  big.back() *= 2;
-  Tensor view = zeros(big, {.dtype = t.dtype()}).slice(-1, 0, std::nullopt, 2);
-  view.copy_(t);
-  return view.detach();
-}
-
-void run_grid_case(const std::string& name, bool strided) {
-  SCOPED_TRACE(strided ? "non-contiguous inputs" : "contiguous inputs");
-  Tensors inputs, wrt;
-  std::vector<int> wrt_index;
-  for (int i = 0; grid_has(name, "in_" + std::to_string(i)); ++i) {
-    Tensor t = grid_load(name, "in_" + std::to_string(i));
-    if (strided) t = grid_strided(t);
-    if (grid_has(name, "grad_" + std::to_string(i))) {
-      t.requires_grad_();
-      wrt.push_back(t);
-      wrt_index.push_back(i);
-    }
-    inputs.push_back(t);
-  }
-  ASSERT_FALSE(inputs.empty()) << "no in_0.npy for case " << name;
-  Tensor out;
-  Tensors grads;
-  try {
-    out = grid_cases().at(name)(inputs);
-    grads = tandem::grad({(out * grid_load(name, "w_0")).sum()}, wrt, {}, false, false, true);
-  } catch (const Error& e) {
-    FAIL() << "threw: " << e.what();
-  }
-  EXPECT_TRUE(grid_close(out, grid_load(name, "out_0"))) << "output";
-  for (size_t j = 0; j < wrt.size(); ++j) {
-    Tensor expected = grid_load(name, "grad_" + std::to_string(wrt_index[j]));
-    Tensor actual = grads[j].defined() ? grads[j] : zeros_like(expected);
-    EXPECT_TRUE(grid_close(actual, expected)) << "gradient of input " << wrt_index[j];
-  }
-}
-
 class GridReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GridReference, MatchesPyTorch) {
-  run_grid_case(GetParam(), false);
-  if (HasFatalFailure()) return;
-  run_grid_case(GetParam(), true);
+  const std::string& name = GetParam();
+  check_reference_case("grid_sample", name,
+                       [&](const Tensors& x) { return Tensors{grid_cases().at(name)(x)}; });
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, GridReference, ::testing::ValuesIn(grid_case_names()),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 TEST(GridReferenceData, EveryGeneratedCaseHasATandemCase) {
-  int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(kGridDir)) {
-    if (!e.is_directory()) continue;
-    ++n;
-    EXPECT_TRUE(grid_cases().count(e.path().filename().string())) << e.path().filename();
-  }
-  EXPECT_EQ(n, static_cast<int>(grid_cases().size()));
+  EXPECT_EQ(reference_case_dirs("grid_sample"), grid_case_names());
 }
 
 // Grid points away from pixel centres and edges, where every mode is smooth.

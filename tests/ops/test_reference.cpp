@@ -16,6 +16,7 @@
 #include <map>
 #include <string>
 
+#include "reference_case.h"
 #include "test_util.h"
 
 using namespace tandem;
@@ -24,7 +25,6 @@ using namespace tandem::testing;
 namespace {
 
 using Outs = std::vector<Tensor>;
-using CaseFn = std::function<Outs(const Tensors&)>;
 
 Outs outs(const Tensor& t) { return {t}; }
 Outs outs(const std::pair<Tensor, Tensor>& p) { return {p.first, p.second}; }
@@ -37,8 +37,8 @@ constexpr double kInf = INFINITY;
 #define REF(name, ...) \
   { name, [](const Tensors& x) { return outs(__VA_ARGS__); } }
 
-std::map<std::string, CaseFn> make_cases() {
-  std::map<std::string, CaseFn> m = {
+std::map<std::string, ReferenceFn> make_cases() {
+  std::map<std::string, ReferenceFn> m = {
       // ---- elementwise
       REF("add_broadcast", add(x[0], x[1], 2.5)),
       REF("add_scalar", x[0] + 2.5),
@@ -405,8 +405,8 @@ std::map<std::string, CaseFn> make_cases() {
 
 #undef REF
 
-const std::map<std::string, CaseFn>& cases() {
-  static const std::map<std::string, CaseFn> m = make_cases();
+const std::map<std::string, ReferenceFn>& cases() {
+  static const std::map<std::string, ReferenceFn> m = make_cases();
   return m;
 }
 
@@ -416,130 +416,21 @@ std::vector<std::string> case_names() {
   return names;
 }
 
-const std::string kDataDir = std::string(TANDEM_TEST_DATA_DIR) + "/reference/";
-
-bool has_file(const std::string& case_name, const std::string& file) {
-  return std::filesystem::exists(kDataDir + case_name + "/" + file + ".npy");
-}
-
-Tensor load(const std::string& case_name, const std::string& file) {
-  return load_npy("reference/" + case_name + "/" + file + ".npy");
-}
-
-// Tolerances by dtype of the reference value. Float64 cases are computed in float64 on
-// both sides and differ only by summation order; float32 ones may use different kernels.
-::testing::AssertionResult close(const Tensor& actual, const Tensor& expected) {
-  if (actual.dtype() != expected.dtype())
-    return ::testing::AssertionFailure() << "dtype " << dtype_name(actual.dtype()) << " vs expected "
-                                         << dtype_name(expected.dtype());
-  switch (expected.dtype()) {
-    case DType::Float64: return all_close(actual, expected, 1e-10, 1e-8);
-    case DType::Float32: return all_close(actual, expected, 1e-5, 1e-4);
-    default: return all_close(actual, expected, 0.0, 0.0);
-  }
-}
-
-// The same values in a non-contiguous layout: every other element of a buffer twice as
-// long in the last dim.
-Tensor strided_copy(const Tensor& t) {
-  if (t.dim() == 0) return t;
-  Shape big = t.shape();
-  big.back() *= 2;
-  Tensor view = zeros(big, {.dtype = t.dtype()}).slice(-1, 0, std::nullopt, 2);
-  view.copy_(t);
-  return view.detach();
-}
-
-enum class Layout { Contiguous, Strided };
-
-// Runs one case in one layout.
-void run_case(const std::string& name, Layout layout) {
-  SCOPED_TRACE(layout == Layout::Contiguous ? "contiguous inputs" : "non-contiguous inputs");
-  Tensors inputs, wrt;
-  std::vector<int> wrt_index;
-  for (int i = 0; has_file(name, "in_" + std::to_string(i)); ++i) {
-    Tensor t = load(name, "in_" + std::to_string(i));
-    if (layout == Layout::Strided) t = strided_copy(t);
-    if (has_file(name, "grad_" + std::to_string(i))) {
-      t.requires_grad_();
-      wrt.push_back(t);
-      wrt_index.push_back(i);
-    }
-    inputs.push_back(t);
-  }
-  ASSERT_FALSE(inputs.empty()) << "no in_0.npy for case " << name;
-
-  bool second_order = !wrt.empty() && has_file(name, "v_" + std::to_string(wrt_index[0]));
-  Outs out;
-  Tensors grads, grads2;
-  try {
-    out = cases().at(name)(inputs);
-    if (!wrt.empty()) {
-      Tensor total;
-      for (size_t k = 0; k < out.size(); ++k) {
-        std::string w = "w_" + std::to_string(k);
-        if (!has_file(name, w)) continue;
-        ASSERT_TRUE(out[k].requires_grad()) << "output " << k << " does not require grad";
-        Tensor term = (out[k] * load(name, w)).sum();
-        total = total.defined() ? total + term : term;
-      }
-      ASSERT_TRUE(total.defined()) << "no weighted output";
-      grads = tandem::grad({total}, wrt, {}, second_order, second_order, /*allow_unused=*/true);
-      if (second_order) {
-        Tensor total2;
-        for (size_t j = 0; j < wrt.size(); ++j) {
-          if (!grads[j].defined() || !grads[j].requires_grad()) continue;
-          Tensor term = (grads[j] * load(name, "v_" + std::to_string(wrt_index[j]))).sum();
-          total2 = total2.defined() ? total2 + term : term;
-        }
-        // No gradient with history: every second derivative is zero (checked below).
-        if (total2.defined()) grads2 = tandem::grad({total2}, wrt, {}, false, false, true);
-        else grads2.resize(wrt.size());
-      }
-    }
-  } catch (const Error& e) {
-    FAIL() << "threw: " << e.what();
-  }
-
-  int num_out = 0;
-  while (has_file(name, "out_" + std::to_string(num_out))) ++num_out;
-  ASSERT_EQ(static_cast<int>(out.size()), num_out) << "number of outputs";
-  for (int k = 0; k < num_out; ++k)
-    EXPECT_TRUE(close(out[k], load(name, "out_" + std::to_string(k)))) << "output " << k;
-  for (size_t j = 0; j < wrt.size(); ++j) {
-    std::string g = "grad_" + std::to_string(wrt_index[j]);
-    Tensor expected = load(name, g);
-    Tensor actual = grads[j].defined() ? grads[j] : zeros_like(expected);
-    EXPECT_TRUE(close(actual, expected)) << "gradient of input " << wrt_index[j];
-    if (!second_order) continue;
-    expected = load(name, "gg_" + std::to_string(wrt_index[j]));
-    actual = grads2[j].defined() ? grads2[j] : zeros_like(expected);
-    EXPECT_TRUE(close(actual, expected)) << "second derivative wrt input " << wrt_index[j];
-  }
-}
-
 class Reference : public ::testing::TestWithParam<std::string> {};
 
+// Float64 cases are computed in float64 on both sides and differ only by summation order;
+// float32 ones may use different kernels (close_by_dtype's tolerances).
 TEST_P(Reference, MatchesPyTorch) {
   const std::string& name = GetParam();
-  run_case(name, Layout::Contiguous);
-  if (HasFatalFailure()) return;
-  run_case(name, Layout::Strided);
+  check_reference_case("reference", name, cases().at(name));
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, Reference, ::testing::ValuesIn(case_names()),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 TEST(ReferenceData, EveryGeneratedCaseHasATandemCase) {
-  int n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(kDataDir)) {
-    if (!entry.is_directory()) continue;
-    ++n;
-    std::string name = entry.path().filename().string();
-    EXPECT_TRUE(cases().count(name)) << "tests/data/reference/" << name
-                                     << " has no entry in test_reference.cpp";
-  }
-  EXPECT_EQ(n, static_cast<int>(cases().size())) << "cases in the table without data";
+  // tests/data/reference/<case> and the table above name the same cases.
+  EXPECT_EQ(reference_case_dirs("reference"), case_names());
 }
 
 }  // namespace

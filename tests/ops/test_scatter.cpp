@@ -10,6 +10,7 @@
 #include <string>
 
 #include "grad_cases.h"
+#include "reference_case.h"
 #include "test_util.h"
 
 using namespace tandem;
@@ -84,73 +85,20 @@ std::vector<std::string> scatter_case_names() {
   return names;
 }
 
-const std::string kScatterDir = std::string(TANDEM_TEST_DATA_DIR) + "/scatter/";
-
-bool sc_has(const std::string& c, const std::string& f) {
-  return std::filesystem::exists(kScatterDir + c + "/" + f + ".npy");
-}
-Tensor sc_load(const std::string& c, const std::string& f) { return load_npy("scatter/" + c + "/" + f + ".npy"); }
-
-// The same values, every other element of a buffer twice as long in the last dim.
-Tensor sc_strided(const Tensor& t) {
-  if (t.dim() == 0) return t;
-  Shape big = t.shape();
-  big.back() *= 2;
-  Tensor view = zeros(big, {.dtype = t.dtype()}).slice(-1, 0, std::nullopt, 2);
-  view.copy_(t);
-  return view.detach();
-}
-
-void run_scatter_case(const std::string& name, bool strided) {
-  SCOPED_TRACE(strided ? "non-contiguous inputs" : "contiguous inputs");
-  Tensors inputs, wrt;
-  std::vector<int> wrt_index;
-  for (int i = 0; sc_has(name, "in_" + std::to_string(i)); ++i) {
-    Tensor t = sc_load(name, "in_" + std::to_string(i));
-    if (strided) t = sc_strided(t);
-    if (sc_has(name, "grad_" + std::to_string(i))) {
-      t.requires_grad_();
-      wrt.push_back(t);
-      wrt_index.push_back(i);
-    }
-    inputs.push_back(t);
-  }
-  ASSERT_FALSE(inputs.empty()) << "no in_0.npy for case " << name;
-  Tensor out;
-  Tensors grads;
-  try {
-    out = scatter_cases().at(name)(inputs);
-    grads = tandem::grad({(out * sc_load(name, "w_0")).sum()}, wrt, {}, false, false, true);
-  } catch (const Error& e) {
-    FAIL() << "threw: " << e.what();
-  }
-  EXPECT_TRUE(all_close(out, sc_load(name, "out_0"), 1e-12, 1e-10)) << "output";
-  for (size_t j = 0; j < wrt.size(); ++j) {
-    Tensor expected = sc_load(name, "grad_" + std::to_string(wrt_index[j]));
-    Tensor actual = grads[j].defined() ? grads[j] : zeros_like(expected);
-    EXPECT_TRUE(all_close(actual, expected, 1e-12, 1e-10)) << "gradient of input " << wrt_index[j];
-  }
-}
-
 class ScatterReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ScatterReference, MatchesPyTorch) {
-  run_scatter_case(GetParam(), false);
-  if (HasFatalFailure()) return;
-  run_scatter_case(GetParam(), true);
+  const std::string& name = GetParam();
+  check_reference_case(
+      "scatter", name, [&](const Tensors& x) { return Tensors{scatter_cases().at(name)(x)}; },
+      [](const Tensor& actual, const Tensor& expected) { return all_close(actual, expected, 1e-12, 1e-10); });
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, ScatterReference, ::testing::ValuesIn(scatter_case_names()),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 TEST(ScatterReferenceData, EveryGeneratedCaseHasATandemCase) {
-  int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(kScatterDir)) {
-    if (!e.is_directory()) continue;
-    ++n;
-    EXPECT_TRUE(scatter_cases().count(e.path().filename().string())) << e.path().filename();
-  }
-  EXPECT_EQ(n, static_cast<int>(scatter_cases().size()));
+  EXPECT_EQ(reference_case_dirs("scatter"), scatter_case_names());
 }
 
 TEST(ScatterReduce, GradcheckEveryReductionWithoutTies) {
