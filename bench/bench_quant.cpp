@@ -2,6 +2,7 @@
 //
 //   tandem_bench_quant accuracy FP.onnx Q.onnx IMAGES.npy LABELS.npy   # test accuracy of both
 //   tandem_bench_quant speed FP.onnx Q.onnx BATCH THREADS              # ms per run, cosine
+//   tandem_bench_quant cosine FP.onnx Q.onnx                           # cosine alone
 //
 // Both models run through onnx::Model (compiled graphs; the first call of each shape traces
 // and is not timed or counted). speed: median of >= 10 timed runs on one random input, and
@@ -45,6 +46,28 @@ double median_ms(const onnx::Model& m, const Tensor& x) {
   return ms[ms.size() / 2];
 }
 
+// Cosine similarity of int8 vs float32 outputs per sample over 200 random inputs (batches of
+// 8): {mean, min}.
+std::pair<double, double> cosine_200(const onnx::Model& fp, const onnx::Model& q, Shape s8) {
+  s8[0] = 8;
+  double cmin = 1, csum = 0;
+  int count = 0;
+  for (int b = 0; b < 25; ++b) {
+    Tensor xb = randn(s8);
+    Tensor f = run(fp, xb).reshape({8, -1}).to(DType::Float64), g = run(q, xb).reshape({8, -1}).to(DType::Float64);
+    Tensor c = sum(f * g, {1}) / (sqrt(sum(f * f, {1})) * sqrt(sum(g * g, {1})));
+    for (double v : c.to_vector<double>()) cmin = std::min(cmin, v), csum += v, ++count;
+  }
+  return {csum / count, cmin};
+}
+
+Shape input_shape(const onnx::Model& m, int64_t batch) {
+  Shape shape;
+  for (const auto& d : m.info().inputs[0].shape) shape.push_back(d.is_static() ? d.value : batch);
+  shape[0] = batch;
+  return shape;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,30 +93,27 @@ int main(int argc, char** argv) {
       auto fp = onnx::Model::load(a[1]), q = onnx::Model::load(a[2]);
       const int64_t B = std::stoll(a[3]);
       set_num_threads(std::stoi(a[4]));
-      Shape shape;
-      for (const auto& d : fp.info().inputs[0].shape) shape.push_back(d.is_static() ? d.value : B);
-      shape[0] = B;
+      Shape shape = input_shape(fp, B);
       manual_seed(1);
       Tensor x = randn(shape);
       double ms_fp = median_ms(fp, x), ms_q = median_ms(q, x);
-      // Cosine per sample over 200 inputs, batches of 8.
-      Shape s8 = shape;
-      s8[0] = 8;
-      double cmin = 1, csum = 0;
-      int count = 0;
-      for (int b = 0; b < 25; ++b) {
-        Tensor xb = randn(s8);
-        Tensor f = run(fp, xb).reshape({8, -1}).to(DType::Float64), g = run(q, xb).reshape({8, -1}).to(DType::Float64);
-        Tensor c = sum(f * g, {1}) / (sqrt(sum(f * f, {1})) * sqrt(sum(g * g, {1})));
-        for (double v : c.to_vector<double>()) cmin = std::min(cmin, v), csum += v, ++count;
-      }
+      auto [cmean, cmin] = cosine_200(fp, q, shape);
       std::cout << fmt::format("{{\"batch\": {}, \"threads\": {}, \"fp32_ms\": {:.3f}, \"int8_ms\": {:.3f}, \"speedup\": {:.2f}, "
                                "\"cosine_mean\": {:.5f}, \"cosine_min\": {:.5f}, \"int8_compiled\": {}}}\n",
-                               B, a[4], ms_fp, ms_q, ms_fp / ms_q, csum / count, cmin, q.runs_compiled());
+                               B, a[4], ms_fp, ms_q, ms_fp / ms_q, cmean, cmin, q.runs_compiled());
+      return 0;
+    }
+    if (a.size() == 3 && a[0] == "cosine") {
+      auto fp = onnx::Model::load(a[1]), q = onnx::Model::load(a[2]);
+      manual_seed(1);
+      auto [cmean, cmin] = cosine_200(fp, q, input_shape(fp, 8));
+      std::cout << fmt::format("{{\"cosine_mean\": {:.5f}, \"cosine_min\": {:.5f}, \"int8_compiled\": {}}}\n", cmean, cmin,
+                               q.runs_compiled());
       return 0;
     }
     std::cerr << "usage: tandem_bench_quant accuracy FP.onnx Q.onnx IMAGES.npy LABELS.npy\n"
-                 "       tandem_bench_quant speed FP.onnx Q.onnx BATCH THREADS\n";
+                 "       tandem_bench_quant speed FP.onnx Q.onnx BATCH THREADS\n"
+                 "       tandem_bench_quant cosine FP.onnx Q.onnx\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

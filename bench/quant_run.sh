@@ -1,7 +1,10 @@
 #!/bin/bash
 # int8 post-training quantization (`tandem quantize`, QDQ ONNX) vs float32 on the same models:
 #   accuracy: the zoo CNN and MLP with trained weights, calibrated on the first 500
-#             Fashion-MNIST training images, on the 10000 test images;
+#             Fashion-MNIST training images by min-max, percentile (99.99) and entropy (KL),
+#             on the 10000 test images; the MLP also dynamically quantized (no calibration);
+#   cosine:   ResNet-18 and MobileNetV2 (random weights) calibrated on 32 random inputs by each
+#             method: cosine similarity of int8 vs fp32 outputs per sample over 200 inputs;
 #   speed:    ResNet-18 and MobileNetV2 (torchvision, random weights: bench/vision_models.py)
 #             at batch 1 and 8, 1 and 2 threads, and the cosine similarity of int8 vs fp32
 #             outputs over 200 random inputs; the quantized files' size ratio; ONNX Runtime
@@ -10,7 +13,8 @@
 #   CNN_WEIGHTS=run_cnn/model.safetensors MLP_WEIGHTS=run_mlp/model.safetensors bench/quant_run.sh
 #
 # Env: BENCH_OUT (work dir, default /tmp/tandem_quant_bench), VISION_DIR (where resnet18.onnx and
-# mobilenet_v2.onnx are, made by bench/vision_models.py when missing), CALIB (samples, 500).
+# mobilenet_v2.onnx are, made by bench/vision_models.py when missing), CALIB (samples, 500),
+# QUANT_SPEED=0 skips the speed and ONNX Runtime sections (accuracy and cosine only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Passive OpenMP waiting: on a shared machine spinning threads fight the other load.
@@ -43,17 +47,28 @@ echo "## accuracy (Fashion-MNIST test set, $calib calibration images)"
 for m in cnn mlp; do
   w=$([ $m = cnn ] && echo "${CNN_WEIGHTS:?set CNN_WEIGHTS}" || echo "${MLP_WEIGHTS:?set MLP_WEIGHTS}")
   $T export --model $m --weights "$w" --dynamic-batch -o "$out/$m.onnx" > /dev/null
-  for method in minmax percentile; do
+  for method in minmax percentile entropy; do
     $T quantize "$out/$m.onnx" --data "$out/calib.npy" --samples "$calib" --method $method --out "$out/$m.$method.onnx" > /dev/null
     echo "$m $method $(stat -c %s "$out/$m.onnx") $(stat -c %s "$out/$m.$method.onnx") $($B accuracy "$out/$m.onnx" "$out/$m.$method.onnx" "$out/test_x.npy" "$out/test_y.npy")"
   done
 done
+$T quantize --dynamic "$out/mlp.onnx" --out "$out/mlp.dynamic.onnx" > /dev/null
+echo "mlp dynamic $(stat -c %s "$out/mlp.onnx") $(stat -c %s "$out/mlp.dynamic.onnx") $($B accuracy "$out/mlp.onnx" "$out/mlp.dynamic.onnx" "$out/test_x.npy" "$out/test_y.npy")"
 
-echo "## speed and cosine (random weights, random inputs)"
+echo "## cosine of int8 vs fp32 outputs per calibration method (random weights; 32 random calibration inputs; 200 inputs)"
 for m in resnet18 mobilenet_v2; do
   [ -f "$vision/$m.onnx" ] || /usr/bin/python3 bench/vision_models.py "$vision" --models $m > /dev/null
   /usr/bin/python3 -c "import numpy as np; np.save('$out/calib_$m.npy', np.random.default_rng(0).normal(0, 1, (32, 3, 224, 224)).astype(np.float32))"
-  $T quantize "$vision/$m.onnx" --data "$out/calib_$m.npy" --batch 8 --out "$out/$m.int8.onnx" > /dev/null
+  for method in minmax percentile entropy; do
+    $T quantize "$vision/$m.onnx" --data "$out/calib_$m.npy" --batch 8 --method $method --out "$out/$m.$method.onnx" > /dev/null
+    echo "$m $method $($B cosine "$vision/$m.onnx" "$out/$m.$method.onnx")"
+  done
+done
+[ "${QUANT_SPEED:-1}" = 0 ] && exit 0
+
+echo "## speed and cosine (random weights, random inputs)"
+for m in resnet18 mobilenet_v2; do
+  cp "$out/$m.minmax.onnx" "$out/$m.int8.onnx"
   echo "$m size $(stat -c %s "$vision/$m.onnx") -> $(stat -c %s "$out/$m.int8.onnx")"
   for b in 1 8; do
     for t in 1 2; do
