@@ -268,9 +268,11 @@ void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias
     const float* xn = x + n * g.C * g.H * g.W;
     float* yn = y + n * g.O * HoWo;
     if (Cg == 1 && Og == 1) {
-      for (int64_t c = 0; c < g.C; ++c)
+      // The activation per channel, while its plane is still in cache.
+      for (int64_t c = 0; c < g.C; ++c) {
         lite_depthwise(g, xn + c * g.H * g.W, w + c * g.kh * g.kw, bias ? bias[c] : 0.f, yn + c * HoWo);
-      apply_act(yn, g.O * HoWo, act);
+        apply_act(yn + c * HoWo, HoWo, act);
+      }
       continue;
     }
     for (int64_t gr = 0; gr < g.groups; ++gr) {
@@ -282,14 +284,28 @@ void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias
       }
       gemm(Og, HoWo, K, w + gr * Og * K, K, B, HoWo, yn + gr * Og * HoWo, HoWo, false);
     }
+    // Bias and activation in one pass per output channel (the same operations in the same
+    // order as two passes: y + b, then the activation).
     for (int64_t o = 0; o < g.O; ++o) {
       float* r = yn + o * HoWo;
       if (bias) {
-        float b = bias[o];
+        const float b = bias[o];
+        if (act.kind == Act::Relu) {
+          for (int64_t i = 0; i < HoWo; ++i) {
+            const float v = r[i] + b;
+            r[i] = v > 0.f ? v : 0.f;
+          }
+          continue;
+        }
+        if (act.kind == Act::Clamp) {
+          const float lo = act.p0, hi = act.p1;
+          for (int64_t i = 0; i < HoWo; ++i) r[i] = std::min(std::max(r[i] + b, lo), hi);
+          continue;
+        }
         for (int64_t i = 0; i < HoWo; ++i) r[i] += b;
       }
+      apply_act(r, HoWo, act);
     }
-    apply_act(yn, g.O * HoWo, act);
   }
 }
 
