@@ -4,6 +4,7 @@
 // (missing model or data, data that does not fit the model, an unknown method, flags that do
 // not go together) end with a message and a non-zero status, never a crash.
 #include <filesystem>
+#include <fstream>
 
 #include "cli_test_util.h"
 #include "tandem/io/npy.h"
@@ -58,6 +59,30 @@ TEST_F(CliQuantize, CalibratesOnADataSetAsTrainNamesIt) {
   EXPECT_TRUE(fails_with(tandem_cmd("quantize " + quote(file("mlp.onnx")) + " --data " + quote(file("no_such_dir")) +
                                     " --out " + quote(file("x.onnx"))),
                          "no_such_dir"));
+}
+
+TEST_F(CliQuantize, CalibratesOnACsvFileAsOnTheSameNpy) {
+  // 12 samples of 784 values plus a label column, written with 9 significant digits (exact
+  // float32 round trips): the same quantized file as the .npy of the same values.
+  Tensor x = randn({12, 1, 28, 28}).contiguous();
+  io::save_npy(file("csv_same.npy"), x);
+  std::ofstream f(file("calib.csv"));
+  for (int c = 0; c < 784; ++c) f << "p" << c << ",";
+  f << "label\n";
+  const float* v = x.data<float>();
+  for (int r = 0; r < 12; ++r) {
+    for (int c = 0; c < 784; ++c) f << fmt::format("{:.9g},", v[r * 784 + c]);
+    f << r % 10 << "\n";
+  }
+  f.close();
+  const std::string base = "quantize " + quote(file("mlp.onnx")) + " --samples 12 --batch 6 --data ";
+  CliResult r = tandem_cmd(base + quote(file("calib.csv")) + " --csv-target label --out " + quote(file("mlp.csv.onnx")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = tandem_cmd(base + quote(file("csv_same.npy")) + " --out " + quote(file("mlp.npy.onnx")));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(slurp(file("mlp.csv.onnx")), slurp(file("mlp.npy.onnx")));
+  // Without --csv-target the label is a 785th feature: the message says what to do.
+  EXPECT_TRUE(fails_with(tandem_cmd(base + quote(file("calib.csv")) + " --out " + quote(file("x.onnx"))), "--csv-target"));
 }
 
 TEST_F(CliQuantize, SensitivityReportAndKeepFloatWorst) {

@@ -1,10 +1,11 @@
 // tandem quantize: post-training quantization of an ONNX model into an int8 ONNX file. Static
 // (QDQ: int8 per-channel weights, uint8/int8 activations calibrated on samples from an .npy
-// file or a data set as `tandem train` names it) or dynamic (--dynamic: int8 MatMul/Gemm
+// or .csv file or a data set as `tandem train` names it) or dynamic (--dynamic: int8 MatMul/Gemm
 // weights, activations quantized at run time; no data).
 //
 //   tandem quantize model.onnx --data calib.npy --samples 500 --out model.int8.onnx
 //   tandem quantize model.onnx --data fashion-mnist --method entropy --out q.onnx
+//   tandem quantize model.onnx --data features.csv --csv-target label --out q.onnx
 //   tandem quantize model.onnx --data calib.npy --method percentile --keep-float Gemm --out q.onnx
 //   tandem quantize model.onnx --data calib.npy --sensitivity              # per-layer error table
 //   tandem quantize model.onnx --data calib.npy --keep-float-worst 2 --out q.onnx
@@ -13,6 +14,7 @@
 #include <iostream>
 #include <memory>
 
+#include <tandem/data/csv.h>
 #include <tandem/io/npy.h>
 #include <tandem/onnx.h>
 #include <tandem/ops.h>
@@ -24,15 +26,42 @@
 namespace tandem::cli {
 namespace {
 
-bool quantize_is_npy(const std::string& path) { return path.size() > 4 && path.substr(path.size() - 4) == ".npy"; }
+bool quantize_has_suffix(const std::string& path, const std::string& suffix) {
+  return path.size() > suffix.size() && path.substr(path.size() - suffix.size()) == suffix;
+}
 
-// The first `n` samples of `data` (an .npy array, or a data set as `tandem train --data` reads
-// it, with its preprocessing) in batches of `batch`, fed to input `name`.
+// A CSV file's feature columns (all but `target`), one sample per row, reshaped to the
+// model input's non-batch dims when they are all known.
+Tensor quantize_csv(const std::string& path, const std::string& target, const onnx::ValueInfo& input) {
+  data::CsvOptions o;
+  o.target = target;
+  data::CsvTable t = data::read_csv(path, o);
+  Tensor x = t.features;
+  Shape shape = {x.size(0)};
+  int64_t per_row = 1;
+  bool known = input.has_shape && input.shape.size() >= 2;
+  for (size_t d = 1; known && d < input.shape.size(); ++d) {
+    known = input.shape[d].is_static();
+    if (known) shape.push_back(input.shape[d].value), per_row *= input.shape[d].value;
+  }
+  if (!known) return x;
+  TANDEM_CHECK(per_row == x.size(1),
+               "quantize: '{}' has {} feature columns, but model input '{}' takes {} values per sample (shape {}); "
+               "name the label column with --csv-target",
+               path, x.size(1), input.name, per_row, shape_str(Shape(shape.begin() + 1, shape.end())));
+  return x.reshape(shape);
+}
+
+// The first `n` samples of `data` (an .npy array, a CSV file, or a data set as `tandem train
+// --data` reads it, with its preprocessing) in batches of `batch`, fed to `input`.
 std::vector<std::map<std::string, Tensor>> quantize_calibration(const std::string& data, const std::string& table,
-                                                                const std::string& name, int64_t n, int64_t batch) {
+                                                                const std::string& csv_target, const onnx::ValueInfo& input,
+                                                                int64_t n, int64_t batch) {
+  const std::string& name = input.name;
   std::vector<std::map<std::string, Tensor>> batches;
-  if (quantize_is_npy(data)) {
-    Tensor x = io::load_npy(data);
+  const bool csv = quantize_has_suffix(data, ".csv");
+  if (quantize_has_suffix(data, ".npy") || csv) {
+    Tensor x = csv ? quantize_csv(data, csv_target, input) : io::load_npy(data);
     TANDEM_CHECK(x.dim() >= 1 && x.size(0) > 0, "quantize: '{}' holds no samples", data);
     n = std::min<int64_t>(n, x.size(0));
     for (int64_t s = 0; s < n; s += batch) batches.push_back({{name, x.slice(0, s, std::min(n, s + batch)).contiguous()}});
@@ -63,7 +92,7 @@ std::vector<std::map<std::string, Tensor>> quantize_calibration(const std::strin
 
 Run add_quantize(CLI::App& app) {
   struct Args {
-    std::string model, data, table, out, method = "minmax", activations = "uint8", input;
+    std::string model, data, table, csv_target, out, method = "minmax", activations = "uint8", input;
     int64_t samples = 500, batch = 50;
     double percentile = 99.99;
     std::vector<std::string> keep_float;
@@ -75,10 +104,11 @@ Run add_quantize(CLI::App& app) {
   auto* cmd = app.add_subcommand("quantize", "Quantize an ONNX model to int8 (static QDQ with calibration samples, or --dynamic)");
   cmd->add_option("model", a->model, "The float .onnx model")->required();
   cmd->add_option("--data", a->data,
-                  "Calibration inputs: an .npy array [N, ...] for the model's input, or a data set as `tandem train "
-                  "--data` reads it (fashion-mnist, a directory of IDX files, a database URL; its training split, "
-                  "normalized as for training)");
+                  "Calibration inputs: an .npy array [N, ...] for the model's input, a .csv file (a sample per row), "
+                  "or a data set as `tandem train --data` reads it (fashion-mnist, a directory of IDX files, a "
+                  "database URL; its training split, normalized as for training)");
   cmd->add_option("--table", a->table, "With a database URL: the table to read (default: train)");
+  cmd->add_option("--csv-target", a->csv_target, "With a .csv file: the label column, left out of the inputs");
   cmd->add_option("--out", a->out, "The quantized .onnx file to write (required unless --sensitivity)");
   cmd->add_option("--input", a->input, "The model input the data feeds (default: the first)");
   cmd->add_option("--samples", a->samples, "Calibration samples: the first N of --data")->check(positive());
@@ -114,9 +144,9 @@ Run add_quantize(CLI::App& app) {
     const auto& inputs = model.info().inputs;
     TANDEM_CHECK(!inputs.empty(), "quantize: '{}' has no inputs", a->model);
     std::string name = a->input.empty() ? inputs[0].name : a->input;
-    TANDEM_CHECK(std::any_of(inputs.begin(), inputs.end(), [&](const onnx::ValueInfo& v) { return v.name == name; }),
-                 "quantize: the model has no input '{}'", name);
-    auto batches = quantize_calibration(a->data, a->table, name, a->samples, a->batch);
+    auto in = std::find_if(inputs.begin(), inputs.end(), [&](const onnx::ValueInfo& v) { return v.name == name; });
+    TANDEM_CHECK(in != inputs.end(), "quantize: the model has no input '{}'", name);
+    auto batches = quantize_calibration(a->data, a->table, a->csv_target, *in, a->samples, a->batch);
     onnx::QuantizeOptions o;
     o.method = a->method == "percentile" ? onnx::Calibration::Percentile
                : a->method == "entropy"  ? onnx::Calibration::Entropy
