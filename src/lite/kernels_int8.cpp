@@ -184,48 +184,234 @@ void lite_qgemm(int64_t P, int64_t O, const QLayer& L, const uint8_t* X, int64_t
   lite_qgemm_portable(P, O, L.Kp, X, ldx, L.w.data(), C, ldc);
 }
 
-// One requantized value (see format.h, Key::Rounding). acc already holds the zero-point
-// corrections. Rounding 0 is src/quant's requantize; rounding 1 is oneDNN's int8 convolution
-// with output scales, a bias in accumulator units, relu post-op and destination zero point.
-template <typename Q>
-inline Q lite_requant1(int32_t acc, float m, float b, bool has_b, int rounding, int32_t yz, bool relu) {
-  constexpr float lo = std::is_same_v<Q, int8_t> ? -128.f : 0.f, hi = std::is_same_v<Q, int8_t> ? 127.f : 255.f;
-  if (rounding == 0) {
-    const float v = has_b ? float(acc) * m + b : float(acc) * m;
-    float r = std::min(std::max(std::nearbyint(v) + float(yz), lo), hi);
-    if (relu) r = std::max(r, std::min(std::max(float(yz), lo), hi));
-    return Q(r);
+// NOTE: round half to even without a libm call, for |v| <= 4e6 (< 2^22): adding and removing
+// 1.5 * 2^23 leaves no fraction bits, and the add rounds in the default rounding mode, as
+// nearbyint does. Callers clamp first: beyond 4e6 every result saturates anyway. A NaN
+// becomes `nan_to` (the comparisons are false for it).
+inline float lite_rne(float v, float nan_to) {
+  v = v > -4.0e6f ? v : (v == v ? -4.0e6f : nan_to);
+  v = v < 4.0e6f ? v : 4.0e6f;
+  return (v + 12582912.0f) - 12582912.0f;
+}
+
+// The requantization of one accumulator (see format.h, Key::Rounding; the bias b is 0 for a
+// layer without one, which leaves both sums unchanged). Rounding 0 is src/quant's
+// requantize: round(acc * m + b) + zp, saturated, relu as a floor of zp. Rounding 1 is
+// oneDNN's int8 convolution: (acc + b) * m, relu, + zp, saturated, rounded.
+template <int R>
+inline float lite_requant_f(int32_t acc, float m, float b, float zp, float floor_q, float hi, float floor_v) {
+  if constexpr (R == 0) {
+    float r = lite_rne(float(acc) * m + b, 0.f) + zp;
+    r = r > floor_q ? r : floor_q;
+    return r < hi ? r : hi;
+  } else {
+    float v = (float(acc) + b) * m;
+    v = v > floor_v ? v : floor_v;
+    v = v + zp;
+    v = v > floor_q ? v : floor_q;
+    v = v < hi ? v : hi;
+    return lite_rne(v, floor_q);
   }
-  float v = has_b ? (float(acc) + b) * m : float(acc) * m;
-  if (relu) v = std::max(v, 0.f);
-  v = std::min(std::max(v + float(yz), lo), hi);
-  return Q(std::nearbyint(v));
 }
 
-// y[o * ystride_o + p * ystride_p] = requant(C[p, o] - corrections) for p < P, o < O (channels
-// o0 + o of the layer).
+struct LiteRequantConsts {
+  float zp, floor_q, hi, floor_v;
+};
+
+// The same arithmetic on 8 lanes (GCC vector extensions: one AVX register, two SSE / NEON
+// ones), so that the loops vectorize: branch-free selects instead of the scalar ternaries.
+typedef float lite_q8f __attribute__((vector_size(32)));
+typedef int32_t lite_q8i __attribute__((vector_size(32)));
+
+inline lite_q8f lite_q8f_splat(float v) { return lite_q8f{} + v; }
+
+inline lite_q8f lite_rne8(lite_q8f v, float nan_to) {
+  const lite_q8f lo = lite_q8f_splat(-4.0e6f), hi = lite_q8f_splat(4.0e6f), magic = lite_q8f_splat(12582912.0f);
+  v = v > lo ? v : (v == v ? lo : lite_q8f_splat(nan_to));
+  v = v < hi ? v : hi;
+  return (v + magic) - magic;
+}
+
+template <int R>
+inline lite_q8f lite_requant8(lite_q8i acc, lite_q8f m, lite_q8f b, const LiteRequantConsts& k) {
+  const lite_q8f zp = lite_q8f_splat(k.zp), fq = lite_q8f_splat(k.floor_q), hi = lite_q8f_splat(k.hi);
+  const lite_q8f a = __builtin_convertvector(acc, lite_q8f);
+  if constexpr (R == 0) {
+    lite_q8f r = lite_rne8(a * m + b, 0.f) + zp;
+    r = r > fq ? r : fq;
+    return r < hi ? r : hi;
+  } else {
+    const lite_q8f fv = lite_q8f_splat(k.floor_v);
+    lite_q8f v = (a + b) * m;
+    v = v > fv ? v : fv;
+    v = v + zp;
+    v = v > fq ? v : fq;
+    v = v < hi ? v : hi;
+    return lite_rne8(v, k.floor_q);
+  }
+}
+
+// 8 integral floats in the output type's range -> 8 bytes at y.
+// NOTE: the narrowing is a byte shuffle of the int32 lanes (their low bytes are the int8 /
+// uint8 values), which compiles to a few shuffles instead of one extract per lane.
 template <typename Q>
-LITE_Q_CLONES void lite_requant_block(const QLayer& L, int64_t o0, int64_t P, int64_t O, const int32_t* C, int64_t ldc,
-                                      const int32_t* xsum, Q* y, int64_t ystride_o, int64_t ystride_p) {
-  const bool has_b = !L.bias.empty();
-  for (int64_t p = 0; p < P; ++p)
-    for (int64_t o = 0; o < O; ++o) {
-      const int64_t oc = o0 + o;
-      int32_t acc = C[p * ldc + o] - L.x_zp * L.wsum[size_t(oc)];
-      if (!L.w_zp_zero) acc -= L.w_zp[size_t(oc)] * (xsum[p] - int32_t(L.K) * L.x_zp);
-      y[o * ystride_o + p * ystride_p] = lite_requant1<Q>(acc, L.mult[size_t(oc)], has_b ? L.bias[size_t(oc)] : 0.f,
-                                                          has_b, L.rounding, L.y_zp, L.relu);
+inline void lite_store8q(Q* y, lite_q8f v) {
+  typedef uint8_t lite_q32b __attribute__((vector_size(32)));
+  const lite_q8i vi = __builtin_convertvector(v, lite_q8i);
+  lite_q32b b;
+  std::memcpy(&b, &vi, 32);
+#if defined(__clang__)
+  const lite_q32b packed = __builtin_shufflevector(b, b, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+#else
+  const lite_q32b idx = {0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const lite_q32b packed = __builtin_shuffle(b, idx);
+#endif
+  std::memcpy(y, &packed, 8);
+}
+
+inline lite_q8i lite_load8i(const int32_t* p) {
+  lite_q8i v;
+  std::memcpy(&v, p, 32);
+  return v;
+}
+inline lite_q8f lite_load8f(const float* p) {
+  lite_q8f v;
+  std::memcpy(&v, p, 32);
+  return v;
+}
+
+template <typename Q>
+LiteRequantConsts lite_requant_consts(const QLayer& L) {
+  const float lo = std::is_same_v<Q, int8_t> ? -128.f : 0.f, hi = std::is_same_v<Q, int8_t> ? 127.f : 255.f;
+  const float zp = float(L.y_zp);
+  // relu: rounding 0 floors the result at zp (clamped into range), rounding 1 the value at 0.
+  const float fq = L.relu && L.rounding == 0 ? std::min(std::max(zp, lo), hi) : lo;
+  return {zp, fq, hi, L.relu ? 0.f : -3.0e38f};
+}
+
+// y[o * so + p] = requant(C[p * ldc + o] - zero-point corrections) for p < P, o < O (layer
+// channels o0 + o); xadj[p] = sum_k x[p, k] - K * x_zp (only read with weight zero points).
+template <typename Q, int R>
+LITE_Q_CLONES void lite_requant_rows(const QLayer& L, int64_t o0, int64_t P, int64_t O, const int32_t* C, int64_t ldc,
+                                     const int32_t* xadj, Q* y, int64_t so) {
+  const LiteRequantConsts k = lite_requant_consts<Q>(L);
+  const float* m = L.mult.data() + o0;
+  const float* b = L.bias.data() + o0;
+  const int32_t* ws = L.wsum.data() + o0;
+  const int32_t* wz = L.w_zp.data() + o0;
+  const int32_t xz = L.x_zp;
+  // Per row, 256 channels at a time into a contiguous buffer (the arithmetic vectorizes over
+  // channels), then stored at the channels' strided places.
+  Q tmp[256];
+  for (int64_t p = 0; p < P; ++p) {
+    const int32_t* c = C + p * ldc;
+    const int32_t xa = L.w_zp_zero ? 0 : xadj[p];
+    for (int64_t o0b = 0; o0b < O; o0b += 256) {
+      const int64_t nb = std::min<int64_t>(256, O - o0b);
+      int64_t o = 0;
+      for (; o + 8 <= nb; o += 8) {
+        const int64_t oc = o0b + o;
+        const lite_q8i acc = lite_load8i(c + oc) - xz * lite_load8i(ws + oc) - lite_load8i(wz + oc) * xa;
+        lite_store8q(tmp + o, lite_requant8<R>(acc, lite_load8f(m + oc), lite_load8f(b + oc), k));
+      }
+      for (; o < nb; ++o) {
+        const int64_t oc = o0b + o;
+        const int32_t acc = c[oc] - xz * ws[oc] - wz[oc] * xa;
+        tmp[o] = Q(int32_t(lite_requant_f<R>(acc, m[oc], b[oc], k.zp, k.floor_q, k.hi, k.floor_v)));
+      }
+      if (so == 1) {
+        std::memcpy(y + o0b + p, tmp, size_t(nb) * sizeof(Q));
+      } else {
+        for (int64_t o = 0; o < nb; ++o) y[(o0b + o) * so + p] = tmp[o];
+      }
     }
+  }
 }
 
-void lite_requant_dispatch(const QLayer& L, int64_t o0, int64_t P, int64_t O, const int32_t* C, int64_t ldc,
-                           const int32_t* xsum, void* y, int64_t so, int64_t sp) {
-  if (L.y_signed) lite_requant_block(L, o0, P, O, C, ldc, xsum, static_cast<int8_t*>(y), so, sp);
-  else lite_requant_block(L, o0, P, O, C, ldc, xsum, static_cast<uint8_t*>(y), so, sp);
+// One channel's P accumulators, corrections already in (depthwise).
+template <typename Q, int R>
+LITE_Q_CLONES void lite_requant_chan(const QLayer& L, int64_t oc, int64_t P, const int32_t* acc, Q* y) {
+  const LiteRequantConsts k = lite_requant_consts<Q>(L);
+  const float m = L.mult[size_t(oc)], b = L.bias[size_t(oc)];
+  int64_t p = 0;
+  for (; p + 8 <= P; p += 8) lite_store8q(y + p, lite_requant8<R>(lite_load8i(acc + p), lite_q8f_splat(m), lite_q8f_splat(b), k));
+  for (; p < P; ++p) y[p] = Q(int32_t(lite_requant_f<R>(acc[p], m, b, k.zp, k.floor_q, k.hi, k.floor_v)));
 }
 
-inline uint8_t lite_xu8(const void* x, bool sgn, int64_t i) {
-  return sgn ? uint8_t(static_cast<const uint8_t*>(x)[i] ^ 0x80u) : static_cast<const uint8_t*>(x)[i];
+void lite_requant_rows_any(const QLayer& L, int64_t o0, int64_t P, int64_t O, const int32_t* C, int64_t ldc,
+                           const int32_t* xadj, void* y, int64_t so) {
+  if (L.y_signed) {
+    if (L.rounding == 0) lite_requant_rows<int8_t, 0>(L, o0, P, O, C, ldc, xadj, static_cast<int8_t*>(y), so);
+    else lite_requant_rows<int8_t, 1>(L, o0, P, O, C, ldc, xadj, static_cast<int8_t*>(y), so);
+  } else {
+    if (L.rounding == 0) lite_requant_rows<uint8_t, 0>(L, o0, P, O, C, ldc, xadj, static_cast<uint8_t*>(y), so);
+    else lite_requant_rows<uint8_t, 1>(L, o0, P, O, C, ldc, xadj, static_cast<uint8_t*>(y), so);
+  }
+}
+
+void lite_requant_chan_any(const QLayer& L, int64_t oc, int64_t P, const int32_t* acc, void* y) {
+  if (L.y_signed) {
+    if (L.rounding == 0) lite_requant_chan<int8_t, 0>(L, oc, P, acc, static_cast<int8_t*>(y));
+    else lite_requant_chan<int8_t, 1>(L, oc, P, acc, static_cast<int8_t*>(y));
+  } else {
+    if (L.rounding == 0) lite_requant_chan<uint8_t, 0>(L, oc, P, acc, static_cast<uint8_t*>(y));
+    else lite_requant_chan<uint8_t, 1>(L, oc, P, acc, static_cast<uint8_t*>(y));
+  }
+}
+
+// x [C, H, W] (int8 or uint8) -> hwc [(H + pt + pb) * (W + pl + pr), C] in the uint8 domain,
+// the padding filled with x_zp (which contributes nothing to the integer sums).
+LITE_Q_CLONES void lite_to_padded_hwc(const ConvGeom& g, const uint8_t* x, bool sgn, uint8_t xz, uint8_t* hwc) {
+  const int64_t hp = g.H + g.pt + g.pb, wp = g.W + g.pl + g.pr, C = g.C;
+  const uint8_t flip = sgn ? 0x80 : 0;
+  for (int64_t h = 0; h < hp; ++h) {
+    const int64_t ih = h - g.pt;
+    uint8_t* row = hwc + h * wp * C;
+    if (ih < 0 || ih >= g.H) {
+      std::memset(row, xz, size_t(wp * C));
+      continue;
+    }
+    std::memset(row, xz, size_t(g.pl * C));
+    std::memset(row + (g.pl + g.W) * C, xz, size_t(g.pr * C));
+    for (int64_t c = 0; c < C; ++c) {
+      const uint8_t* src = x + (c * g.H + ih) * g.W;
+      uint8_t* dst = row + g.pl * C + c;
+      for (int64_t w = 0; w < g.W; ++w) dst[w * C] = uint8_t(src[w] ^ flip);
+    }
+  }
+}
+
+// Depthwise: one channel's padded plane (x - x_zp, 0 in the padding) as int16, then per
+// output row sum_{i, j} w[i, j] * plane[oh * sh + i * dh, ow * sw + j * dw] in int32.
+LITE_Q_CLONES void lite_depthwise_q(const ConvGeom& g, const QLayer& L, const uint8_t* x, bool sgn, int64_t c,
+                                    int16_t* plane, int32_t* acc) {
+  const int64_t hp = g.H + g.pt + g.pb, wp = g.W + g.pl + g.pr;
+  const uint8_t flip = sgn ? 0x80 : 0;
+  std::fill(plane, plane + hp * wp, int16_t(0));
+  for (int64_t h = 0; h < g.H; ++h) {
+    const uint8_t* src = x + h * g.W;
+    int16_t* dst = plane + (h + g.pt) * wp + g.pl;
+    for (int64_t w = 0; w < g.W; ++w) dst[w] = int16_t(int32_t(uint8_t(src[w] ^ flip)) - L.x_zp);
+  }
+  const int8_t* wc = L.w.data() + c * L.Kp;
+  const int32_t wz = L.w_zp[size_t(c)];
+  for (int64_t oh = 0; oh < g.Ho; ++oh) {
+    int32_t* a = acc + oh * g.Wo;
+    std::fill(a, a + g.Wo, 0);
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int16_t* r = plane + (oh * g.sh + i * g.dh) * wp;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int32_t wv = int32_t(wc[i * g.kw + j]) - wz;
+        const int16_t* rj = r + j * g.dw;
+        if (g.sw == 1) {
+          for (int64_t ow = 0; ow < g.Wo; ++ow) a[ow] += wv * rj[ow];
+        } else {
+          for (int64_t ow = 0; ow < g.Wo; ++ow) a[ow] += wv * rj[ow * g.sw];
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -242,18 +428,38 @@ const char* int8_path() {
   return "portable";
 }
 
-void quantize(const float* x, int64_t n, float scale, int32_t zp, bool sgn, void* y) {
-  const float lo = sgn ? -128.f : 0.f, hi = sgn ? 127.f : 255.f;
-  for (int64_t i = 0; i < n; ++i) {
+namespace {
+template <typename Q>
+LITE_Q_CLONES void lite_quantize(const float* x, int64_t n, float scale, int32_t zp, Q* y) {
+  const float lo = std::is_same_v<Q, int8_t> ? -128.f : 0.f, hi = std::is_same_v<Q, int8_t> ? 127.f : 255.f;
+  const float z = float(zp);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const lite_q8f r = lite_load8f(x + i) / scale;
+    lite_q8f v = lite_rne8(r, 0.f) + z;
+    v = v > lite_q8f_splat(lo) ? v : lite_q8f_splat(lo);
+    v = v < lite_q8f_splat(hi) ? v : lite_q8f_splat(hi);
+    v = r == r ? v : lite_q8f_splat(z);
+    lite_store8q(y + i, v);
+  }
+  for (; i < n; ++i) {
     const float r = x[i] / scale;
-    const float v = std::isnan(r) ? float(zp) : std::min(std::max(std::nearbyint(r) + float(zp), lo), hi);
-    if (sgn) static_cast<int8_t*>(y)[i] = int8_t(v);
-    else static_cast<uint8_t*>(y)[i] = uint8_t(v);
+    float v = lite_rne(r, 0.f) + z;
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    v = r == r ? v : z;  // NaN gives the zero point
+    y[i] = Q(int32_t(v));
   }
 }
+}  // namespace
 
-void dequantize(const void* q, bool sgn, int64_t outer, int64_t C, int64_t inner, const float* scale,
-                const int32_t* zp, float* y) {
+void quantize(const float* x, int64_t n, float scale, int32_t zp, bool sgn, void* y) {
+  if (sgn) lite_quantize(x, n, scale, zp, static_cast<int8_t*>(y));
+  else lite_quantize(x, n, scale, zp, static_cast<uint8_t*>(y));
+}
+
+LITE_Q_CLONES void dequantize(const void* q, bool sgn, int64_t outer, int64_t C, int64_t inner, const float* scale,
+                              const int32_t* zp, float* y) {
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < C; ++c) {
       const int64_t base = (o * C + c) * inner;
@@ -290,99 +496,91 @@ void qlayer_pack(QLayer& L, bool vnni_layout) {
 
 int64_t qconv2d_scratch_bytes(const ConvGeom& g, const QLayer& L) {
   const int64_t Og = g.O / g.groups, P = g.Ho * g.Wo;
-  return P * L.Kp + 4 * P * Og + 4 * P + 64;
+  const int64_t padded = (g.H + g.pt + g.pb) * (g.W + g.pl + g.pr);
+  auto up = [](int64_t b) { return (b + 63) / 64 * 64; };
+  if (g.C / g.groups == 1 && Og == 1) return up(padded * 2) + up(P * 4);  // depthwise
+  return up(padded * g.C) + up(P * L.Kp) + up(P * Og * 4) + up(P * 4);
 }
 
+// Weights are [O, kh, kw, C/groups] (prepare reorders them): one row of im2col is, per tap,
+// C/groups contiguous bytes of the padded HWC image.
 void qconv2d(const ConvGeom& g, const QLayer& L, const void* x, void* y, uint8_t* scratch) {
   const int64_t Cg = g.C / g.groups, Og = g.O / g.groups, P = g.Ho * g.Wo, HW = g.H * g.W;
-  const int64_t esz = 1;  // int8 / uint8 elements
-  const uint8_t xz = uint8_t(L.x_zp);
-  for (int64_t n = 0; n < g.N; ++n) {
-    const int64_t xoff = n * g.C * HW, yoff = n * g.O * P;
-    if (Cg == 1 && Og == 1) {
-      // Depthwise: direct windows, out-of-input taps skipped (they would add (xz - xz) * w).
-      int32_t* acc = reinterpret_cast<int32_t*>(scratch);
-      int32_t* xs = acc + P;
-      if (!L.w_zp_zero) std::fill(xs, xs + P, int32_t(L.K) * L.x_zp);
+  const int64_t hp = g.H + g.pt + g.pb, wp = g.W + g.pl + g.pr;
+  auto up = [](int64_t b) { return (b + 63) / 64 * 64; };
+  const uint8_t* xb = static_cast<const uint8_t*>(x);
+  uint8_t* yb = static_cast<uint8_t*>(y);
+  if (Cg == 1 && Og == 1) {
+    int16_t* plane = reinterpret_cast<int16_t*>(scratch);
+    int32_t* acc = reinterpret_cast<int32_t*>(scratch + up(hp * wp * 2));
+    for (int64_t n = 0; n < g.N; ++n)
       for (int64_t c = 0; c < g.C; ++c) {
-        const int8_t* w = L.w.data() + c * L.Kp;
-        const int32_t wz = L.w_zp_zero ? 0 : L.w_zp[size_t(c)];
+        lite_depthwise_q(g, L, xb + (n * g.C + c) * HW, L.x_signed, c, plane, acc);
+        lite_requant_chan_any(L, c, P, acc, yb + (n * g.O + c) * P);
+      }
+    return;
+  }
+  uint8_t* hwc = scratch;
+  uint8_t* cols = hwc + up(hp * wp * g.C);
+  int32_t* C = reinterpret_cast<int32_t*>(cols + up(P * L.Kp));
+  int32_t* xadj = C + P * Og;
+  const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.groups == 1 && L.Kp == g.C &&
+                         g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
+  for (int64_t n = 0; n < g.N; ++n) {
+    lite_to_padded_hwc(g, xb + n * g.C * HW, L.x_signed, uint8_t(L.x_zp), hwc);
+    for (int64_t gr = 0; gr < g.groups; ++gr) {
+      const uint8_t* X = hwc;  // a 1x1 stride-1 convolution reads the HWC image as it is
+      if (!pointwise) {
         for (int64_t oh = 0; oh < g.Ho; ++oh)
           for (int64_t ow = 0; ow < g.Wo; ++ow) {
-            int32_t s = 0;
-            for (int64_t i = 0; i < g.kh; ++i) {
-              const int64_t ih = oh * g.sh - g.pt + i * g.dh;
-              if (ih < 0 || ih >= g.H) continue;
+            uint8_t* row = cols + (oh * g.Wo + ow) * L.Kp;
+            for (int64_t i = 0; i < g.kh; ++i)
               for (int64_t j = 0; j < g.kw; ++j) {
-                const int64_t iw = ow * g.sw - g.pl + j * g.dw;
-                if (iw < 0 || iw >= g.W) continue;
-                s += (int32_t(lite_xu8(x, L.x_signed, xoff + c * HW + ih * g.W + iw)) - L.x_zp) *
-                     (int32_t(w[i * g.kw + j]) - wz);
+                const uint8_t* src = hwc + ((oh * g.sh + i * g.dh) * wp + ow * g.sw + j * g.dw) * g.C + gr * Cg;
+                std::memcpy(row + (i * g.kw + j) * Cg, src, size_t(Cg));
               }
-            }
-            // The requantization below subtracts x_zp * sum w again: add it back here.
-            acc[oh * g.Wo + ow] = s + L.x_zp * L.wsum[size_t(c)];
+            std::memset(row + L.K, 0, size_t(L.Kp - L.K));
           }
-        // The window sums hold every zero-point correction already: xs = K * x_zp makes the
-        // weight zero point's correction term vanish too.
-        lite_requant_dispatch(L, c, P, 1, acc, 1, xs, static_cast<int8_t*>(y) + (yoff + c * P) * esz, 0, 1);
+        X = cols;
       }
-      continue;
-    }
-    uint8_t* cols = scratch;                                            // [P, Kp]
-    int32_t* C = reinterpret_cast<int32_t*>(scratch + ((P * L.Kp + 63) / 64) * 64);  // [P, Og]
-    int32_t* xsum = C + P * Og;                                          // [P]
-    for (int64_t gr = 0; gr < g.groups; ++gr) {
-      // cols[p, (c, i, j)] = x[c, ih, iw] (uint8 domain), xz outside the input, 0 past K.
-      for (int64_t oh = 0; oh < g.Ho; ++oh)
-        for (int64_t ow = 0; ow < g.Wo; ++ow) {
-          uint8_t* row = cols + (oh * g.Wo + ow) * L.Kp;
-          int64_t k = 0;
-          for (int64_t c = 0; c < Cg; ++c) {
-            const int64_t plane = xoff + (gr * Cg + c) * HW;
-            for (int64_t i = 0; i < g.kh; ++i) {
-              const int64_t ih = oh * g.sh - g.pt + i * g.dh;
-              for (int64_t j = 0; j < g.kw; ++j, ++k) {
-                const int64_t iw = ow * g.sw - g.pl + j * g.dw;
-                row[k] = (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W) ? lite_xu8(x, L.x_signed, plane + ih * g.W + iw) : xz;
-              }
-            }
-          }
-          for (; k < L.Kp; ++k) row[k] = 0;
-        }
       if (!L.w_zp_zero)
         for (int64_t p = 0; p < P; ++p) {
           int32_t s = 0;
-          for (int64_t k = 0; k < L.K; ++k) s += cols[p * L.Kp + k];
-          xsum[p] = s;
+          for (int64_t k = 0; k < L.K; ++k) s += X[p * L.Kp + k];
+          xadj[p] = s - int32_t(L.K) * L.x_zp;
         }
       // A grouped conv's weights: the group's own packed layer (QLayer::groups).
       const QLayer& use = g.groups > 1 ? L.groups[size_t(gr)] : L;
-      lite_qgemm(P, Og, use, cols, L.Kp, C, Og);
-      lite_requant_dispatch(L, gr * Og, P, Og, C, Og, xsum, static_cast<int8_t*>(y) + (yoff + gr * Og * P) * esz, P, 1);
+      lite_qgemm(P, Og, use, X, L.Kp, C, Og);
+      lite_requant_rows_any(L, gr * Og, P, Og, C, Og, xadj, yb + (n * g.O + gr * Og) * P, P);
     }
   }
 }
 
 int64_t qlinear_scratch_bytes(int64_t M, const QLayer& L) {
-  return M * L.Kp + 4 * M * L.O + 4 * M + 64;
+  return (M * L.Kp + 63) / 64 * 64 + 4 * M * L.O + 4 * M + 64;
 }
 
 void qlinear(int64_t M, const QLayer& L, const void* x, void* y, uint8_t* scratch) {
   uint8_t* xs = scratch;                                                  // [M, Kp]
-  int32_t* C = reinterpret_cast<int32_t*>(scratch + ((M * L.Kp + 63) / 64) * 64);  // [M, O]
-  int32_t* xsum = C + M * L.O;
+  int32_t* C = reinterpret_cast<int32_t*>(scratch + (M * L.Kp + 63) / 64 * 64);  // [M, O]
+  int32_t* xadj = C + M * L.O;
+  const uint8_t flip = L.x_signed ? 0x80 : 0;
   for (int64_t m = 0; m < M; ++m) {
+    const uint8_t* src = static_cast<const uint8_t*>(x) + m * L.K;
+    uint8_t* dst = xs + m * L.Kp;
     int32_t s = 0;
     for (int64_t k = 0; k < L.K; ++k) {
-      xs[m * L.Kp + k] = lite_xu8(x, L.x_signed, m * L.K + k);
-      s += xs[m * L.Kp + k];
+      dst[k] = uint8_t(src[k] ^ flip);
+      s += dst[k];
     }
-    for (int64_t k = L.K; k < L.Kp; ++k) xs[m * L.Kp + k] = 0;
-    xsum[m] = s;
+    std::memset(dst + L.K, 0, size_t(L.Kp - L.K));
+    xadj[m] = s - int32_t(L.K) * L.x_zp;
   }
   lite_qgemm(M, L.O, L, xs, L.Kp, C, L.O);
-  lite_requant_dispatch(L, 0, M, L.O, C, L.O, xsum, y, 1, L.O);
+  // y [M, O]: row m, channel o at m * O + o (so = 1, rows L.O apart: requantized row by row).
+  for (int64_t m = 0; m < M; ++m)
+    lite_requant_rows_any(L, 0, 1, L.O, C + m * L.O, L.O, xadj + m, static_cast<uint8_t*>(y) + m * L.O, 1);
 }
 
 }  // namespace tlite::kernels

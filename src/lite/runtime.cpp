@@ -403,15 +403,18 @@ void Model::prepare_qlayer(size_t index) {
   L->w.assign(size_t(L->O * L->Kp), 0);
   L->w_zp.resize(size_t(L->O));
   L->mult.resize(size_t(L->O));
-  if (bias) L->bias.resize(size_t(L->O));
+  L->bias.assign(size_t(L->O), 0.0f);  // no bias: 0, which leaves both requantization sums unchanged
   for (int64_t o = 0; o < L->O; ++o) {
     const size_t qi = wv.quant.axis == 0 ? size_t(o) : 0;
     const int32_t wz = wv.quant.zero_points[qi] - (w_unsigned ? 128 : 0);
     L->w_zp[size_t(o)] = wz;
     L->w_zp_zero &= wz == 0;
+    // Convolution weights go to [O, kh, kw, C/groups] (the im2col row order of kernels_int8.cpp).
+    const int64_t cg = conv ? wv.dims[1] : L->K, taps = conv ? wv.dims[2] * wv.dims[3] : 1;
     for (int64_t k = 0; k < L->K; ++k) {
       const int32_t raw = w_unsigned ? int32_t(uint8_t(wd[o * L->K + k])) - 128 : int32_t(wd[o * L->K + k]);
-      L->w[size_t(o * L->Kp + k)] = int8_t(raw);
+      const int64_t c = k / taps, t = k % taps;
+      L->w[size_t(o * L->Kp + t * cg + c)] = int8_t(raw);
     }
     const float m = xs * wv.quant.scales[qi] / ys;
     L->mult[size_t(o)] = m;
