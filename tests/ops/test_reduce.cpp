@@ -5,6 +5,7 @@
 #include <limits>
 #include <random>
 
+#include "../../src/backend/cpu/isa.h"
 #include "../../src/backend/cpu/reduce_table.h"
 #include "grad_cases.h"
 
@@ -570,14 +571,15 @@ TEST(Reduce, NaNAnywhereInLongRows) {
 
 namespace {
 
+// The reduction table of every ISA level this CPU runs, as the library picks it when the level
+// is forced (cpu::set_isa); the automatic choice is restored on return.
 std::vector<const cpu::ReduceTable*> tables_here() {
-  std::vector<const cpu::ReduceTable*> t{&cpu::baseline::reduce_table()};
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    t.push_back(&cpu::avx2::reduce_table());
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    t.push_back(&cpu::avx512::reduce_table());
+  std::vector<const cpu::ReduceTable*> t;
+  for (cpu::Isa level : cpu::supported_isas()) {
+    cpu::set_isa(cpu::isa_name(level));
+    t.push_back(&cpu::reduce_table());
+  }
+  cpu::set_isa("");
   return t;
 }
 
@@ -724,4 +726,48 @@ TEST(Reduce, EveryIsaKernelMatchesScalarReference) {
     check_kernels(t->f64, t->name);
   }
   EXPECT_GE(tables_here().size(), 1u);
+}
+
+// Forcing a level switches the reduction ops to that level's kernels, and every level gives the
+// float64 reference's results through the ops (sum, var, amax, softmax over rows and columns).
+TEST(Reduce, OpsRunAtEveryForcedIsaLevel) {
+  Generator g(11);
+  Tensor x = randn({37, 301}, {.dtype = kFloat32}, &g);
+  Tensor x64 = x.to(kFloat64);
+  struct Ref {
+    Tensor sum_rows, sum_cols, var_rows, amax_cols, softmax_rows;
+  };
+  // The float64 reference, written out with plain loops.
+  std::vector<double> v = x64.to_vector<double>();
+  const int64_t R = 37, C = 301;
+  std::vector<double> srow(R), scol(C), vrow(R), mcol(C, -INFINITY), sm(R * C);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      srow[r] += v[r * C + c];
+      scol[c] += v[r * C + c];
+      mcol[c] = std::max(mcol[c], v[r * C + c]);
+    }
+  for (int64_t r = 0; r < R; ++r) {
+    double mean = srow[r] / C, ss = 0, mx = -INFINITY, se = 0;
+    for (int64_t c = 0; c < C; ++c) {
+      ss += (v[r * C + c] - mean) * (v[r * C + c] - mean);
+      mx = std::max(mx, v[r * C + c]);
+    }
+    vrow[r] = ss / (C - 1);
+    for (int64_t c = 0; c < C; ++c) se += std::exp(v[r * C + c] - mx);
+    for (int64_t c = 0; c < C; ++c) sm[r * C + c] = std::exp(v[r * C + c] - mx) / se;
+  }
+  auto t64 = [](const std::vector<double>& d, const Shape& s) { return tensor(d, s, {.dtype = kFloat64}); };
+  for (cpu::Isa level : cpu::supported_isas()) {
+    SCOPED_TRACE(std::string(cpu::isa_name(level)));
+    cpu::set_isa(cpu::isa_name(level));
+    EXPECT_EQ(std::string(cpu::reduce_table().name), std::string(cpu::isa_name(level)));
+    EXPECT_ALL_CLOSE(sum(x, {1}).to(kFloat64), t64(srow, {R}), 1e-4, 1e-5);
+    EXPECT_ALL_CLOSE(sum(x, {0}).to(kFloat64), t64(scol, {C}), 1e-4, 1e-5);
+    EXPECT_ALL_CLOSE(var(x, {1}).to(kFloat64), t64(vrow, {R}), 1e-5, 1e-5);
+    EXPECT_ALL_CLOSE(amax(x, {0}).to(kFloat64), t64(mcol, {C}), 0, 0);
+    EXPECT_ALL_CLOSE(softmax(x, 1).to(kFloat64), t64(sm, {R, C}), 1e-7, 1e-5);
+    EXPECT_ALL_CLOSE(sum(x64, {1}), t64(srow, {R}), 1e-12, 1e-12);
+  }
+  cpu::set_isa("");
 }

@@ -1,7 +1,6 @@
 // Elementwise drivers: run-time ISA choice, operand preparation, thread split.
 #include "elementwise.h"
 
-#include <cpuid.h>
 #include <omp.h>
 
 #include <atomic>
@@ -9,56 +8,6 @@
 
 namespace tandem::cpu {
 namespace {
-
-struct Level {
-  std::string_view name;
-  const IsaKernels& (*table)();
-  bool (*supported)();
-};
-
-bool has_f16c() {
-#if defined(__clang__)
-  // NOTE: clang 14's __builtin_cpu_supports does not know "f16c" (the sanitizer build uses
-  // clang): read CPUID leaf 1, ECX bit 29, directly.
-  unsigned a, b, c, d;
-  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
-#else
-  return __builtin_cpu_supports("f16c");
-#endif
-}
-
-bool has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
-}
-bool has_avx512() {
-  // The avx512 build uses F, BW, VL and DQ (CMakeLists.txt); libgcc also checks
-  // that the OS saves the AVX-512 state.
-  return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-}
-
-constexpr Level kLevels[] = {
-    {"avx512", avx512::kernel_table, has_avx512},
-    {"avx2", avx2::kernel_table, has_avx2},
-    {"baseline", baseline::kernel_table, [] { return true; }},
-};
-
-const IsaKernels* choose(std::string_view want) {
-  if (want.empty()) {
-    for (const Level& l : kLevels)
-      if (l.supported()) return &l.table();
-  }
-  for (const Level& l : kLevels) {
-    if (l.name != want) continue;
-    TANDEM_CHECK(l.supported(), "TANDEM_ISA={}: this CPU does not support {}; use {}", want, want,
-                 choose("")->name);
-    return &l.table();
-  }
-  TANDEM_FAIL("TANDEM_ISA={} is not a known level (expected baseline, avx2 or avx512)", want);
-}
-
-std::atomic<const IsaKernels*> g_table{nullptr};
 
 template <typename D, typename S>
 D convert_value(S v) {
@@ -82,29 +31,16 @@ D convert_value(S v) {
   }
 }
 
-// The level named by TANDEM_ISA, else the best the CPU runs.
-const IsaKernels* choose_default() {
-  const char* env = std::getenv("TANDEM_ISA");
-  return choose(env && *env ? std::string_view(env) : std::string_view());
-}
-
 }  // namespace
 
 const IsaKernels& kernels() {
-  const IsaKernels* t = g_table.load(std::memory_order_acquire);
-  if (t) return *t;
-  t = choose_default();
-  g_table.store(t, std::memory_order_release);
-  return *t;
+  switch (current_isa()) {
+    case Isa::Avx512: return avx512::kernel_table();
+    case Isa::Avx2: return avx2::kernel_table();
+    case Isa::Baseline: break;
+  }
+  return baseline::kernel_table();
 }
-
-std::string_view set_isa(std::string_view level) {
-  const IsaKernels* t = level.empty() ? choose_default() : choose(level);
-  g_table.store(t, std::memory_order_release);
-  return t->name;
-}
-
-std::string_view isa_name() { return kernels().name; }
 
 namespace detail {
 

@@ -15,18 +15,14 @@
 #include <string_view>
 
 #include "elementwise_table.h"
+#include "isa.h"
 #include "loops.h"
 #include "tandem/tensor.h"
 
 namespace tandem::cpu {
 
-// The table in use: the best the CPU supports, or the level named by the
-// environment variable TANDEM_ISA (baseline | avx2 | avx512), read once.
+// The table of the level in use (isa.h: current_isa()).
 const IsaKernels& kernels();
-// Forces a level ("baseline", "avx2", "avx512"; "" = the default: TANDEM_ISA if
-// set, else the best). Error if the CPU lacks it. Returns the level now in use.
-std::string_view set_isa(std::string_view level);
-std::string_view isa_name();
 
 // ---- drivers (out is contiguous and already has its final shape and dtype)
 

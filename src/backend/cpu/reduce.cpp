@@ -3,21 +3,18 @@
 
 #include <algorithm>
 
+#include "isa.h"
 #include "loops.h"
 
 namespace tandem::cpu {
 
 const ReduceTable& reduce_table() {
-  static const ReduceTable& table = []() -> const ReduceTable& {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-      return avx512::reduce_table();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-      return avx2::reduce_table();
-    return baseline::reduce_table();
-  }();
-  return table;
+  switch (current_isa()) {
+    case Isa::Avx512: return avx512::reduce_table();
+    case Isa::Avx2: return avx2::reduce_table();
+    case Isa::Baseline: break;
+  }
+  return baseline::reduce_table();
 }
 
 namespace {
