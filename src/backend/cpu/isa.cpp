@@ -33,30 +33,30 @@ bool has_avx512() {
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 }
 
-constexpr Isa kAll[] = {Isa::Baseline, Isa::Avx2, Isa::Avx512};
+constexpr Isa kIsaLevels[] = {Isa::Baseline, Isa::Avx2, Isa::Avx512};
 
-Isa best() {
+Isa isa_best() {
   return has_avx512() ? Isa::Avx512 : has_avx2() ? Isa::Avx2 : Isa::Baseline;
 }
 
-Isa parse(std::string_view want) {
-  for (Isa l : kAll) {
+Isa isa_parse(std::string_view want) {
+  for (Isa l : kIsaLevels) {
     if (isa_name(l) != want) continue;
     TANDEM_CHECK(isa_supported(l), "TANDEM_ISA={}: this CPU does not support {}; use {}", want,
-                 want, isa_name(best()));
+                 want, isa_name(isa_best()));
     return l;
   }
   TANDEM_FAIL("TANDEM_ISA={} is not a known level (expected baseline, avx2 or avx512)", want);
 }
 
 // The level named by TANDEM_ISA, else the best the CPU runs.
-Isa default_isa() {
+Isa isa_default() {
   const char* env = std::getenv("TANDEM_ISA");
-  return env && *env ? parse(env) : best();
+  return env && *env ? isa_parse(env) : isa_best();
 }
 
-constexpr int kUnset = -1;
-std::atomic<int> g_level{kUnset};
+constexpr int kIsaUnset = -1;
+std::atomic<int> g_isa_level{kIsaUnset};
 
 }  // namespace
 
@@ -80,24 +80,24 @@ bool isa_supported(Isa level) {
 
 std::vector<Isa> supported_isas() {
   std::vector<Isa> out;
-  for (Isa l : kAll)
+  for (Isa l : kIsaLevels)
     if (isa_supported(l)) out.push_back(l);
   return out;
 }
 
 Isa current_isa() {
-  int l = g_level.load(std::memory_order_acquire);
-  if (l != kUnset) return static_cast<Isa>(l);
-  Isa d = default_isa();
-  g_level.store(static_cast<int>(d), std::memory_order_release);
+  int l = g_isa_level.load(std::memory_order_acquire);
+  if (l != kIsaUnset) return static_cast<Isa>(l);
+  Isa d = isa_default();
+  g_isa_level.store(static_cast<int>(d), std::memory_order_release);
   return d;
 }
 
 std::string_view isa_name() { return isa_name(current_isa()); }
 
 std::string_view set_isa(std::string_view level) {
-  Isa l = level.empty() ? default_isa() : parse(level);
-  g_level.store(static_cast<int>(l), std::memory_order_release);
+  Isa l = level.empty() ? isa_default() : isa_parse(level);
+  g_isa_level.store(static_cast<int>(l), std::memory_order_release);
   return isa_name(l);
 }
 
