@@ -14,7 +14,9 @@
 #ifndef TANDEM_ISA
 #error "reduce_isa.cpp is compiled once per ISA level (TANDEM_ISA=baseline|avx2|avx512)"
 #endif
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "backend/cpu/reduce_table.h"
 
@@ -748,39 +750,33 @@ void dot_rows(const T* x, int64_t ldx, int64_t M, const T* w, int64_t ldw, int64
   }
 }
 
+// fn[i] = pick(std::integral_constant<int, i>{}) for every i of the array: one line per kernel
+// family instead of one per variant.
+template <typename Fn, std::size_t N, typename Pick>
+void fill_variants(Fn (&fn)[N], Pick pick) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((fn[I] = pick(std::integral_constant<int, static_cast<int>(I)>{})), ...);
+  }(std::make_index_sequence<N>{});
+}
+
 template <typename T>
 ReduceKernels<T> make_kernels() {
   ReduceKernels<T> k{};
-  k.sum[kSumPlain] = sum_run<T, kSumPlain>;
-  k.sum[kSumSqDev] = sum_run<T, kSumSqDev>;
-  k.sum[kSumAbs] = sum_run<T, kSumAbs>;
-  k.sum[kSumExpDev] = sum_run<T, kSumExpDev>;
-  k.sum_rows[kSumPlain] = sum_rows<T, kSumPlain>;
-  k.sum_rows[kSumSqDev] = sum_rows<T, kSumSqDev>;
-  k.sum_rows[kSumAbs] = sum_rows<T, kSumAbs>;
-  k.sum_rows[kSumExpDev] = sum_rows<T, kSumExpDev>;
+  fill_variants(k.sum, [](auto i) { return sum_run<T, ReduceSumKind(i())>; });
+  fill_variants(k.sum_rows, [](auto i) { return sum_rows<T, ReduceSumKind(i())>; });
+  fill_variants(k.ext, [](auto i) { return ext_run<T, ReduceExtKind(i())>; });
+  fill_variants(k.ext_rows, [](auto i) { return ext_rows<T, ReduceExtKind(i())>; });
+  // arg_ext*: [0] max, [1] min; cumsum_row and softmax_bwd*: [0] softmax/forward, [1] the
+  // log_softmax/reverse variant.
+  fill_variants(k.arg_ext, [](auto i) { return arg_run<T, ReduceExtKind(i())>; });
+  fill_variants(k.arg_ext_rows, [](auto i) { return arg_rows_chunked<T, ReduceExtKind(i())>; });
+  fill_variants(k.cumsum_row, [](auto i) { return cumsum_row<T, i() != 0>; });
+  fill_variants(k.softmax_bwd_row, [](auto i) { return softmax_bwd_row<T, i() != 0>; });
+  fill_variants(k.softmax_bwd_cols, [](auto i) { return softmax_bwd_cols<T, i() != 0>; });
   k.prod = prod_run<T>;
   k.prod_rows = prod_rows<T>;
-  k.ext[kExtMax] = ext_run<T, kExtMax>;
-  k.ext[kExtMin] = ext_run<T, kExtMin>;
-  k.ext[kExtMaxAbs] = ext_run<T, kExtMaxAbs>;
-  k.ext[kExtMinAbs] = ext_run<T, kExtMinAbs>;
-  k.ext_rows[kExtMax] = ext_rows<T, kExtMax>;
-  k.ext_rows[kExtMin] = ext_rows<T, kExtMin>;
-  k.ext_rows[kExtMaxAbs] = ext_rows<T, kExtMaxAbs>;
-  k.ext_rows[kExtMinAbs] = ext_rows<T, kExtMinAbs>;
-  k.arg_ext[0] = arg_run<T, kExtMax>;
-  k.arg_ext[1] = arg_run<T, kExtMin>;
-  k.arg_ext_rows[0] = arg_rows_chunked<T, kExtMax>;
-  k.arg_ext_rows[1] = arg_rows_chunked<T, kExtMin>;
-  k.cumsum_row[0] = cumsum_row<T, false>;
-  k.cumsum_row[1] = cumsum_row<T, true>;
   k.softmax_row = softmax_row<T>;
   k.softmax_cols = softmax_cols<T>;
-  k.softmax_bwd_row[0] = softmax_bwd_row<T, false>;
-  k.softmax_bwd_row[1] = softmax_bwd_row<T, true>;
-  k.softmax_bwd_cols[0] = softmax_bwd_cols<T, false>;
-  k.softmax_bwd_cols[1] = softmax_bwd_cols<T, true>;
   k.dot_rows = dot_rows<T>;
   return k;
 }
