@@ -230,6 +230,67 @@ void lite_im2col(const ConvGeom& g, int64_t Cg, const float* x, float* col) {
       }
 }
 
+typedef float lite_v4f __attribute__((vector_size(16)));
+
+inline __attribute__((always_inline)) lite_v4f lite_load4(const float* p) {
+  lite_v4f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// One channel of a 3x3, stride 1, dilation 1 depthwise convolution: per output row, the columns
+// whose three taps are inside the image accumulate the (up to) nine taps in registers, four
+// columns a vector (4-wide: nine broadcast weights, the accumulator and the loads fit wasm's 16
+// registers); the edge columns check each tap. The same sums in the same order as
+// lite_depthwise: bias, then the taps in (ki, kj) order.
+void lite_depthwise3x3s1(const ConvGeom& g, const float* x, const float* w, float bias, float* y) {
+  const int64_t c_lo = std::min<int64_t>(g.pl, g.Wo);
+  const int64_t c_hi = std::max<int64_t>(std::min<int64_t>(g.W - 2 + g.pl, g.Wo), c_lo);  // exclusive
+  lite_v4f wv[9];
+  for (int i = 0; i < 9; ++i) wv[i] = lite_v4f{} + w[i];
+  for (int64_t oh = 0; oh < g.Ho; ++oh) {
+    float* yr = y + oh * g.Wo;
+    const float* rows[3];
+    int ks[3], nr = 0;
+    for (int ki = 0; ki < 3; ++ki) {
+      const int64_t ih = oh - g.pt + ki;
+      if (ih >= 0 && ih < g.H) {
+        rows[nr] = x + ih * g.W;
+        ks[nr++] = ki;
+      }
+    }
+    auto edge = [&](int64_t ow) {
+      float s = bias;
+      for (int r = 0; r < nr; ++r)
+        for (int kj = 0; kj < 3; ++kj) {
+          const int64_t iw = ow - g.pl + kj;
+          if (iw >= 0 && iw < g.W) s += w[ks[r] * 3 + kj] * rows[r][iw];
+        }
+      yr[ow] = s;
+    };
+    for (int64_t ow = 0; ow < c_lo; ++ow) edge(ow);
+    for (int64_t ow = c_hi; ow < g.Wo; ++ow) edge(ow);
+    int64_t ow = c_lo;
+    for (; ow + 4 <= c_hi; ow += 4) {
+      lite_v4f acc = lite_v4f{} + bias;
+      for (int r = 0; r < nr; ++r) {
+        const float* xr = rows[r] + (ow - g.pl);  // ow >= pl: inside the row
+        const lite_v4f* wr = wv + ks[r] * 3;
+        acc += wr[0] * lite_load4(xr);
+        acc += wr[1] * lite_load4(xr + 1);
+        acc += wr[2] * lite_load4(xr + 2);
+      }
+      std::memcpy(yr + ow, &acc, sizeof acc);
+    }
+    for (; ow < c_hi; ++ow) {
+      float s = bias;
+      for (int r = 0; r < nr; ++r)
+        for (int kj = 0; kj < 3; ++kj) s += w[ks[r] * 3 + kj] * rows[r][ow - g.pl + kj];
+      yr[ow] = s;
+    }
+  }
+}
+
 // One channel of a depthwise convolution: per output row, one axpy per kernel tap over the
 // output columns whose input column is inside the image (vectorizes for stride 1).
 void lite_depthwise(const ConvGeom& g, const float* x, const float* w, float bias, float* y) {
@@ -269,8 +330,12 @@ void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias
     float* yn = y + n * g.O * HoWo;
     if (Cg == 1 && Og == 1) {
       // The activation per channel, while its plane is still in cache.
+      const bool k3s1 = g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1;
       for (int64_t c = 0; c < g.C; ++c) {
-        lite_depthwise(g, xn + c * g.H * g.W, w + c * g.kh * g.kw, bias ? bias[c] : 0.f, yn + c * HoWo);
+        if (k3s1)
+          lite_depthwise3x3s1(g, xn + c * g.H * g.W, w + c * 9, bias ? bias[c] : 0.f, yn + c * HoWo);
+        else
+          lite_depthwise(g, xn + c * g.H * g.W, w + c * g.kh * g.kw, bias ? bias[c] : 0.f, yn + c * HoWo);
         apply_act(yn + c * HoWo, HoWo, act);
       }
       continue;
