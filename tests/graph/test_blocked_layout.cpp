@@ -314,7 +314,8 @@ TEST(BlockedLayout, ChannelCatOfBlockedBranchesStaysBlocked) {
 
 // An MBConv block as exporters write it (EfficientNet, MobileNetV3): SiLU as x * sigmoid(x),
 // a depthwise conv, squeeze-excitation (spatial mean, two small convs, a channel scale), hard-swish
-// as x * clamp(x / 6 + 0.5, 0, 1), a projection. The activations, the mean, the squeeze convs
+// as x * clamp(x / 6 + 0.5, 0, 1) (after the depthwise conv: its post-op; after the channel
+// scale: elementwise), a projection. The activations, the mean, the squeeze convs
 // (8 channels: one padded block) and the scale run on the blocked twins; only the result is
 // reordered back. Channel counts that are not multiples of 16 (24 -> 40 -> squeeze 10) run the
 // same way on padded blocks: the sigmoids make the padding nonzero, which must not leak.
@@ -339,10 +340,16 @@ TEST(BlockedLayout, ElementwiseOpsAndSqueezeExcitationStayBlocked) {
       Tensor d = conv2d(h, wd, Tensor(), {1, 1}, {1, 1}, {1, 1}, ch.mid);
       d = d * clamp(d / 6.0 + 0.5, 0.0, 1.0);
       Tensor s = sigmoid(conv2d(relu(conv2d(mean(d, {2, 3}, true), w1)), w2));
-      return std::vector<Tensor>{conv2d(d * s, w3)};
+      Tensor e = d * s;
+      return std::vector<Tensor>{conv2d(e * clamp(e / 6.0 + 0.5, 0.0, 1.0), w3)};
     });
     run_fuse_matmul_act(rec.graph);
     PassResult r = run_blocked_layout(rec.graph);
+    // The depthwise conv's hard-swish is its post-op; the scaled value's runs on the twins.
+    int hardswish_convs = 0;
+    for (const Node* n : rec.graph.nodes())
+      hardswish_convs += n->op->name == "conv2d_blocked" && n->attrs.get_or<std::string>("act", "") == "hardswish";
+    EXPECT_EQ(hardswish_convs, 1) << rec.graph.str();
     EXPECT_GE(r.counts["blocked_elementwise"], 6) << rec.graph.str();
     EXPECT_EQ(r.counts["blocked_spatial_reduction"], 1) << rec.graph.str();
     EXPECT_EQ(count_ops(rec.graph, "conv2d_blocked"), 5) << rec.graph.str();

@@ -16,6 +16,7 @@ enum class Unary : uint8_t {
   Gelu, GeluTanh, Silu,
   Softplus,  // p0 = beta, p1 = threshold
   Clamp,     // p0 = min, p1 = max (±inf when absent)
+  HardSwish,  // x * clamp(x / 6 + 1/2, 0, 1)
   Count
 };
 

@@ -65,6 +65,7 @@ bool append_activation(dnnl::post_ops& po, Key& key, Unary act, double p0, doubl
     case Unary::Sigmoid: alg = dnnl::algorithm::eltwise_logistic; break;
     case Unary::Tanh: alg = dnnl::algorithm::eltwise_tanh; break;
     case Unary::Silu: alg = dnnl::algorithm::eltwise_swish; alpha = 1.0f; break;
+    case Unary::HardSwish: alg = dnnl::algorithm::eltwise_hardswish; break;  // x * relu6(x + 3) / 6
     case Unary::Clamp:
       // NOTE: two-sided only (ReLU6's [0, 6], hard-sigmoid's [0, 1]): oneDNN's clip with an
       // infinite bound would turn an infinite input into the bound's float max. A NaN

@@ -25,8 +25,9 @@ cpu::Unary activation_of(const Attrs& a) {
   if (act == "silu") return U::Silu;
   if (act == "leaky_relu") return U::LeakyRelu;
   if (act == "clamp") return U::Clamp;
+  if (act == "hardswish") return U::HardSwish;
   TANDEM_FAIL("fused activation: unknown act '{}' (expected relu, gelu, gelu_tanh, sigmoid, tanh, "
-              "silu, leaky_relu or clamp)", act);
+              "silu, leaky_relu, clamp or hardswish)", act);
 }
 
 template <const char* Base>

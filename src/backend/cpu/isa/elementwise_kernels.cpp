@@ -204,6 +204,17 @@ struct ClampF {
   }
 };
 
+template <typename T>
+struct HardSwishF {
+  static constexpr bool kChecked = false;
+  explicit HardSwishF(const EwParams&) {}
+  TANDEM_VM_INLINE T operator()(T x) const {
+    T t = x * T(1.0 / 6) + T(0.5);
+    t = t < T(0) ? T(0) : t;
+    return x * (t > T(1) ? T(1) : t);
+  }
+};
+
 // ---- two-input ops
 
 #define TANDEM_BINARY_FN(Name, expr)                      \
@@ -389,6 +400,7 @@ constexpr IsaKernels make_table() {
   TANDEM_U(Silu, SiluF);
   TANDEM_U(Softplus, SoftplusF);
   TANDEM_U(Clamp, ClampF);
+  TANDEM_U(HardSwish, HardSwishF);
   TANDEM_B(Add, AddF);
   TANDEM_B(Sub, SubF);
   TANDEM_B(Mul, MulF);
