@@ -238,14 +238,18 @@ inline __attribute__((always_inline)) lite_v4f lite_load4(const float* p) {
   return v;
 }
 
-// One channel of a 3x3, stride 1, dilation 1 depthwise convolution: per output row, the columns
-// whose three taps are inside the image accumulate the (up to) nine taps in registers, four
-// columns a vector (4-wide: nine broadcast weights, the accumulator and the loads fit wasm's 16
-// registers); the edge columns check each tap. The same sums in the same order as
-// lite_depthwise: bias, then the taps in (ki, kj) order.
-void lite_depthwise3x3s1(const ConvGeom& g, const float* x, const float* w, float bias, float* y) {
-  const int64_t c_lo = std::min<int64_t>(g.pl, g.Wo);
-  const int64_t c_hi = std::max<int64_t>(std::min<int64_t>(g.W - 2 + g.pl, g.Wo), c_lo);  // exclusive
+// One channel of a 3x3, dilation 1 depthwise convolution with stride S (1 or 2): per output row,
+// the columns whose three taps are inside the image accumulate the (up to) nine taps in
+// registers, four columns a vector (4-wide: nine broadcast weights, the accumulator and the loads
+// fit wasm's 16 registers; stride 2 splits two loads into even and odd columns); the edge
+// columns check each tap. The same sums in the same order as lite_depthwise: bias, then the
+// taps in (ki, kj) order.
+template <int S>
+void lite_depthwise3x3(const ConvGeom& g, const float* x, const float* w, float bias, float* y) {
+  // Interior: ow*S - pl >= 0 and ow*S - pl + 2 <= W - 1.
+  const int64_t c_lo = std::min<int64_t>((g.pl + S - 1) / S, g.Wo);
+  const int64_t top = g.W - 3 + g.pl;
+  const int64_t c_hi = std::max<int64_t>(top < 0 ? 0 : std::min<int64_t>(top / S + 1, g.Wo), c_lo);  // exclusive
   lite_v4f wv[9];
   for (int i = 0; i < 9; ++i) wv[i] = lite_v4f{} + w[i];
   for (int64_t oh = 0; oh < g.Ho; ++oh) {
@@ -253,7 +257,7 @@ void lite_depthwise3x3s1(const ConvGeom& g, const float* x, const float* w, floa
     const float* rows[3];
     int ks[3], nr = 0;
     for (int ki = 0; ki < 3; ++ki) {
-      const int64_t ih = oh - g.pt + ki;
+      const int64_t ih = oh * g.sh - g.pt + ki;
       if (ih >= 0 && ih < g.H) {
         rows[nr] = x + ih * g.W;
         ks[nr++] = ki;
@@ -263,7 +267,7 @@ void lite_depthwise3x3s1(const ConvGeom& g, const float* x, const float* w, floa
       float s = bias;
       for (int r = 0; r < nr; ++r)
         for (int kj = 0; kj < 3; ++kj) {
-          const int64_t iw = ow - g.pl + kj;
+          const int64_t iw = ow * S - g.pl + kj;
           if (iw >= 0 && iw < g.W) s += w[ks[r] * 3 + kj] * rows[r][iw];
         }
       yr[ow] = s;
@@ -274,18 +278,28 @@ void lite_depthwise3x3s1(const ConvGeom& g, const float* x, const float* w, floa
     for (; ow + 4 <= c_hi; ow += 4) {
       lite_v4f acc = lite_v4f{} + bias;
       for (int r = 0; r < nr; ++r) {
-        const float* xr = rows[r] + (ow - g.pl);  // ow >= pl: inside the row
+        const float* xr = rows[r] + (ow * S - g.pl);  // ow >= c_lo: inside the row
         const lite_v4f* wr = wv + ks[r] * 3;
-        acc += wr[0] * lite_load4(xr);
-        acc += wr[1] * lite_load4(xr + 1);
-        acc += wr[2] * lite_load4(xr + 2);
+        if constexpr (S == 1) {
+          acc += wr[0] * lite_load4(xr);
+          acc += wr[1] * lite_load4(xr + 1);
+          acc += wr[2] * lite_load4(xr + 2);
+        } else {
+          // Columns xr[0..8]: tap 0 the even ones of [0, 8), tap 1 the odd ones, tap 2 the odd
+          // ones of [1, 9).
+          const lite_v4f l0 = lite_load4(xr), l1 = lite_load4(xr + 4);
+          const lite_v4f m0 = lite_load4(xr + 1), m1 = lite_load4(xr + 5);
+          acc += wr[0] * __builtin_shufflevector(l0, l1, 0, 2, 4, 6);
+          acc += wr[1] * __builtin_shufflevector(l0, l1, 1, 3, 5, 7);
+          acc += wr[2] * __builtin_shufflevector(m0, m1, 1, 3, 5, 7);
+        }
       }
       std::memcpy(yr + ow, &acc, sizeof acc);
     }
     for (; ow < c_hi; ++ow) {
       float s = bias;
       for (int r = 0; r < nr; ++r)
-        for (int kj = 0; kj < 3; ++kj) s += w[ks[r] * 3 + kj] * rows[r][ow - g.pl + kj];
+        for (int kj = 0; kj < 3; ++kj) s += w[ks[r] * 3 + kj] * rows[r][ow * S - g.pl + kj];
       yr[ow] = s;
     }
   }
@@ -330,10 +344,13 @@ void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias
     float* yn = y + n * g.O * HoWo;
     if (Cg == 1 && Og == 1) {
       // The activation per channel, while its plane is still in cache.
-      const bool k3s1 = g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1;
+      // 3x3 windows, dilation 1, the same stride (1 or 2) both ways: the register-blocked kernel.
+      const bool k3 = g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.sh == g.sw && g.sw <= 2;
       for (int64_t c = 0; c < g.C; ++c) {
-        if (k3s1)
-          lite_depthwise3x3s1(g, xn + c * g.H * g.W, w + c * 9, bias ? bias[c] : 0.f, yn + c * HoWo);
+        if (k3 && g.sw == 1)
+          lite_depthwise3x3<1>(g, xn + c * g.H * g.W, w + c * 9, bias ? bias[c] : 0.f, yn + c * HoWo);
+        else if (k3)
+          lite_depthwise3x3<2>(g, xn + c * g.H * g.W, w + c * 9, bias ? bias[c] : 0.f, yn + c * HoWo);
         else
           lite_depthwise(g, xn + c * g.H * g.W, w + c * g.kh * g.kw, bias ? bias[c] : 0.f, yn + c * HoWo);
         apply_act(yn + c * HoWo, HoWo, act);
