@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "../../src/backend/cpu/isa.h"
 #include "grad_cases.h"
 
 using namespace tandem;
@@ -533,4 +534,44 @@ TEST(Embedding, Errors) {
   EXPECT_TRUE(throws_error([&] { embedding(w, idx({1}), 6); }, {"embedding", "padding_idx 6"}));
   EXPECT_TRUE(throws_error([&] { embedding(w, idx({1}), -7); }, {"embedding", "padding_idx -7"}));
   EXPECT_EQ(embedding(w, idx({5}), -1).shape(), (Shape{1, 3}));
+}
+
+// The pooling and normalization kernels are compiled once per ISA level; forcing each level
+// this CPU runs gives the same results (float32 within float tolerance of the float64 result,
+// float64 equal across levels up to summation order).
+TEST(NnKernels, EveryIsaLevelMatchesTheFloat64Result) {
+  Generator g(21);
+  Tensor x = randn({3, 5, 11, 13}, kF64, &g), w = randn({13}, kF64, &g), b = randn({13}, kF64, &g);
+  Tensor wc = randn({5}, kF64, &g), bc = randn({5}, kF64, &g);
+  auto run = [&](DType dt) {
+    Tensor xx = x.to(dt).detach().requires_grad_(), ww = w.to(dt).detach().requires_grad_(),
+           bb = b.to(dt).detach().requires_grad_(), wcc = wc.to(dt).detach().requires_grad_(),
+           bcc = bc.to(dt).detach().requires_grad_();
+    Tensors outs = {layer_norm(xx, {13}, ww, bb),
+                    group_norm(xx, 5, wcc, bcc),
+                    batch_norm(xx, Tensor(), Tensor(), wcc, bcc, true),
+                    max_pool2d(xx, {3, 3}, {2, 2}, {1, 1}),
+                    adaptive_avg_pool2d(xx, {4, 5})};
+    Tensor loss;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      Tensor t = (outs[i] * outs[i] * static_cast<double>(i + 1)).sum();
+      loss = loss.defined() ? loss + t : t;
+    }
+    Tensors r = tandem::grad({loss}, {xx, ww, bb, wcc, bcc});
+    for (const Tensor& o : outs) r.push_back(o.detach());
+    for (Tensor& t : r) t = t.to(kFloat64);
+    return r;
+  };
+  cpu::set_isa("baseline");
+  const Tensors ref = run(kFloat64);
+  for (cpu::Isa level : cpu::supported_isas()) {
+    SCOPED_TRACE(std::string(cpu::isa_name(level)));
+    cpu::set_isa(cpu::isa_name(level));
+    Tensors r64 = run(kFloat64), r32 = run(kFloat32);
+    for (size_t i = 0; i < ref.size(); ++i) {
+      EXPECT_ALL_CLOSE(r64[i], ref[i], 1e-12, 1e-10) << "float64, result " << i;
+      EXPECT_ALL_CLOSE(r32[i], ref[i], 2e-4, 2e-4) << "float32, result " << i;
+    }
+  }
+  cpu::set_isa("");
 }

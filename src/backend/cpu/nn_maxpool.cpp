@@ -385,22 +385,21 @@ TANDEM_NN_INLINE void max_gather_general(const Pool2d& p, MaxScratch<T>& s, cons
   }
 }
 
-#define TANDEM_MAX_POOL_PLANES(T)                                                                 \
-  TANDEM_NN_CLONES void max_plane(const Pool2d& p, MaxScratch<T>& s, const T* x, T* y) {          \
-    max_plane_impl(p, s, x, y);                                                                   \
-  }                                                                                               \
-  TANDEM_NN_CLONES void max_bwd_plane(const Pool2d& p, MaxScratch<T>& s, const T* g, const T* x,  \
-                                      T* gx) {                                                    \
-    max_bwd_plane_impl(p, s, g, x, gx);                                                           \
-  }                                                                                               \
-  TANDEM_NN_CLONES void max_gather_plane(const Pool2d& p, MaxScratch<T>& s, const T* src,         \
-                                         const T* x, T* y) {                                      \
-    if (!s.idx32.empty()) max_gather_general(p, s, src, x, y, s.idx32.data());                    \
-    else max_gather_general(p, s, src, x, y, s.idx64.data());                                     \
-  }
-TANDEM_MAX_POOL_PLANES(float)
-TANDEM_MAX_POOL_PLANES(double)
-#undef TANDEM_MAX_POOL_PLANES
+template <typename T>
+void max_plane(const Pool2d& p, MaxScratch<T>& s, const T* x, T* y) {
+  nn_isa_run([&]() TANDEM_NN_LAMBDA { max_plane_impl(p, s, x, y); });
+}
+template <typename T>
+void max_bwd_plane(const Pool2d& p, MaxScratch<T>& s, const T* g, const T* x, T* gx) {
+  nn_isa_run([&]() TANDEM_NN_LAMBDA { max_bwd_plane_impl(p, s, g, x, gx); });
+}
+template <typename T>
+void max_gather_plane(const Pool2d& p, MaxScratch<T>& s, const T* src, const T* x, T* y) {
+  nn_isa_run([&]() TANDEM_NN_LAMBDA {
+    if (!s.idx32.empty()) max_gather_general(p, s, src, x, y, s.idx32.data());
+    else max_gather_general(p, s, src, x, y, s.idx64.data());
+  });
+}
 
 }  // namespace
 

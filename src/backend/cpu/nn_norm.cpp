@@ -41,13 +41,9 @@ TANDEM_NN_INLINE void ln_fwd_row_impl(const T* x, const T* w, const T* b, T* y, 
     for (int64_t i = 0; i < D; ++i) y[i] = (x[i] - m) * rs;
   }
 }
-TANDEM_NN_CLONES void ln_fwd_row(const float* x, const float* w, const float* b, float* y,
-                                 int64_t D, double eps, float* mean, float* rstd) {
-  ln_fwd_row_impl(x, w, b, y, D, eps, mean, rstd);
-}
-TANDEM_NN_CLONES void ln_fwd_row(const double* x, const double* w, const double* b, double* y,
-                                 int64_t D, double eps, double* mean, double* rstd) {
-  ln_fwd_row_impl(x, w, b, y, D, eps, mean, rstd);
+template <typename T>
+void ln_fwd_row(const T* x, const T* w, const T* b, T* y, int64_t D, double eps, T* mean, T* rstd) {
+  nn_isa_run([&]() TANDEM_NN_LAMBDA { ln_fwd_row_impl(x, w, b, y, D, eps, mean, rstd); });
 }
 
 // One row of the layer-norm backward. Adds gy*xhat and gy to the column partials
@@ -90,51 +86,47 @@ TANDEM_NN_INLINE void ln_bwd_row_impl(const T* gy, const T* x, const T* w, T mea
     gx[i] = rstd * gw + c1 + c2 * (x[i] - mean);
   }
 }
-#define TANDEM_LN_BWD_ROW(T)                                                                   \
-  TANDEM_NN_CLONES void ln_bwd_row(const T* gy, const T* x, const T* w, T mean, T rstd,        \
-                                   T gmean, T grstd, T* gx, T* gwp, T* gbp, int64_t D) {       \
-    if (w && gwp) ln_bwd_row_impl<T, true, true>(gy, x, w, mean, rstd, gmean, grstd, gx, gwp, gbp, D); \
-    else if (w) ln_bwd_row_impl<T, true, false>(gy, x, w, mean, rstd, gmean, grstd, gx, gwp, gbp, D); \
-    else if (gwp) ln_bwd_row_impl<T, false, true>(gy, x, w, mean, rstd, gmean, grstd, gx, gwp, gbp, D); \
-    else ln_bwd_row_impl<T, false, false>(gy, x, w, mean, rstd, gmean, grstd, gx, gwp, gbp, D); \
-  }
-TANDEM_LN_BWD_ROW(float)
-TANDEM_LN_BWD_ROW(double)
-#undef TANDEM_LN_BWD_ROW
+template <typename T>
+void ln_bwd_row(const T* gy, const T* x, const T* w, T mean, T rstd, T gmean, T grstd, T* gx,
+                T* gwp, T* gbp, int64_t D) {
+  nn_isa_run([&]() TANDEM_NN_LAMBDA {
+    if (w && gwp) ln_bwd_row_impl<T, true, true>(gy, x, w, mean, rstd, gmean, grstd, gx, gwp, gbp, D);
+    else if (w) ln_bwd_row_impl<T, true, false>(gy, x, w, mean, rstd, gmean, grstd, gx, gwp, gbp, D);
+    else if (gwp) ln_bwd_row_impl<T, false, true>(gy, x, w, mean, rstd, gmean, grstd, gx, gwp, gbp, D);
+    else ln_bwd_row_impl<T, false, false>(gy, x, w, mean, rstd, gmean, grstd, gx, gwp, gbp, D);
+  });
+}
 
 // ---- runs (channel slices of [N, C, S])
 
-TANDEM_NN_CLONES double run_sum(const float* x, int64_t n) { return sum_run(x, n); }
-TANDEM_NN_CLONES double run_sum(const double* x, int64_t n) { return sum_run(x, n); }
-TANDEM_NN_CLONES double run_sqdev(const float* x, int64_t n, float c) { return sum_sqdev_run(x, n, c); }
-TANDEM_NN_CLONES double run_sqdev(const double* x, int64_t n, double c) { return sum_sqdev_run(x, n, c); }
-TANDEM_NN_CLONES void run_dot(const float* g, const float* x, int64_t n, float c, double* sg, double* sgx) {
-  dot_run(g, x, n, c, sg, sgx);
+template <typename T>
+double run_sum(const T* x, int64_t n) {
+  return nn_isa_run([&]() TANDEM_NN_LAMBDA { return sum_run(x, n); });
 }
-TANDEM_NN_CLONES void run_dot(const double* g, const double* x, int64_t n, double c, double* sg,
-                              double* sgx) {
-  dot_run(g, x, n, c, sg, sgx);
+template <typename T>
+double run_sqdev(const T* x, int64_t n, T c) {
+  return nn_isa_run([&]() TANDEM_NN_LAMBDA { return sum_sqdev_run(x, n, c); });
+}
+template <typename T>
+void run_dot(const T* g, const T* x, int64_t n, T c, double* sg, double* sgx) {
+  nn_isa_run([&]() TANDEM_NN_LAMBDA { dot_run(g, x, n, c, sg, sgx); });
 }
 // y = x*a + c over a run.
 template <typename T> TANDEM_NN_INLINE void axpc_impl(const T* x, T a, T c, T* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * a + c;
 }
-TANDEM_NN_CLONES void run_axpc(const float* x, float a, float c, float* y, int64_t n) { axpc_impl(x, a, c, y, n); }
-TANDEM_NN_CLONES void run_axpc(const double* x, double a, double c, double* y, int64_t n) {
-  axpc_impl(x, a, c, y, n);
+template <typename T>
+void run_axpc(const T* x, T a, T c, T* y, int64_t n) {
+  nn_isa_run([&]() TANDEM_NN_LAMBDA { axpc_impl(x, a, c, y, n); });
 }
 // gx = k*g + c1 + c2*(x - m) over a run.
 template <typename T>
 TANDEM_NN_INLINE void gx_impl(const T* g, const T* x, T k, T c1, T c2, T m, T* gx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gx[i] = k * g[i] + c1 + c2 * (x[i] - m);
 }
-TANDEM_NN_CLONES void run_gx(const float* g, const float* x, float k, float c1, float c2, float m,
-                             float* gx, int64_t n) {
-  gx_impl(g, x, k, c1, c2, m, gx, n);
-}
-TANDEM_NN_CLONES void run_gx(const double* g, const double* x, double k, double c1, double c2,
-                             double m, double* gx, int64_t n) {
-  gx_impl(g, x, k, c1, c2, m, gx, n);
+template <typename T>
+void run_gx(const T* g, const T* x, T k, T c1, T c2, T m, T* gx, int64_t n) {
+  nn_isa_run([&]() TANDEM_NN_LAMBDA { gx_impl(g, x, k, c1, c2, m, gx, n); });
 }
 
 // The gx coefficients of nn_kernels.h for one statistic: gx = k*gy + c1 + c2*(x - mean),

@@ -95,20 +95,18 @@ TANDEM_NN_INLINE void adaptive_bwd_plane_impl(const Pool2d& p, const T* g, T* gx
 }
 
 // Planes [b, e) per call: global pooling of small planes is a few cycles per plane.
-#define TANDEM_ADAPTIVE_PLANES(T)                                                              \
-  TANDEM_NN_CLONES void adaptive_fwd_planes(const Pool2d& p, int64_t b, int64_t e, const T* x, \
-                                            T* y, T* acc) {                                   \
-    for (int64_t k = b; k < e; ++k)                                                            \
-      adaptive_fwd_plane_impl(p, x + k * p.H * p.W, y + k * p.OH * p.OW, acc);                 \
-  }                                                                                            \
-  TANDEM_NN_CLONES void adaptive_bwd_planes(const Pool2d& p, int64_t b, int64_t e, const T* g, \
-                                            T* gx, T* acc) {                                  \
-    for (int64_t k = b; k < e; ++k)                                                            \
-      adaptive_bwd_plane_impl(p, g + k * p.OH * p.OW, gx + k * p.H * p.W, acc);                \
-  }
-TANDEM_ADAPTIVE_PLANES(float)
-TANDEM_ADAPTIVE_PLANES(double)
-#undef TANDEM_ADAPTIVE_PLANES
+template <typename T>
+void adaptive_fwd_planes(const Pool2d& p, int64_t b, int64_t e, const T* x, T* y, T* acc) {
+  nn_isa_run([&]() TANDEM_NN_LAMBDA {
+    for (int64_t k = b; k < e; ++k) adaptive_fwd_plane_impl(p, x + k * p.H * p.W, y + k * p.OH * p.OW, acc);
+  });
+}
+template <typename T>
+void adaptive_bwd_planes(const Pool2d& p, int64_t b, int64_t e, const T* g, T* gx, T* acc) {
+  nn_isa_run([&]() TANDEM_NN_LAMBDA {
+    for (int64_t k = b; k < e; ++k) adaptive_bwd_plane_impl(p, g + k * p.OH * p.OW, gx + k * p.H * p.W, acc);
+  });
+}
 
 }  // namespace
 

@@ -1,9 +1,9 @@
 // Building blocks for the nn kernels' inner loops (nn_pool.cpp, nn_norm.cpp).
 //
-// Functions marked TANDEM_NN_CLONES are compiled three times (AVX-512, AVX2+FMA,
-// baseline x86-64) and the loader picks the widest the CPU supports (GCC
-// target_clones + ifunc), so one binary runs anywhere. Their bodies are templates
-// forced inline (TANDEM_NN_INLINE) so every copy is compiled for its clone's ISA.
+// A kernel's entry point calls nn_isa_run([&]() TANDEM_NN_LAMBDA { body_impl(...); }): the body is
+// compiled three times (AVX-512, AVX2+FMA, baseline x86-64) and the level in use picks one
+// (isa.h), so one binary runs anywhere and tests can run every level. Bodies are templates
+// forced inline (TANDEM_NN_INLINE) so every copy is compiled for its level.
 // NOTE: a helper that is not inlined is the baseline copy, which is correct but slow
 // (a lambda is such a helper unless marked TANDEM_NN_LAMBDA).
 //
@@ -13,30 +13,51 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
-#include <cstdint>
 #include <type_traits>
 #include <utility>
+
+#include "isa.h"
 
 // Vectors only travel between inlined functions; the ABI note does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-// Sanitizer builds keep the clones, so ASan checks the code that really runs. NOTE: clang 14
-// accepts these arch= clones but its resolver never picks them (they are dropped or matched
-// against the exact CPU model): clang builds run the baseline copy; GCC builds dispatch.
-// ThreadSanitizer builds run the baseline copy: the clones' ifunc resolvers run while the
-// dynamic loader relocates the program, before TSan's runtime is up, and its instrumentation
-// of them crashes there.
-#if defined(__SANITIZE_THREAD__)
-#define TANDEM_NN_CLONES
-#elif defined(__x86_64__)
-#define TANDEM_NN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// nn_isa_run(f) runs f compiled for the ISA level in use (cpu::current_isa(): the best this CPU
+// runs, TANDEM_ISA, or the level a test forces): f is an always-inline lambda
+// (TANDEM_NN_LAMBDA) over always-inline bodies (TANDEM_NN_INLINE), inlined into one wrapper per
+// level (x86-64-v4 for avx512, x86-64-v3 for avx2, the baseline). ThreadSanitizer builds run
+// the baseline copy only.
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define TANDEM_NN_ISA_LEVELS 1
 #else
-#define TANDEM_NN_CLONES
+#define TANDEM_NN_ISA_LEVELS 0
 #endif
 #define TANDEM_NN_INLINE [[gnu::always_inline]] inline
 #define TANDEM_NN_LAMBDA __attribute__((always_inline))
 
 namespace tandem::cpu {
+
+#if TANDEM_NN_ISA_LEVELS
+template <typename F>
+[[gnu::noinline, gnu::target("arch=x86-64-v4")]] auto nn_at_avx512(const F& f) {
+  return f();
+}
+template <typename F>
+[[gnu::noinline, gnu::target("arch=x86-64-v3")]] auto nn_at_avx2(const F& f) {
+  return f();
+}
+#endif
+
+template <typename F>
+inline auto nn_isa_run(const F& f) {
+#if TANDEM_NN_ISA_LEVELS
+  switch (current_isa()) {
+    case Isa::Avx512: return nn_at_avx512(f);
+    case Isa::Avx2: return nn_at_avx2(f);
+    case Isa::Baseline: break;
+  }
+#endif
+  return f();
+}
 // Planes per parallel chunk (pooling kernels): enough work (~64K elements) to pay for a
 // thread.
 inline int64_t plane_grain(int64_t plane_elems) {
