@@ -119,6 +119,10 @@ LITE_CLONES void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t l
     const float* Bk = B + k0 * ldb;
     int64_t j = 0;
     for (; j + 16 <= N; j += 16) {
+      if (M < 4) {  // too few rows of A to pay for the copy (a linear layer at batch 1)
+        lite_col_tile<16>(M, kc, Ak, lda, Bk + j, ldb, C + j, ldc, acc);
+        continue;
+      }
       for (int64_t k = 0; k < kc; ++k) std::memcpy(panel + k * 16, Bk + k * ldb + j, 16 * sizeof(float));
       lite_col_tile<16>(M, kc, Ak, lda, panel, 16, C + j, ldc, acc);
     }
@@ -391,12 +395,43 @@ void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias
   }
 }
 
+namespace {
+
+// max as max_pool2d takes it: NaN wins (it propagates), otherwise the larger.
+typedef int32_t lite_v4i __attribute__((vector_size(16)));
+inline __attribute__((always_inline)) lite_v4f lite_max_nan(lite_v4f m, lite_v4f v) {
+  const lite_v4i take = (v > m) | (v != v);
+  return (lite_v4f)(((lite_v4i)v & take) | ((lite_v4i)m & ~take));
+}
+
+}  // namespace
+
 void max_pool2d(const PoolGeom& g, const float* x, float* y) {
+  // 2x2 windows at stride 2 without padding: four outputs a vector where the window is inside
+  // (even and odd columns of two loads per input row), the same comparisons in the same order.
+  const bool k2s2 = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 && g.pt == 0 &&
+                    g.pl == 0;
+  const int64_t vh = k2s2 ? std::min(g.Ho, g.H / 2) : 0, vw = k2s2 ? std::min(g.Wo, g.W / 2) / 4 * 4 : 0;
   for (int64_t c = 0; c < g.NC; ++c) {
     const float* xc = x + c * g.H * g.W;
     float* yc = y + c * g.Ho * g.Wo;
-    for (int64_t oh = 0; oh < g.Ho; ++oh)
-      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      int64_t ow = 0;
+      if (oh < vh) {
+        const float* r0 = xc + 2 * oh * g.W;
+        const float* r1 = r0 + g.W;
+        for (; ow < vw; ow += 4) {
+          const lite_v4f a0 = lite_load4(r0 + 2 * ow), a1 = lite_load4(r0 + 2 * ow + 4);
+          const lite_v4f b0 = lite_load4(r1 + 2 * ow), b1 = lite_load4(r1 + 2 * ow + 4);
+          lite_v4f m = lite_v4f{} - std::numeric_limits<float>::infinity();
+          m = lite_max_nan(m, __builtin_shufflevector(a0, a1, 0, 2, 4, 6));
+          m = lite_max_nan(m, __builtin_shufflevector(a0, a1, 1, 3, 5, 7));
+          m = lite_max_nan(m, __builtin_shufflevector(b0, b1, 0, 2, 4, 6));
+          m = lite_max_nan(m, __builtin_shufflevector(b0, b1, 1, 3, 5, 7));
+          std::memcpy(yc + oh * g.Wo + ow, &m, sizeof m);
+        }
+      }
+      for (; ow < g.Wo; ++ow) {
         float m = -std::numeric_limits<float>::infinity();
         for (int64_t ki = 0; ki < g.kh; ++ki) {
           int64_t ih = oh * g.sh - g.pt + ki * g.dh;
@@ -410,6 +445,7 @@ void max_pool2d(const PoolGeom& g, const float* x, float* y) {
         }
         yc[oh * g.Wo + ow] = m;
       }
+    }
   }
 }
 
