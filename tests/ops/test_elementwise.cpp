@@ -418,6 +418,32 @@ TEST(Elementwise, BroadcastingStridesAndThreadsAgreeWithNaiveLoops) {
   set_num_threads(prev);
 }
 
+// A row repeated over middle dims ([N, C/16, H, W, 16] * [N, C/16, 1, 1, 16], a channel scale on
+// blocked activations) runs over a buffer of copied rows: either operand order, sub / div (not
+// commutative), in place, one and two threads, against the naive loops.
+TEST(Elementwise, RepeatedRowBroadcastsAgreeWithNaiveLoops) {
+  int prev = get_num_threads();
+  Generator g(8);
+  Tensor x = randn({2, 3, 40, 41, 16}, {.dtype = kFloat32}, &g), s = randn({2, 3, 1, 1, 16}, {.dtype = kFloat32}, &g);
+  Tensor small = randn({2, 5, 3, 8}, {.dtype = kFloat32}, &g), srow = randn({2, 1, 1, 8}, {.dtype = kFloat32}, &g);
+  auto mul_f = [](double a, double b) { return static_cast<double>(static_cast<float>(a) * static_cast<float>(b)); };
+  auto sub_f = [](double a, double b) { return static_cast<double>(static_cast<float>(a) - static_cast<float>(b)); };
+  auto div_f = [](double a, double b) { return static_cast<double>(static_cast<float>(a) / static_cast<float>(b)); };
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    set_num_threads(threads);
+    EXPECT_ALL_CLOSE((x * s).to(kFloat64), reference_binary(x, s, mul_f), 0, 0);
+    EXPECT_ALL_CLOSE((s * x).to(kFloat64), reference_binary(s, x, mul_f), 0, 0);
+    EXPECT_ALL_CLOSE((s - x).to(kFloat64), reference_binary(s, x, sub_f), 0, 0);
+    EXPECT_ALL_CLOSE((x / s).to(kFloat64), reference_binary(x, s, div_f), 0, 0);
+    EXPECT_ALL_CLOSE((small - srow).to(kFloat64), reference_binary(small, srow, sub_f), 0, 0);
+    Tensor y = x.clone();
+    y.mul_(s);
+    EXPECT_ALL_CLOSE(y.to(kFloat64), reference_binary(x, s, mul_f), 0, 0);
+  }
+  set_num_threads(prev);
+}
+
 TEST(Elementwise, EmptyAndZeroDimTensors) {
   Tensor e = empty({0, 3});
   EXPECT_EQ((e + 1.0).shape(), (Shape{0, 3}));

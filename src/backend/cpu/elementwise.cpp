@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
+#include <vector>
 
 namespace tandem::cpu {
 namespace {
@@ -118,10 +120,77 @@ void ew_unary(Unary op, const Tensor& x, const Tensor& out, const EwParams& p) {
                         int64_t n) { k(ptr[1], st[1], ptr[0], n, p); });
 }
 
+namespace {
+
+// out = k(a, b) where one operand is full-size and contiguous and the other, contiguous too,
+// repeats a row of `inner` elements over `mid` rows of out for each of `outer` rows: out viewed
+// as [outer, mid, inner] (a channel scale on blocked activations, [N, C/16, H, W, 16] *
+// [N, C/16, 1, 1, 16]; a bias over a short last dim). The generic loop would call the kernel
+// once per short row; here the repeated row is copied into a buffer of many rows and the kernel
+// runs over long stretches. False (nothing done) when out is not of that form.
+bool ew_binary_repeated_rows(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& out,
+                             const EwParams& p) {
+  if (a.dtype() != out.dtype() || b.dtype() != out.dtype() || !out.is_contiguous() || !a.is_contiguous() ||
+      !b.is_contiguous() || out.dim() < 2)
+    return false;
+  const bool a_full = a.shape() == out.shape(), b_full = b.shape() == out.shape();
+  if (a_full == b_full) return false;
+  const Tensor& rep = a_full ? b : a;
+  const Tensor& full = a_full ? a : b;
+  if (rep.dim() != out.dim()) return false;
+  // The full operand may be out itself (in place); nothing else may share out's memory.
+  auto overlaps = [&](const Tensor& t) {
+    const char *t0 = static_cast<const char*>(t.data_ptr()), *o0 = static_cast<const char*>(out.data_ptr());
+    const char *t1 = t0 + t.numel() * t.itemsize(), *o1 = o0 + out.numel() * out.itemsize();
+    return t0 < o1 && o0 < t1;
+  };
+  if (overlaps(rep) || (full.data_ptr() != out.data_ptr() && overlaps(full))) return false;
+  // out's dims: [outer: rep matches][mid: rep is 1][inner: rep matches], mid and inner non-empty.
+  const int64_t nd = out.dim();
+  int64_t d = nd;
+  int64_t inner = 1, mid = 1, outer = 1;
+  while (d > 0 && rep.size(d - 1) == out.size(d - 1)) inner *= out.size(--d);
+  const int64_t inner_dims = nd - d;
+  while (d > 0 && rep.size(d - 1) == 1 && out.size(d - 1) != 1) mid *= out.size(--d);
+  for (int64_t i = 0; i < d; ++i) {
+    if (rep.size(i) != out.size(i)) return false;
+    outer *= out.size(i);
+  }
+  if (inner_dims == 0 || mid < 4 || inner > 256 || out.numel() == 0) return false;
+  const int64_t es = static_cast<int64_t>(out.itemsize());
+  const int64_t rows = std::max<int64_t>(1, std::min(mid, 4096 / inner));  // rows per kernel call
+  const char* ap = static_cast<const char*>(a.data_ptr());
+  const char* bp = static_cast<const char*>(b.data_ptr());
+  char* op = static_cast<char*>(out.data_ptr());
+  auto body = [&](int64_t begin, int64_t end) {
+    std::vector<char> buf(static_cast<size_t>(rows * inner * es));
+    for (int64_t o = begin; o < end; ++o) {
+      const char* row = (a_full ? bp : ap) + o * inner * es;
+      for (int64_t r = 0; r < rows; ++r) std::memcpy(buf.data() + r * inner * es, row, inner * es);
+      for (int64_t m = 0; m < mid; m += rows) {
+        const int64_t n = std::min(rows, mid - m) * inner;
+        const int64_t at = (o * mid + m) * inner * es;
+        if (a_full) k(ap + at, 1, buf.data(), 1, op + at, n, p);
+        else k(buf.data(), 1, bp + at, 1, op + at, n, p);
+      }
+    }
+  };
+  if (out.numel() <= kGrain || detail::max_threads() == 1) {
+    body(0, outer);
+  } else {
+    using Body = decltype(body);
+    detail::parallel_blocks(outer, &body, [](void* c, int64_t b0, int64_t e0) { (*static_cast<Body*>(c))(b0, e0); });
+  }
+  return true;
+}
+
+}  // namespace
+
 void ew_binary(Binary op, const Tensor& a, const Tensor& b, const Tensor& out, const EwParams& p) {
   TANDEM_CHECK(out.dtype() == DType::Float32 || out.dtype() == DType::Float64,
                "internal: float kernel called with dtype {}", out.dtype());
   BinaryKernel k = kernels().binary[static_cast<int>(op)][out.dtype() == DType::Float64];
+  if (ew_binary_repeated_rows(k, a, b, out, p)) return;
   ScalarBuf ba, bb;
   Tensor ka, kb;
   std::array<Operand, 3> ops{Operand::of(out), prepare_input(a, out.dtype(), out, ba, ka),
