@@ -28,7 +28,7 @@ import threading
 CHROMIUM = "chromium"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000"]
+         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=60000"]
 PHONE = (390, 844)
 
 
