@@ -7,7 +7,7 @@
 include(GNUInstallDirs)
 set(TANDEM_LITE_ROOT ${CMAKE_CURRENT_LIST_DIR}/..)
 add_library(tandem_lite STATIC ${TANDEM_LITE_ROOT}/src/lite/runtime.cpp ${TANDEM_LITE_ROOT}/src/lite/kernels.cpp
-            ${TANDEM_LITE_ROOT}/src/lite/kernels_int8.cpp
+            ${TANDEM_LITE_ROOT}/src/lite/kernels_int8.cpp ${TANDEM_LITE_ROOT}/src/lite/runtime_int8.cpp
             ${TANDEM_LITE_ROOT}/src/lite/c_api.cpp ${TANDEM_LITE_ROOT}/src/lite/npy.cpp)
 target_include_directories(tandem_lite
   PUBLIC $<BUILD_INTERFACE:${TANDEM_LITE_ROOT}/include> $<INSTALL_INTERFACE:include>

@@ -350,6 +350,7 @@ void Model::init() {
     lite_check_types(file_, n, i);
     prepare_qlayer(i);
   }
+  fuse_int8_tables();
   for (uint32_t id : file_.inputs) {
     const ValueInfo& v = file_.values[id];
     lite_check(v.dtype == DType::F32, Status::Unsupported, "graph input '" + v.name + "' is " + dtype_name(v.dtype) +
@@ -358,91 +359,6 @@ void Model::init() {
   }
   for (uint32_t id : file_.outputs)
     lite_check(file_.values[id].dtype == DType::F32, Status::Unsupported, "graph outputs must be float32");
-}
-
-void Model::prepare_qlayer(size_t index) {
-  const NodeInfo& n = file_.nodes[index];
-  PreparedNode& p = nodes_[index];
-  const std::string w = lite_node_name(p, index);
-  if (n.op == Op::Quantize || n.op == Op::Dequantize) {
-    const ValueInfo& v = file_.values[n.op == Op::Quantize ? n.outputs[0] : n.inputs[0]];
-    p.q_scales = v.quant.scales;
-    p.q_zps = v.quant.zero_points;
-    p.q_axis = v.quant.axis;
-    p.q_signed = v.dtype == DType::I8;
-    return;
-  }
-  if (n.op != Op::QConv2d && n.op != Op::QLinear) return;
-  const ValueInfo &xv = file_.values[n.inputs[0]], &wv = file_.values[n.inputs[1]], &yv = file_.values[n.outputs[0]];
-  lite_check(p.act.kind == Act::None || p.act.kind == Act::Relu, Status::InvalidModel,
-             w + ": the int8 layers fuse relu only");
-  const bool conv = n.op == Op::QConv2d;
-  lite_check(wv.dims.size() == (conv ? 4u : 2u), Status::InvalidModel,
-             w + (conv ? ": weight must be [O, C/groups, kh, kw]" : ": weight must be [N, K]"));
-  auto L = std::make_shared<kernels::QLayer>();
-  L->O = wv.dims[0];
-  L->K = 1;
-  for (size_t d = 1; d < wv.dims.size(); ++d) L->K *= wv.dims[d];
-  lite_check(L->O >= 1 && L->K >= 1 && L->K <= (int64_t{1} << 24), Status::InvalidModel, w + ": bad weight shape");
-  if (conv) lite_check(L->O % p.groups == 0, Status::InvalidModel, w + ": output channels not divisible by groups");
-  // NOTE: the constants below are computed with the same float32 operations, in the same
-  // order, as the full runtime's qlinear ops (src/ops/defs/qlinear.cpp), so they are the
-  // same bits: m = x_scale * w_scale / y_scale, offset = bias / y_scale (rounding 1:
-  // offset / m, the bias in accumulator units).
-  const float xs = xv.quant.scales[0], ys = yv.quant.scales[0];
-  const bool w_unsigned = wv.dtype == DType::U8;
-  const int8_t* wd = reinterpret_cast<const int8_t*>(base_ + wv.data_offset);
-  const float* bias = n.inputs.size() > 2 && n.inputs[2] != kNone ? constant(n.inputs[2]) : nullptr;
-  if (bias) {
-    const ValueInfo& bv = file_.values[n.inputs[2]];
-    int64_t bn = 1;
-    for (int64_t d : bv.dims) bn *= d;
-    lite_check(bn == L->O, Status::InvalidModel, w + ": bias size does not match the output channels");
-  }
-  L->Kp = (L->K + 3) / 4 * 4;
-  L->w.assign(size_t(L->O * L->Kp), 0);
-  L->w_zp.resize(size_t(L->O));
-  L->mult.resize(size_t(L->O));
-  L->bias.assign(size_t(L->O), 0.0f);  // no bias: 0, which leaves both requantization sums unchanged
-  for (int64_t o = 0; o < L->O; ++o) {
-    const size_t qi = wv.quant.axis == 0 ? size_t(o) : 0;
-    const int32_t wz = wv.quant.zero_points[qi] - (w_unsigned ? 128 : 0);
-    L->w_zp[size_t(o)] = wz;
-    L->w_zp_zero &= wz == 0;
-    // Convolution weights go to [O, kh, kw, C/groups] (the im2col row order of kernels_int8.cpp).
-    const int64_t cg = conv ? wv.dims[1] : L->K, taps = conv ? wv.dims[2] * wv.dims[3] : 1;
-    for (int64_t k = 0; k < L->K; ++k) {
-      const int32_t raw = w_unsigned ? int32_t(uint8_t(wd[o * L->K + k])) - 128 : int32_t(wd[o * L->K + k]);
-      const int64_t c = k / taps, t = k % taps;
-      L->w[size_t(o * L->Kp + t * cg + c)] = int8_t(raw);
-    }
-    const float m = xs * wv.quant.scales[qi] / ys;
-    L->mult[size_t(o)] = m;
-    if (bias) {
-      const float off = bias[o] / ys;
-      L->bias[size_t(o)] = p.rounding == 0 ? off : (m != 0 ? off / m : 0.0f);
-    }
-  }
-  L->x_signed = xv.dtype == DType::I8;
-  L->x_zp = xv.quant.zero_points[0] + (L->x_signed ? 128 : 0);
-  L->y_signed = yv.dtype == DType::I8;
-  L->y_zp = yv.quant.zero_points[0];
-  L->relu = p.act.kind == Act::Relu;
-  L->rounding = int(p.rounding);
-  const int64_t Og = conv ? L->O / p.groups : L->O;
-  const bool depthwise = conv && wv.dims[1] == 1 && Og == 1;
-  kernels::qlayer_pack(*L, !depthwise && (!conv || p.groups == 1));
-  if (conv && p.groups > 1 && !depthwise) {
-    for (int64_t g = 0; g < p.groups; ++g) {
-      kernels::QLayer G;
-      G.O = Og;
-      G.K = L->K;
-      G.w.assign(L->w.begin() + g * Og * L->Kp, L->w.begin() + (g + 1) * Og * L->Kp);
-      kernels::qlayer_pack(G, true);
-      L->groups.push_back(std::move(G));
-    }
-  }
-  p.q = std::move(L);
 }
 
 const float* Model::constant(uint32_t id) const {
@@ -499,6 +415,7 @@ void Context::set_input(int index, const int64_t* shape, int rank, const float* 
 }
 
 void Context::infer(const PreparedNode& n, size_t index) {
+  if (n.skip) return;  // folded into a later node's table (runtime_int8.cpp)
   const std::string w = lite_node_name(n, index);
   auto D = [&](size_t i) -> const Dims& { return dims_[n.inputs[i]]; };
   auto has = [&](size_t i) { return i < n.inputs.size() && n.inputs[i] != kNone; };
@@ -757,7 +674,7 @@ void Context::plan() {
   int64_t total = 0;
   std::fill(offset_.begin(), offset_.end(), -1);
   for (size_t i = 0; i < nodes.size(); ++i)
-    for (uint32_t id : nodes[i].outputs) {
+    for (uint32_t id : nodes[i].skip ? std::vector<uint32_t>{} : nodes[i].outputs) {
       // Sizes in floats: an int8/uint8 value takes a quarter of its element count.
       const int64_t elems = dims_[id].numel();
       const int64_t floats = f.values[id].dtype == DType::F32 ? elems : (elems + 3) / 4;
@@ -804,6 +721,7 @@ const float* Context::in(uint32_t id) const {
 float* Context::out(uint32_t id) { return arena_.data() + offset_[id]; }
 
 void Context::exec(const PreparedNode& n) {
+  if (n.skip) return;
   auto D = [&](size_t i) -> const Dims& { return dims_[n.inputs[i]]; };
   auto opt = [&](size_t i) { return i < n.inputs.size() ? in(n.inputs[i]) : nullptr; };
   const Dims& od = dims_[n.outputs[0]];
@@ -829,6 +747,13 @@ void Context::exec(const PreparedNode& n) {
       return;
     }
     case Op::Quantize:
+      if (!n.lut.empty()) {  // dequantize -> float activations -> quantize, as a table of the 256 inputs
+        const uint8_t* xb = reinterpret_cast<const uint8_t*>(in(n.inputs[0]));
+        uint8_t* yb = reinterpret_cast<uint8_t*>(y);
+        const int64_t cnt = od.numel();
+        for (int64_t i = 0; i < cnt; ++i) yb[i] = n.lut[xb[i]];
+        return;
+      }
       kernels::quantize(in(n.inputs[0]), od.numel(), n.q_scales[0], n.q_zps[0], n.q_signed, y);
       return;
     case Op::Dequantize: {

@@ -59,6 +59,10 @@ struct PreparedNode {
   int64_t q_axis = -1, rounding = 0;
   bool q_signed = false;
   std::shared_ptr<const kernels::QLayer> q;
+  // Quantize: a table of the 256 input bytes (the node then reads the int8 input of a folded
+  // dequantize -> activations chain); skip: a node folded into such a table.
+  std::vector<uint8_t> lut;
+  bool skip = false;
 };
 
 class Model {
@@ -77,6 +81,7 @@ class Model {
   Model() = default;
   void init();  // parse + prepare (throws LiteError)
   void prepare_qlayer(size_t index);  // QConv2d / QLinear: weights and requantization constants
+  void fuse_int8_tables();            // dequantize -> activations -> quantize chains as tables
   File file_;
   std::vector<PreparedNode> nodes_;
   std::vector<std::vector<int64_t>> input_shapes_;

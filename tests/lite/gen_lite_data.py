@@ -77,8 +77,10 @@ class TinyBlock(nn.Module):
 
 
 class TinyInt8(nn.Module):
-    """Conv + ReLU, depthwise strided conv + ReLU, grouped 1x1 conv + ReLU, max pool, linear +
-    ReLU, a view: every conv/linear becomes an int8 layer, the output stays exact."""
+    """Conv + ReLU, depthwise strided conv + ReLU6, grouped 1x1 conv + ReLU, max pool, linear +
+    ReLU, a view: every conv/linear becomes an int8 layer (ReLU6 stays a float clamp between a
+    dequantize and a quantize: tandem-lite runs that chain as a table); both outputs (the pooled
+    features, the view) are dequantized int8 values, so exact."""
 
     def __init__(self):
         super().__init__()
@@ -89,17 +91,17 @@ class TinyInt8(nn.Module):
 
     def forward(self, x):
         x = F.relu(self.c1(x))
-        x = F.relu(self.dw(x))
-        x = F.max_pool2d(F.relu(self.pw(x)), 2)
-        x = F.relu(self.fc(x.flatten(1)))
-        return x.view(x.shape[0], 2, 5)
+        x = F.relu6(self.dw(x))
+        p = F.max_pool2d(F.relu(self.pw(x)), 2)
+        y = F.relu(self.fc(p.flatten(1)))
+        return p, y.view(y.shape[0], 2, 5)
 
 
 def export(model, name, example, dynamic):
     model.eval()
     path = os.path.join(OUT, name + ".onnx")
     names_in = ["input"]
-    names_out = ["tokens", "pooled"] if isinstance(model, TinyBlock) else ["output"]
+    names_out = {TinyBlock: ["tokens", "pooled"], TinyInt8: ["features", "output"]}.get(type(model), ["output"])
     axes = {n: {0: "batch"} for n in names_in + names_out} if dynamic else None
     torch.onnx.export(model, example, path, opset_version=17, input_names=names_in, output_names=names_out,
                       dynamic_axes=axes, do_constant_folding=True)
@@ -133,7 +135,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run([tandem, "run", onnx_path, "--input", "input=" + os.path.join(OUT, name + ".input_0.npy"),
                             "--output-dir", tmp], check=True, stdout=subprocess.DEVNULL)
-            outs = ["tokens", "pooled"] if name == "tiny_block" else ["output"]
+            outs = {"tiny_block": ["tokens", "pooled"], "tiny_int8": ["features", "output"]}.get(name, ["output"])
             for i, o in enumerate(outs):
                 y = np.load(os.path.join(tmp, o + ".npy")).astype(np.float32)
                 np.save(os.path.join(OUT, f"{name}.output_{i}.npy"), y)
