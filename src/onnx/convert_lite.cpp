@@ -68,6 +68,7 @@ bool act_of(const std::string& op, const Attrs& a, std::vector<Attr>& out) {
   else if (op == "sigmoid") k = Act::Sigmoid;
   else if (op == "tanh") k = Act::Tanh;
   else if (op == "silu") k = Act::Silu;
+  else if (op == "hardswish") k = Act::Hardswish;  // fuse_matmul_act's conv2d_act / linear_act
   else if (op == "gelu") k = a.get_or<std::string>("approximate", "none") == "tanh" ? Act::GeluTanh : Act::Gelu;
   else if (op == "gelu_tanh") k = Act::GeluTanh;
   else if (op == "leaky_relu") {
@@ -99,7 +100,7 @@ const std::set<std::string>& identity_ops() {
 std::vector<std::string> supported() {
   std::vector<std::string> v = {"conv2d", "conv2d_act", "linear", "linear_act", "matmul", "max_pool2d",
                                 "avg_pool2d", "adaptive_avg_pool2d", "add", "sub", "mul", "div", "pow",
-                                "maximum", "minimum", "relu", "sigmoid", "tanh", "silu", "gelu", "leaky_relu",
+                                "maximum", "minimum", "relu", "sigmoid", "tanh", "silu", "hardswish", "gelu", "leaky_relu",
                                 "clamp", "neg", "exp", "log", "sqrt", "rsqrt", "abs", "onnx_unary(erf)", "cat",
                                 "slice", "reshape", "expand", "permute", "softmax", "log_softmax", "layer_norm",
                                 "batch_norm", "mean", "to(float32)", "quantize_linear", "dequantize_linear",
