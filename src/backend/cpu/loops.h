@@ -24,6 +24,30 @@ inline Shape broadcast_strides(const Tensor& t, const Shape& out_shape) {
   return s;
 }
 
+// The one dimension-merging routine of the CPU kernels (elementwise loops, reduction plans):
+// appends to (shape, strides) the dims of (s, st) without size-1 dims, with each dim merged into
+// the one before it when both walk memory as one dim in every operand
+// (stride[d-1] == stride[d] * size[d]).
+template <size_t N>
+void merge_dims(const Shape& s, const std::array<Shape, N>& st, Shape& shape,
+                std::array<Shape, N>& strides) {
+  for (size_t d = 0; d < s.size(); ++d) {
+    if (s[d] == 1) continue;
+    if (!shape.empty()) {
+      bool merge = true;
+      for (size_t k = 0; k < N; ++k)
+        if (strides[k].back() != st[k][d] * s[d]) merge = false;
+      if (merge) {
+        shape.back() *= s[d];
+        for (size_t k = 0; k < N; ++k) strides[k].back() = st[k][d];
+        continue;
+      }
+    }
+    shape.push_back(s[d]);
+    for (size_t k = 0; k < N; ++k) strides[k].push_back(st[k][d]);
+  }
+}
+
 template <size_t N>
 struct StridedLoop {
   Shape shape;
@@ -31,21 +55,7 @@ struct StridedLoop {
 
   // Drops size-1 dims and merges dims that are contiguous for every operand.
   StridedLoop(const Shape& s, std::array<Shape, N> st) {
-    for (size_t d = 0; d < s.size(); ++d) {
-      if (s[d] == 1) continue;
-      if (!shape.empty()) {
-        bool merge = true;
-        for (size_t k = 0; k < N; ++k)
-          if (strides[k].back() != st[k][d] * s[d]) merge = false;
-        if (merge) {
-          shape.back() *= s[d];
-          for (size_t k = 0; k < N; ++k) strides[k].back() = st[k][d];
-          continue;
-        }
-      }
-      shape.push_back(s[d]);
-      for (size_t k = 0; k < N; ++k) strides[k].push_back(st[k][d]);
-    }
+    merge_dims<N>(s, st, shape, strides);
     if (shape.empty()) {
       shape.push_back(1);
       for (size_t k = 0; k < N; ++k) strides[k].push_back(0);

@@ -23,16 +23,17 @@ struct Dim {
   int64_t size, stride;
 };
 
-// Merges neighbours d, d+1 that walk memory like one dim.
+// Merges neighbours d, d+1 that walk memory like one dim (loops.h's merge_dims).
 std::vector<Dim> merged(const std::vector<Dim>& dims) {
-  std::vector<Dim> out;
+  Shape size, merged_size;
+  std::array<Shape, 1> stride, merged_stride;
   for (const Dim& d : dims) {
-    if (!out.empty() && out.back().stride == d.stride * d.size) {
-      out.back() = {out.back().size * d.size, d.stride};
-      continue;
-    }
-    out.push_back(d);
+    size.push_back(d.size);
+    stride[0].push_back(d.stride);
   }
+  merge_dims<1>(size, stride, merged_size, merged_stride);
+  std::vector<Dim> out;
+  for (size_t i = 0; i < merged_size.size(); ++i) out.push_back({merged_size[i], merged_stride[0][i]});
   return out;
 }
 
