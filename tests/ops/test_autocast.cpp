@@ -1,5 +1,6 @@
 // bfloat16 and autocast (tandem/autocast.h): conversions and autocast results against PyTorch
-// 1.13's (tests/reference/gen_bf16.py), the op-by-op policy, the path without AVX512-BF16
+// 1.13's (tests/reference/gen_bf16.py), the op-by-op policy, the bfloat16 kernels of relu and
+// max-pooling against the float32 ones at every ISA level, the path without AVX512-BF16
 // (forced ISA level) against the native one, gradients and training against float32, and
 // compile inside a scope.
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <cstring>
 
 #include "../../src/backend/cpu/elementwise.h"
+#include "../../src/backend/cpu/isa.h"
 #include "tandem/autocast.h"
 #include "tandem/nn.h"
 #include "tandem/optim.h"
@@ -25,7 +27,18 @@ struct IsaScope {
   ~IsaScope() { cpu::set_isa(""); }
 };
 
+// Conversions of PyTorch's test values, bit for bit (at the ISA level in use).
+void expect_conversion_like_torch();
+
 TEST(Bf16, ConversionRoundsToNearestEvenAsPyTorch) {
+  for (cpu::Isa level : cpu::supported_isas()) {
+    SCOPED_TRACE(std::string(cpu::isa_name(level)));
+    IsaScope scope(std::string(cpu::isa_name(level)).c_str());
+    expect_conversion_like_torch();
+  }
+}
+
+void expect_conversion_like_torch() {
   Tensor in = load_npy("bf16/convert_in.npy");
   Tensor bits = load_npy("bf16/convert_bits.npy");
   Tensor b = in.to(kBFloat16);
@@ -72,9 +85,10 @@ TEST(Autocast, OpByOpPolicy) {
     EXPECT_EQ(h.mean({1}).dtype(), kFloat32);
     EXPECT_EQ(layer_norm(h, {6}).dtype(), kFloat32);
     EXPECT_EQ(cross_entropy(h, tensor({0, 1, 2, 3}, {.dtype = kInt64})).dtype(), kFloat32);
-    EXPECT_EQ(relu(h).dtype(), kFloat32);  // exact either way; the float32 kernel is the fast one
-    EXPECT_EQ(max_pool2d(conv2d(img, k), {2, 2}).dtype(), kFloat32);
-    // Everything else runs on what it gets.
+    // Everything else runs on what it gets (relu and max-pooling of a convolution stay bf16).
+    EXPECT_EQ(relu(h).dtype(), kBFloat16);
+    EXPECT_EQ(max_pool2d(relu(conv2d(img, k)), {2, 2}).dtype(), kBFloat16);
+    EXPECT_EQ(max_pool2d(img, {2, 2}).dtype(), kFloat32);
     EXPECT_EQ((h * 2.0).dtype(), kBFloat16);
     EXPECT_EQ(tanh(h).dtype(), kBFloat16);
     EXPECT_EQ(relu(x).dtype(), kFloat32);
@@ -88,6 +102,64 @@ TEST(Autocast, OpByOpPolicy) {
   }
   EXPECT_FALSE(is_autocast_enabled());
   EXPECT_EQ(linear(x, w, b).dtype(), kFloat32);
+}
+
+// bfloat16 values with the cases the bit-level kernels must get right: signed zeros, NaN,
+// infinities, ties inside windows, and plain random values.
+// (Own generator: the default one's state stays as the other tests expect it.)
+Tensor bf16_awkward(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  // Multiples of 0.5 (many ties inside windows), half of them moved off by a little noise.
+  Tensor x = randint(-6, 7, shape, {.dtype = kInt64}, &gen).to(kFloat32) * 0.5 +
+             randn(shape, {}, &gen) * randint(0, 2, shape, {.dtype = kInt64}, &gen).to(kFloat32) * 0.01;
+  float* p = x.data<float>();
+  const float special[] = {0.0f, -0.0f, NAN, -NAN, INFINITY, -INFINITY, 1e-40f, -1e-40f};
+  for (int64_t i = 0; i < x.numel(); i += 7) p[i] = special[(i / 7) % 8];
+  return x.to(kBFloat16);
+}
+
+// got equals the float32 result rounded once to bfloat16, NaN where it has NaN (relu and max of
+// bfloat16 values are exact; overlapping pooling windows sum their gradients, then round).
+void expect_same_values(const Tensor& got, const Tensor& want, const char* what) {
+  ASSERT_EQ(got.dtype(), kBFloat16) << what;
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  Tensor g = got.to(kFloat32), w = want.to(kBFloat16).to(kFloat32);
+  for (int64_t i = 0; i < g.numel(); ++i) {
+    float a = g.data<float>()[i], b = w.data<float>()[i];
+    if (std::isnan(b)) EXPECT_TRUE(std::isnan(a)) << what << " element " << i;
+    else EXPECT_EQ(a, b) << what << " element " << i;
+  }
+}
+
+TEST(Bf16, ReluAndMaxPoolKernelsEqualFloat32AtEveryIsaLevel) {
+  // 2x2 pools over rows of 3, 7, 12 and 20 windows (every vector width and the scalar rows),
+  // odd H and W (a row and a column no window covers), and a 3x3 window (the widening path).
+  const std::vector<Shape> shapes = {{2, 3, 6, 6}, {1, 4, 15, 15}, {2, 2, 24, 25}, {1, 3, 8, 40}};
+  for (cpu::Isa level : cpu::supported_isas()) {
+    SCOPED_TRACE(std::string(cpu::isa_name(level)));
+    IsaScope scope(std::string(cpu::isa_name(level)).c_str());
+    uint64_t seed = 10;
+    for (const Shape& shape : shapes) {
+      Tensor x = bf16_awkward(shape, seed++), xf = x.to(kFloat32);
+      Tensor g = bf16_awkward(shape, seed++);
+      expect_same_values(relu(x), relu(xf), "relu");
+      // relu_backward through autograd: d relu(x) / dx applied to g.
+      Tensor xr = x.clone().requires_grad_(true), xrf = xf.clone().requires_grad_(true);
+      Tensor gx = grad({(relu(xr).to(kFloat32) * g.to(kFloat32)).sum()}, {xr})[0];
+      Tensor gxf = grad({(relu(xrf) * g.to(kFloat32)).sum()}, {xrf})[0];
+      expect_same_values(gx, gxf, "relu_backward");
+      for (int64_t k : {2, 3}) {
+        IntArray ks = {k, k}, st = {2, 2};
+        expect_same_values(max_pool2d(x, ks, st), max_pool2d(xf, ks, st), "max_pool2d");
+        Tensor xp = x.clone().requires_grad_(true), xpf = xf.clone().requires_grad_(true);
+        Tensor y = max_pool2d(xp, ks, st);
+        Tensor gy = bf16_awkward(y.shape(), seed++);
+        Tensor gp = grad({(y.to(kFloat32) * gy.to(kFloat32)).sum()}, {xp})[0];
+        Tensor gpf = grad({(max_pool2d(xpf, ks, st) * gy.to(kFloat32)).sum()}, {xpf})[0];
+        expect_same_values(gp, gpf, "max_pool2d_backward");
+      }
+    }
+  }
 }
 
 // y = f(x, w, b) inside autocast, then the float32 gradients of sum(y * gy), against PyTorch's.
@@ -181,6 +253,32 @@ TEST(Autocast, GradientsMatchFloat32WithinBf16Tolerance) {
     double scale = f32[i].abs().max().item<float>();
     // bf16 keeps 8 significant bits: a few percent of the gradient's scale, not more.
     EXPECT_TRUE(all_close(bf16[i], f32[i], 5e-2 * scale, 5e-2)) << "parameter " << i;
+  }
+}
+
+// relu and max-pooling between two lowered ops stay bfloat16 (no casts around them); the
+// gradients are those of the same network with both run in float32 on the same bfloat16
+// values (they are exact on bfloat16, and the float32 gradient rounds once where it meets the
+// convolution).
+TEST(Autocast, ReluAndMaxPoolInBf16GiveTheGradientsOfFloat32Ones) {
+  manual_seed(5);
+  Tensor x = randn({8, 2, 12, 12}), gy = randn({8, 10});
+  Tensor w1 = randn({16, 2, 3, 3}, {.requires_grad = true}), b1 = randn({16}, {.requires_grad = true});
+  Tensor w2 = (randn({10, 16 * 36}) * 0.05).requires_grad_(true);
+  auto grads = [&](bool f32_middle) {
+    AutocastGuard autocast;
+    Tensor h = conv2d(x, w1, b1, {1, 1}, {1, 1});
+    EXPECT_EQ(h.dtype(), kBFloat16);
+    if (f32_middle) h = h.to(kFloat32);
+    h = max_pool2d(relu(h), {2, 2});
+    EXPECT_EQ(h.dtype(), f32_middle ? kFloat32 : kBFloat16);
+    Tensor y = linear(h.reshape({8, 16 * 36}), w2);
+    return grad({(y.to(kFloat32) * gy).sum()}, {w1, b1, w2});
+  };
+  std::vector<Tensor> bf16 = grads(false), f32 = grads(true);
+  for (size_t i = 0; i < bf16.size(); ++i) {
+    EXPECT_EQ(bf16[i].dtype(), kFloat32) << i;
+    EXPECT_TRUE(all_close(bf16[i], f32[i], 1e-6, 1e-6)) << "parameter " << i;
   }
 }
 

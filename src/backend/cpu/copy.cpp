@@ -1,5 +1,6 @@
 #include <cstring>
 
+#include "bf16.h"
 #include "loops.h"
 
 namespace tandem::cpu {
@@ -48,6 +49,7 @@ void copy_typed(const StridedLoop<2>& loop, D* d, const S* s) {
 
 void copy_into(const Tensor& dst, const Tensor& src) {
   if (dst.numel() == 0) return;
+  if (bf16_convert(dst, src)) return;  // float32 <-> bfloat16, vectorized
   StridedLoop<2> loop(dst.shape(), {dst.strides(), broadcast_strides(src, dst.shape())});
   TANDEM_DISPATCH_ALL(dst.dtype(), "copy", [&] {
     using D = scalar_t;

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <limits>
 
+#include "../../backend/cpu/bf16.h"
 #include "../../backend/cpu/elementwise.h"
 #include "defs.h"
 #include "tandem/autograd.h"
@@ -28,6 +29,7 @@ using cpu::Unary;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+using defs::dense;
 using defs::is_float_compute;
 
 // One output like `m` with dtype dt. NOTE: built in place (this runs at every call).
@@ -93,6 +95,34 @@ OpDef backward_def(const char* name, KernelFn cpu) {
 template <Binary B>
 void backward_kernel(const KernelArgs& k) {
   cpu::ew_binary(B, k.inputs[0], k.inputs[1], k.outputs[0]);
+}
+
+// relu and its gradient take bfloat16 as it is (autocast keeps activations in bfloat16 between
+// convolutions): bit operations, no float32 round trip. Other bfloat16 cases are widened.
+Tensor unary_bf16_widened(const Tensor& t) {
+  return t.defined() && t.dtype() == DType::BFloat16 ? dense(t, DType::Float32) : t;
+}
+void relu_kernel(const KernelArgs& k) {
+  const Tensor& out = k.outputs[0];
+  if (out.dtype() != DType::BFloat16) return unary_kernel<Unary::Relu>(k);
+  if (cpu::bf16_relu(dense(k.inputs[0], DType::BFloat16), out)) return;
+  Tensor wide = empty(out.shape());
+  cpu::ew_unary(Unary::Relu, unary_bf16_widened(k.inputs[0]), wide);
+  cpu::copy_into(out, wide);
+}
+void relu_backward_kernel(const KernelArgs& k) {
+  const Tensor& out = k.outputs[0];
+  const Tensor &g = k.inputs[0], &y = k.inputs[1];
+  const bool any_bf16 = g.dtype() == DType::BFloat16 || y.dtype() == DType::BFloat16;
+  if (!any_bf16) return backward_kernel<Binary::ReluBackward>(k);
+  if (out.dtype() == DType::BFloat16 && g.dtype() == DType::BFloat16 && y.dtype() == DType::BFloat16 &&
+      g.shape() == out.shape() && y.shape() == out.shape() &&
+      cpu::bf16_relu_backward(g.contiguous(), y.contiguous(), out))
+    return;
+  const bool into_out = out.dtype() == DType::Float32;
+  Tensor wide = into_out ? out : empty(out.shape());
+  cpu::ew_binary(Binary::ReluBackward, unary_bf16_widened(g), unary_bf16_widened(y), wide);
+  if (!into_out) cpu::copy_into(out, wide);
 }
 
 bool gelu_is_tanh(const Attrs& a) {
@@ -253,7 +283,7 @@ void register_elementwise_unary() {
   // ---- activations
   {
     OpDef d = unary_def("relu", [](const Metas& in, const Attrs&) { return numeric_meta(in, "relu"); },
-                        unary_kernel<Unary::Relu>);
+                        relu_kernel);
     d.doc = "max(x, 0), NaN stays NaN; the gradient at 0 is 0.";
     d.backward = [](const BackwardContext& c) { return Tensors{relu_backward(c.grad(0), c.output(0))}; };
     d.save_inputs = false;
@@ -387,7 +417,7 @@ void register_elementwise_unary() {
     register_op(std::move(d));
   }
   {
-    OpDef d = backward_def("relu_backward", backward_kernel<Binary::ReluBackward>);
+    OpDef d = backward_def("relu_backward", relu_backward_kernel);
     d.doc = "relu_backward(g, y = relu(x)) = y > 0 ? g : 0 (piecewise constant in y).";
     d.backward = [](const BackwardContext& c) {
       return Tensors{relu_backward(c.grad(0), c.input(1)), Tensor()};

@@ -10,6 +10,8 @@
 // backward and nothing in inference, where max_pool2d is used most.
 #include <algorithm>
 
+#include "../../backend/cpu/bf16.h"
+#include "../../backend/cpu/loops.h"
 #include "../../backend/cpu/nn_kernels.h"
 #include "defs.h"
 #include "nn_util.h"
@@ -154,6 +156,13 @@ void register_max_pool() {
       const Tensor& y = k.outputs[0];
       cpu::Pool2d p = pool_geometry("max_pool2d", k.inputs[0].shape(), k.attrs, true);
       Tensor x = dense(k.inputs[0], y.dtype());
+      if (y.dtype() == DType::BFloat16) {  // autocast keeps it in bfloat16 (2x2 windows as they are)
+        if (cpu::bf16_max_pool2d(p, x, y)) return;
+        Tensor xf = dense(x, DType::Float32), yf = empty(y.shape());
+        cpu::max_pool2d_fwd<float>(p, cptr<float>(xf), optr<float>(yf));
+        cpu::copy_into(y, yf);
+        return;
+      }
       for_float(y, "max_pool2d", [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
         cpu::max_pool2d_fwd<T>(p, cptr<T>(x), optr<T>(y));
@@ -179,6 +188,16 @@ void register_max_pool() {
     d.cpu = [](const KernelArgs& k) {
       const Tensor& gx = k.outputs[0];
       cpu::Pool2d p = pool_geometry("max_pool2d_backward", k.inputs[1].shape(), k.attrs, true);
+      if (gx.dtype() == DType::BFloat16 || k.inputs[1].dtype() == DType::BFloat16) {
+        // The argmax from x as it is (a bfloat16 x widens exactly); g rounds only if gx is bfloat16.
+        const DType xt = k.inputs[1].dtype() == DType::BFloat16 ? DType::BFloat16 : DType::Float32;
+        Tensor g = dense(k.inputs[0], gx.dtype()), x = dense(k.inputs[1], xt);
+        if (cpu::bf16_max_pool2d_backward(p, g, x, gx)) return;
+        Tensor gf = dense(g, DType::Float32), xf = dense(x, DType::Float32), gxf = empty(gx.shape());
+        cpu::max_pool2d_bwd<float>(p, cptr<float>(gf), cptr<float>(xf), optr<float>(gxf));
+        cpu::copy_into(gx, gxf);
+        return;
+      }
       Tensor g = dense(k.inputs[0], gx.dtype()), x = dense(k.inputs[1], gx.dtype());
       for_float(gx, "max_pool2d_backward", [&](auto* tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
