@@ -12,6 +12,7 @@
 
 #include "kernels.h"
 #include "runtime.h"
+#include "tandem/compile.h"
 #include "tandem/generator.h"
 #include "tandem/graph/passes.h"
 #include "tandem/graph/plan.h"
@@ -21,6 +22,7 @@
 #include "tandem/onnx/export.h"
 #include "tandem/onnx/quantize.h"
 #include "tandem/ops.h"
+#include "tandem/quant.h"
 #include "tandem_lite.hpp"
 #include "test_util.h"
 
@@ -129,6 +131,46 @@ TEST(LiteInt8, QuantizedZooModelsAreBitExactWithTheFullRuntime) {
     tlite::kernels::int8_portable_only(false);
   }
   fs::remove_all(dir);
+}
+
+// A float layer reading an int8 weight too large for const_fold (1.2 MB as float): the .tlite
+// keeps the weight int8 (transposed, per-channel parameters) behind a lite dequantize, and the
+// output matches the float computation of the same QDQ graph.
+TEST(LiteInt8, FloatLayerKeepsItsInt8WeightInt8) {
+  manual_seed(9);
+  const int64_t O = 300, K = 1024;
+  Tensor w = randn({O, K}) * 0.05;
+  Tensor ws = (amax(abs(w), {1}) / 127.0).contiguous(), wzp = zeros({O}, {.dtype = kInt8});
+  Tensor wq = quantize_linear(w, ws, wzp, 0), bias = randn({O}) * 0.1;
+  Tensor xs = full({}, 0.03), xzp = full({}, 128, {.dtype = kUInt8});
+  auto fn = [&](const std::vector<Tensor>& in) {
+    Tensor xd = dequantize_linear(quantize_linear(in[0], xs, xzp), xs, xzp);
+    return std::vector<Tensor>{linear(xd, dequantize_linear(wq, ws, wzp, 0), bias)};
+  };
+  Tensor x = randn({3, K});
+  CompileOptions o;
+  o.passes = {};
+  auto traced = tandem::compile(std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn), o);
+  traced({x});
+  graph::Graph g = graph::copy_graph(traced.graph());
+  onnx::LiteConvertReport r;
+  std::string bytes = onnx::convert_graph_to_lite(g, {false}, {}, &r);
+  EXPECT_EQ(r.lite_ops["dequantize"], 2) << r.str();  // the input's and the weight's
+  EXPECT_LT(r.constants_bytes, O * K + 8 * O + 4096) << r.str();  // int8 weight, float bias
+  tl::Model lite = tl::Model::from_buffer(bytes.data(), bytes.size());
+  tl::Context ctx(lite);
+  ctx.set_input(0, {3, K}, x.contiguous().data<float>());
+  ctx.run();
+  Tensor want = fn({x})[0].contiguous();
+  tl::Output y = ctx.output(0);
+  ASSERT_EQ(y.shape, int8_shape_of(want));
+  const float* p = want.data<float>();
+  double scale = 1e-12, err = 0;
+  for (int64_t k = 0; k < want.numel(); ++k) {
+    scale = std::max(scale, double(std::fabs(p[k])));
+    err = std::max(err, double(std::fabs(y.data[k] - p[k])));
+  }
+  EXPECT_LE(err / scale, 1e-5);
 }
 
 }  // namespace
