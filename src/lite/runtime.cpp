@@ -868,7 +868,7 @@ void Context::exec(const PreparedNode& n) {
       return;
     }
     case Op::Reshape:
-      std::memcpy(y, in(n.inputs[0]), size_t(od.numel()) * sizeof(float));
+      if (od.numel()) std::memcpy(y, in(n.inputs[0]), size_t(od.numel()) * sizeof(float));  // empty: no arena at all
       return;
     case Op::Expand: {
       int64_t xs[kMaxRank];
