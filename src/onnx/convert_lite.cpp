@@ -521,7 +521,7 @@ std::string convert_graph_to_lite(graph::Graph& g, const std::vector<bool>& dyna
   graph::PipelineOptions po;
   // The backend-independent inference passes: no prepacking or blocked layouts (oneDNN-specific).
   // fuse_qdq before const_fold, as in the full pipeline: the int8 layers keep their int8 weights.
-  po.passes = "shape_infer,fuse_qdq,const_fold,simplify,cse,dce,fold_batchnorm,fuse_matmul_act,dce";
+  po.passes = "shape_infer,fuse_qdq,const_fold,simplify,cse,dce,fold_batchnorm,fuse_matmul_act,fuse_hardswish,dce";
   po.inference = true;
   graph::PipelineReport pr = graph::run_pipeline(g, po);
   TANDEM_CHECK(g.updates().empty(), "convert: the graph updates variables in place (a training step?); "

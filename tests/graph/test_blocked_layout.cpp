@@ -344,6 +344,7 @@ TEST(BlockedLayout, ElementwiseOpsAndSqueezeExcitationStayBlocked) {
       return std::vector<Tensor>{conv2d(e * clamp(e / 6.0 + 0.5, 0.0, 1.0), w3)};
     });
     run_fuse_matmul_act(rec.graph);
+    run_fuse_hardswish(rec.graph);
     PassResult r = run_blocked_layout(rec.graph);
     // The depthwise conv's hard-swish is its post-op; the scaled value's runs on the twins.
     int hardswish_convs = 0;

@@ -215,6 +215,31 @@ TEST(Lite, TracedGraphOpsMatchEager) {
   for (int i = 0; i < 3; ++i) EXPECT_LE(rel_diff(ctx.output(i), want[size_t(i)]), 1e-4) << "output " << i;
 }
 
+// Hard-swish after a convolution (MobileNetV3, as importers write it): the conversion fuses it
+// into the convolution (fuse_hardswish; lite's hardswish activation) and matches eager's ops.
+TEST(Lite, ConvHardSwishConvertsAndMatchesEager) {
+  manual_seed(6);
+  Tensor w = randn({8, 4, 3, 3}) * 0.3, b = randn({8});
+  auto fn = [&](const std::vector<Tensor>& xs) {
+    Tensor y = conv2d(xs[0], w, b, {1, 1}, {1, 1});
+    return std::vector<Tensor>{y * clamp(y * (1.0 / 6) + 0.5, 0.0, 1.0)};
+  };
+  Tensor x = randn({2, 4, 6, 6}) * 3.0;
+  CompileOptions o;
+  o.passes = {};
+  auto traced = tandem::compile(std::function<std::vector<Tensor>(const std::vector<Tensor>&)>(fn), o);
+  traced({x});
+  graph::Graph g = graph::copy_graph(traced.graph());
+  onnx::LiteConvertReport r;
+  std::string bytes = onnx::convert_graph_to_lite(g, {false}, {}, &r);
+  EXPECT_EQ(r.lite_ops.count("mul"), 0u) << r.str();  // fused: no separate mul / clamp / add
+  tl::Model lite = tl::Model::from_buffer(bytes.data(), bytes.size());
+  tl::Context ctx(lite);
+  ctx.set_input(0, {2, 4, 6, 6}, x.contiguous().data<float>());
+  ctx.run();
+  EXPECT_LE(rel_diff(ctx.output(0), fn({x})[0]), 1e-4) << r.str();
+}
+
 // The limits a host (the fuzzer) can put on a run: too much work or arena is refused before
 // anything is allocated or computed.
 TEST(Lite, WorkAndArenaLimitsRefuseAPlan) {

@@ -3,6 +3,7 @@
 //   graph::Graph g = ...;                       // e.g. traced by tandem::compile, model in eval()
 //   graph::run_fold_batchnorm(g);               // conv2d/linear + eval batch_norm -> conv2d/linear
 //   graph::run_fuse_matmul_act(g);              // linear/conv2d + relu/gelu/... -> linear_act/conv2d_act
+//   graph::run_fuse_hardswish(g);               // conv2d -> y * clamp(y / 6 + 0.5, 0, 1) -> conv2d_act
 //   graph::run_fuse_elementwise(g);             // gelu(x*w+b)*y -> one fused_elementwise kernel
 //   graph::run_prepack_weights(g);              // weights fixed for the graph: reordered once
 //   graph::run_blocked_layout(g);               // conv -> pool -> conv stay in oneDNN's nChw16c
@@ -27,6 +28,8 @@ namespace tandem::graph {
 
 PassResult run_fold_batchnorm(Graph& g);
 PassResult run_fuse_matmul_act(Graph& g);
+// y * clamp(y * (1/6) + 0.5, 0, 1) on a linear/conv2d output y -> linear_act/conv2d_act, act "hardswish".
+PassResult run_fuse_hardswish(Graph& g);
 PassResult run_fuse_qdq(Graph& g);  // QDQ conv2d/linear (+ relu) -> qlinear_conv2d/qlinear_linear
 PassResult run_fuse_elementwise(Graph& g);
 // Marks linear/linear_act/conv2d/conv2d_act nodes whose weight is a constant or a variable the

@@ -5,17 +5,13 @@
 // post-op; otherwise (conv2d_act, clamp, other layouts) the kernel applies the activation in
 // place to the output right after the conv/linear, while it is still in cache.
 // Before that, matmul(x, constant W [K, N]) (+ a constant bias) becomes linear(x, Wᵀ, b).
-// Hard-swish as importers write it, y * clamp(y * (1/6) + 0.5, 0, 1) (or y / 6), on a
-// linear / conv2d output y read by nothing else becomes act "hardswish" (oneDNN's post-op).
 // Leaves alone: a pre-activation value read by anything else (a backward node such as
 // gelu_backward, a second consumer, a graph output or update), dtypes other than
 // float32/float64, and matmul (no weight layout to fuse; linear covers the MLP case).
 // Forward only: the fused ops have no backward formula, which the user check guarantees
 // is never needed.
-#include <cmath>
 #include <limits>
 #include <map>
-#include <optional>
 #include <string>
 
 #include "fusion_util.h"
@@ -95,74 +91,6 @@ void matmul_const_to_linear(Graph& g, const OpDef* linear_def, PassResult& resul
   }
 }
 
-// The one element of constant v, if it is one.
-std::optional<double> hs_scalar(const Value* v) {
-  if (v == nullptr || !v->is_constant() || !v->data.defined() || v->data.numel() != 1) return std::nullopt;
-  return v->data.to(DType::Float64).contiguous().data<double>()[0];
-}
-
-bool hs_near(std::optional<double> v, double want) { return v && std::abs(*v - want) <= 1e-6 * std::abs(want); }
-
-// The hard-swish y * clamp(y * (1/6) + 0.5, 0, 1) (either operand order; y / 6 too) rooted at mul
-// node m: y and the three inner nodes (scale, shift, clamp), each read only by the next.
-struct HardSwishMatch {
-  Value* y = nullptr;
-  std::vector<Node*> inner;
-};
-
-std::optional<HardSwishMatch> hardswish_at(const Graph& g, Node* m) {
-  if (m->op->name != "mul" || m->inputs.size() != 2 || m->outputs.size() != 1) return std::nullopt;
-  for (int i = 0; i < 2; ++i) {
-    Value *y = m->inputs[i], *h = m->inputs[1 - i];
-    Node* c = h ? h->producer : nullptr;
-    if (y == nullptr || c == nullptr || c->op->name != "clamp" || !only_user(g, h, m)) continue;
-    if (c->attrs.get_or<double>("min", -1) != 0.0 || c->attrs.get_or<double>("max", 0) != 1.0) continue;
-    Node* a = c->inputs[0] ? c->inputs[0]->producer : nullptr;
-    if (a == nullptr || a->op->name != "add" || a->inputs.size() != 2 || !only_user(g, c->inputs[0], c)) continue;
-    if (a->attrs.get_or<double>("alpha", 1.0) != 1.0) continue;
-    for (int j = 0; j < 2; ++j) {
-      Value *t = a->inputs[j], *half = a->inputs[1 - j];
-      Node* s = t ? t->producer : nullptr;
-      if (s == nullptr || !hs_near(hs_scalar(half), 0.5) || !only_user(g, t, a) || s->inputs.size() != 2) continue;
-      const bool scaled = s->op->name == "mul" && ((s->inputs[0] == y && hs_near(hs_scalar(s->inputs[1]), 1.0 / 6)) ||
-                                                   (s->inputs[1] == y && hs_near(hs_scalar(s->inputs[0]), 1.0 / 6)));
-      const bool divided = s->op->name == "div" && s->inputs[0] == y && hs_near(hs_scalar(s->inputs[1]), 6.0);
-      if (scaled || divided) return HardSwishMatch{y, {s, a, c}};
-    }
-  }
-  return std::nullopt;
-}
-
-// linear / conv2d -> hard-swish becomes linear_act / conv2d_act with act "hardswish".
-void fuse_hardswish(Graph& g, const OpDef* linear_def, const OpDef* conv_def, PassResult& result) {
-  const std::vector<Node*> nodes = g.nodes();  // a pattern removes only nodes before its mul
-  for (Node* m : nodes) {
-    if (m->op->name != "mul") continue;
-    auto hs = hardswish_at(g, m);
-    if (!hs) continue;
-    Value* y = hs->y;
-    Node* p = y->producer;
-    if (p == nullptr || (p->op != linear_def && p->op != conv_def) || escapes(g, y) || y->users.size() != 2) continue;
-    if (y->dtype != DType::Float32 && y->dtype != DType::Float64) continue;
-    if (!((y->users[0] == m && y->users[1] == hs->inner[0]) || (y->users[1] == m && y->users[0] == hs->inner[0])))
-      continue;
-    Attrs attrs = p->attrs;
-    attrs.set("act", std::string("hardswish"));
-    const bool is_linear = p->op == linear_def;
-    Node* n = g.add_node(op(is_linear ? "linear_act" : "conv2d_act"), p->inputs, attrs, p->name.empty() ? m->name : p->name);
-    if (n->output()->shape != m->output()->shape || n->output()->dtype != m->output()->dtype) {
-      g.remove_node(n);  // shape rules disagree (should not happen): keep the pattern
-      continue;
-    }
-    g.move_before(n, p);
-    g.replace_all_uses(m->output(), n->output());
-    g.remove_node(m);
-    for (auto it = hs->inner.rbegin(); it != hs->inner.rend(); ++it) g.remove_node(*it);
-    g.remove_node(p);
-    result.add(is_linear ? "fused_linear_hardswish" : "fused_conv2d_hardswish");
-  }
-}
-
 }  // namespace
 
 PassResult run_fuse_matmul_act(Graph& g) {
@@ -170,7 +98,6 @@ PassResult run_fuse_matmul_act(Graph& g) {
   const OpDef* linear_def = find_op("linear");
   const OpDef* conv_def = find_op("conv2d");
   matmul_const_to_linear(g, linear_def, result);
-  fuse_hardswish(g, linear_def, conv_def, result);
   std::vector<Node*> nodes = g.nodes();
   for (Node* act : nodes) {
     if (act->inputs.size() != 1 || act->inputs[0] == nullptr) continue;

@@ -38,6 +38,8 @@ std::vector<Pass> builtin_passes() {
        "folds eval-mode batch_norm into the preceding conv2d/linear (new constants)"},
       {"fuse_matmul_act", run_fuse_matmul_act, false,
        "linear/conv2d + activation -> linear_act/conv2d_act"},
+      {"fuse_hardswish", run_fuse_hardswish, false,
+       "linear/conv2d -> y * clamp(y / 6 + 0.5, 0, 1) -> linear_act/conv2d_act with act hardswish"},
       {"prepack_weights", run_prepack_weights, false,
        "marks linear/conv2d(+act) nodes whose weight the graph does not update: packed once"},
       {"blocked_layout", run_blocked_layout, false,
@@ -146,6 +148,9 @@ const std::vector<std::string>& default_pass_order() {
       // matmul/conv + bias + activation before elementwise fusion, so the activation goes
       // into the oneDNN post-op rather than into an elementwise kernel.
       "fuse_matmul_act",
+      // Hard-swish: its conv/linear has two readers, which fuse_matmul_act leaves alone;
+      // before prepack_weights like the other fused activations.
+      "fuse_hardswish",
       // After fuse_matmul_act, so the fused linear_act/conv2d_act nodes are the ones marked.
       "prepack_weights",
       // After prepack_weights (the blocked convs keep the prepacked mark) and fusion of the
