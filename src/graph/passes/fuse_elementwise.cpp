@@ -5,7 +5,8 @@
 // tensor is allocated. A single sum/mean over the last dim that is the region's only
 // consumer is fused in as a trailing reduction.
 // Inputs may broadcast (a bias [C] against [N, C]); single-element Constants (scalars such
-// as the 2 in x * 2) become immediates of the program.
+// as the 2 in x * 2) become immediates of the program. Only values of the root's shape are
+// computed inside a region: a smaller one that broadcasts in is an input (computed once).
 // Leaves alone: non-float32 values (other dtypes stay unfused), ops outside the table below
 // (comparisons, where, casts, views), values read outside the region (graph outputs, updates,
 // backward nodes: they keep their own node), regions of one op without a reduction, and
@@ -126,6 +127,9 @@ PassResult run_fuse_elementwise(Graph& g) {
         for (Value* v : n->inputs) {
           Node* q = v->producer;
           if (q == nullptr || region.count(q) || taken.count(q) || !fusable(q) || escapes(g, v)) continue;
+          // A value that broadcasts into the region (squeeze-excitation's [N, C, 1, 1] gate against
+          // [N, C, H, W]) stays out: inside, its producers would run once per element it reaches.
+          if (v->shape != root->output()->shape) continue;
           bool inside = std::all_of(v->users.begin(), v->users.end(), [&](Node* u) { return region.count(u) != 0; });
           if (!inside || region.size() >= kMaxRegion) continue;
           region.insert(q);
