@@ -10,6 +10,8 @@
 //   fma_peak              float32 FMA throughput of the cores (AVX-512, registers only, every
 //                         OpenMP thread): the compute ceiling that training's GFLOP/s is a
 //                         fraction of (bench/train_peak_run.sh). Counter GFLOPs.
+//   bf16_dot_peak         the same for AVX512-BF16's dpbf16 (bfloat16 pairs into float32): the
+//                         ceiling of oneDNN's bf16 kernels, to compare with fma_peak.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -88,11 +90,25 @@ __attribute__((target("avx512f"), noinline)) float fma_loop(int64_t iters, float
   return _mm512_reduce_add_ps(sum);
 }
 
-void fma_peak(benchmark::State& state) {
-  if (!__builtin_cpu_supports("avx512f")) {
-    state.SkipWithError("no AVX-512 on this CPU");
-    return;
-  }
+// dpbf16 (AVX512-BF16): each instruction multiplies 16 pairs of bfloat16 and adds both products
+// to a float32 lane, 64 FLOPs, the work of oneDNN's bf16 matmul and convolution kernels.
+__attribute__((target("avx512f,avx512bf16"), noinline)) float bf16_dot_loop(int64_t iters, float seed) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(seed + static_cast<float>(i));
+  const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3380);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+  __m512 sum = acc[0];
+  for (int i = 1; i < 16; ++i) sum = _mm512_add_ps(sum, acc[i]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  float r = 0;
+  for (float v : lanes) r += v;
+  return r;
+}
+
+// Runs `loop` on every OpenMP thread; flops_per_iter: FLOPs of one iteration (16 instructions).
+void instruction_peak(benchmark::State& state, float (*loop)(int64_t, float), double flops_per_iter) {
   constexpr int64_t kIters = 1 << 20;
   int threads = 1;
   float sink = 0;
@@ -105,24 +121,40 @@ void fma_peak(benchmark::State& state) {
       threads = omp_get_num_threads();
       timespec t0{}, t1{};
       clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-      sink += fma_loop(kIters, static_cast<float>(omp_get_thread_num()));
+      sink += loop(kIters, static_cast<float>(omp_get_thread_num()));
       clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
       double cpu = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
-      rate += 2.0 * 16 * 16 * kIters / cpu;
+      rate += flops_per_iter * kIters / cpu;
     }
     core_rate = std::max(core_rate, rate);
   }
   benchmark::DoNotOptimize(sink);
-  // 2 FLOPs per lane per FMA, 16 lanes, 16 accumulators. GFLOPs: over wall time (what the
-  // threads got on this machine); core_GFLOPs: over each thread's own CPU time, the cores'
-  // peak even on a loaded machine.
+  // GFLOPs: over wall time (what the threads got on this machine); core_GFLOPs: over each
+  // thread's own CPU time, the cores' peak even on a loaded machine.
   state.counters["GFLOPs"] =
-      benchmark::Counter(2.0 * 16 * 16 * kIters * threads * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+      benchmark::Counter(flops_per_iter * kIters * threads * state.iterations() / 1e9, benchmark::Counter::kIsRate);
   state.counters["core_GFLOPs"] = core_rate / 1e9;
+}
+
+void fma_peak(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx512f")) {
+    state.SkipWithError("no AVX-512 on this CPU");
+    return;
+  }
+  instruction_peak(state, fma_loop, 2.0 * 16 * 16);  // 2 FLOPs per lane, 16 lanes, 16 accumulators
+}
+
+void bf16_dot_peak(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx512bf16")) {
+    state.SkipWithError("no AVX512-BF16 on this CPU");
+    return;
+  }
+  instruction_peak(state, bf16_dot_loop, 4.0 * 16 * 16);  // 2 products + 2 adds per lane
 }
 
 int register_all() {
   benchmark::RegisterBenchmark("fma_peak", fma_peak)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("bf16_dot_peak", bf16_dot_peak)->UseRealTime()->Unit(benchmark::kMillisecond);
   for (auto [m, k, n] : matmul_shapes())
     benchmark::RegisterBenchmark(("onednn_matmul/" + matmul_name(m, k, n)).c_str(), onednn_matmul,
                                  m, k, n)
