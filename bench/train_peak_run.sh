@@ -30,7 +30,7 @@ if [ -z "${ONLY_TABLE:-}" ]; then  # ONLY_TABLE=1: print the table of an earlier
 uptime | tee "$out/uptime"
 
 for t in 1 2; do
-  "$benchbin" --threads="$t" --benchmark_filter='^fma_peak' --benchmark_repetitions=3 \
+  "$benchbin" --threads="$t" --benchmark_filter='^(fma_peak|bf16_dot_peak)' --benchmark_repetitions=3 \
     --benchmark_format=json >"$out/peak_t$t.json"
 done
 recipe() {
@@ -71,10 +71,11 @@ flops = {"mlp": 2.41e6, "cnn": 25e6}
 def load(name):
     p = os.path.join(out, name)
     return json.load(open(p)) if os.path.exists(p) and os.path.getsize(p) else None
-def peak(t):
+def peak(t, name="fma_peak"):
     j = load(f"peak_t{t}.json")
-    runs = [b["core_GFLOPs"] for b in j["benchmarks"] if b.get("run_type") == "iteration"]
-    return max(runs)
+    runs = [b["core_GFLOPs"] for b in j["benchmarks"]
+            if b.get("run_type") == "iteration" and b["name"].startswith(name) and "core_GFLOPs" in b]
+    return max(runs) if runs else None
 def tandem(m, p, t):
     j = load(f"tandem_{m}_{p}_t{t}.json")
     return j["history"][-1]["samples_per_second"] if j else None
@@ -83,6 +84,9 @@ def torch(m, p, t):
          if os.path.getsize(f)]
     return max(v) if v else None
 print(f"FMA peak (fma_peak, per thread CPU time): {peak(1):.0f} GFLOP/s at 1 thread, {peak(2):.0f} at 2.")
+if peak(1, "bf16_dot_peak"):
+    print(f"bf16 dot-product peak (bf16_dot_peak, the ceiling of oneDNN's bf16 kernels): "
+          f"{peak(1, 'bf16_dot_peak'):.0f} GFLOP/s at 1 thread, {peak(2, 'bf16_dot_peak'):.0f} at 2.")
 print()
 print("| model | threads | precision | tandem samples/s | GFLOP/s | of FMA peak | PyTorch best samples/s | tandem / PyTorch | bf16 / fp32 (tandem) |")
 print("|---|---|---|---|---|---|---|---|---|")
