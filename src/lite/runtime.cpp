@@ -462,6 +462,9 @@ void Context::infer(const PreparedNode& n, size_t index) {
     }
     case Op::Quantize:
       o = D(0);
+      if (n.lut.size() == 65536)  // a binary op folded into a table reads its two int8 inputs element by element
+        lite_check(D(1) == o, Status::InvalidArgument,
+                   w + ": the folded binary op's inputs " + o.str() + " and " + D(1).str() + " differ in shape");
       break;
     case Op::Dequantize:
       o = D(0);
@@ -747,11 +750,19 @@ void Context::exec(const PreparedNode& n) {
       return;
     }
     case Op::Quantize:
-      if (!n.lut.empty()) {  // dequantize -> float activations -> quantize, as a table of the 256 inputs
+      if (n.lut.size() == 256) {  // dequantize -> float activations -> quantize, as a table of the 256 inputs
         const uint8_t* xb = reinterpret_cast<const uint8_t*>(in(n.inputs[0]));
         uint8_t* yb = reinterpret_cast<uint8_t*>(y);
         const int64_t cnt = od.numel();
         for (int64_t i = 0; i < cnt; ++i) yb[i] = n.lut[xb[i]];
+        return;
+      }
+      if (n.lut.size() == 65536) {  // the same with a binary op of two dequantized inputs
+        const uint8_t* ab = reinterpret_cast<const uint8_t*>(in(n.inputs[0]));
+        const uint8_t* bb = reinterpret_cast<const uint8_t*>(in(n.inputs[1]));
+        uint8_t* yb = reinterpret_cast<uint8_t*>(y);
+        const int64_t cnt = od.numel();
+        for (int64_t i = 0; i < cnt; ++i) yb[i] = n.lut[size_t(ab[i]) << 8 | bb[i]];
         return;
       }
       kernels::quantize(in(n.inputs[0]), od.numel(), n.q_scales[0], n.q_zps[0], n.q_signed, y);

@@ -152,6 +152,73 @@ void Model::fuse_int8_tables() {
     dq.skip = true;
     dq.inputs.clear();
   }
+
+  // The same for a binary op of two dequantized activations of one shape (a residual add):
+  // dequantize(a), dequantize(b) -> add/sub/mul/max/min -> activation* -> quantize becomes a
+  // 65536-entry table indexed by the two bytes.
+  std::vector<size_t> producer(nv, nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    for (uint32_t id : nodes_[i].outputs) producer[id] = i;
+  auto dq_of = [&](uint32_t v) -> PreparedNode* {
+    if (v == kNone || uses[v] != 1 || producer[v] == nodes_.size()) return nullptr;
+    PreparedNode& d = nodes_[producer[v]];
+    if (d.op != Op::Dequantize || d.skip || d.q_axis != -1 || d.q_scales.size() != 1 || d.inputs.size() != 1 ||
+        file_.values[d.inputs[0]].kind != ValueKind::Activation)
+      return nullptr;
+    return &d;
+  };
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    PreparedNode& bn = nodes_[i];
+    kernels::Binary kind;
+    if (bn.op == Op::Add) kind = kernels::Binary::Add;
+    else if (bn.op == Op::Sub) kind = kernels::Binary::Sub;
+    else if (bn.op == Op::Mul) kind = kernels::Binary::Mul;
+    else if (bn.op == Op::Maximum) kind = kernels::Binary::Max;
+    else if (bn.op == Op::Minimum) kind = kernels::Binary::Min;
+    else continue;
+    if (bn.skip || bn.inputs.size() != 2) continue;
+    PreparedNode *da = dq_of(bn.inputs[0]), *db = dq_of(bn.inputs[1]);
+    if (!da || !db || da == db || file_.values[bn.inputs[0]].dims != file_.values[bn.inputs[1]].dims) continue;
+    std::vector<size_t> chain;
+    uint32_t v = bn.outputs[0];
+    size_t end = nodes_.size();
+    while (uses[v] == 1) {
+      PreparedNode& c = nodes_[consumer[v]];
+      if (c.op == Op::Activation && c.inputs.size() == 1 && !c.skip) {
+        chain.push_back(consumer[v]);
+        v = c.outputs[0];
+        continue;
+      }
+      if (c.op == Op::Quantize && c.lut.empty()) end = consumer[v];
+      break;
+    }
+    if (end == nodes_.size()) continue;
+    PreparedNode& q = nodes_[end];
+    uint8_t bytes[256];
+    float fa[256], fb[256];
+    for (int k = 0; k < 256; ++k) bytes[k] = uint8_t(k);
+    kernels::dequantize(bytes, da->q_signed, 1, 1, 256, da->q_scales.data(), da->q_zps.data(), fa);
+    kernels::dequantize(bytes, db->q_signed, 1, 1, 256, db->q_scales.data(), db->q_zps.data(), fb);
+    std::vector<float> A(65536), B(65536), Y(65536);
+    for (int k = 0; k < 65536; ++k) {
+      A[size_t(k)] = fa[k >> 8];
+      B[size_t(k)] = fb[k & 255];
+    }
+    const int64_t n = 65536, one = 1;
+    kernels::binary(kind, 1, &n, A.data(), &one, B.data(), &one, Y.data());
+    for (size_t c : chain) kernels::unary(Y.data(), Y.data(), n, nodes_[c].act);
+    q.lut.resize(65536);
+    kernels::quantize(Y.data(), n, q.q_scales[0], q.q_zps[0], q.q_signed, q.lut.data());
+    q.inputs = {da->inputs[0], db->inputs[0]};
+    for (PreparedNode* d : {da, db, &bn}) {
+      d->skip = true;
+      d->inputs.clear();
+    }
+    for (size_t c : chain) {
+      nodes_[c].skip = true;
+      nodes_[c].inputs.clear();
+    }
+  }
 }
 
 }  // namespace tlite

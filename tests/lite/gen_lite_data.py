@@ -77,22 +77,27 @@ class TinyBlock(nn.Module):
 
 
 class TinyInt8(nn.Module):
-    """Conv + ReLU, depthwise strided conv + ReLU6, grouped 1x1 conv + ReLU, max pool, linear +
-    ReLU, a view: every conv/linear becomes an int8 layer (ReLU6 stays a float clamp between a
-    dequantize and a quantize: tandem-lite runs that chain as a table); both outputs (the pooled
-    features, the view) are dequantized int8 values, so exact."""
+    """Conv + ReLU, depthwise strided conv + ReLU6, grouped 1x1 conv + ReLU, a residual 1x1
+    conv, 1x1 conv + ReLU, max pool, linear + ReLU, a view: every conv/linear becomes an int8
+    layer; the ReLU6 (a float clamp between a dequantize and a quantize) and the residual add
+    (two dequantized inputs, then a quantize) run in tandem-lite as tables. Both outputs (the
+    pooled features, the view) are dequantized int8 values, so exact."""
 
     def __init__(self):
         super().__init__()
         self.c1 = nn.Conv2d(3, 8, 3, padding=1)
         self.dw = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
         self.pw = nn.Conv2d(8, 12, 1, groups=2)
+        self.pw2 = nn.Conv2d(12, 12, 1)
+        self.pw3 = nn.Conv2d(12, 12, 1)
         self.fc = nn.Linear(12 * 4 * 4, 10)
 
     def forward(self, x):
         x = F.relu(self.c1(x))
         x = F.relu6(self.dw(x))
-        p = F.max_pool2d(F.relu(self.pw(x)), 2)
+        h = F.relu(self.pw(x))
+        h = h + self.pw2(h)
+        p = F.max_pool2d(F.relu(self.pw3(h)), 2)
         y = F.relu(self.fc(p.flatten(1)))
         return p, y.view(y.shape[0], 2, 5)
 
