@@ -426,6 +426,8 @@ TEST(Elementwise, RepeatedRowBroadcastsAgreeWithNaiveLoops) {
   Generator g(8);
   Tensor x = randn({2, 3, 40, 41, 16}, {.dtype = kFloat32}, &g), s = randn({2, 3, 1, 1, 16}, {.dtype = kFloat32}, &g);
   Tensor small = randn({2, 5, 3, 8}, {.dtype = kFloat32}, &g), srow = randn({2, 1, 1, 8}, {.dtype = kFloat32}, &g);
+  // One outer row: the threads split its middle rows.
+  Tensor tall = randn({1, 3000, 16}, {.dtype = kFloat32}, &g), trow = randn({1, 1, 16}, {.dtype = kFloat32}, &g);
   auto mul_f = [](double a, double b) { return static_cast<double>(static_cast<float>(a) * static_cast<float>(b)); };
   auto sub_f = [](double a, double b) { return static_cast<double>(static_cast<float>(a) - static_cast<float>(b)); };
   auto div_f = [](double a, double b) { return static_cast<double>(static_cast<float>(a) / static_cast<float>(b)); };
@@ -437,6 +439,7 @@ TEST(Elementwise, RepeatedRowBroadcastsAgreeWithNaiveLoops) {
     EXPECT_ALL_CLOSE((s - x).to(kFloat64), reference_binary(s, x, sub_f), 0, 0);
     EXPECT_ALL_CLOSE((x / s).to(kFloat64), reference_binary(x, s, div_f), 0, 0);
     EXPECT_ALL_CLOSE((small - srow).to(kFloat64), reference_binary(small, srow, sub_f), 0, 0);
+    EXPECT_ALL_CLOSE((tall * trow).to(kFloat64), reference_binary(tall, trow, mul_f), 0, 0);
     Tensor y = x.clone();
     y.mul_(s);
     EXPECT_ALL_CLOSE(y.to(kFloat64), reference_binary(x, s, mul_f), 0, 0);

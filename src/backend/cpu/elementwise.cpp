@@ -162,24 +162,31 @@ bool ew_binary_repeated_rows(BinaryKernel k, const Tensor& a, const Tensor& b, c
   const char* ap = static_cast<const char*>(a.data_ptr());
   const char* bp = static_cast<const char*>(b.data_ptr());
   char* op = static_cast<char*>(out.data_ptr());
+  // Tasks: (outer row, stretch of `rows` middle rows); a thread refills its buffer when its
+  // tasks reach the next outer row.
+  const int64_t stretches = (mid + rows - 1) / rows;
   auto body = [&](int64_t begin, int64_t end) {
     std::vector<char> buf(static_cast<size_t>(rows * inner * es));
-    for (int64_t o = begin; o < end; ++o) {
-      const char* row = (a_full ? bp : ap) + o * inner * es;
-      for (int64_t r = 0; r < rows; ++r) std::memcpy(buf.data() + r * inner * es, row, inner * es);
-      for (int64_t m = 0; m < mid; m += rows) {
-        const int64_t n = std::min(rows, mid - m) * inner;
-        const int64_t at = (o * mid + m) * inner * es;
-        if (a_full) k(ap + at, 1, buf.data(), 1, op + at, n, p);
-        else k(buf.data(), 1, bp + at, 1, op + at, n, p);
+    int64_t filled = -1;
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t o = t / stretches, m = (t % stretches) * rows;
+      if (o != filled) {
+        const char* row = (a_full ? bp : ap) + o * inner * es;
+        for (int64_t r = 0; r < rows; ++r) std::memcpy(buf.data() + r * inner * es, row, inner * es);
+        filled = o;
       }
+      const int64_t n = std::min(rows, mid - m) * inner;
+      const int64_t at = (o * mid + m) * inner * es;
+      if (a_full) k(ap + at, 1, buf.data(), 1, op + at, n, p);
+      else k(buf.data(), 1, bp + at, 1, op + at, n, p);
     }
   };
   if (out.numel() <= kGrain || detail::max_threads() == 1) {
-    body(0, outer);
+    body(0, outer * stretches);
   } else {
     using Body = decltype(body);
-    detail::parallel_blocks(outer, &body, [](void* c, int64_t b0, int64_t e0) { (*static_cast<Body*>(c))(b0, e0); });
+    detail::parallel_blocks(outer * stretches, &body,
+                            [](void* c, int64_t b0, int64_t e0) { (*static_cast<Body*>(c))(b0, e0); });
   }
   return true;
 }
