@@ -34,6 +34,7 @@ const AutocastRow kAutocastRows[] = {
     {"batch_norm", {kF32, false}},
     {"relu", {kNone, true}},           {"relu_backward", {kNone, true}},
     {"max_pool2d", {kNone, true}},     {"max_pool2d_backward", {kNone, true}},
+    {"conv2d_act", {kNone, true}},  // graph fusion of a bf16 conv2d and relu
 };
 
 }  // namespace

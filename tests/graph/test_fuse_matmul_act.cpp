@@ -1,5 +1,6 @@
 // graph::run_fuse_matmul_act: linear/conv2d + activation -> linear_act/conv2d_act, matching
 // eager for every activation; pre-activation values read elsewhere stay unfused.
+#include "tandem/autocast.h"
 #include "test_fuse_util.h"
 
 namespace tandem::graph {
@@ -50,6 +51,35 @@ TEST(FuseMatmulAct, LinearAndConvWithEveryActivationMatchEager) {
       expect_graph_matches(rec.graph, {x, xi}, eager, tol, tol);
     }
   }
+}
+
+// Under bf16 autocast a convolution and relu fuse too (relu as the bf16 primitive's post-op, or
+// the bf16 relu kernel after it); other activations of bfloat16 values and bf16 linears stay.
+TEST(FuseMatmulAct, Bf16ConvAndReluFuseAndMatchEager) {
+  manual_seed(6);
+  NoGradGuard ng;
+  Tensor xi = randn({2, 3, 6, 6}), wc = randn({4, 3, 3, 3}), b = randn({4}), x = randn({5, 7}), w = randn({4, 7});
+  PlanRecorder rec;
+  rec.input("x", x);
+  rec.input("xi", xi);
+  rec.variable("wc", wc);
+  rec.variable("b", b);
+  rec.variable("w", w);
+  std::vector<Tensor> eager;
+  {
+    AutocastGuard autocast;
+    eager = rec.record([&] {
+      return std::vector<Tensor>{relu(conv2d(xi, wc, b, {1, 1}, {1, 1})), tanh(conv2d(xi, wc)), relu(linear(x, w))};
+    });
+  }
+  ASSERT_EQ(eager[0].dtype(), DType::BFloat16);
+  PassResult r = run_fuse_matmul_act(rec.graph);
+  EXPECT_EQ(r.counts["fused_conv2d_act"], 1);
+  EXPECT_EQ(r.counts["fused_linear_act"], 0);
+  EXPECT_EQ(count_ops(rec.graph, "conv2d_act"), 1);
+  EXPECT_EQ(count_ops(rec.graph, "relu"), 1);  // the linear's
+  // Same bfloat16 values: the post-op rounds relu(conv) once, as relu of the rounded conv.
+  expect_graph_matches(rec.graph, {x, xi}, eager, 1e-6, 1e-6);
 }
 
 TEST(FuseMatmulAct, SeparateBiasAddJoinsTheLinear) {

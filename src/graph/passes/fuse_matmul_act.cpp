@@ -7,7 +7,7 @@
 // Before that, matmul(x, constant W [K, N]) (+ a constant bias) becomes linear(x, Wᵀ, b).
 // Leaves alone: a pre-activation value read by anything else (a backward node such as
 // gelu_backward, a second consumer, a graph output or update), dtypes other than
-// float32/float64, and matmul (no weight layout to fuse; linear covers the MLP case).
+// float32/float64 (but conv2d + relu in bfloat16), and matmul (no weight layout to fuse; linear covers the MLP case).
 // Forward only: the fused ops have no backward formula, which the user check guarantees
 // is never needed.
 #include <limits>
@@ -119,7 +119,10 @@ PassResult run_fuse_matmul_act(Graph& g) {
       }
     }
     if (p == nullptr || (p->op != linear_def && p->op != conv_def)) continue;
-    if (pre->dtype != DType::Float32 && pre->dtype != DType::Float64) continue;
+    // bfloat16 (autocast): a convolution and relu only, relu as the primitive's post-op (or the
+    // bf16 relu kernel right after it), the output read by relu_backward as before.
+    const bool bf16_relu = pre->dtype == DType::BFloat16 && p->op == conv_def && act->op->name == "relu";
+    if (pre->dtype != DType::Float32 && pre->dtype != DType::Float64 && !bf16_relu) continue;
     if (act->output()->dtype != pre->dtype || !only_user(g, pre, act)) continue;
     Attrs attrs = p->attrs;
     if (!activation_attrs(act, attrs)) continue;

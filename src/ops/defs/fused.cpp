@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "backend/cpu/bf16.h"
 #include "backend/cpu/fused.h"
 #include "defs.h"
 #include "tandem/tensor.h"
@@ -56,6 +57,10 @@ void register_with_act(const char* name) {
     } else {
       // one oneDNN convolution with the activation as an eltwise post-op, where it can
       if (conv2d_kernel(k, &act)) return;
+      // bfloat16 (autocast; the fusion pass makes only relu): relu on the bits, in place.
+      if (k.outputs[0].dtype() == DType::BFloat16 && act.op == cpu::Unary::Relu &&
+          cpu::bf16_relu(k.outputs[0], k.outputs[0]))
+        return;
     }
     cpu::activation_inplace(k.outputs[0], act.op, act.p0, act.p1);
   };
