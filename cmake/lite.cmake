@@ -8,12 +8,18 @@ include(GNUInstallDirs)
 set(TANDEM_LITE_ROOT ${CMAKE_CURRENT_LIST_DIR}/..)
 add_library(tandem_lite STATIC ${TANDEM_LITE_ROOT}/src/lite/runtime.cpp ${TANDEM_LITE_ROOT}/src/lite/kernels.cpp
             ${TANDEM_LITE_ROOT}/src/lite/kernels_int8.cpp ${TANDEM_LITE_ROOT}/src/lite/runtime_int8.cpp
-            ${TANDEM_LITE_ROOT}/src/lite/c_api.cpp ${TANDEM_LITE_ROOT}/src/lite/npy.cpp)
+            ${TANDEM_LITE_ROOT}/src/lite/c_api.cpp ${TANDEM_LITE_ROOT}/src/lite/npy.cpp
+            ${TANDEM_LITE_ROOT}/src/lite/pool.cpp)
 target_include_directories(tandem_lite
   PUBLIC $<BUILD_INTERFACE:${TANDEM_LITE_ROOT}/include> $<INSTALL_INTERFACE:include>
   PRIVATE ${TANDEM_LITE_ROOT}/src/lite)
 target_compile_options(tandem_lite PRIVATE -Wall -Wextra -Wno-psabi -O3 -fno-math-errno -ffunction-sections -fdata-sections)
 set_target_properties(tandem_lite PROPERTIES POSITION_INDEPENDENT_CODE ON)
+# Threads inside one run (src/lite/pool.cpp); the WebAssembly build has none.
+if(NOT EMSCRIPTEN)
+  find_package(Threads REQUIRED)
+  target_link_libraries(tandem_lite PUBLIC Threads::Threads)
+endif()
 # The int8 requantization is bit-exact across targets only without fused multiply-adds.
 set_source_files_properties(${TANDEM_LITE_ROOT}/src/lite/kernels_int8.cpp PROPERTIES COMPILE_OPTIONS -ffp-contract=off)
 
@@ -51,6 +57,10 @@ if(TANDEM_BUILD_TESTS)
   add_test(NAME LiteCli.run COMMAND tandem_lite_cli run ${_lite_data}/tiny_block.tlite
            --input ${_lite_data}/tiny_block.input_0.npy --output-dir ${CMAKE_BINARY_DIR})
   set_tests_properties(LiteCli.run PROPERTIES LABELS tandem_lite_cli
+                       PASS_REGULAR_EXPRESSION "tokens: \\[2, 6, 16\\]\npooled: \\[2, 16\\]")
+  add_test(NAME LiteCli.run_threads COMMAND tandem_lite_cli run ${_lite_data}/tiny_block.tlite
+           --input ${_lite_data}/tiny_block.input_0.npy --output-dir ${CMAKE_BINARY_DIR} --threads 3)
+  set_tests_properties(LiteCli.run_threads PROPERTIES LABELS tandem_lite_cli
                        PASS_REGULAR_EXPRESSION "tokens: \\[2, 6, 16\\]\npooled: \\[2, 16\\]")
   add_test(NAME LiteCli.bad_file COMMAND tandem_lite_cli info ${_lite_data}/tiny_block.input_0.npy)
   set_tests_properties(LiteCli.bad_file PROPERTIES LABELS tandem_lite_cli WILL_FAIL ON)

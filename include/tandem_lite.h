@@ -16,7 +16,8 @@
  * read-only once loaded, so any number of contexts on any threads share it; a context owns its
  * inputs, activations and outputs and must not be used by two threads at once. Destroy every
  * context before its model. Kernels run on the calling thread (one thread per context; run
- * contexts on several threads for throughput). Errors: every call returns a tl_status; tl_last_error() is the
+ * contexts on several threads for throughput), unless tl_context_set_num_threads gives the
+ * context more threads for each run. Errors: every call returns a tl_status; tl_last_error() is the
  * message of the calling thread's last failure. No call aborts on bad input or a bad file.
  */
 #ifndef TANDEM_LITE_H
@@ -79,6 +80,11 @@ tl_status tl_set_input(tl_context* ctx, int index, const int64_t* shape, int ran
 tl_status tl_run(tl_context* ctx);
 /* Output `index` of the last run (float32, C order); pointers valid until the next run on ctx. */
 tl_status tl_get_output(tl_context* ctx, int index, const float** data, const int64_t** shape, int* rank);
+/* Threads inside each run on ctx (default 1; 1 to 256): the kernels split their work over the
+ * calling thread and num_threads - 1 worker threads the context owns. Outputs are bit-identical
+ * for any count. The WebAssembly build runs on one thread whatever the count. */
+tl_status tl_context_set_num_threads(tl_context* ctx, int num_threads);
+int tl_context_num_threads(const tl_context* ctx);
 /* Activation arena bytes of the current plan (0 before the first run). */
 size_t tl_context_arena_bytes(const tl_context* ctx);
 

@@ -106,6 +106,8 @@ class Context {
     return {p, std::vector<int64_t>(s, s + r)};
   }
   size_t arena_bytes() const { return tl_context_arena_bytes(c_); }
+  void set_num_threads(int n) { check(tl_context_set_num_threads(c_, n)); }
+  int num_threads() const { return tl_context_num_threads(c_); }
 
  private:
   tl_context* c_ = nullptr;

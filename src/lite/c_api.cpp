@@ -149,6 +149,13 @@ tl_status tl_get_output(tl_context* ctx, int index, const float** data, const in
   });
 }
 
+tl_status tl_context_set_num_threads(tl_context* ctx, int num_threads) {
+  if (!ctx) return lite_null("context");
+  return lite_guard([&] { ctx->ctx->set_num_threads(num_threads); });
+}
+
+int tl_context_num_threads(const tl_context* ctx) { return ctx ? ctx->ctx->num_threads() : 0; }
+
 size_t tl_context_arena_bytes(const tl_context* ctx) { return ctx ? ctx->ctx->arena_bytes() : 0; }
 
 }  // extern "C"

@@ -1,5 +1,6 @@
 // tandem-lite's float32 kernels (see kernels.h).
 #include "kernels.h"
+#include "pool.h"
 
 #include <algorithm>
 #include <cmath>
@@ -101,8 +102,9 @@ inline __attribute__((always_inline)) void lite_col_tile(int64_t M, int64_t K, c
 
 }  // namespace
 
-LITE_CLONES void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                      float* C, int64_t ldc, bool accumulate) {
+namespace {
+LITE_CLONES void lite_gemm_block(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                                 int64_t ldb, float* C, int64_t ldc, bool accumulate) {
   if (K == 0) {
     if (!accumulate)
       for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
@@ -134,6 +136,25 @@ LITE_CLONES void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t l
         C[i * ldc + j] = s;
       }
   }
+}
+}  // namespace
+
+// Threads split rows in multiples of 4 (the micro-kernel's row block) or, with few rows,
+// columns in multiples of 16 (its column tile): every element of C sees the same K blocks,
+// tiles and micro-kernel as in one thread, so the result is bit-identical.
+void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+          int64_t ldc, bool accumulate) {
+  const int nt = lite_num_threads();
+  if (nt <= 1 || M * N * std::max<int64_t>(K, 1) < 32768)
+    return lite_gemm_block(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+  if (M >= 8 * nt)
+    lite_parallel_for(M, 4, 4, [&](int64_t b, int64_t e) {
+      lite_gemm_block(e - b, N, K, A + b * lda, lda, B, ldb, C + b * ldc, ldc, accumulate);
+    });
+  else
+    lite_parallel_for(N, 16, 16, [&](int64_t b, int64_t e) {
+      lite_gemm_block(M, e - b, K, A, lda, B + b, ldb, C + b, ldc, accumulate);
+    });
 }
 
 namespace {
@@ -167,7 +188,8 @@ inline float lite_act1(float v, Act kind, float p0, float p1) {
 
 }  // namespace
 
-void unary(const float* x, float* y, int64_t n, const ActParams& a) {
+namespace {
+void lite_unary_serial(const float* x, float* y, int64_t n, const ActParams& a) {
   const float p0 = a.p0, p1 = a.p1;
   switch (a.kind) {  // the common ones as plain loops the compiler vectorizes
     case Act::None:
@@ -185,6 +207,14 @@ void unary(const float* x, float* y, int64_t n, const ActParams& a) {
     default:
       for (int64_t i = 0; i < n; ++i) y[i] = lite_act1(x[i], a.kind, p0, p1);
   }
+}
+}  // namespace
+
+// Chunks start at multiples of 64 elements (256 bytes): each element lands in the same part of
+// the vectorized loop (body or tail) as in one thread.
+void unary(const float* x, float* y, int64_t n, const ActParams& a) {
+  if (n < 16384 || lite_num_threads() <= 1) return lite_unary_serial(x, y, n, a);
+  lite_parallel_for(n, 64, 8192, [&](int64_t b, int64_t e) { lite_unary_serial(x + b, y + b, e - b, a); });
 }
 
 void apply_act(float* x, int64_t n, const ActParams& a) {
@@ -350,7 +380,8 @@ void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias
       // The activation per channel, while its plane is still in cache.
       // 3x3 windows, dilation 1, the same stride (1 or 2) both ways: the register-blocked kernel.
       const bool k3 = g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.sh == g.sw && g.sw <= 2;
-      for (int64_t c = 0; c < g.C; ++c) {
+      lite_parallel_for(g.C, 1, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
         if (k3 && g.sw == 1)
           lite_depthwise3x3<1>(g, xn + c * g.H * g.W, w + c * 9, bias ? bias[c] : 0.f, yn + c * HoWo);
         else if (k3)
@@ -359,6 +390,7 @@ void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias
           lite_depthwise(g, xn + c * g.H * g.W, w + c * g.kh * g.kw, bias ? bias[c] : 0.f, yn + c * HoWo);
         apply_act(yn + c * HoWo, HoWo, act);
       }
+      });
       continue;
     }
     for (int64_t gr = 0; gr < g.groups; ++gr) {
@@ -372,7 +404,8 @@ void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias
     }
     // Bias and activation in one pass per output channel (the same operations in the same
     // order as two passes: y + b, then the activation).
-    for (int64_t o = 0; o < g.O; ++o) {
+    lite_parallel_for(g.O, 1, 1, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
       float* r = yn + o * HoWo;
       if (bias) {
         const float b = bias[o];
@@ -392,6 +425,7 @@ void conv2d(const ConvGeom& g, const float* x, const float* w, const float* bias
       }
       apply_act(r, HoWo, act);
     }
+    });
   }
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "pool.h"
 
 namespace tlite::kernels {
 
@@ -513,11 +514,25 @@ void qconv2d(const ConvGeom& g, const QLayer& L, const void* x, void* y, uint8_t
   if (Cg == 1 && Og == 1) {
     int16_t* plane = reinterpret_cast<int16_t*>(scratch);
     int32_t* acc = reinterpret_cast<int32_t*>(scratch + up(hp * wp * 2));
+    // Threads split the channels; the first chunk uses the scratch, the others a buffer of
+    // their thread's (allocated on a thread's first use).
+    const int64_t plane_bytes = up(hp * wp * 2), need = plane_bytes + up(P * 4);
     for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t c = 0; c < g.C; ++c) {
-        lite_depthwise_q(g, L, xb + (n * g.C + c) * HW, L.x_signed, c, plane, acc);
-        lite_requant_chan_any(L, c, P, acc, yb + (n * g.O + c) * P);
-      }
+      lite_parallel_for(g.C, 1, 1, [&](int64_t c0, int64_t c1) {
+        int16_t* pl = plane;
+        int32_t* ac = acc;
+        if (c0 > 0) {
+          thread_local std::vector<int64_t> lite_dwq_buf;
+          if (int64_t(lite_dwq_buf.size()) * 8 < need) lite_dwq_buf.resize(size_t(need + 7) / 8);
+          uint8_t* base = reinterpret_cast<uint8_t*>(lite_dwq_buf.data());
+          pl = reinterpret_cast<int16_t*>(base);
+          ac = reinterpret_cast<int32_t*>(base + plane_bytes);
+        }
+        for (int64_t c = c0; c < c1; ++c) {
+          lite_depthwise_q(g, L, xb + (n * g.C + c) * HW, L.x_signed, c, pl, ac);
+          lite_requant_chan_any(L, c, P, ac, yb + (n * g.O + c) * P);
+        }
+      });
     return;
   }
   uint8_t* hwc = scratch;
@@ -551,8 +566,13 @@ void qconv2d(const ConvGeom& g, const QLayer& L, const void* x, void* y, uint8_t
         }
       // A grouped conv's weights: the group's own packed layer (QLayer::groups).
       const QLayer& use = g.groups > 1 ? L.groups[size_t(gr)] : L;
-      lite_qgemm(P, Og, use, X, L.Kp, C, Og);
-      lite_requant_rows_any(L, gr * Og, P, Og, C, Og, xadj, yb + (n * g.O + gr * Og) * P, P);
+      // Threads split the output pixels (integer sums: exact in any order; the requantization
+      // of each element is the same arithmetic whichever rows a thread has).
+      uint8_t* yg = yb + (n * g.O + gr * Og) * P;
+      lite_parallel_for(P, 16, 16, [&](int64_t p0, int64_t p1) {
+        lite_qgemm(p1 - p0, Og, use, X + p0 * L.Kp, L.Kp, C + p0 * Og, Og);
+        lite_requant_rows_any(L, gr * Og, p1 - p0, Og, C + p0 * Og, Og, xadj + p0, yg + p0, P);
+      });
     }
   }
 }
@@ -577,7 +597,9 @@ void qlinear(int64_t M, const QLayer& L, const void* x, void* y, uint8_t* scratc
     std::memset(dst + L.K, 0, size_t(L.Kp - L.K));
     xadj[m] = s - int32_t(L.K) * L.x_zp;
   }
-  lite_qgemm(M, L.O, L, xs, L.Kp, C, L.O);
+  lite_parallel_for(M, 1, 1, [&](int64_t m0, int64_t m1) {
+    lite_qgemm(m1 - m0, L.O, L, xs + m0 * L.Kp, L.Kp, C + m0 * L.O, L.O);
+  });
   // y [M, O]: row m, channel o at m * O + o (so = 1, rows L.O apart: requantized row by row).
   for (int64_t m = 0; m < M; ++m)
     lite_requant_rows_any(L, 0, 1, L.O, C + m * L.O, L.O, xadj + m, static_cast<uint8_t*>(y) + m * L.O, 1);

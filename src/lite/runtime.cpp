@@ -975,8 +975,17 @@ void Context::run() {
     lite_check(input_set_[i], Status::NotReady, "input '" + f.values[f.inputs[i]].name + "' is not set");
   if (!planned_ || planned_for_ != input_dims_) plan();
   const auto& nodes = model_.nodes();
+  LitePoolScope scope(pool_.get());
   for (const PreparedNode& n : nodes) exec(n);
   ran_ = true;
+}
+
+void Context::set_num_threads(int threads) {
+  lite_check(threads >= 1 && threads <= 256, Status::InvalidArgument,
+             "num_threads must be in [1, 256], got " + std::to_string(threads));
+  if (threads == num_threads()) return;
+  pool_.reset();
+  if (threads > 1) pool_ = std::make_unique<ThreadPool>(threads);
 }
 
 const float* Context::output(int index, Dims& dims) const {

@@ -12,6 +12,7 @@
 
 #include "format.h"
 #include "kernels.h"
+#include "pool.h"
 
 namespace tlite {
 
@@ -106,6 +107,11 @@ class Context {
   // A plan whose estimated work (multiply-adds, and elements read by the other ops) exceeds
   // this is refused the same way. Default: no limit.
   void set_work_limit(int64_t ops) { work_limit_ = ops; }
+  // Threads inside one run (>= 1; default 1): the kernels split their work over a pool of
+  // threads - 1 workers this context owns. Outputs are bit-identical for any count. The
+  // WebAssembly build runs on one thread whatever the count.
+  void set_num_threads(int threads);
+  int num_threads() const { return pool_ ? pool_->threads() : 1; }
 
  private:
   void plan();                   // shapes of every value, arena offsets, scratch (input shapes changed)
@@ -126,6 +132,7 @@ class Context {
   size_t arena_limit_ = SIZE_MAX;
   int64_t scratch_need_ = 0;
   int64_t work_limit_ = INT64_MAX, work_ = 0;
+  std::unique_ptr<ThreadPool> pool_;  // null: one thread
 };
 
 }  // namespace tlite

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -71,6 +74,53 @@ void expect_lite_matches(const std::string& onnx_path, const std::vector<Tensor>
     ASSERT_EQ(size_t(lite.num_outputs()), ref.size());
     for (size_t i = 0; i < ref.size(); ++i)
       EXPECT_LE(rel_diff(ctx.output(int(i)), ref[i]), 1e-4) << onnx_path << " output " << i << " batch " << x.size(0);
+    // Threads inside the run: the same bits as one thread.
+    tl::Context ctx3(lite);
+    ctx3.set_num_threads(3);
+    ctx3.set_input(0, shape_of(xc), xc.data<float>());
+    ctx3.run();
+    for (size_t i = 0; i < ref.size(); ++i) {
+      tl::Output a = ctx.output(int(i)), b = ctx3.output(int(i));
+      ASSERT_EQ(a.shape, b.shape);
+      EXPECT_EQ(std::memcmp(a.data, b.data, size_t(a.numel()) * sizeof(float)), 0)
+          << onnx_path << " output " << i << " differs between 1 and 3 threads";
+    }
+  }
+}
+
+// The kernels split over a pool give the bits of one thread, also where the split falls inside
+// a GEMM's column tiles, its tail columns or rows, and the vectorized loops' tails.
+TEST(Lite, ThreadedKernelsAreBitIdentical) {
+  std::vector<float> buf(400000);
+  uint32_t st = 12345;
+  for (float& v : buf) {
+    st = st * 1664525u + 1013904223u;
+    v = float(int32_t(st >> 8) % 2001 - 1000) / 997.f;
+  }
+  tlite::ThreadPool pool(3);
+  auto both = [&](const std::function<void(std::vector<float>&)>& f, size_t n, const std::string& what) {
+    std::vector<float> one(n), three(n);
+    f(one);
+    {
+      tlite::LitePoolScope scope(&pool);
+      f(three);
+    }
+    EXPECT_EQ(std::memcmp(one.data(), three.data(), n * sizeof(float)), 0) << what;
+  };
+  const float* A = buf.data();
+  const float* B = buf.data() + 100000;
+  for (auto [M, N, K] : std::vector<std::array<int64_t, 3>>{{1, 1000, 300}, {2, 77, 513}, {67, 203, 300}, {130, 49, 64}})
+    both([&](std::vector<float>& C) { tlite::kernels::gemm(M, N, K, A, K, B, N, C.data(), N, false); }, size_t(M * N),
+         "gemm " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K));
+  for (tlite::Act act : {tlite::Act::Relu, tlite::Act::Sigmoid})
+    both([&](std::vector<float>& y) { tlite::kernels::unary(A, y.data(), 100003, {act, 0, 0}); }, 100003, "unary");
+  // Depthwise 3x3 stride 2 and a grouped conv with bias and a clamp.
+  for (int64_t groups : {24, 2}) {
+    tlite::kernels::ConvGeom g{1, 24, 30, 30, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, groups, 15, 15};
+    std::vector<float> scratch(size_t(std::max<int64_t>(1, tlite::kernels::conv2d_scratch(g))));
+    both([&](std::vector<float>& y) {
+      tlite::kernels::conv2d(g, A, B, B + 5000, y.data(), scratch.data(), {tlite::Act::Clamp, 0.f, 6.f});
+    }, size_t(24 * 15 * 15), "conv2d groups " + std::to_string(groups));
   }
 }
 

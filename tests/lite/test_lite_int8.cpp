@@ -122,6 +122,17 @@ TEST(LiteInt8, QuantizedZooModelsAreBitExactWithTheFullRuntime) {
           EXPECT_EQ(differ, 0) << "int8 activation " << i << ": " << differ << " of " << ref.numel() << " differ";
         }
       }
+      {  // 3 threads inside the run: the same bits as one
+        tl::Context ctx3(lite);
+        ctx3.set_num_threads(3);
+        ctx3.set_input(0, int8_shape_of(xc), xc.data<float>());
+        ctx3.run();
+        for (size_t i = 0; i < want.size(); ++i) {
+          tl::Output a = ctx.output(int(i)), b = ctx3.output(int(i));
+          ASSERT_EQ(a.shape, b.shape);
+          EXPECT_EQ(std::memcmp(a.data, b.data, size_t(a.numel()) * sizeof(float)), 0) << "output " << i << " at 3 threads";
+        }
+      }
       if (!portable) {
         // Close to the float model: cosine similarity of the logits, and the largest difference
         // in quantization steps of the output's calibrated range.

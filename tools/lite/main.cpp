@@ -2,7 +2,7 @@
 // Links tandem_lite alone (no libtandem), so it can be built static and for other machines.
 //
 //   tandem-lite info model.tlite
-//   tandem-lite run model.tlite --input input=x.npy [--output-dir out/] [--repeat N]
+//   tandem-lite run model.tlite --input input=x.npy [--output-dir out/] [--repeat N] [--threads N]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +18,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: tandem-lite info MODEL.tlite\n"
                "       tandem-lite run MODEL.tlite --input NAME=FILE.npy ... [--output-dir DIR] [--repeat N]\n"
+               "                      [--threads N]  (threads inside each run; default 1)\n"
                "  (a single-input model also takes --input FILE.npy)\n");
   return 2;
 }
@@ -83,7 +84,7 @@ int run(int argc, char** argv) {
   const char* path = argv[2];
   std::vector<std::pair<std::string, std::string>> inputs;
   std::string out_dir;
-  int repeat = 1;
+  int repeat = 1, threads = 1;
   for (int i = 3; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "--input" || a == "-i") && i + 1 < argc) {
@@ -96,6 +97,9 @@ int run(int argc, char** argv) {
     } else if (a == "--repeat" && i + 1 < argc) {
       repeat = std::atoi(argv[++i]);
       if (repeat < 1) return usage();
+    } else if (a == "--threads" && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
+      if (threads < 1) return usage();
     } else {
       std::fprintf(stderr, "error: unknown argument '%s'\n", a.c_str());
       return usage();
@@ -105,6 +109,7 @@ int run(int argc, char** argv) {
   if (tl_model_load_file(path, &m) != TL_OK) return fail("");
   tl_context* c = nullptr;
   if (tl_context_create(m, &c) != TL_OK) return fail("");
+  if (tl_context_set_num_threads(c, threads) != TL_OK) return fail("");
   int rc = 0;
   std::vector<tlite::npy::Array> arrays(inputs.size());
   for (size_t k = 0; k < inputs.size() && rc == 0; ++k) {

@@ -103,6 +103,46 @@ std::string run_and_compare(tl_model* m, const std::vector<tlite::npy::Array>& i
   return err;
 }
 
+// Runs `m` on the inputs with 1 and with 3 threads inside the run; "" when every output is
+// bit-identical, else what differs.
+std::string threads_identical(tl_model* m, const std::vector<tlite::npy::Array>& inputs) {
+  tl_context* c[2] = {nullptr, nullptr};
+  std::string err;
+  std::vector<std::vector<float>> outs[2];
+  std::vector<std::vector<int64_t>> shapes[2];
+  for (int t = 0; t < 2 && err.empty(); ++t) {
+    if (tl_context_create(m, &c[t]) != TL_OK || tl_context_set_num_threads(c[t], t == 0 ? 1 : 3) != TL_OK) {
+      err = tl_last_error();
+      break;
+    }
+    for (size_t i = 0; i < inputs.size() && err.empty(); ++i)
+      if (tl_set_input(c[t], int(i), inputs[i].shape.data(), int(inputs[i].shape.size()), inputs[i].data.data()) != TL_OK)
+        err = tl_last_error();
+    if (err.empty() && tl_run(c[t]) != TL_OK) err = tl_last_error();
+    for (int o = 0; err.empty() && o < tl_model_num_outputs(m); ++o) {
+      const float* y;
+      const int64_t* s;
+      int r;
+      if (tl_get_output(c[t], o, &y, &s, &r) != TL_OK) {
+        err = tl_last_error();
+        break;
+      }
+      size_t n = 1;
+      for (int k = 0; k < r; ++k) n *= size_t(s[k]);
+      outs[t].emplace_back(y, y + n);
+      shapes[t].emplace_back(s, s + r);
+    }
+  }
+  if (err.empty() && tl_context_num_threads(c[1]) != 3) err = "tl_context_num_threads is not 3";
+  for (size_t o = 0; err.empty() && o < outs[0].size(); ++o)
+    if (shapes[0][o] != shapes[1][o] || outs[0][o].size() != outs[1][o].size() ||
+        std::memcmp(outs[0][o].data(), outs[1][o].data(), outs[0][o].size() * sizeof(float)) != 0)
+      err = "output " + std::to_string(o) + " differs between 1 and 3 threads";
+  tl_context_destroy(c[0]);
+  tl_context_destroy(c[1]);
+  return err;
+}
+
 void check_case(const std::string& dir, const std::string& name, int nin, int nout, bool exact) {
   std::vector<tlite::npy::Array> inputs(static_cast<size_t>(nin)), expected(static_cast<size_t>(nout));
   for (int i = 0; i < nin; ++i) {
@@ -121,6 +161,8 @@ void check_case(const std::string& dir, const std::string& name, int nin, int no
   report(all.empty(), name + " matches the full runtime", all);
   std::string one = run_and_compare(m, inputs, expected, 1, exact);
   report(one.empty(), name + " batch 1 of the dynamic batch", one);
+  std::string threads = threads_identical(m, inputs);
+  report(threads.empty(), name + " bit-identical at 1 and 3 threads", threads);
 
   // Errors: a wrong shape, an index out of range, an output before any run.
   tl_context* c = nullptr;
@@ -136,6 +178,8 @@ void check_case(const std::string& dir, const std::string& name, int nin, int no
   report(s3 == TL_NOT_READY, name + " output before a run refused", tl_last_error());
   tl_status s4 = tl_run(c);
   report(s4 == TL_NOT_READY, name + " run without inputs refused", tl_last_error());
+  tl_status s5 = tl_context_set_num_threads(c, 0);
+  report(s5 == TL_INVALID_ARGUMENT && tl_context_num_threads(c) == 1, name + " 0 threads refused", tl_last_error());
   tl_context_destroy(c);
   tl_model_destroy(m);
 
