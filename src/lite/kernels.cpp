@@ -234,7 +234,9 @@ namespace {
 // col[(c, ki, kj), (oh, ow)] = x[c, oh*sh - pt + ki*dh, ow*sw - pl + kj*dw] (0 outside).
 void lite_im2col(const ConvGeom& g, int64_t Cg, const float* x, float* col) {
   const int64_t HoWo = g.Ho * g.Wo;
-  for (int64_t c = 0; c < Cg; ++c)
+  lite_parallel_for(Cg, 1, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HoWo * g.kh * g.kw)),
+                    [&](int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c)
     for (int64_t ki = 0; ki < g.kh; ++ki)
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         float* row = col + ((c * g.kh + ki) * g.kw + kj) * HoWo;
@@ -262,6 +264,7 @@ void lite_im2col(const ConvGeom& g, int64_t Cg, const float* x, float* col) {
           }
         }
       }
+  });
 }
 
 typedef float lite_v4f __attribute__((vector_size(16)));
@@ -541,8 +544,8 @@ inline void lite_binary_row(int64_t n, const float* a, int64_t sa, const float* 
 }
 
 template <typename F>
-void lite_binary_nd(int rank, const int64_t* od, const float* a, const int64_t* as, const float* b,
-                    const int64_t* bs, float* out, F f) {
+void lite_binary_nd_serial(int rank, const int64_t* od, const float* a, const int64_t* as, const float* b,
+                           const int64_t* bs, float* out, F f) {
   if (rank == 0) {
     out[0] = f(a[0], b[0]);
     return;
@@ -563,6 +566,24 @@ void lite_binary_nd(int rank, const int64_t* od, const float* a, const int64_t* 
       idx[d] = 0;
     }
   }
+}
+
+// Threads split the first dim larger than 1 (each element: the same f of the same inputs).
+template <typename F>
+void lite_binary_nd(int rank, const int64_t* od, const float* a, const int64_t* as, const float* b,
+                    const int64_t* bs, float* out, F f) {
+  int64_t n = 1;
+  for (int d = 0; d < rank; ++d) n *= od[d];
+  if (rank == 0 || n < 32768 || lite_num_threads() <= 1) return lite_binary_nd_serial(rank, od, a, as, b, bs, out, f);
+  int d = 0;
+  while (d < rank - 1 && od[d] == 1) ++d;
+  const int64_t inner = n / od[d];
+  lite_parallel_for(od[d], 1, std::max<int64_t>(1, 8192 / std::max<int64_t>(inner, 1)), [&](int64_t b0, int64_t e0) {
+    int64_t sub[kMaxRank];
+    for (int k = 0; k < rank; ++k) sub[k] = od[k];
+    sub[d] = e0 - b0;
+    lite_binary_nd_serial(rank, sub, a + b0 * as[d], as, b + b0 * bs[d], bs, out + b0 * inner, f);
+  });
 }
 
 }  // namespace

@@ -366,7 +366,8 @@ void lite_requant_chan_any(const QLayer& L, int64_t oc, int64_t P, const int32_t
 LITE_Q_CLONES void lite_to_padded_hwc(const ConvGeom& g, const uint8_t* x, bool sgn, uint8_t xz, uint8_t* hwc) {
   const int64_t hp = g.H + g.pt + g.pb, wp = g.W + g.pl + g.pr, C = g.C;
   const uint8_t flip = sgn ? 0x80 : 0;
-  for (int64_t h = 0; h < hp; ++h) {
+  lite_parallel_for(hp, 1, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, wp * C)), [&](int64_t h0, int64_t h1) {
+  for (int64_t h = h0; h < h1; ++h) {
     const int64_t ih = h - g.pt;
     uint8_t* row = hwc + h * wp * C;
     if (ih < 0 || ih >= g.H) {
@@ -381,6 +382,7 @@ LITE_Q_CLONES void lite_to_padded_hwc(const ConvGeom& g, const uint8_t* x, bool 
       for (int64_t w = 0; w < g.W; ++w) dst[w * C] = uint8_t(src[w] ^ flip);
     }
   }
+  });
 }
 
 // Depthwise: one channel's padded plane (x - x_zp, 0 in the padding) as int16, then per
@@ -546,7 +548,8 @@ void qconv2d(const ConvGeom& g, const QLayer& L, const void* x, void* y, uint8_t
     for (int64_t gr = 0; gr < g.groups; ++gr) {
       const uint8_t* X = hwc;  // a 1x1 stride-1 convolution reads the HWC image as it is
       if (!pointwise) {
-        for (int64_t oh = 0; oh < g.Ho; ++oh)
+        lite_parallel_for(g.Ho, 1, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.Wo * L.Kp)), [&](int64_t h0, int64_t h1) {
+        for (int64_t oh = h0; oh < h1; ++oh)
           for (int64_t ow = 0; ow < g.Wo; ++ow) {
             uint8_t* row = cols + (oh * g.Wo + ow) * L.Kp;
             for (int64_t i = 0; i < g.kh; ++i)
@@ -556,6 +559,7 @@ void qconv2d(const ConvGeom& g, const QLayer& L, const void* x, void* y, uint8_t
               }
             std::memset(row + L.K, 0, size_t(L.Kp - L.K));
           }
+        });
         X = cols;
       }
       if (!L.w_zp_zero)

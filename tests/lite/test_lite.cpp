@@ -122,6 +122,45 @@ TEST(Lite, ThreadedKernelsAreBitIdentical) {
       tlite::kernels::conv2d(g, A, B, B + 5000, y.data(), scratch.data(), {tlite::Act::Clamp, 0.f, 6.f});
     }, size_t(24 * 15 * 15), "conv2d groups " + std::to_string(groups));
   }
+  // A broadcast add of a per-channel row, split over the channels.
+  const int64_t od[4] = {1, 64, 40, 40}, as[4] = {0, 1600, 40, 1}, bs[4] = {0, 1, 0, 0};
+  both([&](std::vector<float>& y) { tlite::kernels::binary(tlite::kernels::Binary::Add, 4, od, A, as, B, bs, y.data()); },
+       size_t(64 * 1600), "binary");
+
+  // int8: a 3x3 conv (im2col rows, GEMM and requantization split) and a depthwise stride-2 conv.
+  std::vector<uint8_t> xq(20 * 24 * 24);
+  for (size_t i = 0; i < xq.size(); ++i) xq[i] = uint8_t(int32_t(buf[i] * 120.f) + 128);
+  for (int64_t groups : {1, 20}) {
+    const bool dw = groups > 1;
+    tlite::kernels::ConvGeom g = dw ? tlite::kernels::ConvGeom{1, 20, 24, 24, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 20, 12, 12}
+                                    : tlite::kernels::ConvGeom{1, 20, 24, 24, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 24, 24};
+    tlite::kernels::QLayer L;
+    L.O = g.O;
+    L.K = (g.C / groups) * 9;
+    const int64_t Kp = (L.K + 3) / 4 * 4;
+    L.w.assign(size_t(L.O * Kp), 0);
+    for (int64_t o = 0; o < L.O; ++o)
+      for (int64_t k = 0; k < L.K; ++k) L.w[size_t(o * Kp + k)] = int8_t(int32_t(buf[size_t(o * 997 + k)] * 127.f));
+    L.w_zp.assign(size_t(L.O), 0);
+    for (int64_t o = 0; o < L.O; ++o) {
+      L.mult.push_back(0.0004f + 0.00001f * float(o));
+      L.bias.push_back(float(o % 7) - 3.f);
+    }
+    L.x_zp = 3;
+    L.y_zp = 5;
+    tlite::kernels::qlayer_pack(L, !dw);
+    const size_t ny = size_t(g.O * g.Ho * g.Wo);
+    std::vector<uint8_t> scratch(size_t(tlite::kernels::qconv2d_scratch_bytes(g, L)) + 64), one(ny), three(ny);
+    tlite::kernels::qconv2d(g, L, xq.data(), one.data(), scratch.data());
+    {
+      tlite::LitePoolScope scope(&pool);
+      tlite::kernels::qconv2d(g, L, xq.data(), three.data(), scratch.data());
+    }
+    EXPECT_EQ(one, three) << "qconv2d groups " << groups;
+    int64_t distinct = 0;  // not a constant output
+    for (size_t i = 1; i < ny; ++i) distinct += one[i] != one[0];
+    EXPECT_GT(distinct, int64_t(ny / 4)) << "qconv2d groups " << groups;
+  }
 }
 
 TEST(Lite, ZooModelsMatchTheFullRuntime) {
