@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(("onnx/" + case_name).c_str(),
                                    [c](benchmark::State& s) { bench::run_case(s, c); })
           ->UseRealTime()
+          ->MeasureProcessCPUTime()  // the CPU column: every thread's time, not the caller's alone
           ->Unit(benchmark::kMicrosecond);
     }
   }
