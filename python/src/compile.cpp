@@ -63,7 +63,7 @@ void bind_compile(py::module_& m) {
              o.dump_dir = dump_dir;
              o.passes = std::move(passes);
              o.freeze = freeze;
-             o.modules = std::move(modules);
+             o.modules.assign(modules.begin(), modules.end());
              o.named_tensors = std::move(named);
              o.use_plan = use_plan;
              return std::make_unique<PyCompiled>(std::move(fn), std::move(o));

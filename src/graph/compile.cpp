@@ -12,7 +12,6 @@
 #include "tandem/graph/passes.h"
 #include "tandem/graph/plan.h"
 #include "tandem/graph/trace.h"
-#include "tandem/nn/module.h"
 #include "trace_record.h"
 
 namespace tandem::graph::detail {
@@ -64,7 +63,7 @@ struct CompiledCore::Impl {
 
   CompileOptions opts;
   TraceOptions trace_opts;
-  std::vector<std::pair<std::string, const nn::Module*>> modules;
+  std::vector<std::pair<std::string, const ModelState*>> modules;
   std::vector<std::pair<std::string, Tensor>> params;
   std::vector<std::unique_ptr<Entry>> entries;
   Entry* last = nullptr;
@@ -93,13 +92,12 @@ struct CompiledCore::Impl {
     }
     for (const auto& m : opts.modules) {
       TANDEM_CHECK(m != nullptr, "compile: CompileOptions::modules holds a null module");
-      for (auto& [name, t] : m->named_parameters()) {
+      for (auto& [name, t] : m->state_parameters()) {
         trace_opts.names.emplace(t.impl(), name);
         params.emplace_back(name, t);
       }
-      for (auto& [name, t] : m->named_buffers()) trace_opts.names.emplace(t.impl(), name);
-      for (auto& [name, sub] : m->named_modules())
-        modules.emplace_back(name.empty() ? "<root>" : name, sub.get());
+      for (auto& [name, t] : m->state_buffers()) trace_opts.names.emplace(t.impl(), name);
+      for (auto& [name, sub] : m->state_modules()) modules.emplace_back(name.empty() ? "<root>" : name, sub);
     }
     for (auto& [name, t] : opts.named_tensors)
       if (t.defined()) trace_opts.names[t.impl()] = name;
@@ -124,7 +122,7 @@ struct CompiledCore::Impl {
     k.statics = statics;
     k.grad_mode = is_grad_enabled();
     k.autocast = is_autocast_enabled();
-    for (const auto& [name, m] : modules) k.module_state.push_back(m->is_training());
+    for (const auto& [name, m] : modules) k.module_state.push_back(m->state_training());
     for (const auto& [name, p] : params) k.module_state.push_back(p.grad().defined());
     return k;
   }

@@ -354,3 +354,15 @@ std::string Module::repr() const {
 std::ostream& operator<<(std::ostream& os, const Module& m) { return os << m.repr(); }
 
 }  // namespace tandem::nn
+
+namespace tandem::nn {
+
+std::vector<std::pair<std::string, Tensor>> Module::state_parameters() const { return named_parameters(); }
+std::vector<std::pair<std::string, Tensor>> Module::state_buffers() const { return named_buffers(); }
+std::vector<std::pair<std::string, const ModelState*>> Module::state_modules() const {
+  std::vector<std::pair<std::string, const ModelState*>> out;
+  for (auto& [name, m] : named_modules()) out.emplace_back(name, m.get());
+  return out;
+}
+
+}  // namespace tandem::nn

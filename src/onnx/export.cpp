@@ -398,7 +398,7 @@ void export_model(const std::function<std::vector<Tensor>(const std::vector<Tens
 
   NoGradGuard no_grad;
   CompileOptions copts;
-  copts.modules = modules;
+  copts.modules.assign(modules.begin(), modules.end());
   copts.use_plan = false;
   copts.passes = {};  // export the ops as traced: fused kernels have no ONNX form
   auto compiled = tandem::compile(fn, copts);

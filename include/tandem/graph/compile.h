@@ -75,12 +75,11 @@
 #include <fmt/format.h>
 
 #include "tandem/graph/ir.h"
+#include "tandem/graph/model_state.h"
 #include "tandem/tensor.h"
 
 namespace tandem {
-namespace nn {
-class Module;
-}
+
 
 struct CompileOptions {
   // Dim 0 of the tensor arguments is the batch: a second batch size traces once more to
@@ -102,7 +101,7 @@ struct CompileOptions {
   bool freeze = false;
   // Modules whose parameters and buffers fn uses: names for the graph ("fc1.weight") and
   // cache guards (train/eval mode, .grad presence).
-  std::vector<std::shared_ptr<nn::Module>> modules;
+  std::vector<std::shared_ptr<const ModelState>> modules;
   // More names for tensors from outside fn.
   std::vector<std::pair<std::string, Tensor>> named_tensors;
   // Run graphs through graph::lower's Plan (pre-planned memory, direct kernel calls; one Plan

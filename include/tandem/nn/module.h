@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "tandem/graph/model_state.h"
 #include "tandem/tensor.h"
 
 namespace tandem::nn {
@@ -39,7 +40,7 @@ class Module;
 // Called after forward through operator(): (module, input, output). Used by summary().
 using ForwardHook = std::function<void(Module&, const Tensor&, const Tensor&)>;
 
-class Module : public std::enable_shared_from_this<Module> {
+class Module : public std::enable_shared_from_this<Module>, public ModelState {
  public:
   explicit Module(std::string name = "");  // the type name shown in summaries, e.g. "Linear"
   virtual ~Module();
@@ -76,6 +77,13 @@ class Module : public std::enable_shared_from_this<Module> {
   void train(bool on = true);  // this module and every descendant
   void eval() { train(false); }
   bool is_training() const { return training_; }
+
+  // ModelState (what tandem::compile reads): named_parameters(), named_buffers(),
+  // named_modules() and is_training().
+  std::vector<std::pair<std::string, Tensor>> state_parameters() const override;
+  std::vector<std::pair<std::string, Tensor>> state_buffers() const override;
+  std::vector<std::pair<std::string, const ModelState*>> state_modules() const override;
+  bool state_training() const override { return training_; }
 
   // Drops (set_to_none) or zeroes the .grad of every parameter.
   void zero_grad(bool set_to_none = true);
