@@ -303,29 +303,37 @@ LITE_Q_CLONES void lite_requant_rows(const QLayer& L, int64_t o0, int64_t P, int
   const int32_t* wz = L.w_zp.data() + o0;
   const int32_t xz = L.x_zp;
   // Per row, 256 channels at a time into a contiguous buffer (the arithmetic vectorizes over
-  // channels), then stored at the channels' strided places.
-  Q tmp[256];
-  for (int64_t p = 0; p < P; ++p) {
-    const int32_t* c = C + p * ldc;
-    const int32_t xa = L.w_zp_zero ? 0 : xadj[p];
+  // channels); 16 rows of it, then stored at the channels' strided places (16 consecutive
+  // outputs per channel).
+  constexpr int64_t PB = 16;
+  Q tmp[PB][256];
+  for (int64_t p0 = 0; p0 < P; p0 += PB) {
+    const int64_t pb = std::min(PB, P - p0);
     for (int64_t o0b = 0; o0b < O; o0b += 256) {
       const int64_t nb = std::min<int64_t>(256, O - o0b);
-      int64_t o = 0;
-      for (; o + 8 <= nb; o += 8) {
-        const int64_t oc = o0b + o;
-        const lite_q8i acc = lite_load8i(c + oc) - xz * lite_load8i(ws + oc) - lite_load8i(wz + oc) * xa;
-        lite_store8q(tmp + o, lite_requant8<R>(acc, lite_load8f(m + oc), lite_load8f(b + oc), k));
+      for (int64_t pp = 0; pp < pb; ++pp) {
+        const int64_t p = p0 + pp;
+        const int32_t* c = C + p * ldc;
+        const int32_t xa = L.w_zp_zero ? 0 : xadj[p];
+        Q* t = tmp[pp];
+        int64_t o = 0;
+        for (; o + 8 <= nb; o += 8) {
+          const int64_t oc = o0b + o;
+          const lite_q8i acc = lite_load8i(c + oc) - xz * lite_load8i(ws + oc) - lite_load8i(wz + oc) * xa;
+          lite_store8q(t + o, lite_requant8<R>(acc, lite_load8f(m + oc), lite_load8f(b + oc), k));
+        }
+        for (; o < nb; ++o) {
+          const int64_t oc = o0b + o;
+          const int32_t acc = c[oc] - xz * ws[oc] - wz[oc] * xa;
+          t[o] = Q(int32_t(lite_requant_f<R>(acc, m[oc], b[oc], k.zp, k.floor_q, k.hi, k.floor_v)));
+        }
+        if (so == 1) std::memcpy(y + o0b + p, t, size_t(nb) * sizeof(Q));
       }
-      for (; o < nb; ++o) {
-        const int64_t oc = o0b + o;
-        const int32_t acc = c[oc] - xz * ws[oc] - wz[oc] * xa;
-        tmp[o] = Q(int32_t(lite_requant_f<R>(acc, m[oc], b[oc], k.zp, k.floor_q, k.hi, k.floor_v)));
-      }
-      if (so == 1) {
-        std::memcpy(y + o0b + p, tmp, size_t(nb) * sizeof(Q));
-      } else {
-        for (int64_t o = 0; o < nb; ++o) y[(o0b + o) * so + p] = tmp[o];
-      }
+      if (so != 1)
+        for (int64_t o = 0; o < nb; ++o) {
+          Q* yo = y + (o0b + o) * so + p0;
+          for (int64_t pp = 0; pp < pb; ++pp) yo[pp] = tmp[pp][o];
+        }
     }
   }
 }
@@ -363,10 +371,11 @@ void lite_requant_chan_any(const QLayer& L, int64_t oc, int64_t P, const int32_t
 
 // x [C, H, W] (int8 or uint8) -> hwc [(H + pt + pb) * (W + pl + pr), C] in the uint8 domain,
 // the padding filled with x_zp (which contributes nothing to the integer sums).
-LITE_Q_CLONES void lite_to_padded_hwc(const ConvGeom& g, const uint8_t* x, bool sgn, uint8_t xz, uint8_t* hwc) {
-  const int64_t hp = g.H + g.pt + g.pb, wp = g.W + g.pl + g.pr, C = g.C;
+// Rows [h0, h1) of the padded image.
+LITE_Q_CLONES void lite_to_padded_hwc_rows(const ConvGeom& g, const uint8_t* x, bool sgn, uint8_t xz, uint8_t* hwc,
+                                           int64_t h0, int64_t h1) {
+  const int64_t wp = g.W + g.pl + g.pr, C = g.C;
   const uint8_t flip = sgn ? 0x80 : 0;
-  lite_parallel_for(hp, 1, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, wp * C)), [&](int64_t h0, int64_t h1) {
   for (int64_t h = h0; h < h1; ++h) {
     const int64_t ih = h - g.pt;
     uint8_t* row = hwc + h * wp * C;
@@ -382,7 +391,12 @@ LITE_Q_CLONES void lite_to_padded_hwc(const ConvGeom& g, const uint8_t* x, bool 
       for (int64_t w = 0; w < g.W; ++w) dst[w * C] = uint8_t(src[w] ^ flip);
     }
   }
-  });
+}
+
+void lite_to_padded_hwc(const ConvGeom& g, const uint8_t* x, bool sgn, uint8_t xz, uint8_t* hwc) {
+  const int64_t hp = g.H + g.pt + g.pb, wp = g.W + g.pl + g.pr;
+  lite_parallel_for(hp, 1, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, wp * g.C)),
+                    [&](int64_t h0, int64_t h1) { lite_to_padded_hwc_rows(g, x, sgn, xz, hwc, h0, h1); });
 }
 
 // Depthwise: one channel's padded plane (x - x_zp, 0 in the padding) as int16, then per
@@ -399,6 +413,31 @@ LITE_Q_CLONES void lite_depthwise_q(const ConvGeom& g, const QLayer& L, const ui
   }
   const int8_t* wc = L.w.data() + c * L.Kp;
   const int32_t wz = L.w_zp[size_t(c)];
+  if (g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1) {
+    // 3x3: the nine products of an output summed in registers, one store per output (integer
+    // sums: the same values as the tap-by-tap loop below).
+    int32_t w9[9];
+    for (int i = 0; i < 9; ++i) w9[i] = int32_t(wc[i]) - wz;
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      const int16_t* r0 = plane + oh * g.sh * wp;
+      const int16_t* r1 = r0 + wp;
+      const int16_t* r2 = r1 + wp;
+      int32_t* a = acc + oh * g.Wo;
+      if (g.sw == 1) {
+        for (int64_t ow = 0; ow < g.Wo; ++ow)
+          a[ow] = w9[0] * r0[ow] + w9[1] * r0[ow + 1] + w9[2] * r0[ow + 2] + w9[3] * r1[ow] + w9[4] * r1[ow + 1] +
+                  w9[5] * r1[ow + 2] + w9[6] * r2[ow] + w9[7] * r2[ow + 1] + w9[8] * r2[ow + 2];
+      } else {
+        const int64_t s = g.sw;
+        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+          const int64_t x0 = ow * s;
+          a[ow] = w9[0] * r0[x0] + w9[1] * r0[x0 + 1] + w9[2] * r0[x0 + 2] + w9[3] * r1[x0] + w9[4] * r1[x0 + 1] +
+                  w9[5] * r1[x0 + 2] + w9[6] * r2[x0] + w9[7] * r2[x0 + 1] + w9[8] * r2[x0 + 2];
+        }
+      }
+    }
+    return;
+  }
   for (int64_t oh = 0; oh < g.Ho; ++oh) {
     int32_t* a = acc + oh * g.Wo;
     std::fill(a, a + g.Wo, 0);
