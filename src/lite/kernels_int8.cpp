@@ -495,26 +495,49 @@ LITE_Q_CLONES void lite_quantize(const float* x, int64_t n, float scale, int32_t
 }
 }  // namespace
 
+// Threads split 64-aligned ranges (each element: the same arithmetic as in one pass).
 void quantize(const float* x, int64_t n, float scale, int32_t zp, bool sgn, void* y) {
-  if (sgn) lite_quantize(x, n, scale, zp, static_cast<int8_t*>(y));
-  else lite_quantize(x, n, scale, zp, static_cast<uint8_t*>(y));
+  lite_parallel_for(n, 64, 16384, [&](int64_t b, int64_t e) {
+    if (sgn) lite_quantize(x + b, e - b, scale, zp, static_cast<int8_t*>(y) + b);
+    else lite_quantize(x + b, e - b, scale, zp, static_cast<uint8_t*>(y) + b);
+  });
 }
 
-LITE_Q_CLONES void dequantize(const void* q, bool sgn, int64_t outer, int64_t C, int64_t inner, const float* scale,
-                              const int32_t* zp, float* y) {
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < C; ++c) {
-      const int64_t base = (o * C + c) * inner;
+namespace {
+// Rows [r0, r1) of the [outer * C, inner] view, or elements [i0, i1) of each row.
+LITE_Q_CLONES void lite_dequantize_rows(const void* q, bool sgn, int64_t C, int64_t inner, const float* scale,
+                                        const int32_t* zp, float* y, int64_t r0, int64_t r1, int64_t i0, int64_t i1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t c = r % C;
+    {
+      const int64_t base = r * inner + i0;
+      const int64_t inner_n = i1 - i0;
       const float s = scale[c];
       const int32_t z = zp[c];
       if (sgn) {
         const int8_t* x = static_cast<const int8_t*>(q) + base;
-        for (int64_t i = 0; i < inner; ++i) y[base + i] = float(int32_t(x[i]) - z) * s;
+        for (int64_t i = 0; i < inner_n; ++i) y[base + i] = float(int32_t(x[i]) - z) * s;
       } else {
         const uint8_t* x = static_cast<const uint8_t*>(q) + base;
-        for (int64_t i = 0; i < inner; ++i) y[base + i] = float(int32_t(x[i]) - z) * s;
+        for (int64_t i = 0; i < inner_n; ++i) y[base + i] = float(int32_t(x[i]) - z) * s;
       }
     }
+  }
+}
+}  // namespace
+
+void dequantize(const void* q, bool sgn, int64_t outer, int64_t C, int64_t inner, const float* scale,
+                const int32_t* zp, float* y) {
+  const int64_t rows = outer * C;
+  if (rows == 1) {
+    lite_parallel_for(inner, 64, 16384, [&](int64_t b, int64_t e) {
+      lite_dequantize_rows(q, sgn, C, inner, scale, zp, y, 0, 1, b, e);
+    });
+    return;
+  }
+  lite_parallel_for(rows, 1, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
+    lite_dequantize_rows(q, sgn, C, inner, scale, zp, y, b, e, 0, inner);
+  });
 }
 
 void qlayer_pack(QLayer& L, bool vnni_layout) {

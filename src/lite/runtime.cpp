@@ -753,16 +753,20 @@ void Context::exec(const PreparedNode& n) {
       if (n.lut.size() == 256) {  // dequantize -> float activations -> quantize, as a table of the 256 inputs
         const uint8_t* xb = reinterpret_cast<const uint8_t*>(in(n.inputs[0]));
         uint8_t* yb = reinterpret_cast<uint8_t*>(y);
-        const int64_t cnt = od.numel();
-        for (int64_t i = 0; i < cnt; ++i) yb[i] = n.lut[xb[i]];
+        const uint8_t* lut = n.lut.data();
+        lite_parallel_for(od.numel(), 64, 16384, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) yb[i] = lut[xb[i]];
+        });
         return;
       }
       if (n.lut.size() == 65536) {  // the same with a binary op of two dequantized inputs
         const uint8_t* ab = reinterpret_cast<const uint8_t*>(in(n.inputs[0]));
         const uint8_t* bb = reinterpret_cast<const uint8_t*>(in(n.inputs[1]));
         uint8_t* yb = reinterpret_cast<uint8_t*>(y);
-        const int64_t cnt = od.numel();
-        for (int64_t i = 0; i < cnt; ++i) yb[i] = n.lut[size_t(ab[i]) << 8 | bb[i]];
+        const uint8_t* lut = n.lut.data();
+        lite_parallel_for(od.numel(), 64, 16384, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) yb[i] = lut[size_t(ab[i]) << 8 | bb[i]];
+        });
         return;
       }
       kernels::quantize(in(n.inputs[0]), od.numel(), n.q_scales[0], n.q_zps[0], n.q_signed, y);

@@ -127,6 +127,27 @@ TEST(Lite, ThreadedKernelsAreBitIdentical) {
   both([&](std::vector<float>& y) { tlite::kernels::binary(tlite::kernels::Binary::Add, 4, od, A, as, B, bs, y.data()); },
        size_t(64 * 1600), "binary");
 
+  // int8 quantize (per tensor) and dequantize (per tensor, and per channel over [2, 40, 1601]).
+  {
+    std::vector<uint8_t> q1(100003), q3(100003);
+    tlite::kernels::quantize(A, 100003, 0.01f, 3, true, q1.data());
+    {
+      tlite::LitePoolScope scope(&pool);
+      tlite::kernels::quantize(A, 100003, 0.01f, 3, true, q3.data());
+    }
+    EXPECT_EQ(q1, q3) << "quantize";
+    std::vector<float> scales(40);
+    std::vector<int32_t> zps(40);
+    for (int c = 0; c < 40; ++c) {
+      scales[size_t(c)] = 0.001f * float(c + 1);
+      zps[size_t(c)] = c % 5 - 2;
+    }
+    both([&](std::vector<float>& y) { tlite::kernels::dequantize(q1.data(), true, 1, 1, 100003, scales.data(), zps.data(), y.data()); },
+         100003, "dequantize per tensor");
+    both([&](std::vector<float>& y) { tlite::kernels::dequantize(q1.data(), false, 2, 40, 1601, scales.data(), zps.data(), y.data()); },
+         size_t(2 * 40 * 1601), "dequantize per channel");
+  }
+
   // int8: a 3x3 conv (im2col rows, GEMM and requantization split) and a depthwise stride-2 conv.
   std::vector<uint8_t> xq(20 * 24 * 24);
   for (size_t i = 0; i < xq.size(); ++i) xq[i] = uint8_t(int32_t(buf[i] * 120.f) + 128);
