@@ -10,12 +10,7 @@
 namespace tandem::cpu {
 
 const Bf16Kernels& bf16_kernels() {
-  switch (current_isa()) {
-    case Isa::Avx512: return avx512::bf16_kernels();
-    case Isa::Avx2: return avx2::bf16_kernels();
-    case Isa::Baseline: break;
-  }
-  return baseline::bf16_kernels();
+  return isa_table(baseline::bf16_kernels, avx2::bf16_kernels, avx512::bf16_kernels);
 }
 
 namespace {

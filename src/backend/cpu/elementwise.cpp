@@ -36,12 +36,7 @@ D convert_value(S v) {
 }  // namespace
 
 const IsaKernels& kernels() {
-  switch (current_isa()) {
-    case Isa::Avx512: return avx512::kernel_table();
-    case Isa::Avx2: return avx2::kernel_table();
-    case Isa::Baseline: break;
-  }
-  return baseline::kernel_table();
+  return isa_table(baseline::kernel_table, avx2::kernel_table, avx512::kernel_table);
 }
 
 namespace detail {

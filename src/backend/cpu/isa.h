@@ -27,4 +27,18 @@ std::string_view isa_name();  // current_isa()'s name
 // unknown or the CPU lacks it. Returns the name of the level now in use.
 std::string_view set_isa(std::string_view level);
 
+// The table of the level in use, from the three per-level getters of a kernel family
+// (baseline::, avx2::, avx512::kernel_table). NOTE: call it from the library's own sources,
+// never from a per-ISA unit (an inline function instantiated there is compiled with that
+// unit's flags, and the linker may keep that copy for every caller).
+template <typename T>
+const T& isa_table(const T& (*baseline)(), const T& (*avx2)(), const T& (*avx512)()) {
+  switch (current_isa()) {
+    case Isa::Avx512: return avx512();
+    case Isa::Avx2: return avx2();
+    case Isa::Baseline: break;
+  }
+  return baseline();
+}
+
 }  // namespace tandem::cpu

@@ -9,12 +9,7 @@
 namespace tandem::cpu {
 
 const ReduceTable& reduce_table() {
-  switch (current_isa()) {
-    case Isa::Avx512: return avx512::reduce_table();
-    case Isa::Avx2: return avx2::reduce_table();
-    case Isa::Baseline: break;
-  }
-  return baseline::reduce_table();
+  return isa_table(baseline::reduce_table, avx2::reduce_table, avx512::reduce_table);
 }
 
 namespace {
