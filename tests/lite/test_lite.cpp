@@ -109,9 +109,12 @@ TEST(Lite, ThreadedKernelsAreBitIdentical) {
   };
   const float* A = buf.data();
   const float* B = buf.data() + 100000;
-  for (auto [M, N, K] : std::vector<std::array<int64_t, 3>>{{1, 1000, 300}, {2, 77, 513}, {67, 203, 300}, {130, 49, 64}})
+  for (const std::array<int64_t, 3>& mnk :
+       std::vector<std::array<int64_t, 3>>{{1, 1000, 300}, {2, 77, 513}, {67, 203, 300}, {130, 49, 64}}) {
+    const int64_t M = mnk[0], N = mnk[1], K = mnk[2];  // not a structured binding: clang 14 can't capture those
     both([&](std::vector<float>& C) { tlite::kernels::gemm(M, N, K, A, K, B, N, C.data(), N, false); }, size_t(M * N),
          "gemm " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K));
+  }
   for (tlite::Act act : {tlite::Act::Relu, tlite::Act::Sigmoid})
     both([&](std::vector<float>& y) { tlite::kernels::unary(A, y.data(), 100003, {act, 0, 0}); }, 100003, "unary");
   // Depthwise 3x3 stride 2 and a grouped conv with bias and a clamp.
