@@ -147,7 +147,9 @@ TEST(Lite, ThreadedKernelsAreBitIdentical) {
     }
     both([&](std::vector<float>& y) { tlite::kernels::dequantize(q1.data(), true, 1, 1, 100003, scales.data(), zps.data(), y.data()); },
          100003, "dequantize per tensor");
-    both([&](std::vector<float>& y) { tlite::kernels::dequantize(q1.data(), false, 2, 40, 1601, scales.data(), zps.data(), y.data()); },
+    std::vector<uint8_t> qc(2 * 40 * 1601);  // the per-channel input: its own 128,080 values
+    tlite::kernels::quantize(A, int64_t(qc.size()), 0.01f, 3, false, qc.data());
+    both([&](std::vector<float>& y) { tlite::kernels::dequantize(qc.data(), false, 2, 40, 1601, scales.data(), zps.data(), y.data()); },
          size_t(2 * 40 * 1601), "dequantize per channel");
   }
 
