@@ -119,12 +119,9 @@ void Model::fuse_int8_tables() {
         consumer[id] = i;
       }
   for (uint32_t id : file_.outputs) uses[id] += 2;  // a graph output is never folded away
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    PreparedNode& dq = nodes_[i];
-    if (dq.op != Op::Dequantize || dq.skip || dq.q_axis != -1 || dq.q_scales.size() != 1) continue;
-    std::vector<size_t> chain;
-    uint32_t v = dq.outputs[0];
-    size_t end = nodes_.size();
+  // From value v, the single-use activations that follow it (into `chain`) up to a quantize
+  // without a table: that quantize's node index, or nodes_.size() when the chain ends elsewhere.
+  auto follow_to_quantize = [&](uint32_t v, std::vector<size_t>& chain) {
     while (uses[v] == 1) {
       PreparedNode& c = nodes_[consumer[v]];
       if (c.op == Op::Activation && c.inputs.size() == 1 && !c.skip) {
@@ -132,9 +129,16 @@ void Model::fuse_int8_tables() {
         v = c.outputs[0];
         continue;
       }
-      if (c.op == Op::Quantize && c.lut.empty()) end = consumer[v];
+      if (c.op == Op::Quantize && c.lut.empty()) return consumer[v];
       break;
     }
+    return nodes_.size();
+  };
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    PreparedNode& dq = nodes_[i];
+    if (dq.op != Op::Dequantize || dq.skip || dq.q_axis != -1 || dq.q_scales.size() != 1) continue;
+    std::vector<size_t> chain;
+    const size_t end = follow_to_quantize(dq.outputs[0], chain);
     if (end == nodes_.size()) continue;
     PreparedNode& q = nodes_[end];
     uint8_t bytes[256];
@@ -180,18 +184,7 @@ void Model::fuse_int8_tables() {
     PreparedNode *da = dq_of(bn.inputs[0]), *db = dq_of(bn.inputs[1]);
     if (!da || !db || da == db || file_.values[bn.inputs[0]].dims != file_.values[bn.inputs[1]].dims) continue;
     std::vector<size_t> chain;
-    uint32_t v = bn.outputs[0];
-    size_t end = nodes_.size();
-    while (uses[v] == 1) {
-      PreparedNode& c = nodes_[consumer[v]];
-      if (c.op == Op::Activation && c.inputs.size() == 1 && !c.skip) {
-        chain.push_back(consumer[v]);
-        v = c.outputs[0];
-        continue;
-      }
-      if (c.op == Op::Quantize && c.lut.empty()) end = consumer[v];
-      break;
-    }
+    const size_t end = follow_to_quantize(bn.outputs[0], chain);
     if (end == nodes_.size()) continue;
     PreparedNode& q = nodes_[end];
     uint8_t bytes[256];
